@@ -16,6 +16,41 @@
 // it must not, nor stop recording one it must: the daemon keeps running
 // on the last good rules.
 //
+// # The rules file
+//
+// One YAML document; rules/mercier.yaml is the city's, fully commented.
+//
+//	timezone: America/Toronto                 # IANA zone of file names and schedules
+//	filename: "{date}-{hour}{minute}-{extension}"   # + optional {second}; no ".wav"
+//	greeting:                                 # the notice every caller hears
+//	  sound: recpolicy/avis-enregistrement    # Asterisk sound name
+//	  file: sounds/avis-enregistrement.wav    # relative to the rules file; must exist
+//	  language: fr
+//	departments:                              # the "Direction" column of Annexe A
+//	  - {id: greffe, name: Greffe, director: "Me Denis Ferland, greffier", director_user: dferland}
+//	  - {id: communications-ti, name: Communications et TI, director: Directeur}
+//	extensions:                               # Annexe A: external calls recorded
+//	  - {number: 252, departments: [greffe], description: "Directeur", confidential: true}
+//	  - {number: 245, departments: [greffe, communications-ti], description: "Préposée – Cour municipale et guichet unique"}
+//	  - {number: 235, departments: [communications-ti], description: "Directeur", endpoint: "235"}
+//	never_record:                             # never recorded, on any path
+//	  - {number: 899, endpoint: "899", reason: "Poste réservé aux détenus"}
+//	external:
+//	  trunks: [carrier]                       # PJSIP endpoints of the carrier trunks
+//	  numbers: ['1?[2-9][0-9]{2}[2-9][0-9]{6}', '9.+']   # regexes of whole numbers
+//	retention:                                # days; "standard" required; each >= 365
+//	  standard: 365
+//	  complaint: 1095
+//	schedules:                                # 5-field cron, or @daily, @weekly, @every 1h…
+//	  retention: "30 3 * * *"
+//	  integrity: "0 4 * * 0"
+//
+// An extension's endpoint defaults to its number, and so does a
+// never_record entry's. External number patterns apply to parties without
+// an endpoint (Local channels) and must match the whole number; none may
+// match an Annexe A number. A phone cannot be both in Annexe A and in
+// never_record, nor be a trunk.
+//
 // Once loaded, a *Rules is immutable and safe for concurrent use. The
 // decision functions ([Rules.Classify], [Rules.Decide], [Rules.Explain])
 // are pure: they do no I/O.

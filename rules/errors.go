@@ -10,7 +10,8 @@ import (
 
 // Error is one problem found in a rules file, at a position of that file.
 // Line and Col are 1-based; Line is 0 when the problem concerns the whole
-// file (for instance when it cannot be read).
+// file (for instance when it cannot be read). yaml.v3 gives no column for
+// YAML syntax errors: Col is then 1.
 type Error struct {
 	File string
 	Line int

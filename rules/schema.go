@@ -2,33 +2,10 @@ package rules
 
 import "go.yaml.in/yaml/v3"
 
-// The rules file, key by key (see rules/mercier.yaml for a complete,
-// commented example):
-//
-//	timezone: America/Toronto            # IANA zone of file names and schedules
-//	filename: "{date}-{hour}{minute}-{extension}"
-//	greeting:
-//	  sound: recpolicy/avis-enregistrement   # Asterisk sound name
-//	  file: sounds/avis-enregistrement.wav   # relative to the rules file
-//	  language: fr
-//	departments:                          # the "Direction" column of Annexe A
-//	  - {id: greffe, name: Greffe, director: "Me Denis Ferland, greffier", director_user: dferland}
-//	extensions:                           # Annexe A, one row per extension
-//	  - {number: 252, departments: [greffe], description: "Directeur", confidential: true}
-//	never_record:                         # phones never recorded, on any path
-//	  - {number: 899, endpoint: "899", reason: "Téléphone des détenus"}
-//	external:
-//	  trunks: [carrier]                   # PJSIP endpoints of carrier trunks
-//	  numbers: ['1?[2-9][0-9]{2}[2-9][0-9]{6}', '9.+']  # whole-number regexes
-//	retention:                            # days; standard required; each >= 365
-//	  standard: 365
-//	schedules:                            # cron (5 fields) or @daily, @weekly…
-//	  retention: "30 3 * * *"
-//	  integrity: "@weekly"
-//
-// The types below hold the file as written, each value with the YAML node
-// it came from so that semantic errors can point at it. A nil node means
-// the key was absent or its value was rejected by the decoder.
+// The types below hold the file as decoded (see the package documentation
+// for its keys), each value with the YAML node it came from so that
+// semantic errors can point at it. A nil node means the key was absent or
+// its value was rejected by the decoder.
 
 // scalar is one scalar value as written.
 type scalar struct {
@@ -89,6 +66,7 @@ type rawExtensions struct {
 type rawExtension struct {
 	N            *yaml.Node
 	Number       scalar
+	DeptsN       *yaml.Node // the departments list, nil when absent
 	Departments  []scalar
 	Description  scalar
 	Confidential flag
@@ -97,11 +75,13 @@ type rawExtension struct {
 
 type rawNever struct {
 	N                        *yaml.Node
+	HasPhone                 bool // a number or endpoint key is present
 	Number, Endpoint, Reason scalar
 }
 
 type rawExternal struct {
 	N       *yaml.Node
+	TrunksN *yaml.Node // the trunks list, nil when absent
 	Trunks  []scalar
 	Numbers []scalar
 }

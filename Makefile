@@ -1,0 +1,35 @@
+# recpolicy — see README.md.
+#   make demo   sandbox PBX + database + daemon + a few real calls, and what was recorded
+#   make test   every test, sandbox included (starts and stops what it needs)
+SHELL := /bin/bash
+GO ?= go
+
+.PHONY: all build test demo unit lint bench load sandbox-up sandbox-down
+
+all: build
+
+build:
+	$(GO) build -o bin/recpolicy ./cmd/recpolicy
+
+test:
+	bash docker/test.sh
+
+demo:
+	bash docker/demo.sh
+
+# Tests that need no sandbox.
+unit:
+	$(GO) test -race ./ami/... ./rules/... ./internal/config/... ./internal/core/...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./ami/
+
+sandbox-up:
+	docker/sandbox up
+
+sandbox-down:
+	docker/sandbox down

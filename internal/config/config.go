@@ -1,0 +1,167 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ErrInvalid marks a configuration that failed validation.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Secret names where a secret comes from: an environment variable or a file.
+// Its value is resolved by Resolve and never serialised.
+type Secret struct {
+	Env  string `yaml:"env"`
+	File string `yaml:"file"`
+}
+
+// Resolve returns the secret's value: the environment variable when set,
+// else the file's first line.
+func (s Secret) Resolve() (string, error) {
+	if s.Env != "" {
+		if v, ok := os.LookupEnv(s.Env); ok && v != "" {
+			return v, nil
+		}
+		if s.File == "" {
+			return "", fmt.Errorf("read secret: environment variable %s is empty or unset; export it or name a file", s.Env)
+		}
+	}
+	if s.File != "" {
+		b, err := os.ReadFile(s.File)
+		if err != nil {
+			return "", fmt.Errorf("read secret: %w", err)
+		}
+		v := strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
+		if v == "" {
+			return "", fmt.Errorf("read secret: %s is empty", s.File)
+		}
+		return v, nil
+	}
+	return "", errors.New("read secret: no source; set env or file")
+}
+
+// AMI is the Asterisk Manager Interface connection.
+type AMI struct {
+	Address  string `yaml:"address"`
+	Username string `yaml:"username"`
+	Secret   Secret `yaml:"secret"`
+	// ActionTimeout caps every action; PingInterval paces the keepalive.
+	ActionTimeout Duration `yaml:"action_timeout"`
+	PingInterval  Duration `yaml:"ping_interval"`
+	MaxBackoff    Duration `yaml:"max_backoff"`
+}
+
+// ARI is the Asterisk REST Interface connection.
+type ARI struct {
+	URL         string   `yaml:"url"`
+	Username    string   `yaml:"username"`
+	Password    Secret   `yaml:"password"`
+	Application string   `yaml:"application"`
+	Timeout     Duration `yaml:"timeout"`
+	MaxBackoff  Duration `yaml:"max_backoff"`
+}
+
+// Recording says where Asterisk writes recordings in progress. Asterisk's
+// view (AsteriskDir) and the daemon's view (LocalDir) of the same directory
+// differ when Asterisk runs in a chroot or a container.
+type Recording struct {
+	Backend     string `yaml:"backend"`
+	AsteriskDir string `yaml:"asterisk_dir"`
+	LocalDir    string `yaml:"local_dir"`
+	// CloseTimeout is how long after hangup the daemon waits for Asterisk to
+	// close a recording before filing it anyway (with a warning).
+	CloseTimeout Duration `yaml:"close_timeout"`
+}
+
+// Archive says where complete recordings are filed.
+type Archive struct {
+	Dir string `yaml:"dir"`
+	DSN Secret `yaml:"dsn"`
+}
+
+// Config is the daemon's configuration.
+type Config struct {
+	// Path is the file it was loaded from.
+	Path      string    `yaml:"-"`
+	RulesFile string    `yaml:"rules_file"`
+	AMI       AMI       `yaml:"ami"`
+	ARI       ARI       `yaml:"ari"`
+	Recording Recording `yaml:"recording"`
+	Archive   Archive   `yaml:"archive"`
+	Listen    string    `yaml:"listen"`
+	LogLevel  string    `yaml:"log_level"`
+	// Workers bounds the concurrent filing of completed recordings.
+	Workers int `yaml:"workers"`
+}
+
+// Duration is a time.Duration written as "5s" in YAML.
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("parse duration %q: use a form like 5s or 250ms", string(b))
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Std returns the value as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+func (c *Config) setDefaults() {
+	if c.AMI.ActionTimeout == 0 {
+		c.AMI.ActionTimeout = Duration(5 * time.Second)
+	}
+	if c.AMI.PingInterval == 0 {
+		c.AMI.PingInterval = Duration(5 * time.Second)
+	}
+	if c.AMI.MaxBackoff == 0 {
+		c.AMI.MaxBackoff = Duration(10 * time.Second)
+	}
+	if c.ARI.Application == "" {
+		c.ARI.Application = "recpolicy"
+	}
+	if c.ARI.Timeout == 0 {
+		c.ARI.Timeout = Duration(5 * time.Second)
+	}
+	if c.ARI.MaxBackoff == 0 {
+		c.ARI.MaxBackoff = Duration(10 * time.Second)
+	}
+	if c.Recording.Backend == "" {
+		c.Recording.Backend = "mixmonitor"
+	}
+	if c.Recording.CloseTimeout == 0 {
+		c.Recording.CloseTimeout = Duration(15 * time.Second)
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:9642"
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.Workers == 0 {
+		c.Workers = 4
+	}
+}
+
+// resolvePaths makes relative paths relative to the config file's directory.
+func (c *Config) resolvePaths() {
+	base := filepath.Dir(c.Path)
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	abs(&c.RulesFile)
+	abs(&c.Recording.LocalDir)
+	abs(&c.Archive.Dir)
+	abs(&c.AMI.Secret.File)
+	abs(&c.ARI.Password.File)
+	abs(&c.Archive.DSN.File)
+}

@@ -1,0 +1,286 @@
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Filed describes a recording filed in the archive.
+type Filed struct {
+	Recording *Recording
+	Path      string
+	SHA256    string
+	Size      int64
+	Duration  float64
+	Repaired  bool
+}
+
+// Filer files complete recordings: it waits until Asterisk has closed a
+// file, repairs its WAV header if a crash left it unfinished, discards files
+// without audio, and moves the rest to
+// <ArchiveDir>/YYYY/MM/DD/<rules file name>.wav (-2, -3… when the name is
+// taken), in the city's time zone.
+type Filer struct {
+	archiveDir   string
+	closeTimeout time.Duration
+	log          zerolog.Logger
+	metrics      *Metrics
+	onFiled      func(Filed)
+	jobs         chan *Recording
+	wg           sync.WaitGroup
+	pending      sync.WaitGroup
+	poll         time.Duration
+}
+
+// NewFiler returns a filer; Run starts its workers. onFiled, when not nil,
+// is called for each filed recording.
+func NewFiler(archiveDir string, closeTimeout time.Duration, log zerolog.Logger, m *Metrics, onFiled func(Filed)) *Filer {
+	return &Filer{
+		archiveDir:   archiveDir,
+		closeTimeout: closeTimeout,
+		log:          log,
+		metrics:      m,
+		onFiled:      onFiled,
+		jobs:         make(chan *Recording, 4096),
+		poll:         50 * time.Millisecond,
+	}
+}
+
+// Submit queues a finished recording. It blocks only when 4096 are queued.
+func (f *Filer) Submit(r *Recording) {
+	f.pending.Add(1)
+	f.jobs <- r
+}
+
+// Run files recordings with n workers until ctx is cancelled, then finishes
+// the queued ones (each waits at most closeTimeout) and returns.
+func (f *Filer) Run(ctx context.Context, n int) {
+	for i := 0; i < n; i++ {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			for {
+				select {
+				case r := <-f.jobs:
+					f.file(r)
+				case <-ctx.Done():
+					for {
+						select {
+						case r := <-f.jobs:
+							f.file(r)
+						default:
+							return
+						}
+					}
+				}
+			}
+		}()
+	}
+	f.wg.Wait()
+}
+
+// Wait blocks until every submitted recording has been handled.
+func (f *Filer) Wait() { f.pending.Wait() }
+
+func (f *Filer) file(r *Recording) {
+	defer f.pending.Done()
+	log := f.log.With().Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).Logger()
+	done := strings.TrimSuffix(r.LocalPath, ".wav") + ".done"
+	closed := f.waitClosed(done)
+	defer os.Remove(done)
+	st, err := os.Stat(r.LocalPath)
+	if errors.Is(err, os.ErrNotExist) {
+		// MixMonitor opens the file on the first audio frame: a leg that
+		// never answered leaves nothing.
+		f.metrics.RecordingsEmpty.Inc()
+		log.Info().Msg("no audio recorded (the leg never answered); nothing to file")
+		return
+	}
+	if err != nil {
+		f.fail(log, r, fmt.Errorf("stat recording: %w", err))
+		return
+	}
+	if !closed {
+		log.Warn().Str("file", r.LocalPath).Dur("waited", f.closeTimeout).
+			Msg("Asterisk did not report the recording closed; filing it as it is")
+	}
+	info, err := ReadWAVInfo(r.LocalPath)
+	if err != nil || info.DataBytes == 0 {
+		if err == nil || st.Size() <= 44 {
+			f.metrics.RecordingsEmpty.Inc()
+			log.Info().Str("file", r.LocalPath).Msg("recording holds no audio; discarded")
+			os.Remove(r.LocalPath)
+			return
+		}
+		f.fail(log, r, err)
+		return
+	}
+	repaired, err := RepairWAV(r.LocalPath)
+	if err != nil {
+		f.fail(log, r, err)
+		return
+	}
+	if repaired {
+		f.metrics.RecordingsRepaired.Inc()
+		log.Warn().Str("file", r.LocalPath).Msg("WAV header did not match the file size; repaired")
+	}
+	dst, sum, size, err := f.move(r)
+	if err != nil {
+		f.fail(log, r, err)
+		return
+	}
+	f.metrics.RecordingsFiled.Inc()
+	log.Info().Str("file", dst).Str("sha256", sum).Float64("seconds", info.Duration()).
+		Str("direction", r.Direction).Msg("recording filed")
+	if f.onFiled != nil {
+		f.onFiled(Filed{Recording: r, Path: dst, SHA256: sum, Size: size, Duration: info.Duration(), Repaired: repaired})
+	}
+}
+
+func (f *Filer) fail(log zerolog.Logger, r *Recording, err error) {
+	f.metrics.RecordingsFailed.Inc()
+	log.Error().Err(err).Str("file", r.LocalPath).Msg("recording could not be filed; it stays in the spool")
+}
+
+// waitClosed waits until Asterisk has touched the done marker.
+func (f *Filer) waitClosed(done string) bool {
+	deadline := time.Now().Add(f.closeTimeout)
+	for {
+		if _, err := os.Stat(done); err == nil {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(f.poll)
+	}
+}
+
+// move files the recording under a free name and returns its path, sha256
+// and size. It links when spool and archive share a file system, else copies
+// (fsync'd) then removes the spool file.
+func (f *Filer) move(r *Recording) (string, string, int64, error) {
+	loc := time.UTC
+	base := r.Extension
+	if r.Rules != nil {
+		loc = r.Rules.Location()
+		base = r.Rules.FileName(r.CallStart, r.Extension)
+	}
+	t := r.CallStart.In(loc)
+	dir := filepath.Join(f.archiveDir, t.Format("2006"), t.Format("01"), t.Format("02"))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", "", 0, fmt.Errorf("file recording: %w", err)
+	}
+	sum, size, err := hashFile(r.LocalPath)
+	if err != nil {
+		return "", "", 0, fmt.Errorf("file recording: %w", err)
+	}
+	for n := 1; n < 10000; n++ {
+		name := base
+		if n > 1 {
+			name += "-" + strconv.Itoa(n)
+		}
+		dst := filepath.Join(dir, name+".wav")
+		err := os.Link(r.LocalPath, dst)
+		if err == nil {
+			if err := syncDir(dir); err != nil {
+				return "", "", 0, err
+			}
+			os.Remove(r.LocalPath)
+			return dst, sum, size, nil
+		}
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		var le *os.LinkError
+		if errors.As(err, &le) && (errors.Is(le.Err, syscall.EXDEV) || errors.Is(le.Err, syscall.EPERM)) {
+			ok, err := copyExclusive(r.LocalPath, dst)
+			if err != nil {
+				return "", "", 0, err
+			}
+			if !ok {
+				continue
+			}
+			os.Remove(r.LocalPath)
+			return dst, sum, size, nil
+		}
+		return "", "", 0, fmt.Errorf("file recording: %w", err)
+	}
+	return "", "", 0, fmt.Errorf("file recording: no free name for %s in %s", base, dir)
+}
+
+// copyExclusive copies src to dst, claiming dst first; false when dst exists.
+func copyExclusive(src, dst string) (bool, error) {
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if errors.Is(err, os.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("file recording: %w", err)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		out.Close()
+		os.Remove(dst)
+		return false, fmt.Errorf("file recording: %w", err)
+	}
+	defer in.Close()
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return false, fmt.Errorf("file recording: copy: %w", err)
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return false, fmt.Errorf("file recording: sync: %w", err)
+	}
+	if err := out.Close(); err != nil {
+		return false, fmt.Errorf("file recording: %w", err)
+	}
+	return true, syncDir(filepath.Dir(dst))
+}
+
+func hashFile(p string) (string, int64, error) {
+	fh, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer fh.Close()
+	// Asterisk closed the file but did not sync it: make it durable before
+	// it is linked into the archive.
+	if err := fh.Sync(); err != nil {
+		return "", 0, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, fh)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}

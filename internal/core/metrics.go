@@ -1,0 +1,52 @@
+package core
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the core's Prometheus metrics.
+type Metrics struct {
+	CallsSeen          prometheus.Counter
+	RecordingsStarted  prometheus.Counter
+	RecordingsStopped  prometheus.Counter
+	RecordingsFailed   prometheus.Counter
+	RecordingsFiled    prometheus.Counter
+	RecordingsEmpty    prometheus.Counter
+	RecordingsRepaired prometheus.Counter
+	DecisionLatency    prometheus.Histogram
+}
+
+// NewMetrics creates the core's metrics and registers them on reg (when not nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		CallsSeen: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recpolicy_calls_seen_total", Help: "Calls (linked ids) seen on the PBX.",
+		}),
+		RecordingsStarted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recpolicy_recordings_started_total", Help: "Recordings started.",
+		}),
+		RecordingsStopped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recpolicy_recordings_stopped_total", Help: "Recordings stopped because the pairing changed to one the policy does not record.",
+		}),
+		RecordingsFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recpolicy_recordings_failed_total", Help: "Recordings the policy required that failed to start or to be filed (policy violations).",
+		}),
+		RecordingsFiled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recpolicy_recordings_filed_total", Help: "Complete recordings filed in the archive.",
+		}),
+		RecordingsEmpty: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recpolicy_recordings_discarded_empty_total", Help: "Recordings discarded because they hold no audio (unanswered legs).",
+		}),
+		RecordingsRepaired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recpolicy_recordings_repaired_total", Help: "Recordings whose WAV header was repaired from the file size.",
+		}),
+		DecisionLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "recpolicy_decision_seconds",
+			Help:    "Time to decide whether a pairing is recorded.",
+			Buckets: []float64{1e-6, 5e-6, 2e-5, 1e-4, 5e-4, 2e-3, 1e-2},
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.CallsSeen, m.RecordingsStarted, m.RecordingsStopped, m.RecordingsFailed,
+			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsRepaired, m.DecisionLatency)
+	}
+	return m
+}

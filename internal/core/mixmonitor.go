@@ -1,0 +1,73 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/villedemercier/recpolicy/ami"
+)
+
+// ErrUnsafeName marks a recording whose identifiers would break MixMonitor's
+// comma-joined arguments.
+var ErrUnsafeName = errors.New("unsafe recording name")
+
+// Actioner sends AMI actions.
+type Actioner interface {
+	Action(ctx context.Context, action string, headers ...ami.Header) (*ami.Message, error)
+}
+
+// MixMonitor records channels with Asterisk's MixMonitor, started and
+// stopped over AMI. Asterisk writes into AsteriskDir; the daemon sees the
+// same directory as LocalDir.
+type MixMonitor struct {
+	AMI         Actioner
+	AsteriskDir string
+	LocalDir    string
+	Filer       *Filer
+}
+
+// idVar is the channel variable MixMonitor stores its id in (option i).
+const idVar = "RECPOLICY_MIXMON_ID"
+
+// Start begins recording r.Channel into <AsteriskDir>/<r.ID>.wav. When the
+// file is closed Asterisk touches <r.ID>.done beside it: that is how the
+// filer knows the recording is complete.
+func (m *MixMonitor) Start(ctx context.Context, r *Recording) error {
+	if strings.ContainsAny(r.ID+r.Channel, ",|()\r\n/ ") {
+		return fmt.Errorf("start mixmonitor on %s: %w: %q", r.Channel, ErrUnsafeName, r.ID)
+	}
+	r.AsteriskPath = path.Join(m.AsteriskDir, r.ID+".wav")
+	r.LocalPath = filepath.Join(m.LocalDir, r.ID+".wav")
+	done := path.Join(m.AsteriskDir, r.ID+".done")
+	resp, err := m.AMI.Action(ctx, "MixMonitor",
+		ami.Header{Key: "Channel", Value: r.Channel},
+		ami.Header{Key: "File", Value: r.AsteriskPath},
+		ami.Header{Key: "Options", Value: "i(" + idVar + ")"},
+		ami.Header{Key: "Command", Value: "touch " + done},
+	)
+	if err != nil {
+		return fmt.Errorf("start mixmonitor on %s: %w", r.Channel, err)
+	}
+	r.BackendID = resp.Get("MixMonitorID")
+	return nil
+}
+
+// Stop ends the recording by its MixMonitor id, so a recording started
+// later on the same channel is left alone.
+func (m *MixMonitor) Stop(ctx context.Context, r *Recording) error {
+	h := []ami.Header{{Key: "Channel", Value: r.Channel}}
+	if r.BackendID != "" {
+		h = append(h, ami.Header{Key: "MixMonitorID", Value: r.BackendID})
+	}
+	if _, err := m.AMI.Action(ctx, "StopMixMonitor", h...); err != nil {
+		return fmt.Errorf("stop mixmonitor on %s: %w", r.Channel, err)
+	}
+	return nil
+}
+
+// Finish hands the recording to the filer.
+func (m *MixMonitor) Finish(r *Recording) { m.Filer.Submit(r) }

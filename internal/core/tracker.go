@@ -1,0 +1,397 @@
+package core
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/rules"
+)
+
+// Event is what the tracker reads of an AMI event.
+type Event interface {
+	Get(key string) string
+}
+
+// RulesSource returns the rules snapshot in force now.
+type RulesSource func() *rules.Rules
+
+// Recorder starts and stops recordings and files finished ones.
+type Recorder interface {
+	// Start begins recording r.Channel; it fills r's backend fields.
+	Start(ctx context.Context, r *Recording) error
+	// Stop ends a recording while its channel lives on.
+	Stop(ctx context.Context, r *Recording) error
+	// Finish hands over a recording whose channel hung up or which was
+	// stopped: it is filed once Asterisk has closed the file.
+	Finish(r *Recording)
+}
+
+// Recording is one recording of one channel.
+type Recording struct {
+	ID        string // unique within the daemon's spool: <uniqueid>-<n>
+	Channel   string
+	Uniqueid  string
+	Linkedid  string
+	Extension string
+	Decision  rules.Decision
+	Rules     *rules.Rules // the snapshot the call started with
+	CallStart time.Time    // when the call's first channel appeared
+	Started   time.Time
+	Stopped   time.Time
+	Direction string // inbound, outbound or other
+	// Backend fields, filled by Recorder.Start.
+	AsteriskPath string
+	LocalPath    string
+	BackendID    string
+}
+
+type channel struct {
+	name      string
+	uniqueid  string
+	linkedid  string
+	endpoint  string
+	callerNum string
+	dialled   string // number this channel was dialled with, when it is a dial's destination
+	bridge    string
+	created   time.Time
+	rec       *Recording
+	recCount  int
+}
+
+type call struct {
+	linkedid string
+	rules    *rules.Rules
+	start    time.Time
+	channels int
+}
+
+// Tracker follows calls from AMI events and drives the recorder. It is not
+// safe for concurrent use: one goroutine feeds it, in event order.
+type Tracker struct {
+	log      zerolog.Logger
+	rules    RulesSource
+	rec      Recorder
+	metrics  *Metrics
+	channels map[string]*channel // by uniqueid
+	byName   map[string]*channel
+	bridges  map[string]map[string]*channel // bridge id → members by uniqueid
+	calls    map[string]*call               // by linkedid
+	now      func() time.Time
+}
+
+// NewTracker returns a tracker deciding with src and recording through rec.
+func NewTracker(log zerolog.Logger, src RulesSource, rec Recorder, m *Metrics) *Tracker {
+	return &Tracker{
+		log:      log,
+		rules:    src,
+		rec:      rec,
+		metrics:  m,
+		channels: make(map[string]*channel),
+		byName:   make(map[string]*channel),
+		bridges:  make(map[string]map[string]*channel),
+		calls:    make(map[string]*call),
+		now:      time.Now,
+	}
+}
+
+// Handle applies one AMI event.
+func (t *Tracker) Handle(ctx context.Context, e Event) {
+	switch e.Get("Event") {
+	case "Newchannel":
+		t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), eventTime(e, t.now))
+	case "NewCallerid":
+		if c := t.channels[e.Get("Uniqueid")]; c != nil {
+			c.callerNum = e.Get("CallerIDNum")
+		}
+	case "Rename":
+		if c := t.channels[e.Get("Uniqueid")]; c != nil {
+			delete(t.byName, c.name)
+			c.name = e.Get("Newname")
+			_, c.endpoint = endpointOf(c.name)
+			t.byName[c.name] = c
+		}
+	case "DialBegin":
+		t.dialBegin(ctx, e)
+	case "BridgeEnter":
+		t.bridgeEnter(ctx, e)
+	case "BridgeLeave":
+		if m := t.bridges[e.Get("BridgeUniqueid")]; m != nil {
+			delete(m, e.Get("Uniqueid"))
+			if len(m) == 0 {
+				delete(t.bridges, e.Get("BridgeUniqueid"))
+			}
+		}
+		if c := t.channels[e.Get("Uniqueid")]; c != nil {
+			c.bridge = ""
+		}
+	case "BridgeDestroy":
+		delete(t.bridges, e.Get("BridgeUniqueid"))
+	case "Hangup":
+		t.hangup(e.Get("Uniqueid"))
+	}
+}
+
+func eventTime(e Event, now func() time.Time) time.Time {
+	if ts := e.Get("Timestamp"); ts != "" {
+		if f, err := strconv.ParseFloat(ts, 64); err == nil && f > 0 {
+			sec := int64(f)
+			return time.Unix(sec, int64((f-float64(sec))*1e9))
+		}
+	}
+	return now()
+}
+
+// ensure returns the tracked channel, creating it on first sight.
+func (t *Tracker) ensure(uniqueid, name, linkedid, callerNum string, at time.Time) *channel {
+	if uniqueid == "" {
+		return nil
+	}
+	if c := t.channels[uniqueid]; c != nil {
+		if callerNum != "" && c.callerNum == "" {
+			c.callerNum = callerNum
+		}
+		return c
+	}
+	if linkedid == "" {
+		linkedid = uniqueid
+	}
+	_, ep := endpointOf(name)
+	c := &channel{name: name, uniqueid: uniqueid, linkedid: linkedid, endpoint: ep, callerNum: callerNum, created: at}
+	t.channels[uniqueid] = c
+	t.byName[name] = c
+	cl := t.calls[linkedid]
+	if cl == nil {
+		// A call keeps the rules snapshot it started with.
+		cl = &call{linkedid: linkedid, rules: t.rules(), start: at}
+		t.calls[linkedid] = cl
+		t.metrics.CallsSeen.Inc()
+	}
+	cl.channels++
+	return c
+}
+
+func (t *Tracker) dialBegin(ctx context.Context, e Event) {
+	dst := t.ensure(e.Get("DestUniqueid"), e.Get("DestChannel"), e.Get("DestLinkedid"), e.Get("DestCallerIDNum"), eventTime(e, t.now))
+	if dst == nil {
+		return
+	}
+	if n := dialledNumber(e.Get("DialString")); n != "" {
+		dst.dialled = n
+	}
+	src := t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), eventTime(e, t.now))
+	if src == nil {
+		return
+	}
+	// Decide now, before answer, so the recording holds the first second of
+	// conversation.
+	t.decide(ctx, "dial", []*channel{src, dst})
+}
+
+func (t *Tracker) bridgeEnter(ctx context.Context, e Event) {
+	c := t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), eventTime(e, t.now))
+	if c == nil {
+		return
+	}
+	id := e.Get("BridgeUniqueid")
+	m := t.bridges[id]
+	if m == nil {
+		m = make(map[string]*channel)
+		t.bridges[id] = m
+	}
+	m[c.uniqueid] = c
+	c.bridge = id
+	if len(m) < 2 {
+		return
+	}
+	members := make([]*channel, 0, len(m))
+	for _, mc := range m {
+		members = append(members, mc)
+	}
+	t.decide(ctx, "bridge", members)
+}
+
+// decide applies the rules to a set of channels talking together (a dial's
+// two ends, or a bridge's members): an Annexe A extension is recorded when an
+// external party is among them and no never-record phone is.
+func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
+	start := t.now()
+	snap := t.snapshot(members)
+	want := make(map[*channel]rules.Decision)
+	var never *rules.Decision
+	var lastNo rules.Decision
+	for i, a := range members {
+		for j, b := range members {
+			if i == j {
+				continue
+			}
+			d := snap.Decide(a.party(), b.party())
+			if d.Rule == ruleNeverRecord {
+				dd := d
+				never = &dd
+			}
+			if !d.Record {
+				lastNo = d
+				continue
+			}
+			if cl := snap.Classify(a.party()); cl.Kind == rules.KindExtension && cl.Extension == d.Extension {
+				want[a] = d
+			}
+		}
+	}
+	t.metrics.DecisionLatency.Observe(t.now().Sub(start).Seconds())
+	for _, c := range members {
+		d, ok := want[c]
+		if never != nil {
+			ok, d = false, *never
+		}
+		switch {
+		case ok && c.rec == nil:
+			t.logDecision(why, c, d, true)
+			t.startRecording(ctx, c, d)
+		case !ok && c.rec != nil:
+			if never == nil {
+				d = lastNo
+			}
+			t.logDecision(why, c, d, false)
+			t.stopRecording(ctx, c)
+		case !ok && c.rec == nil && len(want) == 0:
+			t.logDecision(why, c, firstNonEmpty(d, lastNo), false)
+		}
+	}
+}
+
+func firstNonEmpty(a, b rules.Decision) rules.Decision {
+	if a.Rule != "" {
+		return a
+	}
+	return b
+}
+
+func (t *Tracker) snapshot(members []*channel) *rules.Rules {
+	for _, c := range members {
+		if cl := t.calls[c.linkedid]; cl != nil && cl.rules != nil {
+			return cl.rules
+		}
+	}
+	return t.rules()
+}
+
+func (t *Tracker) logDecision(why string, c *channel, d rules.Decision, record bool) {
+	t.log.Info().Str("linkedid", c.linkedid).Str("channel", c.name).Str("on", why).
+		Bool("record", record).Str("rule", d.Rule).Str("extension", d.Extension).Msg(d.Reason)
+}
+
+func (t *Tracker) startRecording(ctx context.Context, c *channel, d rules.Decision) {
+	c.recCount++
+	cl := t.calls[c.linkedid]
+	r := &Recording{
+		ID:        c.uniqueid + "-" + strconv.Itoa(c.recCount),
+		Channel:   c.name,
+		Uniqueid:  c.uniqueid,
+		Linkedid:  c.linkedid,
+		Extension: d.Extension,
+		Decision:  d,
+		Started:   t.now(),
+		Direction: direction(c, t.calls[c.linkedid], t),
+	}
+	if cl != nil {
+		r.Rules = cl.rules
+		r.CallStart = cl.start
+	} else {
+		r.Rules = t.rules()
+		r.CallStart = r.Started
+	}
+	if err := t.rec.Start(ctx, r); err != nil {
+		t.metrics.RecordingsFailed.Inc()
+		t.log.Error().Err(err).Str("linkedid", c.linkedid).Str("channel", c.name).Str("extension", d.Extension).
+			Msg("policy violation: the call must be recorded but the recording did not start")
+		return
+	}
+	t.metrics.RecordingsStarted.Inc()
+	c.rec = r
+}
+
+func (t *Tracker) stopRecording(ctx context.Context, c *channel) {
+	r := c.rec
+	c.rec = nil
+	if err := t.rec.Stop(ctx, r); err != nil {
+		t.log.Error().Err(err).Str("linkedid", c.linkedid).Str("channel", c.name).Msg("stop recording")
+	}
+	r.Stopped = t.now()
+	t.metrics.RecordingsStopped.Inc()
+	t.rec.Finish(r)
+}
+
+// direction tells whether the recorded extension received or placed the call:
+// the call's first channel is its originator.
+func direction(c *channel, cl *call, t *Tracker) string {
+	if cl == nil {
+		return "other"
+	}
+	var first *channel
+	for _, o := range t.channels {
+		if o.linkedid == c.linkedid && (first == nil || o.created.Before(first.created) || (o.created.Equal(first.created) && o.uniqueid < first.uniqueid)) {
+			first = o
+		}
+	}
+	if first == c {
+		return "outbound"
+	}
+	return "inbound"
+}
+
+func (t *Tracker) hangup(uniqueid string) {
+	c := t.channels[uniqueid]
+	if c == nil {
+		return
+	}
+	delete(t.channels, uniqueid)
+	if t.byName[c.name] == c {
+		delete(t.byName, c.name)
+	}
+	if c.bridge != "" {
+		if m := t.bridges[c.bridge]; m != nil {
+			delete(m, uniqueid)
+			if len(m) == 0 {
+				delete(t.bridges, c.bridge)
+			}
+		}
+	}
+	if cl := t.calls[c.linkedid]; cl != nil {
+		cl.channels--
+		if cl.channels <= 0 {
+			delete(t.calls, c.linkedid)
+		}
+	}
+	if c.rec != nil {
+		c.rec.Stopped = t.now()
+		t.rec.Finish(c.rec)
+		c.rec = nil
+	}
+}
+
+// Reset forgets every channel (after a reconnect, before reconciliation).
+// Recordings in progress are handed to the recorder to be filed.
+func (t *Tracker) Reset() {
+	for id := range t.channels {
+		t.hangup(id)
+	}
+	clear(t.bridges)
+	clear(t.calls)
+}
+
+// Active returns the number of channels tracked and of recordings running.
+func (t *Tracker) Active() (channels, recordings int) {
+	for _, c := range t.channels {
+		if c.rec != nil {
+			recordings++
+		}
+	}
+	return len(t.channels), recordings
+}
+
+// ruleNeverRecord is the rules package's id of the never-record rule.
+const ruleNeverRecord = "never-record"

@@ -1,0 +1,187 @@
+package core
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/rules"
+)
+
+// ev is an AMI event for tests.
+type ev map[string]string
+
+func (e ev) Get(k string) string { return e[k] }
+
+type fakeRecorder struct {
+	started, stopped, finished []*Recording
+}
+
+func (f *fakeRecorder) Start(_ context.Context, r *Recording) error {
+	f.started = append(f.started, r)
+	return nil
+}
+func (f *fakeRecorder) Stop(_ context.Context, r *Recording) error {
+	f.stopped = append(f.stopped, r)
+	return nil
+}
+func (f *fakeRecorder) Finish(r *Recording) { f.finished = append(f.finished, r) }
+
+func cityRules(t testing.TB) *rules.Rules {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("..", "..", "rules", "mercier.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "sounds"), 0o755)
+	os.WriteFile(filepath.Join(dir, "sounds", "avis-enregistrement.wav"), []byte("RIFF"), 0o644)
+	r, err := rules.Parse(filepath.Join(dir, "rules.yaml"), src, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func newChan(uid, name, linked, cid string) ev {
+	return ev{"Event": "Newchannel", "Uniqueid": uid, "Channel": name, "Linkedid": linked, "CallerIDNum": cid}
+}
+
+func dial(src, srcName, dst, dstName, linked, dialString string) ev {
+	return ev{"Event": "DialBegin", "Uniqueid": src, "Channel": srcName, "Linkedid": linked,
+		"DestUniqueid": dst, "DestChannel": dstName, "DestLinkedid": linked, "DialString": dialString}
+}
+
+func enter(bridge, uid, name string) ev {
+	return ev{"Event": "BridgeEnter", "BridgeUniqueid": bridge, "Uniqueid": uid, "Channel": name}
+}
+
+func hangup(uid string) ev { return ev{"Event": "Hangup", "Uniqueid": uid} }
+
+func TestTrackerDecisions(t *testing.T) {
+	r := cityRules(t)
+	tests := []struct {
+		name     string
+		events   []ev
+		started  []string // channels recorded
+		stopped  []string
+		finished int
+	}{
+		{
+			name: "inbound external to Annexe A extension is recorded at dial",
+			events: []ev{
+				newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+				dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
+				enter("b1", "2", "PJSIP/235-00000002"),
+				enter("b1", "1", "PJSIP/carrier-00000001"),
+				hangup("1"), hangup("2"),
+			},
+			started: []string{"PJSIP/235-00000002"}, finished: 1,
+		},
+		{
+			name: "outbound external from Annexe A extension records the extension's channel",
+			events: []ev{
+				newChan("1", "PJSIP/236-00000001", "1", "236"),
+				dial("1", "PJSIP/236-00000001", "2", "PJSIP/carrier-00000002", "1", "5145550100@carrier"),
+				enter("b1", "2", "PJSIP/carrier-00000002"),
+				enter("b1", "1", "PJSIP/236-00000001"),
+				hangup("2"), hangup("1"),
+			},
+			started: []string{"PJSIP/236-00000001"}, finished: 1,
+		},
+		{
+			name: "internal call is not recorded",
+			events: []ev{
+				newChan("1", "PJSIP/235-00000001", "1", "235"),
+				dial("1", "PJSIP/235-00000001", "2", "PJSIP/250-00000002", "1", "PJSIP/250"),
+				enter("b1", "2", "PJSIP/250-00000002"),
+				enter("b1", "1", "PJSIP/235-00000001"),
+				hangup("1"), hangup("2"),
+			},
+		},
+		{
+			name: "detainee phone inbound is never recorded",
+			events: []ev{
+				newChan("1", "PJSIP/carrier-00000001", "1", "5145550199"),
+				dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/899-00000002", "1", "PJSIP/899"),
+				enter("b1", "2", "PJSIP/899-00000002"),
+				enter("b1", "1", "PJSIP/carrier-00000001"),
+				hangup("1"), hangup("2"),
+			},
+		},
+		{
+			name: "phone outside Annexe A calling out is not recorded",
+			events: []ev{
+				newChan("1", "PJSIP/290-00000001", "1", "290"),
+				dial("1", "PJSIP/290-00000001", "2", "PJSIP/carrier-00000002", "1", "5145550177@carrier"),
+				enter("b1", "1", "PJSIP/290-00000001"),
+				enter("b1", "2", "PJSIP/carrier-00000002"),
+			},
+		},
+		{
+			name: "ring group: every ringing Annexe A leg starts, each is finished",
+			events: []ev{
+				newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+				dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/230-00000002", "1", "PJSIP/230"),
+				dial("1", "PJSIP/carrier-00000001", "3", "PJSIP/800-00000003", "1", "PJSIP/800"),
+				hangup("3"),
+				enter("b1", "2", "PJSIP/230-00000002"),
+				enter("b1", "1", "PJSIP/carrier-00000001"),
+				hangup("1"), hangup("2"),
+			},
+			started: []string{"PJSIP/230-00000002", "PJSIP/800-00000003"}, finished: 2,
+		},
+		{
+			name: "transfer of a recorded call to the detainee phone stops the recording",
+			events: []ev{
+				newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+				dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
+				enter("b1", "2", "PJSIP/235-00000002"),
+				enter("b1", "1", "PJSIP/carrier-00000001"),
+				enter("b1", "3", "PJSIP/899-00000003"),
+			},
+			started: []string{"PJSIP/235-00000002"}, stopped: []string{"PJSIP/235-00000002"}, finished: 1,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &fakeRecorder{}
+			tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil))
+			for _, e := range tc.events {
+				tr.Handle(context.Background(), e)
+			}
+			if got := channels(rec.started); !equal(got, tc.started) {
+				t.Errorf("started %v, want %v", got, tc.started)
+			}
+			if got := channels(rec.stopped); !equal(got, tc.stopped) {
+				t.Errorf("stopped %v, want %v", got, tc.stopped)
+			}
+			if len(rec.finished) != tc.finished {
+				t.Errorf("finished %d, want %d", len(rec.finished), tc.finished)
+			}
+		})
+	}
+}
+
+func channels(rs []*Recording) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Channel)
+	}
+	return out
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

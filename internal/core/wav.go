@@ -1,0 +1,116 @@
+package core
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// ErrNotWAV marks a file that is not a RIFF/WAVE file.
+var ErrNotWAV = errors.New("not a WAV file")
+
+// WAVInfo describes a PCM WAV file.
+type WAVInfo struct {
+	SampleRate    int
+	Channels      int
+	BitsPerSample int
+	DataOffset    int64 // where the samples begin
+	DataBytes     int64 // sample bytes actually in the file
+	HeaderBytes   int64 // sample bytes the header claims
+}
+
+// Duration returns the audio's length in seconds.
+func (w WAVInfo) Duration() float64 {
+	bps := int64(w.Channels * w.BitsPerSample / 8)
+	if bps == 0 || w.SampleRate == 0 {
+		return 0
+	}
+	return float64(w.DataBytes/bps) / float64(w.SampleRate)
+}
+
+// ReadWAVInfo reads the header of the WAV file at path. DataBytes comes from
+// the file's size, so a header left at zero length by a crash still yields
+// the real length.
+func ReadWAVInfo(path string) (WAVInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return WAVInfo{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return WAVInfo{}, err
+	}
+	var hdr [12]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return WAVInfo{}, fmt.Errorf("read wav header of %s: %w", path, ErrNotWAV)
+	}
+	if string(hdr[0:4]) != "RIFF" || string(hdr[8:12]) != "WAVE" {
+		return WAVInfo{}, fmt.Errorf("read wav header of %s: %w", path, ErrNotWAV)
+	}
+	var info WAVInfo
+	off := int64(12)
+	for {
+		var ch [8]byte
+		if _, err := f.ReadAt(ch[:], off); err != nil {
+			return WAVInfo{}, fmt.Errorf("read wav header of %s: no data chunk: %w", path, ErrNotWAV)
+		}
+		id := string(ch[0:4])
+		size := int64(binary.LittleEndian.Uint32(ch[4:8]))
+		switch id {
+		case "fmt ":
+			var fm [16]byte
+			if _, err := f.ReadAt(fm[:], off+8); err != nil {
+				return WAVInfo{}, fmt.Errorf("read wav fmt of %s: %w", path, ErrNotWAV)
+			}
+			info.Channels = int(binary.LittleEndian.Uint16(fm[2:4]))
+			info.SampleRate = int(binary.LittleEndian.Uint32(fm[4:8]))
+			info.BitsPerSample = int(binary.LittleEndian.Uint16(fm[14:16]))
+		case "data":
+			info.DataOffset = off + 8
+			info.HeaderBytes = size
+			info.DataBytes = st.Size() - info.DataOffset
+			if info.DataBytes < 0 {
+				info.DataBytes = 0
+			}
+			return info, nil
+		}
+		off += 8 + size + size%2
+		if off > st.Size() {
+			return WAVInfo{}, fmt.Errorf("read wav header of %s: no data chunk: %w", path, ErrNotWAV)
+		}
+	}
+}
+
+// RepairWAV rewrites the RIFF and data length fields of the WAV file at path
+// from its size when they disagree (Asterisk writes them on close; a crash
+// leaves zero). It reports whether it changed the file.
+func RepairWAV(path string) (bool, error) {
+	info, err := ReadWAVInfo(path)
+	if err != nil {
+		return false, err
+	}
+	if info.HeaderBytes == info.DataBytes {
+		return false, nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return false, fmt.Errorf("repair wav %s: %w", path, err)
+	}
+	defer f.Close()
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(info.DataOffset+info.DataBytes-8))
+	if _, err := f.WriteAt(b[:], 4); err != nil {
+		return false, fmt.Errorf("repair wav %s: %w", path, err)
+	}
+	binary.LittleEndian.PutUint32(b[:], uint32(info.DataBytes))
+	if _, err := f.WriteAt(b[:], info.DataOffset-4); err != nil {
+		return false, fmt.Errorf("repair wav %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return false, fmt.Errorf("repair wav %s: %w", path, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,434 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/ami"
+)
+
+// Numbering of the sandbox PBX (docker/asterisk/pbx/extensions.conf).
+const (
+	MainNumber = "4506982000" // reception ring group
+	DIDPrefix  = "4506983"    // 4506983XXX reaches extension XXX
+	RingGroup  = "200"
+)
+
+// ReceptionGroup is who the ring group rings.
+var ReceptionGroup = []string{"230", "800", "245"}
+
+// Side is who plays in the simulator: a phone or the carrier.
+type Side string
+
+// The two sides of the simulator.
+const (
+	SidePhone   Side = "phone"
+	SideCarrier Side = "carrier"
+)
+
+// ErrTimeout marks a call that did not reach the awaited state in time.
+var ErrTimeout = errors.New("timed out")
+
+// Call is one call placed by the driver.
+type Call struct {
+	ID string // uniqueid of the simulator channel that placed the call
+	// Answerers are the simulator numbers that may answer it.
+	Answerers []string
+	Side      Side // side that answers
+
+	mu          sync.Mutex
+	answered    time.Time
+	answerExten string
+	answerChan  string
+	answerUID   string
+	originUp    time.Time
+	hungUp      time.Time
+	cause       string
+	answeredCh  chan struct{}
+	hungUpCh    chan struct{}
+	failedCh    chan struct{}
+	failReason  string
+}
+
+// Answered is when the called side answered (the PBX bridges then), or zero.
+func (c *Call) Answered() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.answered }
+
+// AnsweredBy is the simulator number that answered.
+func (c *Call) AnsweredBy() string { c.mu.Lock(); defer c.mu.Unlock(); return c.answerExten }
+
+// AnswerChannel is the simulator channel that answered (name, uniqueid).
+func (c *Call) AnswerChannel() (string, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.answerChan, c.answerUID
+}
+
+// HungUp is when the placing channel hung up, or zero.
+func (c *Call) HungUp() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.hungUp }
+
+// Bridged is how long the call was bridged (answer to hangup).
+func (c *Call) Bridged() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.answered.IsZero() || c.hungUp.IsZero() {
+		return 0
+	}
+	return c.hungUp.Sub(c.answered)
+}
+
+// Driver places calls through the simulator's AMI.
+type Driver struct {
+	client *ami.Client
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	seq    atomic.Int64
+
+	mu      sync.Mutex
+	calls   map[string]*Call // by origin uniqueid
+	pending []*Call          // not yet answered, oldest first
+}
+
+// SimAMI is the simulator's AMI (docker/asterisk/sim/manager.conf).
+var SimAMI = ami.Config{Addr: "127.0.0.1:5039", Username: "driver", Secret: "sandbox-sim-secret"}
+
+// NewDriver connects to the simulator's AMI and waits for the connection.
+func NewDriver(ctx context.Context, cfg ami.Config, log zerolog.Logger) (*Driver, error) {
+	cctx, cancel := context.WithCancel(context.Background())
+	d := &Driver{client: ami.NewClient(cfg, log), cancel: cancel, calls: make(map[string]*Call)}
+	connected := make(chan struct{})
+	var once sync.Once
+	d.wg.Add(2)
+	go func() { defer d.wg.Done(); _ = d.client.Run(cctx) }()
+	go func() {
+		defer d.wg.Done()
+		for n := range d.client.Notifications() {
+			switch n.Kind {
+			case ami.KindConnected:
+				once.Do(func() { close(connected) })
+			case ami.KindEvent:
+				d.event(n.Msg)
+			}
+		}
+	}()
+	select {
+	case <-connected:
+		return d, nil
+	case <-ctx.Done():
+		d.Close()
+		return nil, fmt.Errorf("connect to simulator AMI %s: %w (is the sandbox up? docker/sandbox up)", cfg.Addr, ctx.Err())
+	}
+}
+
+// Close disconnects.
+func (d *Driver) Close() {
+	d.cancel()
+	d.wg.Wait()
+}
+
+// Action sends a raw action to the simulator.
+func (d *Driver) Action(ctx context.Context, action string, h ...ami.Header) (*ami.Message, error) {
+	return d.client.Action(ctx, action, h...)
+}
+
+func eventTime(m *ami.Message) time.Time {
+	if ts := m.Get("Timestamp"); ts != "" {
+		if f, err := strconv.ParseFloat(ts, 64); err == nil {
+			sec := int64(f)
+			return time.Unix(sec, int64((f-float64(sec))*1e9))
+		}
+	}
+	return time.Now()
+}
+
+func (d *Driver) event(m *ami.Message) {
+	switch m.Event() {
+	case "UserEvent":
+		if m.Get("UserEvent") != "SimAnswered" {
+			return
+		}
+		side, exten := Side(m.Get("Side")), m.Get("Exten")
+		d.mu.Lock()
+		for i, c := range d.pending {
+			if c.Side != side || !contains(c.Answerers, exten) {
+				continue
+			}
+			d.pending = append(d.pending[:i], d.pending[i+1:]...)
+			c.mu.Lock()
+			c.answered = eventTime(m)
+			c.answerExten = exten
+			c.answerChan = m.Get("Channel")
+			c.answerUID = m.Get("Uniqueid")
+			c.mu.Unlock()
+			close(c.answeredCh)
+			break
+		}
+		d.mu.Unlock()
+	case "Hangup":
+		d.mu.Lock()
+		c := d.calls[m.Get("Uniqueid")]
+		if c != nil {
+			delete(d.calls, m.Get("Uniqueid"))
+			for i, p := range d.pending {
+				if p == c {
+					d.pending = append(d.pending[:i], d.pending[i+1:]...)
+					break
+				}
+			}
+		}
+		d.mu.Unlock()
+		if c != nil {
+			c.mu.Lock()
+			c.hungUp = eventTime(m)
+			c.cause = m.Get("Cause-txt")
+			c.mu.Unlock()
+			close(c.hungUpCh)
+		}
+	case "OriginateResponse":
+		if m.Get("Response") == "Failure" {
+			d.mu.Lock()
+			c := d.calls[m.Get("Uniqueid")]
+			d.mu.Unlock()
+			if c != nil {
+				c.mu.Lock()
+				c.failReason = m.Get("Reason")
+				c.mu.Unlock()
+				select {
+				case <-c.failedCh:
+				default:
+					close(c.failedCh)
+				}
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Options shape a call.
+type Options struct {
+	// CallerName shown on the call (default "Simulateur").
+	CallerName string
+	// Withheld hides the caller's number (presentation prohibited).
+	Withheld bool
+	// Answerers overrides who may answer (default: from the dialled number).
+	Answerers []string
+}
+
+func (d *Driver) originate(ctx context.Context, endpoint, number, callerNum string, side Side, answerSide Side, answerers []string, o Options) (*Call, error) {
+	id := fmt.Sprintf("sim-%d-%d", time.Now().UnixNano()%1e9, d.seq.Add(1))
+	c := &Call{ID: id, Answerers: answerers, Side: answerSide,
+		answeredCh: make(chan struct{}), hungUpCh: make(chan struct{}), failedCh: make(chan struct{})}
+	d.mu.Lock()
+	d.calls[id] = c
+	d.pending = append(d.pending, c)
+	d.mu.Unlock()
+	name := o.CallerName
+	if name == "" {
+		name = "Simulateur"
+	}
+	cid := fmt.Sprintf("\"%s\" <%s>", name, callerNum)
+	h := []ami.Header{
+		{Key: "Channel", Value: "PJSIP/" + number + "@" + endpoint},
+		{Key: "Context", Value: "sim-originated"},
+		{Key: "Exten", Value: string(side)},
+		{Key: "Priority", Value: "1"},
+		{Key: "CallerID", Value: cid},
+		{Key: "ChannelId", Value: id},
+		{Key: "Timeout", Value: "60000"},
+		{Key: "Async", Value: "true"},
+	}
+	if o.Withheld {
+		h[4].Value = "\"Anonymous\" <anonymous>"
+		h = append(h, ami.Header{Key: "Variable", Value: "CALLERID(pres)=prohib"})
+	}
+	if _, err := d.client.Action(ctx, "Originate", h...); err != nil {
+		d.forget(c)
+		return nil, fmt.Errorf("originate %s@%s: %w", number, endpoint, err)
+	}
+	return c, nil
+}
+
+func (d *Driver) forget(c *Call) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.calls, c.ID)
+	for i, p := range d.pending {
+		if p == c {
+			d.pending = append(d.pending[:i], d.pending[i+1:]...)
+			break
+		}
+	}
+}
+
+// Inbound places a call from the carrier to a city number (a DID such as
+// 4506983235, or MainNumber). callerNum is the external caller's number.
+func (d *Driver) Inbound(ctx context.Context, did, callerNum string, o Options) (*Call, error) {
+	ans := o.Answerers
+	if ans == nil {
+		switch {
+		case did == MainNumber:
+			ans = ReceptionGroup
+		case strings.HasPrefix(did, DIDPrefix) && len(did) == len(DIDPrefix)+3:
+			ans = []string{did[len(DIDPrefix):]}
+		}
+	}
+	return d.originate(ctx, "pbx-carrier", did, callerNum, SideCarrier, SidePhone, ans, o)
+}
+
+// Outbound places a call from extension ext to an external number.
+func (d *Driver) Outbound(ctx context.Context, ext, number string, o Options) (*Call, error) {
+	ans := o.Answerers
+	if ans == nil {
+		n := strings.TrimPrefix(number, "9")
+		if len(number) == 10 {
+			n = number
+		}
+		ans = []string{n}
+	}
+	return d.originate(ctx, "pbx-phones", number, ext, SidePhone, SideCarrier, ans, o)
+}
+
+// Internal places a call from extension from to extension (or group) to.
+func (d *Driver) Internal(ctx context.Context, from, to string, o Options) (*Call, error) {
+	ans := o.Answerers
+	if ans == nil {
+		if to == RingGroup {
+			ans = ReceptionGroup
+		} else {
+			ans = []string{to}
+		}
+	}
+	return d.originate(ctx, "pbx-phones", to, from, SidePhone, SidePhone, ans, o)
+}
+
+// WaitAnswered waits until the call is answered.
+func (d *Driver) WaitAnswered(ctx context.Context, c *Call, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-c.answeredCh:
+		return nil
+	case <-c.hungUpCh:
+		return fmt.Errorf("wait answer of %s: hung up before answer (%s)", c.ID, c.cause)
+	case <-c.failedCh:
+		return fmt.Errorf("wait answer of %s: originate failed (reason %s)", c.ID, c.failReason)
+	case <-t.C:
+		return fmt.Errorf("wait answer of %s: %w after %s", c.ID, ErrTimeout, timeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Hangup hangs the placing channel up and waits for it to be gone.
+func (d *Driver) Hangup(ctx context.Context, c *Call) error {
+	select {
+	case <-c.hungUpCh:
+		return nil
+	default:
+	}
+	if _, err := d.client.Action(ctx, "Hangup", ami.Header{Key: "Channel", Value: c.ID}); err != nil {
+		var ae *ami.ActionError
+		if !errors.As(err, &ae) {
+			return fmt.Errorf("hang up %s: %w", c.ID, err)
+		}
+	}
+	return d.WaitHungUp(ctx, c, 10*time.Second)
+}
+
+// WaitHungUp waits until the placing channel has hung up.
+func (d *Driver) WaitHungUp(ctx context.Context, c *Call, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-c.hungUpCh:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("wait hangup of %s: %w after %s", c.ID, ErrTimeout, timeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Talk answers-then-hangs-up: it waits for the answer, lets the call run for
+// talk, then hangs up.
+func (d *Driver) Talk(ctx context.Context, c *Call, talk time.Duration) error {
+	if err := d.WaitAnswered(ctx, c, 30*time.Second); err != nil {
+		return err
+	}
+	select {
+	case <-time.After(talk):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return d.Hangup(ctx, c)
+}
+
+// SetPhone steers a simulated phone: mode answer, busy, noanswer or reject,
+// after delay seconds of ringing.
+func (d *Driver) SetPhone(ctx context.Context, ext, mode string, delay time.Duration) error {
+	if _, err := d.client.Action(ctx, "DBPut", ami.Header{Key: "Family", Value: "simphone/" + ext}, ami.Header{Key: "Key", Value: "mode"}, ami.Header{Key: "Val", Value: mode}); err != nil {
+		return fmt.Errorf("set phone %s: %w", ext, err)
+	}
+	if _, err := d.client.Action(ctx, "DBPut", ami.Header{Key: "Family", Value: "simphone/" + ext}, ami.Header{Key: "Key", Value: "delay"}, ami.Header{Key: "Val", Value: strconv.FormatFloat(delay.Seconds(), 'f', 2, 64)}); err != nil {
+		return fmt.Errorf("set phone %s: %w", ext, err)
+	}
+	return nil
+}
+
+// ResetPhones puts every simulated phone back to answering after 0.5 s.
+func (d *Driver) ResetPhones(ctx context.Context) error {
+	_, err := d.client.Action(ctx, "DBDelTree", ami.Header{Key: "Family", Value: "simphone"})
+	var ae *ami.ActionError
+	if err != nil && !errors.As(err, &ae) {
+		return fmt.Errorf("reset phones: %w", err)
+	}
+	return nil
+}
+
+// BlindTransfer makes the simulator channel (name or uniqueid) transfer its
+// call to target with a SIP REFER, as a phone's transfer key does.
+func (d *Driver) BlindTransfer(ctx context.Context, simChannel, target string) error {
+	if _, err := d.client.Action(ctx, "Redirect", ami.Header{Key: "Channel", Value: simChannel},
+		ami.Header{Key: "Context", Value: "sim-transfer"}, ami.Header{Key: "Exten", Value: target}, ami.Header{Key: "Priority", Value: "1"}); err != nil {
+		return fmt.Errorf("blind transfer %s to %s: %w", simChannel, target, err)
+	}
+	return nil
+}
+
+// StartAttendedTransfer makes the simulator channel dial the PBX's attended
+// transfer code (*2) and target, as a phone user does; the transfer
+// completes when that channel hangs up (Hangup) after the target answered.
+func (d *Driver) StartAttendedTransfer(ctx context.Context, simChannel, target string) error {
+	if _, err := d.client.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: simChannel},
+		ami.Header{Key: "Variable", Value: "SIM_DTMF"}, ami.Header{Key: "Value", Value: "*2" + target + "#"}); err != nil {
+		return fmt.Errorf("attended transfer %s to %s: %w", simChannel, target, err)
+	}
+	if _, err := d.client.Action(ctx, "Redirect", ami.Header{Key: "Channel", Value: simChannel},
+		ami.Header{Key: "Context", Value: "sim-dtmf"}, ami.Header{Key: "Exten", Value: "s"}, ami.Header{Key: "Priority", Value: "1"}); err != nil {
+		return fmt.Errorf("attended transfer %s to %s: %w", simChannel, target, err)
+	}
+	return nil
+}
+
+// HangupChannel hangs up any simulator channel by name or uniqueid.
+func (d *Driver) HangupChannel(ctx context.Context, simChannel string) error {
+	if _, err := d.client.Action(ctx, "Hangup", ami.Header{Key: "Channel", Value: simChannel}); err != nil {
+		return fmt.Errorf("hang up %s: %w", simChannel, err)
+	}
+	return nil
+}

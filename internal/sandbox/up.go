@@ -1,0 +1,145 @@
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Env is what a test needs to know of the running sandbox.
+type Env struct {
+	Repo   string // repository root
+	Root   string // the Asterisk chroot
+	State  string // logs, PostgreSQL data
+	PGDSN  string
+	Vars   map[string]string
+	script string
+}
+
+// RepoRoot finds the repository root (the directory holding go.mod) above
+// the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find repository root: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Up makes sure the sandbox runs, starting it when it does not (this takes
+// about a minute the first time, a few seconds with the chroot cached). The
+// returned stop function stops it again only if Up started it. Up never
+// skips: a sandbox that cannot start is an error that says why.
+func Up(ctx context.Context) (*Env, func(), error) {
+	repo, err := RepoRoot()
+	if err != nil {
+		return nil, nil, err
+	}
+	script := filepath.Join(repo, "docker", "sandbox")
+	env := &Env{Repo: repo, script: script}
+	stop := func() {}
+	if exec.CommandContext(ctx, script, "status").Run() != nil {
+		logf, err := os.CreateTemp("", "recpolicy-sandbox-up-*.log")
+		if err != nil {
+			return nil, nil, err
+		}
+		defer logf.Close()
+		cmd := exec.CommandContext(ctx, script, "up")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b, _ := os.ReadFile(logf.Name())
+			return nil, nil, fmt.Errorf("start sandbox (docker/sandbox up, %s): %w\n%s", time.Since(start).Round(time.Second), err, b)
+		}
+		stop = func() {
+			c := exec.Command(script, "down")
+			c.Stdout, c.Stderr = logf, logf
+			_ = c.Run()
+		}
+	}
+	out, err := exec.CommandContext(ctx, script, "env").Output()
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("read sandbox env: %w", err)
+	}
+	env.Vars = map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if ok {
+			env.Vars[k] = v
+		}
+	}
+	env.Root = env.Vars["RECPOLICY_SANDBOX_ROOT"]
+	env.State = env.Vars["RECPOLICY_SANDBOX_STATE"]
+	env.PGDSN = env.Vars["RECPOLICY_PG_DSN"]
+	return env, stop, nil
+}
+
+// RecordingSpool is the daemon's view of the PBX's recording spool.
+func (e *Env) RecordingSpool() string {
+	return filepath.Join(e.Root, "var/spool/asterisk/monitor/recpolicy")
+}
+
+// CLI runs one Asterisk CLI command on the pbx or sim instance.
+func (e *Env) CLI(ctx context.Context, instance, command string) (string, error) {
+	out, err := exec.CommandContext(ctx, e.script, "cli", instance, command).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("sandbox cli %s %q: %w", instance, command, err)
+	}
+	return string(out), nil
+}
+
+// DaemonConfig writes a daemon configuration for the sandbox into dir and
+// returns its path. Secrets come from environment variables that
+// SetSecrets sets.
+func (e *Env) DaemonConfig(dir, archiveDir, listen string) (string, error) {
+	cfg := fmt.Sprintf(`# recpolicy daemon configuration for the sandbox (written by internal/sandbox).
+rules_file: %s
+ami:
+  address: 127.0.0.1:5038
+  username: recpolicy
+  secret: {env: RECPOLICY_AMI_SECRET}
+ari:
+  url: http://127.0.0.1:8088/ari
+  username: recpolicy
+  password: {env: RECPOLICY_ARI_PASSWORD}
+  application: recpolicy
+recording:
+  backend: mixmonitor
+  asterisk_dir: /var/spool/asterisk/monitor/recpolicy
+  local_dir: %s
+archive:
+  dir: %s
+  dsn: {env: RECPOLICY_DSN}
+listen: %s
+log_level: info
+`, filepath.Join(e.Repo, "rules", "mercier.yaml"), e.RecordingSpool(), archiveDir, listen)
+	p := filepath.Join(dir, "recpolicy.yaml")
+	return p, os.WriteFile(p, []byte(cfg), 0o600)
+}
+
+// SandboxSecrets are the sandbox's credentials, as environment variables.
+func (e *Env) SandboxSecrets() map[string]string {
+	return map[string]string{
+		"RECPOLICY_AMI_SECRET":   "sandbox-ami-secret",
+		"RECPOLICY_ARI_PASSWORD": "sandbox-ari-secret",
+		"RECPOLICY_DSN":          e.PGDSN,
+	}
+}

@@ -1,0 +1,200 @@
+package rules_test
+
+import (
+	"bufio"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/villedemercier/recpolicy/rules"
+)
+
+// policyPath is the city's policy, from the package directory.
+const policyPath = "../../shared/policy/politique-enregistrement-des-appels-2019.txt"
+
+// annexeRow is one row of Annexe A.
+type annexeRow struct {
+	number      string
+	departments []string // names, as in the policy
+	description string
+}
+
+// readAnnexeA reads Annexe A from the policy text: rows of
+// "number<TAB>department(s)<TAB>description" after the "ANNEXE A" title.
+// A department cell naming two departments (e.g. "Greffe Communications
+// et TI") is split into the names of other cells.
+func readAnnexeA(t *testing.T) []annexeRow {
+	t.Helper()
+	f, err := os.Open(policyPath)
+	if err != nil {
+		t.Fatalf("the policy must be readable to check Annexe A: %v", err)
+	}
+	defer f.Close()
+	type cells struct{ number, dept, description string }
+	var raw []cells
+	inAnnexe := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if strings.HasPrefix(line, "ANNEXE A") {
+			inAnnexe = true
+			continue
+		}
+		if !inAnnexe {
+			continue
+		}
+		fields := strings.Split(line, "\t")
+		if len(fields) != 3 || fields[0] == "Poste" {
+			continue
+		}
+		raw = append(raw, cells{fields[0], fields[1], fields[2]})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	cellSet := map[string]bool{}
+	for _, c := range raw {
+		cellSet[c.dept] = true
+	}
+	var rows []annexeRow
+	for _, c := range raw {
+		delete(cellSet, c.dept) // a cell is not split into itself
+		row := annexeRow{number: c.number, description: c.description}
+		row.departments = splitDepartments(c.dept, cellSet)
+		if row.departments == nil {
+			row.departments = []string{c.dept}
+		}
+		cellSet[c.dept] = true
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// splitDepartments splits a cell into two or more names of other cells,
+// joined by spaces, or returns nil.
+func splitDepartments(cell string, names map[string]bool) []string {
+	for name := range names {
+		rest, ok := strings.CutPrefix(cell, name+" ")
+		if !ok {
+			continue
+		}
+		if names[rest] {
+			return []string{name, rest}
+		}
+		if tail := splitDepartments(rest, names); tail != nil {
+			return append([]string{name}, tail...)
+		}
+	}
+	return nil
+}
+
+func TestCityFileMatchesAnnexeA(t *testing.T) {
+	rows := readAnnexeA(t)
+	if len(rows) != 55 {
+		t.Fatalf("read %d rows of Annexe A from the policy, want 55", len(rows))
+	}
+	r := loadCopy(t, "mercier.yaml")
+	names := map[string]string{} // department id → name
+	for _, d := range r.Departments() {
+		names[d.ID] = d.Name
+	}
+	seen := map[string]bool{}
+	for _, row := range rows {
+		if seen[row.number] {
+			t.Errorf("Annexe A lists %s twice", row.number)
+		}
+		seen[row.number] = true
+		e, ok := r.Extension(row.number)
+		if !ok {
+			t.Errorf("Annexe A extension %s (%s) is missing from mercier.yaml", row.number, row.description)
+			continue
+		}
+		if e.Description != row.description {
+			t.Errorf("extension %s: description %q, Annexe A says %q", row.number, e.Description, row.description)
+		}
+		var got []string
+		for _, id := range e.Departments {
+			got = append(got, names[id])
+		}
+		if !slices.Equal(got, row.departments) {
+			t.Errorf("extension %s: departments %q, Annexe A says %q", row.number, got, row.departments)
+		}
+		if e.Endpoint != row.number {
+			t.Errorf("extension %s: endpoint %q, want the number", row.number, e.Endpoint)
+		}
+	}
+	for _, e := range r.Extensions() {
+		if !seen[e.Number] {
+			t.Errorf("mercier.yaml lists extension %s, which is not in Annexe A", e.Number)
+		}
+	}
+	if n := len(r.Extensions()); n != 55 {
+		t.Errorf("mercier.yaml has %d extensions, want 55", n)
+	}
+	// The rows naming two departments.
+	for number, want := range map[string][]string{
+		"245": {"Greffe", "Communications et TI"},
+		"254": {"Ressources humaines", "Communications et TI"},
+	} {
+		e, _ := r.Extension(number)
+		var got []string
+		for _, id := range e.Departments {
+			got = append(got, names[id])
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("extension %s: departments %q, want %q", number, got, want)
+		}
+	}
+}
+
+func TestCityFileSettings(t *testing.T) {
+	r := loadCopy(t, "mercier.yaml")
+	if got := r.Timezone(); got != "America/Toronto" {
+		t.Errorf("timezone %q", got)
+	}
+	if got := r.Trunks(); !slices.Equal(got, []string{"carrier"}) {
+		t.Errorf("trunks %q", got)
+	}
+	if e, _ := r.Extension("252"); !e.Confidential || e.Description != "Directeur" {
+		t.Errorf("252 (greffier): %+v, want confidential", e)
+	}
+	for _, e := range r.Extensions() {
+		if e.Confidential && e.Number != "252" {
+			t.Errorf("extension %s confidential; only 252 is, as an example", e.Number)
+		}
+	}
+	never := r.NeverRecord()
+	if len(never) != 1 || never[0].Number != "899" || never[0].Endpoint != "899" || never[0].Reason == "" {
+		t.Errorf("never_record %+v, want the detainee phone 899", never)
+	}
+	if _, ok := r.Extension("899"); ok {
+		t.Error("899 is in Annexe A")
+	}
+	g := r.Greeting()
+	if g.Sound != "recpolicy/avis-enregistrement" || g.Language != "fr" || !strings.HasSuffix(g.File, "/sounds/avis-enregistrement.wav") {
+		t.Errorf("greeting %+v", g)
+	}
+	if days, ok := r.RetentionDays("standard"); !ok || days < 365 {
+		t.Errorf("standard retention %d days", days)
+	}
+	for number, want := range map[string]bool{"235": true, "252": true, "811": true, "899": false} {
+		d := r.Decide(rules.Party{Endpoint: "carrier", Number: "5145550100"}, rules.Party{Endpoint: number, Number: number})
+		if d.Record != want {
+			t.Errorf("carrier → %s: %+v, want record %v", number, d, want)
+		}
+	}
+}
+
+// TestCityFileNeedsGreeting checks that the city file, loaded where the
+// greeting has not been generated, is rejected with a clear message.
+func TestCityFileNeedsGreeting(t *testing.T) {
+	data, err := os.ReadFile("mercier.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = rules.Parse("mercier.yaml", data, t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), `greeting file "sounds/avis-enregistrement.wav" not found`) {
+		t.Errorf("got %v", err)
+	}
+}

@@ -1,0 +1,197 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind is what a party of a call is, for the policy.
+type Kind int
+
+// The kinds of party. The zero value, KindInternal, is never recorded.
+const (
+	// KindInternal is a city phone outside Annexe A (or a party that
+	// cannot be identified): its calls are not recorded.
+	KindInternal Kind = iota
+	// KindExtension is an Annexe A extension: its external calls are recorded.
+	KindExtension
+	// KindExternal is a party outside the city: a carrier trunk, or a
+	// number matching an external number pattern.
+	KindExternal
+	// KindNeverRecord is a phone of never_record: no call it takes part
+	// in is recorded.
+	KindNeverRecord
+)
+
+// String returns the kind's name: internal, extension, external or never-record.
+func (k Kind) String() string {
+	switch k {
+	case KindInternal:
+		return "internal"
+	case KindExtension:
+		return "extension"
+	case KindExternal:
+		return "external"
+	case KindNeverRecord:
+		return "never-record"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// The rules a Decision can name.
+const (
+	RuleExternalCall = "external-call" // Annexe A extension with an external party: recorded
+	RuleInternalCall = "internal-call" // between city phones: not recorded
+	RuleNeverRecord  = "never-record"  // a never_record phone takes part: not recorded
+	RuleNotAnnexeA   = "not-annexe-a"  // no Annexe A extension with the external party: not recorded
+	RuleBadQuery     = "bad-query"     // Explain could not understand its arguments: not recorded
+)
+
+// Party describes one side of a bridged pairing, as the daemon sees it
+// from a channel.
+type Party struct {
+	// Endpoint is the PJSIP endpoint name from the channel name, e.g.
+	// "235" or "carrier"; "" for Local or unknown channels.
+	Endpoint string
+	// Number is the party's number: the caller ID number for the calling
+	// side, the dialled number (Exten) for the called side. It may be ""
+	// or withheld.
+	Number string
+}
+
+// String describes the party: "carrier (5145550100)", "235", "number 5145550100".
+func (p Party) String() string {
+	ep, num := strings.TrimSpace(p.Endpoint), strings.TrimSpace(p.Number)
+	switch {
+	case ep != "" && num != "" && num != ep:
+		return ep + " (" + num + ")"
+	case ep != "":
+		return ep
+	case num != "":
+		return "number " + num
+	}
+	return "an unidentified party (no endpoint, no number)"
+}
+
+// Class is the classification of one party.
+type Class struct {
+	Kind      Kind
+	Extension string // the Annexe A number, when Kind is KindExtension
+	Rule      string // which entry of the rules file matched, in words
+}
+
+// Decision says whether a pairing is recorded, and why.
+type Decision struct {
+	Record       bool
+	Extension    string // whose recording (Annexe A number) when Record
+	Confidential bool   // the extension's recordings are hidden from directors
+	Rule         string // short id of the deciding rule: RuleExternalCall, RuleInternalCall…
+	Reason       string // a sentence for logs and the CLI
+}
+
+// Classify tells what a party is, in this order: a never_record phone
+// (by number, whatever the endpoint, or by endpoint); a trunk (external);
+// an Annexe A extension by endpoint; any other endpoint is a city phone
+// outside Annexe A (internal). Without an endpoint, the number decides:
+// an external number pattern, then an Annexe A number; else internal.
+func (r *Rules) Classify(p Party) Class {
+	ep, num := strings.TrimSpace(p.Endpoint), strings.TrimSpace(p.Number)
+	if d := digitsOf(num); d != "" {
+		if i, ok := r.neverByDigits[d]; ok {
+			return Class{Kind: KindNeverRecord, Rule: fmt.Sprintf("never_record number %s: %s", r.never[i].Number, r.never[i].Reason)}
+		}
+	}
+	if ep != "" {
+		if i, ok := r.neverByEnd[ep]; ok {
+			return Class{Kind: KindNeverRecord, Rule: fmt.Sprintf("never_record endpoint %s: %s", r.never[i].Endpoint, r.never[i].Reason)}
+		}
+		if r.trunkSet[ep] {
+			return Class{Kind: KindExternal, Rule: "trunk " + ep}
+		}
+		if i, ok := r.extByEnd[ep]; ok {
+			e := r.extensions[i]
+			return Class{Kind: KindExtension, Extension: e.Number, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")"}
+		}
+		return Class{Kind: KindInternal, Rule: "endpoint " + ep + " is a city phone outside Annexe A"}
+	}
+	for _, pat := range r.numbers {
+		if num != "" && pat.re.MatchString(num) {
+			return Class{Kind: KindExternal, Rule: "external number pattern " + quote(pat.src)}
+		}
+	}
+	if i, ok := r.extByNumber[num]; ok {
+		e := r.extensions[i]
+		return Class{Kind: KindExtension, Extension: e.Number, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")"}
+	}
+	if num == "" {
+		return Class{Kind: KindInternal, Rule: "no endpoint and no number: cannot be shown to be external"}
+	}
+	return Class{Kind: KindInternal, Rule: "number " + num + " is neither external nor in Annexe A"}
+}
+
+// Decide decides whether a pairing (two parties in one bridge) is
+// recorded:
+//   - a never_record phone on either side: not recorded, whatever else;
+//   - an Annexe A extension with an external party: recorded, as that
+//     extension's recording;
+//   - two city phones (Annexe A or not): not recorded, internal call;
+//   - otherwise (no Annexe A extension with the external party): not
+//     recorded.
+func (r *Rules) Decide(a, b Party) Decision {
+	ca, cb := r.Classify(a), r.Classify(b)
+	for _, side := range []struct {
+		p Party
+		c Class
+	}{{a, ca}, {b, cb}} {
+		if side.c.Kind == KindNeverRecord {
+			return Decision{Rule: RuleNeverRecord, Reason: fmt.Sprintf("%s is never recorded (%s), whatever the other party", side.p, side.c.Rule)}
+		}
+	}
+	ext, extParty, other, otherParty := ca, a, cb, b
+	if cb.Kind == KindExtension && ca.Kind != KindExtension {
+		ext, extParty, other, otherParty = cb, b, ca, a
+	}
+	switch {
+	case ext.Kind == KindExtension && other.Kind == KindExternal:
+		d := Decision{Record: true, Extension: ext.Extension, Rule: RuleExternalCall}
+		if i, ok := r.extByNumber[ext.Extension]; ok {
+			d.Confidential = r.extensions[i].Confidential
+		}
+		d.Reason = fmt.Sprintf("%s with %s", describeExternal(otherParty, other), describeExtension(extParty, ext))
+		return d
+	case ca.Kind == KindExternal && cb.Kind == KindExternal:
+		return Decision{Rule: RuleNotAnnexeA, Reason: fmt.Sprintf("no Annexe A extension in the call: %s with %s", describeExternal(a, ca), describeExternal(b, cb))}
+	case ca.Kind == KindExternal || cb.Kind == KindExternal:
+		in, inParty, out, outParty := ca, a, cb, b
+		if ca.Kind == KindExternal {
+			in, inParty, out, outParty = cb, b, ca, a
+		}
+		return Decision{Rule: RuleNotAnnexeA, Reason: fmt.Sprintf("%s is not in Annexe A (%s); %s", inParty, in.Rule, describeExternal(outParty, out))}
+	}
+	return Decision{Rule: RuleInternalCall, Reason: fmt.Sprintf("internal call: %s with %s", describeSide(a, ca), describeSide(b, cb))}
+}
+
+// describeExtension names an Annexe A party in a reason.
+func describeExtension(p Party, c Class) string {
+	if p.Endpoint != "" && p.Endpoint != c.Extension {
+		return c.Rule + " on endpoint " + p.Endpoint
+	}
+	return c.Rule
+}
+
+// describeExternal names an external party in a reason; the matching
+// rule is left out when it is the party's own trunk.
+func describeExternal(p Party, c Class) string {
+	if strings.TrimSpace(p.Endpoint) != "" {
+		return "external party " + p.String()
+	}
+	return "external party " + p.String() + " (" + c.Rule + ")"
+}
+
+// describeSide names a party of an internal call in a reason.
+func describeSide(p Party, c Class) string {
+	if c.Kind == KindExtension {
+		return describeExtension(p, c)
+	}
+	return p.String() + " (" + c.Rule + ")"
+}
