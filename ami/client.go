@@ -64,7 +64,7 @@ func NewClient(cfg Config, log zerolog.Logger) *Client {
 // are delivered, in order. It is the same channel for the client's
 // lifetime, fed from an unbounded queue so the connection never waits for
 // the consumer, and closed when Run returns (notifications still queued
-// then are dropped).
+// then are dropped). It is never closed if Run is never called.
 func (c *Client) Notifications() <-chan Notification { return c.notif }
 
 // Connected reports whether a logged-in session is up.
@@ -151,9 +151,21 @@ func (c *Client) connectAndServe(ctx context.Context) (established bool, err err
 		return false, fmt.Errorf("dial: %w", err)
 	}
 	// Until the session takes over, cancelling ctx closes the connection.
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	var watch sync.WaitGroup
+	handshaken := make(chan struct{})
+	watch.Add(1)
+	go func() {
+		defer watch.Done()
+		select {
+		case <-ctx.Done():
+			_ = conn.Close()
+		case <-handshaken:
+		}
+	}()
 	p, hs, err := c.handshake(conn)
-	if !stop() {
+	close(handshaken)
+	watch.Wait()
+	if ctx.Err() != nil {
 		_ = conn.Close()
 		return false, ctx.Err()
 	}
@@ -199,6 +211,7 @@ func (c *Client) serve(ctx context.Context, s *session) error {
 		s.close(ctx.Err())
 	case <-s.done:
 	}
+	c.sess.CompareAndSwap(s, nil)
 	wg.Wait()
 	return s.err
 }

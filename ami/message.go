@@ -9,9 +9,24 @@ type Header struct{ Key, Value string }
 
 // span locates one header inside the message text: key is text[ks:ke],
 // value is text[vs:ve]. Offsets are relative to the start of the message.
+// The parser produces spans; messages store them compacted when they fit.
 type span struct{ ks, ke, vs, ve uint32 }
 
-const spanSize = int(unsafe.Sizeof(span{}))
+// cspan is the compact form of a span: key at ks, kl bytes long; value vg
+// bytes after the key's end, vl bytes long. Every header of real AMI traffic
+// fits; a message with a key over 255 bytes, a value over 65535 bytes or
+// more than 255 bytes between them keeps full spans instead.
+type cspan struct {
+	ks uint32
+	kl uint8
+	vg uint8
+	vl uint16
+}
+
+const (
+	spanSize  = int(unsafe.Sizeof(span{}))
+	cspanSize = int(unsafe.Sizeof(cspan{}))
+)
 
 // Message is one AMI message (response or event). It is immutable after
 // parse and safe for concurrent use by several goroutines.
@@ -20,29 +35,79 @@ const spanSize = int(unsafe.Sizeof(span{}))
 // the table of header positions; every string it returns aliases that
 // slice, so accessors do not allocate (except Headers and GetAll, which
 // allocate the returned slice). Parsing a message costs two allocations:
-// this small struct and that slice.
+// this small struct and that slice, whatever the number of headers.
 type Message struct {
-	raw   []byte // header lines with their terminators
-	spans []span // positions in raw; shares raw's allocation
+	raw   []byte  // header lines with their terminators
+	spans []cspan // positions in raw, sharing raw's allocation...
+	wide  []span  // ...or these, when a header does not fit a cspan
 }
 
-// newMessage copies text and spans into one allocation.
-func newMessage(text []byte, spans []span) *Message {
-	off := (len(text) + 3) &^ 3 // spans need 4-byte alignment
-	size := off + len(spans)*spanSize
-	if size == 0 {
-		return &Message{}
+// newMessage copies text and the header positions into one allocation.
+// Exactly one of cs (compact) and ws (wide) is used: ws if it is not nil.
+func newMessage(text []byte, cs []cspan, ws []span) *Message {
+	off := (len(text) + 3) &^ 3 // the position table needs 4-byte alignment
+	var size int
+	switch {
+	case ws != nil:
+		size = off + len(ws)*spanSize
+	case len(cs) > 0:
+		size = off + len(cs)*cspanSize
+	default:
+		size = len(text)
 	}
-	// The allocation holds no pointers and is at least 4-byte aligned: its
-	// size is a multiple of 4 and, having at least one 16-byte span, is
-	// beyond the tiny allocator.
+	// The allocation holds no pointers. With at least one position its size
+	// is a multiple of 4 and at least 8: the allocator aligns it to 4 or
+	// more.
 	b := make([]byte, size)
 	copy(b, text)
 	m := &Message{raw: b[:len(text):len(text)]}
-	if len(spans) > 0 {
-		m.spans = unsafe.Slice((*span)(unsafe.Pointer(&b[off])), len(spans))
-		copy(m.spans, spans)
+	switch {
+	case ws != nil:
+		m.wide = unsafe.Slice((*span)(unsafe.Pointer(&b[off])), len(ws))
+		copy(m.wide, ws)
+	case len(cs) > 0:
+		m.spans = unsafe.Slice((*cspan)(unsafe.Pointer(&b[off])), len(cs))
+		copy(m.spans, cs)
 	}
+	return m
+}
+
+// spanTable accumulates the header positions of a message, compact while
+// they fit.
+type spanTable struct {
+	cs []cspan
+	ws []span // non-nil once a header did not fit a cspan
+}
+
+// add appends the position of one header.
+func (t *spanTable) add(ks, ke, vs, ve uint32) {
+	if t.ws == nil && ((ke-ks)|(vs-ke)) < 1<<8 && ve-vs < 1<<16 {
+		t.cs = append(t.cs, cspan{ks: ks, kl: uint8(ke - ks), vg: uint8(vs - ke), vl: uint16(ve - vs)})
+		return
+	}
+	t.addWide(ks, ke, vs, ve)
+}
+
+// addWide appends a position in the wide table, moving the compact
+// positions there first.
+func (t *spanTable) addWide(ks, ke, vs, ve uint32) {
+	if t.ws == nil {
+		t.ws = make([]span, 0, len(t.cs)+8)
+		for _, c := range t.cs {
+			k := c.ks + uint32(c.kl)
+			v := k + uint32(c.vg)
+			t.ws = append(t.ws, span{c.ks, k, v, v + uint32(c.vl)})
+		}
+	}
+	t.ws = append(t.ws, span{ks, ke, vs, ve})
+	t.cs = t.cs[:0]
+}
+
+// message builds the message of text and resets the table.
+func (t *spanTable) message(text []byte) *Message {
+	m := newMessage(text, t.cs, t.ws)
+	t.cs = t.cs[:0]
+	t.ws = nil
 	return m
 }
 
@@ -57,7 +122,7 @@ func NewMessage(headers ...Header) *Message {
 		size += len(h.Key) + len(h.Value) + 4
 	}
 	raw := make([]byte, 0, size)
-	spans := make([]span, 0, len(headers))
+	var t spanTable
 	for _, h := range headers {
 		ls := len(raw)
 		raw = appendSanitized(raw, h.Key, true)
@@ -68,9 +133,9 @@ func NewMessage(headers ...Header) *Message {
 		raw = append(raw, '\r', '\n')
 		ks, ke := trimSpace(raw, ls, c)
 		vs, ve := trimSpace(raw, c+1, ce)
-		spans = append(spans, span{uint32(ks), uint32(ke), uint32(vs), uint32(ve)})
+		t.add(uint32(ks), uint32(ke), uint32(vs), uint32(ve))
 	}
-	return newMessage(raw, spans)
+	return t.message(raw)
 }
 
 func appendSanitized(dst []byte, s string, key bool) []byte {
@@ -95,12 +160,23 @@ func (m *Message) str(a, b uint32) string {
 	return unsafe.String(&m.raw[a], int(b-a))
 }
 
-// keyIs reports whether the key of s equals key, ignoring ASCII case.
-func (m *Message) keyIs(s *span, key string) bool {
-	if int(s.ke-s.ks) != len(key) {
+// pos returns the span of header i, 0 <= i < Len().
+func (m *Message) pos(i int) span {
+	if m.wide != nil {
+		return m.wide[i]
+	}
+	c := &m.spans[i]
+	ke := c.ks + uint32(c.kl)
+	vs := ke + uint32(c.vg)
+	return span{c.ks, ke, vs, vs + uint32(c.vl)}
+}
+
+// keyIs reports whether raw[ks:ke] equals key, ignoring ASCII case.
+func (m *Message) keyIs(ks, ke uint32, key string) bool {
+	if int(ke-ks) != len(key) {
 		return false
 	}
-	return equalFoldASCII(m.raw[s.ks:s.ke], key)
+	return equalFoldASCII(m.raw[ks:ke], key)
 }
 
 // equalFoldASCII reports whether b and s (same length) are equal under
@@ -137,7 +213,15 @@ func (m *Message) Lookup(key string) (string, bool) {
 		return "", false
 	}
 	for i := range m.spans {
-		if s := &m.spans[i]; m.keyIs(s, key) {
+		c := &m.spans[i]
+		if int(c.kl) != len(key) || !equalFoldASCII(m.raw[c.ks:c.ks+uint32(c.kl)], key) {
+			continue
+		}
+		vs := c.ks + uint32(c.kl) + uint32(c.vg)
+		return m.str(vs, vs+uint32(c.vl)), true
+	}
+	for i := range m.wide {
+		if s := &m.wide[i]; m.keyIs(s.ks, s.ke, key) {
 			return m.str(s.vs, s.ve), true
 		}
 	}
@@ -147,12 +231,9 @@ func (m *Message) Lookup(key string) (string, bool) {
 // GetAll returns the values of every header named key (ASCII
 // case-insensitive), in order; nil if there is none.
 func (m *Message) GetAll(key string) []string {
-	if m == nil {
-		return nil
-	}
 	var out []string
-	for i := range m.spans {
-		if s := &m.spans[i]; m.keyIs(s, key) {
+	for i := range m.Len() {
+		if s := m.pos(i); m.keyIs(s.ks, s.ke, key) {
 			out = append(out, m.str(s.vs, s.ve))
 		}
 	}
@@ -164,16 +245,16 @@ func (m *Message) Len() int {
 	if m == nil {
 		return 0
 	}
-	return len(m.spans)
+	return len(m.spans) + len(m.wide)
 }
 
 // At returns header i, 0 <= i < Len(). It returns the zero Header when i is
 // out of range.
 func (m *Message) At(i int) Header {
-	if m == nil || i < 0 || i >= len(m.spans) {
+	if i < 0 || i >= m.Len() {
 		return Header{}
 	}
-	s := &m.spans[i]
+	s := m.pos(i)
 	return Header{Key: m.str(s.ks, s.ke), Value: m.str(s.vs, s.ve)}
 }
 
@@ -183,7 +264,7 @@ func (m *Message) Headers() []Header {
 	if m == nil {
 		return nil
 	}
-	out := make([]Header, len(m.spans))
+	out := make([]Header, m.Len())
 	for i := range out {
 		out[i] = m.At(i)
 	}
@@ -219,13 +300,13 @@ const (
 // kind classifies the message by its first header, falling back to the
 // presence of Event then Response.
 func (m *Message) kind() msgKind {
-	if m == nil || len(m.spans) == 0 {
+	if m.Len() == 0 {
 		return kindOther
 	}
-	switch first := &m.spans[0]; {
-	case m.keyIs(first, "Event"):
+	switch first := m.pos(0); {
+	case m.keyIs(first.ks, first.ke, "Event"):
 		return kindEvent
-	case m.keyIs(first, "Response"):
+	case m.keyIs(first.ks, first.ke, "Response"):
 		return kindResponse
 	}
 	if _, ok := m.Lookup("Event"); ok {

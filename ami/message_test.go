@@ -2,8 +2,10 @@ package ami
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestMessageGet(t *testing.T) {
@@ -122,5 +124,51 @@ func TestMessageKind(t *testing.T) {
 		if got := tt.m.kind(); got != tt.want {
 			t.Errorf("%d: kind = %v, want %v", i, got, tt.want)
 		}
+	}
+}
+
+func TestMessageWideHeaders(t *testing.T) {
+	longKey := strings.Repeat("K", 300)
+	longValue := strings.Repeat("v", 70000)
+	gap := strings.Repeat(" ", 300)
+	in := "Event: Wide\r\n" + longKey + ": k\r\nData: " + longValue + "\r\nGap:" + gap + "x\r\nLast: 1\r\n\r\n"
+	tests := []struct {
+		name string
+		in   string
+		want []Header
+	}{
+		{"mixed", in, []Header{{"Event", "Wide"}, {longKey, "k"}, {"Data", longValue}, {"Gap", "x"}, {"Last", "1"}}},
+		{"first header wide", longKey + ": a\r\nB: b\r\n\r\n", []Header{{longKey, "a"}, {"B", "b"}}},
+	}
+	for _, tt := range tests {
+		for _, chunked := range []bool{false, true} {
+			var r io.Reader = strings.NewReader(tt.in)
+			if chunked {
+				r = iotest.HalfReader(r)
+			}
+			m, err := NewParser(r).Next()
+			if err != nil {
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			if m.Len() != len(tt.want) {
+				t.Fatalf("%s: Len = %d", tt.name, m.Len())
+			}
+			for i, h := range tt.want {
+				if got := m.At(i); got != h {
+					t.Errorf("%s: At(%d) = %.40q", tt.name, i, got)
+				}
+				if got := m.Get(strings.ToLower(h.Key)); got != h.Value {
+					t.Errorf("%s: Get(%.20s) = %.40q", tt.name, h.Key, got)
+				}
+			}
+			if m.String()+"\r\n" != tt.in {
+				t.Errorf("%s: String() differs", tt.name)
+			}
+		}
+	}
+	// NewMessage takes the same path.
+	m := NewMessage(Header{"A", "1"}, Header{"Data", longValue})
+	if m.Get("data") != longValue || m.Get("a") != "1" {
+		t.Fatal("NewMessage wide")
 	}
 }

@@ -45,10 +45,10 @@ type Parser struct {
 	err  error // sticky terminal error
 
 	max       int
-	inMsg     bool   // a message is being parsed
-	spans     []span // its headers so far
-	size      int    // bytes of its complete lines
-	seenFirst bool   // the first non-blank line has been seen
+	inMsg     bool      // a message is being parsed
+	spans     spanTable // its headers so far
+	size      int       // bytes of its complete lines
+	seenFirst bool      // the first non-blank line has been seen
 	banner    string
 }
 
@@ -171,6 +171,9 @@ func zeroBytes(x uint64) uint64 { return (x - swarLo) &^ x & swarHi }
 func (p *Parser) scan() *Message {
 	buf := p.buf[:p.end]
 	pos, size := p.pos, p.size
+	// Compact positions are appended to a local slice (saved on return);
+	// the rare wide ones go through p.spans.addWide.
+	cs := p.spans.cs
 	for {
 		ls := pos
 		colon, nl := -1, -1
@@ -201,7 +204,7 @@ func (p *Parser) scan() *Message {
 				}
 			}
 			if nl < 0 {
-				p.pos, p.size = ls, size
+				p.pos, p.size, p.spans.cs = ls, size, cs
 				// A partial line of two bytes or more cannot become a
 				// blank line, so the message will be at least this long.
 				if partial := len(buf) - ls; partial >= 2 && size+partial > p.max {
@@ -220,15 +223,16 @@ func (p *Parser) scan() *Message {
 				p.start = pos
 				continue
 			}
-			m := newMessage(buf[p.start:ls], p.spans)
-			p.spans = p.spans[:0]
+			m := newMessage(buf[p.start:ls], cs, p.spans.ws)
+			p.spans.cs = cs[:0]
+			p.spans.ws = nil
 			p.inMsg = false
 			p.pos, p.size, p.start = pos, 0, pos
 			return m
 		}
 		size += pos - ls
 		if size > p.max {
-			p.pos, p.size = pos, size
+			p.pos, p.size, p.spans.cs = pos, size, cs
 			p.err = p.tooLong()
 			return nil
 		}
@@ -246,26 +250,32 @@ func (p *Parser) scan() *Message {
 			p.start = ls
 			size = pos - ls
 		}
-		base := p.start
-		var sp span
+		var ks, ke, vs, ve int
 		if colon >= 0 && colon < ce {
-			ks, ke := ls, colon
-			if ks < ke && (buf[ks] == ' ' || buf[ks] == '\t' || buf[ke-1] == ' ' || buf[ke-1] == '\t') {
+			ks, ke = ls, colon
+			// Spaces and tabs are below '!': one test each end spots them.
+			if ks < ke && (buf[ks] <= ' ' || buf[ke-1] <= ' ') {
 				ks, ke = trimSpace(buf, ks, ke)
 			}
-			vs, ve := colon+1, ce
+			vs, ve = colon+1, ce
 			if vs < ve && buf[vs] == ' ' {
 				vs++
 			}
-			if vs < ve && (buf[vs] == ' ' || buf[vs] == '\t' || buf[ve-1] == ' ' || buf[ve-1] == '\t') {
+			if vs < ve && (buf[vs] <= ' ' || buf[ve-1] <= ' ') {
 				vs, ve = trimSpace(buf, vs, ve)
 			}
-			sp = span{uint32(ks - base), uint32(ke - base), uint32(vs - base), uint32(ve - base)}
 		} else {
-			ks, ke := trimSpace(buf, ls, ce)
-			sp = span{uint32(ks - base), uint32(ke - base), uint32(ke - base), uint32(ke - base)}
+			ks, ke = trimSpace(buf, ls, ce)
+			vs, ve = ke, ke
 		}
-		p.spans = append(p.spans, sp)
+		base := p.start
+		if kl, vg, vl := ke-ks, vs-ke, ve-vs; p.spans.ws == nil && (kl|vg) < 1<<8 && vl < 1<<16 {
+			cs = append(cs, cspan{ks: uint32(ks - base), kl: uint8(kl), vg: uint8(vg), vl: uint16(vl)})
+		} else {
+			p.spans.cs = cs
+			p.spans.addWide(uint32(ks-base), uint32(ke-base), uint32(vs-base), uint32(ve-base))
+			cs = p.spans.cs
+		}
 	}
 }
 

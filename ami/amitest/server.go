@@ -34,6 +34,9 @@ type Config struct {
 	// NoFullyBooted suppresses the FullyBooted event sent after a login
 	// with events on.
 	NoFullyBooted bool
+	// RefuseCoreStatus answers CoreStatus with "Permission denied", as
+	// Asterisk does for a user without the system read permission.
+	RefuseCoreStatus bool
 	// Handler answers other actions; nil answers them all with
 	// "Response: Error", "Message: Invalid/unknown command".
 	Handler Handler

@@ -116,6 +116,9 @@ func (s *Session) handle(action string, m *ami.Message) bool {
 				ami.Header{Key: "Timestamp", Value: itoa(ts.Unix()) + "." + pad6(ts.Nanosecond()/1000)})
 		}
 		return true
+	case action == "corestatus" && srv.cfg.RefuseCoreStatus:
+		_ = s.Reply(m, "Error", ami.Header{Key: "Message", Value: "Permission denied"})
+		return true
 	case action == "corestatus":
 		_, _, start := srv.uptimes()
 		_ = s.Reply(m, "Success",

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -98,9 +97,7 @@ func (f *Filer) Wait() { f.pending.Wait() }
 func (f *Filer) file(r *Recording) {
 	defer f.pending.Done()
 	log := f.log.With().Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).Logger()
-	done := strings.TrimSuffix(r.LocalPath, ".wav") + ".done"
-	closed := f.waitClosed(done)
-	defer os.Remove(done)
+	closed := f.waitClosed(r.LocalPath)
 	st, err := os.Stat(r.LocalPath)
 	if errors.Is(err, os.ErrNotExist) {
 		// MixMonitor opens the file on the first audio frame: a leg that
@@ -155,12 +152,27 @@ func (f *Filer) fail(log zerolog.Logger, r *Recording, err error) {
 	log.Error().Err(err).Str("file", r.LocalPath).Msg("recording could not be filed; it stays in the spool")
 }
 
-// waitClosed waits until Asterisk has touched the done marker.
-func (f *Filer) waitClosed(done string) bool {
-	deadline := time.Now().Add(f.closeTimeout)
+// waitClosed waits until Asterisk has closed the recording: Asterisk writes
+// the WAV header's lengths on close, so a header that matches the file's
+// size, unchanged over two looks, is a closed file. A file that never
+// appears within noFileGrace (MixMonitor opens it on the first audio frame)
+// means the leg carried no audio. It gives up after closeTimeout.
+func (f *Filer) waitClosed(p string) bool {
+	start := time.Now()
+	deadline := start.Add(f.closeTimeout)
+	var lastSize int64 = -1
 	for {
-		if _, err := os.Stat(done); err == nil {
-			return true
+		st, err := os.Stat(p)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			if time.Since(start) > noFileGrace {
+				return true
+			}
+		case err == nil:
+			if info, err := ReadWAVInfo(p); err == nil && info.HeaderBytes == info.DataBytes && st.Size() == lastSize {
+				return true
+			}
+			lastSize = st.Size()
 		}
 		if time.Now().After(deadline) {
 			return false
@@ -168,6 +180,9 @@ func (f *Filer) waitClosed(done string) bool {
 		time.Sleep(f.poll)
 	}
 }
+
+// noFileGrace is how long after hangup a recording file may still appear.
+const noFileGrace = 2 * time.Second
 
 // move files the recording under a free name and returns its path, sha256
 // and size. It links when spool and archive share a file system, else copies

@@ -33,21 +33,23 @@ type MixMonitor struct {
 // idVar is the channel variable MixMonitor stores its id in (option i).
 const idVar = "RECPOLICY_MIXMON_ID"
 
-// Start begins recording r.Channel into <AsteriskDir>/<r.ID>.wav. When the
-// file is closed Asterisk touches <r.ID>.done beside it: that is how the
-// filer knows the recording is complete.
+// Start begins recording r.Channel into <AsteriskDir>/<r.ID>.wav, with
+// option b: only while the channel is bridged, so the caller's audio that
+// Dial passes to a ringing phone is not in the recording, and a leg that
+// never answers leaves an empty file that the filer discards. Asterisk
+// writes the WAV header's lengths when it closes the file: that is how the
+// filer knows the recording is complete (MixMonitor's Command option would
+// need the AMI 'system' right, which the daemon does not ask for).
 func (m *MixMonitor) Start(ctx context.Context, r *Recording) error {
-	if strings.ContainsAny(r.ID+r.Channel, ",|()\r\n/ ") {
+	if strings.ContainsAny(r.ID, ",|()\r\n/ ") || strings.ContainsAny(r.Channel, ",\r\n") {
 		return fmt.Errorf("start mixmonitor on %s: %w: %q", r.Channel, ErrUnsafeName, r.ID)
 	}
 	r.AsteriskPath = path.Join(m.AsteriskDir, r.ID+".wav")
 	r.LocalPath = filepath.Join(m.LocalDir, r.ID+".wav")
-	done := path.Join(m.AsteriskDir, r.ID+".done")
 	resp, err := m.AMI.Action(ctx, "MixMonitor",
 		ami.Header{Key: "Channel", Value: r.Channel},
 		ami.Header{Key: "File", Value: r.AsteriskPath},
-		ami.Header{Key: "Options", Value: "i(" + idVar + ")"},
-		ami.Header{Key: "Command", Value: "touch " + done},
+		ami.Header{Key: "Options", Value: "bi(" + idVar + ")"},
 	)
 	if err != nil {
 		return fmt.Errorf("start mixmonitor on %s: %w", r.Channel, err)

@@ -92,8 +92,9 @@ type Driver struct {
 	seq    atomic.Int64
 
 	mu      sync.Mutex
-	calls   map[string]*Call // by origin uniqueid
-	pending []*Call          // not yet answered, oldest first
+	calls   map[string]*Call     // by origin uniqueid
+	pending []*Call              // not yet answered, oldest first
+	upAt    map[string]time.Time // when each live simulator channel went Up
 }
 
 // SimAMI is the simulator's AMI (docker/asterisk/sim/manager.conf).
@@ -102,7 +103,7 @@ var SimAMI = ami.Config{Addr: "127.0.0.1:5039", Username: "driver", Secret: "san
 // NewDriver connects to the simulator's AMI and waits for the connection.
 func NewDriver(ctx context.Context, cfg ami.Config, log zerolog.Logger) (*Driver, error) {
 	cctx, cancel := context.WithCancel(context.Background())
-	d := &Driver{client: ami.NewClient(cfg, log), cancel: cancel, calls: make(map[string]*Call)}
+	d := &Driver{client: ami.NewClient(cfg, log), cancel: cancel, calls: make(map[string]*Call), upAt: make(map[string]time.Time)}
 	connected := make(chan struct{})
 	var once sync.Once
 	d.wg.Add(2)
@@ -150,11 +151,20 @@ func eventTime(m *ami.Message) time.Time {
 
 func (d *Driver) event(m *ami.Message) {
 	switch m.Event() {
+	case "Newstate":
+		// The answer time is when the answering channel went Up (the
+		// dialplan's Answer() then waits up to 500 ms for media before the
+		// SimAnswered user event).
+		if m.Get("ChannelStateDesc") == "Up" {
+			d.mu.Lock()
+			d.upAt[m.Get("Uniqueid")] = eventTime(m)
+			d.mu.Unlock()
+		}
 	case "UserEvent":
 		if m.Get("UserEvent") != "SimAnswered" {
 			return
 		}
-		side, exten := Side(m.Get("Side")), m.Get("Exten")
+		side, exten := Side(m.Get("Side")), m.Get("SimExten")
 		d.mu.Lock()
 		for i, c := range d.pending {
 			if c.Side != side || !contains(c.Answerers, exten) {
@@ -163,6 +173,9 @@ func (d *Driver) event(m *ami.Message) {
 			d.pending = append(d.pending[:i], d.pending[i+1:]...)
 			c.mu.Lock()
 			c.answered = eventTime(m)
+			if up, ok := d.upAt[m.Get("Uniqueid")]; ok {
+				c.answered = up
+			}
 			c.answerExten = exten
 			c.answerChan = m.Get("Channel")
 			c.answerUID = m.Get("Uniqueid")
@@ -173,6 +186,7 @@ func (d *Driver) event(m *ami.Message) {
 		d.mu.Unlock()
 	case "Hangup":
 		d.mu.Lock()
+		delete(d.upAt, m.Get("Uniqueid"))
 		c := d.calls[m.Get("Uniqueid")]
 		if c != nil {
 			delete(d.calls, m.Get("Uniqueid"))

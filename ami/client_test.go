@@ -1,0 +1,696 @@
+package ami_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/ami"
+	"github.com/villedemercier/recpolicy/ami/amitest"
+)
+
+const (
+	testUser   = "recpolicy"
+	testSecret = "s3cret"
+	waitLong   = 10 * time.Second
+)
+
+func h(k, v string) ami.Header { return ami.Header{Key: k, Value: v} }
+
+// handler answers the actions used by the tests.
+func handler(s *amitest.Session, a *ami.Message) {
+	switch a.Get("Action") {
+	case "Echo":
+		_ = s.Reply(a, "Success", h("Echo", a.Get("Value")))
+	case "Interleaved":
+		id := a.Get("ActionID")
+		_ = s.Event("Before", h("ActionID", id))
+		_ = s.Event("Unrelated", h("Channel", "PJSIP/1001-00000001"))
+		_ = s.Reply(a, "Success", h("Echo", a.Get("Value")))
+		_ = s.Event("After", h("ActionID", id))
+	case "Fail":
+		_ = s.Reply(a, "Error", h("Message", "Permission denied"))
+	case "Never":
+	case "Late":
+		go func() {
+			time.Sleep(400 * time.Millisecond)
+			_ = s.Reply(a, "Success", h("Echo", "late"))
+		}()
+	case "CoreShowChannels":
+		id := a.Get("ActionID")
+		_ = s.Reply(a, "Success", h("EventList", "start"), h("Message", "Channels will follow"))
+		_ = s.Event("Newchannel", h("Channel", "PJSIP/1002-00000009"))
+		for i := range 3 {
+			_ = s.Event("CoreShowChannel", h("ActionID", id), h("Channel", fmt.Sprintf("PJSIP/100%d-0000000%d", i, i)),
+				h("Uniqueid", fmt.Sprintf("1764306315.%d", i)))
+		}
+		_ = s.Event("CoreShowChannelsComplete", h("ActionID", id), h("EventList", "Complete"), h("ListItems", "3"))
+	case "EmptyList":
+		_ = s.ReplyList(a, "Item", nil, "EmptyListComplete")
+	case "SlowList":
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			_ = s.ReplyList(a, "SlowItem", [][]ami.Header{{h("N", "1")}, {h("N", "2")}}, "SlowListComplete")
+		}()
+	default:
+		_ = s.Reply(a, "Error", h("Message", "Invalid/unknown command"))
+	}
+}
+
+func newServer(t *testing.T) *amitest.Server {
+	return amitest.Start(t, amitest.Config{Username: testUser, Secret: testSecret, Handler: handler})
+}
+
+// startClient runs a client against srv until the test ends (or stop is
+// called), checking that Run returns nil.
+func startClient(t *testing.T, srv *amitest.Server, mod func(*ami.Config)) (*ami.Client, func()) {
+	t.Helper()
+	cfg := ami.Config{
+		Addr:          srv.Addr(),
+		Username:      testUser,
+		Secret:        testSecret,
+		ActionTimeout: 2 * time.Second,
+		PingInterval:  time.Hour,
+		MinBackoff:    10 * time.Millisecond,
+		MaxBackoff:    50 * time.Millisecond,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c := ami.NewClient(cfg, zerolog.New(zerolog.NewTestWriter(t)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run returned %v", err)
+				}
+			case <-time.After(waitLong):
+				t.Errorf("Run did not return after cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return c, stop
+}
+
+// next returns the next notification.
+func next(t *testing.T, c *ami.Client) ami.Notification {
+	t.Helper()
+	select {
+	case n, ok := <-c.Notifications():
+		if !ok {
+			t.Fatal("notifications closed")
+		}
+		return n
+	case <-time.After(waitLong):
+		t.Fatal("no notification")
+	}
+	return ami.Notification{}
+}
+
+// waitKind skips notifications until one of kind k (and, for events, name).
+func waitKind(t *testing.T, c *ami.Client, k ami.NotificationKind, event string) ami.Notification {
+	t.Helper()
+	deadline := time.After(waitLong)
+	for {
+		select {
+		case n, ok := <-c.Notifications():
+			if !ok {
+				t.Fatalf("notifications closed waiting for %v %s", k, event)
+			}
+			if n.Kind == k && (event == "" || n.Msg.Event() == event) {
+				return n
+			}
+		case <-deadline:
+			t.Fatalf("no %v %s notification", k, event)
+		}
+	}
+}
+
+// connected waits for the first session and its FullyBooted event.
+func connected(t *testing.T, c *ami.Client) ami.Notification {
+	t.Helper()
+	n := next(t, c)
+	if n.Kind != ami.KindConnected {
+		t.Fatalf("first notification is %v, want connected", n.Kind)
+	}
+	if ev := next(t, c); ev.Kind != ami.KindEvent || ev.Msg.Event() != "FullyBooted" {
+		t.Fatalf("after connected got %v %q, want FullyBooted", ev.Kind, ev.Msg.Event())
+	}
+	return n
+}
+
+func TestClientConnect(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, nil)
+	n := connected(t, c)
+	if n.Restarted {
+		t.Error("first session reported as restart")
+	}
+	if n.Msg == nil || n.Msg.Event() != "FullyBooted" || n.Msg.Get("Uptime") == "" {
+		t.Errorf("Connected.Msg = %v, want FullyBooted with Uptime", n.Msg)
+	}
+	if !c.Connected() || c.LastError() != nil {
+		t.Errorf("Connected() = %v, LastError() = %v", c.Connected(), c.LastError())
+	}
+	if srv.Logins() != 1 || srv.ActionCount("CoreStatus") != 1 {
+		t.Errorf("logins %d, CoreStatus %d", srv.Logins(), srv.ActionCount("CoreStatus"))
+	}
+	// The consumer may reconcile at once.
+	items, err := c.List(context.Background(), "CoreShowChannels")
+	if err != nil || len(items) != 3 {
+		t.Fatalf("List = %d items, %v", len(items), err)
+	}
+}
+
+func TestClientActionInterleavedEvents(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, nil)
+	connected(t, c)
+	resp, err := c.Action(context.Background(), "Interleaved", h("Value", "v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Get("Echo") != "v1" || resp.Get("Response") != "Success" || !strings.HasPrefix(resp.ActionID(), "rp-") {
+		t.Fatalf("response %q", resp)
+	}
+	for _, want := range []string{"Before", "Unrelated", "After"} {
+		n := next(t, c)
+		if n.Kind != ami.KindEvent || n.Msg.Event() != want {
+			t.Fatalf("got %v %q, want event %s", n.Kind, n.Msg.Event(), want)
+		}
+		if want != "Unrelated" && n.Msg.ActionID() != resp.ActionID() {
+			t.Fatalf("event %s ActionID %q, want %q", want, n.Msg.ActionID(), resp.ActionID())
+		}
+	}
+}
+
+func TestClientConcurrentActions(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, nil)
+	connected(t, c)
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for g := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				v := fmt.Sprintf("%d-%d", g, i)
+				resp, err := c.Action(context.Background(), "Echo", h("Value", v))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if resp.Get("Echo") != v {
+					errs <- fmt.Errorf("sent %s, got %s", v, resp.Get("Echo"))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestClientActionError(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, nil)
+	connected(t, c)
+	_, err := c.Action(context.Background(), "Fail")
+	var ae *ami.ActionError
+	if !errors.As(err, &ae) || ae.Message != "Permission denied" || ae.Action != "Fail" || ae.Response == nil {
+		t.Fatalf("err = %#v", err)
+	}
+	if !strings.HasPrefix(err.Error(), "action Fail: ") {
+		t.Errorf("error text %q", err)
+	}
+}
+
+func TestClientActionTimeout(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, func(cfg *ami.Config) { cfg.ActionTimeout = 200 * time.Millisecond })
+	connected(t, c)
+
+	tests := []struct {
+		name    string
+		action  string
+		ctx     func() (context.Context, context.CancelFunc)
+		max     time.Duration
+		timeout bool
+	}{
+		{"config timeout", "Never", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, time.Second, true},
+		{"ctx deadline first", "Never", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 30*time.Millisecond)
+		}, 150 * time.Millisecond, true},
+		{"ctx cancelled", "Never", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(30*time.Millisecond, cancel)
+			return ctx, cancel
+		}, 150 * time.Millisecond, false},
+		{"late response", "Late", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			start := time.Now()
+			_, err := c.Action(ctx, tt.action)
+			if el := time.Since(start); el > tt.max {
+				t.Errorf("took %v", el)
+			}
+			if errors.Is(err, ami.ErrTimeout) != tt.timeout {
+				t.Fatalf("err = %v, timeout %v", err, tt.timeout)
+			}
+			if !tt.timeout && !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			if !strings.Contains(err.Error(), tt.action) {
+				t.Errorf("error %q does not name the action", err)
+			}
+		})
+	}
+	// The late answer arrives while this action waits; it must be dropped
+	// and must not satisfy it.
+	time.Sleep(300 * time.Millisecond)
+	resp, err := c.Action(context.Background(), "Echo", h("Value", "fresh"))
+	if err != nil || resp.Get("Echo") != "fresh" {
+		t.Fatalf("after late response: %q, %v", resp, err)
+	}
+	select {
+	case n := <-c.Notifications():
+		t.Fatalf("unexpected notification %v %q", n.Kind, n.Msg)
+	default:
+	}
+	if srv.Logins() != 1 {
+		t.Errorf("timeouts caused a reconnect")
+	}
+}
+
+func TestClientList(t *testing.T) {
+	for _, events := range []string{"on", "off"} {
+		t.Run("events "+events, func(t *testing.T) {
+			srv := newServer(t)
+			c, _ := startClient(t, srv, func(cfg *ami.Config) { cfg.Events = events })
+			if n := next(t, c); n.Kind != ami.KindConnected {
+				t.Fatalf("got %v", n.Kind)
+			}
+			if events == "on" {
+				waitKind(t, c, ami.KindEvent, "FullyBooted")
+			}
+			items, err := c.List(context.Background(), "CoreShowChannels")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(items) != 3 {
+				t.Fatalf("%d items", len(items))
+			}
+			for i, it := range items {
+				if it.Event() != "CoreShowChannel" || it.Get("Uniqueid") != fmt.Sprintf("1764306315.%d", i) {
+					t.Errorf("item %d: %q", i, it)
+				}
+			}
+			// Only the unrelated event is a notification.
+			n := next(t, c)
+			if n.Kind != ami.KindEvent || n.Msg.Event() != "Newchannel" {
+				t.Fatalf("got %v %q, want Newchannel", n.Kind, n.Msg.Event())
+			}
+			if err := srv.Push("Marker"); err != nil {
+				t.Fatal(err)
+			}
+			if events == "on" {
+				if n := next(t, c); n.Msg.Event() != "Marker" {
+					t.Fatalf("got %q after list, want Marker", n.Msg.Event())
+				}
+			}
+		})
+	}
+	srv := newServer(t)
+	c, _ := startClient(t, srv, nil)
+	connected(t, c)
+	tests := []struct {
+		action string
+		n      int
+		isErr  bool
+	}{
+		{"EmptyList", 0, false},
+		{"Fail", 0, true},
+		{"Echo", 0, false}, // a success without EventList: start ends the list
+	}
+	for _, tt := range tests {
+		items, err := c.List(context.Background(), tt.action)
+		var ae *ami.ActionError
+		if len(items) != tt.n || errors.As(err, &ae) != tt.isErr || (!tt.isErr && err != nil) {
+			t.Errorf("List(%s) = %d items, %v", tt.action, len(items), err)
+		}
+	}
+}
+
+func TestClientListTimeoutDropsLateItems(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, func(cfg *ami.Config) { cfg.ActionTimeout = 100 * time.Millisecond })
+	connected(t, c)
+	if _, err := c.List(context.Background(), "SlowList"); !errors.Is(err, ami.ErrTimeout) {
+		t.Fatalf("err = %v", err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if err := srv.Push("Marker"); err != nil {
+		t.Fatal(err)
+	}
+	if n := next(t, c); n.Kind != ami.KindEvent || n.Msg.Event() != "Marker" {
+		t.Fatalf("got %v %q, want Marker (late list items must be dropped)", n.Kind, n.Msg.Event())
+	}
+}
+
+func TestClientInvalidAction(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, nil)
+	connected(t, c)
+	long := strings.Repeat("x", 1100)
+	many := make([]ami.Header, 127)
+	for i := range many {
+		many[i] = h("Variable", "A=1")
+	}
+	tests := []struct {
+		name    string
+		action  string
+		headers []ami.Header
+	}{
+		{"CRLF in value", "Echo", []ami.Header{h("Value", "x\r\nAction: Originate")}},
+		{"LF in value", "Echo", []ami.Header{h("Value", "x\nAction: Originate")}},
+		{"CR in value", "Echo", []ami.Header{h("Value", "x\r")}},
+		{"CRLF in key", "Echo", []ami.Header{h("Value\r\nAction", "Originate")}},
+		{"CRLF in action", "Echo\r\nAction: Originate", nil},
+		{"colon in key", "Echo", []ami.Header{h("Va:lue", "x")}},
+		{"empty key", "Echo", []ami.Header{h("", "x")}},
+		{"empty action", "", nil},
+		{"line too long", "Echo", []ami.Header{h("Value", long)}},
+		{"too many headers", "Echo", many},
+		{"ActionID override", "Echo", []ami.Header{h("ActionID", "x")}},
+	}
+	for _, tt := range tests {
+		_, err := c.Action(context.Background(), tt.action, tt.headers...)
+		if !errors.Is(err, ami.ErrInvalidAction) {
+			t.Errorf("%s: err = %v, want ErrInvalidAction", tt.name, err)
+		}
+		if _, err := c.List(context.Background(), tt.action, tt.headers...); !errors.Is(err, ami.ErrInvalidAction) {
+			t.Errorf("%s: List err = %v, want ErrInvalidAction", tt.name, err)
+		}
+	}
+	// Nothing was written: the server saw no Echo nor Originate, and the
+	// stream is intact.
+	if n := srv.ActionCount("Echo") + srv.ActionCount("Originate"); n != 0 {
+		t.Fatalf("server received %d rejected actions", n)
+	}
+	if resp, err := c.Action(context.Background(), "Echo", h("Value", "ok")); err != nil || resp.Get("Echo") != "ok" {
+		t.Fatalf("valid action after rejections: %v", err)
+	}
+	// Validation comes first, even when not connected.
+	idle := ami.NewClient(ami.Config{Addr: srv.Addr()}, zerolog.Nop())
+	if _, err := idle.Action(context.Background(), "Echo", h("V", "a\nb")); !errors.Is(err, ami.ErrInvalidAction) {
+		t.Errorf("idle client: %v", err)
+	}
+}
+
+func TestClientNotConnected(t *testing.T) {
+	c := ami.NewClient(ami.Config{Addr: "127.0.0.1:1"}, zerolog.Nop())
+	if c.Connected() {
+		t.Fatal("connected before Run")
+	}
+	if _, err := c.Action(context.Background(), "Ping"); !errors.Is(err, ami.ErrNotConnected) {
+		t.Fatalf("Action: %v", err)
+	}
+	if _, err := c.List(context.Background(), "CoreShowChannels"); !errors.Is(err, ami.ErrNotConnected) {
+		t.Fatalf("List: %v", err)
+	}
+}
+
+func TestClientPingDetectsDeadPeer(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, func(cfg *ami.Config) {
+		cfg.PingInterval = 50 * time.Millisecond
+		cfg.ActionTimeout = 150 * time.Millisecond
+	})
+	connected(t, c)
+	waitFor(t, func() bool { return srv.ActionCount("Ping") >= 2 })
+	srv.SetPingsAnswered(false)
+	n := waitKind(t, c, ami.KindDisconnected, "")
+	if !errors.Is(n.Err, ami.ErrTimeout) || !strings.Contains(n.Err.Error(), "ping") {
+		t.Fatalf("disconnect error %v, want ping timeout", n.Err)
+	}
+	srv.SetPingsAnswered(true)
+	n = waitKind(t, c, ami.KindConnected, "")
+	if n.Restarted {
+		t.Error("reconnect to the same Asterisk reported as restart")
+	}
+	if srv.Logins() < 2 {
+		t.Fatalf("logins = %d", srv.Logins())
+	}
+}
+
+func TestClientReconnectAndRestart(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, nil)
+	connected(t, c)
+
+	srv.DropConnections()
+	if n := waitKind(t, c, ami.KindDisconnected, ""); n.Err == nil {
+		t.Error("Disconnected without error")
+	}
+	if n := waitKind(t, c, ami.KindConnected, ""); n.Restarted {
+		t.Error("dropped connection reported as restart")
+	}
+	if _, err := c.Action(context.Background(), "Echo", h("Value", "x")); err != nil {
+		t.Fatalf("action after reconnect: %v", err)
+	}
+
+	srv.Restart()
+	waitKind(t, c, ami.KindEvent, "Shutdown")
+	if n := next(t, c); n.Kind != ami.KindDisconnected {
+		t.Fatalf("after Shutdown got %v, want disconnected", n.Kind)
+	}
+	if n := waitKind(t, c, ami.KindConnected, ""); !n.Restarted {
+		t.Error("restart not detected")
+	}
+}
+
+func TestClientRestartDetectedFromUptime(t *testing.T) {
+	// CoreStatus refused: restart detection falls back to FullyBooted.
+	srv := amitest.Start(t, amitest.Config{Secret: testSecret, Handler: handler, RefuseCoreStatus: true})
+	c, _ := startClient(t, srv, nil)
+	connected(t, c)
+	srv.DropConnections()
+	if n := waitKind(t, c, ami.KindConnected, ""); n.Restarted {
+		t.Error("dropped connection reported as restart")
+	}
+	srv.Restart()
+	if n := waitKind(t, c, ami.KindConnected, ""); !n.Restarted {
+		t.Error("restart not detected from Uptime")
+	}
+}
+
+func TestClientReloadDoesNotReconnect(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, nil)
+	connected(t, c)
+	if err := srv.Push("Reload", h("Privilege", "system,all"), h("Module", "manager"), h("Status", "0")); err != nil {
+		t.Fatal(err)
+	}
+	if n := next(t, c); n.Kind != ami.KindEvent || n.Msg.Event() != "Reload" {
+		t.Fatalf("got %v %q", n.Kind, n.Msg.Event())
+	}
+	select {
+	case n := <-c.Notifications():
+		t.Fatalf("unexpected %v after Reload", n.Kind)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if srv.Logins() != 1 || !c.Connected() {
+		t.Fatalf("logins %d, connected %v", srv.Logins(), c.Connected())
+	}
+}
+
+func TestClientAuthFailureBackoffCapped(t *testing.T) {
+	srv := newServer(t)
+	srv.SetSecret("other")
+	c, _ := startClient(t, srv, func(cfg *ami.Config) {
+		cfg.MinBackoff = 20 * time.Millisecond
+		cfg.MaxBackoff = 40 * time.Millisecond
+	})
+	time.Sleep(time.Second)
+	// Capped at 40ms (at least 20ms with jitter): about 25 to 50 attempts
+	// in a second. Uncapped doubling would allow about 6.
+	fails := srv.LoginFailures()
+	if fails < 12 || fails > 60 {
+		t.Errorf("%d login attempts in 1s with backoff 20ms..40ms", fails)
+	}
+	if err := c.LastError(); !errors.Is(err, ami.ErrAuth) {
+		t.Errorf("LastError = %v, want ErrAuth", err)
+	}
+	if strings.Contains(fmt.Sprint(c.LastError()), testSecret) {
+		t.Error("secret in error")
+	}
+	select {
+	case n := <-c.Notifications():
+		t.Fatalf("notification %v while login fails", n.Kind)
+	default:
+	}
+	srv.SetSecret(testSecret)
+	waitKind(t, c, ami.KindConnected, "")
+	if c.LastError() != nil {
+		t.Errorf("LastError after login = %v", c.LastError())
+	}
+}
+
+func TestClientSlowConsumerDoesNotStallReader(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, nil)
+	connected(t, c)
+	const total, batch = 100_000, 1000
+	start := time.Now()
+	var b strings.Builder
+	for i := 0; i < total; i += batch {
+		b.Reset()
+		for j := i; j < i+batch; j++ {
+			b.WriteString("Event: VarSet\r\nPrivilege: dialplan,all\r\nChannel: PJSIP/1001-0000002a\r\nChannelState: 6\r\n" +
+				"ChannelStateDesc: Up\r\nCallerIDNum: 1001\r\nCallerIDName: Jean Dupont\r\nContext: from-internal\r\n" +
+				"Exten: 0612345678\r\nUniqueid: 1764306315.84\r\nLinkedid: 1764306315.84\r\nVariable: SEQ\r\nValue: ")
+			b.WriteString(strconv.Itoa(j))
+			b.WriteString("\r\n\r\n")
+		}
+		// amitest fails a write that cannot complete within 10s.
+		if err := srv.PushRaw(b.String()); err != nil {
+			t.Fatalf("server write stalled after %d events: %v", i, err)
+		}
+	}
+	t.Logf("pushed %d events in %v without a reader", total, time.Since(start))
+	// The response to this action follows the 100k events on the wire: it
+	// is matched only if the reader got through all of them while nobody
+	// consumed notifications.
+	if _, err := c.Action(context.Background(), "Echo", h("Value", "sync")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range total {
+		n := next(t, c)
+		if n.Kind != ami.KindEvent || n.Msg.Get("Value") != strconv.Itoa(i) {
+			t.Fatalf("notification %d: %v %q", i, n.Kind, n.Msg.Get("Value"))
+		}
+	}
+	if srv.Logins() != 1 {
+		t.Fatal("client reconnected")
+	}
+}
+
+func TestClientRunStopsWithoutLeaks(t *testing.T) {
+	base := runtime.NumGoroutine()
+	srv, err := amitest.NewServer(amitest.Config{Secret: testSecret, Handler: handler})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ami.NewClient(ami.Config{Addr: srv.Addr(), Secret: testSecret, PingInterval: 20 * time.Millisecond}, zerolog.Nop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	connected(t, c)
+	if _, err := c.Action(ctx, "Echo", h("Value", "x")); err != nil {
+		t.Fatal(err)
+	}
+	// Leave a waiting action and undelivered notifications behind.
+	go func() { _, _ = c.Action(context.Background(), "Never") }()
+	for range 10 {
+		_ = srv.Push("Pending")
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("Run did not return")
+	}
+	for range c.Notifications() { // must be closed
+	}
+	if c.Connected() {
+		t.Error("still connected")
+	}
+	if err := c.Run(context.Background()); err == nil {
+		t.Error("second Run succeeded")
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= base })
+}
+
+func TestClientDialFailure(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c := ami.NewClient(ami.Config{Addr: addr, MinBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond}, zerolog.Nop())
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := c.Run(ctx); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if c.LastError() == nil {
+		t.Error("no LastError after failed dials")
+	}
+	if _, ok := <-c.Notifications(); ok {
+		t.Error("notification after failed dials")
+	}
+}
+
+func TestClientRejectsNonAMIBanner(t *testing.T) {
+	srv := amitest.Start(t, amitest.Config{Secret: testSecret, Banner: "SSH-2.0-OpenSSH_9.6"})
+	c, _ := startClient(t, srv, nil)
+	waitFor(t, func() bool { return c.LastError() != nil })
+	var pe *ami.ProtocolError
+	if !errors.As(c.LastError(), &pe) {
+		t.Fatalf("LastError = %v, want *ProtocolError", c.LastError())
+	}
+	if srv.ActionCount("Login") != 0 {
+		t.Fatal("logged in to a non-AMI server")
+	}
+}
+
+func TestClientConfigErrors(t *testing.T) {
+	c := ami.NewClient(ami.Config{}, zerolog.Nop())
+	if err := c.Run(context.Background()); err == nil {
+		t.Fatal("Run with empty Addr succeeded")
+	}
+	if _, ok := <-c.Notifications(); ok {
+		t.Fatal("notifications not closed")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,77 @@
+package ari
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// testLogger logs to the test's output.
+func testLogger(t *testing.T) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+}
+
+// runningClient is a Client whose Run goroutine the test controls.
+type runningClient struct {
+	*Client
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
+}
+
+// startClient runs a Client until the test ends (or stop) and waits until
+// it is connected; a non-zero grace replaces the resynchronisation grace.
+func startClient(t *testing.T, cfg Config, g GreetingConfig, grace time.Duration) *runningClient {
+	t.Helper()
+	rc := runClient(t, cfg, g, grace)
+	waitFor(t, 10*time.Second, "client connected", rc.Connected)
+	return rc
+}
+
+// runClient runs a Client until the test ends (or stop).
+func runClient(t *testing.T, cfg Config, g GreetingConfig, grace time.Duration) *runningClient {
+	t.Helper()
+	c := NewClient(cfg, g, testLogger(t))
+	if grace > 0 {
+		c.grace = grace
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rc := &runningClient{Client: c, cancel: cancel, done: make(chan error, 1)}
+	go func() { rc.done <- c.Run(ctx) }()
+	t.Cleanup(func() { rc.stop(t) })
+	return rc
+}
+
+// stop cancels Run and returns how long it took to return (0 when it had
+// already been stopped).
+func (rc *runningClient) stop(t *testing.T) time.Duration {
+	t.Helper()
+	if rc.stopped {
+		return 0
+	}
+	rc.stopped = true
+	start := time.Now()
+	rc.cancel()
+	select {
+	case err := <-rc.done:
+		if err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	return time.Since(start)
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

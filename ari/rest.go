@@ -1,0 +1,206 @@
+package ari
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/CyCoreSystems/ari/v6"
+)
+
+// maxReplyBytes caps the size of a REST reply read into memory.
+const maxReplyBytes = 4 << 20
+
+// restClient issues the ARI REST requests the greeting needs, each with a
+// context and a timeout (the library's native client has neither).
+type restClient struct {
+	base     string
+	user     string
+	password string
+	timeout  time.Duration
+	http     *http.Client
+}
+
+// newRESTClient builds a client for cfg, which must have its defaults
+// applied and be valid.
+func newRESTClient(cfg Config) (*restClient, error) {
+	base, err := cfg.restBase()
+	if err != nil {
+		return nil, err
+	}
+	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 15 * time.Second}
+	transport := &http.Transport{
+		Proxy:                 nil, // the PBX is reached directly, whatever HTTP_PROXY says
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   cfg.DialTimeout,
+		ResponseHeaderTimeout: cfg.RequestTimeout,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConns:          16,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       60 * time.Second,
+	}
+	return &restClient{
+		base:     base,
+		user:     cfg.Username,
+		password: cfg.Password,
+		timeout:  cfg.RequestTimeout,
+		http: &http.Client{
+			Transport: transport,
+			Timeout:   cfg.RequestTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		},
+	}, nil
+}
+
+// close releases idle connections.
+func (r *restClient) close() { r.http.CloseIdleConnections() }
+
+// do sends one request and decodes a JSON reply into out when out is not nil.
+func (r *restClient) do(ctx context.Context, method, path string, query url.Values, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	target := r.base + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	req.SetBasicAuth(r.user, r.password)
+	req.Header.Set("Accept", "application/json")
+	resp, err := r.http.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // its message repeats the URL; the caller names the action
+		}
+		return err
+	}
+	defer resp.Body.Close() //nolint:errcheck // read-only body
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
+	if err != nil {
+		return fmt.Errorf("read reply: %w", err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		serr := &statusError{code: resp.StatusCode}
+		var msg struct {
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(body, &msg) == nil {
+			serr.message = msg.Message
+		}
+		return serr
+	}
+	if out != nil && len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("decode reply: %w", err)
+		}
+	}
+	return nil
+}
+
+func channelPath(id string, rest string) string {
+	return "/channels/" + url.PathEscape(id) + rest
+}
+
+// answer answers the channel.
+func (r *restClient) answer(ctx context.Context, channelID string) error {
+	if err := r.do(ctx, http.MethodPost, channelPath(channelID, "/answer"), nil, nil); err != nil {
+		return fmt.Errorf("answer channel: %w", err)
+	}
+	return nil
+}
+
+// play starts playing media on the channel under the given playback ID.
+func (r *restClient) play(ctx context.Context, channelID, playbackID, media string) error {
+	q := url.Values{"media": {media}}
+	if err := r.do(ctx, http.MethodPost, channelPath(channelID, "/play/"+url.PathEscape(playbackID)), q, nil); err != nil {
+		return fmt.Errorf("play greeting: %w", err)
+	}
+	return nil
+}
+
+// stopPlayback stops a playback.
+func (r *restClient) stopPlayback(ctx context.Context, playbackID string) error {
+	if err := r.do(ctx, http.MethodDelete, "/playbacks/"+url.PathEscape(playbackID), nil, nil); err != nil {
+		return fmt.Errorf("stop playback: %w", err)
+	}
+	return nil
+}
+
+// playback reads a playback; ErrNotFound once it has finished.
+func (r *restClient) playback(ctx context.Context, playbackID string) (*ari.PlaybackData, error) {
+	var pb ari.PlaybackData
+	if err := r.do(ctx, http.MethodGet, "/playbacks/"+url.PathEscape(playbackID), nil, &pb); err != nil {
+		return nil, fmt.Errorf("get playback: %w", err)
+	}
+	return &pb, nil
+}
+
+// setVar sets a channel variable.
+func (r *restClient) setVar(ctx context.Context, channelID, name, value string) error {
+	q := url.Values{"variable": {name}, "value": {value}}
+	if err := r.do(ctx, http.MethodPost, channelPath(channelID, "/variable"), q, nil); err != nil {
+		return fmt.Errorf("set variable %s: %w", name, err)
+	}
+	return nil
+}
+
+// getVar reads a channel variable or dialplan function; ErrNotFound when the
+// variable is not set.
+func (r *restClient) getVar(ctx context.Context, channelID, name string) (string, error) {
+	var v struct {
+		Value string `json:"value"`
+	}
+	if err := r.do(ctx, http.MethodGet, channelPath(channelID, "/variable"), url.Values{"variable": {name}}, &v); err != nil {
+		return "", fmt.Errorf("get variable %s: %w", name, err)
+	}
+	return v.Value, nil
+}
+
+// continueInDialplan makes the channel leave Stasis and resume the dialplan
+// at the priority after the Stasis application (empty context, extension and
+// priority mean "next priority").
+func (r *restClient) continueInDialplan(ctx context.Context, channelID string) error {
+	if err := r.do(ctx, http.MethodPost, channelPath(channelID, "/continue"), nil, nil); err != nil {
+		return fmt.Errorf("continue in dialplan: %w", err)
+	}
+	return nil
+}
+
+// hangup hangs the channel up.
+func (r *restClient) hangup(ctx context.Context, channelID string) error {
+	if err := r.do(ctx, http.MethodDelete, channelPath(channelID, ""), url.Values{"reason": {"normal"}}, nil); err != nil {
+		return fmt.Errorf("hang up channel: %w", err)
+	}
+	return nil
+}
+
+// channel reads a channel.
+func (r *restClient) channel(ctx context.Context, channelID string) (*ari.ChannelData, error) {
+	var ch ari.ChannelData
+	if err := r.do(ctx, http.MethodGet, channelPath(channelID, ""), nil, &ch); err != nil {
+		return nil, fmt.Errorf("get channel: %w", err)
+	}
+	return &ch, nil
+}
+
+// application reads the Stasis application; ErrNotFound when Asterisk does
+// not know it.
+func (r *restClient) application(ctx context.Context, name string) (*ari.ApplicationData, error) {
+	var app ari.ApplicationData
+	if err := r.do(ctx, http.MethodGet, "/applications/"+url.PathEscape(name), nil, &app); err != nil {
+		return nil, fmt.Errorf("get application: %w", err)
+	}
+	return &app, nil
+}

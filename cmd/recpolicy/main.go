@@ -1,0 +1,69 @@
+// Command recpolicy enforces the City of Mercier's call-recording policy
+// beside its Asterisk PBX.
+//
+//	recpolicy run --config FILE                run the daemon
+//	recpolicy rules check FILE...              validate rules files (exit 0 valid, 1 invalid)
+//	recpolicy rules test FILE --from X --to Y [--via TRUNK]
+//	                                           would this call be recorded, and why
+//	recpolicy rules show FILE                  extensions by department, with flags
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage:
+  recpolicy run --config FILE
+  recpolicy rules check FILE...
+  recpolicy rules test FILE --from X --to Y [--via TRUNK]
+  recpolicy rules show FILE
+  recpolicy version
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		reload := make(chan struct{}, 1)
+		go func() {
+			for range hup {
+				select {
+				case reload <- struct{}{}:
+				default:
+				}
+			}
+		}()
+		return cmdRun(ctx, args[1:], reload, stderr)
+	case "rules":
+		return cmdRules(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "recpolicy", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "recpolicy: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/villedemercier/recpolicy/rules"
+)
+
+func cmdRules(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, "recpolicy rules: name a subcommand: check, test or show\n")
+		return 2
+	}
+	switch args[0] {
+	case "check":
+		return rulesCheck(args[1:], stdout, stderr)
+	case "test":
+		return rulesTest(args[1:], stdout, stderr)
+	case "show":
+		return rulesShow(args[1:], stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "recpolicy rules: unknown subcommand %q; use check, test or show\n", args[0])
+		return 2
+	}
+}
+
+func rulesCheck(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "recpolicy rules check: name at least one rules file")
+		return 2
+	}
+	rc := 0
+	for _, f := range args {
+		r, err := rules.Load(f)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			fmt.Fprintf(stderr, "%s: INVALID\n", f)
+			rc = 1
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: SUCCESS: %d extensions, %d departments\n", f, len(r.Extensions()), len(r.Departments()))
+	}
+	return rc
+}
+
+// splitFileFirst lets the file come before or after the flags.
+func splitFileFirst(args []string) (string, []string) {
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		return args[0], args[1:]
+	}
+	return "", args
+}
+
+func rulesTest(args []string, stdout, stderr io.Writer) int {
+	file, rest := splitFileFirst(args)
+	fs := flag.NewFlagSet("recpolicy rules test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.String("from", "", "calling number or endpoint")
+	to := fs.String("to", "", "called number or endpoint")
+	via := fs.String("via", "", "trunk the call passed through (makes the non-extension side external)")
+	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	if file == "" && fs.NArg() == 1 {
+		file = fs.Arg(0)
+	}
+	if file == "" || *from == "" || *to == "" {
+		fmt.Fprintln(stderr, "recpolicy rules test: usage: recpolicy rules test FILE --from X --to Y [--via TRUNK]")
+		return 2
+	}
+	r, err := rules.Load(file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	d := r.Explain(*from, *to, *via)
+	if d.Record {
+		fmt.Fprintf(stdout, "RECORDED: extension %s's recording\nrule: %s\nwhy: %s\n", d.Extension, d.Rule, d.Reason)
+	} else {
+		fmt.Fprintf(stdout, "NOT RECORDED\nrule: %s\nwhy: %s\n", d.Rule, d.Reason)
+	}
+	return 0
+}
+
+func rulesShow(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "recpolicy rules show: usage: recpolicy rules show FILE")
+		return 2
+	}
+	r, err := rules.Load(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	r.WriteShow(stdout)
+	return 0
+}

@@ -1,0 +1,243 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/ami"
+	"github.com/villedemercier/recpolicy/ari"
+	"github.com/villedemercier/recpolicy/internal/config"
+	"github.com/villedemercier/recpolicy/internal/core"
+)
+
+// Options are what main hands to Run.
+type Options struct {
+	ConfigFile string
+	// Reload receives a value for each SIGHUP.
+	Reload <-chan struct{}
+	// Log is where JSON logs go (os.Stderr when nil).
+	Log io.Writer
+	// OnFiled, when set, is told of every recording filed (tests, demo).
+	OnFiled func(core.Filed)
+	// ShutdownTimeout caps the ordered shutdown (default 20s).
+	ShutdownTimeout time.Duration
+}
+
+// Run runs the daemon until ctx is cancelled.
+func Run(ctx context.Context, opts Options) error {
+	cfg, err := config.Load(opts.ConfigFile)
+	if err != nil {
+		return err
+	}
+	w := opts.Log
+	if w == nil {
+		w = os.Stderr
+	}
+	lvl, _ := zerolog.ParseLevel(cfg.LogLevel)
+	log := zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "recpolicy").Logger()
+	log.Info().Msg(cfg.String())
+
+	amiSecret, err := cfg.AMI.Secret.Resolve()
+	if err != nil {
+		return fmt.Errorf("start daemon: ami secret: %w", err)
+	}
+	ariPassword, err := cfg.ARI.Password.Resolve()
+	if err != nil {
+		return fmt.Errorf("start daemon: ari password: %w", err)
+	}
+	for _, d := range []string{cfg.Recording.LocalDir, cfg.Archive.Dir} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return fmt.Errorf("start daemon: %w", err)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ruleSet, err := NewRuleSet(cfg.RulesFile, log.With().Str("part", "rules").Logger(), reg)
+	if err != nil {
+		return fmt.Errorf("start daemon: load rules %s: %w", cfg.RulesFile, err)
+	}
+	log.Info().Str("file", cfg.RulesFile).Str("digest", ruleSet.Current().Digest()).
+		Int("extensions", len(ruleSet.Current().Extensions())).Msg("rules loaded")
+	metrics := core.NewMetrics(reg)
+	connected := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "recpolicy_connected", Help: "1 when the connection to Asterisk is up.",
+	}, []string{"interface"})
+	reg.MustRegister(connected)
+
+	amiClient := ami.NewClient(ami.Config{
+		Addr:          cfg.AMI.Address,
+		Username:      cfg.AMI.Username,
+		Secret:        amiSecret,
+		Events:        "on",
+		ActionTimeout: cfg.AMI.ActionTimeout.Std(),
+		PingInterval:  cfg.AMI.PingInterval.Std(),
+		MaxBackoff:    cfg.AMI.MaxBackoff.Std(),
+	}, log.With().Str("part", "ami").Logger())
+
+	greet := ruleSet.Current().Greeting()
+	ariClient := ari.NewClient(ari.Config{
+		URL:            cfg.ARI.URL,
+		Username:       cfg.ARI.Username,
+		Password:       ariPassword,
+		Application:    cfg.ARI.Application,
+		DialTimeout:    cfg.ARI.Timeout.Std(),
+		RequestTimeout: cfg.ARI.Timeout.Std(),
+		MaxBackoff:     cfg.ARI.MaxBackoff.Std(),
+	}, ari.GreetingConfig{Sound: "sound:" + greet.Sound}, log.With().Str("part", "ari").Logger())
+
+	filer := core.NewFiler(cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, opts.OnFiled)
+	recorder := &core.MixMonitor{AMI: amiClient, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
+	tracker := core.NewTracker(log.With().Str("part", "tracker").Logger(), ruleSet.Current, recorder, metrics)
+
+	srv, ln, err := listen(cfg.Listen, reg, amiClient, ariClient)
+	if err != nil {
+		return fmt.Errorf("start daemon: %w", err)
+	}
+
+	// Ordered lifetimes: the connections and the tracker stop first; the
+	// filer then drains what the tracker handed it; the HTTP server last.
+	connCtx, stopConns := context.WithCancel(ctx)
+	defer stopConns()
+	filerCtx, stopFiler := context.WithCancel(context.Background())
+	defer stopFiler()
+	var conns, filing, serving sync.WaitGroup
+
+	serving.Add(1)
+	go func() {
+		defer serving.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics server stopped")
+		}
+	}()
+	filing.Add(1)
+	go func() { defer filing.Done(); filer.Run(filerCtx, cfg.Workers) }()
+	conns.Add(3)
+	go func() {
+		defer conns.Done()
+		if err := amiClient.Run(connCtx); err != nil {
+			log.Error().Err(err).Msg("ami client stopped")
+		}
+	}()
+	go func() {
+		defer conns.Done()
+		if err := ariClient.Run(connCtx); err != nil {
+			log.Error().Err(err).Msg("ari client stopped")
+		}
+	}()
+	go func() {
+		defer conns.Done()
+		for res := range ariClient.Results() {
+			log.Info().Str("channel", res.ChannelID).Str("linkedid", res.LinkedID).
+				Str("outcome", res.Outcome.String()).Msg("greeting")
+		}
+	}()
+
+	// The event loop: one goroutine feeds the tracker in event order.
+	ticker := time.NewTicker(2 * time.Second)
+	defer ticker.Stop()
+	events := amiClient.Notifications()
+loop:
+	for {
+		select {
+		case n, ok := <-events:
+			if !ok {
+				break loop
+			}
+			switch n.Kind {
+			case ami.KindEvent:
+				tracker.Handle(connCtx, n.Msg)
+			case ami.KindConnected:
+				connected.WithLabelValues("ami").Set(1)
+				log.Info().Bool("asterisk_restarted", n.Restarted).Msg("ami connected")
+				tracker.Reset()
+			case ami.KindDisconnected:
+				connected.WithLabelValues("ami").Set(0)
+				log.Warn().Err(n.Err).Msg("ami disconnected; reconnecting")
+			}
+		case <-opts.Reload:
+			ruleSet.Reload("SIGHUP")
+		case <-ticker.C:
+			if ruleSet.Changed() {
+				ruleSet.Reload("file changed")
+			}
+			if ariClient.Connected() {
+				connected.WithLabelValues("ari").Set(1)
+			} else {
+				connected.WithLabelValues("ari").Set(0)
+			}
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	log.Info().Msg("shutting down")
+	timeout := opts.ShutdownTimeout
+	if timeout == 0 {
+		timeout = 20 * time.Second
+	}
+	deadline := time.After(timeout)
+	stopConns()
+	go func() {
+		// Keep draining so the AMI client can close its notification channel.
+		for range events {
+		}
+	}()
+	waitOr(&conns, deadline, log, "connections")
+	tracker.Reset()
+	stopFiler()
+	waitOr(&filing, deadline, log, "filer")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
+	waitOr(&serving, deadline, log, "http server")
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func waitOr(wg *sync.WaitGroup, deadline <-chan time.Time, log zerolog.Logger, what string) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-deadline:
+		log.Error().Str("part", what).Msg("shutdown time cap reached; not waiting any longer")
+	}
+}
+
+func listen(addr string, reg *prometheus.Registry, a *ami.Client, r *ari.Client) (*http.Server, net.Listener, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		var down []string
+		if !a.Connected() {
+			down = append(down, "ami")
+		}
+		if !r.Connected() {
+			down = append(down, "ari")
+		}
+		if len(down) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "down: %s\n", strings.Join(down, ", "))
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln, nil
+}

@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/daemon"
+	"github.com/villedemercier/recpolicy/internal/sandbox"
+)
+
+// harness is the sandbox, the running daemon and the call driver, shared
+// by every test of the package (tests run one after the other).
+type harness struct {
+	env     *sandbox.Env
+	driver  *sandbox.Driver
+	archive string
+	logPath string
+	health  string
+
+	mu    sync.Mutex
+	filed []core.Filed
+}
+
+var h *harness
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	env, stopSandbox, err := sandbox.Up(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: the sandbox is required and could not start: %v\n", err)
+		return 1
+	}
+	defer stopSandbox()
+	dir, err := os.MkdirTemp("", "recpolicy-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	h = &harness{env: env, archive: filepath.Join(dir, "archive"), logPath: filepath.Join(dir, "daemon.log")}
+	for k, v := range env.SandboxSecrets() {
+		os.Setenv(k, v)
+	}
+	listen, err := freeAddr()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	h.health = "http://" + listen + "/healthz"
+	cfgPath, err := env.DaemonConfig(dir, h.archive, listen)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	logf, err := os.Create(h.logPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer logf.Close()
+	dctx, stopDaemon := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var runErr error
+	go func() {
+		defer wg.Done()
+		runErr = daemon.Run(dctx, daemon.Options{ConfigFile: cfgPath, Log: logf, OnFiled: h.onFiled, ShutdownTimeout: 20 * time.Second})
+	}()
+	defer func() {
+		stopDaemon()
+		wg.Wait()
+		if runErr != nil {
+			fmt.Fprintln(os.Stderr, "e2e: daemon:", runErr)
+		}
+	}()
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h.driver, err = sandbox.NewDriver(ctx, sandbox.SimAMI, zerolog.Nop())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer h.driver.Close()
+	if err := waitDaemonReady(ctx, h.health); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		dumpLog(os.Stderr, h.logPath)
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		dumpLog(os.Stderr, h.logPath)
+	}
+	return code
+}
+
+func (h *harness) onFiled(f core.Filed) {
+	h.mu.Lock()
+	h.filed = append(h.filed, f)
+	h.mu.Unlock()
+}
+
+func (h *harness) filedSince(n int) []core.Filed {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]core.Filed(nil), h.filed[n:]...)
+}
+
+func (h *harness) filedCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.filed)
+}
+
+// waitDaemonReady waits until the daemon's health endpoint says AMI and
+// ARI are both up.
+func waitDaemonReady(ctx context.Context, url string) error {
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("daemon not connected to AMI and ARI within the time limit (%s)", url)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func dumpLog(w io.Writer, path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	if len(b) > 20000 {
+		b = b[len(b)-20000:]
+	}
+	fmt.Fprintf(w, "---- daemon log (%s, tail) ----\n%s\n----\n", path, b)
+}
