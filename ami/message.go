@@ -36,6 +36,10 @@ const (
 // slice, so accessors do not allocate (except Headers and GetAll, which
 // allocate the returned slice). Parsing a message costs two allocations:
 // this small struct and that slice, whatever the number of headers.
+//
+// Because returned strings alias the message, keeping one (say, a Uniqueid
+// as a map key for the life of a call) keeps the whole message's memory,
+// about 1 KiB for a call event: use strings.Clone for such long-lived keys.
 type Message struct {
 	raw   []byte  // header lines with their terminators
 	spans []cspan // positions in raw, sharing raw's allocation...

@@ -11,9 +11,9 @@ cleanup() {
   if [ "$started" = 1 ] && [ "${KEEP:-0}" != 1 ]; then docker/sandbox down || true; fi
 }
 trap cleanup EXIT INT TERM
-if ! docker/sandbox status >/dev/null 2>&1; then
-  docker/sandbox up
-  started=1
-fi
+# Always (re)start the sandbox from this checkout's configuration and
+# greeting; stop it at the end only if it was not running before.
+docker/sandbox status >/dev/null 2>&1 || started=1
+docker/sandbox up
 go build -o bin/recpolicy ./cmd/recpolicy
 go run ./internal/sandbox/demo -recpolicy bin/recpolicy -out var/demo

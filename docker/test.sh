@@ -11,10 +11,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 t0=$(date +%s)
-if ! docker/sandbox status >/dev/null 2>&1; then
-  docker/sandbox up
-  started=1
-fi
+# Always (re)start the sandbox from this checkout's configuration and
+# greeting; stop it at the end only if it was not running before.
+docker/sandbox status >/dev/null 2>&1 || started=1
+docker/sandbox up
 echo "test: sandbox ready in $(( $(date +%s) - t0 )) s"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

@@ -22,8 +22,9 @@ const writeTimeout = 10 * time.Second
 
 // Handler answers an action other than Login, Logoff, Ping and CoreStatus.
 // It runs on the session's reading goroutine, like Asterisk, which handles
-// one action at a time per session; it may reply later from another
-// goroutine. A Handler that writes nothing leaves the action unanswered.
+// one action at a time per session, so it must not block for long (Close
+// waits for it); it may reply later from another goroutine. A Handler that
+// writes nothing leaves the action unanswered.
 type Handler func(s *Session, action *ami.Message)
 
 // Config configures a Server.

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -104,12 +105,12 @@ func (t *Tracker) Handle(ctx context.Context, e Event) {
 		t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), eventTime(e, t.now))
 	case "NewCallerid":
 		if c := t.channels[e.Get("Uniqueid")]; c != nil {
-			c.callerNum = e.Get("CallerIDNum")
+			c.callerNum = strings.Clone(e.Get("CallerIDNum"))
 		}
 	case "Rename":
 		if c := t.channels[e.Get("Uniqueid")]; c != nil {
 			delete(t.byName, c.name)
-			c.name = e.Get("Newname")
+			c.name = strings.Clone(e.Get("Newname"))
 			_, c.endpoint = endpointOf(c.name)
 			t.byName[c.name] = c
 		}
@@ -151,13 +152,15 @@ func (t *Tracker) ensure(uniqueid, name, linkedid, callerNum string, at time.Tim
 	}
 	if c := t.channels[uniqueid]; c != nil {
 		if callerNum != "" && c.callerNum == "" {
-			c.callerNum = callerNum
+			c.callerNum = strings.Clone(callerNum)
 		}
 		return c
 	}
 	if linkedid == "" {
 		linkedid = uniqueid
 	}
+	// AMI message strings alias the whole message: copy what outlives it.
+	uniqueid, name, linkedid, callerNum = strings.Clone(uniqueid), strings.Clone(name), strings.Clone(linkedid), strings.Clone(callerNum)
 	_, ep := endpointOf(name)
 	c := &channel{name: name, uniqueid: uniqueid, linkedid: linkedid, endpoint: ep, callerNum: callerNum, created: at}
 	t.channels[uniqueid] = c
@@ -179,7 +182,7 @@ func (t *Tracker) dialBegin(ctx context.Context, e Event) {
 		return
 	}
 	if n := dialledNumber(e.Get("DialString")); n != "" {
-		dst.dialled = n
+		dst.dialled = strings.Clone(n)
 	}
 	src := t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), eventTime(e, t.now))
 	if src == nil {
@@ -195,7 +198,7 @@ func (t *Tracker) bridgeEnter(ctx context.Context, e Event) {
 	if c == nil {
 		return
 	}
-	id := e.Get("BridgeUniqueid")
+	id := strings.Clone(e.Get("BridgeUniqueid"))
 	m := t.bridges[id]
 	if m == nil {
 		m = make(map[string]*channel)

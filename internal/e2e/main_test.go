@@ -25,8 +25,11 @@ type harness struct {
 	env     *sandbox.Env
 	driver  *sandbox.Driver
 	archive string
-	logPath string
-	health  string
+	logPath   string
+	health    string
+	metrics   string
+	rulesFile string
+	reload    chan struct{}
 
 	mu    sync.Mutex
 	filed []core.Filed
@@ -53,7 +56,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	h = &harness{env: env, archive: filepath.Join(dir, "archive"), logPath: filepath.Join(dir, "daemon.log")}
+	h = &harness{env: env, archive: filepath.Join(dir, "archive"), logPath: filepath.Join(dir, "daemon.log"), reload: make(chan struct{}, 1)}
 	for k, v := range env.SandboxSecrets() {
 		os.Setenv(k, v)
 	}
@@ -63,7 +66,13 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	h.health = "http://" + listen + "/healthz"
-	cfgPath, err := env.DaemonConfig(dir, h.archive, listen)
+	h.rulesFile, err = env.CopyRules(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	h.metrics = "http://" + listen + "/metrics"
+	cfgPath, err := env.DaemonConfig(dir, h.archive, listen, h.rulesFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
@@ -78,9 +87,11 @@ func runMain(m *testing.M) int {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	var runErr error
+	daemonDone := make(chan struct{})
 	go func() {
 		defer wg.Done()
-		runErr = daemon.Run(dctx, daemon.Options{ConfigFile: cfgPath, Log: logf, OnFiled: h.onFiled, ShutdownTimeout: 20 * time.Second})
+		defer close(daemonDone)
+		runErr = daemon.Run(dctx, daemon.Options{ConfigFile: cfgPath, Log: logf, OnFiled: h.onFiled, Reload: h.reload, ShutdownTimeout: 20 * time.Second})
 	}()
 	defer func() {
 		stopDaemon()
@@ -97,7 +108,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer h.driver.Close()
-	if err := waitDaemonReady(ctx, h.health); err != nil {
+	if err := waitDaemonReady(ctx, h.health, daemonDone); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		dumpLog(os.Stderr, h.logPath)
 		return 1
@@ -129,7 +140,7 @@ func (h *harness) filedCount() int {
 
 // waitDaemonReady waits until the daemon's health endpoint says AMI and
 // ARI are both up.
-func waitDaemonReady(ctx context.Context, url string) error {
+func waitDaemonReady(ctx context.Context, url string, exited <-chan struct{}) error {
 	for {
 		resp, err := http.Get(url)
 		if err == nil {
@@ -139,6 +150,8 @@ func waitDaemonReady(ctx context.Context, url string) error {
 			}
 		}
 		select {
+		case <-exited:
+			return fmt.Errorf("the daemon exited before connecting to AMI and ARI")
 		case <-ctx.Done():
 			return fmt.Errorf("daemon not connected to AMI and ARI within the time limit (%s)", url)
 		case <-time.After(100 * time.Millisecond):

@@ -127,3 +127,29 @@ func TestDetaineePhoneIsNeverRecorded(t *testing.T) {
 		t.Fatalf("detainee phone calls left files in the spool: %v", strings.Join(after, ", "))
 	}
 }
+
+func TestTwoCallsSameExtensionSameMinute(t *testing.T) {
+	// Both calls must start within one minute of the city's clock.
+	if s := time.Now().Second(); s > 35 {
+		time.Sleep(time.Duration(61-s) * time.Second)
+	}
+	mark := h.filedCount()
+	for i := 0; i < 2; i++ {
+		placeAndTalk(t, func(ctx context.Context) (*sandbox.Call, error) {
+			return h.driver.Inbound(ctx, sandbox.DIDPrefix+"238", "514555012"+string(rune('0'+i)), sandbox.Options{})
+		}, time.Second)
+	}
+	waitFiled(t, mark, 2, time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 2 {
+		t.Fatalf("filed %d recordings, want 2", len(got))
+	}
+	a, b := filepath.Base(got[0].Path), filepath.Base(got[1].Path)
+	loc, _ := time.LoadLocation("America/Toronto")
+	if got[0].Recording.CallStart.In(loc).Truncate(time.Minute) != got[1].Recording.CallStart.In(loc).Truncate(time.Minute) {
+		t.Fatalf("the calls straddled a minute (%s, %s) despite the wait", a, b)
+	}
+	if strings.TrimSuffix(a, ".wav")+"-2.wav" != b {
+		t.Fatalf("second call in the same minute filed as %s, want %s", b, strings.TrimSuffix(a, ".wav")+"-2.wav")
+	}
+}

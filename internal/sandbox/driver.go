@@ -157,7 +157,7 @@ func (d *Driver) event(m *ami.Message) {
 		// SimAnswered user event).
 		if m.Get("ChannelStateDesc") == "Up" {
 			d.mu.Lock()
-			d.upAt[m.Get("Uniqueid")] = eventTime(m)
+			d.upAt[strings.Clone(m.Get("Uniqueid"))] = eventTime(m)
 			d.mu.Unlock()
 		}
 	case "UserEvent":

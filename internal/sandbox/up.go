@@ -92,6 +92,27 @@ func Up(ctx context.Context) (*Env, func(), error) {
 	return env, stop, nil
 }
 
+// CopyRules copies the city's rules file and its greeting into dir, for a
+// test that edits them, and returns the copy's path.
+func (e *Env) CopyRules(dir string) (string, error) {
+	src, err := os.ReadFile(filepath.Join(e.Repo, "rules", "mercier.yaml"))
+	if err != nil {
+		return "", err
+	}
+	wav, err := os.ReadFile(filepath.Join(e.Repo, "rules", "sounds", "avis-enregistrement.wav"))
+	if err != nil {
+		return "", fmt.Errorf("copy rules: the greeting is made by docker/sandbox up: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "sounds"), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sounds", "avis-enregistrement.wav"), wav, 0o644); err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "rules.yaml")
+	return p, os.WriteFile(p, src, 0o644)
+}
+
 // RecordingSpool is the daemon's view of the PBX's recording spool.
 func (e *Env) RecordingSpool() string {
 	return filepath.Join(e.Root, "var/spool/asterisk/monitor/recpolicy")
@@ -107,9 +128,12 @@ func (e *Env) CLI(ctx context.Context, instance, command string) (string, error)
 }
 
 // DaemonConfig writes a daemon configuration for the sandbox into dir and
-// returns its path. Secrets come from environment variables that
-// SetSecrets sets.
-func (e *Env) DaemonConfig(dir, archiveDir, listen string) (string, error) {
+// returns its path. Secrets come from the environment variables that
+// SandboxSecrets names. rulesFile "" means the city's rules/mercier.yaml.
+func (e *Env) DaemonConfig(dir, archiveDir, listen, rulesFile string) (string, error) {
+	if rulesFile == "" {
+		rulesFile = filepath.Join(e.Repo, "rules", "mercier.yaml")
+	}
 	cfg := fmt.Sprintf(`# recpolicy daemon configuration for the sandbox (written by internal/sandbox).
 rules_file: %s
 ami:
@@ -130,7 +154,7 @@ archive:
   dsn: {env: RECPOLICY_DSN}
 listen: %s
 log_level: info
-`, filepath.Join(e.Repo, "rules", "mercier.yaml"), e.RecordingSpool(), archiveDir, listen)
+`, rulesFile, e.RecordingSpool(), archiveDir, listen)
 	p := filepath.Join(dir, "recpolicy.yaml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
 }

@@ -57,7 +57,7 @@ func run(ctx context.Context, bin, out string) error {
 	if err := os.MkdirAll(out, 0o750); err != nil {
 		return err
 	}
-	cfg, err := env.DaemonConfig(out, archive, "127.0.0.1:9642")
+	cfg, err := env.DaemonConfig(out, archive, "127.0.0.1:9642", "")
 	if err != nil {
 		return err
 	}
