@@ -22,9 +22,9 @@ import (
 // harness is the sandbox, the running daemon and the call driver, shared
 // by every test of the package (tests run one after the other).
 type harness struct {
-	env     *sandbox.Env
-	driver  *sandbox.Driver
-	archive string
+	env       *sandbox.Env
+	driver    *sandbox.Driver
+	archive   string
 	logPath   string
 	health    string
 	metrics   string
