@@ -42,7 +42,9 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Up waits for other test binaries using the sandbox, then starts it
+	// when it is down.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	env, stopSandbox, err := sandbox.Up(ctx)
 	cancel()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -53,7 +54,11 @@ func Up(ctx context.Context) (*Env, func(), error) {
 	}
 	script := filepath.Join(repo, "docker", "sandbox")
 	env := &Env{Repo: repo, script: script}
-	stop := func() {}
+	unlock, err := lock(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := unlock
 	if exec.CommandContext(ctx, script, "status").Run() != nil {
 		logf, err := os.CreateTemp("", "recpolicy-sandbox-up-*.log")
 		if err != nil {
@@ -71,6 +76,7 @@ func Up(ctx context.Context) (*Env, func(), error) {
 			c := exec.Command(script, "down")
 			c.Stdout, c.Stderr = logf, logf
 			_ = c.Run()
+			unlock()
 		}
 	}
 	out, err := exec.CommandContext(ctx, script, "env").Output()
@@ -111,6 +117,39 @@ func (e *Env) CopyRules(dir string) (string, error) {
 	}
 	p := filepath.Join(dir, "rules.yaml")
 	return p, os.WriteFile(p, src, 0o644)
+}
+
+// lock takes the sandbox for this process: test binaries that drive the one
+// PBX (and register its one ARI application) run one after the other, even
+// when started side by side.
+func lock(ctx context.Context) (func(), error) {
+	dir := os.Getenv("RECPOLICY_STATE")
+	if dir == "" {
+		dir = "/var/tmp/recpolicy-sandbox"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("lock sandbox: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "sandbox.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock sandbox: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock sandbox: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock sandbox: another test run holds %s: %w", f.Name(), ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // RecordingSpool is the daemon's view of the PBX's recording spool.

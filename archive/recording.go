@@ -1,0 +1,49 @@
+package archive
+
+import (
+	"encoding/hex"
+	"path/filepath"
+	"time"
+)
+
+// DefaultRetention is the retention class of a recording that names none.
+const DefaultRetention = "standard"
+
+// Recording is one filed recording's metadata.
+type Recording struct {
+	Path           string    `json:"path"`   // absolute path of the filed WAV file; the key
+	SHA256         string    `json:"sha256"` // hex
+	Size           int64     `json:"size"`   // bytes
+	Duration       float64   `json:"duration"`
+	Extension      string    `json:"extension"`
+	Departments    []string  `json:"departments"`
+	Direction      string    `json:"direction"` // inbound, outbound or other
+	Start          time.Time `json:"start"`
+	End            time.Time `json:"end"`
+	UniqueID       string    `json:"uniqueid"`
+	LinkedID       string    `json:"linkedid"`
+	RetentionClass string    `json:"retention_class"` // DefaultRetention when empty
+	Repaired       bool      `json:"repaired"`        // its WAV header was repaired when filed
+}
+
+// check returns a *MalformedError when r cannot be archived.
+func (r *Recording) check() error {
+	switch {
+	case r.Path == "" || !filepath.IsAbs(r.Path):
+		return &MalformedError{Field: "Path", Value: r.Path, Reason: "not an absolute path"}
+	case len(r.SHA256) != 64 || !isHex(r.SHA256):
+		return &MalformedError{Field: "SHA256", Value: r.SHA256, Reason: "not a hex SHA-256"}
+	case r.Size < 0:
+		return &MalformedError{Field: "Size", Reason: "negative"}
+	case r.Start.IsZero():
+		return &MalformedError{Field: "Start", Reason: "missing"}
+	case !r.End.IsZero() && r.End.Before(r.Start):
+		return &MalformedError{Field: "End", Value: r.End.String(), Reason: "before Start"}
+	}
+	return nil
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
