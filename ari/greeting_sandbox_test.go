@@ -7,12 +7,17 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	sbx "github.com/villedemercier/recpolicy/internal/sandbox"
 )
 
 // The sandbox (docker/sandbox): the city's PBX and a simulator of phones and
-// carrier. These tests run only with RECPOLICY_SANDBOX=1.
+// carrier. The first test that needs it takes it (waiting for other test
+// binaries that drive it) and starts it when it is down; TestMain gives it
+// back. Nothing skips: a sandbox that cannot start fails the test.
 const (
 	sandboxARIUser     = "recpolicy"
 	sandboxARIPassword = "sandbox-ari-secret"
@@ -37,12 +42,34 @@ func envOr(name, def string) string {
 	return def
 }
 
-// needSandbox skips the test unless RECPOLICY_SANDBOX=1 and connects to the
-// simulator's and the PBX's AMI.
+var (
+	sandboxOnce    sync.Once
+	sandboxErr     error
+	sandboxRelease = func() {}
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	sandboxRelease()
+	os.Exit(code)
+}
+
+// needSandbox takes the sandbox (starting it when it is down) and connects
+// to the simulator's and the PBX's AMI.
 func needSandbox(t *testing.T) *sandbox {
 	t.Helper()
-	if os.Getenv("RECPOLICY_SANDBOX") != "1" {
-		t.Skip("set RECPOLICY_SANDBOX=1 to run against the sandbox PBX (docker/sandbox up)")
+	sandboxOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		defer cancel()
+		_, stop, err := sbx.Up(ctx)
+		if err != nil {
+			sandboxErr = err
+			return
+		}
+		sandboxRelease = stop
+	})
+	if sandboxErr != nil {
+		t.Fatalf("the sandbox is required and could not start: %v", sandboxErr)
 	}
 	return &sandbox{
 		ariURL: envOr("RECPOLICY_PBX_ARI", "http://127.0.0.1:8088/ari"),

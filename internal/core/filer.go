@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/rules"
 )
 
 // Filed describes a recording filed in the archive.
@@ -33,6 +35,7 @@ type Filed struct {
 // <ArchiveDir>/YYYY/MM/DD/<rules file name>.wav (-2, -3… when the name is
 // taken), in the city's time zone.
 type Filer struct {
+	spoolDir     string
 	archiveDir   string
 	closeTimeout time.Duration
 	log          zerolog.Logger
@@ -46,8 +49,9 @@ type Filer struct {
 
 // NewFiler returns a filer; Run starts its workers. onFiled, when not nil,
 // is called for each filed recording.
-func NewFiler(archiveDir string, closeTimeout time.Duration, log zerolog.Logger, m *Metrics, onFiled func(Filed)) *Filer {
+func NewFiler(spoolDir, archiveDir string, closeTimeout time.Duration, log zerolog.Logger, m *Metrics, onFiled func(Filed)) *Filer {
 	return &Filer{
+		spoolDir:     spoolDir,
 		archiveDir:   archiveDir,
 		closeTimeout: closeTimeout,
 		log:          log,
@@ -97,7 +101,7 @@ func (f *Filer) Wait() { f.pending.Wait() }
 func (f *Filer) file(r *Recording) {
 	defer f.pending.Done()
 	log := f.log.With().Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).Logger()
-	closed := f.waitClosed(r.LocalPath)
+	closed := r.orphan || f.waitClosed(r.LocalPath)
 	st, err := os.Stat(r.LocalPath)
 	if errors.Is(err, os.ErrNotExist) {
 		// MixMonitor opens the file on the first audio frame: a leg that
@@ -298,4 +302,48 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// orphanAge is how long a spool file must have been left untouched before
+// the filer takes it for a crash's leftover.
+const orphanAge = 10 * time.Second
+
+// Orphans files the recordings a crash left in the spool: files no running
+// recording owns, untouched for orphanAge. Their names say what they are
+// (see ParseSpoolID); a header a crash left at zero length is repaired. A
+// file whose name recpolicy did not write is reported, never touched. It
+// returns how many files it queued.
+func (f *Filer) Orphans(running map[string]bool, r *rules.Rules) int {
+	entries, err := os.ReadDir(f.spoolDir)
+	if err != nil {
+		f.log.Error().Err(err).Str("dir", f.spoolDir).Msg("scan spool for leftovers")
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || filepath.Ext(name) != ".wav" {
+			continue
+		}
+		id := name[:len(name)-len(".wav")]
+		if running[id] {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) < orphanAge {
+			continue
+		}
+		info, err := ParseSpoolID(id)
+		if err != nil {
+			f.metrics.RecordingsFailed.Inc()
+			f.log.Error().Err(err).Str("file", filepath.Join(f.spoolDir, name)).
+				Msg("unknown file in the recording spool: left in place; move it away or file it by hand")
+			continue
+		}
+		f.log.Warn().Str("file", filepath.Join(f.spoolDir, name)).Msg("recording left by a crash or restart; filing it")
+		f.Submit(&Recording{ID: id, Extension: info.Extension, Direction: info.Direction, Uniqueid: info.Uniqueid,
+			CallStart: info.CallStart, Rules: r, LocalPath: filepath.Join(f.spoolDir, name), orphan: true})
+		n++
+	}
+	return n
 }

@@ -44,8 +44,7 @@ func (m *MixMonitor) Start(ctx context.Context, r *Recording) error {
 	if strings.ContainsAny(r.ID, ",|()\r\n/ ") || strings.ContainsAny(r.Channel, ",\r\n") {
 		return fmt.Errorf("start mixmonitor on %s: %w: %q", r.Channel, ErrUnsafeName, r.ID)
 	}
-	r.AsteriskPath = path.Join(m.AsteriskDir, r.ID+".wav")
-	r.LocalPath = filepath.Join(m.LocalDir, r.ID+".wav")
+	m.Paths(r)
 	resp, err := m.AMI.Action(ctx, "MixMonitor",
 		ami.Header{Key: "Channel", Value: r.Channel},
 		ami.Header{Key: "File", Value: r.AsteriskPath},
@@ -54,8 +53,41 @@ func (m *MixMonitor) Start(ctx context.Context, r *Recording) error {
 	if err != nil {
 		return fmt.Errorf("start mixmonitor on %s: %w", r.Channel, err)
 	}
-	r.BackendID = resp.Get("MixMonitorID")
+	r.BackendID = strings.Clone(resp.Get("MixMonitorID"))
+	// Mark the channel, so that after a reconnect or a daemon restart the
+	// recording is adopted instead of started twice.
+	if _, err := m.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: r.Channel},
+		ami.Header{Key: "Variable", Value: recVar}, ami.Header{Key: "Value", Value: r.ID}); err != nil {
+		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
+	}
 	return nil
+}
+
+// recVar is the channel variable naming the recording running on a channel.
+const recVar = "RECPOLICY_REC"
+
+// Running tells which recording of ours runs on a channel, from the channel
+// variables Start set: its ID and MixMonitor ID, or "" when none.
+func (m *MixMonitor) Running(ctx context.Context, channel string) (id, backendID string, err error) {
+	resp, err := m.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: channel}, ami.Header{Key: "Variable", Value: recVar})
+	if err != nil {
+		return "", "", fmt.Errorf("read %s on %s: %w", recVar, channel, err)
+	}
+	id = strings.Clone(resp.Get("Value"))
+	if id == "" {
+		return "", "", nil
+	}
+	resp, err = m.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: channel}, ami.Header{Key: "Variable", Value: idVar})
+	if err != nil {
+		return "", "", fmt.Errorf("read %s on %s: %w", idVar, channel, err)
+	}
+	return id, strings.Clone(resp.Get("Value")), nil
+}
+
+// Paths sets r's spool paths from its ID.
+func (m *MixMonitor) Paths(r *Recording) {
+	r.AsteriskPath = path.Join(m.AsteriskDir, r.ID+".wav")
+	r.LocalPath = filepath.Join(m.LocalDir, r.ID+".wav")
 }
 
 // Stop ends the recording by its MixMonitor id, so a recording started
@@ -67,6 +99,10 @@ func (m *MixMonitor) Stop(ctx context.Context, r *Recording) error {
 	}
 	if _, err := m.AMI.Action(ctx, "StopMixMonitor", h...); err != nil {
 		return fmt.Errorf("stop mixmonitor on %s: %w", r.Channel, err)
+	}
+	if _, err := m.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: r.Channel},
+		ami.Header{Key: "Variable", Value: recVar}, ami.Header{Key: "Value", Value: ""}); err != nil {
+		return fmt.Errorf("unmark recording on %s: %w", r.Channel, err)
 	}
 	return nil
 }

@@ -28,6 +28,11 @@ type Recorder interface {
 	// Finish hands over a recording whose channel hung up or which was
 	// stopped: it is filed once Asterisk has closed the file.
 	Finish(r *Recording)
+	// Running tells which of our recordings runs on a live channel (after a
+	// reconnect or a restart): its ID and backend ID, or "".
+	Running(ctx context.Context, channel string) (id, backendID string, err error)
+	// Paths sets a recording's spool paths from its ID.
+	Paths(r *Recording)
 }
 
 // Recording is one recording of one channel.
@@ -47,6 +52,7 @@ type Recording struct {
 	AsteriskPath string
 	LocalPath    string
 	BackendID    string
+	orphan       bool // left by a crash: filed without waiting for a close
 }
 
 type channel struct {
@@ -291,7 +297,6 @@ func (t *Tracker) startRecording(ctx context.Context, c *channel, d rules.Decisi
 	c.recCount++
 	cl := t.calls[c.linkedid]
 	r := &Recording{
-		ID:        c.uniqueid + "-" + strconv.Itoa(c.recCount),
 		Channel:   c.name,
 		Uniqueid:  c.uniqueid,
 		Linkedid:  c.linkedid,
@@ -307,6 +312,7 @@ func (t *Tracker) startRecording(ctx context.Context, c *channel, d rules.Decisi
 		r.Rules = t.rules()
 		r.CallStart = r.Started
 	}
+	r.ID = spoolID(r.CallStart, d.Extension, r.Direction, c.uniqueid, c.recCount)
 	if err := t.rec.Start(ctx, r); err != nil {
 		t.metrics.RecordingsFailed.Inc()
 		t.log.Error().Err(err).Str("linkedid", c.linkedid).Str("channel", c.name).Str("extension", d.Extension).
@@ -376,14 +382,84 @@ func (t *Tracker) hangup(uniqueid string) {
 	}
 }
 
-// Reset forgets every channel (after a reconnect, before reconciliation).
-// Recordings in progress are handed to the recorder to be filed.
-func (t *Tracker) Reset() {
-	for id := range t.channels {
-		t.hangup(id)
+// Reconcile rebuilds the tracker's view from a CoreShowChannels listing,
+// after every (re)connect: channels gone since are hung up (their recordings
+// filed), recordings of ours still running on live channels are adopted (so
+// nothing is recorded twice), and every bridge is decided again, starting
+// what the policy requires. It returns how many recordings it adopted.
+func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
+	live := make(map[string]Event, len(items))
+	for _, it := range items {
+		if uid := it.Get("Uniqueid"); uid != "" {
+			live[uid] = it
+		}
+	}
+	for uid := range t.channels {
+		if _, ok := live[uid]; !ok {
+			t.hangup(uid)
+		}
 	}
 	clear(t.bridges)
-	clear(t.calls)
+	now := t.now()
+	adopted := 0
+	for uid, it := range live {
+		c := t.ensure(uid, it.Get("Channel"), it.Get("Linkedid"), it.Get("CallerIDNum"), now)
+		c.bridge = ""
+		if b := it.Get("BridgeId"); b != "" {
+			c.bridge = strings.Clone(b)
+			m := t.bridges[c.bridge]
+			if m == nil {
+				m = make(map[string]*channel)
+				t.bridges[c.bridge] = m
+			}
+			m[c.uniqueid] = c
+		}
+		if c.rec != nil {
+			continue
+		}
+		id, backendID, err := t.rec.Running(ctx, c.name)
+		if err != nil {
+			t.log.Warn().Err(err).Str("channel", c.name).Msg("reconcile: cannot tell whether a recording runs on this channel")
+			continue
+		}
+		if id == "" {
+			continue
+		}
+		info, err := ParseSpoolID(id)
+		if err != nil {
+			t.log.Error().Err(err).Str("channel", c.name).Msg("reconcile: the channel names a recording this daemon cannot read")
+			continue
+		}
+		r := &Recording{ID: id, Channel: c.name, Uniqueid: c.uniqueid, Linkedid: c.linkedid,
+			Extension: info.Extension, Direction: info.Direction, CallStart: info.CallStart,
+			Started: now, BackendID: backendID, Rules: t.snapshot([]*channel{c})}
+		t.rec.Paths(r)
+		c.rec = r
+		adopted++
+		t.log.Info().Str("linkedid", c.linkedid).Str("channel", c.name).Str("recording", id).Msg("reconcile: adopted a recording already running")
+	}
+	for _, m := range t.bridges {
+		if len(m) < 2 {
+			continue
+		}
+		members := make([]*channel, 0, len(m))
+		for _, c := range m {
+			members = append(members, c)
+		}
+		t.decide(ctx, "reconcile", members)
+	}
+	return adopted
+}
+
+// RunningIDs returns the IDs of the recordings running now.
+func (t *Tracker) RunningIDs() map[string]bool {
+	ids := make(map[string]bool)
+	for _, c := range t.channels {
+		if c.rec != nil {
+			ids[c.rec.ID] = true
+		}
+	}
+	return ids
 }
 
 // Active returns the number of channels tracked and of recordings running.

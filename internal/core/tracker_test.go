@@ -18,6 +18,7 @@ func (e ev) Get(k string) string { return e[k] }
 
 type fakeRecorder struct {
 	started, stopped, finished []*Recording
+	running                    map[string]string // channel → recording ID
 }
 
 func (f *fakeRecorder) Start(_ context.Context, r *Recording) error {
@@ -29,6 +30,10 @@ func (f *fakeRecorder) Stop(_ context.Context, r *Recording) error {
 	return nil
 }
 func (f *fakeRecorder) Finish(r *Recording) { f.finished = append(f.finished, r) }
+func (f *fakeRecorder) Running(_ context.Context, channel string) (string, string, error) {
+	return f.running[channel], "", nil
+}
+func (f *fakeRecorder) Paths(r *Recording) { r.LocalPath = r.ID + ".wav" }
 
 func cityRules(t testing.TB) *rules.Rules {
 	t.Helper()
@@ -184,4 +189,35 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+func TestTrackerReconcile(t *testing.T) {
+	r := cityRules(t)
+	item := func(uid, name, bridge, cid string) Event {
+		return ev{"Event": "CoreShowChannel", "Uniqueid": uid, "Channel": name, "Linkedid": "1", "BridgeId": bridge, "CallerIDNum": cid}
+	}
+	rec := &fakeRecorder{running: map[string]string{"PJSIP/235-00000002": "1795847391-235-inbound-2-1"}}
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil))
+	// A channel tracked before the reconnect that is gone now.
+	tr.Handle(context.Background(), newChan("9", "PJSIP/carrier-00000009", "9", "5145550100"))
+	tr.Handle(context.Background(), dial("9", "PJSIP/carrier-00000009", "10", "PJSIP/236-0000000a", "9", "PJSIP/236"))
+	adopted := tr.Reconcile(context.Background(), []Event{
+		item("1", "PJSIP/carrier-00000001", "b1", "5145550142"),
+		item("2", "PJSIP/235-00000002", "b1", "235"), // already recorded: adopt
+		item("3", "PJSIP/carrier-00000003", "b2", "5145550143"),
+		item("4", "PJSIP/250-00000004", "b2", "250"), // not recorded yet: start
+	})
+	if adopted != 1 {
+		t.Errorf("adopted %d, want 1", adopted)
+	}
+	if got := channels(rec.started); !equal(got, []string{"PJSIP/236-0000000a", "PJSIP/250-00000004"}) {
+		t.Errorf("started %v, want the dial before the reconnect and 250 after", got)
+	}
+	if len(rec.finished) != 1 || rec.finished[0].Channel != "PJSIP/236-0000000a" {
+		t.Errorf("finished %v, want the recording of the channel gone during the outage", channels(rec.finished))
+	}
+	ids := tr.RunningIDs()
+	if !ids["1795847391-235-inbound-2-1"] || len(ids) != 2 {
+		t.Errorf("running %v, want the adopted recording and 250's", ids)
+	}
 }

@@ -99,7 +99,7 @@ func Run(ctx context.Context, opts Options) error {
 		MaxBackoff:     cfg.ARI.MaxBackoff.Std(),
 	}, ari.GreetingConfig{Sound: "sound:" + greet.Sound}, log.With().Str("part", "ari").Logger())
 
-	filer := core.NewFiler(cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, opts.OnFiled)
+	filer := core.NewFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, opts.OnFiled)
 	recorder := &core.MixMonitor{AMI: amiClient, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
 	tracker := core.NewTracker(log.With().Str("part", "tracker").Logger(), ruleSet.Current, recorder, metrics)
 
@@ -163,7 +163,7 @@ loop:
 			case ami.KindConnected:
 				connected.WithLabelValues("ami").Set(1)
 				log.Info().Bool("asterisk_restarted", n.Restarted).Msg("ami connected")
-				tracker.Reset()
+				reconcile(connCtx, log, amiClient, tracker, filer, ruleSet.Current)
 			case ami.KindDisconnected:
 				connected.WithLabelValues("ami").Set(0)
 				log.Warn().Err(n.Err).Msg("ami disconnected; reconnecting")
@@ -196,7 +196,8 @@ loop:
 		}
 	}()
 	waitOr(&conns, deadline, log, "connections")
-	tracker.Reset()
+	// Recordings still running stay so: the channels carry their IDs, and the
+	// next start adopts them (or files what a crash left).
 	stopFiler()
 	waitOr(&filing, deadline, log, "filer")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -240,4 +241,21 @@ func listen(addr string, reg *prometheus.Registry, a *ami.Client, r *ari.Client)
 		return nil, nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln, nil
+}
+
+// reconcile brings the tracker in line with the calls up after a (re)connect,
+// then files what a crash left in the spool.
+func reconcile(ctx context.Context, log zerolog.Logger, c *ami.Client, t *core.Tracker, f *core.Filer, rules core.RulesSource) {
+	items, err := c.List(ctx, "CoreShowChannels")
+	if err != nil {
+		log.Error().Err(err).Msg("reconcile: list channels failed; the tracker follows new events only")
+		return
+	}
+	evs := make([]core.Event, len(items))
+	for i, it := range items {
+		evs[i] = it
+	}
+	adopted := t.Reconcile(ctx, evs)
+	orphans := f.Orphans(t.RunningIDs(), rules())
+	log.Info().Int("channels", len(items)).Int("adopted", adopted).Int("orphans", orphans).Msg("reconciled with the calls up")
 }

@@ -1,0 +1,179 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMigrateIdempotent(t *testing.T) {
+	dsn := testDB(t)
+	s, err := Connect(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	applied, err := s.Migrate(t.Context())
+	if err != nil || len(applied) == 0 {
+		t.Fatalf("first migrate: %v %v", applied, err)
+	}
+	applied, err = s.Migrate(t.Context())
+	if err != nil || len(applied) != 0 {
+		t.Fatalf("second migrate: %v %v", applied, err)
+	}
+	if v, err := s.SchemaVersion(t.Context()); err != nil || v != 1 {
+		t.Fatalf("version %d, %v", v, err)
+	}
+}
+
+func sampleRecording(path, linkedid string) Recording {
+	return Recording{
+		Path: path, SHA256: strings.Repeat("ab", 32), Size: 160044, Duration: 10, Extension: "235",
+		Departments: []string{"communications-ti"}, Direction: DirectionInbound,
+		Start: time.Date(2026, 11, 28, 6, 26, 23, 0, time.UTC), End: time.Date(2026, 11, 28, 6, 26, 29, 0, time.UTC),
+		UniqueID: "mercier-pbx-1795847182.140", LinkedID: linkedid,
+	}
+}
+
+func TestArchiveRoundTrip(t *testing.T) {
+	a := openTest(t, testDB(t), nil)
+	runArchive(t, a)
+	for _, name := range []string{"answered.txt", "anonymous.txt", "garbage-numbers.txt", "unknown-fields.txt"} {
+		f := readFixture(t, name)
+		if name == "garbage-numbers.txt" || name == "unknown-fields.txt" { // distinct keys
+			for i := range f {
+				if f[i].Key == "Sequence" {
+					f[i].Value += map[string]string{"garbage-numbers.txt": "1", "unknown-fields.txt": "2"}[name]
+				}
+			}
+		}
+		if err := a.AddCDR(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same event twice (an AMI resend): archived once.
+	if err := a.AddCDR(readFixture(t, "answered.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddRecording(sampleRecording("/srv/recordings/2026/11/28/20261128-0626-235.wav", "mercier-pbx-1795847182.138")); err != nil {
+		t.Fatal(err)
+	}
+	waitDrained(t, a, 10*time.Second)
+	db := a.store.db
+	if rows, keys := countCalls(t, a); rows != 4 || keys != 4 {
+		t.Fatalf("calls %d (keys %d), want 4", rows, keys)
+	}
+	var src *string
+	var flag, raw string
+	err := db.QueryRow(`SELECT source, source_flag, source_raw FROM calls WHERE uniqueid = 'mercier-pbx-1795847188.139'`).Scan(&src, &flag, &raw)
+	if err != nil || src != nil || flag != NumberWithheld || raw != "anonymous" {
+		t.Errorf("anonymous source: %v %q %q %v", src, flag, raw, err)
+	}
+	err = db.QueryRow(`SELECT source_flag, destination_flag, destination_raw FROM calls WHERE sequence = 871`).Scan(&flag, new(string), &raw)
+	if err != nil || flag != NumberWithheld || raw != "s" {
+		t.Errorf("garbage numbers: %q %q %v", flag, raw, err)
+	}
+	var extra string
+	if err := db.QueryRow(`SELECT extra->>'X-Billing-Code' FROM calls WHERE sequence = 872`).Scan(&extra); err != nil || extra != "42" {
+		t.Errorf("extra: %q %v", extra, err)
+	}
+	// The cdr view has Asterisk's columns, and the recording file.
+	rows, err := db.Query(`SELECT * FROM cdr WHERE uniqueid = 'mercier-pbx-1795847182.138' AND sequence = 87`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, _ := rows.Columns()
+	want := "calldate clid src dst dcontext channel dstchannel lastapp lastdata duration billsec disposition amaflags accountcode uniqueid userfield linkedid sequence recordingfile"
+	if strings.Join(cols, " ") != want {
+		t.Errorf("cdr columns:\n got %s\nwant %s", strings.Join(cols, " "), want)
+	}
+	rows.Close()
+	var calldate time.Time
+	var rec, src2 string
+	err = db.QueryRow(`SELECT calldate, src, recordingfile FROM cdr WHERE uniqueid = 'mercier-pbx-1795847182.138' AND sequence = 87`).Scan(&calldate, &src2, &rec)
+	if err != nil || !calldate.Equal(time.Date(2026, 11, 28, 6, 26, 22, 0, time.UTC)) || src2 != "5145554442" ||
+		rec != "/srv/recordings/2026/11/28/20261128-0626-235.wav" {
+		t.Errorf("cdr row: %v %q %q %v", calldate, src2, rec, err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM call_recordings`).Scan(&n); err != nil || n != 3 { // three CDRs share the linkedid
+		t.Errorf("call_recordings: %d %v", n, err)
+	}
+}
+
+func TestReplayAfterCrashBetweenCommitAndRemove(t *testing.T) {
+	a := openTest(t, testDB(t), func(c *Config) { c.BatchSize = 100 })
+	if err := a.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	spoolSynth(t, a, "crash", 250, 10)
+	crash := errors.New("simulated crash after commit")
+	a.afterCommit = func() error { return crash }
+	if _, err := a.replayBatch(t.Context()); !errors.Is(err, crash) {
+		t.Fatalf("replayBatch: %v", err)
+	}
+	if rows, _ := countCalls(t, a); rows != 100 {
+		t.Fatalf("%d rows after the first batch, want 100", rows)
+	}
+	if n, _ := a.Backlog(); n != 250 {
+		t.Fatalf("backlog %d, want 250 (the batch's files stay)", n)
+	}
+	a.afterCommit = nil
+	runArchive(t, a)
+	waitDrained(t, a, 20*time.Second)
+	if rows, keys := countCalls(t, a); rows != 250 || keys != 250 {
+		t.Fatalf("calls %d (keys %d), want 250 once each", rows, keys)
+	}
+}
+
+func TestCancelMidBatch(t *testing.T) {
+	a := openTest(t, testDB(t), func(c *Config) { c.BatchSize = 5000 })
+	if err := a.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	spoolSynth(t, a, "cancel", 20000, 500)
+	// Cancel batches at various points; whatever committed, nothing is
+	// lost or doubled.
+	for _, after := range []time.Duration{time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(t.Context(), after)
+		_, err := a.replayBatch(ctx)
+		cancel()
+		if err != nil && !transient(err) {
+			t.Fatalf("cancelled batch: non-transient error %v", err)
+		}
+	}
+	runArchive(t, a)
+	waitDrained(t, a, 60*time.Second)
+	if rows, keys := countCalls(t, a); rows != 20000 || keys != 20000 {
+		t.Fatalf("calls %d (keys %d), want 20000", rows, keys)
+	}
+}
+
+func TestRefusedRecordIsIsolated(t *testing.T) {
+	a := openTest(t, testDB(t), nil)
+	if err := a.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	spoolSynth(t, a, "poison", 30, 30)
+	bad := sampleRecording("/srv/r/bad.wav", "x")
+	bad.Size = -1 // the schema's CHECK refuses it
+	good := sampleRecording("/srv/r/good.wav", "y")
+	if err := a.spool.append([]entry{{Kind: kindRecording, Recording: &bad}, {Kind: kindRecording, Recording: &good}}); err != nil {
+		t.Fatal(err)
+	}
+	runArchive(t, a)
+	waitDrained(t, a, 20*time.Second)
+	if rows, _ := countCalls(t, a); rows != 30 {
+		t.Errorf("calls %d, want 30", rows)
+	}
+	recs, err := a.store.ListRecordings(t.Context(), RecordingFilter{})
+	if err != nil || len(recs) != 1 || recs[0].Path != "/srv/r/good.wav" {
+		t.Errorf("recordings %+v %v", recs, err)
+	}
+	q, _ := ReadQuarantine(a.cfg.SpoolDir)
+	if len(q) != 1 || q[0].Recording == nil || q[0].Recording.Path != "/srv/r/bad.wav" || !strings.Contains(q[0].Reason, "refused") {
+		t.Errorf("quarantine %+v", q)
+	}
+}
