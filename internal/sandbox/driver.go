@@ -51,6 +51,8 @@ type Call struct {
 	answerUID   string
 	originUp    time.Time
 	hungUp      time.Time
+	answerGone  time.Time
+	answerGoneC chan struct{}
 	cause       string
 	answeredCh  chan struct{}
 	hungUpCh    chan struct{}
@@ -92,8 +94,9 @@ type Driver struct {
 	seq    atomic.Int64
 
 	mu      sync.Mutex
-	calls   map[string]*Call     // by origin uniqueid
-	pending []*Call              // not yet answered, oldest first
+	calls    map[string]*Call     // by origin uniqueid
+	byAnswer map[string]*Call     // by answering channel uniqueid
+	pending  []*Call              // not yet answered, oldest first
 	upAt    map[string]time.Time // when each live simulator channel went Up
 }
 
@@ -103,7 +106,7 @@ var SimAMI = ami.Config{Addr: "127.0.0.1:5039", Username: "driver", Secret: "san
 // NewDriver connects to the simulator's AMI and waits for the connection.
 func NewDriver(ctx context.Context, cfg ami.Config, log zerolog.Logger) (*Driver, error) {
 	cctx, cancel := context.WithCancel(context.Background())
-	d := &Driver{client: ami.NewClient(cfg, log), cancel: cancel, calls: make(map[string]*Call), upAt: make(map[string]time.Time)}
+	d := &Driver{client: ami.NewClient(cfg, log), cancel: cancel, calls: make(map[string]*Call), byAnswer: make(map[string]*Call), upAt: make(map[string]time.Time)}
 	connected := make(chan struct{})
 	var once sync.Once
 	d.wg.Add(2)
@@ -177,8 +180,9 @@ func (d *Driver) event(m *ami.Message) {
 				c.answered = up
 			}
 			c.answerExten = exten
-			c.answerChan = m.Get("Channel")
-			c.answerUID = m.Get("Uniqueid")
+			c.answerChan = strings.Clone(m.Get("Channel"))
+			c.answerUID = strings.Clone(m.Get("Uniqueid"))
+			d.byAnswer[c.answerUID] = c
 			c.mu.Unlock()
 			close(c.answeredCh)
 			break
@@ -187,6 +191,13 @@ func (d *Driver) event(m *ami.Message) {
 	case "Hangup":
 		d.mu.Lock()
 		delete(d.upAt, m.Get("Uniqueid"))
+		if a := d.byAnswer[m.Get("Uniqueid")]; a != nil {
+			delete(d.byAnswer, m.Get("Uniqueid"))
+			a.mu.Lock()
+			a.answerGone = eventTime(m)
+			a.mu.Unlock()
+			close(a.answerGoneC)
+		}
 		c := d.calls[m.Get("Uniqueid")]
 		if c != nil {
 			delete(d.calls, m.Get("Uniqueid"))
@@ -245,8 +256,7 @@ type Options struct {
 
 func (d *Driver) originate(ctx context.Context, endpoint, number, callerNum string, side Side, answerSide Side, answerers []string, o Options) (*Call, error) {
 	id := fmt.Sprintf("sim-%d-%d", time.Now().UnixNano()%1e9, d.seq.Add(1))
-	c := &Call{ID: id, Answerers: answerers, Side: answerSide,
-		answeredCh: make(chan struct{}), hungUpCh: make(chan struct{}), failedCh: make(chan struct{})}
+	c := newCall(id, answerSide, answerers)
 	d.mu.Lock()
 	d.calls[id] = c
 	d.pending = append(d.pending, c)
@@ -276,6 +286,43 @@ func (d *Driver) originate(ctx context.Context, endpoint, number, callerNum stri
 	}
 	return c, nil
 }
+
+func newCall(id string, side Side, answerers []string) *Call {
+	return &Call{ID: id, Answerers: answerers, Side: side, answeredCh: make(chan struct{}),
+		hungUpCh: make(chan struct{}), failedCh: make(chan struct{}), answerGoneC: make(chan struct{})}
+}
+
+// Expect registers a leg the driver did not place — a transfer's target, a
+// pickup — answered by one of answerers on side. Wait for it with
+// WaitAnswered and WaitAnswerGone.
+func (d *Driver) Expect(side Side, answerers ...string) *Call {
+	c := newCall(fmt.Sprintf("expect-%d", d.seq.Add(1)), side, answerers)
+	d.mu.Lock()
+	d.pending = append(d.pending, c)
+	d.mu.Unlock()
+	return c
+}
+
+// WaitAnswerGone waits until the channel that answered c hung up.
+func (d *Driver) WaitAnswerGone(ctx context.Context, c *Call, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-c.answerGoneC:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("wait hangup of the answering side of %s: %w after %s", c.ID, ErrTimeout, timeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// AnswerGone is when the answering channel hung up, or zero.
+func (c *Call) AnswerGone() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.answerGone }
+
+// Forget drops a call the driver still waits for (an expected leg that
+// never came).
+func (d *Driver) Forget(c *Call) { d.forget(c) }
 
 func (d *Driver) forget(c *Call) {
 	d.mu.Lock()
@@ -429,7 +476,7 @@ func (d *Driver) BlindTransfer(ctx context.Context, simChannel, target string) e
 // completes when that channel hangs up (Hangup) after the target answered.
 func (d *Driver) StartAttendedTransfer(ctx context.Context, simChannel, target string) error {
 	if _, err := d.client.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: simChannel},
-		ami.Header{Key: "Variable", Value: "SIM_DTMF"}, ami.Header{Key: "Value", Value: "*2" + target + "#"}); err != nil {
+		ami.Header{Key: "Variable", Value: "SIM_DTMF"}, ami.Header{Key: "Value", Value: "*2" + target}); err != nil {
 		return fmt.Errorf("attended transfer %s to %s: %w", simChannel, target, err)
 	}
 	if _, err := d.client.Action(ctx, "Redirect", ami.Header{Key: "Channel", Value: simChannel},

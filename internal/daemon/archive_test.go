@@ -1,0 +1,63 @@
+package daemon
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/ami"
+	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/internal/config"
+	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/rules"
+)
+
+func TestArchiverSpoolsCdrAndFiled(t *testing.T) {
+	r, err := rules.Load("../../rules/mercier.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEST_ARCHIVE_DSN", "postgres://nobody@127.0.0.1:1/none?sslmode=disable")
+	cfg := &config.Config{Archive: config.Archive{DSN: config.Secret{Env: "TEST_ARCHIVE_DSN"}}}
+	dir := t.TempDir()
+	x, err := OpenArchiver(t.Context(), cfg, dir, "UTC", func() *rules.Rules { return r }, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.arch.Close()
+	x.HandleEvent(ami.NewMessage(ami.Header{Key: "Event", Value: "Newchannel"}))
+	x.HandleEvent(ami.NewMessage(
+		ami.Header{Key: "Event", Value: "Cdr"}, ami.Header{Key: "Source", Value: "anonymous"},
+		ami.Header{Key: "Destination", Value: "235"}, ami.Header{Key: "StartTime", Value: "2026-11-28 06:26:22"},
+		ami.Header{Key: "AnswerTime", Value: ""}, ami.Header{Key: "EndTime", Value: "2026-11-28 06:26:29"},
+		ami.Header{Key: "Duration", Value: "7"}, ami.Header{Key: "BillableSeconds", Value: "0"},
+		ami.Header{Key: "Disposition", Value: "NO ANSWER"}, ami.Header{Key: "UniqueID", Value: "pbx-1.1"},
+		ami.Header{Key: "LinkedID", Value: "pbx-1.1"}, ami.Header{Key: "Sequence", Value: "4"}))
+	// A Cdr event without Sequence is quarantined, not lost.
+	x.HandleEvent(ami.NewMessage(ami.Header{Key: "Event", Value: "Cdr"}, ami.Header{Key: "UniqueID", Value: "pbx-1.2"}))
+	var got core.Filed
+	onFiled := x.OnFiled(func(f core.Filed) { got = f })
+	start := time.Date(2026, 11, 28, 6, 26, 23, 0, time.UTC)
+	onFiled(core.Filed{
+		Recording: &core.Recording{Uniqueid: "pbx-1.3", Linkedid: "pbx-1.1", Extension: "245", Direction: "inbound",
+			Rules: r, Started: start, Stopped: start.Add(6 * time.Second)},
+		Path: "/srv/archive/2026/11/28/20261128-0126-245.wav", SHA256: strings.Repeat("a1", 32), Size: 96044, Duration: 6,
+	})
+	if got.Path == "" {
+		t.Error("next callback not called")
+	}
+	row := RecordingRow(got)
+	if strings.Join(row.Departments, ",") != "greffe,communications-ti" || row.LinkedID != "pbx-1.1" || row.RetentionClass != "standard" {
+		t.Errorf("row %+v", row)
+	}
+	n, err := x.arch.Backlog()
+	if err != nil || n != 2 {
+		t.Errorf("backlog %d %v, want 2", n, err)
+	}
+	q, err := archive.ReadQuarantine(dir)
+	if err != nil || len(q) != 1 || !strings.Contains(q[0].Reason, "Sequence") && !strings.Contains(q[0].Reason, "missing") {
+		t.Errorf("quarantine %+v %v", q, err)
+	}
+}

@@ -1,0 +1,217 @@
+package e2e
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/sandbox"
+)
+
+// checkRecording asserts a filed recording's extension, both tones, and its
+// length against the time the extension's leg was bridged.
+func checkRecording(t *testing.T, f core.Filed, ext string, bridged time.Duration) {
+	t.Helper()
+	if f.Recording.Extension != ext {
+		t.Errorf("recording of extension %q, want %s", f.Recording.Extension, ext)
+	}
+	if want := "-" + ext; filepath.Ext(f.Path) != ".wav" || !containsName(filepath.Base(f.Path), want) {
+		t.Errorf("file %s does not name extension %s", f.Path, ext)
+	}
+	a, err := sandbox.ReadWAV(f.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := a.Duration(); math.Abs(d-bridged.Seconds()) > 0.3 {
+		t.Errorf("recording of %s lasts %.2f s, bridged %.2f s (tolerance 0.3 s)", ext, d, bridged.Seconds())
+	}
+	end := a.Duration()
+	p, c := a.ToneShare(sandbox.PhoneFreq, 0.1, end-0.1), a.ToneShare(sandbox.CarrierFreq, 0.1, end-0.1)
+	if p < 0.1 || c < 0.1 {
+		t.Errorf("recording of %s: phone tone %.2f, carrier tone %.2f; both directions must be in it", ext, p, c)
+	}
+}
+
+func containsName(base, part string) bool {
+	for i := 0; i+len(part) <= len(base); i++ {
+		if base[i:i+len(part)] == part {
+			return true
+		}
+	}
+	return false
+}
+
+func TestOutboundExternalCallIsRecorded(t *testing.T) {
+	mark := h.filedCount()
+	call := placeAndTalk(t, func(ctx context.Context) (*sandbox.Call, error) {
+		return h.driver.Outbound(ctx, "236", "5145550100", sandbox.Options{})
+	}, 3*time.Second)
+	waitFiled(t, mark, 1, 2*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings, want 1", len(got))
+	}
+	checkRecording(t, got[0], "236", call.Bridged())
+	if got[0].Recording.Direction != "outbound" {
+		t.Errorf("direction %q, want outbound", got[0].Recording.Direction)
+	}
+}
+
+func TestWithheldCallerIsRecorded(t *testing.T) {
+	mark := h.filedCount()
+	call := placeAndTalk(t, func(ctx context.Context) (*sandbox.Call, error) {
+		return h.driver.Inbound(ctx, sandbox.DIDPrefix+"800", "", sandbox.Options{Withheld: true})
+	}, 2*time.Second)
+	waitFiled(t, mark, 1, 2*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings, want 1", len(got))
+	}
+	checkRecording(t, got[0], "800", call.Bridged())
+}
+
+func TestRingGroupRecordsOnlyTheLegThatAnswered(t *testing.T) {
+	ctx := context.Background()
+	t.Cleanup(func() { h.driver.ResetPhones(ctx) })
+	if err := h.driver.SetPhone(ctx, "230", "noanswer", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.SetPhone(ctx, "245", "noanswer", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.SetPhone(ctx, "800", "answer", 1500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	mark := h.filedCount()
+	before := spoolFiles(t)
+	call := placeAndTalk(t, func(ctx context.Context) (*sandbox.Call, error) {
+		return h.driver.Inbound(ctx, sandbox.MainNumber, "5145550150", sandbox.Options{})
+	}, 2*time.Second)
+	if call.AnsweredBy() != "800" {
+		t.Fatalf("answered by %s, want 800", call.AnsweredBy())
+	}
+	waitFiled(t, mark, 1, 3*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 {
+		t.Fatalf("ring group filed %d recordings, want only the leg that answered", len(got))
+	}
+	checkRecording(t, got[0], "800", call.Bridged())
+	if after := spoolFiles(t); len(after) > len(before) {
+		t.Errorf("unanswered legs left files in the spool: %v", after)
+	}
+}
+
+func TestDetaineePhoneOnEveryPath(t *testing.T) {
+	mark := h.filedCount()
+	before := spoolFiles(t)
+	paths := []struct {
+		name  string
+		place func(ctx context.Context) (*sandbox.Call, error)
+	}{
+		{"internal from an Annexe A extension", func(ctx context.Context) (*sandbox.Call, error) {
+			return h.driver.Internal(ctx, "235", "899", sandbox.Options{})
+		}},
+		{"internal to an Annexe A extension", func(ctx context.Context) (*sandbox.Call, error) {
+			return h.driver.Internal(ctx, "899", "801", sandbox.Options{})
+		}},
+		{"outbound with the 9 prefix", func(ctx context.Context) (*sandbox.Call, error) {
+			return h.driver.Outbound(ctx, "899", "95145550197", sandbox.Options{Answerers: []string{"5145550197"}})
+		}},
+		{"inbound, number withheld", func(ctx context.Context) (*sandbox.Call, error) {
+			return h.driver.Inbound(ctx, sandbox.DIDPrefix+"899", "", sandbox.Options{Withheld: true})
+		}},
+	}
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) { placeAndTalk(t, p.place, 2*time.Second) })
+	}
+	waitFiled(t, mark, 0, 3*time.Second)
+	if got := h.filedSince(mark); len(got) != 0 {
+		t.Fatalf("detainee phone calls filed %d recordings, want none", len(got))
+	}
+	if after := spoolFiles(t); len(after) > len(before) {
+		t.Fatalf("detainee phone calls left files in the spool: %v", after)
+	}
+}
+
+// blindTransfer runs: an external caller reaches from; after talk, from's
+// phone transfers the call to target (SIP REFER); target talks, then the
+// caller hangs up. It returns the call and the target's leg.
+func blindTransfer(t *testing.T, from, target string, talk time.Duration) (*sandbox.Call, *sandbox.Call) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	call, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+from, "5145550160", sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswered(ctx, call, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(talk)
+	leg := h.driver.Expect(sandbox.SidePhone, target)
+	_, uid := call.AnswerChannel()
+	if err := h.driver.BlindTransfer(ctx, uid, target); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswered(ctx, leg, 30*time.Second); err != nil {
+		h.driver.Forget(leg)
+		t.Fatal(err)
+	}
+	time.Sleep(talk)
+	if err := h.driver.Hangup(ctx, call); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswerGone(ctx, leg, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return call, leg
+}
+
+func TestBlindTransferBetweenAnnexeAExtensions(t *testing.T) {
+	mark := h.filedCount()
+	call, leg := blindTransfer(t, "235", "250", 2*time.Second)
+	waitFiled(t, mark, 2, 2*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 2 {
+		t.Fatalf("filed %d recordings, want 2 (235 until the hand-off, then 250)", len(got))
+	}
+	byExt := map[string]core.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
+	checkRecording(t, byExt["235"], "235", call.AnswerGone().Sub(call.Answered()))
+	checkRecording(t, byExt["250"], "250", leg.AnswerGone().Sub(leg.Answered()))
+}
+
+func TestBlindTransferToPhoneOutsideAnnexeA(t *testing.T) {
+	mark := h.filedCount()
+	call, _ := blindTransfer(t, "235", "290", 2*time.Second)
+	waitFiled(t, mark, 1, 3*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings, want 1 (235 until the hand-off, nothing for 290)", len(got))
+	}
+	checkRecording(t, got[0], "235", call.AnswerGone().Sub(call.Answered()))
+}
+
+func TestBlindTransferFromOutsideAnnexeAIntoAnnexeA(t *testing.T) {
+	mark := h.filedCount()
+	_, leg := blindTransfer(t, "290", "235", 2*time.Second)
+	waitFiled(t, mark, 1, 3*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings, want 1 (235 from the hand-off on)", len(got))
+	}
+	checkRecording(t, got[0], "235", leg.AnswerGone().Sub(leg.Answered()))
+}
+
+func TestBlindTransferToDetaineePhone(t *testing.T) {
+	mark := h.filedCount()
+	call, _ := blindTransfer(t, "235", "899", 2*time.Second)
+	waitFiled(t, mark, 1, 3*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings, want 1 (235 until the hand-off, not a byte of 899)", len(got))
+	}
+	checkRecording(t, got[0], "235", call.AnswerGone().Sub(call.Answered()))
+}
