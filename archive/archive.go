@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -70,7 +69,6 @@ type Archive struct {
 	quar  *quarantine
 	wake  chan struct{}
 
-	closed  atomic.Bool
 	running sync.Mutex // one Run at a time
 
 	// afterCommit, when set (tests), runs between a batch's commit and the
@@ -118,9 +116,8 @@ func (a *Archive) Migrate(ctx context.Context) error {
 }
 
 // Close closes the database connections. Call it after Run has returned;
-// the spool keeps what was not written.
+// the spool keeps what was not written, and the Add methods still spool.
 func (a *Archive) Close() error {
-	a.closed.Store(true)
 	return a.store.Close()
 }
 
@@ -130,9 +127,6 @@ func (a *Archive) Close() error {
 // *MalformedError; fields this package does not know are kept with the
 // record and also quarantined (the record is still archived).
 func (a *Archive) AddCDR(fields []Field) error {
-	if a.closed.Load() {
-		return fmt.Errorf("spool cdr: %w", ErrClosed)
-	}
 	c, unknown, err := ParseCDR(fields, a.cfg.Location)
 	if err != nil {
 		a.log.Error().Err(err).Interface("event", fieldMap(fields)).Msg("malformed Cdr event; quarantined, not archived")
@@ -160,9 +154,6 @@ func (a *Archive) AddCDR(fields []Field) error {
 // on disk. An unusable one is quarantined and reported as a
 // *MalformedError.
 func (a *Archive) AddRecording(r Recording) error {
-	if a.closed.Load() {
-		return fmt.Errorf("spool recording: %w", ErrClosed)
-	}
 	if err := r.check(); err != nil {
 		a.log.Error().Err(err).Interface("recording", r).Msg("recording metadata unusable; quarantined, not archived")
 		if qerr := a.quar.add(QuarantineRecord{Reason: err.Error(), Recording: &r}); qerr != nil {

@@ -10,8 +10,6 @@ var (
 	// ErrMalformed marks a Cdr event or a recording that cannot be archived
 	// as it is. It was written to the quarantine file.
 	ErrMalformed = errors.New("malformed record")
-	// ErrClosed is returned by the Add methods after Close.
-	ErrClosed = errors.New("archive closed")
 	// ErrNoDSN is returned when no database address is given.
 	ErrNoDSN = errors.New("no database address (DSN)")
 )

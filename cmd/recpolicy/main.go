@@ -6,6 +6,9 @@
 //	recpolicy rules test FILE --from X --to Y [--via TRUNK]
 //	                                           would this call be recorded, and why
 //	recpolicy rules show FILE                  extensions by department, with flags
+//	recpolicy migrate --config FILE            apply the database schema
+//	recpolicy recordings list --config FILE    filed recordings (filters, --json)
+//	recpolicy calls list --config FILE         call detail records (filters, --json)
 package main
 
 import (
@@ -22,6 +25,10 @@ const usage = `usage:
   recpolicy rules check FILE...
   recpolicy rules test FILE --from X --to Y [--via TRUNK]
   recpolicy rules show FILE
+  recpolicy migrate --config FILE
+  recpolicy recordings list --config FILE [--extension N[,N]] [--department ID] [--direction inbound|outbound|other]
+                            [--since T] [--until T] [--number N] [--json] [--limit N]
+  recpolicy calls list --config FILE [same filters]
   recpolicy version
 `
 
@@ -56,6 +63,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], reload, stderr)
 	case "rules":
 		return cmdRules(args[1:], stdout, stderr)
+	case "migrate":
+		return cmdMigrate(args[1:], stdout, stderr)
+	case "recordings":
+		return cmdRecordings(args[1:], stdout, stderr)
+	case "calls":
+		return cmdCalls(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "recpolicy", version)
 		return 0

@@ -77,10 +77,16 @@ type Recording struct {
 	CloseTimeout Duration `yaml:"close_timeout"`
 }
 
-// Archive says where complete recordings are filed.
+// Archive says where complete recordings are filed and where their
+// metadata and the call records go.
 type Archive struct {
 	Dir string `yaml:"dir"`
 	DSN Secret `yaml:"dsn"`
+	// SpoolDir holds what waits for PostgreSQL (fsync'd; replayed in order).
+	SpoolDir string `yaml:"spool_dir"`
+	// PBXTimezone is the zone of the times in Asterisk's Cdr events (the
+	// PBX's local time); empty means the rules' time zone.
+	PBXTimezone string `yaml:"pbx_timezone"`
 }
 
 // Config is the daemon's configuration.
@@ -161,6 +167,7 @@ func (c *Config) resolvePaths() {
 	abs(&c.RulesFile)
 	abs(&c.Recording.LocalDir)
 	abs(&c.Archive.Dir)
+	abs(&c.Archive.SpoolDir)
 	abs(&c.AMI.Secret.File)
 	abs(&c.ARI.Password.File)
 	abs(&c.Archive.DSN.File)

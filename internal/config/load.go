@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -86,6 +87,15 @@ func (c *Config) validate() []string {
 		p = append(p, "recording.asterisk_dir must not contain a comma, a pipe or a line break (Asterisk joins MixMonitor arguments with commas)")
 	}
 	need(c.Archive.Dir, "archive.dir", "where complete recordings are filed")
+	need(c.Archive.SpoolDir, "archive.spool_dir", "where call records and recording metadata wait for PostgreSQL")
+	if c.Archive.DSN.Env == "" && c.Archive.DSN.File == "" {
+		p = append(p, "archive.dsn needs env or file (secrets are never written in the config)")
+	}
+	if c.Archive.PBXTimezone != "" {
+		if _, err := time.LoadLocation(c.Archive.PBXTimezone); err != nil {
+			p = append(p, fmt.Sprintf("archive.pbx_timezone %q is not a known time zone; use an IANA name such as America/Toronto or UTC", c.Archive.PBXTimezone))
+		}
+	}
 	if c.Workers < 1 || c.Workers > 256 {
 		p = append(p, fmt.Sprintf("workers %d is out of range; use 1 to 256", c.Workers))
 	}

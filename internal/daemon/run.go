@@ -99,7 +99,11 @@ func Run(ctx context.Context, opts Options) error {
 		MaxBackoff:     cfg.ARI.MaxBackoff.Std(),
 	}, ari.GreetingConfig{Sound: "sound:" + greet.Sound}, log.With().Str("part", "ari").Logger())
 
-	filer := core.NewFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, opts.OnFiled)
+	archiver, err := OpenArchiver(ctx, cfg, cfg.Archive.SpoolDir, cfg.Archive.PBXTimezone, ruleSet.Current, log.With().Str("part", "archive").Logger())
+	if err != nil {
+		return fmt.Errorf("start daemon: %w", err)
+	}
+	filer := core.NewFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled))
 	recorder := &core.MixMonitor{AMI: amiClient, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
 	tracker := core.NewTracker(log.With().Str("part", "tracker").Logger(), ruleSet.Current, recorder, metrics)
 
@@ -109,12 +113,17 @@ func Run(ctx context.Context, opts Options) error {
 	}
 
 	// Ordered lifetimes: the connections and the tracker stop first; the
-	// filer then drains what the tracker handed it; the HTTP server last.
+	// filer then drains what the tracker handed it; the archive then spools
+	// and replays what the filer produced; the HTTP server last.
 	connCtx, stopConns := context.WithCancel(ctx)
 	defer stopConns()
 	filerCtx, stopFiler := context.WithCancel(context.Background())
 	defer stopFiler()
-	var conns, filing, serving sync.WaitGroup
+	archCtx, stopArchive := context.WithCancel(context.Background())
+	defer stopArchive()
+	var conns, filing, archiving, serving sync.WaitGroup
+	archiving.Add(1)
+	go func() { defer archiving.Done(); archiver.Run(archCtx) }()
 
 	serving.Add(1)
 	go func() {
@@ -160,6 +169,7 @@ loop:
 			switch n.Kind {
 			case ami.KindEvent:
 				tracker.Handle(connCtx, n.Msg)
+				archiver.HandleEvent(n.Msg)
 			case ami.KindConnected:
 				connected.WithLabelValues("ami").Set(1)
 				log.Info().Bool("asterisk_restarted", n.Restarted).Msg("ami connected")
@@ -200,6 +210,8 @@ loop:
 	// next start adopts them (or files what a crash left).
 	stopFiler()
 	waitOr(&filing, deadline, log, "filer")
+	stopArchive()
+	waitOr(&archiving, deadline, log, "archive")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutCtx)

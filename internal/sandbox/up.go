@@ -190,10 +190,13 @@ recording:
   local_dir: %s
 archive:
   dir: %s
+  spool_dir: %s
   dsn: {env: RECPOLICY_DSN}
+  # the sandbox PBX runs in UTC; Cdr event times are its local time
+  pbx_timezone: UTC
 listen: %s
 log_level: info
-`, rulesFile, e.RecordingSpool(), archiveDir, listen)
+`, rulesFile, e.RecordingSpool(), archiveDir, filepath.Join(filepath.Dir(archiveDir), "spool"), listen)
 	p := filepath.Join(dir, "recpolicy.yaml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
 }

@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/internal/config"
+	"github.com/villedemercier/recpolicy/rules"
+)
+
+// usageError is a bad command line: exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func badUsage(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// exitCode reports err on stderr under the command's name and returns the
+// exit status: 2 for a bad command line, 1 otherwise.
+func exitCode(stderr io.Writer, cmd string, err error) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// archiveEnv is what the archive commands load from the daemon config.
+type archiveEnv struct {
+	cfg   *config.Config
+	store *archive.Store
+	rules *rules.Rules
+}
+
+func openArchiveEnv(configFile string, needRules bool) (*archiveEnv, error) {
+	cfg, err := config.Load(configFile)
+	if err != nil {
+		return nil, err
+	}
+	dsn, err := cfg.Archive.DSN.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("archive.dsn: %w", err)
+	}
+	st, err := archive.Connect(dsn)
+	if err != nil {
+		return nil, err
+	}
+	env := &archiveEnv{cfg: cfg, store: st}
+	if needRules {
+		if env.rules, err = rules.Load(cfg.RulesFile); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("load rules %s (rules_file of %s): %w", cfg.RulesFile, configFile, err)
+		}
+	}
+	return env, nil
+}
+
+const configHint = "give the daemon configuration file, e.g. --config /etc/recpolicy/recpolicy.yaml"
+
+// cmdMigrate runs `recpolicy migrate --config FILE`.
+func cmdMigrate(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy migrate"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *cfgFile == "" {
+		return exitCode(stderr, name, badUsage("--config is required: %s", configHint))
+	}
+	if fs.NArg() > 0 {
+		return exitCode(stderr, name, badUsage("unexpected argument %q: migrate takes only --config", fs.Arg(0)))
+	}
+	env, err := openArchiveEnv(*cfgFile, false)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	applied, err := env.store.Migrate(ctx)
+	if err != nil {
+		return exitCode(stderr, name, fmt.Errorf("%w (is PostgreSQL up, and archive.dsn right?)", err))
+	}
+	v, err := env.store.SchemaVersion(ctx)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(stdout, "schema up to date at version %d\n", v)
+	} else {
+		fmt.Fprintf(stdout, "applied migrations %v; schema at version %d\n", applied, v)
+	}
+	return 0
+}
+
+// listFlags are the filters shared by `recordings list` and `calls list`.
+type listFlags struct {
+	config, extension, department, direction, since, until, number string
+	json                                                           bool
+	limit                                                          int
+}
+
+func (l *listFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.config, "config", "", "daemon configuration file (required)")
+	fs.StringVar(&l.extension, "extension", "", "extension numbers, comma-separated (e.g. 235,252)")
+	fs.StringVar(&l.department, "department", "", "department id of the rules file (e.g. greffe)")
+	fs.StringVar(&l.direction, "direction", "", "inbound, outbound or other")
+	fs.StringVar(&l.since, "since", "", "from this date or time, in the city's time zone (2026-11-28, 2026-11-28T05:00 or RFC 3339)")
+	fs.StringVar(&l.until, "until", "", "up to this date (inclusive) or time (exclusive), same forms as --since")
+	fs.StringVar(&l.number, "number", "", "calling or called number")
+	fs.BoolVar(&l.json, "json", false, "print JSON instead of a table")
+	fs.IntVar(&l.limit, "limit", 1000, "at most this many rows, newest first (0: all)")
+}
+
+// query is the parsed form of listFlags.
+type query struct {
+	since, until time.Time
+	extensions   []string // numbers
+	endpoints    []string
+	byExtension  bool
+	direction    string
+	number       string
+	loc          *time.Location
+	trunks       []string
+}
+
+// parse checks the flags, loads the config and the rules, and opens the
+// database.
+func (l *listFlags) parse(fs *flag.FlagSet) (*archiveEnv, query, error) {
+	var q query
+	if l.config == "" {
+		return nil, q, badUsage("--config is required: %s", configHint)
+	}
+	if fs.NArg() > 0 {
+		return nil, q, badUsage("unexpected argument %q: filters are flags, e.g. --extension %s", fs.Arg(0), fs.Arg(0))
+	}
+	switch l.direction {
+	case "", archive.DirectionInbound, archive.DirectionOutbound, archive.DirectionOther:
+	default:
+		return nil, q, badUsage("--direction %q is unknown: use inbound, outbound or other", l.direction)
+	}
+	if l.limit < 0 {
+		return nil, q, badUsage("--limit %d is negative: give 0 for all rows, or a positive count", l.limit)
+	}
+	var exts []string
+	if l.extension != "" {
+		for _, e := range strings.Split(l.extension, ",") {
+			e = strings.TrimSpace(e)
+			if n, flag := archive.ClassifyNumber(e); flag != archive.NumberOK || n != e {
+				return nil, q, badUsage("--extension %q is not an extension number: give digits, e.g. --extension 235", e)
+			}
+			exts = append(exts, e)
+		}
+	}
+	if l.number != "" && strings.TrimSpace(l.number) == "" {
+		return nil, q, badUsage("--number is blank: give a number, e.g. --number 5145550100, or anonymous")
+	}
+	for _, v := range []struct{ flag, val string }{{"--since", l.since}, {"--until", l.until}} {
+		if v.val != "" {
+			if _, _, ok := parseWhen(v.val, time.UTC); !ok {
+				return nil, q, badUsage("%s %q is not a date or time: use 2026-11-28, 2026-11-28T05:00 or 2026-11-28T05:00:00-05:00", v.flag, v.val)
+			}
+		}
+	}
+	env, err := openArchiveEnv(l.config, true)
+	if err != nil {
+		return nil, q, err
+	}
+	r := env.rules
+	q.loc, q.trunks, q.direction, q.number = r.Location(), r.Trunks(), l.direction, strings.TrimSpace(l.number)
+	if l.since != "" {
+		q.since, _, _ = parseWhen(l.since, q.loc)
+	}
+	if l.until != "" {
+		t, dateOnly, _ := parseWhen(l.until, q.loc)
+		if dateOnly {
+			t = t.AddDate(0, 0, 1) // the whole day
+		}
+		q.until = t
+	}
+	if !q.since.IsZero() && !q.until.IsZero() && !q.since.Before(q.until) {
+		env.store.Close()
+		return nil, q, badUsage("--since %s is not before --until %s: swap them or widen the range", l.since, l.until)
+	}
+	if l.department != "" {
+		if _, ok := r.Department(l.department); !ok {
+			env.store.Close()
+			var ids []string
+			for _, d := range r.Departments() {
+				ids = append(ids, d.ID)
+			}
+			return nil, q, badUsage("--department %q is not in %s: use one of %s", l.department, r.Source(), strings.Join(ids, ", "))
+		}
+		q.byExtension = true
+		for _, e := range r.Extensions() {
+			if slices.Contains(e.Departments, l.department) && (len(exts) == 0 || slices.Contains(exts, e.Number)) {
+				q.extensions = append(q.extensions, e.Number)
+				q.endpoints = append(q.endpoints, e.Endpoint)
+			}
+		}
+	} else if len(exts) > 0 {
+		q.byExtension = true
+		for _, n := range exts {
+			q.extensions = append(q.extensions, n)
+			ep := n
+			if e, ok := r.Extension(n); ok {
+				ep = e.Endpoint
+			}
+			q.endpoints = append(q.endpoints, ep)
+		}
+	}
+	return env, q, nil
+}
+
+// parseWhen reads a date (midnight in loc; dateOnly true), a local date
+// and time in loc, or an RFC 3339 time.
+func parseWhen(s string, loc *time.Location) (t time.Time, dateOnly, ok bool) {
+	s = strings.TrimSpace(s)
+	if t, err := time.ParseInLocation("2006-01-02", s, loc); err == nil {
+		return t, true, true
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, false, true
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, false, true
+		}
+	}
+	return time.Time{}, false, false
+}
+
+// cmdRecordings runs `recpolicy recordings list …`.
+func cmdRecordings(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy recordings list"
+	if len(args) == 0 || args[0] != "list" {
+		return exitCode(stderr, "recpolicy recordings", badUsage("name a subcommand: recpolicy recordings list --config FILE [filters]"))
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var l listFlags
+	l.register(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	env, q, err := l.parse(fs)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	recs, err := env.store.ListRecordings(ctx, archive.RecordingFilter{
+		Since: q.since, Until: q.until, Extensions: q.extensions, ByExtension: q.byExtension,
+		Direction: q.direction, Number: q.number, Limit: l.limit,
+	})
+	if err != nil {
+		return exitCode(stderr, name, fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, l.config))
+	}
+	if l.json {
+		return writeJSON(stdout, stderr, name, recs)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "START\tEXTENSION\tDIRECTION\tDURATION\tDEPARTMENTS\tRETENTION\tPATH")
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Start.In(q.loc).Format("2006-01-02 15:04:05"), r.Extension,
+			dash(r.Direction), formatSeconds(r.Duration), dash(strings.Join(r.Departments, ",")), r.RetentionClass, r.Path)
+	}
+	tw.Flush()
+	return 0
+}
+
+// cmdCalls runs `recpolicy calls list …`.
+func cmdCalls(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy calls list"
+	if len(args) == 0 || args[0] != "list" {
+		return exitCode(stderr, "recpolicy calls", badUsage("name a subcommand: recpolicy calls list --config FILE [filters]"))
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var l listFlags
+	l.register(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	env, q, err := l.parse(fs)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	calls, err := env.store.ListCalls(ctx, archive.CallFilter{
+		Since: q.since, Until: q.until, Numbers: q.extensions, Endpoints: q.endpoints, ByExtension: q.byExtension,
+		Direction: q.direction, Trunks: q.trunks, Number: q.number, Limit: l.limit,
+	})
+	if err != nil {
+		return exitCode(stderr, name, fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, l.config))
+	}
+	if l.json {
+		return writeJSON(stdout, stderr, name, calls)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "START\tFROM\tTO\tDISPOSITION\tDURATION\tBILLED\tRECORDINGS\tUNIQUEID")
+	for _, c := range calls {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%ds\t%ds\t%d\t%s\n", c.Start.In(q.loc).Format("2006-01-02 15:04:05"),
+			showNumber(c.Source, c.SourceFlag, c.SourceRaw), showNumber(c.Destination, c.DestinationFlag, c.DestinationRaw),
+			c.Disposition, c.Duration, c.BillableSeconds, len(c.Recordings), c.UniqueID)
+	}
+	tw.Flush()
+	return 0
+}
+
+func writeJSON(stdout, stderr io.Writer, name string, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return exitCode(stderr, name, err)
+	}
+	return 0
+}
+
+func showNumber(n *string, flag, raw string) string {
+	if n != nil {
+		return *n
+	}
+	if raw == "" {
+		return "(" + flag + ")"
+	}
+	return fmt.Sprintf("(%s: %s)", flag, raw)
+}
+
+func formatSeconds(s float64) string {
+	return (time.Duration(s*10) * time.Second / 10).String()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
