@@ -152,6 +152,16 @@ func lock(ctx context.Context) (func(), error) {
 	}
 }
 
+// Backend is the recorder backend the sandbox daemon uses: mixmonitor, or
+// what RECPOLICY_E2E_BACKEND names (the end-to-end suite runs once per
+// backend).
+func (e *Env) Backend() string {
+	if b := os.Getenv("RECPOLICY_E2E_BACKEND"); b != "" {
+		return b
+	}
+	return "mixmonitor"
+}
+
 // RecordingSpool is the daemon's view of the PBX's recording spool.
 func (e *Env) RecordingSpool() string {
 	return filepath.Join(e.Root, "var/spool/asterisk/monitor/recpolicy")
@@ -185,7 +195,7 @@ ari:
   password: {env: RECPOLICY_ARI_PASSWORD}
   application: recpolicy
 recording:
-  backend: mixmonitor
+  backend: %s
   asterisk_dir: /var/spool/asterisk/monitor/recpolicy
   local_dir: %s
 archive:
@@ -196,7 +206,7 @@ archive:
   pbx_timezone: UTC
 listen: %s
 log_level: info
-`, rulesFile, e.RecordingSpool(), archiveDir, filepath.Join(filepath.Dir(archiveDir), "spool"), listen)
+`, rulesFile, e.Backend(), e.RecordingSpool(), archiveDir, filepath.Join(filepath.Dir(archiveDir), "spool"), listen)
 	p := filepath.Join(dir, "recpolicy.yaml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
 }
