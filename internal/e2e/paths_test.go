@@ -160,6 +160,10 @@ func blindTransfer(t *testing.T, from, target string, talk time.Duration) (*sand
 		h.driver.Forget(leg)
 		t.Fatal(err)
 	}
+	// The PBX hangs up on the transferring phone once the transfer is done.
+	if err := h.driver.WaitAnswerGone(ctx, call, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(talk)
 	if err := h.driver.Hangup(ctx, call); err != nil {
 		t.Fatal(err)
