@@ -12,6 +12,7 @@ type Metrics struct {
 	RecordingsEmpty    prometheus.Counter
 	RecordingsRepaired prometheus.Counter
 	DecisionLatency    prometheus.Histogram
+	Violations         prometheus.Counter
 }
 
 // NewMetrics creates the core's metrics and registers them on reg (when not nil).
@@ -38,6 +39,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RecordingsRepaired: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "recpolicy_recordings_repaired_total", Help: "Recordings whose WAV header was repaired from the file size.",
 		}),
+		Violations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recpolicy_policy_violations_total", Help: "Calls the policy requires to be recorded whose recording did not start or did not grow after answer.",
+		}),
 		DecisionLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "recpolicy_decision_seconds",
 			Help:    "Time to decide whether a pairing is recorded.",
@@ -46,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.CallsSeen, m.RecordingsStarted, m.RecordingsStopped, m.RecordingsFailed,
-			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsRepaired, m.DecisionLatency)
+			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsRepaired, m.DecisionLatency, m.Violations)
 	}
 	return m
 }

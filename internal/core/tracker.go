@@ -52,7 +52,10 @@ type Recording struct {
 	AsteriskPath string
 	LocalPath    string
 	BackendID    string
-	orphan       bool // left by a crash: filed without waiting for a close
+	orphan       bool      // left by a crash: filed without waiting for a close
+	bridgedAt    time.Time // when the recorded channel was first seen bridged
+	verified     bool      // the file was seen growing after answer
+	violated     bool      // reported as not growing
 }
 
 type channel struct {
@@ -63,6 +66,7 @@ type channel struct {
 	callerNum string
 	dialled   string // number this channel was dialled with, when it is a dial's destination
 	bridge    string
+	dialedBy  *channel // the channel whose Dial created this one
 	created   time.Time
 	rec       *Recording
 	recCount  int
@@ -194,6 +198,7 @@ func (t *Tracker) dialBegin(ctx context.Context, e Event) {
 	if src == nil {
 		return
 	}
+	dst.dialedBy = src
 	// Decide now, before answer, so the recording holds the first second of
 	// conversation.
 	t.decide(ctx, "dial", []*channel{src, dst})
@@ -215,6 +220,7 @@ func (t *Tracker) bridgeEnter(ctx context.Context, e Event) {
 	if len(m) < 2 {
 		return
 	}
+	defer t.markBridged(m)
 	members := make([]*channel, 0, len(m))
 	for _, mc := range m {
 		members = append(members, mc)
@@ -226,6 +232,7 @@ func (t *Tracker) bridgeEnter(ctx context.Context, e Event) {
 // two ends, or a bridge's members): an Annexe A extension is recorded when an
 // external party is among them and no never-record phone is.
 func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
+	members = t.expand(members)
 	start := t.now()
 	snap := t.snapshot(members)
 	want := make(map[*channel]rules.Decision)
@@ -257,6 +264,9 @@ func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 			ok, d = false, *never
 		}
 		switch {
+		case ok && c.rec == nil && isLocal(c):
+			// expand never leaves a Local channel whose far side is known;
+			// one whose far side is unknown is never recorded itself.
 		case ok && c.rec == nil:
 			t.logDecision(why, c, d, true)
 			t.startRecording(ctx, c, d)
@@ -270,6 +280,58 @@ func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 			t.logDecision(why, c, firstNonEmpty(d, lastNo), false)
 		}
 	}
+}
+
+// expand replaces Local channels by the real channels they connect to (a
+// Local channel's other half's bridge, or the channel that dialled it), so
+// that decisions are taken on the parties actually talking, and recordings
+// are made on an extension's own channel, never on a Local proxy.
+func (t *Tracker) expand(members []*channel) []*channel {
+	seen := make(map[*channel]bool)
+	var out []*channel
+	var walk func(c *channel, depth int)
+	walk = func(c *channel, depth int) {
+		if c == nil || seen[c] || depth > 8 || t.channels[c.uniqueid] != c {
+			return
+		}
+		seen[c] = true
+		other := t.localPeer(c)
+		if other == nil {
+			out = append(out, c)
+			return
+		}
+		seen[other] = true
+		switch {
+		case other.bridge != "":
+			for _, m := range t.bridges[other.bridge] {
+				if m != other {
+					walk(m, depth+1)
+				}
+			}
+		case other.dialedBy != nil:
+			walk(other.dialedBy, depth+1)
+		}
+	}
+	for _, c := range members {
+		walk(c, 0)
+	}
+	return out
+}
+
+func isLocal(c *channel) bool { return strings.HasPrefix(c.name, "Local/") }
+
+// localPeer returns the other half of a Local channel ("…;1" ↔ "…;2"), or
+// nil when c is not a Local channel or its other half is unknown.
+func (t *Tracker) localPeer(c *channel) *channel {
+	n := c.name
+	if !isLocal(c) || len(n) < 3 || n[len(n)-2] != ';' {
+		return nil
+	}
+	half := map[byte]byte{'1': '2', '2': '1'}[n[len(n)-1]]
+	if half == 0 {
+		return nil
+	}
+	return t.byName[n[:len(n)-1]+string(half)]
 }
 
 func firstNonEmpty(a, b rules.Decision) rules.Decision {
@@ -315,6 +377,7 @@ func (t *Tracker) startRecording(ctx context.Context, c *channel, d rules.Decisi
 	r.ID = spoolID(r.CallStart, d.Extension, r.Direction, c.uniqueid, c.recCount)
 	if err := t.rec.Start(ctx, r); err != nil {
 		t.metrics.RecordingsFailed.Inc()
+		t.metrics.Violations.Inc()
 		t.log.Error().Err(err).Str("linkedid", c.linkedid).Str("channel", c.name).Str("extension", d.Extension).
 			Msg("policy violation: the call must be recorded but the recording did not start")
 		return
@@ -449,6 +512,46 @@ func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
 		t.decide(ctx, "reconcile", members)
 	}
 	return adopted
+}
+
+// markBridged notes when recorded channels of a bridge with two members or
+// more were first seen bridged: their files must grow from then on.
+func (t *Tracker) markBridged(m map[string]*channel) {
+	now := t.now()
+	for _, c := range m {
+		if c.rec != nil && c.rec.bridgedAt.IsZero() {
+			c.rec.bridgedAt = now
+		}
+	}
+}
+
+// growthGrace is how long after answer a recording's file must exist with
+// audio in it.
+const growthGrace = 3 * time.Second
+
+// CheckGrowth raises a policy violation for every recording whose file does
+// not hold audio growthGrace after its channel was bridged: Asterisk answers
+// MixMonitor with Success once the recording thread starts, and reports a
+// file it cannot open (permissions, full disk) only in its own log. size
+// returns a file's size (os.Stat in the daemon).
+func (t *Tracker) CheckGrowth(size func(path string) (int64, error)) {
+	now := t.now()
+	for _, c := range t.channels {
+		r := c.rec
+		if r == nil || r.verified || r.violated || r.bridgedAt.IsZero() || now.Sub(r.bridgedAt) < growthGrace {
+			continue
+		}
+		n, err := size(r.LocalPath)
+		if err == nil && n > 44 {
+			r.verified = true
+			continue
+		}
+		r.violated = true
+		t.metrics.Violations.Inc()
+		t.log.Error().Str("linkedid", c.linkedid).Str("channel", c.name).Str("extension", r.Extension).
+			Str("file", r.LocalPath).AnErr("stat", err).Int64("bytes", n).
+			Msg("policy violation: the call must be recorded but its recording is not growing; check Asterisk's log (permissions, disk space) and recording.local_dir")
+	}
 }
 
 // RunningIDs returns the IDs of the recordings running now.

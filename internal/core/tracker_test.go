@@ -5,6 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/rs/zerolog"
 
@@ -22,6 +25,7 @@ type fakeRecorder struct {
 }
 
 func (f *fakeRecorder) Start(_ context.Context, r *Recording) error {
+	f.Paths(r)
 	f.started = append(f.started, r)
 	return nil
 }
@@ -151,6 +155,42 @@ func TestTrackerDecisions(t *testing.T) {
 			started: []string{"PJSIP/235-00000002"}, stopped: []string{"PJSIP/235-00000002"}, finished: 1,
 		},
 	}
+	leave := func(bridge, uid string) ev {
+		return ev{"Event": "BridgeLeave", "BridgeUniqueid": bridge, "Uniqueid": uid}
+	}
+	tests = append(tests, struct {
+		name     string
+		events   []ev
+		started  []string
+		stopped  []string
+		finished int
+	}{
+		name: "attended transfer through Local channels: 235 stops at the consultation, 250 starts at completion",
+		events: []ev{
+			newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+			dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
+			enter("b1", "2", "PJSIP/235-00000002"),
+			enter("b1", "1", "PJSIP/carrier-00000001"),
+			// *2 250: 235 moves to a consultation bridge with a Local channel
+			newChan("3", "Local/250@from-phones-00000001;1", "1", "235"),
+			newChan("4", "Local/250@from-phones-00000001;2", "1", "235"),
+			leave("b1", "2"),
+			enter("b2", "2", "PJSIP/235-00000002"),
+			enter("b2", "3", "Local/250@from-phones-00000001;1"),
+			dial("4", "Local/250@from-phones-00000001;2", "5", "PJSIP/250-00000005", "1", "PJSIP/250"),
+			enter("b3", "5", "PJSIP/250-00000005"),
+			enter("b3", "4", "Local/250@from-phones-00000001;2"),
+			// 235 hangs up: the carrier takes its place in the consultation bridge
+			leave("b2", "2"), hangup("2"),
+			leave("b1", "1"),
+			enter("b2", "1", "PJSIP/carrier-00000001"),
+			// the Local pair optimises away: 250 joins the carrier directly
+			leave("b3", "5"), leave("b2", "3"), hangup("3"), hangup("4"),
+			enter("b2", "5", "PJSIP/250-00000005"),
+			hangup("1"), hangup("5"),
+		},
+		started: []string{"PJSIP/235-00000002", "PJSIP/250-00000005"}, stopped: []string{"PJSIP/235-00000002"}, finished: 2,
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &fakeRecorder{}
@@ -219,5 +259,36 @@ func TestTrackerReconcile(t *testing.T) {
 	ids := tr.RunningIDs()
 	if !ids["1795847391-235-inbound-2-1"] || len(ids) != 2 {
 		t.Errorf("running %v, want the adopted recording and 250's", ids)
+	}
+}
+
+func TestCheckGrowthRaisesViolation(t *testing.T) {
+	r := cityRules(t)
+	rec := &fakeRecorder{}
+	m := NewMetrics(nil)
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, m)
+	now := time.Unix(1795847391, 0)
+	tr.now = func() time.Time { return now }
+	for _, e := range []ev{
+		newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+		dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
+		newChan("3", "PJSIP/carrier-00000003", "3", "5145550143"),
+		dial("3", "PJSIP/carrier-00000003", "4", "PJSIP/236-00000004", "3", "PJSIP/236"),
+		enter("b1", "2", "PJSIP/235-00000002"), enter("b1", "1", "PJSIP/carrier-00000001"),
+		enter("b2", "4", "PJSIP/236-00000004"), enter("b2", "3", "PJSIP/carrier-00000003"),
+	} {
+		tr.Handle(context.Background(), e)
+	}
+	sizes := map[string]int64{rec.started[0].LocalPath: 64000, rec.started[1].LocalPath: 44}
+	size := func(p string) (int64, error) { return sizes[p], nil }
+	tr.CheckGrowth(size)
+	if got := testutil.ToFloat64(m.Violations); got != 0 {
+		t.Fatalf("violations %v before the grace period, want 0", got)
+	}
+	now = now.Add(4 * time.Second)
+	tr.CheckGrowth(size)
+	tr.CheckGrowth(size)
+	if got := testutil.ToFloat64(m.Violations); got != 1 {
+		t.Fatalf("violations %v, want 1 (236's file holds only a header), reported once", got)
 	}
 }

@@ -156,7 +156,7 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 
 	// The event loop: one goroutine feeds the tracker in event order.
-	ticker := time.NewTicker(2 * time.Second)
+	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	events := amiClient.Notifications()
 loop:
@@ -181,6 +181,7 @@ loop:
 		case <-opts.Reload:
 			ruleSet.Reload("SIGHUP")
 		case <-ticker.C:
+			tracker.CheckGrowth(fileSize)
 			if ruleSet.Changed() {
 				ruleSet.Reload("file changed")
 			}
@@ -270,4 +271,12 @@ func reconcile(ctx context.Context, log zerolog.Logger, c *ami.Client, t *core.T
 	adopted := t.Reconcile(ctx, evs)
 	orphans := f.Orphans(t.RunningIDs(), rules())
 	log.Info().Int("channels", len(items)).Int("adopted", adopted).Int("orphans", orphans).Msg("reconciled with the calls up")
+}
+
+func fileSize(p string) (int64, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
 }

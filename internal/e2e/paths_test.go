@@ -219,3 +219,65 @@ func TestBlindTransferToDetaineePhone(t *testing.T) {
 	}
 	checkRecording(t, got[0], "235", call.AnswerGone().Sub(call.Answered()))
 }
+
+// TestAttendedTransferBetweenAnnexeAExtensions: an external caller talks
+// with 235; 235 keys *2 250, consults 250 (an internal call: not recorded),
+// then hangs up, handing the caller to 250 (recorded from then on).
+func TestAttendedTransferBetweenAnnexeAExtensions(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	mark := h.filedCount()
+	call, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+"235", "5145550170", sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswered(ctx, call, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	leg := h.driver.Expect(sandbox.SidePhone, "250")
+	_, uid := call.AnswerChannel()
+	keyed := time.Now()
+	if err := h.driver.StartAttendedTransfer(ctx, uid, "250"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswered(ctx, leg, 30*time.Second); err != nil {
+		h.driver.Forget(leg)
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // the consultation
+	if err := h.driver.HangupChannel(ctx, uid); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswerGone(ctx, call, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	handOff := call.AnswerGone()
+	time.Sleep(2 * time.Second)
+	if err := h.driver.Hangup(ctx, call); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswerGone(ctx, leg, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFiled(t, mark, 2, 2*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 2 {
+		t.Fatalf("filed %d recordings, want 2 (235 until *2, 250 after the hand-off; never the consultation)", len(got))
+	}
+	byExt := map[string]core.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
+	f235, f250 := byExt["235"], byExt["250"]
+	if f235.Path == "" || f250.Path == "" {
+		t.Fatalf("filed %v and %v, want one recording of 235 and one of 250", got[0].Recording.Extension, got[1].Recording.Extension)
+	}
+	a, err := sandbox.ReadWAV(f235.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 235 talked with the caller from answer until the PBX took *2 (the
+	// keys take under a second to send).
+	if min, d := keyed.Sub(call.Answered()).Seconds(), a.Duration(); d < min-0.3 || d > min+1.0 {
+		t.Errorf("235's recording lasts %.2f s; 235 talked with the caller %.2f s before keying *2", d, min)
+	}
+	checkRecording(t, f250, "250", leg.AnswerGone().Sub(handOff))
+}

@@ -93,11 +93,11 @@ type Driver struct {
 	wg     sync.WaitGroup
 	seq    atomic.Int64
 
-	mu      sync.Mutex
+	mu       sync.Mutex
 	calls    map[string]*Call     // by origin uniqueid
 	byAnswer map[string]*Call     // by answering channel uniqueid
 	pending  []*Call              // not yet answered, oldest first
-	upAt    map[string]time.Time // when each live simulator channel went Up
+	upAt     map[string]time.Time // when each live simulator channel went Up
 }
 
 // SimAMI is the simulator's AMI (docker/asterisk/sim/manager.conf).
