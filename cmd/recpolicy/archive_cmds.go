@@ -247,6 +247,9 @@ func parseWhen(s string, loc *time.Location) (t time.Time, dateOnly, ok bool) {
 
 // cmdRecordings runs `recpolicy recordings list …`.
 func cmdRecordings(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "destroy" {
+		return cmdRecordingsDestroy(args[1:], stdout, stderr)
+	}
 	const name = "recpolicy recordings list"
 	if len(args) == 0 || args[0] != "list" {
 		return exitCode(stderr, "recpolicy recordings", badUsage("name a subcommand: recpolicy recordings list --config FILE [filters]"))

@@ -29,6 +29,10 @@ const usage = `usage:
   recpolicy recordings list --config FILE [--extension N[,N]] [--department ID] [--direction inbound|outbound|other]
                             [--since T] [--until T] [--number N] [--json] [--limit N]
   recpolicy calls list --config FILE [same filters]
+  recpolicy recordings destroy ID|PATH --config FILE --reason TEXT --by NAME [--early REF] [--dry-run]
+  recpolicy hold add|release|list --config FILE ...
+  recpolicy export --training --config FILE ...   |  recpolicy export list --config FILE
+  recpolicy retention purge [--dry-run] | verify | destroy | log  --config FILE
   recpolicy version
 `
 
@@ -69,6 +73,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRecordings(args[1:], stdout, stderr)
 	case "calls":
 		return cmdCalls(args[1:], stdout, stderr)
+	case "hold":
+		return cmdHold(args[1:], stdout, stderr)
+	case "export":
+		return cmdExport(args[1:], stdout, stderr)
+	case "retention":
+		return cmdRetention(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "recpolicy", version)
 		return 0

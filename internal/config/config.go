@@ -57,15 +57,21 @@ type AMI struct {
 
 // ARI is the Asterisk REST Interface connection.
 type ARI struct {
-	URL         string   `yaml:"url"`
-	Username    string   `yaml:"username"`
-	Password    Secret   `yaml:"password"`
-	Application string   `yaml:"application"`
-	Timeout     Duration `yaml:"timeout"`
-	MaxBackoff  Duration `yaml:"max_backoff"`
+	URL         string `yaml:"url"`
+	Username    string `yaml:"username"`
+	Password    Secret `yaml:"password"`
+	Application string `yaml:"application"`
+	// SnoopApplication is the Stasis application the snoop channels of
+	// recording.backend snoop enter (default recpolicy-snoop).
+	SnoopApplication string   `yaml:"snoop_application"`
+	Timeout          Duration `yaml:"timeout"`
+	MaxBackoff       Duration `yaml:"max_backoff"`
 }
 
-// Recording says where Asterisk writes recordings in progress. Asterisk's
+// Recording says where Asterisk writes recordings in progress, and how:
+// Backend mixmonitor (the default: MixMonitor over AMI) or snoop (an ARI
+// snoop channel recorded over ARI; AsteriskDir is then Asterisk's ARI
+// recording directory, <astspooldir>/recording). Asterisk's
 // view (AsteriskDir) and the daemon's view (LocalDir) of the same directory
 // differ when Asterisk runs in a chroot or a container.
 type Recording struct {
@@ -132,6 +138,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ARI.Application == "" {
 		c.ARI.Application = "recpolicy"
+	}
+	if c.ARI.SnoopApplication == "" {
+		c.ARI.SnoopApplication = "recpolicy-snoop"
 	}
 	if c.ARI.Timeout == 0 {
 		c.ARI.Timeout = Duration(5 * time.Second)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -78,8 +79,16 @@ func (c *Config) validate() []string {
 	if c.ARI.Password.Env == "" && c.ARI.Password.File == "" {
 		p = append(p, "ari.password needs env or file (secrets are never written in the config)")
 	}
-	if c.Recording.Backend != "mixmonitor" {
-		p = append(p, fmt.Sprintf("recording.backend %q is unknown; use mixmonitor", c.Recording.Backend))
+	switch c.Recording.Backend {
+	case "mixmonitor", "snoop":
+	default:
+		p = append(p, fmt.Sprintf("recording.backend %q is unknown; use mixmonitor or snoop", c.Recording.Backend))
+	}
+	if c.Recording.Backend == "snoop" && path.Base(c.Recording.AsteriskDir) != "recording" {
+		p = append(p, fmt.Sprintf("recording.asterisk_dir %q: with backend snoop it must be Asterisk's ARI recording directory, <astspooldir>/recording (e.g. /var/spool/asterisk/recording)", c.Recording.AsteriskDir))
+	}
+	if c.ARI.SnoopApplication == c.ARI.Application {
+		p = append(p, fmt.Sprintf("ari.snoop_application %q must differ from ari.application (the greeting continues every channel of its application)", c.ARI.SnoopApplication))
 	}
 	need(c.Recording.AsteriskDir, "recording.asterisk_dir", "where Asterisk writes recordings, as Asterisk sees it")
 	need(c.Recording.LocalDir, "recording.local_dir", "the same directory as this daemon sees it")

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/villedemercier/recpolicy/ami"
+	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/ari"
 	"github.com/villedemercier/recpolicy/internal/config"
 	"github.com/villedemercier/recpolicy/internal/core"
@@ -103,8 +104,35 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
+	dsn, err := cfg.Archive.DSN.Resolve()
+	if err != nil {
+		return fmt.Errorf("start daemon: archive dsn: %w", err)
+	}
+	jobStore, err := archive.Connect(dsn)
+	if err != nil {
+		return fmt.Errorf("start daemon: %w", err)
+	}
+	defer jobStore.Close()
+	jobs, err := NewJobs(jobStore, ruleSet.Current, log.With().Str("part", "jobs").Logger(), reg,
+		JobOptions{ArchiveDir: cfg.Archive.Dir})
+	if err != nil {
+		return fmt.Errorf("start daemon: %w", err)
+	}
 	filer := core.NewFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled))
-	recorder := &core.MixMonitor{AMI: amiClient, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
+	var recorder core.Recorder = &core.MixMonitor{AMI: amiClient, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
+	var snoopClient *ari.SnoopClient
+	if cfg.Recording.Backend == "snoop" {
+		snoopClient = ari.NewSnoopClient(ari.Config{
+			URL:            cfg.ARI.URL,
+			Username:       cfg.ARI.Username,
+			Password:       ariPassword,
+			Application:    cfg.ARI.SnoopApplication,
+			DialTimeout:    cfg.ARI.Timeout.Std(),
+			RequestTimeout: cfg.ARI.Timeout.Std(),
+			MaxBackoff:     cfg.ARI.MaxBackoff.Std(),
+		}, log.With().Str("part", "ari-snoop").Logger())
+		recorder = &core.Snoop{ARI: snoopClient, AMI: amiClient, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
+	}
 	tracker := core.NewTracker(log.With().Str("part", "tracker").Logger(), ruleSet.Current, recorder, metrics)
 
 	srv, ln, err := listen(cfg.Listen, reg, amiClient, ariClient)
@@ -124,6 +152,11 @@ func Run(ctx context.Context, opts Options) error {
 	var conns, filing, archiving, serving sync.WaitGroup
 	archiving.Add(1)
 	go func() { defer archiving.Done(); archiver.Run(archCtx) }()
+	jobsCtx, stopJobs := context.WithCancel(context.Background())
+	defer stopJobs()
+	var jobbing sync.WaitGroup
+	jobbing.Add(1)
+	go func() { defer jobbing.Done(); _ = jobs.Run(jobsCtx) }()
 
 	serving.Add(1)
 	go func() {
@@ -147,6 +180,15 @@ func Run(ctx context.Context, opts Options) error {
 			log.Error().Err(err).Msg("ari client stopped")
 		}
 	}()
+	if snoopClient != nil {
+		conns.Add(1)
+		go func() {
+			defer conns.Done()
+			if err := snoopClient.Run(connCtx); err != nil {
+				log.Error().Err(err).Msg("ari snoop client stopped")
+			}
+		}()
+	}
 	go func() {
 		defer conns.Done()
 		for res := range ariClient.Results() {
@@ -211,6 +253,8 @@ loop:
 	// next start adopts them (or files what a crash left).
 	stopFiler()
 	waitOr(&filing, deadline, log, "filer")
+	stopJobs()
+	waitOr(&jobbing, deadline, log, "jobs")
 	stopArchive()
 	waitOr(&archiving, deadline, log, "archive")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

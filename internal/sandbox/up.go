@@ -162,9 +162,19 @@ func (e *Env) Backend() string {
 	return "mixmonitor"
 }
 
-// RecordingSpool is the daemon's view of the PBX's recording spool.
+// RecordingSpool is the daemon's view of the PBX's recording spool for
+// the backend in use (see asteriskRecordingDir).
 func (e *Env) RecordingSpool() string {
-	return filepath.Join(e.Root, "var/spool/asterisk/monitor/recpolicy")
+	return filepath.Join(e.Root, e.asteriskRecordingDir())
+}
+
+// asteriskRecordingDir is where the PBX writes recordings, as it sees it:
+// MixMonitor takes any path; ARI records into <astspooldir>/recording.
+func (e *Env) asteriskRecordingDir() string {
+	if e.Backend() == "snoop" {
+		return "/var/spool/asterisk/recording"
+	}
+	return "/var/spool/asterisk/monitor/recpolicy"
 }
 
 // CLI runs one Asterisk CLI command on the pbx or sim instance.
@@ -196,7 +206,7 @@ ari:
   application: recpolicy
 recording:
   backend: %s
-  asterisk_dir: /var/spool/asterisk/monitor/recpolicy
+  asterisk_dir: %s
   local_dir: %s
 archive:
   dir: %s
@@ -206,7 +216,7 @@ archive:
   pbx_timezone: UTC
 listen: %s
 log_level: info
-`, rulesFile, e.Backend(), e.RecordingSpool(), archiveDir, filepath.Join(filepath.Dir(archiveDir), "spool"), listen)
+`, rulesFile, e.Backend(), e.asteriskRecordingDir(), e.RecordingSpool(), archiveDir, filepath.Join(filepath.Dir(archiveDir), "spool"), listen)
 	p := filepath.Join(dir, "recpolicy.yaml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
 }

@@ -1,0 +1,246 @@
+package ari
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// DefaultSnoopApplication is the Stasis application snoop channels enter.
+// It must differ from the greeting's application, which continues every
+// channel that is not a greeting.
+const DefaultSnoopApplication = "recpolicy-snoop"
+
+// ErrNotConnected reports a request made while the snoop application's
+// WebSocket is down: Asterisk would hang up a snoop channel whose
+// application is not registered.
+var ErrNotConnected = errors.New("ari snoop application not connected")
+
+// SnoopClient records channels through ARI: for each recording it creates a
+// snoop channel (spy both directions) on the recorded channel, which enters
+// its own Stasis application, and records the snoop channel into Asterisk's
+// recording spool as <name>.wav.
+//
+// Pre-answer audio: Dial passes the caller's audio to a ringing callee, and
+// that must not be recorded. The snoop channel is created at once (its
+// audio hook is then in place before answer), but the recording itself is
+// started only when the recorded channel is Up: the client subscribes its
+// application to the recorded channel and watches ChannelStateChange (the
+// state is also read right after subscribing, and again after every
+// reconnect, for events lost meanwhile). Dial bridges the callee within
+// milliseconds of its answer. A leg that never answers leaves no file.
+//
+// The client owns its connection like Client does: its own WebSocket (the
+// application must be registered for Asterisk to accept snoop channels into
+// it), REST calls with timeouts, capped exponential backoff, health checks,
+// and a resynchronisation after every connect. Create it with
+// NewSnoopClient and start it with Run.
+type SnoopClient struct {
+	cfg     Config
+	log     zerolog.Logger
+	state   atomic.Int32
+	running atomic.Bool
+	rest    atomic.Pointer[restClient]
+	opsCtx  context.Context // requests started by events; set by Run
+	mu      sync.Mutex
+	entries map[string]*snoopEntry // by snoop channel ID
+	closed  bool                   // no new goroutines: Run is stopping
+	wg      sync.WaitGroup         // request goroutines
+}
+
+// snoopEntry is one recording through one snoop channel.
+type snoopEntry struct {
+	channelID string // the recorded channel
+	snoopID   string
+	name      string // the recording's name (file name without .wav)
+	inStasis  bool   // the snoop channel entered the application
+	up        bool   // the recorded channel is Up
+	recording bool   // the record request was sent (or found running)
+	stopped   bool
+	since     time.Time
+}
+
+// NewSnoopClient returns a SnoopClient for cfg; an empty cfg.Application
+// means DefaultSnoopApplication. log receives the client's logs.
+func NewSnoopClient(cfg Config, log zerolog.Logger) *SnoopClient {
+	if cfg.Application == "" {
+		cfg.Application = DefaultSnoopApplication
+	}
+	return &SnoopClient{
+		cfg:     cfg.withDefaults(),
+		log:     log.With().Str("component", "ari-snoop").Logger(),
+		entries: make(map[string]*snoopEntry),
+	}
+}
+
+// Connected reports whether the snoop application's WebSocket is up.
+func (s *SnoopClient) Connected() bool { return s.State() == StateConnected }
+
+// State returns the connection state.
+func (s *SnoopClient) State() ConnState { return ConnState(s.state.Load()) }
+
+func (s *SnoopClient) setState(st ConnState) {
+	if old := ConnState(s.state.Swap(int32(st))); old != st {
+		s.log.Debug().Stringer("from", old).Stringer("to", st).Msg("connection state")
+	}
+}
+
+// Record starts recording channelID through a snoop channel named snoopID
+// into the recording spool as <name>.wav. It returns once the snoop channel
+// exists; the recording itself starts when the snoop channel is in the
+// application and channelID is Up (see SnoopClient). IDs are chosen by the
+// caller, before the requests, because events can precede REST replies.
+func (s *SnoopClient) Record(ctx context.Context, channelID, snoopID, name string) error {
+	rest := s.rest.Load()
+	if rest == nil || !s.Connected() {
+		return fmt.Errorf("record %s: %w", channelID, ErrNotConnected)
+	}
+	e := &snoopEntry{channelID: channelID, snoopID: snoopID, name: name, since: time.Now()}
+	s.mu.Lock()
+	if _, dup := s.entries[snoopID]; dup {
+		s.mu.Unlock()
+		return fmt.Errorf("record %s: snoop %s already exists: %w", channelID, snoopID, ErrConflict)
+	}
+	s.entries[snoopID] = e
+	s.mu.Unlock()
+	fail := func(err error, subscribed bool) error {
+		s.forget(snoopID)
+		if subscribed {
+			s.unsubscribe(channelID)
+		}
+		return fmt.Errorf("record %s: %w", channelID, err)
+	}
+	// Subscribe before reading the state: a change in between is then seen
+	// either way.
+	if err := rest.subscribe(ctx, s.cfg.Application, channelID); err != nil {
+		return fail(err, false)
+	}
+	ch, err := rest.channel(ctx, channelID)
+	if err != nil {
+		return fail(err, true)
+	}
+	if ch.State == "Up" {
+		s.markUp(channelID)
+	}
+	if err := rest.snoop(ctx, channelID, snoopID, s.cfg.Application); err != nil {
+		s.hangupSnoop(snoopID) // in case the request timed out after creating it
+		return fail(err, true)
+	}
+	s.log.Debug().Str("channel", channelID).Str("snoop", snoopID).Str("recording", name).Bool("up", ch.State == "Up").Msg("snoop channel created")
+	return nil
+}
+
+// Stop ends a recording while its channel lives on: the live recording is
+// stopped (its file kept) and the snoop channel hung up. A recording that
+// had not started yet leaves no file.
+func (s *SnoopClient) Stop(ctx context.Context, snoopID, name string) error {
+	rest := s.rest.Load()
+	if rest == nil {
+		return fmt.Errorf("stop recording %s: %w", name, ErrNotConnected)
+	}
+	s.mu.Lock()
+	e := s.entries[snoopID]
+	if e != nil {
+		e.stopped = true
+	}
+	s.mu.Unlock()
+	var errs []error
+	if err := rest.stopRecording(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
+		errs = append(errs, err)
+	}
+	if err := rest.hangup(ctx, snoopID); err != nil && !errors.Is(err, ErrNotFound) {
+		errs = append(errs, err)
+	}
+	if e != nil {
+		s.unsubscribe(e.channelID)
+	}
+	s.forget(snoopID)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("stop recording %s: %w", name, err)
+	}
+	return nil
+}
+
+// Release is told that the recorded channel hung up (or that the recording
+// was stopped): the snoop channel, if still there, is hung up in the
+// background so that Asterisk closes the file now. It never blocks.
+func (s *SnoopClient) Release(snoopID string) {
+	s.mu.Lock()
+	e := s.entries[snoopID]
+	if e != nil {
+		e.stopped = true
+	}
+	s.mu.Unlock()
+	if e == nil {
+		return
+	}
+	s.hangupSnoop(snoopID)
+	s.forget(snoopID)
+}
+
+// Adopt takes over a recording that a previous connection or process
+// started (found through the channel's marker): the client finds out
+// whether it runs, and starts it if its snoop channel waits for the
+// recorded channel's answer. It never blocks.
+func (s *SnoopClient) Adopt(channelID, snoopID, name string) {
+	s.mu.Lock()
+	e := s.entries[snoopID]
+	if e == nil {
+		e = &snoopEntry{channelID: channelID, snoopID: snoopID, name: name, since: time.Now()}
+		s.entries[snoopID] = e
+	}
+	s.mu.Unlock()
+	s.spawn(func(ctx context.Context, rest *restClient) { s.resyncEntry(ctx, rest, snoopID) })
+}
+
+// forget drops an entry.
+func (s *SnoopClient) forget(snoopID string) {
+	s.mu.Lock()
+	delete(s.entries, snoopID)
+	s.mu.Unlock()
+}
+
+// spawn runs fn in a goroutine owned by the client, unless Run is stopping
+// or has not started.
+func (s *SnoopClient) spawn(fn func(ctx context.Context, rest *restClient)) {
+	rest := s.rest.Load()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || rest == nil || s.opsCtx == nil {
+		return
+	}
+	ctx := s.opsCtx
+	s.wg.Go(func() { fn(ctx, rest) })
+}
+
+// hangupSnoop hangs a snoop channel up in the background.
+func (s *SnoopClient) hangupSnoop(snoopID string) {
+	s.spawn(func(ctx context.Context, rest *restClient) {
+		if err := rest.hangup(ctx, snoopID); err != nil && !errors.Is(err, ErrNotFound) {
+			s.log.Warn().Err(err).Str("snoop", snoopID).Msg("hang up snoop channel")
+		}
+	})
+}
+
+// unsubscribe removes the application's subscription to a recorded
+// channel in the background, unless another entry still needs it.
+func (s *SnoopClient) unsubscribe(channelID string) {
+	s.spawn(func(ctx context.Context, rest *restClient) {
+		s.mu.Lock()
+		for _, e := range s.entries {
+			if e.channelID == channelID && !e.stopped {
+				s.mu.Unlock()
+				return
+			}
+		}
+		s.mu.Unlock()
+		if err := rest.unsubscribe(ctx, s.cfg.Application, channelID); err != nil && !errors.Is(err, ErrNotFound) {
+			s.log.Debug().Err(err).Str("channel", channelID).Msg("unsubscribe from recorded channel")
+		}
+	})
+}

@@ -1,0 +1,193 @@
+package ari
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/CyCoreSystems/ari/v6"
+)
+
+// snoopEvent reports whether the snoop client needs events of type t.
+func snoopEvent(t string) bool {
+	switch t {
+	case "StasisStart", "StasisEnd", "ChannelStateChange", "ChannelDestroyed",
+		"RecordingStarted", "RecordingFinished", "RecordingFailed", "ApplicationReplaced":
+		return true
+	}
+	return false
+}
+
+// decodeSnoopEvent decodes the events the snoop client handles; others
+// give nil.
+func decodeSnoopEvent(data []byte) (ari.Event, error) {
+	var head struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("decode event type: %w", err)
+	}
+	if !snoopEvent(head.Type) {
+		return nil, nil
+	}
+	ev, err := ari.DecodeEvent(data)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s event: %w", head.Type, err)
+	}
+	return ev, nil
+}
+
+// handle applies one event. It runs on the reader goroutine: it only
+// updates state under the lock and hands requests to goroutines.
+func (s *SnoopClient) handle(ev ari.Event) {
+	switch ev := ev.(type) {
+	case *ari.StasisStart:
+		s.mu.Lock()
+		e := s.entries[ev.Channel.ID]
+		if e != nil {
+			e.inStasis = true
+		}
+		s.mu.Unlock()
+		if e == nil {
+			s.log.Debug().Str("channel", ev.Channel.ID).Str("name", ev.Channel.Name).Msg("unknown channel entered the snoop application")
+			return
+		}
+		s.maybeRecord(ev.Channel.ID)
+	case *ari.ChannelStateChange:
+		if ev.Channel.State == "Up" {
+			s.markUp(ev.Channel.ID)
+		}
+	case *ari.StasisEnd:
+		s.snoopGone(ev.Channel.ID)
+	case *ari.ChannelDestroyed:
+		s.snoopGone(ev.Channel.ID)
+	case *ari.RecordingStarted:
+		s.log.Debug().Str("recording", ev.Recording.Name).Msg("recording started")
+	case *ari.RecordingFinished:
+		s.log.Debug().Str("recording", ev.Recording.Name).Dur("duration", time.Duration(ev.Recording.Duration)).Msg("recording finished")
+	case *ari.RecordingFailed:
+		s.log.Error().Str("recording", ev.Recording.Name).Str("cause", ev.Recording.Cause).Msg("recording failed")
+	}
+}
+
+// snoopGone forgets a snoop channel that left the application.
+func (s *SnoopClient) snoopGone(id string) {
+	s.mu.Lock()
+	e := s.entries[id]
+	if e != nil {
+		delete(s.entries, id)
+	}
+	s.mu.Unlock()
+	if e != nil && !e.recording && !e.stopped {
+		s.log.Debug().Str("snoop", id).Str("channel", e.channelID).Msg("snoop channel ended before its channel answered; nothing recorded")
+	}
+}
+
+// markUp notes that a recorded channel is Up and starts its pending
+// recordings.
+func (s *SnoopClient) markUp(channelID string) {
+	var ready []string
+	s.mu.Lock()
+	for id, e := range s.entries {
+		if e.channelID == channelID && !e.up {
+			e.up = true
+			ready = append(ready, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range ready {
+		s.maybeRecord(id)
+	}
+}
+
+// maybeRecord starts the recording of a snoop channel that is in the
+// application and whose recorded channel is Up, once.
+func (s *SnoopClient) maybeRecord(snoopID string) {
+	s.mu.Lock()
+	e := s.entries[snoopID]
+	if e == nil || !e.inStasis || !e.up || e.recording || e.stopped {
+		s.mu.Unlock()
+		return
+	}
+	e.recording = true
+	name, channelID := e.name, e.channelID
+	s.mu.Unlock()
+	s.spawn(func(ctx context.Context, rest *restClient) {
+		err := rest.record(ctx, snoopID, name)
+		switch {
+		case err == nil:
+			s.log.Debug().Str("channel", channelID).Str("recording", name).Msg("recording requested")
+		case errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict):
+			// The snoop channel went away: its channel hung up, or the
+			// recording was stopped meanwhile.
+			s.log.Debug().Err(err).Str("channel", channelID).Str("recording", name).Msg("record snoop channel")
+		default:
+			s.log.Error().Err(err).Str("channel", channelID).Str("recording", name).
+				Msg("policy violation: the call must be recorded but the recording did not start")
+		}
+	})
+}
+
+// resync brings every entry in line with Asterisk after a connect (events
+// were lost while the WebSocket was down).
+func (s *SnoopClient) resync() {
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.entries))
+	for id := range s.entries {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		s.spawn(func(ctx context.Context, rest *restClient) { s.resyncEntry(ctx, rest, id) })
+	}
+}
+
+// resyncEntry reads one entry's recording, snoop channel and recorded
+// channel, and starts the recording when it should run and does not.
+func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID string) {
+	s.mu.Lock()
+	e := s.entries[snoopID]
+	if e == nil || e.stopped {
+		s.mu.Unlock()
+		return
+	}
+	name, channelID, requested := e.name, e.channelID, e.recording
+	s.mu.Unlock()
+	if _, err := rest.liveRecording(ctx, name); err == nil {
+		s.mu.Lock()
+		e.recording = true
+		s.mu.Unlock()
+		return
+	}
+	if requested {
+		// Requested but not live any more: it ended (its file stays); a
+		// second request would fail on the existing file.
+		return
+	}
+	if _, err := rest.channel(ctx, snoopID); errors.Is(err, ErrNotFound) {
+		s.snoopGone(snoopID)
+		return
+	} else if err != nil {
+		s.log.Warn().Err(err).Str("snoop", snoopID).Msg("resync snoop channel")
+		return
+	}
+	if err := rest.subscribe(ctx, s.cfg.Application, channelID); err != nil {
+		s.log.Warn().Err(err).Str("channel", channelID).Msg("resync: subscribe to recorded channel")
+	}
+	ch, err := rest.channel(ctx, channelID)
+	if err != nil {
+		s.log.Warn().Err(err).Str("channel", channelID).Msg("resync recorded channel")
+		return
+	}
+	// The snoop channel exists and was created into this application: it
+	// is in Stasis (channels stay there while the application is down).
+	s.mu.Lock()
+	e.inStasis = true
+	if ch.State == "Up" {
+		e.up = true
+	}
+	s.mu.Unlock()
+	s.maybeRecord(snoopID)
+}

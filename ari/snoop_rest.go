@@ -1,0 +1,70 @@
+package ari
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/CyCoreSystems/ari/v6"
+)
+
+// snoop creates a snoop channel with the given ID that spies on both
+// directions of channelID's audio and enters the Stasis application app.
+func (r *restClient) snoop(ctx context.Context, channelID, snoopID, app string) error {
+	q := url.Values{"spy": {"both"}, "whisper": {"none"}, "app": {app}, "snoopId": {snoopID}}
+	if err := r.do(ctx, http.MethodPost, channelPath(channelID, "/snoop"), q, nil); err != nil {
+		return fmt.Errorf("snoop channel: %w", err)
+	}
+	return nil
+}
+
+// record starts recording the channel (which must be in Stasis) into the
+// spool's recording/<name>.wav; an existing file is an error, never
+// overwritten.
+func (r *restClient) record(ctx context.Context, channelID, name string) error {
+	q := url.Values{
+		"name": {name}, "format": {"wav"}, "ifExists": {"fail"}, "beep": {"false"},
+		"maxDurationSeconds": {"0"}, "maxSilenceSeconds": {"0"}, "terminateOn": {"none"},
+	}
+	if err := r.do(ctx, http.MethodPost, channelPath(channelID, "/record"), q, nil); err != nil {
+		return fmt.Errorf("record channel: %w", err)
+	}
+	return nil
+}
+
+// stopRecording stops a live recording and keeps its file.
+func (r *restClient) stopRecording(ctx context.Context, name string) error {
+	if err := r.do(ctx, http.MethodPost, "/recordings/live/"+url.PathEscape(name)+"/stop", nil, nil); err != nil {
+		return fmt.Errorf("stop recording: %w", err)
+	}
+	return nil
+}
+
+// liveRecording reads a live recording; ErrNotFound once it has ended.
+func (r *restClient) liveRecording(ctx context.Context, name string) (*ari.LiveRecordingData, error) {
+	var rec ari.LiveRecordingData
+	if err := r.do(ctx, http.MethodGet, "/recordings/live/"+url.PathEscape(name), nil, &rec); err != nil {
+		return nil, fmt.Errorf("get live recording: %w", err)
+	}
+	return &rec, nil
+}
+
+// subscribe makes app receive the channel's events (state changes,
+// hangup) although the channel is not in Stasis.
+func (r *restClient) subscribe(ctx context.Context, app, channelID string) error {
+	q := url.Values{"eventSource": {"channel:" + channelID}}
+	if err := r.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(app)+"/subscription", q, nil); err != nil {
+		return fmt.Errorf("subscribe to channel: %w", err)
+	}
+	return nil
+}
+
+// unsubscribe undoes subscribe.
+func (r *restClient) unsubscribe(ctx context.Context, app, channelID string) error {
+	q := url.Values{"eventSource": {"channel:" + channelID}}
+	if err := r.do(ctx, http.MethodDelete, "/applications/"+url.PathEscape(app)+"/subscription", q, nil); err != nil {
+		return fmt.Errorf("unsubscribe from channel: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,393 @@
+package ari
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/websocket"
+)
+
+const fakeSnoopApp = "recpolicy-snoop"
+
+// fakeSnoopARI is an in-memory Asterisk for the snoop client: channels,
+// snoop channels, live recordings, subscriptions and the events
+// WebSocket; every REST request is logged.
+type fakeSnoopARI struct {
+	t   *testing.T
+	srv *httptest.Server
+
+	mu         sync.Mutex
+	conns      []*websocket.Conn
+	calls      []string
+	state      map[string]string // channel id → state ("" = gone)
+	snoops     map[string]string // snoop id → recorded channel
+	live       map[string]bool   // live recording names
+	subscribed map[string]bool
+	early      bool // send StasisStart before replying to snoop
+}
+
+func newFakeSnoopARI(t *testing.T) *fakeSnoopARI {
+	f := &fakeSnoopARI{t: t, state: map[string]string{}, snoops: map[string]string{}, live: map[string]bool{}, subscribed: map[string]bool{}}
+	mux := http.NewServeMux()
+	mux.Handle("GET /ari/events", websocket.Server{
+		Handshake: func(*websocket.Config, *http.Request) error { return nil },
+		Handler:   f.serveEvents,
+	})
+	mux.HandleFunc("POST /ari/channels/{id}/snoop", f.rest(f.snoop))
+	mux.HandleFunc("POST /ari/channels/{id}/record", f.rest(f.record))
+	mux.HandleFunc("GET /ari/channels/{id}", f.rest(f.channel))
+	mux.HandleFunc("DELETE /ari/channels/{id}", f.rest(f.hangup))
+	mux.HandleFunc("POST /ari/recordings/live/{name}/stop", f.rest(f.stopRecording))
+	mux.HandleFunc("GET /ari/recordings/live/{name}", f.rest(f.liveRecording))
+	mux.HandleFunc("POST /ari/applications/{app}/subscription", f.rest(f.subscribe))
+	mux.HandleFunc("DELETE /ari/applications/{app}/subscription", f.rest(f.subscribe))
+	mux.HandleFunc("GET /ari/applications/{app}", f.rest(func(*http.Request) (int, any) {
+		return http.StatusOK, map[string]any{"name": fakeSnoopApp, "channel_ids": []string{}}
+	}))
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(func() { f.drop(); f.srv.Close() })
+	return f
+}
+
+func (f *fakeSnoopARI) config() Config {
+	return Config{
+		URL: f.srv.URL + "/ari", Username: fakeUser, Password: fakePassword,
+		Application: fakeSnoopApp, DialTimeout: time.Second, RequestTimeout: time.Second,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, HealthInterval: 100 * time.Millisecond,
+	}
+}
+
+func (f *fakeSnoopARI) serveEvents(ws *websocket.Conn) {
+	req := ws.Request()
+	if u, p, ok := req.BasicAuth(); !ok || u != fakeUser || p != fakePassword || req.URL.Query().Get("app") != fakeSnoopApp {
+		_ = ws.Close()
+		return
+	}
+	f.mu.Lock()
+	f.conns = append(f.conns, ws)
+	f.mu.Unlock()
+	for {
+		var b []byte
+		if err := websocket.Message.Receive(ws, &b); err != nil {
+			return
+		}
+	}
+}
+
+// drop closes the event WebSockets.
+func (f *fakeSnoopARI) drop() {
+	f.mu.Lock()
+	conns := f.conns
+	f.conns = nil
+	f.mu.Unlock()
+	for _, ws := range conns {
+		_ = ws.Close()
+	}
+}
+
+func (f *fakeSnoopARI) send(typ string, fields map[string]any) {
+	ev := map[string]any{"type": typ, "application": fakeSnoopApp, "timestamp": time.Now().Format("2006-01-02T15:04:05.000-0700")}
+	for k, v := range fields {
+		ev[k] = v
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		f.t.Errorf("marshal event: %v", err)
+		return
+	}
+	f.mu.Lock()
+	conns := slices.Clone(f.conns)
+	f.mu.Unlock()
+	for _, ws := range conns {
+		_ = websocket.Message.Send(ws, string(data))
+	}
+}
+
+func chanJSON(id, state string) map[string]any {
+	return map[string]any{"id": id, "name": "PJSIP/235-" + id, "state": state}
+}
+
+// setState changes a channel's state; event says whether Asterisk tells.
+func (f *fakeSnoopARI) setState(id, state string, event bool) {
+	f.mu.Lock()
+	f.state[id] = state
+	f.mu.Unlock()
+	if event {
+		f.send("ChannelStateChange", map[string]any{"channel": chanJSON(id, state)})
+	}
+}
+
+func (f *fakeSnoopARI) rest(h func(*http.Request) (int, any)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != fakeUser || p != fakePassword {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		call := r.Method + " " + strings.TrimPrefix(r.URL.Path, "/ari")
+		if r.URL.RawQuery != "" {
+			call += "?" + r.URL.RawQuery
+		}
+		f.mu.Lock()
+		f.calls = append(f.calls, call)
+		f.mu.Unlock()
+		code, body := h(r)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		if body != nil {
+			_ = json.NewEncoder(w).Encode(body)
+		}
+	}
+}
+
+func (f *fakeSnoopARI) channel(r *http.Request) (int, any) {
+	id := r.PathValue("id")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.snoops[id]; ok {
+		return http.StatusOK, chanJSON(id, "Up")
+	}
+	if st := f.state[id]; st != "" {
+		return http.StatusOK, chanJSON(id, st)
+	}
+	return http.StatusNotFound, map[string]string{"message": "Channel not found"}
+}
+
+func (f *fakeSnoopARI) snoop(r *http.Request) (int, any) {
+	id, snoopID := r.PathValue("id"), r.URL.Query().Get("snoopId")
+	f.mu.Lock()
+	if f.state[id] == "" {
+		f.mu.Unlock()
+		return http.StatusNotFound, map[string]string{"message": "Channel not found"}
+	}
+	f.snoops[snoopID] = id
+	early := f.early
+	f.mu.Unlock()
+	start := func() { f.send("StasisStart", map[string]any{"args": []string{}, "channel": chanJSON(snoopID, "Up")}) }
+	if early {
+		start()
+		time.Sleep(20 * time.Millisecond) // let the event overtake the reply
+	} else {
+		defer func() { go start() }()
+	}
+	return http.StatusOK, chanJSON(snoopID, "Up")
+}
+
+func (f *fakeSnoopARI) record(r *http.Request) (int, any) {
+	id, name := r.PathValue("id"), r.URL.Query().Get("name")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.snoops[id]; !ok {
+		return http.StatusNotFound, map[string]string{"message": "Channel not found"}
+	}
+	f.live[name] = true
+	return http.StatusCreated, map[string]any{"name": name, "format": "wav", "state": "recording"}
+}
+
+func (f *fakeSnoopARI) hangup(r *http.Request) (int, any) {
+	id := r.PathValue("id")
+	f.mu.Lock()
+	_, ok := f.snoops[id]
+	delete(f.snoops, id)
+	f.mu.Unlock()
+	if !ok {
+		return http.StatusNotFound, map[string]string{"message": "Channel not found"}
+	}
+	go f.send("StasisEnd", map[string]any{"channel": chanJSON(id, "Up")})
+	return http.StatusNoContent, nil
+}
+
+func (f *fakeSnoopARI) stopRecording(r *http.Request) (int, any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.live[r.PathValue("name")] {
+		return http.StatusNotFound, map[string]string{"message": "Recording not found"}
+	}
+	delete(f.live, r.PathValue("name"))
+	return http.StatusNoContent, nil
+}
+
+func (f *fakeSnoopARI) liveRecording(r *http.Request) (int, any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.live[r.PathValue("name")] {
+		return http.StatusNotFound, map[string]string{"message": "Recording not found"}
+	}
+	return http.StatusOK, map[string]any{"name": r.PathValue("name"), "format": "wav", "state": "recording"}
+}
+
+func (f *fakeSnoopARI) subscribe(r *http.Request) (int, any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subscribed[r.URL.Query().Get("eventSource")] = r.Method == http.MethodPost
+	return http.StatusOK, map[string]any{"name": fakeSnoopApp}
+}
+
+func (f *fakeSnoopARI) hasCall(prefix string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.ContainsFunc(f.calls, func(c string) bool { return strings.HasPrefix(c, prefix) })
+}
+
+func (f *fakeSnoopARI) recording(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.live[name]
+}
+
+func (f *fakeSnoopARI) snoopExists(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.snoops[id]
+	return ok
+}
+
+// runSnoop runs a SnoopClient until the test ends and waits for its
+// connection.
+func runSnoop(t *testing.T, cfg Config) *SnoopClient {
+	t.Helper()
+	s := NewSnoopClient(cfg, testLogger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	waitFor(t, 5*time.Second, "snoop client connected", s.Connected)
+	return s
+}
+
+func TestSnoopRecordsOnlyOnceAnswered(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	f.setState("c1", "Ringing", false)
+	if err := s.Record(context.Background(), "c1", "snoop-r1", "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if !f.hasCall("POST /channels/c1/snoop?") || !f.hasCall("POST /applications/"+fakeSnoopApp+"/subscription?eventSource=channel%3Ac1") {
+		t.Fatalf("no snoop or subscription request: %q", f.calls)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if f.hasCall("POST /channels/snoop-r1/record") {
+		t.Fatal("recording started before the channel answered")
+	}
+	f.setState("c1", "Up", true)
+	waitFor(t, 5*time.Second, "record request", func() bool { return f.recording("r1") })
+	if !f.hasCall("POST /channels/snoop-r1/record?beep=false&format=wav&ifExists=fail&maxDurationSeconds=0&maxSilenceSeconds=0&name=r1&terminateOn=none") {
+		t.Errorf("record request: %q", f.calls)
+	}
+	if err := s.Stop(context.Background(), "snoop-r1", "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if f.recording("r1") || f.snoopExists("snoop-r1") {
+		t.Error("Stop left the recording or the snoop channel")
+	}
+}
+
+func TestSnoopEventBeforeReplyOnAnsweredChannel(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	f.early = true
+	s := runSnoop(t, f.config())
+	f.setState("c2", "Up", false)
+	if err := s.Record(context.Background(), "c2", "snoop-r2", "r2"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "record request", func() bool { return f.recording("r2") })
+}
+
+func TestSnoopUnansweredLegLeavesNothing(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	f.setState("c3", "Ringing", false)
+	if err := s.Record(context.Background(), "c3", "snoop-r3", "r3"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "snoop channel", func() bool { return f.snoopExists("snoop-r3") })
+	f.setState("c3", "", false)
+	s.Release("snoop-r3")
+	waitFor(t, 5*time.Second, "snoop hung up", func() bool { return !f.snoopExists("snoop-r3") })
+	time.Sleep(100 * time.Millisecond)
+	if f.hasCall("POST /channels/snoop-r3/record") {
+		t.Error("an unanswered leg was recorded")
+	}
+}
+
+func TestSnoopResyncAfterReconnect(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	f.setState("c4", "Ringing", false)
+	if err := s.Record(context.Background(), "c4", "snoop-r4", "r4"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	// The channel answers while its event is lost, and the WebSocket
+	// drops: only the resynchronisation after the reconnect can see it.
+	f.setState("c4", "Up", false)
+	time.Sleep(100 * time.Millisecond)
+	if f.recording("r4") {
+		t.Fatal("recording started without an event")
+	}
+	f.drop()
+	waitFor(t, 5*time.Second, "record after reconnect", func() bool { return f.recording("r4") })
+}
+
+func TestSnoopAdopt(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	// A previous process left a snoop waiting on an answered channel, and
+	// a recording already running on another.
+	f.setState("c5", "Up", false)
+	f.setState("c6", "Up", false)
+	f.mu.Lock()
+	f.snoops["snoop-r5"], f.snoops["snoop-r6"] = "c5", "c6"
+	f.live["r6"] = true
+	f.mu.Unlock()
+	s.Adopt("c5", "snoop-r5", "r5")
+	s.Adopt("c6", "snoop-r6", "r6")
+	waitFor(t, 5*time.Second, "record of the waiting snoop", func() bool { return f.recording("r5") })
+	time.Sleep(100 * time.Millisecond)
+	if f.hasCall("POST /channels/snoop-r6/record") {
+		t.Error("a running recording was started again")
+	}
+}
+
+func TestSnoopRecordWhileDisconnected(t *testing.T) {
+	s := NewSnoopClient(Config{URL: "http://127.0.0.1:1/ari", Username: "u", Password: "p"}, testLogger(t))
+	err := s.Record(context.Background(), "c7", "snoop-r7", "r7")
+	if !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("Record = %v, want ErrNotConnected", err)
+	}
+	if s.cfg.Application != DefaultSnoopApplication {
+		t.Errorf("application %q, want %q", s.cfg.Application, DefaultSnoopApplication)
+	}
+}
+
+func TestSnoopRecordFailsOnGoneChannel(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	err := s.Record(context.Background(), "gone", "snoop-r8", "r8")
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Record = %v, want ErrNotFound", err)
+	}
+	s.mu.Lock()
+	n := len(s.entries)
+	s.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d entries left after a failed Record", n)
+	}
+}

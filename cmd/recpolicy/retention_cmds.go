@@ -1,0 +1,776 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/rules"
+)
+
+// Retention commands:
+//
+//	recpolicy hold add --config F (--recording ID|PATH | --linkedid X | --extension N --since T --until T)
+//	                   --case REF --reason TEXT --class CLASS --by NAME [--json]
+//	recpolicy hold release ID --config F --by NAME --reason TEXT [--dry-run]
+//	recpolicy hold list --config F [--all] [--json]
+//	recpolicy export --training ID|PATH --config F --by NAME [--dir DIR] [--dry-run] [--json]
+//	recpolicy export list --config F [--json]
+//	recpolicy retention purge --config F [--dry-run] [--max-share 0.2] [--training-dir DIR] [--by NAME] [--json]
+//	recpolicy retention verify --config F [--training-dir DIR] [--json]   (exit 1 when a file is wrong)
+//	recpolicy retention destroy (--recording ID|PATH | --training ID) --config F --reason TEXT --by NAME [--early REF] [--dry-run]
+//	recpolicy retention log --config F [--since T] [--until T] [--kind K] [--limit N] [--json]
+//	recpolicy recordings destroy ID|PATH --config F --reason TEXT --by NAME [--early REF] [--dry-run]
+
+// parseInterleaved parses flags that may come before or after the
+// positional arguments, and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// retentionEnv opens the config, the rules and the database.
+func retentionEnv(configFile string) (*archiveEnv, error) {
+	if configFile == "" {
+		return nil, badUsage("--config is required: %s", configHint)
+	}
+	return openArchiveEnv(configFile, true)
+}
+
+// trainingDir is the --dir/--training-dir flag, or the training area
+// beside the archive (<parent of archive.dir>/training).
+func trainingDir(flagValue string, env *archiveEnv) (string, error) {
+	if flagValue != "" {
+		if !filepath.IsAbs(flagValue) {
+			abs, err := filepath.Abs(flagValue)
+			if err != nil {
+				return "", badUsage("--dir %q: %v", flagValue, err)
+			}
+			flagValue = abs
+		}
+		return filepath.Clean(flagValue), nil
+	}
+	if env.cfg.Archive.Dir == "" {
+		return "", badUsage("no training directory: give --dir DIR (archive.dir is not set either)")
+	}
+	return filepath.Join(filepath.Dir(filepath.Clean(env.cfg.Archive.Dir)), "training"), nil
+}
+
+func classes(r *rules.Rules) archive.Classes { return archive.Classes(r.Retention()) }
+
+// loginName is who runs the command, for the destruction log when --by is
+// not given.
+func loginName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}
+
+func needText(flagName, v, example string) error {
+	if strings.TrimSpace(v) == "" {
+		return badUsage("%s is required: e.g. %s %s", flagName, flagName, example)
+	}
+	return nil
+}
+
+func dbHint(err error, cfg string) error {
+	var pe *archive.RefusedError
+	if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrHeld) || errors.Is(err, archive.ErrRetentionNotOver) ||
+		errors.Is(err, archive.ErrIntegrity) || errors.As(err, &pe) || errors.Is(err, archive.ErrAlreadyReleased) ||
+		errors.Is(err, archive.ErrOutsideArea) || errors.Is(err, archive.ErrUnknownClass) {
+		return err
+	}
+	return fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, cfg)
+}
+
+// cmdHold runs `recpolicy hold add|release|list`.
+func cmdHold(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return exitCode(stderr, "recpolicy hold", badUsage("name a subcommand: add, release or list (recpolicy hold list --config FILE)"))
+	}
+	switch args[0] {
+	case "add":
+		return holdAdd(args[1:], stdout, stderr)
+	case "release":
+		return holdRelease(args[1:], stdout, stderr)
+	case "list":
+		return holdList(args[1:], stdout, stderr)
+	default:
+		return exitCode(stderr, "recpolicy hold", badUsage("unknown subcommand %q: use add, release or list", args[0]))
+	}
+}
+
+func holdAdd(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy hold add"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	recording := fs.String("recording", "", "the recording's id or path")
+	linkedid := fs.String("linkedid", "", "a call's linkedid: all its recordings and call records")
+	extension := fs.String("extension", "", "an extension: its recordings and call records from --since to --until")
+	since := fs.String("since", "", "start of the range, in the city's time zone (2026-11-28, 2026-11-28T05:00 or RFC 3339)")
+	until := fs.String("until", "", "end of the range (a date is inclusive)")
+	caseRef := fs.String("case", "", "case reference of the complaint or litigation (required)")
+	reason := fs.String("reason", "", "why the hold is placed (required)")
+	class := fs.String("class", "", "retention class from the rules file kept after release, e.g. complaint (required)")
+	by := fs.String("by", "", "who places the hold (required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		return exitCode(stderr, name, badUsage("unexpected argument %q: name the target with --recording, --linkedid or --extension", pos[0]))
+	}
+	n := 0
+	for _, v := range []string{*recording, *linkedid, *extension} {
+		if v != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return exitCode(stderr, name, badUsage("name exactly one target: --recording ID|PATH, --linkedid ID, or --extension N with --since and --until"))
+	}
+	if *extension != "" && (*since == "" || *until == "") {
+		return exitCode(stderr, name, badUsage("--extension needs --since and --until: e.g. --since 2026-11-01 --until 2026-11-30"))
+	}
+	if *extension == "" && (*since != "" || *until != "") {
+		return exitCode(stderr, name, badUsage("--since and --until go with --extension only"))
+	}
+	for _, f := range []struct{ flag, v, ex string }{{"--case", *caseRef, "PL-2026-014"}, {"--reason", *reason, `"plainte du 2026-11-28"`},
+		{"--class", *class, "complaint"}, {"--by", *by, `"Lise Tremblay"`}} {
+		if err := needText(f.flag, f.v, f.ex); err != nil {
+			return exitCode(stderr, name, err)
+		}
+	}
+	env, err := retentionEnv(*cfgFile)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	cl := classes(env.rules)
+	if _, ok := cl[*class]; !ok {
+		return exitCode(stderr, name, badUsage("--class %q is not in %s: use one of %s", *class, env.rules.Source(), strings.Join(cl.Names(), ", ")))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req := archive.HoldRequest{LinkedID: *linkedid, Case: *caseRef, Reason: *reason, Class: *class, Actor: archive.Actor{Name: *by}}
+	loc := env.rules.Location()
+	switch {
+	case *recording != "":
+		r, err := env.store.FindRecording(ctx, *recording)
+		if err != nil {
+			return exitCode(stderr, name, dbHint(err, *cfgFile))
+		}
+		req.RecordingID = r.ID
+	case *extension != "":
+		if n, flag := archive.ClassifyNumber(*extension); flag != archive.NumberOK || n != *extension {
+			return exitCode(stderr, name, badUsage("--extension %q is not an extension number: give digits, e.g. --extension 235", *extension))
+		}
+		req.Extension, req.Endpoint = *extension, *extension
+		if e, ok := env.rules.Extension(*extension); ok {
+			req.Endpoint = e.Endpoint
+		}
+		s, _, ok := parseWhen(*since, loc)
+		if !ok {
+			return exitCode(stderr, name, badUsage("--since %q is not a date or time: use 2026-11-28, 2026-11-28T05:00 or RFC 3339", *since))
+		}
+		u, dateOnly, ok := parseWhen(*until, loc)
+		if !ok {
+			return exitCode(stderr, name, badUsage("--until %q is not a date or time: use 2026-11-28, 2026-11-28T05:00 or RFC 3339", *until))
+		}
+		if dateOnly {
+			u = u.AddDate(0, 0, 1)
+		}
+		if !s.Before(u) {
+			return exitCode(stderr, name, badUsage("--since %s is not before --until %s: swap them or widen the range", *since, *until))
+		}
+		req.Since, req.Until = s, u
+	}
+	h, err := env.store.AddHold(ctx, req, cl)
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, name, h)
+	}
+	fmt.Fprintf(stdout, "hold %d placed on %s (case %s, class %s): covers %d recordings and %d call records now\n",
+		h.ID, h.Target(), h.Case, h.Class, h.Recordings, h.Calls)
+	return 0
+}
+
+func holdRelease(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy hold release"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	reason := fs.String("reason", "", "why the hold ends (required)")
+	by := fs.String("by", "", "who releases it (required)")
+	dryRun := fs.Bool("dry-run", false, "show the hold and what follows, change nothing")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		return exitCode(stderr, name, badUsage("name one hold by its id: recpolicy hold release 12 --config FILE --by NAME --reason TEXT"))
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || id <= 0 {
+		return exitCode(stderr, name, badUsage("hold id %q is not a number: recpolicy hold list shows the ids", pos[0]))
+	}
+	for _, f := range []struct{ flag, v, ex string }{{"--reason", *reason, `"plainte réglée"`}, {"--by", *by, `"Lise Tremblay"`}} {
+		if err := needText(f.flag, f.v, f.ex); err != nil {
+			return exitCode(stderr, name, err)
+		}
+	}
+	env, err := retentionEnv(*cfgFile)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	h, err := env.store.ReleaseHold(ctx, id, archive.Actor{Name: *by}, *reason, *dryRun)
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	days, _ := env.rules.RetentionDays(h.Class)
+	verb := "released"
+	if *dryRun {
+		verb = "would be released (dry run)"
+	}
+	fmt.Fprintf(stdout, "hold %d on %s %s; what it covers is kept %d more days (class %s), then follows its own retention\n",
+		h.ID, h.Target(), verb, days, h.Class)
+	return 0
+}
+
+func holdList(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy hold list"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	all := fs.Bool("all", false, "include released holds")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		return exitCode(stderr, name, badUsage("unexpected argument %q: hold list takes only flags", pos[0]))
+	}
+	env, err := retentionEnv(*cfgFile)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	holds, err := env.store.ListHolds(ctx, *all)
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, name, holds)
+	}
+	loc := env.rules.Location()
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCASE\tCLASS\tTARGET\tRECORDINGS\tCALLS\tPLACED\tBY\tRELEASED")
+	for _, h := range holds {
+		rel := "-"
+		if h.ReleasedAt != nil {
+			rel = h.ReleasedAt.In(loc).Format("2006-01-02 15:04") + " by " + h.ReleasedBy
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", h.ID, h.Case, h.Class, h.Target(), h.Recordings, h.Calls,
+			h.CreatedAt.In(loc).Format("2006-01-02 15:04"), h.CreatedBy, rel)
+	}
+	tw.Flush()
+	return 0
+}
+
+// cmdExport runs `recpolicy export --training REC` and `recpolicy export list`.
+func cmdExport(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy export"
+	if len(args) > 0 && args[0] == "list" {
+		return exportList(args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	training := fs.Bool("training", false, "write a de-identified training copy (the only export there is)")
+	dir := fs.String("dir", "", "training area (default: training/ beside archive.dir)")
+	by := fs.String("by", "", "who exports (required)")
+	dryRun := fs.Bool("dry-run", false, "check and show the copy's name, write nothing")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if !*training {
+		return exitCode(stderr, name, badUsage("--training is required: only de-identified training copies are exported (recpolicy export --training ID --config FILE --by NAME)"))
+	}
+	if len(pos) != 1 {
+		return exitCode(stderr, name, badUsage("name one recording by its id or path: recpolicy export --training 42 --config FILE --by NAME"))
+	}
+	if err := needText("--by", *by, `"Lise Tremblay"`); err != nil {
+		return exitCode(stderr, name, err)
+	}
+	env, err := retentionEnv(*cfgFile)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	if _, ok := env.rules.RetentionDays(archive.TrainingRetention); !ok {
+		return exitCode(stderr, name, fmt.Errorf("the rules file %s has no retention class %q: add it under retention: (days, at least 365)",
+			env.rules.Source(), archive.TrainingRetention))
+	}
+	tdir, err := trainingDir(*dir, env)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	src, err := env.store.FindRecording(ctx, pos[0])
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if e, ok := env.rules.Extension(src.Extension); ok && e.Confidential {
+		return exitCode(stderr, name, fmt.Errorf("recording %d is of extension %s, whose staff are bound by professional confidentiality: it is not used for training", src.ID, src.Extension))
+	}
+	tc, err := env.store.ExportTraining(ctx, archive.TrainingRequest{Source: src, ArchiveDir: env.cfg.Archive.Dir, Dir: tdir,
+		Actor: archive.Actor{Name: *by}, DryRun: *dryRun})
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, name, tc)
+	}
+	if *dryRun {
+		fmt.Fprintf(stdout, "would write %s (dry run; recording %d checked)\n", tc.Path, src.ID)
+		return 0
+	}
+	days, _ := env.rules.RetentionDays(archive.TrainingRetention)
+	fmt.Fprintf(stdout, "training copy %d: %s (%s, %d bytes); kept %d days. Listen to it first: the audio itself may say names or numbers\n",
+		tc.ID, tc.Path, formatSeconds(tc.Duration), tc.Size, days)
+	return 0
+}
+
+func exportList(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy export list"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		return exitCode(stderr, name, badUsage("unexpected argument %q: export list takes only flags", pos[0]))
+	}
+	env, err := retentionEnv(*cfgFile)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	list, err := env.store.ListTraining(ctx)
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, name, list)
+	}
+	loc := env.rules.Location()
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCREATED\tBY\tDURATION\tCLASS\tPATH")
+	for _, t := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.CreatedAt.In(loc).Format("2006-01-02 15:04"), t.CreatedBy,
+			formatSeconds(t.Duration), t.Class, t.Path)
+	}
+	tw.Flush()
+	return 0
+}
+
+// cmdRetention runs `recpolicy retention purge|verify|destroy|log`.
+func cmdRetention(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return exitCode(stderr, "recpolicy retention", badUsage("name a subcommand: purge, verify, destroy or log (recpolicy retention purge --config FILE --dry-run)"))
+	}
+	switch args[0] {
+	case "purge":
+		return retentionPurge(args[1:], stdout, stderr)
+	case "verify":
+		return retentionVerify(args[1:], stdout, stderr)
+	case "destroy":
+		return retentionDestroy("recpolicy retention destroy", args[1:], false, stdout, stderr)
+	case "log":
+		return retentionLog(args[1:], stdout, stderr)
+	default:
+		return exitCode(stderr, "recpolicy retention", badUsage("unknown subcommand %q: use purge, verify, destroy or log", args[0]))
+	}
+}
+
+// cmdRecordingsDestroy runs `recpolicy recordings destroy ID|PATH …`.
+func cmdRecordingsDestroy(args []string, stdout, stderr io.Writer) int {
+	return retentionDestroy("recpolicy recordings destroy", args, true, stdout, stderr)
+}
+
+func retentionPurge(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy retention purge"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	dryRun := fs.Bool("dry-run", false, "show what would be destroyed, destroy nothing")
+	maxShare := fs.Float64("max-share", archive.DefaultMaxShare, "refuse when more than this fraction of the archive is due at once")
+	tdirFlag := fs.String("training-dir", "", "training area (default: training/ beside archive.dir)")
+	by := fs.String("by", "", "who runs the purge, for the destruction log (default: your login)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		return exitCode(stderr, name, badUsage("unexpected argument %q: purge takes only flags", pos[0]))
+	}
+	if *maxShare <= 0 || *maxShare > 1 {
+		return exitCode(stderr, name, badUsage("--max-share %g is out of range: give a fraction in (0, 1], e.g. --max-share 0.2", *maxShare))
+	}
+	env, err := retentionEnv(*cfgFile)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	tdir, err := trainingDir(*tdirFlag, env)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	actor := *by
+	if strings.TrimSpace(actor) == "" {
+		actor = loginName()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bar := newProgress(stderr, "purge")
+	rep, err := env.store.Purge(ctx, archive.PurgeOptions{Classes: classes(env.rules), ArchiveDir: env.cfg.Archive.Dir,
+		TrainingDir: tdir, MaxShare: *maxShare, DryRun: *dryRun, Actor: archive.Actor{Name: actor}, Progress: bar.update})
+	bar.done()
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if *asJSON {
+		if code := writeJSON(stdout, stderr, name, rep); code != 0 {
+			return code
+		}
+	} else {
+		printPurge(stdout, rep, env.rules.Location())
+	}
+	if len(rep.Problems) > 0 {
+		fmt.Fprintf(stderr, "%s: %d files kept past their retention because something is wrong with them; see above\n", name, len(rep.Problems))
+		return 1
+	}
+	return 0
+}
+
+func printPurge(w io.Writer, rep *archive.PurgeReport, loc *time.Location) {
+	verb := "destroyed"
+	if rep.DryRun {
+		verb = "would destroy (dry run)"
+	}
+	files := append(append([]archive.Destroyed{}, rep.Recordings...), rep.Training...)
+	if len(files) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "KIND\tID\tCLASS\tENDED\tEXPIRED\tPATH")
+		for _, d := range files {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", d.Kind, d.ID, d.Class, d.Ended.In(loc).Format("2006-01-02 15:04"),
+				d.Expired.In(loc).Format("2006-01-02"), d.Path)
+		}
+		tw.Flush()
+	}
+	printProblems(w, rep.Problems)
+	fmt.Fprintf(w, "%s: %d recordings, %d training copies, %d call records; %d recordings past retention kept by a hold",
+		verb, len(rep.Recordings), len(rep.Training), rep.Calls, rep.Held)
+	if rep.Resumed > 0 {
+		fmt.Fprintf(w, "; %d destructions of an earlier run completed", rep.Resumed)
+	}
+	fmt.Fprintln(w)
+}
+
+func printProblems(w io.Writer, ps []archive.Problem) {
+	if len(ps) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROBLEM\tAREA\tID\tPATH\tDETAIL")
+	for _, p := range ps {
+		id := "-"
+		if p.ID != 0 {
+			id = strconv.FormatInt(p.ID, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Kind, p.Area, id, p.Path, dash(p.Detail))
+	}
+	tw.Flush()
+}
+
+func retentionVerify(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy retention verify"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	tdirFlag := fs.String("training-dir", "", "training area (default: training/ beside archive.dir)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		return exitCode(stderr, name, badUsage("unexpected argument %q: verify takes only flags", pos[0]))
+	}
+	env, err := retentionEnv(*cfgFile)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	tdir, err := trainingDir(*tdirFlag, env)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	bar := newProgress(stderr, "verify")
+	rep, err := env.store.Verify(context.Background(), archive.VerifyOptions{ArchiveDir: env.cfg.Archive.Dir, TrainingDir: tdir, Progress: bar.update})
+	bar.done()
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if *asJSON {
+		if code := writeJSON(stdout, stderr, name, rep); code != 0 {
+			return code
+		}
+	} else {
+		printProblems(stdout, rep.Problems)
+		fmt.Fprintf(stdout, "%d files checked: %d missing, %d altered, %d unreadable, %d outside their area, %d unknown\n", rep.Checked,
+			rep.Count(archive.ProblemMissing), rep.Count(archive.ProblemAltered), rep.Count(archive.ProblemUnreadable),
+			rep.Count(archive.ProblemOutside), rep.Count(archive.ProblemUnknown))
+	}
+	if !rep.OK() {
+		fmt.Fprintf(stderr, "%s: %d problems found\n", name, len(rep.Problems))
+		return 1
+	}
+	return 0
+}
+
+// retentionDestroy destroys one recording (or training copy) by hand;
+// positional names the recording as a positional argument instead of
+// --recording.
+func retentionDestroy(name string, args []string, positional bool, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	recording := fs.String("recording", "", "the recording's id or path")
+	training := fs.Int64("training", 0, "a training copy's id (recpolicy export list)")
+	reason := fs.String("reason", "", "why it is destroyed (required)")
+	by := fs.String("by", "", "who destroys it (required)")
+	early := fs.String("early", "", "reference of the exceptional instruction (mayor or director general) allowing destruction before the retention ends")
+	tdirFlag := fs.String("training-dir", "", "training area (default: training/ beside archive.dir)")
+	dryRun := fs.Bool("dry-run", false, "check and show, destroy nothing")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if positional && len(pos) == 1 && *recording == "" {
+		*recording, pos = pos[0], nil
+	}
+	if len(pos) > 0 {
+		return exitCode(stderr, name, badUsage("unexpected argument %q: name the recording once (its id or path)", pos[0]))
+	}
+	if (*recording == "") == (*training == 0) {
+		if positional {
+			return exitCode(stderr, name, badUsage("name one recording by its id or path: %s 42 --config FILE --reason TEXT --by NAME", name))
+		}
+		return exitCode(stderr, name, badUsage("name one target: --recording ID|PATH or --training ID"))
+	}
+	for _, f := range []struct{ flag, v, ex string }{{"--reason", *reason, `"demande d'accès traitée"`}, {"--by", *by, `"Lise Tremblay"`}} {
+		if err := needText(f.flag, f.v, f.ex); err != nil {
+			return exitCode(stderr, name, err)
+		}
+	}
+	env, err := retentionEnv(*cfgFile)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	req := archive.DestroyRequest{Reason: *reason, Actor: archive.Actor{Name: *by}, Classes: classes(env.rules),
+		Early: *early, DryRun: *dryRun}
+	if *training != 0 {
+		req.Kind, req.ID = archive.KindTraining, *training
+		if req.Area, err = trainingDir(*tdirFlag, env); err != nil {
+			return exitCode(stderr, name, err)
+		}
+	} else {
+		r, err := env.store.FindRecording(ctx, *recording)
+		if err != nil {
+			return exitCode(stderr, name, dbHint(err, *cfgFile))
+		}
+		req.Kind, req.ID, req.Area = archive.KindRecording, r.ID, env.cfg.Archive.Dir
+	}
+	d, err := env.store.Destroy(ctx, req)
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if d.DryRun {
+		fmt.Fprintf(stdout, "would destroy %s %d: %s (dry run; checksum verified)\n", d.Kind, d.ID, d.Path)
+		return 0
+	}
+	note := ""
+	if d.Note != "" {
+		note = " (" + d.Note + ")"
+	}
+	fmt.Fprintf(stdout, "destroyed %s %d: %s%s; destruction log row %d\n", d.Kind, d.ID, d.Path, note, d.LogID)
+	return 0
+}
+
+func retentionLog(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy retention log"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	since := fs.String("since", "", "from this date or time, in the city's time zone")
+	until := fs.String("until", "", "up to this date (inclusive) or time (exclusive)")
+	kind := fs.String("kind", "", "recording, training or call")
+	limit := fs.Int("limit", 1000, "at most this many rows, newest first (0: all)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		return exitCode(stderr, name, badUsage("unexpected argument %q: log takes only flags", pos[0]))
+	}
+	switch *kind {
+	case "", archive.KindRecording, archive.KindTraining, archive.KindCall:
+	default:
+		return exitCode(stderr, name, badUsage("--kind %q is unknown: use recording, training or call", *kind))
+	}
+	if *limit < 0 {
+		return exitCode(stderr, name, badUsage("--limit %d is negative: give 0 for all rows, or a positive count", *limit))
+	}
+	env, err := retentionEnv(*cfgFile)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	loc := env.rules.Location()
+	f := archive.DestructionFilter{Kind: *kind, Limit: *limit}
+	if *since != "" {
+		t, _, ok := parseWhen(*since, loc)
+		if !ok {
+			return exitCode(stderr, name, badUsage("--since %q is not a date or time: use 2026-11-28 or 2026-11-28T05:00", *since))
+		}
+		f.Since = t
+	}
+	if *until != "" {
+		t, dateOnly, ok := parseWhen(*until, loc)
+		if !ok {
+			return exitCode(stderr, name, badUsage("--until %q is not a date or time: use 2026-11-28 or 2026-11-28T05:00", *until))
+		}
+		if dateOnly {
+			t = t.AddDate(0, 0, 1)
+		}
+		f.Until = t
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rows, err := env.store.ListDestructions(ctx, f)
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if *asJSON {
+		if rows == nil {
+			rows = []archive.Destruction{}
+		}
+		return writeJSON(stdout, stderr, name, rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tWHEN\tKIND\tOBJECT\tSTATE\tBY\tREASON\tWHAT")
+	for _, d := range rows {
+		when := d.RequestedAt
+		if d.DestroyedAt != nil {
+			when = *d.DestroyedAt
+		}
+		what := d.Path
+		if what == "" {
+			what = string(d.Detail)
+		}
+		by := d.Actor
+		if d.ActorKind == "job" {
+			by = "job:" + by
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", d.ID, when.In(loc).Format("2006-01-02 15:04:05"), d.Kind, d.ObjectID,
+			d.State, by, d.Reason, what)
+	}
+	tw.Flush()
+	return 0
+}
+
+// progress draws a one-line progress bar with \r on a terminal; elsewhere
+// it draws nothing.
+type progress struct {
+	w     io.Writer
+	label string
+	tty   bool
+	last  time.Time
+	shown bool
+}
+
+func newProgress(w io.Writer, label string) *progress {
+	p := &progress{w: w, label: label}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(done, total int) {
+	if !p.tty || total == 0 {
+		return
+	}
+	if now := time.Now(); done < total && now.Sub(p.last) < 100*time.Millisecond {
+		return
+	} else {
+		p.last = now
+	}
+	const width = 30
+	fill := width * done / total
+	fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d %3d%%", p.label, strings.Repeat("#", fill), strings.Repeat(" ", width-fill),
+		done, total, 100*done/total)
+	p.shown = true
+}
+
+func (p *progress) done() {
+	if p.shown {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,139 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/villedemercier/recpolicy/ami"
+)
+
+// Snooper records channels through ARI snoop channels (ari.SnoopClient).
+type Snooper interface {
+	// Record starts recording channelID (an Asterisk unique ID) through the
+	// snoop channel snoopID into Asterisk's recording spool as <name>.wav.
+	Record(ctx context.Context, channelID, snoopID, name string) error
+	// Stop stops the recording and hangs up its snoop channel.
+	Stop(ctx context.Context, snoopID, name string) error
+	// Release hangs up the snoop channel of a recording whose channel hung
+	// up, in the background.
+	Release(snoopID string)
+	// Adopt takes over a recording started by an earlier connection or
+	// process, in the background.
+	Adopt(channelID, snoopID, name string)
+}
+
+// Snoop records channels through ARI: a snoop channel spying on both
+// directions of the recorded channel, recorded into Asterisk's ARI
+// recording directory (<astspooldir>/recording), which is AsteriskDir as
+// Asterisk sees it and LocalDir as the daemon sees it. The recording starts
+// when the recorded channel answers (see ari.SnoopClient), so the audio
+// Dial passes to a ringing phone is not in it and a leg that never answers
+// leaves no file. Like MixMonitor, the recorded channel carries the
+// recording's ID in RECPOLICY_REC (set over AMI), for adoption after a
+// reconnect or a restart.
+type Snoop struct {
+	ARI         Snooper
+	AMI         Actioner
+	AsteriskDir string
+	LocalDir    string
+	Filer       *Filer
+}
+
+// snoopIDPrefix starts the ID of every snoop channel the daemon creates;
+// the rest is the recording's ID, so the snoop channel of a recording is
+// known from its ID alone.
+const snoopIDPrefix = "recpolicy-snoop-"
+
+// SnoopID returns the snoop channel ID of the recording id.
+func SnoopID(id string) string { return snoopIDPrefix + id }
+
+// Start marks r.Channel with r.ID, then starts the snoop channel and its
+// recording of <AsteriskDir>/<r.ID>.wav. The mark comes first so that no
+// recording runs unmarked; it is removed again when the start fails.
+func (s *Snoop) Start(ctx context.Context, r *Recording) error {
+	if strings.ContainsAny(r.ID, "/\\ \r\n") || r.ID == "" || r.Uniqueid == "" {
+		return fmt.Errorf("start snoop on %s: %w: %q", r.Channel, ErrUnsafeName, r.ID)
+	}
+	s.Paths(r)
+	r.BackendID = SnoopID(r.ID)
+	if err := s.mark(ctx, r.Channel, r.ID); err != nil {
+		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
+	}
+	if err := s.ARI.Record(ctx, r.Uniqueid, r.BackendID, r.ID); err != nil {
+		if uerr := s.mark(ctx, r.Channel, ""); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("unmark recording: %w", uerr))
+		}
+		return fmt.Errorf("start snoop on %s: %w", r.Channel, err)
+	}
+	return nil
+}
+
+// mark sets RECPOLICY_REC on the channel ("" clears it).
+func (s *Snoop) mark(ctx context.Context, channel, id string) error {
+	_, err := s.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: channel},
+		ami.Header{Key: "Variable", Value: recVar}, ami.Header{Key: "Value", Value: id})
+	return err
+}
+
+// Stop stops the recording (its file is kept), hangs up its snoop channel
+// and clears the channel's mark.
+func (s *Snoop) Stop(ctx context.Context, r *Recording) error {
+	var errs []error
+	if err := s.ARI.Stop(ctx, s.backendID(r), r.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.mark(ctx, r.Channel, ""); err != nil {
+		errs = append(errs, fmt.Errorf("unmark recording: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("stop snoop on %s: %w", r.Channel, err)
+	}
+	return nil
+}
+
+// Finish hangs up the snoop channel if it is still there (so Asterisk
+// closes the file now) and hands the recording to the filer.
+func (s *Snoop) Finish(r *Recording) {
+	s.ARI.Release(s.backendID(r))
+	s.Filer.Submit(r)
+}
+
+// Running tells which recording of ours runs on a channel, from the mark
+// Start set: its ID and snoop channel ID, or "" when none. A marked
+// recording is handed to the ARI client to adopt, which starts it if its
+// snoop channel still waits for the answer.
+func (s *Snoop) Running(ctx context.Context, channel string) (id, backendID string, err error) {
+	resp, err := s.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: channel}, ami.Header{Key: "Variable", Value: recVar})
+	if err != nil {
+		return "", "", fmt.Errorf("read %s on %s: %w", recVar, channel, err)
+	}
+	id = strings.Clone(resp.Get("Value"))
+	if id == "" {
+		return "", "", nil
+	}
+	info, err := ParseSpoolID(id)
+	if err != nil {
+		return "", "", fmt.Errorf("read %s on %s: %w", recVar, channel, err)
+	}
+	backendID = SnoopID(id)
+	s.ARI.Adopt(info.Uniqueid, backendID, id)
+	return id, backendID, nil
+}
+
+// Paths sets r's spool paths from its ID.
+func (s *Snoop) Paths(r *Recording) {
+	r.AsteriskPath = path.Join(s.AsteriskDir, r.ID+".wav")
+	r.LocalPath = filepath.Join(s.LocalDir, r.ID+".wav")
+}
+
+// backendID is r's snoop channel ID (derived from its ID when unset).
+func (s *Snoop) backendID(r *Recording) string {
+	if r.BackendID != "" {
+		return r.BackendID
+	}
+	return SnoopID(r.ID)
+}

@@ -1,0 +1,149 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/ami"
+)
+
+// fakeSnooper records the calls the Snoop recorder makes to ARI.
+type fakeSnooper struct {
+	mu        sync.Mutex
+	calls     []string
+	recordErr error
+}
+
+func (f *fakeSnooper) log(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, s)
+}
+
+func (f *fakeSnooper) Record(_ context.Context, channelID, snoopID, name string) error {
+	f.log("record " + channelID + " " + snoopID + " " + name)
+	return f.recordErr
+}
+func (f *fakeSnooper) Stop(_ context.Context, snoopID, name string) error {
+	f.log("stop " + snoopID + " " + name)
+	return nil
+}
+func (f *fakeSnooper) Release(snoopID string) { f.log("release " + snoopID) }
+func (f *fakeSnooper) Adopt(channelID, snoopID, name string) {
+	f.log("adopt " + channelID + " " + snoopID + " " + name)
+}
+
+// fakeAMI answers Setvar and Getvar from a map of channel variables.
+type fakeAMI struct {
+	mu   sync.Mutex
+	vars map[string]string // channel/variable → value
+	acts []string
+}
+
+func (f *fakeAMI) Action(_ context.Context, action string, headers ...ami.Header) (*ami.Message, error) {
+	h := map[string]string{}
+	for _, x := range headers {
+		h[x.Key] = x.Value
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.acts = append(f.acts, action+" "+h["Channel"]+" "+h["Variable"]+"="+h["Value"])
+	key := h["Channel"] + "/" + h["Variable"]
+	switch action {
+	case "Setvar":
+		f.vars[key] = h["Value"]
+		return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}), nil
+	case "Getvar":
+		return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}, ami.Header{Key: "Value", Value: f.vars[key]}), nil
+	}
+	return nil, errors.New("unexpected action " + action)
+}
+
+func newSnoopForTest(t *testing.T) (*Snoop, *fakeSnooper, *fakeAMI) {
+	t.Helper()
+	sn := &fakeSnooper{}
+	a := &fakeAMI{vars: map[string]string{}}
+	dir := t.TempDir()
+	f := NewFiler(dir, t.TempDir(), time.Second, zerolog.Nop(), NewMetrics(prometheus.NewRegistry()), nil)
+	return &Snoop{ARI: sn, AMI: a, AsteriskDir: "/var/spool/asterisk/recording", LocalDir: dir, Filer: f}, sn, a
+}
+
+func TestSnoopStartMarksThenRecords(t *testing.T) {
+	s, sn, a := newSnoopForTest(t)
+	r := &Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12"}
+	if err := s.Start(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	if r.AsteriskPath != "/var/spool/asterisk/recording/"+r.ID+".wav" {
+		t.Errorf("asterisk path %q", r.AsteriskPath)
+	}
+	if r.BackendID != "recpolicy-snoop-"+r.ID {
+		t.Errorf("backend id %q", r.BackendID)
+	}
+	if got := a.vars["PJSIP/235-00000001/RECPOLICY_REC"]; got != r.ID {
+		t.Errorf("RECPOLICY_REC = %q, want %q", got, r.ID)
+	}
+	want := "record 1700000000.12 " + r.BackendID + " " + r.ID
+	if len(sn.calls) != 1 || sn.calls[0] != want {
+		t.Errorf("ari calls %q, want [%q]", sn.calls, want)
+	}
+
+	if err := s.Stop(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.vars["PJSIP/235-00000001/RECPOLICY_REC"]; got != "" {
+		t.Errorf("after Stop, RECPOLICY_REC = %q, want cleared", got)
+	}
+	s.Finish(r)
+	if sn.calls[1] != "stop "+r.BackendID+" "+r.ID || sn.calls[2] != "release "+r.BackendID {
+		t.Errorf("ari calls %q", sn.calls)
+	}
+}
+
+func TestSnoopStartFailureClearsMark(t *testing.T) {
+	s, sn, a := newSnoopForTest(t)
+	sn.recordErr = errors.New("record channel: ari status 500")
+	r := &Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12"}
+	if err := s.Start(context.Background(), r); err == nil {
+		t.Fatal("Start succeeded although ARI failed")
+	}
+	if got := a.vars["PJSIP/235-00000001/RECPOLICY_REC"]; got != "" {
+		t.Errorf("RECPOLICY_REC = %q after a failed start, want cleared", got)
+	}
+}
+
+func TestSnoopStartRefusesUnsafeID(t *testing.T) {
+	s, sn, _ := newSnoopForTest(t)
+	r := &Recording{ID: "../etc/passwd", Channel: "PJSIP/235-00000001", Uniqueid: "1.2"}
+	if err := s.Start(context.Background(), r); !errors.Is(err, ErrUnsafeName) {
+		t.Fatalf("Start = %v, want ErrUnsafeName", err)
+	}
+	if len(sn.calls) != 0 {
+		t.Errorf("ari called: %q", sn.calls)
+	}
+}
+
+func TestSnoopRunningAdopts(t *testing.T) {
+	s, sn, a := newSnoopForTest(t)
+	id := "1700000000-235-outbound-1700000000.7-2"
+	a.vars["PJSIP/235-00000002/RECPOLICY_REC"] = id
+	gotID, backend, err := s.Running(context.Background(), "PJSIP/235-00000002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotID != id || backend != SnoopID(id) {
+		t.Errorf("Running = %q, %q", gotID, backend)
+	}
+	if want := "adopt 1700000000.7 " + SnoopID(id) + " " + id; len(sn.calls) != 1 || sn.calls[0] != want {
+		t.Errorf("ari calls %q, want [%q]", sn.calls, want)
+	}
+	if id, _, err := s.Running(context.Background(), "PJSIP/250-00000003"); err != nil || id != "" {
+		t.Errorf("unmarked channel: Running = %q, %v", id, err)
+	}
+}

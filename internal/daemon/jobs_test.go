@@ -1,0 +1,204 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/rules"
+)
+
+// jobsTestDB creates a throwaway database on the sandbox PostgreSQL
+// (RECPOLICY_PG_DSN or its default), as archive's tests do; it fails,
+// never skips, when PostgreSQL is down.
+func jobsTestDB(t *testing.T) string {
+	t.Helper()
+	adm := os.Getenv("RECPOLICY_PG_DSN")
+	if adm == "" {
+		adm = "postgres://postgres@127.0.0.1:55432/recpolicy?sslmode=disable"
+	}
+	admin, err := sql.Open("postgres", adm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		admin.Close()
+		t.Fatalf("PostgreSQL is not reachable at %s (%v): start it with docker/sandbox up", adm, err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "recpolicy_test_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close()
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(adm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// cityRules is the city's rules file.
+func cityRules(t *testing.T) *rules.Rules {
+	t.Helper()
+	r, err := rules.Load("../../rules/mercier.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestJobsPurgeAndVerifyOnSchedule(t *testing.T) {
+	dsn := jobsTestDB(t)
+	st, err := archive.Connect(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dir := t.TempDir()
+	file := func(name string, age time.Duration) string {
+		p := filepath.Join(dir, name)
+		data := []byte("RIFF recording " + name)
+		if err := os.WriteFile(p, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		end := time.Now().Add(-age).UTC()
+		if _, err := db.Exec(`INSERT INTO recordings (path, sha256, size, extension, start_time, end_time, linkedid)
+VALUES ($1, $2, $3, '235', $4, $4, $5)`, p, hex.EncodeToString(sum[:]), len(data), end, name); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var kept []string
+	for i := range 8 {
+		kept = append(kept, file("young-"+string(rune('a'+i))+".wav", 30*24*time.Hour))
+	}
+	old := file("old.wav", 400*24*time.Hour)
+	tampered := kept[0]
+	if err := os.WriteFile(tampered, []byte("altered"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+
+	r := cityRules(t)
+	reg := prometheus.NewRegistry()
+	jobs, err := NewJobs(st, func() *rules.Rules { return r }, zerolog.New(zerolog.NewTestWriter(t)), reg,
+		JobOptions{ArchiveDir: dir, RulesCheck: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs.every = time.Second // the rules allow a minute at most
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- jobs.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		purged := testutil.ToFloat64(jobs.destroyed.WithLabelValues(archive.KindRecording))
+		altered := testutil.ToFloat64(jobs.problems.WithLabelValues(archive.ProblemAltered))
+		if purged == 1 && altered == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s: %v recordings purged, %v altered reported; want 1, 1", purged, altered)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("old recording still there: %v", err)
+	}
+	for _, p := range kept {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM destruction_log WHERE actor = 'retention' AND actor_kind = 'job' AND state = 'done'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("destruction log rows %d %v, want 1", n, err)
+	}
+}
+
+func TestJobsRefusedPurgeIsReported(t *testing.T) {
+	dsn := jobsTestDB(t)
+	st, err := archive.Connect(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Every recording is due at once: the purge refuses.
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.wav")
+	os.WriteFile(p, []byte("x"), 0o640)
+	sum := sha256.Sum256([]byte("x"))
+	end := time.Now().Add(-400 * 24 * time.Hour).UTC()
+	if _, err := db.Exec(`INSERT INTO recordings (path, sha256, size, extension, start_time, end_time) VALUES ($1, $2, 1, '235', $3, $3)`,
+		p, hex.EncodeToString(sum[:]), end); err != nil {
+		t.Fatal(err)
+	}
+	r := cityRules(t)
+	reg := prometheus.NewRegistry()
+	jobs, err := NewJobs(st, func() *rules.Rules { return r }, zerolog.Nop(), reg, JobOptions{ArchiveDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jobs.Purge(t.Context()); err == nil || !strings.Contains(err.Error(), "1 of 1 recordings") {
+		t.Fatalf("purge: %v", err)
+	}
+	if v := testutil.ToFloat64(jobs.runs.WithLabelValues(JobRetention, "refused")); v != 1 {
+		t.Errorf("refused runs %v", v)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Errorf("refused purge removed the file: %v", err)
+	}
+	// Registering twice is an error, not a panic.
+	if _, err := NewJobs(st, func() *rules.Rules { return r }, zerolog.Nop(), reg, JobOptions{ArchiveDir: dir}); err == nil {
+		t.Error("second registration accepted")
+	}
+}

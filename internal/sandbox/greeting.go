@@ -1,0 +1,337 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/ami"
+	"github.com/villedemercier/recpolicy/internal/core"
+)
+
+// What the carrier hears: docker/asterisk/sim/extensions.conf,
+// [sim-originated-recorded].
+const (
+	// SimMonitorDir is where the simulator keeps the audio its recorded
+	// carrier calls received, as the simulator sees it (under Env.Root
+	// for the test process).
+	SimMonitorDir = "/var/spool/asterisk-sim/monitor"
+	// recordedContext is the simulator context of recorded carrier calls.
+	recordedContext = "sim-originated-recorded"
+	// GreetingFile is the city's greeting, relative to the repository.
+	GreetingFile = "rules/sounds/avis-enregistrement.wav"
+)
+
+// PBXObserverAMI is the PBX's AMI user for tests (docker/asterisk/pbx/manager.conf);
+// the daemon never uses it.
+var PBXObserverAMI = ami.Config{Addr: "127.0.0.1:5038", Username: "sandbox-observer", Secret: "sandbox-observer-secret"}
+
+// InboundRecorded places a call from the carrier to a city number, like
+// Inbound, and makes the carrier's channel record everything it receives —
+// what the caller hears: the greeting, ringback, then the extension's tone
+// (PhoneFreq) — but not the carrier's own tone. root is the sandbox chroot
+// (Env.Root). It returns the call and the recording's path for this
+// process; the file is complete once the call has hung up (WaitWAVClosed).
+func (d *Driver) InboundRecorded(ctx context.Context, root, did, callerNum string, o Options) (*Call, string, error) {
+	if _, err := d.client.List(ctx, "ShowDialPlan", ami.Header{Key: "Context", Value: recordedContext}); err != nil {
+		return nil, "", fmt.Errorf("place recorded call to %s: the simulator has no context %s (a sandbox started from an older checkout? docker/sandbox up reloads the config): %w", did, recordedContext, err)
+	}
+	ans := o.Answerers
+	if ans == nil {
+		switch {
+		case did == MainNumber:
+			ans = ReceptionGroup
+		case strings.HasPrefix(did, DIDPrefix) && len(did) == len(DIDPrefix)+3:
+			ans = []string{did[len(DIDPrefix):]}
+		}
+	}
+	id := fmt.Sprintf("simrec-%d-%d", time.Now().UnixNano()%1e9, d.seq.Add(1))
+	c := newCall(id, SidePhone, ans)
+	d.mu.Lock()
+	d.calls[id] = c
+	d.pending = append(d.pending, c)
+	d.mu.Unlock()
+	name := o.CallerName
+	if name == "" {
+		name = "Simulateur"
+	}
+	h := []ami.Header{
+		{Key: "Channel", Value: "PJSIP/" + did + "@pbx-carrier"},
+		{Key: "Context", Value: recordedContext},
+		{Key: "Exten", Value: string(SideCarrier)},
+		{Key: "Priority", Value: "1"},
+		{Key: "CallerID", Value: fmt.Sprintf("\"%s\" <%s>", name, callerNum)},
+		{Key: "ChannelId", Value: id},
+		{Key: "Timeout", Value: "60000"},
+		{Key: "Async", Value: "true"},
+	}
+	if o.Withheld {
+		h[4].Value = "\"Anonymous\" <anonymous>"
+		h = append(h, ami.Header{Key: "Variable", Value: "CALLERID(pres)=prohib"})
+	}
+	if _, err := d.client.Action(ctx, "Originate", h...); err != nil {
+		d.forget(c)
+		return nil, "", fmt.Errorf("place recorded call to %s: %w", did, err)
+	}
+	return c, filepath.Join(root, SimMonitorDir, id+".wav"), nil
+}
+
+// WaitWAVClosed waits until the WAV file at path exists and its header's
+// length matches its size on two looks 100 ms apart (Asterisk writes the
+// lengths when it closes the file).
+func WaitWAVClosed(ctx context.Context, path string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last core.WAVInfo
+	var err error
+	for {
+		var info core.WAVInfo
+		info, err = core.ReadWAVInfo(path)
+		if err == nil && info.HeaderBytes == info.DataBytes && info.DataBytes > 0 && info == last {
+			return nil
+		}
+		last = info
+		if time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("wait for %s to close: %w", path, err)
+			}
+			return fmt.Errorf("wait for %s to close: %w after %s (header says %d bytes, file holds %d)", path, ErrTimeout, timeout, info.HeaderBytes, info.DataBytes)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Heard is the analysis of what a caller heard (a carrier-side recording):
+// speech — broadband audio that is neither the extension's tone nor
+// ringback — and the extension's tone (PhoneFreq).
+type Heard struct {
+	// Duration is the recording's length in seconds.
+	Duration float64
+	// ToneStart is when the extension's tone starts (the first of at least
+	// 200 ms of it), in seconds; -1 when it never does.
+	ToneStart float64
+	// SpeechStart and SpeechEnd bound the speech heard before ToneStart (the
+	// whole recording without a tone), in seconds; both -1 without speech.
+	SpeechStart, SpeechEnd float64
+	// SpeechRMS is the RMS of [SpeechStart, SpeechEnd); SpeechTone is the
+	// share of its energy at PhoneFreq.
+	SpeechRMS, SpeechTone float64
+	// SpeechAfterTone is how many seconds of speech frames follow ToneStart
+	// (a second greeting would show here).
+	SpeechAfterTone float64
+}
+
+// Analysis frames and thresholds of AnalyseHeard.
+const (
+	heardFrame = 0.04  // seconds per frame (Goertzel bins 25 Hz wide)
+	heardFloor = 0.01  // RMS under which a frame is silence
+	heardTonal = 0.5   // a frame whose share at PhoneFreq, or at ringback's two tones summed, reaches this is a tone
+	toneFrames = 5     // frames of tone that make ToneStart (200 ms)
+	toneShare  = 0.6   // share at PhoneFreq of a tone frame
+	ringLow    = 440.0 // ringback (indications.conf, ca): 440+480 Hz
+	ringHigh   = 480.0
+)
+
+// AnalyseHeard finds the speech and the extension's tone in a carrier-side
+// recording.
+func AnalyseHeard(a Audio) Heard {
+	h := Heard{Duration: a.Duration(), ToneStart: -1, SpeechStart: -1, SpeechEnd: -1}
+	n := int(a.Duration() / heardFrame)
+	loud := make([]bool, n)
+	tonal := make([]bool, n)
+	run := 0
+	for i := 0; i < n; i++ {
+		from, to := float64(i)*heardFrame, float64(i+1)*heardFrame
+		if a.RMS(from, to) < heardFloor {
+			run = 0
+			continue
+		}
+		loud[i] = true
+		tone := a.ToneShare(PhoneFreq, from, to)
+		ring := a.ToneShare(ringLow, from, to) + a.ToneShare(ringHigh, from, to)
+		tonal[i] = tone >= heardTonal || ring >= heardTonal
+		if tone >= toneShare {
+			run++
+			if run == toneFrames && h.ToneStart < 0 {
+				h.ToneStart = float64(i-toneFrames+1) * heardFrame
+			}
+		} else {
+			run = 0
+		}
+	}
+	// Speech: loud frames that are not a tone, nor next to one (a frame
+	// where a tone starts or stops mixes it with silence or another tone).
+	speech := make([]bool, n)
+	for i := range speech {
+		speech[i] = loud[i] && !tonal[i] && (i == 0 || !tonal[i-1]) && (i == n-1 || !tonal[i+1])
+	}
+	end := n
+	if h.ToneStart >= 0 {
+		end = int(h.ToneStart / heardFrame)
+	}
+	for i := 0; i < n; i++ {
+		if !speech[i] {
+			continue
+		}
+		if i >= end {
+			h.SpeechAfterTone += heardFrame
+			continue
+		}
+		t := float64(i) * heardFrame
+		if h.SpeechStart < 0 {
+			h.SpeechStart = t
+		}
+		h.SpeechEnd = t + heardFrame
+	}
+	if h.SpeechStart >= 0 {
+		h.SpeechRMS = a.RMS(h.SpeechStart, h.SpeechEnd)
+		h.SpeechTone = a.ToneShare(PhoneFreq, h.SpeechStart, h.SpeechEnd)
+	}
+	return h
+}
+
+// SpeechSpan returns the first and last speech instants of a recording
+// that holds only speech (the greeting file itself), in seconds, measured
+// as AnalyseHeard measures the greeting in a call.
+func SpeechSpan(a Audio) (float64, float64) {
+	h := AnalyseHeard(a)
+	return h.SpeechStart, h.SpeechEnd
+}
+
+// Observer watches the PBX through its test AMI user: for each call (by
+// linkedid) the channels, the RECPOLICY_GREETED values set, and the CDRs.
+type Observer struct {
+	client *ami.Client
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	byCaller map[string]string // caller number → linkedid of its first channel
+	greeted  map[string][]Greeted
+	cdrs     map[string][]*ami.Message
+	changed  chan struct{}
+}
+
+// ObservePBX connects to the PBX's AMI as the test observer and waits for
+// the connection.
+func ObservePBX(ctx context.Context, cfg ami.Config) (*Observer, error) {
+	cctx, cancel := context.WithCancel(context.Background())
+	o := &Observer{client: ami.NewClient(cfg, zerolog.Nop()), cancel: cancel, byCaller: map[string]string{},
+		greeted: map[string][]Greeted{}, cdrs: map[string][]*ami.Message{}, changed: make(chan struct{})}
+	connected := make(chan struct{})
+	var once sync.Once
+	o.wg.Add(2)
+	go func() { defer o.wg.Done(); _ = o.client.Run(cctx) }()
+	go func() {
+		defer o.wg.Done()
+		for n := range o.client.Notifications() {
+			switch n.Kind {
+			case ami.KindConnected:
+				once.Do(func() { close(connected) })
+			case ami.KindEvent:
+				o.event(n.Msg)
+			}
+		}
+	}()
+	select {
+	case <-connected:
+		return o, nil
+	case <-ctx.Done():
+		o.Close()
+		return nil, fmt.Errorf("connect to PBX AMI %s as %s: %w", cfg.Addr, cfg.Username, ctx.Err())
+	}
+}
+
+// Close disconnects.
+func (o *Observer) Close() {
+	o.cancel()
+	o.wg.Wait()
+}
+
+// Action sends a raw action to the PBX.
+func (o *Observer) Action(ctx context.Context, action string, h ...ami.Header) (*ami.Message, error) {
+	return o.client.Action(ctx, action, h...)
+}
+
+func (o *Observer) event(m *ami.Message) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch m.Event() {
+	case "Newchannel":
+		num := m.Get("CallerIDNum")
+		if _, ok := o.byCaller[num]; !ok && num != "" {
+			o.byCaller[strings.Clone(num)] = strings.Clone(m.Get("Linkedid"))
+		}
+	case "VarSet":
+		if strings.TrimLeft(m.Get("Variable"), "_") != "RECPOLICY_GREETED" {
+			return
+		}
+		id := strings.Clone(m.Get("Linkedid"))
+		o.greeted[id] = append(o.greeted[id], Greeted{Channel: strings.Clone(m.Get("Channel")), Value: strings.Clone(m.Get("Value"))})
+	case "Cdr":
+		id := strings.Clone(m.Get("LinkedID"))
+		o.cdrs[id] = append(o.cdrs[id], m)
+	default:
+		return
+	}
+	close(o.changed)
+	o.changed = make(chan struct{})
+}
+
+// LinkedID returns the linkedid of the first PBX channel whose caller
+// number was num, or "".
+func (o *Observer) LinkedID(num string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.byCaller[num]
+}
+
+// Greeted is one setting of RECPOLICY_GREETED (an AMI VarSet event).
+type Greeted struct {
+	Channel, Value string
+}
+
+// Greeted returns the settings of RECPOLICY_GREETED on the call's channels,
+// in order. A channel that inherits the variable may report it too.
+func (o *Observer) Greeted(linkedid string) []Greeted {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]Greeted(nil), o.greeted[linkedid]...)
+}
+
+// CDRs returns the Cdr events of the call seen so far.
+func (o *Observer) CDRs(linkedid string) []*ami.Message {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]*ami.Message(nil), o.cdrs[linkedid]...)
+}
+
+// WaitCDR waits until the call has produced at least one Cdr event and
+// returns them all.
+func (o *Observer) WaitCDR(ctx context.Context, linkedid string, timeout time.Duration) ([]*ami.Message, error) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		o.mu.Lock()
+		got, ch := append([]*ami.Message(nil), o.cdrs[linkedid]...), o.changed
+		o.mu.Unlock()
+		if len(got) > 0 {
+			return got, nil
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return nil, fmt.Errorf("wait for the CDR of call %s: %w after %s", linkedid, ErrTimeout, timeout)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
