@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -228,4 +229,30 @@ func (e *Env) SandboxSecrets() map[string]string {
 		"RECPOLICY_ARI_PASSWORD": "sandbox-ari-secret",
 		"RECPOLICY_DSN":          e.PGDSN,
 	}
+}
+
+// StopPG stops the sandbox's PostgreSQL (fast shutdown), for outage tests.
+func (e *Env) StopPG(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl",
+		"-D", filepath.Join(e.State, "pgdata"), "-m", "fast", "-w", "stop").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("stop postgresql: %w: %s", err, out)
+	}
+	return nil
+}
+
+// StartPG starts the sandbox's PostgreSQL again after StopPG.
+func (e *Env) StartPG(ctx context.Context) error {
+	u, err := url.Parse(e.PGDSN)
+	if err != nil || u.Port() == "" {
+		return fmt.Errorf("start postgresql: no port in %q", e.PGDSN)
+	}
+	port := u.Port()
+	out, err := exec.CommandContext(ctx, "runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl",
+		"-D", filepath.Join(e.State, "pgdata"), "-l", filepath.Join(e.State, "postgresql.log"), "-w", "-t", "30",
+		"-o", "-p "+port+" -k "+filepath.Join(e.State, "pgrun")+" -c listen_addresses=127.0.0.1", "start").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("start postgresql: %w: %s", err, out)
+	}
+	return nil
 }
