@@ -89,6 +89,7 @@ func Run(ctx context.Context, opts Options) error {
 		MaxBackoff:    cfg.AMI.MaxBackoff.Std(),
 	}, log.With().Str("part", "ami").Logger())
 
+	greetings := NewGreetings(reg, log.With().Str("part", "greeting").Logger())
 	greet := ruleSet.Current().Greeting()
 	ariClient := ari.NewClient(ari.Config{
 		URL:            cfg.ARI.URL,
@@ -192,8 +193,7 @@ func Run(ctx context.Context, opts Options) error {
 	go func() {
 		defer conns.Done()
 		for res := range ariClient.Results() {
-			log.Info().Str("channel", res.ChannelID).Str("linkedid", res.LinkedID).
-				Str("outcome", res.Outcome.String()).Msg("greeting")
+			greetings.Observe(res)
 		}
 	}()
 
@@ -212,6 +212,9 @@ loop:
 			case ami.KindEvent:
 				tracker.Handle(connCtx, n.Msg)
 				archiver.HandleEvent(n.Msg)
+				if n.Msg.Event() == "VarSet" {
+					greetings.ObserveVarSet(n.Msg.Get("Channel"), n.Msg.Get("Linkedid"), n.Msg.Get("Variable"), n.Msg.Get("Value"))
+				}
 			case ami.KindConnected:
 				connected.WithLabelValues("ami").Set(1)
 				log.Info().Bool("asterisk_restarted", n.Restarted).Msg("ami connected")

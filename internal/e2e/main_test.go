@@ -30,6 +30,13 @@ type harness struct {
 	metrics   string
 	rulesFile string
 	reload    chan struct{}
+	cfgPath   string
+	logf      *os.File
+
+	// The in-process daemon (startDaemon, stopDaemon).
+	daemonStop context.CancelFunc
+	daemonDone chan struct{}
+	daemonErr  error
 
 	mu    sync.Mutex
 	filed []core.Filed
@@ -74,34 +81,17 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	h.metrics = "http://" + listen + "/metrics"
-	cfgPath, err := env.DaemonConfig(dir, h.archive, listen, h.rulesFile)
+	h.cfgPath, err = env.DaemonConfig(dir, h.archive, listen, h.rulesFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	logf, err := os.Create(h.logPath)
+	h.logf, err = os.Create(h.logPath)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	defer logf.Close()
-	dctx, stopDaemon := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	var runErr error
-	daemonDone := make(chan struct{})
-	go func() {
-		defer wg.Done()
-		defer close(daemonDone)
-		runErr = daemon.Run(dctx, daemon.Options{ConfigFile: cfgPath, Log: logf, OnFiled: h.onFiled, Reload: h.reload, ShutdownTimeout: 20 * time.Second})
-	}()
-	defer func() {
-		stopDaemon()
-		wg.Wait()
-		if runErr != nil {
-			fmt.Fprintln(os.Stderr, "e2e: daemon:", runErr)
-		}
-	}()
+	defer h.logf.Close()
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	h.driver, err = sandbox.NewDriver(ctx, sandbox.SimAMI, zerolog.Nop())
@@ -110,7 +100,12 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer h.driver.Close()
-	if err := waitDaemonReady(ctx, h.health, daemonDone); err != nil {
+	defer func() {
+		if err := h.stopDaemon(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: daemon:", err)
+		}
+	}()
+	if err := h.startDaemon(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		dumpLog(os.Stderr, h.logPath)
 		return 1
@@ -120,6 +115,33 @@ func runMain(m *testing.M) int {
 		dumpLog(os.Stderr, h.logPath)
 	}
 	return code
+}
+
+// startDaemon starts the daemon in this process and waits until it is
+// connected to AMI and ARI. Tests run one at a time: a test that stops the
+// daemon starts it again before it ends.
+func (h *harness) startDaemon(ctx context.Context) error {
+	dctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	h.daemonStop, h.daemonDone, h.daemonErr = stop, done, nil
+	go func() {
+		defer close(done)
+		h.daemonErr = daemon.Run(dctx, daemon.Options{ConfigFile: h.cfgPath, Log: h.logf, OnFiled: h.onFiled, Reload: h.reload, ShutdownTimeout: 20 * time.Second})
+	}()
+	return waitDaemonReady(ctx, h.health, done)
+}
+
+// stopDaemon stops the daemon (its ordered shutdown: the ARI application is
+// unregistered first) and returns Run's error. Stopping a stopped daemon
+// does nothing.
+func (h *harness) stopDaemon() error {
+	if h.daemonStop == nil {
+		return nil
+	}
+	h.daemonStop()
+	<-h.daemonDone
+	h.daemonStop = nil
+	return h.daemonErr
 }
 
 func (h *harness) onFiled(f core.Filed) {
