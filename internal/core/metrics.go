@@ -13,6 +13,7 @@ type Metrics struct {
 	RecordingsRepaired prometheus.Counter
 	DecisionLatency    prometheus.Histogram
 	Violations         prometheus.Counter
+	StartLatency       prometheus.Histogram
 }
 
 // NewMetrics creates the core's metrics and registers them on reg (when not nil).
@@ -42,6 +43,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Violations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "recpolicy_policy_violations_total", Help: "Calls the policy requires to be recorded whose recording did not start or did not grow after answer.",
 		}),
+		StartLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "recpolicy_recording_start_seconds",
+			Help:    "From the AMI event that called for a recording (its Timestamp) to the recorder's confirmation.",
+			Buckets: []float64{.001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2},
+		}),
 		DecisionLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "recpolicy_decision_seconds",
 			Help:    "Time to decide whether a pairing is recorded.",
@@ -50,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.CallsSeen, m.RecordingsStarted, m.RecordingsStopped, m.RecordingsFailed,
-			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsRepaired, m.DecisionLatency, m.Violations)
+			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsRepaired, m.DecisionLatency, m.Violations, m.StartLatency)
 	}
 	return m
 }

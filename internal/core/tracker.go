@@ -91,6 +91,8 @@ type Tracker struct {
 	bridges  map[string]map[string]*channel // bridge id → members by uniqueid
 	calls    map[string]*call               // by linkedid
 	now      func() time.Time
+	// evTime is the time of the event being handled (its Timestamp header).
+	evTime time.Time
 }
 
 // NewTracker returns a tracker deciding with src and recording through rec.
@@ -110,6 +112,7 @@ func NewTracker(log zerolog.Logger, src RulesSource, rec Recorder, m *Metrics) *
 
 // Handle applies one AMI event.
 func (t *Tracker) Handle(ctx context.Context, e Event) {
+	t.evTime = eventTime(e, t.now)
 	switch e.Get("Event") {
 	case "Newchannel":
 		t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), eventTime(e, t.now))
@@ -383,6 +386,9 @@ func (t *Tracker) startRecording(ctx context.Context, c *channel, d rules.Decisi
 		return
 	}
 	t.metrics.RecordingsStarted.Inc()
+	if !t.evTime.IsZero() {
+		t.metrics.StartLatency.Observe(t.now().Sub(t.evTime).Seconds())
+	}
 	c.rec = r
 }
 
