@@ -88,9 +88,8 @@ func (c *Call) Bridged() time.Duration {
 
 // Driver places calls through the simulator's AMI.
 type Driver struct {
+	*amiConn
 	client *ami.Client
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
 	seq    atomic.Int64
 
 	mu       sync.Mutex
@@ -105,37 +104,60 @@ var SimAMI = ami.Config{Addr: "127.0.0.1:5039", Username: "driver", Secret: "san
 
 // NewDriver connects to the simulator's AMI and waits for the connection.
 func NewDriver(ctx context.Context, cfg ami.Config, log zerolog.Logger) (*Driver, error) {
+	d := &Driver{calls: make(map[string]*Call), byAnswer: make(map[string]*Call), upAt: make(map[string]time.Time)}
+	c, err := connect(ctx, cfg, log, d.event)
+	if err != nil {
+		return nil, fmt.Errorf("connect to simulator AMI %s: %w (is the sandbox up? docker/sandbox up)", cfg.Addr, err)
+	}
+	d.amiConn = c
+	d.client = c.client
+	return d, nil
+}
+
+// amiConn is an AMI client whose events go to one handler, with its
+// goroutines owned.
+type amiConn struct {
+	client *ami.Client
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// connect starts an AMI client, hands each event to handle, and waits until
+// it is logged in.
+func connect(ctx context.Context, cfg ami.Config, log zerolog.Logger, handle func(*ami.Message)) (*amiConn, error) {
 	cctx, cancel := context.WithCancel(context.Background())
-	d := &Driver{client: ami.NewClient(cfg, log), cancel: cancel, calls: make(map[string]*Call), byAnswer: make(map[string]*Call), upAt: make(map[string]time.Time)}
+	c := &amiConn{client: ami.NewClient(cfg, log), cancel: cancel}
 	connected := make(chan struct{})
 	var once sync.Once
-	d.wg.Add(2)
-	go func() { defer d.wg.Done(); _ = d.client.Run(cctx) }()
+	c.wg.Add(2)
+	go func() { defer c.wg.Done(); _ = c.client.Run(cctx) }()
 	go func() {
-		defer d.wg.Done()
-		for n := range d.client.Notifications() {
+		defer c.wg.Done()
+		for n := range c.client.Notifications() {
 			switch n.Kind {
 			case ami.KindConnected:
 				once.Do(func() { close(connected) })
 			case ami.KindEvent:
-				d.event(n.Msg)
+				handle(n.Msg)
 			}
 		}
 	}()
 	select {
 	case <-connected:
-		return d, nil
+		return c, nil
 	case <-ctx.Done():
-		d.Close()
-		return nil, fmt.Errorf("connect to simulator AMI %s: %w (is the sandbox up? docker/sandbox up)", cfg.Addr, ctx.Err())
+		c.close()
+		return nil, ctx.Err()
 	}
 }
 
-// Close disconnects.
-func (d *Driver) Close() {
-	d.cancel()
-	d.wg.Wait()
+func (c *amiConn) close() {
+	c.cancel()
+	c.wg.Wait()
 }
+
+// Close disconnects.
+func (d *Driver) Close() { d.amiConn.close() }
 
 // Action sends a raw action to the simulator.
 func (d *Driver) Action(ctx context.Context, action string, h ...ami.Header) (*ami.Message, error) {
@@ -252,6 +274,9 @@ type Options struct {
 	Withheld bool
 	// Answerers overrides who may answer (default: from the dialled number).
 	Answerers []string
+	// Context is the simulator context the placing channel runs once the
+	// PBX answers (default sim-originated: it plays its side's tone).
+	Context string
 }
 
 func (d *Driver) originate(ctx context.Context, endpoint, number, callerNum string, side Side, answerSide Side, answerers []string, o Options) (*Call, error) {
@@ -266,9 +291,13 @@ func (d *Driver) originate(ctx context.Context, endpoint, number, callerNum stri
 		name = "Simulateur"
 	}
 	cid := fmt.Sprintf("\"%s\" <%s>", name, callerNum)
+	ctxName := o.Context
+	if ctxName == "" {
+		ctxName = "sim-originated"
+	}
 	h := []ami.Header{
 		{Key: "Channel", Value: "PJSIP/" + number + "@" + endpoint},
-		{Key: "Context", Value: "sim-originated"},
+		{Key: "Context", Value: ctxName},
 		{Key: "Exten", Value: string(side)},
 		{Key: "Priority", Value: "1"},
 		{Key: "CallerID", Value: cid},
@@ -339,16 +368,21 @@ func (d *Driver) forget(c *Call) {
 // Inbound places a call from the carrier to a city number (a DID such as
 // 4506983235, or MainNumber). callerNum is the external caller's number.
 func (d *Driver) Inbound(ctx context.Context, did, callerNum string, o Options) (*Call, error) {
-	ans := o.Answerers
-	if ans == nil {
-		switch {
-		case did == MainNumber:
-			ans = ReceptionGroup
-		case strings.HasPrefix(did, DIDPrefix) && len(did) == len(DIDPrefix)+3:
-			ans = []string{did[len(DIDPrefix):]}
-		}
+	return d.originate(ctx, "pbx-carrier", did, callerNum, SideCarrier, SidePhone, inboundAnswerers(did, o), o)
+}
+
+// inboundAnswerers is who may answer a call to a city number.
+func inboundAnswerers(did string, o Options) []string {
+	if o.Answerers != nil {
+		return o.Answerers
 	}
-	return d.originate(ctx, "pbx-carrier", did, callerNum, SideCarrier, SidePhone, ans, o)
+	switch {
+	case did == MainNumber:
+		return ReceptionGroup
+	case strings.HasPrefix(did, DIDPrefix) && len(did) == len(DIDPrefix)+3:
+		return []string{did[len(DIDPrefix):]}
+	}
+	return nil
 }
 
 // Outbound places a call from extension ext to an external number.

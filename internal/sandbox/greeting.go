@@ -41,44 +41,12 @@ func (d *Driver) InboundRecorded(ctx context.Context, root, did, callerNum strin
 	if _, err := d.client.List(ctx, "ShowDialPlan", ami.Header{Key: "Context", Value: recordedContext}); err != nil {
 		return nil, "", fmt.Errorf("place recorded call to %s: the simulator has no context %s (a sandbox started from an older checkout? docker/sandbox up reloads the config): %w", did, recordedContext, err)
 	}
-	ans := o.Answerers
-	if ans == nil {
-		switch {
-		case did == MainNumber:
-			ans = ReceptionGroup
-		case strings.HasPrefix(did, DIDPrefix) && len(did) == len(DIDPrefix)+3:
-			ans = []string{did[len(DIDPrefix):]}
-		}
-	}
-	id := fmt.Sprintf("simrec-%d-%d", time.Now().UnixNano()%1e9, d.seq.Add(1))
-	c := newCall(id, SidePhone, ans)
-	d.mu.Lock()
-	d.calls[id] = c
-	d.pending = append(d.pending, c)
-	d.mu.Unlock()
-	name := o.CallerName
-	if name == "" {
-		name = "Simulateur"
-	}
-	h := []ami.Header{
-		{Key: "Channel", Value: "PJSIP/" + did + "@pbx-carrier"},
-		{Key: "Context", Value: recordedContext},
-		{Key: "Exten", Value: string(SideCarrier)},
-		{Key: "Priority", Value: "1"},
-		{Key: "CallerID", Value: fmt.Sprintf("\"%s\" <%s>", name, callerNum)},
-		{Key: "ChannelId", Value: id},
-		{Key: "Timeout", Value: "60000"},
-		{Key: "Async", Value: "true"},
-	}
-	if o.Withheld {
-		h[4].Value = "\"Anonymous\" <anonymous>"
-		h = append(h, ami.Header{Key: "Variable", Value: "CALLERID(pres)=prohib"})
-	}
-	if _, err := d.client.Action(ctx, "Originate", h...); err != nil {
-		d.forget(c)
+	o.Context = recordedContext
+	c, err := d.originate(ctx, "pbx-carrier", did, callerNum, SideCarrier, SidePhone, inboundAnswerers(did, o), o)
+	if err != nil {
 		return nil, "", fmt.Errorf("place recorded call to %s: %w", did, err)
 	}
-	return c, filepath.Join(root, SimMonitorDir, id+".wav"), nil
+	return c, filepath.Join(root, SimMonitorDir, c.ID+".wav"), nil
 }
 
 // WaitWAVClosed waits until the WAV file at path exists and its header's
@@ -209,9 +177,7 @@ func SpeechSpan(a Audio) (float64, float64) {
 // Observer watches the PBX through its test AMI user: for each call (by
 // linkedid) the channels, the RECPOLICY_GREETED values set, and the CDRs.
 type Observer struct {
-	client *ami.Client
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	*amiConn
 
 	mu       sync.Mutex
 	byCaller map[string]string // caller number → linkedid of its first channel
@@ -223,38 +189,18 @@ type Observer struct {
 // ObservePBX connects to the PBX's AMI as the test observer and waits for
 // the connection.
 func ObservePBX(ctx context.Context, cfg ami.Config) (*Observer, error) {
-	cctx, cancel := context.WithCancel(context.Background())
-	o := &Observer{client: ami.NewClient(cfg, zerolog.Nop()), cancel: cancel, byCaller: map[string]string{},
-		greeted: map[string][]Greeted{}, cdrs: map[string][]*ami.Message{}, changed: make(chan struct{})}
-	connected := make(chan struct{})
-	var once sync.Once
-	o.wg.Add(2)
-	go func() { defer o.wg.Done(); _ = o.client.Run(cctx) }()
-	go func() {
-		defer o.wg.Done()
-		for n := range o.client.Notifications() {
-			switch n.Kind {
-			case ami.KindConnected:
-				once.Do(func() { close(connected) })
-			case ami.KindEvent:
-				o.event(n.Msg)
-			}
-		}
-	}()
-	select {
-	case <-connected:
-		return o, nil
-	case <-ctx.Done():
-		o.Close()
-		return nil, fmt.Errorf("connect to PBX AMI %s as %s: %w", cfg.Addr, cfg.Username, ctx.Err())
+	o := &Observer{byCaller: map[string]string{}, greeted: map[string][]Greeted{},
+		cdrs: map[string][]*ami.Message{}, changed: make(chan struct{})}
+	c, err := connect(ctx, cfg, zerolog.Nop(), o.event)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PBX AMI %s as %s: %w", cfg.Addr, cfg.Username, err)
 	}
+	o.amiConn = c
+	return o, nil
 }
 
 // Close disconnects.
-func (o *Observer) Close() {
-	o.cancel()
-	o.wg.Wait()
-}
+func (o *Observer) Close() { o.amiConn.close() }
 
 // Action sends a raw action to the PBX.
 func (o *Observer) Action(ctx context.Context, action string, h ...ami.Header) (*ami.Message, error) {
