@@ -28,6 +28,9 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./ami/
 
+load:
+	$(GO) run ./internal/sandbox/load
+
 sandbox-up:
 	docker/sandbox up
 

@@ -42,6 +42,7 @@ type Filer struct {
 	metrics      *Metrics
 	onFiled      func(Filed)
 	jobs         chan *Recording
+	inflight     sync.Map // recording ID → struct{}: submitted, not yet handled
 	wg           sync.WaitGroup
 	pending      sync.WaitGroup
 	poll         time.Duration
@@ -64,6 +65,9 @@ func NewFiler(spoolDir, archiveDir string, closeTimeout time.Duration, log zerol
 
 // Submit queues a finished recording. It blocks only when 4096 are queued.
 func (f *Filer) Submit(r *Recording) {
+	if _, dup := f.inflight.LoadOrStore(r.ID, struct{}{}); dup {
+		return
+	}
 	f.pending.Add(1)
 	f.jobs <- r
 }
@@ -100,6 +104,7 @@ func (f *Filer) Wait() { f.pending.Wait() }
 
 func (f *Filer) file(r *Recording) {
 	defer f.pending.Done()
+	defer f.inflight.Delete(r.ID)
 	log := f.log.With().Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).Logger()
 	closed := r.orphan || f.waitClosed(r.LocalPath)
 	st, err := os.Stat(r.LocalPath)
@@ -327,6 +332,9 @@ func (f *Filer) Orphans(running map[string]bool, r *rules.Rules) int {
 		}
 		id := name[:len(name)-len(".wav")]
 		if running[id] {
+			continue
+		}
+		if _, busy := f.inflight.Load(id); busy {
 			continue
 		}
 		fi, err := e.Info()

@@ -201,6 +201,7 @@ func Run(ctx context.Context, opts Options) error {
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	events := amiClient.Notifications()
+	ticks := 0
 loop:
 	for {
 		select {
@@ -227,6 +228,11 @@ loop:
 			ruleSet.Reload("SIGHUP")
 		case <-ticker.C:
 			tracker.CheckGrowth(fileSize)
+			if ticks++; ticks%30 == 0 && amiClient.Connected() {
+				// Files a crash of Asterisk left behind while the daemon
+				// stayed up (they are not touched any more).
+				filer.Orphans(tracker.RunningIDs(), ruleSet.Current())
+			}
 			if ruleSet.Changed() {
 				ruleSet.Reload("file changed")
 			}

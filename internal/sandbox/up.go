@@ -256,3 +256,20 @@ func (e *Env) StartPG(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Crash kills one Asterisk instance (pbx or sim) with SIGKILL, as a crash
+// would, and Start starts it again.
+func (e *Env) Crash(ctx context.Context, instance string) error {
+	if out, err := exec.CommandContext(ctx, e.script, "crash", instance).CombinedOutput(); err != nil {
+		return fmt.Errorf("crash %s: %w: %s", instance, err, out)
+	}
+	return nil
+}
+
+// Start starts one Asterisk instance again after Crash.
+func (e *Env) Start(ctx context.Context, instance string) error {
+	if out, err := exec.CommandContext(ctx, e.script, "start", instance).CombinedOutput(); err != nil {
+		return fmt.Errorf("start %s: %w: %s", instance, err, out)
+	}
+	return nil
+}

@@ -1,0 +1,744 @@
+// Command load is `make load`: with the sandbox taken (sandbox.Up), it runs
+// the recpolicy daemon binary and places waves of concurrent external inbound
+// calls to the Annexe A extensions through the simulator, then reports, per
+// wave: how many calls the PBX bridged (and how many at once), the recordings
+// missed (an Annexe A extension answered, nothing filed), the recording start
+// latency (the daemon's recpolicy_recording_start_seconds histogram), the
+// daemon's peak memory, and the audio the daemon recorded against a
+// FreePBX-style MixMonitor that the dialplan starts before Dial
+// (LOAD_BASELINE, docker/asterisk/pbx/extensions.conf).
+//
+// It exits non-zero when a recording was missed or the audio ratio is below
+// -min-ratio. Servers log to files under -out, never to the terminal.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/sandbox"
+	"github.com/villedemercier/recpolicy/rules"
+)
+
+// baselineDir is where the dialplan's baseline MixMonitor writes, as the
+// PBX sees it (docker/asterisk/pbx/extensions.conf, [city-inbound]).
+const baselineDir = "/var/spool/asterisk/monitor/baseline"
+
+type options struct {
+	waves    []int
+	ramp     time.Duration
+	talk     time.Duration
+	bin      string
+	out      string
+	minRatio float64
+	keep     bool
+}
+
+func main() {
+	var o options
+	waves := flag.String("calls", "100,150", "concurrent calls of each wave, comma-separated")
+	flag.DurationVar(&o.ramp, "ramp", 5*time.Second, "time over which a wave's calls are placed")
+	flag.DurationVar(&o.talk, "talk", 15*time.Second, "how long each call talks after answer")
+	flag.StringVar(&o.bin, "recpolicy", "bin/recpolicy", "where the daemon binary is built")
+	flag.StringVar(&o.out, "out", "var/load", "where the daemon's config, logs and archive go")
+	flag.Float64Var(&o.minRatio, "min-ratio", 0.999, "lowest acceptable daemon/baseline audio ratio")
+	flag.BoolVar(&o.keep, "keep", false, "keep the archived recordings")
+	flag.Parse()
+	for _, w := range strings.Split(*waves, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "load: -calls: %q is not a positive number\n", w)
+			os.Exit(2)
+		}
+		o.waves = append(o.waves, n)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ok, err := run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+func say(format string, a ...any) {
+	fmt.Printf("load: "+format+"\n", a...)
+}
+
+func run(ctx context.Context, o options) (bool, error) {
+	upCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	env, stopSandbox, err := sandbox.Up(upCtx)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	defer stopSandbox()
+	if !filepath.IsAbs(o.out) {
+		o.out = filepath.Join(env.Repo, o.out)
+	}
+	if !filepath.IsAbs(o.bin) {
+		o.bin = filepath.Join(env.Repo, o.bin)
+	}
+	if err := os.RemoveAll(o.out); err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(o.out, 0o750); err != nil {
+		return false, err
+	}
+
+	// The sandbox may run an older configuration: restart its Asterisk
+	// instances with this checkout's (the baseline dialplan among it).
+	say("docker/sandbox up (restarts Asterisk with this checkout's config; log %s)", filepath.Join(o.out, "sandbox-up.log"))
+	if err := runLogged(ctx, env.Repo, filepath.Join(o.out, "sandbox-up.log"), filepath.Join(env.Repo, "docker", "sandbox"), "up"); err != nil {
+		return false, err
+	}
+	say("building %s", o.bin)
+	if err := runLogged(ctx, env.Repo, filepath.Join(o.out, "build.log"), goTool(), "build", "-o", o.bin, "./cmd/recpolicy"); err != nil {
+		return false, err
+	}
+	show, err := env.CLI(ctx, "pbx", "dialplan show 4506983235@city-inbound")
+	if err != nil || !strings.Contains(show, "LOAD_BASELINE") {
+		return false, fmt.Errorf("the PBX dialplan has no LOAD_BASELINE step in [city-inbound] (docker/asterisk/pbx/extensions.conf): %v\n%s", err, show)
+	}
+
+	r, err := rules.Load(filepath.Join(env.Repo, "rules", "mercier.yaml"))
+	if err != nil {
+		return false, err
+	}
+	var exts []string
+	endpoints := map[string]string{}
+	for _, e := range r.Extensions() {
+		if e.Number == "899" {
+			continue
+		}
+		exts = append(exts, e.Number)
+		endpoints[e.Endpoint] = e.Number
+	}
+	if len(exts) == 0 {
+		return false, errors.New("rules/mercier.yaml lists no Annexe A extension")
+	}
+
+	// The baseline recordings' directory, owned by Asterisk's user.
+	baseDir := filepath.Join(env.Root, baselineDir)
+	if err := os.RemoveAll(baseDir); err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(baseDir, 0o775); err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(baseDir)
+	if uid, gid, err := chrootUser(env.Root, "asterisk"); err == nil {
+		_ = os.Chown(baseDir, uid, gid)
+	} else {
+		return false, err
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	obs, err := observePBX(cctx, endpoints)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	defer obs.close()
+	if err := obs.setGlobal(ctx, "LOAD_BASELINE", "1"); err != nil {
+		return false, err
+	}
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := obs.setGlobal(c, "LOAD_BASELINE", "0"); err != nil {
+			say("warning: %v", err)
+		}
+	}()
+
+	// The daemon.
+	listen, err := freeAddr()
+	if err != nil {
+		return false, err
+	}
+	archive := filepath.Join(o.out, "archive")
+	if !o.keep {
+		defer os.RemoveAll(archive)
+	}
+	cfg, err := env.DaemonConfig(o.out, archive, listen, "")
+	if err != nil {
+		return false, err
+	}
+	logPath := filepath.Join(o.out, "recpolicy.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return false, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(o.bin, "run", "--config", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = os.Environ()
+	for k, v := range env.SandboxSecrets() {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if err := cmd.Start(); err != nil {
+		return false, fmt.Errorf("start %s: %w", o.bin, err)
+	}
+	pid := cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stopDaemon := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	defer stopDaemon()
+	say("daemon pid %d on %s, config %s, log %s", pid, listen, cfg, logPath)
+	if err := waitHealthy(ctx, "http://"+listen+"/healthz", exited); err != nil {
+		return false, fmt.Errorf("%w (see %s)", err, logPath)
+	}
+
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	d, err := sandbox.NewDriver(dctx, sandbox.SimAMI, zerolog.Nop())
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	defer d.Close()
+	if err := d.ResetPhones(ctx); err != nil {
+		return false, err
+	}
+
+	w := &waver{o: o, env: env, d: d, obs: obs, tail: newLogTail(logPath), exts: exts,
+		metrics: "http://" + listen + "/metrics", baseDir: baseDir, daemonPID: pid}
+	var results []*waveResult
+	for i, n := range o.waves {
+		if i > 0 {
+			// Let the PBX settle between waves.
+			select {
+			case <-ctx.Done():
+			case <-time.After(3 * time.Second):
+			}
+		}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		res, err := w.wave(ctx, n)
+		if err != nil {
+			return false, err
+		}
+		results = append(results, res)
+	}
+	hwm := procStatus(pid, "VmHWM")
+	rss := procStatus(pid, "VmRSS")
+	_ = w.tail.poll()
+	stopDaemon()
+	// What the daemon did not file itself (a wave's stragglers) is still in
+	// the log now.
+	_ = w.tail.poll()
+
+	return report(o, results, hwm, rss, w.tail, logPath), nil
+}
+
+// waver places the waves of calls.
+type waver struct {
+	o         options
+	env       *sandbox.Env
+	d         *sandbox.Driver
+	obs       *observer
+	tail      *logTail
+	exts      []string
+	metrics   string
+	baseDir   string
+	daemonPID int
+	seq       int
+}
+
+type waveResult struct {
+	calls        int
+	placeErrs    map[string]int // why calls were not answered, counted
+	driverAnswer int
+	bridged      int // calls an Annexe A extension answered (PBX BridgeEnter)
+	peak         int // extension legs bridged at once
+	together     time.Duration
+	missed       []string
+	latOK        bool
+	p50, p99     float64
+	p50Over      bool
+	p99Over      bool
+	latCount     float64
+	counters     map[string]float64
+	daemonSec    float64
+	baseSec      float64
+	baseMissing  int
+	worst        float64 // worst per-call daemon/baseline ratio
+	worstCall    string
+	cpu          map[string]float64 // CPU seconds used during the wave
+	wall         time.Duration
+	loadavg      string
+}
+
+type placed struct {
+	num, did, ext string
+	call          *sandbox.Call
+	err           error
+}
+
+func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
+	res := &waveResult{calls: n, placeErrs: map[string]int{}, counters: map[string]float64{}, cpu: map[string]float64{}, worst: 1}
+	before, err := scrapeMetrics(w.metrics)
+	if err != nil {
+		return nil, err
+	}
+	pids := map[string]int{"daemon": w.daemonPID}
+	for inst, f := range map[string]string{"pbx": "run/asterisk/asterisk.pid", "sim": "run/asterisk-sim/asterisk.pid"} {
+		if b, err := os.ReadFile(filepath.Join(w.env.Root, f)); err == nil {
+			if p, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				pids[inst] = p
+			}
+		}
+	}
+	cpu0 := map[string]float64{}
+	for k, p := range pids {
+		cpu0[k] = cpuSeconds(p)
+	}
+	w.obs.resetPeak()
+	say("wave of %d calls: placing them over %s, each talks %s after answer", n, w.o.ramp, w.o.talk)
+	start := time.Now()
+	calls := make([]*placed, n)
+	var wg sync.WaitGroup
+	var loadMu sync.Mutex
+	for i := range calls {
+		w.seq++
+		ext := w.exts[i%len(w.exts)]
+		p := &placed{num: fmt.Sprintf("514%07d", 6000000+w.seq), did: sandbox.DIDPrefix + ext, ext: ext}
+		calls[i] = p
+		at := start.Add(time.Duration(i) * w.o.ramp / time.Duration(n))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-time.After(time.Until(at)):
+			case <-ctx.Done():
+				p.err = ctx.Err()
+				return
+			}
+			c, err := w.d.Inbound(ctx, p.did, p.num, sandbox.Options{CallerName: "Charge"})
+			if err != nil {
+				p.err = err
+				return
+			}
+			p.call = c
+			defer func() {
+				// Hang up even when interrupted: the simulator would
+				// otherwise keep the call for two hours.
+				hctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				defer cancel()
+				if err := w.d.Hangup(hctx, c); err != nil && p.err == nil {
+					p.err = err
+				}
+			}()
+			if err := w.d.WaitAnswered(ctx, c, 60*time.Second); err != nil {
+				p.err = err
+				return
+			}
+			select {
+			case <-time.After(w.o.talk):
+			case <-ctx.Done():
+				p.err = ctx.Err()
+				return
+			}
+			// The load at the wave's height: the first call to end its
+			// talk, when every call is bridged.
+			loadMu.Lock()
+			if b, err := os.ReadFile("/proc/loadavg"); err == nil && res.loadavg == "" {
+				res.loadavg = strings.Join(strings.Fields(string(b))[:3], " ")
+			}
+			loadMu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.wall = time.Since(start)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	res.peak = w.obs.peakBridged()
+
+	// Calls the PBX bridged to an Annexe A extension.
+	type bridgedCall struct {
+		p        *placed
+		linkedid string
+		ans      *answer
+	}
+	var bridged []bridgedCall
+	var maxEnter, minLeave time.Time
+	for _, p := range calls {
+		if p.err != nil {
+			res.placeErrs[shortErr(p.err)]++
+		} else {
+			res.driverAnswer++
+		}
+		id := w.obs.linkedID(p.num)
+		if id == "" {
+			continue
+		}
+		a := w.obs.answeredBy(id)
+		if a == nil {
+			continue
+		}
+		bridged = append(bridged, bridgedCall{p, id, a})
+		w.obs.mu.Lock()
+		s := w.obs.spans[id]
+		w.obs.mu.Unlock()
+		if maxEnter.IsZero() || s[0].After(maxEnter) {
+			maxEnter = s[0]
+		}
+		if !s[1].IsZero() && (minLeave.IsZero() || s[1].Before(minLeave)) {
+			minLeave = s[1]
+		}
+	}
+	res.bridged = len(bridged)
+	if !maxEnter.IsZero() && minLeave.After(maxEnter) {
+		res.together = minLeave.Sub(maxEnter)
+	}
+	say("wave of %d calls: %d bridged to an Annexe A extension (at most %d at once); waiting for the recordings to be filed", n, res.bridged, res.peak)
+
+	// Wait until every bridged call has its recording filed (the filer
+	// waits for Asterisk to close each file; close_timeout is 15 s).
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if err := w.tail.poll(); err != nil {
+			return nil, err
+		}
+		missing := 0
+		for _, b := range bridged {
+			if len(filedFor(w.tail, b.linkedid, b.ans.Extension)) == 0 {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	for k, p := range pids {
+		res.cpu[k] = cpuSeconds(p) - cpu0[k]
+	}
+
+	// Audio: the daemon's filed recordings against the baseline.
+	for _, b := range bridged {
+		fs := filedFor(w.tail, b.linkedid, b.ans.Extension)
+		if len(fs) == 0 {
+			res.missed = append(res.missed, fmt.Sprintf("%s (extension %s, %s)", b.linkedid, b.ans.Extension, b.ans.Channel))
+			continue
+		}
+		var dsec float64
+		for _, f := range fs {
+			if info, err := core.ReadWAVInfo(f.File); err == nil {
+				dsec += info.Duration()
+			} else {
+				dsec += f.Seconds
+			}
+		}
+		base := filepath.Join(w.baseDir, b.linkedid+".wav")
+		if err := sandbox.WaitWAVClosed(ctx, base, 5*time.Second); err != nil {
+			res.baseMissing++
+			say("warning: baseline recording of %s: %v", b.linkedid, err)
+			continue
+		}
+		info, err := core.ReadWAVInfo(base)
+		if err != nil {
+			res.baseMissing++
+			continue
+		}
+		bsec := info.Duration()
+		res.daemonSec += dsec
+		res.baseSec += bsec
+		if bsec > 0 && dsec/bsec < res.worst {
+			res.worst = dsec / bsec
+			res.worstCall = fmt.Sprintf("%s ext %s: %.3f s vs %.3f s", b.linkedid, b.ans.Extension, dsec, bsec)
+		}
+	}
+
+	after, err := scrapeMetrics(w.metrics)
+	if err != nil {
+		return nil, err
+	}
+	diff := after.sub(before)
+	bs := diff.buckets("recpolicy_recording_start_seconds")
+	res.p50, res.p50Over, res.latOK = quantile(bs, 0.50)
+	res.p99, res.p99Over, _ = quantile(bs, 0.99)
+	res.latCount = diff["recpolicy_recording_start_seconds_count"]
+	for _, k := range []string{"recpolicy_recordings_started_total", "recpolicy_recordings_filed_total",
+		"recpolicy_recordings_discarded_empty_total", "recpolicy_recordings_failed_total",
+		"recpolicy_recordings_repaired_total", "recpolicy_policy_violations_total", "recpolicy_calls_seen_total"} {
+		res.counters[k] = diff[k]
+	}
+	return res, nil
+}
+
+// filedFor returns the recordings the daemon filed for one leg.
+func filedFor(t *logTail, linkedid, ext string) []filed {
+	var out []filed
+	for _, f := range t.filed[linkedid] {
+		if f.Extension == ext {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	// "wait answer of sim-123-4: hung up before answer (...)" → drop the call id.
+	if i := strings.Index(s, ": "); i >= 0 && strings.HasPrefix(s, "wait answer of ") {
+		s = "wait answer: " + s[i+2:]
+	}
+	if len(s) > 90 {
+		s = s[:90] + "…"
+	}
+	return s
+}
+
+func report(o options, results []*waveResult, hwm, rss string, tail *logTail, logPath string) bool {
+	ok := true
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	row := func(name string, f func(r *waveResult) string) {
+		fmt.Fprintf(tw, "%s\t", name)
+		for _, r := range results {
+			fmt.Fprintf(tw, "%s\t", f(r))
+		}
+		fmt.Fprintln(tw)
+	}
+	row("wave", func(r *waveResult) string { return fmt.Sprintf("%d calls", r.calls) })
+	row("placed over / talk", func(*waveResult) string { return fmt.Sprintf("%s / %s", o.ramp, o.talk) })
+	row("answered (simulator)", func(r *waveResult) string { return strconv.Itoa(r.driverAnswer) })
+	row("bridged to Annexe A (PBX)", func(r *waveResult) string { return strconv.Itoa(r.bridged) })
+	row("most bridged at once", func(r *waveResult) string { return strconv.Itoa(r.peak) })
+	row("all bridged together", func(r *waveResult) string { return fmt.Sprintf("%.1f s", r.together.Seconds()) })
+	row("missed recordings", func(r *waveResult) string { return strconv.Itoa(len(r.missed)) })
+	row("recording start p50", func(r *waveResult) string { return latency(r.p50, r.p50Over, r.latOK) })
+	row("recording start p99", func(r *waveResult) string { return latency(r.p99, r.p99Over, r.latOK) })
+	row("  (observations)", func(r *waveResult) string { return fmt.Sprintf("%.0f", r.latCount) })
+	row("recordings started/filed", func(r *waveResult) string {
+		return fmt.Sprintf("%.0f/%.0f", r.counters["recpolicy_recordings_started_total"], r.counters["recpolicy_recordings_filed_total"])
+	})
+	row("empty/failed/repaired/violations", func(r *waveResult) string {
+		return fmt.Sprintf("%.0f/%.0f/%.0f/%.0f", r.counters["recpolicy_recordings_discarded_empty_total"], r.counters["recpolicy_recordings_failed_total"],
+			r.counters["recpolicy_recordings_repaired_total"], r.counters["recpolicy_policy_violations_total"])
+	})
+	row("daemon audio", func(r *waveResult) string { return fmt.Sprintf("%.2f s", r.daemonSec) })
+	row("baseline audio (dialplan MixMonitor)", func(r *waveResult) string { return fmt.Sprintf("%.2f s", r.baseSec) })
+	row("ratio daemon/baseline", func(r *waveResult) string { return ratio(r) })
+	row("worst call ratio", func(r *waveResult) string { return fmt.Sprintf("%.4f", r.worst) })
+	row("CPU s pbx/sim/daemon", func(r *waveResult) string {
+		return fmt.Sprintf("%.0f/%.0f/%.1f", r.cpu["pbx"], r.cpu["sim"], r.cpu["daemon"])
+	})
+	row("load average at height", func(r *waveResult) string { return r.loadavg })
+	row("wave wall time", func(r *waveResult) string { return r.wall.Round(100 * time.Millisecond).String() })
+	tw.Flush()
+	fmt.Printf("daemon peak memory (VmHWM, whole run): %s (VmRSS at the end %s)\n", hwm, rss)
+	fmt.Printf("daemon log: %s (%d error lines, %d warnings)\n", logPath, tail.errors, tail.warns)
+	for _, r := range results {
+		for why, k := range r.placeErrs {
+			fmt.Printf("wave %d: %d calls not answered or not hung up cleanly: %s\n", r.calls, k, why)
+		}
+		if r.bridged < r.calls {
+			fmt.Printf("wave %d: only %d of %d calls bridged: the sandbox's limit on this machine\n", r.calls, r.bridged, r.calls)
+		}
+		for _, m := range r.missed {
+			fmt.Printf("wave %d: MISSED recording: %s\n", r.calls, m)
+		}
+		if r.worstCall != "" && r.worst < 1 {
+			fmt.Printf("wave %d: worst call %s\n", r.calls, r.worstCall)
+		}
+		if len(r.missed) > 0 {
+			ok = false
+		}
+		if r.baseMissing > 0 {
+			fmt.Printf("wave %d: %d calls have no baseline recording\n", r.calls, r.baseMissing)
+			ok = false
+		}
+		if r.baseSec <= 0 || r.daemonSec/r.baseSec < o.minRatio {
+			fmt.Printf("wave %d: audio ratio %s is below %.4f\n", r.calls, ratio(r), o.minRatio)
+			ok = false
+		}
+		if r.bridged == 0 {
+			ok = false
+		}
+	}
+	if ok {
+		fmt.Println("load: PASS")
+	} else {
+		fmt.Println("load: FAIL")
+	}
+	return ok
+}
+
+func ratio(r *waveResult) string {
+	if r.baseSec <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.5f", r.daemonSec/r.baseSec)
+}
+
+func latency(v float64, over, ok bool) string {
+	if !ok {
+		return "n/a"
+	}
+	if over {
+		return fmt.Sprintf("> %s", fmtDur(v))
+	}
+	return fmtDur(v)
+}
+
+func fmtDur(s float64) string {
+	if s < 1 {
+		return fmt.Sprintf("%.1f ms", s*1000)
+	}
+	return fmt.Sprintf("%.2f s", s)
+}
+
+// procStatus returns one field of /proc/<pid>/status ("123456 kB"), or "?".
+func procStatus(pid int, field string) string {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "?"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			v = strings.TrimSpace(v)
+			if kb, ok := strings.CutSuffix(v, " kB"); ok {
+				if n, err := strconv.Atoi(kb); err == nil {
+					return fmt.Sprintf("%.1f MiB", float64(n)/1024)
+				}
+			}
+			return v
+		}
+	}
+	return "?"
+}
+
+// cpuSeconds returns the user+system CPU time a process has used.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	// After the command: state is field 3; utime and stime are 14 and 15.
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// chrootUser returns the uid and gid of a user of the chroot.
+func chrootUser(root, name string) (int, int, error) {
+	b, err := os.ReadFile(filepath.Join(root, "etc", "passwd"))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 4 && f[0] == name {
+			uid, err1 := strconv.Atoi(f[2])
+			gid, err2 := strconv.Atoi(f[3])
+			if err1 == nil && err2 == nil {
+				return uid, gid, nil
+			}
+		}
+	}
+	return 0, 0, fmt.Errorf("no user %s in %s/etc/passwd", name, root)
+}
+
+// runLogged runs a command in dir with its output in logPath.
+func runLogged(ctx context.Context, dir, logPath, name string, args ...string) error {
+	f, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, f, f
+	if err := cmd.Run(); err != nil {
+		b, _ := os.ReadFile(logPath)
+		if len(b) > 4000 {
+			b = b[len(b)-4000:]
+		}
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, b)
+	}
+	return nil
+}
+
+// goTool is the go command: the one on PATH, else the usual install.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func waitHealthy(ctx context.Context, url string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(30 * time.Second)
+	c := http.Client{Timeout: 2 * time.Second}
+	for time.Now().Before(deadline) {
+		if resp, err := c.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return errors.New("the daemon exited before connecting to AMI and ARI")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return errors.New("the daemon did not connect to AMI and ARI within 30 s")
+}

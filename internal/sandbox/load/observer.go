@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/ami"
+	"github.com/villedemercier/recpolicy/internal/sandbox"
+)
+
+// observer watches the PBX through its test AMI user (never the daemon's):
+// which call (linkedid) each caller number started, and which Annexe A
+// extension channels entered a bridge — the calls an Annexe A extension
+// answered — with how many were bridged at once.
+type observer struct {
+	client *ami.Client
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	endpoints map[string]string // PJSIP endpoint → Annexe A extension number
+
+	mu        sync.Mutex
+	byCaller  map[string]string       // carrier caller number → linkedid
+	answered  map[string]*answer      // linkedid → the Annexe A leg that was bridged
+	inBridge  map[string]bool         // extension channel uniqueid → in a bridge now
+	bridgedAt map[string]time.Time    // extension channel uniqueid → BridgeEnter time
+	spans     map[string][2]time.Time // linkedid → extension leg's bridge enter, leave
+	cur, peak int
+}
+
+// answer is an Annexe A extension's channel that entered a bridge.
+type answer struct {
+	Extension, Channel, Uniqueid string
+}
+
+func observePBX(ctx context.Context, endpoints map[string]string) (*observer, error) {
+	cfg := sandbox.PBXObserverAMI
+	cfg.Events = "call"
+	cctx, cancel := context.WithCancel(context.Background())
+	o := &observer{client: ami.NewClient(cfg, zerolog.Nop()), cancel: cancel, endpoints: endpoints,
+		byCaller: map[string]string{}, answered: map[string]*answer{}, inBridge: map[string]bool{},
+		bridgedAt: map[string]time.Time{}, spans: map[string][2]time.Time{}}
+	connected := make(chan struct{})
+	var once sync.Once
+	o.wg.Add(2)
+	go func() { defer o.wg.Done(); _ = o.client.Run(cctx) }()
+	go func() {
+		defer o.wg.Done()
+		for n := range o.client.Notifications() {
+			switch n.Kind {
+			case ami.KindConnected:
+				once.Do(func() { close(connected) })
+			case ami.KindEvent:
+				o.event(n.Msg)
+			}
+		}
+	}()
+	select {
+	case <-connected:
+		return o, nil
+	case <-ctx.Done():
+		o.close()
+		return nil, fmt.Errorf("connect to the PBX AMI %s as %s: %w", cfg.Addr, cfg.Username, ctx.Err())
+	}
+}
+
+func (o *observer) close() {
+	o.cancel()
+	o.wg.Wait()
+}
+
+// endpointOf returns the PJSIP endpoint of a channel name (PJSIP/235-0000001a).
+func endpointOf(channel string) string {
+	rest, ok := strings.CutPrefix(channel, "PJSIP/")
+	if !ok {
+		return ""
+	}
+	if i := strings.LastIndexByte(rest, '-'); i >= 0 {
+		return rest[:i]
+	}
+	return rest
+}
+
+func (o *observer) event(m *ami.Message) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch m.Event() {
+	case "Newchannel":
+		if endpointOf(m.Get("Channel")) == "carrier" {
+			if num := m.Get("CallerIDNum"); num != "" {
+				if _, ok := o.byCaller[num]; !ok {
+					o.byCaller[strings.Clone(num)] = strings.Clone(m.Get("Linkedid"))
+				}
+			}
+		}
+	case "BridgeEnter":
+		ext, ok := o.endpoints[endpointOf(m.Get("Channel"))]
+		if !ok {
+			return
+		}
+		uid := strings.Clone(m.Get("Uniqueid"))
+		id := strings.Clone(m.Get("Linkedid"))
+		if _, seen := o.answered[id]; !seen {
+			o.answered[id] = &answer{Extension: ext, Channel: strings.Clone(m.Get("Channel")), Uniqueid: uid}
+			o.spans[id] = [2]time.Time{time.Now()}
+		}
+		if !o.inBridge[uid] {
+			o.inBridge[uid] = true
+			o.cur++
+			o.peak = max(o.peak, o.cur)
+		}
+	case "BridgeLeave", "Hangup":
+		uid := m.Get("Uniqueid")
+		if o.inBridge[uid] {
+			delete(o.inBridge, uid)
+			o.cur--
+			id := m.Get("Linkedid")
+			if s, ok := o.spans[id]; ok && s[1].IsZero() {
+				s[1] = time.Now()
+				o.spans[id] = s
+			}
+		}
+	}
+}
+
+// linkedID returns the call the carrier placed with caller number num.
+func (o *observer) linkedID(num string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.byCaller[num]
+}
+
+// answeredBy returns the Annexe A leg of a call that was bridged, or nil.
+func (o *observer) answeredBy(linkedid string) *answer {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.answered[linkedid]
+}
+
+// resetPeak starts a new count of the most extension legs bridged at once.
+func (o *observer) resetPeak() {
+	o.mu.Lock()
+	o.peak = o.cur
+	o.mu.Unlock()
+}
+
+func (o *observer) peakBridged() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.peak
+}
+
+// setGlobal sets a dialplan global variable (Setvar without Channel).
+func (o *observer) setGlobal(ctx context.Context, name, value string) error {
+	if _, err := o.client.Action(ctx, "Setvar", ami.Header{Key: "Variable", Value: name}, ami.Header{Key: "Value", Value: value}); err != nil {
+		return fmt.Errorf("set global %s=%s on the PBX: %w", name, value, err)
+	}
+	return nil
+}
+
+// getGlobal reads a dialplan global variable (Getvar without Channel).
+func (o *observer) getGlobal(ctx context.Context, name string) (string, error) {
+	m, err := o.client.Action(ctx, "Getvar", ami.Header{Key: "Variable", Value: name})
+	if err != nil {
+		return "", fmt.Errorf("get global %s on the PBX: %w", name, err)
+	}
+	return m.Get("Value"), nil
+}
