@@ -25,4 +25,6 @@ go vet ./...
 # One package at a time: the end-to-end packages share one PBX and one ARI
 # application name.
 RECPOLICY_SANDBOX=1 go test -p 1 -race -count=1 -timeout 30m ./...
+# The same end-to-end suite with the second recorder backend (ARI snoop).
+RECPOLICY_SANDBOX=1 RECPOLICY_E2E_BACKEND=snoop go test -count=1 -timeout 20m ./internal/e2e/
 echo "test: done in $(( $(date +%s) - t0 )) s"

@@ -33,6 +33,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/villedemercier/recpolicy/ami"
 	"github.com/villedemercier/recpolicy/internal/core"
 	"github.com/villedemercier/recpolicy/internal/sandbox"
 	"github.com/villedemercier/recpolicy/rules"
@@ -219,7 +220,11 @@ func run(ctx context.Context, o options) (bool, error) {
 	}
 
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	d, err := sandbox.NewDriver(dctx, sandbox.SimAMI, zerolog.Nop())
+	// A simulator saturated by the waves answers pings late: be patient
+	// rather than reconnect (a reconnect loses events and actions).
+	simCfg := sandbox.SimAMI
+	simCfg.ActionTimeout, simCfg.PingInterval = 30*time.Second, 10*time.Second
+	d, err := sandbox.NewDriver(dctx, simCfg, zerolog.Nop())
 	cancel()
 	if err != nil {
 		return false, err
@@ -277,6 +282,8 @@ type waver struct {
 type waveResult struct {
 	calls        int
 	placeErrs    map[string]int // why calls were not answered, counted
+	hangupErrs   map[string]int // why calls could not be hung up, counted
+	notEnded     []string       // Annexe A legs still bridged after the wave
 	driverAnswer int
 	bridged      int // calls an Annexe A extension answered (PBX BridgeEnter)
 	peak         int // extension legs bridged at once
@@ -301,11 +308,12 @@ type waveResult struct {
 type placed struct {
 	num, did, ext string
 	call          *sandbox.Call
-	err           error
+	err           error // not placed or not answered
+	hangupErr     error // not hung up
 }
 
 func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
-	res := &waveResult{calls: n, placeErrs: map[string]int{}, counters: map[string]float64{}, cpu: map[string]float64{}, worst: 1}
+	res := &waveResult{calls: n, placeErrs: map[string]int{}, hangupErrs: map[string]int{}, counters: map[string]float64{}, cpu: map[string]float64{}, worst: 1}
 	before, err := scrapeMetrics(w.metrics)
 	if err != nil {
 		return nil, err
@@ -352,11 +360,7 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 			defer func() {
 				// Hang up even when interrupted: the simulator would
 				// otherwise keep the call for two hours.
-				hctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-				defer cancel()
-				if err := w.d.Hangup(hctx, c); err != nil && p.err == nil {
-					p.err = err
-				}
+				p.hangupErr = hangup(w.d, c, 90*time.Second)
 			}()
 			if err := w.d.WaitAnswered(ctx, c, 60*time.Second); err != nil {
 				p.err = err
@@ -398,6 +402,9 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 		} else {
 			res.driverAnswer++
 		}
+		if p.hangupErr != nil {
+			res.hangupErrs[shortErr(p.hangupErr)]++
+		}
 		id := w.obs.linkedID(p.num)
 		if id == "" {
 			continue
@@ -432,7 +439,7 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 		}
 		missing := 0
 		for _, b := range bridged {
-			if len(filedFor(w.tail, b.linkedid, b.ans.Extension)) == 0 {
+			if len(filedFor(w.tail, b.linkedid, b.ans.Extension)) == 0 && w.obs.ended(b.linkedid) {
 				missing++
 			}
 		}
@@ -452,6 +459,11 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 	// Audio: the daemon's filed recordings against the baseline.
 	for _, b := range bridged {
 		fs := filedFor(w.tail, b.linkedid, b.ans.Extension)
+		if len(fs) == 0 && !w.obs.ended(b.linkedid) {
+			// Still recording: the harness could not end the call.
+			res.notEnded = append(res.notEnded, fmt.Sprintf("%s (extension %s, %s)", b.linkedid, b.ans.Extension, b.ans.Channel))
+			continue
+		}
 		if len(fs) == 0 {
 			res.missed = append(res.missed, fmt.Sprintf("%s (extension %s, %s)", b.linkedid, b.ans.Extension, b.ans.Channel))
 			continue
@@ -501,6 +513,41 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 	return res, nil
 }
 
+// hangup hangs the call's placing channel up, retrying while the
+// simulator's AMI is unreachable (a saturated simulator misses pings and
+// the client reconnects). A channel the simulator no longer knows is gone.
+func hangup(d *sandbox.Driver, c *sandbox.Call, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	var last error
+	for {
+		if !c.HungUp().IsZero() {
+			return nil
+		}
+		_, err := d.Action(ctx, "Hangup", ami.Header{Key: "Channel", Value: c.ID})
+		var ae *ami.ActionError
+		switch {
+		case err == nil:
+			if d.WaitHungUp(ctx, c, 5*time.Second) == nil {
+				return nil
+			}
+			// The Hangup event may have been lost in a reconnect: ask again.
+		case errors.As(err, &ae):
+			return nil // no such channel: it is gone
+		default:
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			if last == nil {
+				last = ctx.Err()
+			}
+			return fmt.Errorf("hang up %s: %w", c.ID, last)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // filedFor returns the recordings the daemon filed for one leg.
 func filedFor(t *logTail, linkedid, ext string) []filed {
 	var out []filed
@@ -538,6 +585,7 @@ func report(o options, results []*waveResult, hwm, rss string, tail *logTail, lo
 	row("wave", func(r *waveResult) string { return fmt.Sprintf("%d calls", r.calls) })
 	row("placed over / talk", func(*waveResult) string { return fmt.Sprintf("%s / %s", o.ramp, o.talk) })
 	row("answered (simulator)", func(r *waveResult) string { return strconv.Itoa(r.driverAnswer) })
+	row("not hung up by the harness", func(r *waveResult) string { return strconv.Itoa(len(r.notEnded)) })
 	row("bridged to Annexe A (PBX)", func(r *waveResult) string { return strconv.Itoa(r.bridged) })
 	row("most bridged at once", func(r *waveResult) string { return strconv.Itoa(r.peak) })
 	row("all bridged together", func(r *waveResult) string { return fmt.Sprintf("%.1f s", r.together.Seconds()) })
@@ -566,7 +614,15 @@ func report(o options, results []*waveResult, hwm, rss string, tail *logTail, lo
 	fmt.Printf("daemon log: %s (%d error lines, %d warnings)\n", logPath, tail.errors, tail.warns)
 	for _, r := range results {
 		for why, k := range r.placeErrs {
-			fmt.Printf("wave %d: %d calls not answered or not hung up cleanly: %s\n", r.calls, k, why)
+			fmt.Printf("wave %d: %d calls not placed or not answered: %s\n", r.calls, k, why)
+		}
+		for why, k := range r.hangupErrs {
+			fmt.Printf("wave %d: %d calls not hung up cleanly: %s\n", r.calls, k, why)
+		}
+		if len(r.notEnded) > 0 {
+			fmt.Printf("wave %d: %d Annexe A legs still bridged after the wave (the harness could not hang them up; not counted): %s\n",
+				r.calls, len(r.notEnded), strings.Join(r.notEnded[:min(3, len(r.notEnded))], ", "))
+			ok = false
 		}
 		if r.bridged < r.calls {
 			fmt.Printf("wave %d: only %d of %d calls bridged: the sandbox's limit on this machine\n", r.calls, r.bridged, r.calls)

@@ -41,6 +41,7 @@ type answer struct {
 func observePBX(ctx context.Context, endpoints map[string]string) (*observer, error) {
 	cfg := sandbox.PBXObserverAMI
 	cfg.Events = "call"
+	cfg.ActionTimeout, cfg.PingInterval = 30*time.Second, 10*time.Second
 	cctx, cancel := context.WithCancel(context.Background())
 	o := &observer{client: ami.NewClient(cfg, zerolog.Nop()), cancel: cancel, endpoints: endpoints,
 		byCaller: map[string]string{}, answered: map[string]*answer{}, inBridge: map[string]bool{},
@@ -140,6 +141,14 @@ func (o *observer) answeredBy(linkedid string) *answer {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.answered[linkedid]
+}
+
+// ended reports whether the call's Annexe A leg has left its bridge.
+func (o *observer) ended(linkedid string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s, ok := o.spans[linkedid]
+	return ok && !s[1].IsZero()
 }
 
 // resetPeak starts a new count of the most extension legs bridged at once.
