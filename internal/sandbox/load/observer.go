@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,9 @@ type observer struct {
 	bridgedAt map[string]time.Time    // extension channel uniqueid → BridgeEnter time
 	spans     map[string][2]time.Time // linkedid → extension leg's bridge enter, leave
 	cur, peak int
+	// Per extension channel (uniqueid): the PBX's time of its first
+	// BridgeEnter and of its first MixMonitorStart (event Timestamps).
+	enterTS, mixTS map[string]float64
 }
 
 // answer is an Annexe A extension's channel that entered a bridge.
@@ -45,7 +49,8 @@ func observePBX(ctx context.Context, endpoints map[string]string) (*observer, er
 	cctx, cancel := context.WithCancel(context.Background())
 	o := &observer{client: ami.NewClient(cfg, zerolog.Nop()), cancel: cancel, endpoints: endpoints,
 		byCaller: map[string]string{}, answered: map[string]*answer{}, inBridge: map[string]bool{},
-		bridgedAt: map[string]time.Time{}, spans: map[string][2]time.Time{}}
+		bridgedAt: map[string]time.Time{}, spans: map[string][2]time.Time{},
+		enterTS: map[string]float64{}, mixTS: map[string]float64{}}
 	connected := make(chan struct{})
 	var once sync.Once
 	o.wg.Add(2)
@@ -110,10 +115,21 @@ func (o *observer) event(m *ami.Message) {
 			o.answered[id] = &answer{Extension: ext, Channel: strings.Clone(m.Get("Channel")), Uniqueid: uid}
 			o.spans[id] = [2]time.Time{time.Now()}
 		}
+		if _, ok := o.enterTS[uid]; !ok {
+			o.enterTS[uid] = timestamp(m)
+		}
 		if !o.inBridge[uid] {
 			o.inBridge[uid] = true
 			o.cur++
 			o.peak = max(o.peak, o.cur)
+		}
+	case "MixMonitorStart":
+		if _, ok := o.endpoints[endpointOf(m.Get("Channel"))]; !ok {
+			return
+		}
+		uid := strings.Clone(m.Get("Uniqueid"))
+		if _, ok := o.mixTS[uid]; !ok {
+			o.mixTS[uid] = timestamp(m)
 		}
 	case "BridgeLeave", "Hangup":
 		uid := m.Get("Uniqueid")
@@ -127,6 +143,26 @@ func (o *observer) event(m *ami.Message) {
 			}
 		}
 	}
+}
+
+func timestamp(m *ami.Message) float64 {
+	f, _ := strconv.ParseFloat(m.Get("Timestamp"), 64)
+	return f
+}
+
+// lateStart returns how long after the extension channel entered its
+// bridge the daemon's MixMonitor started on it (0 when before), and
+// whether both events were seen. With option b, what the bridge carried
+// in between is not recorded.
+func (o *observer) lateStart(uid string) (time.Duration, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, ok1 := o.enterTS[uid]
+	s, ok2 := o.mixTS[uid]
+	if !ok1 || !ok2 || e == 0 || s == 0 {
+		return 0, false
+	}
+	return time.Duration(max(0, s-e) * float64(time.Second)), true
 }
 
 // linkedID returns the call the carrier placed with caller number num.
