@@ -22,10 +22,15 @@ import (
 const defaultTestDSN = "postgres://postgres@127.0.0.1:55432/recpolicy?sslmode=disable"
 
 // Sandbox PostgreSQL control, for the outage tests.
-const (
-	pgBin   = "/usr/lib/postgresql/15/bin"
-	pgState = "/var/tmp/recpolicy-sandbox"
-)
+const pgBin = "/usr/lib/postgresql/15/bin"
+
+// pgStateDir is where docker/sandbox keeps PostgreSQL ($RECPOLICY_STATE).
+func pgStateDir() string {
+	if v := os.Getenv("RECPOLICY_STATE"); v != "" {
+		return v
+	}
+	return "/var/tmp/recpolicy-sandbox"
+}
 
 // adminDSN is the sandbox PostgreSQL's address (RECPOLICY_PG_DSN or the
 // sandbox default).
@@ -82,7 +87,7 @@ func testDB(t testing.TB) string {
 
 func pgCtl(t testing.TB, args ...string) error {
 	t.Helper()
-	full := append([]string{"-u", "postgres", "--", filepath.Join(pgBin, "pg_ctl"), "-D", filepath.Join(pgState, "pgdata")}, args...)
+	full := append([]string{"-u", "postgres", "--", filepath.Join(pgBin, "pg_ctl"), "-D", filepath.Join(pgStateDir(), "pgdata")}, args...)
 	out, err := exec.Command("runuser", full...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pg_ctl %s: %v: %s", strings.Join(args, " "), err, out)
@@ -106,8 +111,8 @@ func pgStart(t testing.TB) {
 	if pgCtl(t, "status") == nil {
 		return
 	}
-	err := pgCtl(t, "-l", filepath.Join(pgState, "postgresql.log"),
-		"-o", "-p 55432 -k "+filepath.Join(pgState, "pgrun")+" -c listen_addresses=127.0.0.1", "-w", "start")
+	err := pgCtl(t, "-l", filepath.Join(pgStateDir(), "postgresql.log"),
+		"-o", "-p 55432 -k "+filepath.Join(pgStateDir(), "pgrun")+" -c listen_addresses=127.0.0.1", "-w", "start")
 	if err != nil {
 		t.Errorf("restart the sandbox PostgreSQL: %v (run docker/sandbox up)", err)
 	}
