@@ -10,7 +10,6 @@ import (
 
 	"github.com/villedemercier/recpolicy/ami"
 	"github.com/villedemercier/recpolicy/archive"
-	"github.com/villedemercier/recpolicy/internal/config"
 	"github.com/villedemercier/recpolicy/internal/core"
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -23,17 +22,13 @@ type Archiver struct {
 }
 
 // OpenArchiver opens the archive's spool in spoolDir and prepares the
-// database connection (the DSN secret of cfg.Archive); the database need
-// not be up. Cdr times are read in pbxZone (an IANA name; the rules' time
+// database connection to dsn; the database need not be up. Cdr times are read in pbxZone (an IANA name; the rules' time
 // zone when empty). Run applies the schema's migrations once the database
 // answers.
-func OpenArchiver(ctx context.Context, cfg *config.Config, spoolDir, pbxZone string, current func() *rules.Rules, log zerolog.Logger) (*Archiver, error) {
-	dsn, err := cfg.Archive.DSN.Resolve()
-	if err != nil {
-		return nil, fmt.Errorf("open archive: dsn: %w", err)
-	}
+func OpenArchiver(ctx context.Context, dsn, spoolDir, pbxZone string, current func() *rules.Rules, log zerolog.Logger) (*Archiver, error) {
 	loc := current().Location()
 	if pbxZone != "" {
+		var err error
 		if loc, err = time.LoadLocation(pbxZone); err != nil {
 			return nil, fmt.Errorf("open archive: pbx time zone %q: %w (use an IANA name such as America/Toronto or UTC)", pbxZone, err)
 		}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/villedemercier/recpolicy/ami"
 	"github.com/villedemercier/recpolicy/archive"
-	"github.com/villedemercier/recpolicy/internal/config"
 	"github.com/villedemercier/recpolicy/internal/core"
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -19,10 +18,8 @@ func TestArchiverSpoolsCdrAndFiled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("TEST_ARCHIVE_DSN", "postgres://nobody@127.0.0.1:1/none?sslmode=disable")
-	cfg := &config.Config{Archive: config.Archive{DSN: config.Secret{Env: "TEST_ARCHIVE_DSN"}}}
 	dir := t.TempDir()
-	x, err := OpenArchiver(t.Context(), cfg, dir, "UTC", func() *rules.Rules { return r }, zerolog.Nop())
+	x, err := OpenArchiver(t.Context(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable", dir, "UTC", func() *rules.Rules { return r }, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,13 +101,13 @@ func Run(ctx context.Context, opts Options) error {
 		MaxBackoff:     cfg.ARI.MaxBackoff.Std(),
 	}, ari.GreetingConfig{Sound: "sound:" + greet.Sound}, log.With().Str("part", "ari").Logger())
 
-	archiver, err := OpenArchiver(ctx, cfg, cfg.Archive.SpoolDir, cfg.Archive.PBXTimezone, ruleSet.Current, log.With().Str("part", "archive").Logger())
-	if err != nil {
-		return fmt.Errorf("start daemon: %w", err)
-	}
 	dsn, err := cfg.Archive.DSN.Resolve()
 	if err != nil {
 		return fmt.Errorf("start daemon: archive dsn: %w", err)
+	}
+	archiver, err := OpenArchiver(ctx, dsn, cfg.Archive.SpoolDir, cfg.Archive.PBXTimezone, ruleSet.Current, log.With().Str("part", "archive").Logger())
+	if err != nil {
+		return fmt.Errorf("start daemon: %w", err)
 	}
 	jobStore, err := archive.Connect(dsn)
 	if err != nil {
