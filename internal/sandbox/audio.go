@@ -13,6 +13,8 @@ import (
 const (
 	PhoneFreq   = 600.0
 	CarrierFreq = 1400.0
+	// MOHFreq is the sandbox's music on hold (docker/asterisk/common/musiconhold.conf).
+	MOHFreq = 425.0
 )
 
 // Audio is a mono 16-bit PCM recording.

@@ -91,6 +91,7 @@ type Driver struct {
 	*amiConn
 	client *ami.Client
 	seq    atomic.Int64
+	hold   *holdKey
 
 	mu       sync.Mutex
 	calls    map[string]*Call     // by origin uniqueid
@@ -104,7 +105,7 @@ var SimAMI = ami.Config{Addr: "127.0.0.1:5039", Username: "driver", Secret: "san
 
 // NewDriver connects to the simulator's AMI and waits for the connection.
 func NewDriver(ctx context.Context, cfg ami.Config, log zerolog.Logger) (*Driver, error) {
-	d := &Driver{calls: make(map[string]*Call), byAnswer: make(map[string]*Call), upAt: make(map[string]time.Time)}
+	d := &Driver{hold: newHoldKey(), calls: make(map[string]*Call), byAnswer: make(map[string]*Call), upAt: make(map[string]time.Time)}
 	c, err := connect(ctx, cfg, log, d.event)
 	if err != nil {
 		return nil, fmt.Errorf("connect to simulator AMI %s: %w (is the sandbox up? docker/sandbox up)", cfg.Addr, err)
@@ -157,7 +158,10 @@ func (c *amiConn) close() {
 }
 
 // Close disconnects.
-func (d *Driver) Close() { d.amiConn.close() }
+func (d *Driver) Close() {
+	d.hold.close()
+	d.amiConn.close()
+}
 
 // Action sends a raw action to the simulator.
 func (d *Driver) Action(ctx context.Context, action string, h ...ami.Header) (*ami.Message, error) {
