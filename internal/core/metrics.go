@@ -11,6 +11,7 @@ type Metrics struct {
 	RecordingsFiled    prometheus.Counter
 	RecordingsEmpty    prometheus.Counter
 	RecordingsRepaired prometheus.Counter
+	RecordingsLate     prometheus.Counter
 	DecisionLatency    prometheus.Histogram
 	Violations         prometheus.Counter
 	StartLatency       prometheus.Histogram
@@ -40,6 +41,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RecordingsRepaired: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "recpolicy_recordings_repaired_total", Help: "Recordings whose WAV header was repaired from the file size.",
 		}),
+		RecordingsLate: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recpolicy_recordings_started_late_total",
+			Help: "Recordings started when the daemon (re)connected and found a call already bridged and unrecorded: the call's beginning is not recorded.",
+		}),
 		Violations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "recpolicy_policy_violations_total", Help: "Calls the policy requires to be recorded whose recording did not start or did not grow after answer.",
 		}),
@@ -56,7 +61,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.CallsSeen, m.RecordingsStarted, m.RecordingsStopped, m.RecordingsFailed,
-			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsRepaired, m.DecisionLatency, m.Violations, m.StartLatency)
+			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsRepaired, m.RecordingsLate, m.DecisionLatency, m.Violations, m.StartLatency)
 	}
 	return m
 }

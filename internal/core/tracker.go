@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -179,6 +180,9 @@ func (t *Tracker) ensure(uniqueid, name, linkedid, callerNum string, at time.Tim
 	t.channels[uniqueid] = c
 	t.byName[name] = c
 	cl := t.calls[linkedid]
+	if cl != nil && at.Before(cl.start) {
+		cl.start = at // a reconcile can meet a call's channels in any order
+	}
 	if cl == nil {
 		// A call keeps the rules snapshot it started with.
 		cl = &call{linkedid: linkedid, rules: t.rules(), start: at}
@@ -273,6 +277,14 @@ func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 		case ok && c.rec == nil:
 			t.logDecision(why, c, d, true)
 			t.startRecording(ctx, c, d)
+			if why == "reconcile" && c.rec != nil {
+				// The call was bridged while the daemon could not see it.
+				t.metrics.RecordingsLate.Inc()
+				t.metrics.Violations.Inc()
+				t.log.Warn().Str("linkedid", c.linkedid).Str("channel", c.name).Str("extension", d.Extension).
+					Time("channel_created", c.created).
+					Msg("policy violation: call found bridged and unrecorded after a (re)connection; recorded from now on, its beginning is lost")
+			}
 		case !ok && c.rec != nil:
 			if never == nil {
 				d = lastNo
@@ -472,7 +484,9 @@ func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
 	now := t.now()
 	adopted := 0
 	for uid, it := range live {
-		c := t.ensure(uid, it.Get("Channel"), it.Get("Linkedid"), it.Get("CallerIDNum"), now)
+		// A channel met here began Duration ago: the call's start (and so
+		// its recording's name) is its own, not the reconnection's.
+		c := t.ensure(uid, it.Get("Channel"), it.Get("Linkedid"), it.Get("CallerIDNum"), now.Add(-parseHMS(it.Get("Duration"))))
 		c.bridge = ""
 		if b := it.Get("BridgeId"); b != "" {
 			c.bridge = strings.Clone(b)
@@ -583,3 +597,12 @@ func (t *Tracker) Active() (channels, recordings int) {
 
 // ruleNeverRecord is the rules package's id of the never-record rule.
 const ruleNeverRecord = "never-record"
+
+// parseHMS reads CoreShowChannels' Duration (HH:MM:SS); anything else is 0.
+func parseHMS(s string) time.Duration {
+	var h, m, sec int
+	if n, err := fmt.Sscanf(s, "%d:%d:%d", &h, &m, &sec); err != nil || n != 3 || h < 0 || m < 0 || sec < 0 {
+		return 0
+	}
+	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second
+}

@@ -237,15 +237,18 @@ func TestTrackerReconcile(t *testing.T) {
 		return ev{"Event": "CoreShowChannel", "Uniqueid": uid, "Channel": name, "Linkedid": "1", "BridgeId": bridge, "CallerIDNum": cid}
 	}
 	rec := &fakeRecorder{running: map[string]string{"PJSIP/235-00000002": "1795847391-235-inbound-2-1"}}
-	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil))
+	m := NewMetrics(nil)
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, m)
+	now := time.Unix(1795847500, 0)
+	tr.now = func() time.Time { return now }
 	// A channel tracked before the reconnect that is gone now.
 	tr.Handle(context.Background(), newChan("9", "PJSIP/carrier-00000009", "9", "5145550100"))
 	tr.Handle(context.Background(), dial("9", "PJSIP/carrier-00000009", "10", "PJSIP/236-0000000a", "9", "PJSIP/236"))
 	adopted := tr.Reconcile(context.Background(), []Event{
 		item("1", "PJSIP/carrier-00000001", "b1", "5145550142"),
 		item("2", "PJSIP/235-00000002", "b1", "235"), // already recorded: adopt
-		item("3", "PJSIP/carrier-00000003", "b2", "5145550143"),
-		item("4", "PJSIP/250-00000004", "b2", "250"), // not recorded yet: start
+		withDuration(item("3", "PJSIP/carrier-00000003", "b2", "5145550143"), "00:01:05"),
+		withDuration(item("4", "PJSIP/250-00000004", "b2", "250"), "00:01:04"), // not recorded yet: start, late
 	})
 	if adopted != 1 {
 		t.Errorf("adopted %d, want 1", adopted)
@@ -259,6 +262,33 @@ func TestTrackerReconcile(t *testing.T) {
 	ids := tr.RunningIDs()
 	if !ids["1795847391-235-inbound-2-1"] || len(ids) != 2 {
 		t.Errorf("running %v, want the adopted recording and 250's", ids)
+	}
+	if got := testutil.ToFloat64(m.RecordingsLate); got != 1 {
+		t.Errorf("late recordings %v, want 1 (250's call was bridged before the reconnect)", got)
+	}
+	if got := testutil.ToFloat64(m.Violations); got != 1 {
+		t.Errorf("violations %v, want 1 (the beginning of 250's call is lost)", got)
+	}
+	// The call began when its first channel did, not at the reconnection.
+	if late := rec.started[1]; !late.CallStart.Equal(now.Add(-65 * time.Second)) {
+		t.Errorf("250's recording names its call as started at %v, want %v (CoreShowChannel Duration)", late.CallStart, now.Add(-65*time.Second))
+	}
+}
+
+func withDuration(e Event, d string) Event {
+	m := e.(ev)
+	m["Duration"] = d
+	return m
+}
+
+func TestParseHMS(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"00:00:00": 0, "00:01:05": 65 * time.Second, "12:00:01": 12*time.Hour + time.Second,
+		"": 0, "1:2": 0, "ab:cd:ef": 0, "-1:00:00": 0,
+	} {
+		if got := parseHMS(in); got != want {
+			t.Errorf("parseHMS(%q) = %v, want %v", in, got, want)
+		}
 	}
 }
 

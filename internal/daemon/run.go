@@ -136,7 +136,11 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	tracker := core.NewTracker(log.With().Str("part", "tracker").Logger(), ruleSet.Current, recorder, metrics)
 
-	srv, ln, err := listen(cfg.Listen, reg, amiClient, ariClient)
+	health := []healthCheck{{"ami", amiClient.Connected}, {"ari", ariClient.Connected}}
+	if snoopClient != nil {
+		health = append(health, healthCheck{"ari-snoop", snoopClient.Connected})
+	}
+	srv, ln, err := listen(cfg.Listen, reg, health)
 	if err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
@@ -236,10 +240,8 @@ loop:
 			if ruleSet.Changed() {
 				ruleSet.Reload("file changed")
 			}
-			if ariClient.Connected() {
-				connected.WithLabelValues("ari").Set(1)
-			} else {
-				connected.WithLabelValues("ari").Set(0)
+			for _, c := range health[1:] { // AMI's is set on its notifications
+				connected.WithLabelValues(c.name).Set(boolGauge(c.up()))
 			}
 		case <-ctx.Done():
 			break loop
@@ -284,16 +286,28 @@ func waitOr(wg *sync.WaitGroup, deadline <-chan time.Time, log zerolog.Logger, w
 	}
 }
 
-func listen(addr string, reg *prometheus.Registry, a *ami.Client, r *ari.Client) (*http.Server, net.Listener, error) {
+// healthCheck is one connection /healthz reports on.
+type healthCheck struct {
+	name string
+	up   func() bool
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func listen(addr string, reg *prometheus.Registry, checks []healthCheck) (*http.Server, net.Listener, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		var down []string
-		if !a.Connected() {
-			down = append(down, "ami")
-		}
-		if !r.Connected() {
-			down = append(down, "ari")
+		for _, c := range checks {
+			if !c.up() {
+				down = append(down, c.name)
+			}
 		}
 		if len(down) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)

@@ -32,6 +32,9 @@ type harness struct {
 	reload    chan struct{}
 	cfgPath   string
 	logf      *os.File
+	// The daemon reaches the PBX's AMI and ARI through these, so that
+	// tests can cut its connections while Asterisk stays up.
+	amiProxy, ariProxy *sandbox.Proxy
 
 	// The in-process daemon (startDaemon, stopDaemon).
 	daemonStop context.CancelFunc
@@ -81,7 +84,18 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	h.metrics = "http://" + listen + "/metrics"
-	h.cfgPath, err = env.DaemonConfig(dir, h.archive, listen, h.rulesFile)
+	if h.amiProxy, err = sandbox.NewProxy("127.0.0.1:5038"); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer h.amiProxy.Close()
+	if h.ariProxy, err = sandbox.NewProxy("127.0.0.1:8088"); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer h.ariProxy.Close()
+	h.cfgPath, err = env.DaemonConfigVia(dir, h.archive, listen, h.rulesFile,
+		sandbox.Endpoints{AMI: h.amiProxy.Addr(), ARI: "http://" + h.ariProxy.Addr() + "/ari"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1

@@ -191,17 +191,35 @@ func (e *Env) CLI(ctx context.Context, instance, command string) (string, error)
 // returns its path. Secrets come from the environment variables that
 // SandboxSecrets names. rulesFile "" means the city's rules/mercier.yaml.
 func (e *Env) DaemonConfig(dir, archiveDir, listen, rulesFile string) (string, error) {
+	return e.DaemonConfigVia(dir, archiveDir, listen, rulesFile, Endpoints{})
+}
+
+// Endpoints are where the daemon reaches the PBX; empty fields mean the
+// sandbox PBX itself (tests put a Proxy in between).
+type Endpoints struct {
+	AMI string // host:port, default 127.0.0.1:5038
+	ARI string // ARI base URL, default http://127.0.0.1:8088/ari
+}
+
+// DaemonConfigVia is DaemonConfig with the PBX reached through ep.
+func (e *Env) DaemonConfigVia(dir, archiveDir, listen, rulesFile string, ep Endpoints) (string, error) {
+	if ep.AMI == "" {
+		ep.AMI = "127.0.0.1:5038"
+	}
+	if ep.ARI == "" {
+		ep.ARI = "http://127.0.0.1:8088/ari"
+	}
 	if rulesFile == "" {
 		rulesFile = filepath.Join(e.Repo, "rules", "mercier.yaml")
 	}
 	cfg := fmt.Sprintf(`# recpolicy daemon configuration for the sandbox (written by internal/sandbox).
 rules_file: %s
 ami:
-  address: 127.0.0.1:5038
+  address: %s
   username: recpolicy
   secret: {env: RECPOLICY_AMI_SECRET}
 ari:
-  url: http://127.0.0.1:8088/ari
+  url: %s
   username: recpolicy
   password: {env: RECPOLICY_ARI_PASSWORD}
   application: recpolicy
@@ -217,7 +235,7 @@ archive:
   pbx_timezone: UTC
 listen: %s
 log_level: info
-`, rulesFile, e.Backend(), e.asteriskRecordingDir(), e.RecordingSpool(), archiveDir, filepath.Join(filepath.Dir(archiveDir), "spool"), listen)
+`, rulesFile, ep.AMI, ep.ARI, e.Backend(), e.asteriskRecordingDir(), e.RecordingSpool(), archiveDir, filepath.Join(filepath.Dir(archiveDir), "spool"), listen)
 	p := filepath.Join(dir, "recpolicy.yaml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
 }

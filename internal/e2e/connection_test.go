@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/sandbox"
+)
+
+// waitDown waits until the daemon's /healthz names part among the
+// connections that are down.
+func waitDown(ctx context.Context, t *testing.T, part string) {
+	t.Helper()
+	for {
+		resp, err := http.Get(h.health)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), part) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the daemon never reported its %s connection down", part)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// cut drops every connection through p and refuses new ones until the
+// returned function is called; the daemon must see the drop.
+func cut(ctx context.Context, t *testing.T, p *sandbox.Proxy, part string) (restore func()) {
+	t.Helper()
+	p.Refuse(true)
+	if n := p.Drop(); n == 0 {
+		p.Refuse(false)
+		t.Fatalf("the daemon had no %s connection through the test proxy", part)
+	}
+	waitDown(ctx, t, part)
+	return func() { p.Refuse(false) }
+}
+
+// checkLateRecording asserts a recording that could only start once the
+// daemon was reconnected: extension, both tones, and a length from the
+// reconnection to the end of the call.
+func checkLateRecording(t *testing.T, f core.Filed, ext string, call *sandbox.Call, reconnected time.Time) {
+	t.Helper()
+	if f.Recording.Extension != ext {
+		t.Fatalf("recording of extension %q, want %s", f.Recording.Extension, ext)
+	}
+	a, err := sandbox.ReadWAV(f.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	min, max := call.HungUp().Sub(reconnected).Seconds()-0.3, call.Bridged().Seconds()+0.3
+	if d := a.Duration(); d < min || d > max {
+		t.Errorf("recording of %s lasts %.2f s, want from the reconnection on: %.2f–%.2f s", ext, d, min, max)
+	}
+	end := a.Duration()
+	if p, c := a.ToneShare(sandbox.PhoneFreq, 0.1, end-0.1), a.ToneShare(sandbox.CarrierFreq, 0.1, end-0.1); p < 0.1 || c < 0.1 {
+		t.Errorf("recording of %s: phone tone %.2f, carrier tone %.2f; both directions must be in it", ext, p, c)
+	}
+}
+
+// TestAMIConnectionDroppedDuringCalls: the daemon's AMI session is cut while
+// Asterisk stays up, and stays unreachable for a while. The call already
+// recorded goes on being recorded in Asterisk and is filed whole, once; a
+// call answered while the daemon could not reach AMI is recorded from the
+// reconnection on (the reconcile finds it bridged and unrecorded).
+func TestAMIConnectionDroppedDuringCalls(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	mark := h.filedCount()
+	lateBefore := metric(t, "recpolicy_recordings_started_late_total")
+	a, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+"242", "5145550192", sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswered(ctx, a, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+
+	restore := cut(ctx, t, h.amiProxy, "ami")
+	b, err := h.driver.Outbound(ctx, "243", "5145550193", sandbox.Options{})
+	if err != nil {
+		restore()
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswered(ctx, b, 30*time.Second); err != nil {
+		restore()
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	restore()
+	if err := waitDaemonReady(ctx, h.health, h.daemonDone); err != nil {
+		t.Fatal(err)
+	}
+	reconnected := time.Now()
+	time.Sleep(2 * time.Second)
+	for _, c := range []*sandbox.Call{a, b} {
+		if err := h.driver.Hangup(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.driver.WaitHungUp(ctx, c, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFiled(t, mark, 2, 2*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 2 {
+		t.Fatalf("filed %d recordings, want 2 (242's whole call; 243's from the reconnection on)", len(got))
+	}
+	byExt := map[string]core.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
+	checkRecording(t, byExt["242"], "242", a.Bridged())
+	checkLateRecording(t, byExt["243"], "243", b, reconnected)
+	// Its name and row still carry the call's own start, not the
+	// reconnection's (CoreShowChannels gives whole seconds).
+	if cs := byExt["243"].Recording.CallStart; cs.After(b.Answered().Add(time.Second)) || b.Answered().Sub(cs) > 5*time.Second {
+		t.Errorf("243's recording says its call started at %s; it was answered at %s", cs, b.Answered())
+	}
+	// The lost beginning is reported.
+	if after := metric(t, "recpolicy_recordings_started_late_total"); after == lateBefore {
+		t.Errorf("recpolicy_recordings_started_late_total stayed %s; the late start of 243's recording must be counted", after)
+	}
+}
+
+// TestARIConnectionDroppedDuringCall: the daemon's ARI connections (the
+// greeting app's and, with the snoop backend, the recorder's) are cut
+// during a recorded call while Asterisk stays up. The recording goes on and
+// is filed whole, once; after the reconnection the next caller is greeted
+// and recorded as usual.
+func TestARIConnectionDroppedDuringCall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	mark := h.filedCount()
+	a, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+"244", "5145550194", sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswered(ctx, a, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	restore := cut(ctx, t, h.ariProxy, "ari")
+	time.Sleep(1500 * time.Millisecond)
+	restore()
+	if err := waitDaemonReady(ctx, h.health, h.daemonDone); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if err := h.driver.Hangup(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitHungUp(ctx, a, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b := placeAndTalk(t, func(ctx context.Context) (*sandbox.Call, error) {
+		return h.driver.Inbound(ctx, sandbox.DIDPrefix+"240", "5145550195", sandbox.Options{})
+	}, 2*time.Second)
+	waitFiled(t, mark, 2, 2*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 2 {
+		t.Fatalf("filed %d recordings, want 2 (244 across the cut, then 240)", len(got))
+	}
+	byExt := map[string]core.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
+	checkRecording(t, byExt["244"], "244", a.Bridged())
+	checkRecording(t, byExt["240"], "240", b.Bridged())
+}

@@ -1,0 +1,134 @@
+package sandbox
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+)
+
+// Proxy forwards TCP connections to one address, and can cut them the way a
+// network fault or a restarted firewall does, while the server behind it
+// stays up. Tests put it between the daemon and the PBX's AMI or ARI.
+type Proxy struct {
+	ln     net.Listener
+	target string
+
+	mu       sync.Mutex
+	pairs    map[*pair]struct{}
+	refusing bool
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+// pair is one proxied connection: the client's side and the server's.
+type pair struct{ client, server net.Conn }
+
+func (p *pair) close() {
+	_ = p.client.Close()
+	_ = p.server.Close()
+}
+
+// NewProxy listens on a free loopback port and forwards to target.
+func NewProxy(target string) (*Proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{ln: ln, target: target, pairs: make(map[*pair]struct{})}
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+// Addr is the proxy's host:port.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		p.mu.Lock()
+		refusing := p.refusing || p.closed
+		p.mu.Unlock()
+		if refusing {
+			_ = c.Close()
+			continue
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		pr := &pair{client: c, server: s}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			pr.close()
+			return
+		}
+		p.pairs[pr] = struct{}{}
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pipe(pr, s, c)
+		go p.pipe(pr, c, s)
+	}
+}
+
+// pipe copies one direction; when either side ends, both are closed.
+func (p *Proxy) pipe(pr *pair, dst, src net.Conn) {
+	defer p.wg.Done()
+	_, err := io.Copy(dst, src)
+	_ = err // io.EOF or a closed connection: the pair is over either way
+	pr.close()
+	p.mu.Lock()
+	delete(p.pairs, pr)
+	p.mu.Unlock()
+}
+
+// Drop cuts every open connection (both sides) and returns how many there
+// were. New connections are accepted as before unless Refuse is on.
+func (p *Proxy) Drop() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.pairs)
+	for pr := range p.pairs {
+		pr.close()
+	}
+	return n
+}
+
+// Refuse, while on, closes every new connection at once (the server looks
+// unreachable); existing connections are left alone.
+func (p *Proxy) Refuse(on bool) {
+	p.mu.Lock()
+	p.refusing = on
+	p.mu.Unlock()
+}
+
+// Open is how many connections pass through the proxy now.
+func (p *Proxy) Open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pairs)
+}
+
+// Close stops listening, cuts every connection and waits for the proxy's
+// goroutines.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	for pr := range p.pairs {
+		pr.close()
+	}
+	p.mu.Unlock()
+	err := p.ln.Close()
+	p.wg.Wait()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
