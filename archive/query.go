@@ -33,6 +33,8 @@ type CallFilter struct {
 	Trunks    []string
 	// Number matches the calling or called number (raw or usable form).
 	Number string
+	// Hidden hides the calls that involve confidential extensions.
+	Hidden Confidential
 	Limit  int // 0: no limit
 }
 
@@ -69,7 +71,9 @@ type RecordingFilter struct {
 	ByExtension bool
 	Direction   string
 	Number      string // a number of a call linked to the recording
-	Limit       int
+	// Hidden hides the recordings of calls that involve confidential extensions.
+	Hidden Confidential
+	Limit  int
 }
 
 // querier builds a WHERE clause with numbered parameters.
@@ -135,6 +139,7 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]Call, error) {
 	if f.Number != "" {
 		numberConds(&q, f.Number, "c.source", "c.destination", "c.source_raw", "c.destination_raw")
 	}
+	f.Hidden.hideCalls(&q)
 	query := `SELECT c.start_time, c.answer_time, c.end_time, c.source, c.source_flag, c.source_raw,
   c.destination, c.destination_flag, c.destination_raw, c.callerid, c.channel, c.destination_channel,
   c.destination_context, c.disposition, c.duration, c.billable_seconds, c.uniqueid, c.linkedid, c.sequence,
@@ -168,7 +173,7 @@ FROM calls c` + q.sql() + ` ORDER BY c.start_time DESC, c.id DESC`
 }
 
 // ListRecordings returns recordings, newest first.
-func (s *Store) ListRecordings(ctx context.Context, f RecordingFilter) ([]Recording, error) {
+func (s *Store) ListRecordings(ctx context.Context, f RecordingFilter) ([]StoredRecording, error) {
 	var q querier
 	if !f.Since.IsZero() {
 		q.add("r.start_time >= " + q.arg(f.Since.UTC()))
@@ -189,7 +194,8 @@ func (s *Store) ListRecordings(ctx context.Context, f RecordingFilter) ([]Record
 		q.args = sub.args
 		q.add("EXISTS (SELECT 1 FROM calls c WHERE c.linkedid = r.linkedid AND r.linkedid <> '' AND " + sub.where[0] + ")")
 	}
-	query := `SELECT r.path, r.sha256, r.size, r.duration, r.extension, r.departments, r.direction,
+	f.Hidden.hideRecordings(&q)
+	query := `SELECT r.id, r.path, r.sha256, r.size, r.duration, r.extension, r.departments, r.direction,
   r.start_time, r.end_time, r.uniqueid, r.linkedid, r.retention_class, r.repaired
 FROM recordings r` + q.sql() + ` ORDER BY r.start_time DESC, r.id DESC`
 	if f.Limit > 0 {
@@ -200,11 +206,11 @@ FROM recordings r` + q.sql() + ` ORDER BY r.start_time DESC, r.id DESC`
 		return nil, fmt.Errorf("list recordings: %w", err)
 	}
 	defer rows.Close()
-	var out []Recording
+	var out []StoredRecording
 	for rows.Next() {
-		var r Recording
+		var r StoredRecording
 		var end *time.Time
-		if err := rows.Scan(&r.Path, &r.SHA256, &r.Size, &r.Duration, &r.Extension, pq.Array(&r.Departments),
+		if err := rows.Scan(&r.ID, &r.Path, &r.SHA256, &r.Size, &r.Duration, &r.Extension, pq.Array(&r.Departments),
 			&r.Direction, &r.Start, &end, &r.UniqueID, &r.LinkedID, &r.RetentionClass, &r.Repaired); err != nil {
 			return nil, fmt.Errorf("list recordings: %w", err)
 		}

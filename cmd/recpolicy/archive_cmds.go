@@ -40,9 +40,10 @@ func exitCode(stderr io.Writer, cmd string, err error) int {
 
 // archiveEnv is what the archive commands load from the daemon config.
 type archiveEnv struct {
-	cfg   *config.Config
-	store *archive.Store
-	rules *rules.Rules
+	cfg    *config.Config
+	store  *archive.Store
+	rules  *rules.Rules
+	viewer viewer // set by authorize
 }
 
 func openArchiveEnv(configFile string, needRules bool) (*archiveEnv, error) {
@@ -227,6 +228,39 @@ func (l *listFlags) parse(fs *flag.FlagSet) (*archiveEnv, query, error) {
 	return env, q, nil
 }
 
+// describe is the filters as the access log keeps them.
+func (l *listFlags) describe() string {
+	var parts []string
+	for _, f := range []struct{ k, v string }{{"extension", l.extension}, {"department", l.department}, {"direction", l.direction},
+		{"since", l.since}, {"until", l.until}, {"number", l.number}} {
+		if f.v != "" {
+			parts = append(parts, "--"+f.k+" "+f.v)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// restrict narrows the query to what v may see: a director's extensions,
+// and never a call of a confidential extension (returned for the filter).
+// An administrator's query is left as it is.
+func (q *query) restrict(v viewer) archive.Confidential {
+	if v.admin() {
+		return archive.Confidential{}
+	}
+	var exts, eps []string
+	if q.byExtension {
+		for i, n := range q.extensions {
+			if slices.Contains(v.extensions, n) {
+				exts, eps = append(exts, n), append(eps, q.endpoints[i])
+			}
+		}
+	} else {
+		exts, eps = v.extensions, v.endpoints
+	}
+	q.byExtension, q.extensions, q.endpoints = true, exts, eps
+	return v.hidden
+}
+
 // parseWhen reads a date (midnight in loc; dateOnly true), a local date
 // and time in loc, or an RFC 3339 time.
 func parseWhen(s string, loc *time.Location) (t time.Time, dateOnly, ok bool) {
@@ -250,6 +284,9 @@ func cmdRecordings(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "destroy" {
 		return cmdRecordingsDestroy(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "get" {
+		return recordingsGet(args[1:], stdout, stderr)
+	}
 	const name = "recpolicy recordings list"
 	if len(args) == 0 || args[0] != "list" {
 		return exitCode(stderr, "recpolicy recordings", badUsage("name a subcommand: recpolicy recordings list --config FILE [filters]"))
@@ -268,20 +305,31 @@ func cmdRecordings(args []string, stdout, stderr io.Writer) int {
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	if err := env.authorize(ctx, name, l.describe(), false); err != nil {
+		return exitCode(stderr, name, err)
+	}
+	hidden := q.restrict(env.viewer)
 	recs, err := env.store.ListRecordings(ctx, archive.RecordingFilter{
 		Since: q.since, Until: q.until, Extensions: q.extensions, ByExtension: q.byExtension,
-		Direction: q.direction, Number: q.number, Limit: l.limit,
+		Direction: q.direction, Number: q.number, Hidden: hidden, Limit: l.limit,
 	})
 	if err != nil {
 		return exitCode(stderr, name, fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, l.config))
+	}
+	ids := make([]int64, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	if err := env.audit(ctx, name, l.describe(), "", nil, archive.Granted, map[string]any{"rows": len(recs), "recordings": ids}); err != nil {
+		return exitCode(stderr, name, err)
 	}
 	if l.json {
 		return writeJSON(stdout, stderr, name, recs)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "START\tEXTENSION\tDIRECTION\tDURATION\tDEPARTMENTS\tRETENTION\tPATH")
+	fmt.Fprintln(tw, "ID\tSTART\tEXTENSION\tDIRECTION\tDURATION\tDEPARTMENTS\tRETENTION\tPATH")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Start.In(q.loc).Format("2006-01-02 15:04:05"), r.Extension,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Start.In(q.loc).Format("2006-01-02 15:04:05"), r.Extension,
 			dash(r.Direction), formatSeconds(r.Duration), dash(strings.Join(r.Departments, ",")), r.RetentionClass, r.Path)
 	}
 	tw.Flush()
@@ -308,12 +356,19 @@ func cmdCalls(args []string, stdout, stderr io.Writer) int {
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	if err := env.authorize(ctx, name, l.describe(), false); err != nil {
+		return exitCode(stderr, name, err)
+	}
+	hidden := q.restrict(env.viewer)
 	calls, err := env.store.ListCalls(ctx, archive.CallFilter{
 		Since: q.since, Until: q.until, Numbers: q.extensions, Endpoints: q.endpoints, ByExtension: q.byExtension,
-		Direction: q.direction, Trunks: q.trunks, Number: q.number, Limit: l.limit,
+		Direction: q.direction, Trunks: q.trunks, Number: q.number, Hidden: hidden, Limit: l.limit,
 	})
 	if err != nil {
 		return exitCode(stderr, name, fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, l.config))
+	}
+	if err := env.audit(ctx, name, l.describe(), "", nil, archive.Granted, map[string]any{"rows": len(calls)}); err != nil {
+		return exitCode(stderr, name, err)
 	}
 	if l.json {
 		return writeJSON(stdout, stderr, name, calls)

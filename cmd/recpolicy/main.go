@@ -9,6 +9,15 @@
 //	recpolicy migrate --config FILE            apply the database schema
 //	recpolicy recordings list --config FILE    filed recordings (filters, --json)
 //	recpolicy calls list --config FILE         call detail records (filters, --json)
+//	recpolicy recordings get ID --out FILE     a checked copy for someone allowed to have it
+//	recpolicy requests …                       the register of written requests for access
+//	recpolicy access log --config FILE         who accessed what, and what was refused
+//
+// Archive commands act for the operating system's login (under sudo, the
+// user who ran sudo): administrators (daemon config access.administrators)
+// see everything; directors (director_user in the rules file) only their
+// department's extensions, never a confidential extension's calls; every
+// access and refusal goes to the access log first.
 package main
 
 import (
@@ -29,6 +38,9 @@ const usage = `usage:
   recpolicy recordings list --config FILE [--extension N[,N]] [--department ID] [--direction inbound|outbound|other]
                             [--since T] [--until T] [--number N] [--json] [--limit N]
   recpolicy calls list --config FILE [same filters]
+  recpolicy recordings get ID --config FILE --out FILE (--purpose TEXT | --request N)
+  recpolicy requests add|list|show|decide|close --config FILE ...   the register of written requests
+  recpolicy access log --config FILE [--login NAME] [--since T] [--until T] [--json]
   recpolicy recordings destroy ID|PATH --config FILE --reason TEXT --by NAME [--early REF] [--dry-run]
   recpolicy hold add|release|list --config FILE ...
   recpolicy export --training --config FILE ...   |  recpolicy export list --config FILE
@@ -79,6 +91,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdExport(args[1:], stdout, stderr)
 	case "retention":
 		return cmdRetention(args[1:], stdout, stderr)
+	case "requests":
+		return cmdRequests(args[1:], stdout, stderr)
+	case "access":
+		return cmdAccess(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "recpolicy", version)
 		return 0

@@ -48,12 +48,23 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// retentionEnv opens the config, the rules and the database.
-func retentionEnv(configFile string) (*archiveEnv, error) {
+// retentionEnv opens the config, the rules and the database, for a
+// command only administrators may run (action names it in the access log).
+func retentionEnv(configFile, action string) (*archiveEnv, error) {
 	if configFile == "" {
 		return nil, badUsage("--config is required: %s", configHint)
 	}
-	return openArchiveEnv(configFile, true)
+	env, err := openArchiveEnv(configFile, true)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := env.authorize(ctx, action, "", true); err != nil {
+		env.store.Close()
+		return nil, err
+	}
+	return env, nil
 }
 
 // trainingDir is the --dir/--training-dir flag, or the training area
@@ -97,7 +108,8 @@ func dbHint(err error, cfg string) error {
 	var pe *archive.RefusedError
 	if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrHeld) || errors.Is(err, archive.ErrRetentionNotOver) ||
 		errors.Is(err, archive.ErrIntegrity) || errors.As(err, &pe) || errors.Is(err, archive.ErrAlreadyReleased) ||
-		errors.Is(err, archive.ErrOutsideArea) || errors.Is(err, archive.ErrUnknownClass) {
+		errors.Is(err, archive.ErrOutsideArea) || errors.Is(err, archive.ErrUnknownClass) ||
+		errors.Is(err, archive.ErrAccessDenied) || errors.Is(err, archive.ErrRequestState) || errors.Is(err, archive.ErrBadRequest) {
 		return err
 	}
 	return fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, cfg)
@@ -163,7 +175,7 @@ func holdAdd(args []string, stdout, stderr io.Writer) int {
 			return exitCode(stderr, name, err)
 		}
 	}
-	env, err := retentionEnv(*cfgFile)
+	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -243,7 +255,7 @@ func holdRelease(args []string, stdout, stderr io.Writer) int {
 			return exitCode(stderr, name, err)
 		}
 	}
-	env, err := retentionEnv(*cfgFile)
+	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -278,7 +290,7 @@ func holdList(args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 0 {
 		return exitCode(stderr, name, badUsage("unexpected argument %q: hold list takes only flags", pos[0]))
 	}
-	env, err := retentionEnv(*cfgFile)
+	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -334,7 +346,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	if err := needText("--by", *by, `"Lise Tremblay"`); err != nil {
 		return exitCode(stderr, name, err)
 	}
-	env, err := retentionEnv(*cfgFile)
+	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -387,7 +399,7 @@ func exportList(args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 0 {
 		return exitCode(stderr, name, badUsage("unexpected argument %q: export list takes only flags", pos[0]))
 	}
-	env, err := retentionEnv(*cfgFile)
+	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -456,7 +468,7 @@ func retentionPurge(args []string, stdout, stderr io.Writer) int {
 	if *maxShare <= 0 || *maxShare > 1 {
 		return exitCode(stderr, name, badUsage("--max-share %g is out of range: give a fraction in (0, 1], e.g. --max-share 0.2", *maxShare))
 	}
-	env, err := retentionEnv(*cfgFile)
+	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -546,7 +558,7 @@ func retentionVerify(args []string, stdout, stderr io.Writer) int {
 	if len(pos) > 0 {
 		return exitCode(stderr, name, badUsage("unexpected argument %q: verify takes only flags", pos[0]))
 	}
-	env, err := retentionEnv(*cfgFile)
+	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -613,7 +625,7 @@ func retentionDestroy(name string, args []string, positional bool, stdout, stder
 			return exitCode(stderr, name, err)
 		}
 	}
-	env, err := retentionEnv(*cfgFile)
+	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -675,7 +687,7 @@ func retentionLog(args []string, stdout, stderr io.Writer) int {
 	if *limit < 0 {
 		return exitCode(stderr, name, badUsage("--limit %d is negative: give 0 for all rows, or a positive count", *limit))
 	}
-	env, err := retentionEnv(*cfgFile)
+	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}

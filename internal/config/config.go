@@ -104,10 +104,20 @@ type Config struct {
 	ARI       ARI       `yaml:"ari"`
 	Recording Recording `yaml:"recording"`
 	Archive   Archive   `yaml:"archive"`
+	Access    Access    `yaml:"access"`
 	Listen    string    `yaml:"listen"`
 	LogLevel  string    `yaml:"log_level"`
 	// Workers bounds the concurrent filing of completed recordings.
 	Workers int `yaml:"workers"`
+}
+
+// Access says who administers the recordings. Directors are named in the
+// rules file (departments' director_user); everyone else is refused.
+type Access struct {
+	// Administrators are the operating-system logins with the IT
+	// director's rights: every recording, the register of requests, the
+	// access log. Default: root.
+	Administrators []string `yaml:"administrators"`
 }
 
 // Duration is a time.Duration written as "5s" in YAML.
@@ -162,6 +172,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Workers == 0 {
 		c.Workers = 4
+	}
+	if c.Access.Administrators == nil {
+		c.Access.Administrators = []string{"root"}
 	}
 }
 

@@ -95,6 +95,11 @@ func (c *Config) validate() []string {
 	if strings.ContainsAny(c.Recording.AsteriskDir, ",|\r\n") {
 		p = append(p, "recording.asterisk_dir must not contain a comma, a pipe or a line break (Asterisk joins MixMonitor arguments with commas)")
 	}
+	for i, a := range c.Access.Administrators {
+		if strings.TrimSpace(a) == "" || strings.ContainsAny(a, " \t\r\n,:") {
+			p = append(p, fmt.Sprintf("access.administrators[%d] %q is not a login name: give operating-system user names, e.g. [root, mlaroche]", i, a))
+		}
+	}
 	need(c.Archive.Dir, "archive.dir", "where complete recordings are filed")
 	need(c.Archive.SpoolDir, "archive.spool_dir", "where call records and recording metadata wait for PostgreSQL")
 	if c.Archive.DSN.Env == "" && c.Archive.DSN.File == "" {

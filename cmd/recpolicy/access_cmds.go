@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/villedemercier/recpolicy/archive"
+)
+
+// recordingsGet runs `recpolicy recordings get ID --out FILE …`: a copy of
+// one recording for someone allowed to have it, checked against its
+// checksum, with the access logged first.
+func recordingsGet(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy recordings get"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	out := fs.String("out", "", "the copy's file name, a new file (required)")
+	purpose := fs.String("purpose", "", "why (policy: customer service, e.g. \"statistiques\", \"gestion RH\"; or a complaint or litigation with --request)")
+	request := fs.Int64("request", 0, "the granted request of the register this access serves (recpolicy requests list)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	switch {
+	case len(pos) != 1:
+		return exitCode(stderr, name, badUsage("name one recording: recpolicy recordings get ID --out FILE --purpose TEXT (ids: recpolicy recordings list)"))
+	case *cfgFile == "":
+		return exitCode(stderr, name, badUsage("--config is required: %s", configHint))
+	case strings.TrimSpace(*out) == "":
+		return exitCode(stderr, name, badUsage("--out is required: the copy's new file name, e.g. --out /tmp/plainte-42.wav"))
+	case strings.TrimSpace(*purpose) == "" && *request == 0:
+		return exitCode(stderr, name, badUsage("say why: --purpose TEXT (e.g. --purpose \"qualité du service\"), or --request N for a registered written request"))
+	case *request < 0:
+		return exitCode(stderr, name, badUsage("--request %d is not a request number (recpolicy requests list)", *request))
+	}
+	env, err := openArchiveEnv(*cfgFile, true)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := env.authorize(ctx, name, pos[0], false); err != nil {
+		return exitCode(stderr, name, err)
+	}
+	var reqID *int64
+	if *request > 0 {
+		reqID = request
+	}
+	refuse := func(err error) int {
+		if aerr := env.audit(ctx, name, pos[0], *purpose, reqID, archive.Refused, map[string]any{"reason": err.Error()}); aerr != nil {
+			err = errors.Join(err, aerr)
+		}
+		return exitCode(stderr, name, err)
+	}
+	rec, err := env.store.FindRecording(ctx, pos[0])
+	if err != nil {
+		return refuse(err)
+	}
+	v := env.viewer
+	if reqID != nil {
+		if !v.admin() {
+			return refuse(v.denied("copies for a written request are handed over by the IT department, not by a director"))
+		}
+		if err := env.store.RequestCovers(ctx, *reqID, rec.ID); err != nil {
+			return refuse(err)
+		}
+	}
+	if !v.admin() {
+		if !contains(v.extensions, rec.Extension) {
+			return refuse(v.denied(fmt.Sprintf("recording %d is of extension %s, outside your department", rec.ID, rec.Extension)))
+		}
+		hidden, err := env.store.RecordingHidden(ctx, rec.ID, v.hidden)
+		if err != nil {
+			return refuse(err)
+		}
+		if hidden {
+			return refuse(v.denied(fmt.Sprintf("recording %d is of a call of staff bound by professional confidentiality", rec.ID)))
+		}
+	}
+	// Logged before the copy: an access the log cannot hold does not happen.
+	if err := env.audit(ctx, name, strconv.FormatInt(rec.ID, 10), *purpose, reqID, archive.Granted,
+		map[string]any{"extension": rec.Extension, "out": *out, "sha256": rec.SHA256}); err != nil {
+		return exitCode(stderr, name, err)
+	}
+	if err := archive.CopyOut(env.cfg.Archive.Dir, rec, *out); err != nil {
+		return exitCode(stderr, name, err)
+	}
+	fmt.Fprintf(stdout, "recording %d (extension %s, %s) copied to %s; sha256 %s\n", rec.ID, rec.Extension,
+		rec.Start.In(env.rules.Location()).Format("2006-01-02 15:04"), *out, rec.SHA256)
+	fmt.Fprintln(stdout, "the policy: destroy this copy once it is no longer needed for its purpose")
+	return 0
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// int64List is a repeatable flag of ids.
+type int64List []int64
+
+func (l *int64List) String() string { return fmt.Sprint([]int64(*l)) }
+
+func (l *int64List) Set(s string) error {
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q is not a recording id (digits; recpolicy recordings list shows them)", f)
+		}
+		*l = append(*l, n)
+	}
+	return nil
+}
+
+// cmdRequests runs `recpolicy requests add|list|show|decide|close`: the
+// register of written requests for access (administrators only).
+func cmdRequests(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		return exitCode(stderr, "recpolicy requests", badUsage("name a subcommand: add, list, show, decide or close"))
+	}
+	switch args[0] {
+	case "add":
+		return requestsAdd(args[1:], stdout, stderr)
+	case "list":
+		return requestsList(args[1:], stdout, stderr)
+	case "show", "decide", "close":
+		return requestsStep(args[0], args[1:], stdout, stderr)
+	default:
+		return exitCode(stderr, "recpolicy requests", badUsage("unknown subcommand %q: use add, list, show, decide or close", args[0]))
+	}
+}
+
+func requestsAdd(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy requests add"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	received := fs.String("received", "", "the date the written request arrived, 2026-11-20 (required)")
+	via := fs.String("via", "", "how it arrived in writing: courriel or guichet (required)")
+	requester := fs.String("requester", "", "who asks (required)")
+	purpose := fs.String("purpose", "", "plainte, commentaire or litige (required)")
+	subject := fs.String("subject", "", "what it is about (required)")
+	var recs int64List
+	fs.Var(&recs, "recording", "a recording the request is about (repeatable, or comma-separated ids)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		return exitCode(stderr, name, badUsage("unexpected argument %q: requests add takes only flags", pos[0]))
+	}
+	day, err := time.Parse(time.DateOnly, strings.TrimSpace(*received))
+	if err != nil {
+		return exitCode(stderr, name, badUsage("--received %q is not a date: give the day the written request arrived, e.g. --received 2026-11-20", *received))
+	}
+	env, err := retentionEnv(*cfgFile, name)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := env.store.AddRequest(ctx, archive.AccessRequest{ReceivedOn: day, Channel: *via, Requester: *requester,
+		Purpose: *purpose, Subject: *subject, Recordings: recs, RegisteredBy: env.viewer.login})
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	fmt.Fprintf(stdout, "request %d registered (%s, %s by %s, recordings %v); decide it with the Greffe: recpolicy requests decide %d --grant|--refuse --greffe NAME --note TEXT\n",
+		r.ID, r.Purpose, r.Channel, r.Requester, r.Recordings, r.ID)
+	return 0
+}
+
+func requestsList(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy requests list"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	open := fs.Bool("open", false, "only requests not closed")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		return exitCode(stderr, name, badUsage("unexpected argument %q: requests list takes only flags", pos[0]))
+	}
+	env, err := retentionEnv(*cfgFile, name)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	reqs, err := env.store.ListRequests(ctx, *open)
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, name, reqs)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tRECEIVED\tVIA\tREQUESTER\tPURPOSE\tSTATUS\tRECORDINGS\tSUBJECT")
+	for _, r := range reqs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.ID, r.ReceivedOn.Format(time.DateOnly), r.Channel, r.Requester,
+			r.Purpose, r.Status, r.Recordings, r.Subject)
+	}
+	tw.Flush()
+	return 0
+}
+
+// requestsStep runs show, decide and close on one request.
+func requestsStep(step string, args []string, stdout, stderr io.Writer) int {
+	name := "recpolicy requests " + step
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	grant := fs.Bool("grant", false, "decide: grant the request")
+	refuse := fs.Bool("refuse", false, "decide: refuse the request")
+	greffe := fs.String("greffe", "", "decide: the Greffe's reviewer, with whom the request was decided (required)")
+	note := fs.String("note", "", "decide, close: the decision's grounds, or how the request ended (required)")
+	asJSON := fs.Bool("json", false, "show: print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		return exitCode(stderr, name, badUsage("name one request: %s N --config FILE (numbers: recpolicy requests list)", name))
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || id <= 0 {
+		return exitCode(stderr, name, badUsage("%q is not a request number (recpolicy requests list)", pos[0]))
+	}
+	if step == "decide" && *grant == *refuse {
+		return exitCode(stderr, name, badUsage("give exactly one of --grant and --refuse"))
+	}
+	env, err := retentionEnv(*cfgFile, name)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var r archive.AccessRequest
+	switch step {
+	case "show":
+		r, err = env.store.GetRequest(ctx, id)
+	case "decide":
+		r, err = env.store.DecideRequest(ctx, id, *grant, env.viewer.login, *greffe, *note)
+	case "close":
+		r, err = env.store.CloseRequest(ctx, id, env.viewer.login, *note)
+	}
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, name, r)
+	}
+	loc := env.rules.Location()
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "request\t%d\n", r.ID)
+	fmt.Fprintf(tw, "received\t%s by %s\n", r.ReceivedOn.Format(time.DateOnly), r.Channel)
+	fmt.Fprintf(tw, "requester\t%s\n", r.Requester)
+	fmt.Fprintf(tw, "purpose\t%s\n", r.Purpose)
+	fmt.Fprintf(tw, "subject\t%s\n", r.Subject)
+	fmt.Fprintf(tw, "recordings\t%v\n", r.Recordings)
+	fmt.Fprintf(tw, "registered\t%s by %s\n", r.RegisteredAt.In(loc).Format("2006-01-02 15:04"), r.RegisteredBy)
+	fmt.Fprintf(tw, "status\t%s\n", r.Status)
+	if r.DecidedAt != nil {
+		fmt.Fprintf(tw, "decided\t%s by %s with %s (Greffe): %s\n", r.DecidedAt.In(loc).Format("2006-01-02 15:04"), r.DecidedBy, r.GreffeReviewer, r.DecisionNote)
+	}
+	if r.ClosedAt != nil {
+		fmt.Fprintf(tw, "closed\t%s by %s: %s\n", r.ClosedAt.In(loc).Format("2006-01-02 15:04"), r.ClosedBy, r.CloseNote)
+	}
+	tw.Flush()
+	return 0
+}
+
+// cmdAccess runs `recpolicy access log`: who accessed what, when, why,
+// and what was refused (administrators only; reading it is logged too).
+func cmdAccess(args []string, stdout, stderr io.Writer) int {
+	const name = "recpolicy access log"
+	if len(args) == 0 || args[0] != "log" {
+		return exitCode(stderr, "recpolicy access", badUsage("name a subcommand: recpolicy access log --config FILE [--login NAME] [--since T] [--until T]"))
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	login := fs.String("login", "", "only this login's accesses")
+	since := fs.String("since", "", "from this date or time")
+	until := fs.String("until", "", "up to this date (inclusive) or time (exclusive)")
+	limit := fs.Int("limit", 1000, "at most this many entries, newest first (0: all)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		return exitCode(stderr, name, badUsage("unexpected argument %q: access log takes only flags", pos[0]))
+	}
+	if *limit < 0 {
+		return exitCode(stderr, name, badUsage("--limit %d is negative: give 0 for all entries", *limit))
+	}
+	env, err := retentionEnv(*cfgFile, name)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	loc := env.rules.Location()
+	f := archive.AccessLogFilter{Login: strings.TrimSpace(*login), Limit: *limit}
+	for _, w := range []struct {
+		flag, v string
+		t       *time.Time
+		end     bool
+	}{{"--since", *since, &f.Since, false}, {"--until", *until, &f.Until, true}} {
+		if w.v == "" {
+			continue
+		}
+		t, dateOnly, ok := parseWhen(w.v, loc)
+		if !ok {
+			return exitCode(stderr, name, badUsage("%s %q is not a date or time: use 2026-11-28 or 2026-11-28T05:00", w.flag, w.v))
+		}
+		if dateOnly && w.end {
+			t = t.AddDate(0, 0, 1)
+		}
+		*w.t = t
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	entries, err := env.store.AccessLog(ctx, f)
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, name, entries)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tAT\tLOGIN\tROLE\tACTION\tOBJECT\tREQUEST\tPURPOSE\tOUTCOME")
+	for _, e := range entries {
+		req := "-"
+		if e.RequestID != nil {
+			req = strconv.FormatInt(*e.RequestID, 10)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.At.In(loc).Format("2006-01-02 15:04:05"), e.Login, e.Role,
+			e.Action, dash(e.Object), req, dash(e.Purpose), e.Outcome)
+	}
+	tw.Flush()
+	return 0
+}
