@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -40,6 +42,12 @@ func recordingsGet(args []string, stdout, stderr io.Writer) int {
 		return exitCode(stderr, name, badUsage("say why: --purpose TEXT (e.g. --purpose \"qualité du service\"), or --request N for a registered written request"))
 	case *request < 0:
 		return exitCode(stderr, name, badUsage("--request %d is not a request number (recpolicy requests list)", *request))
+	}
+	if _, err := os.Lstat(*out); err == nil {
+		return exitCode(stderr, name, badUsage("--out %s exists: give a new file name (a copy never overwrites a file)", *out))
+	}
+	if fi, err := os.Stat(filepath.Dir(*out)); err != nil || !fi.IsDir() {
+		return exitCode(stderr, name, badUsage("--out %s: its directory %s does not exist", *out, filepath.Dir(*out)))
 	}
 	env, err := openArchiveEnv(*cfgFile, true)
 	if err != nil {
@@ -92,6 +100,11 @@ func recordingsGet(args []string, stdout, stderr io.Writer) int {
 		return exitCode(stderr, name, err)
 	}
 	if err := archive.CopyOut(env.cfg.Archive.Dir, rec, *out); err != nil {
+		// The grant is logged; so is that nothing was handed over.
+		if aerr := env.audit(ctx, name, strconv.FormatInt(rec.ID, 10), *purpose, reqID, archive.Refused,
+			map[string]any{"reason": "copy failed, nothing handed over: " + err.Error()}); aerr != nil {
+			err = errors.Join(err, aerr)
+		}
 		return exitCode(stderr, name, err)
 	}
 	fmt.Fprintf(stdout, "recording %d (extension %s, %s) copied to %s; sha256 %s\n", rec.ID, rec.Extension,

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/villedemercier/recpolicy/archive"
+)
+
+// accessFixture is a migrated archive with recordings of several
+// departments, real files, and rules naming two directors: dferland
+// (greffe, whose own extension 252 is confidential) and jtremblay
+// (communications-ti).
+type accessFixture struct {
+	cfg, dir string
+	st       *archive.Store
+	ids      map[string]int64 // recording id by label
+}
+
+func newAccessFixture(t *testing.T) *accessFixture {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("these tests act as other logins through RECPOLICY_AS, which only root may set: run make test as root (the sandbox needs root too)")
+	}
+	cfg, st := archiveTestConfig(t)
+	body, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rulesFile := cityRules(t)
+	src, _ := os.ReadFile(rulesFile)
+	src = bytes.Replace(src, []byte("  - id: greffe\n"), []byte("  - id: greffe\n    director_user: dferland\n"), 1)
+	src = bytes.Replace(src, []byte("  - id: communications-ti\n"), []byte("  - id: communications-ti\n    director_user: jtremblay\n"), 1)
+	os.WriteFile(rulesFile, src, 0o644)
+	abs, _ := filepath.Abs("../../rules/mercier.yaml")
+	body = bytes.Replace(body, []byte("rules_file: "+abs), []byte("rules_file: "+rulesFile), 1)
+	os.WriteFile(cfg, body, 0o600)
+	f := &accessFixture{cfg: cfg, dir: filepath.Dir(cfg), st: st, ids: map[string]int64{}}
+	t.Setenv(asEnv, "root")
+	if rc, out, errs := f.as(t, "root", cmdMigrate, "--config", cfg); rc != 0 {
+		t.Fatalf("migrate: %s %s", out, errs)
+	}
+
+	t0 := time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)
+	type call struct {
+		label, ext, linked string
+		other              string // a second extension in the same call (a transfer), "" for none
+	}
+	calls := []call{
+		{"comm", "235", "L1", ""},
+		{"greffe", "242", "L2", ""},
+		{"confidential", "252", "L3", ""},
+		{"shared-with-confidential", "245", "L4", "252"}, // 245 took a call 252 had (a transfer)
+		{"shared", "245", "L6", ""},                     // greffe and communications-ti
+		{"police", "801", "L5", ""},
+	}
+	var cdrs []*archive.CDR
+	var recs []*archive.Recording
+	for i, c := range calls {
+		start := t0.Add(time.Duration(i) * time.Minute)
+		fields := cdrFields(c.linked, 1, "5145550100", c.ext, "PJSIP/carrier-0000000"+strconv.Itoa(i), "PJSIP/"+c.ext+"-0000001"+strconv.Itoa(i), start)
+		for j := range fields {
+			if fields[j].Key == "LinkedID" {
+				fields[j].Value = c.linked
+			}
+		}
+		cdr, _, err := archive.ParseCDR(fields, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cdrs = append(cdrs, &cdr)
+		if c.other != "" {
+			of := cdrFields(c.linked+"-x", 2, "5145550100", c.other, "PJSIP/carrier-0000002"+strconv.Itoa(i), "PJSIP/"+c.other+"-0000003"+strconv.Itoa(i), start.Add(-time.Minute))
+			for j := range of {
+				if of[j].Key == "LinkedID" {
+					of[j].Value = c.linked
+				}
+			}
+			oc, _, err := archive.ParseCDR(of, time.UTC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cdrs = append(cdrs, &oc)
+		}
+		p := filepath.Join(f.dir, "archive", "2026", "11", "27", c.label+".wav")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		data := []byte("RIFF fake audio of " + c.label)
+		os.WriteFile(p, data, 0o640)
+		sum := sha256.Sum256(data)
+		recs = append(recs, &archive.Recording{Path: p, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), Duration: 30,
+			Extension: c.ext, Direction: "inbound", Start: start, End: start.Add(30 * time.Second),
+			UniqueID: c.linked + "b", LinkedID: c.linked, RetentionClass: "standard"})
+	}
+	if _, err := st.InsertBatch(context.Background(), cdrs, recs); err != nil {
+		t.Fatal(err)
+	}
+	list, err := st.ListRecordings(context.Background(), archive.RecordingFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range list {
+		f.ids[strings.TrimSuffix(filepath.Base(r.Path), ".wav")] = r.ID
+	}
+	return f
+}
+
+func (f *accessFixture) id(label string) string { return strconv.FormatInt(f.ids[label], 10) }
+
+// command is a subcommand's entry point.
+type command = func([]string, io.Writer, io.Writer) int
+
+// as runs a command as login.
+func (f *accessFixture) as(t *testing.T, login string, fn command, args ...string) (int, string, string) {
+	t.Helper()
+	t.Setenv(asEnv, login)
+	var out, errb bytes.Buffer
+	rc := fn(args, &out, &errb)
+	return rc, out.String(), errb.String()
+}
+
+func TestDirectorsSeeTheirDepartmentOnly(t *testing.T) {
+	f := newAccessFixture(t)
+	recs, calls := cmdRecordings, cmdCalls
+	tests := []struct {
+		login     string
+		fn        command
+		args      []string
+		rc        int
+		see, hide []string
+		err       string
+	}{
+		{"root", recs, []string{"list"}, 0, []string{"comm.wav", "greffe.wav", "confidential.wav", "shared-with-confidential.wav", "shared.wav", "police.wav"}, nil, ""},
+		{"dferland", recs, []string{"list"}, 0, []string{"greffe.wav", "/shared.wav"}, []string{"comm.wav", "confidential.wav", "shared-with-confidential.wav", "police.wav"}, ""},
+		{"jtremblay", recs, []string{"list"}, 0, []string{"comm.wav", "/shared.wav"}, []string{"greffe.wav", "confidential.wav", "shared-with-confidential.wav", "police.wav"}, ""},
+		// Asking for more than one's department narrows to it.
+		{"dferland", recs, []string{"list", "--extension", "252,235,242"}, 0, []string{"greffe.wav"}, []string{"comm.wav", "confidential.wav"}, ""},
+		{"dferland", recs, []string{"list", "--department", "police"}, 0, nil, []string{"police.wav"}, ""},
+		{"dferland", calls, []string{"list"}, 0, []string{"L2", "L6"}, []string{"L1", "L3", "L4", "L5"}, ""},
+		{"jtremblay", calls, []string{"list", "--json"}, 0, []string{`"linkedid": "L1"`, `"linkedid": "L6"`}, []string{`"L4"`, `"L3"`, `"L2"`}, ""},
+		{"visiteur", recs, []string{"list"}, 1, nil, nil, "access denied to visiteur: no access to recordings or call records"},
+		{"visiteur", calls, []string{"list"}, 1, nil, nil, "access denied to visiteur"},
+		{"dferland", cmdHold, []string{"list"}, 1, nil, nil, "access denied to dferland: recpolicy hold list is for the administrators"},
+		{"dferland", cmdAccess, []string{"log"}, 1, nil, nil, "recpolicy access log is for the administrators"},
+		{"dferland", cmdRequests, []string{"list"}, 1, nil, nil, "recpolicy requests list is for the administrators"},
+	}
+	for _, tt := range tests {
+		args := append([]string{tt.args[0], "--config", f.cfg}, tt.args[1:]...)
+		rc, out, errs := f.as(t, tt.login, tt.fn, args...)
+		name := tt.login + " " + strings.Join(tt.args, " ")
+		if rc != tt.rc {
+			t.Errorf("%s: exit %d, want %d; stdout %q stderr %q", name, rc, tt.rc, out, errs)
+			continue
+		}
+		for _, s := range tt.see {
+			if !strings.Contains(out, s) {
+				t.Errorf("%s: does not show %q:\n%s", name, s, out)
+			}
+		}
+		for _, s := range tt.hide {
+			if strings.Contains(out, s) {
+				t.Errorf("%s: shows %q:\n%s", name, s, out)
+			}
+		}
+		if tt.err != "" && !strings.Contains(errs, tt.err) {
+			t.Errorf("%s: stderr %q lacks %q", name, errs, tt.err)
+		}
+	}
+
+	// Every access above, granted or refused, is in the access log.
+	entries, err := f.st.AccessLog(context.Background(), archive.AccessLogFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range entries {
+		count[e.Login+" "+e.Role+" "+e.Outcome]++
+		if e.Login != "root" && e.Detail["acting_root"] != "root" {
+			t.Errorf("entry %d of %s does not name the root session acting as them: %v", e.ID, e.Login, e.Detail)
+		}
+	}
+	for k, want := range map[string]int{
+		"dferland director granted": 4, "dferland director refused": 3,
+		"jtremblay director granted": 2, "visiteur none refused": 2, "root administrator granted": 1,
+	} {
+		if count[k] != want {
+			t.Errorf("access log has %d entries %q, want %d (all: %v)", count[k], k, want, count)
+		}
+	}
+}
+
+func TestRecordingsGetAndTheRegister(t *testing.T) {
+	f := newAccessFixture(t)
+	recs := cmdRecordings
+	out := func(name string) string { return filepath.Join(f.dir, name) }
+	steps := []struct {
+		login string
+		fn    command
+		args  []string
+		rc    int
+		want  string // substring of stdout (rc 0) or stderr
+	}{
+		{"dferland", recs, []string{"get", f.id("greffe"), "--out", out("a.wav"), "--purpose", "qualité du service"}, 0, "copied to " + out("a.wav")},
+		{"dferland", recs, []string{"get", f.id("greffe"), "--out", out("a.wav"), "--purpose", "again"}, 2, "exists: give a new file name"},
+		{"dferland", recs, []string{"get", f.id("greffe"), "--out", out("nodir/a.wav"), "--purpose", "x"}, 2, "does not exist"},
+		{"dferland", recs, []string{"get", f.id("confidential"), "--out", out("b.wav"), "--purpose", "x"}, 1, "professional confidentiality"},
+		{"dferland", recs, []string{"get", f.id("shared-with-confidential"), "--out", out("b.wav"), "--purpose", "x"}, 1, "professional confidentiality"},
+		{"dferland", recs, []string{"get", f.id("comm"), "--out", out("b.wav"), "--purpose", "x"}, 1, "outside your department"},
+		{"dferland", recs, []string{"get", f.id("greffe"), "--out", out("c.wav")}, 2, "say why: --purpose"},
+		{"visiteur", recs, []string{"get", f.id("greffe"), "--out", out("c.wav"), "--purpose", "x"}, 1, "access denied to visiteur"},
+		// A citizen's written complaint about a police call: registered,
+		// decided with the Greffe, then served.
+		{"root", cmdRequests, []string{"add", "--received", "2026-11-26", "--via", "courriel", "--requester", "Marie Gagnon",
+			"--purpose", "plainte", "--subject", "accueil au poste de police", "--recording", f.id("police")}, 0, "request 1 registered"},
+		{"root", cmdRequests, []string{"add", "--received", "someday", "--via", "courriel"}, 2, "--received \"someday\" is not a date"},
+		{"root", cmdRequests, []string{"add", "--received", "2026-11-26", "--via", "pigeon", "--requester", "X", "--purpose", "plainte",
+			"--subject", "s", "--recording", f.id("police")}, 1, `channel "pigeon" is unknown: use courriel or guichet`},
+		{"root", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 1, "request 1 is received, not granted"},
+		{"root", cmdRequests, []string{"decide", "1", "--grant", "--note", "plainte recevable"}, 1, "the Greffe's reviewer (--greffe NAME)"},
+		{"root", cmdRequests, []string{"decide", "1", "--grant", "--greffe", "Me Denis Ferland", "--note", "plainte recevable"}, 0, "status      granted"},
+		{"root", cmdRequests, []string{"decide", "1", "--refuse", "--greffe", "Me Denis Ferland", "--note", "changed my mind"}, 1, "it is granted already"},
+		{"root", recs, []string{"get", f.id("greffe"), "--out", out("q.wav"), "--request", "1"}, 1, "request 1 does not name recording"},
+		{"dferland", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 1, "handed over by the IT department"},
+		{"root", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 0, "destroy this copy once it is no longer needed"},
+		{"root", cmdRequests, []string{"close", "1", "--note", "copie remise le 2026-11-28, détruite par la requérante"}, 0, "status      closed"},
+		{"root", recs, []string{"get", f.id("police"), "--out", out("p2.wav"), "--request", "1"}, 1, "request 1 is closed, not granted"},
+		{"root", cmdRequests, []string{"list"}, 0, "Marie Gagnon"},
+		{"root", cmdAccess, []string{"log", "--login", "dferland"}, 0, "recpolicy recordings get"},
+	}
+	for i, s := range steps {
+		args := append([]string{s.args[0], "--config", f.cfg}, s.args[1:]...)
+		rc, stdout, stderr := f.as(t, s.login, s.fn, args...)
+		if rc != s.rc {
+			t.Fatalf("step %d (%s %v): exit %d, want %d; stdout %q stderr %q", i, s.login, s.args, rc, s.rc, stdout, stderr)
+		}
+		got := stdout
+		if rc != 0 {
+			got = stderr
+		}
+		if !strings.Contains(got, s.want) {
+			t.Errorf("step %d (%s %v): output lacks %q:\n%s", i, s.login, s.args, s.want, got)
+		}
+	}
+	for _, name := range []string{"a.wav", "p.wav"} {
+		b, err := os.ReadFile(out(name))
+		if err != nil || !bytes.HasPrefix(b, []byte("RIFF fake audio of ")) {
+			t.Errorf("copy %s: %q, %v", name, b, err)
+		}
+	}
+	for _, name := range []string{"b.wav", "c.wav", "q.wav", "p2.wav"} {
+		if _, err := os.Stat(out(name)); err == nil {
+			t.Errorf("a refused access left a copy %s", name)
+		}
+	}
+	// The log and the register keep their history: no change, no deletion.
+	db, err := sql.Open("postgres", os.Getenv("RECPOLICY_TEST_ARCHIVE_DSN"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{`UPDATE access_log SET outcome = 'granted'`, `DELETE FROM access_log`, `TRUNCATE access_log`,
+		`DELETE FROM access_requests`, `UPDATE access_requests SET requester = 'someone else'`,
+		`UPDATE access_requests SET status = 'received', closed_at = NULL, closed_by = NULL, close_note = NULL`,
+		`DELETE FROM access_request_recordings`} {
+		if _, err := db.Exec(q); err == nil {
+			t.Errorf("%s succeeded; the access log and the register must keep their history", q)
+		}
+	}
+	// What each get copied, with its purpose or request, is logged.
+	entries, err := f.st.AccessLog(context.Background(), archive.AccessLogFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served []string
+	for _, e := range entries {
+		if e.Action == "recpolicy recordings get" && e.Outcome == archive.Granted {
+			req := ""
+			if e.RequestID != nil {
+				req = strconv.FormatInt(*e.RequestID, 10)
+			}
+			served = append(served, e.Login+":"+e.Object+":"+e.Purpose+":"+req)
+		}
+	}
+	want := []string{"root:" + f.id("police") + "::1", "dferland:" + f.id("greffe") + ":qualité du service:"}
+	if strings.Join(served, " ") != strings.Join(want, " ") {
+		t.Errorf("granted copies in the log %v, want %v", served, want)
+	}
+}
