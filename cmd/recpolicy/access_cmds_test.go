@@ -61,7 +61,7 @@ func newAccessFixture(t *testing.T) *accessFixture {
 		{"greffe", "242", "L2", ""},
 		{"confidential", "252", "L3", ""},
 		{"shared-with-confidential", "245", "L4", "252"}, // 245 took a call 252 had (a transfer)
-		{"shared", "245", "L6", ""},                     // greffe and communications-ti
+		{"shared", "245", "L6", ""},                      // greffe and communications-ti
 		{"police", "801", "L5", ""},
 	}
 	var cdrs []*archive.CDR
