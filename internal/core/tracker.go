@@ -71,6 +71,10 @@ type channel struct {
 	created   time.Time
 	rec       *Recording
 	recCount  int
+	// deferred is a recording decided while the channel was bridged with a
+	// Local channel about to be optimised away (see deferForLocal).
+	deferred   *rules.Decision
+	deferredAt time.Time
 }
 
 type call struct {
@@ -141,6 +145,10 @@ func (t *Tracker) Handle(ctx context.Context, e Event) {
 		}
 		if c := t.channels[e.Get("Uniqueid")]; c != nil {
 			c.bridge = ""
+			if isLocal(c) {
+				// A Local channel swapped out: start what waited for it.
+				t.redecideBridge(ctx, e.Get("BridgeUniqueid"))
+			}
 		}
 	case "BridgeDestroy":
 		delete(t.bridges, e.Get("BridgeUniqueid"))
@@ -274,7 +282,15 @@ func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 		case ok && c.rec == nil && isLocal(c):
 			// expand never leaves a Local channel whose far side is known;
 			// one whose far side is unknown is never recorded itself.
+		case ok && c.rec == nil && why == "bridge" && t.bridgedWithLocal(c):
+			if c.deferred == nil {
+				dd := d
+				c.deferred, c.deferredAt = &dd, t.now()
+				t.log.Info().Str("linkedid", c.linkedid).Str("channel", c.name).Str("extension", d.Extension).
+					Msg("recording deferred until Asterisk swaps the far party in for the Local channel it is bridged with")
+			}
 		case ok && c.rec == nil:
+			c.deferred = nil
 			t.logDecision(why, c, d, true)
 			t.startRecording(ctx, c, d)
 			if why == "reconcile" && c.rec != nil {
@@ -292,8 +308,62 @@ func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 			t.logDecision(why, c, d, false)
 			t.stopRecording(ctx, c)
 		case !ok && c.rec == nil && len(want) == 0:
+			c.deferred = nil
 			t.logDecision(why, c, firstNonEmpty(d, lastNo), false)
+		case !ok:
+			c.deferred = nil
 		}
+	}
+}
+
+// Asterisk 22's audiohooks (MixMonitor's and a snoop's alike) attached to a
+// channel already bridged with a Local channel often miss, for the rest of
+// the call, everything the bridge writes to that channel once Asterisk
+// swaps the real party in for the Local channel (the far party's voice,
+// after an attended transfer), although the phone hears it; attached after
+// the swap they hear both sides. A recording decided while its channel is
+// bridged with a Local channel therefore waits for the swap, which follows
+// within a fraction of a second, or at most localDeferMax (a Local channel
+// that is never optimised away).
+const localDeferMax = time.Second
+
+// bridgedWithLocal tells whether c's bridge holds a Local channel besides c.
+func (t *Tracker) bridgedWithLocal(c *channel) bool {
+	for _, m := range t.bridges[c.bridge] {
+		if m != c && isLocal(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// redecideBridge decides bridge id again (after a member left).
+func (t *Tracker) redecideBridge(ctx context.Context, id string) {
+	m := t.bridges[id]
+	if len(m) < 2 {
+		return
+	}
+	members := make([]*channel, 0, len(m))
+	for _, mc := range m {
+		members = append(members, mc)
+	}
+	t.decide(ctx, "bridge", members)
+}
+
+// Tick starts the recordings deferred for a Local channel that was not
+// swapped out within localDeferMax. The daemon calls it every second.
+func (t *Tracker) Tick(ctx context.Context) {
+	now := t.now()
+	for _, c := range t.channels {
+		if c.deferred == nil || c.rec != nil || now.Sub(c.deferredAt) < localDeferMax {
+			continue
+		}
+		d := *c.deferred
+		c.deferred = nil
+		t.log.Warn().Str("linkedid", c.linkedid).Str("channel", c.name).Str("extension", d.Extension).
+			Msg("the Local channel was not swapped out in time; recording now, with the far party's audio at risk")
+		t.logDecision("bridge", c, d, true)
+		t.startRecording(ctx, c, d)
 	}
 }
 

@@ -322,3 +322,81 @@ func TestCheckGrowthRaisesViolation(t *testing.T) {
 		t.Fatalf("violations %v, want 1 (236's file holds only a header), reported once", got)
 	}
 }
+
+// TestRecordingWaitsForLocalSwap: after an attended transfer, 250 is bridged
+// with a Local channel whose other half reaches the carrier; its recording
+// starts only once Asterisk swapped the carrier in for the Local channel
+// (an audiohook attached before that swap loses the carrier's voice), or
+// after localDeferMax when no swap comes.
+func TestRecordingWaitsForLocalSwap(t *testing.T) {
+	r := cityRules(t)
+	leave := func(bridge, uid string) ev {
+		return ev{"Event": "BridgeLeave", "BridgeUniqueid": bridge, "Uniqueid": uid}
+	}
+	setup := []ev{
+		newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+		dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
+		enter("b1", "2", "PJSIP/235-00000002"), enter("b1", "1", "PJSIP/carrier-00000001"),
+		// *2 250: the consultation through a Local pair
+		newChan("3", "Local/250@from-phones-00000001;1", "1", "235"),
+		newChan("4", "Local/250@from-phones-00000001;2", "1", "235"),
+		leave("b1", "2"), enter("b2", "2", "PJSIP/235-00000002"), enter("b2", "3", "Local/250@from-phones-00000001;1"),
+		dial("4", "Local/250@from-phones-00000001;2", "5", "PJSIP/250-00000005", "1", "PJSIP/250"),
+		enter("b3", "5", "PJSIP/250-00000005"), enter("b3", "4", "Local/250@from-phones-00000001;2"),
+		// 235 hangs up: the Local channel takes its place beside the carrier
+		leave("b2", "2"), hangup("2"), leave("b2", "3"), enter("b1", "3", "Local/250@from-phones-00000001;1"),
+	}
+	run := func(t *testing.T, events []ev) (*fakeRecorder, *Tracker, *time.Time) {
+		rec := &fakeRecorder{}
+		tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil))
+		now := time.Unix(1795847391, 0)
+		tr.now = func() time.Time { return now }
+		for _, e := range events {
+			tr.Handle(context.Background(), e)
+		}
+		return rec, tr, &now
+	}
+	t.Run("swap", func(t *testing.T) {
+		rec, tr, _ := run(t, setup)
+		if got := channels(rec.started); !equal(got, []string{"PJSIP/235-00000002"}) {
+			t.Fatalf("started %v while 250 is still bridged with the Local channel, want only 235's", got)
+		}
+		// The swap: the carrier replaces Local;2 beside 250.
+		for _, e := range []ev{leave("b1", "1"), enter("b3", "1", "PJSIP/carrier-00000001")} {
+			tr.Handle(context.Background(), e)
+		}
+		if len(rec.started) != 1 {
+			t.Fatalf("started %v before the Local channel left", channels(rec.started))
+		}
+		tr.Handle(context.Background(), leave("b3", "4"))
+		if got := channels(rec.started); !equal(got, []string{"PJSIP/235-00000002", "PJSIP/250-00000005"}) {
+			t.Errorf("started %v after the swap, want 250's recording", got)
+		}
+	})
+	t.Run("no swap", func(t *testing.T) {
+		rec, tr, now := run(t, setup)
+		tr.Tick(context.Background())
+		if len(rec.started) != 1 {
+			t.Fatalf("started %v at once on Tick, want to wait %s", channels(rec.started), localDeferMax)
+		}
+		*now = now.Add(localDeferMax)
+		tr.Tick(context.Background())
+		if got := channels(rec.started); !equal(got, []string{"PJSIP/235-00000002", "PJSIP/250-00000005"}) {
+			t.Errorf("started %v after %s without a swap, want 250's recording", got, localDeferMax)
+		}
+	})
+	t.Run("never-record party arrives instead", func(t *testing.T) {
+		rec, tr, now := run(t, setup)
+		for _, e := range []ev{
+			newChan("9", "PJSIP/899-00000009", "1", "899"),
+			enter("b3", "9", "PJSIP/899-00000009"),
+		} {
+			tr.Handle(context.Background(), e)
+		}
+		*now = now.Add(localDeferMax)
+		tr.Tick(context.Background())
+		if len(rec.started) != 1 {
+			t.Errorf("started %v: a deferred recording must be dropped when 899 joins", channels(rec.started))
+		}
+	})
+}

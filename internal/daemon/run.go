@@ -232,6 +232,7 @@ loop:
 			ruleSet.Reload("SIGHUP")
 		case <-ticker.C:
 			tracker.CheckGrowth(fileSize)
+			tracker.Tick(connCtx)
 			if ticks++; ticks%30 == 0 && amiClient.Connected() {
 				// Files a crash of Asterisk left behind while the daemon
 				// stayed up (they are not touched any more).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,10 +21,16 @@ const (
 	MainNumber = "4506982000" // reception ring group
 	DIDPrefix  = "4506983"    // 4506983XXX reaches extension XXX
 	RingGroup  = "200"
+	// LocalGroupNumber reaches ring group 201, whose members are dialled
+	// through Local channels (as FreePBX builds ring groups).
+	LocalGroupNumber = "4506982001"
 )
 
 // ReceptionGroup is who the ring group rings.
 var ReceptionGroup = []string{"230", "800", "245"}
+
+// LocalGroup is who ring group 201 rings, each through a Local channel.
+var LocalGroup = []string{"240", "241"}
 
 // Side is who plays in the simulator: a phone or the carrier.
 type Side string
@@ -383,6 +390,8 @@ func inboundAnswerers(did string, o Options) []string {
 	switch {
 	case did == MainNumber:
 		return ReceptionGroup
+	case did == LocalGroupNumber:
+		return LocalGroup
 	case strings.HasPrefix(did, DIDPrefix) && len(did) == len(DIDPrefix)+3:
 		return []string{did[len(DIDPrefix):]}
 	}
@@ -487,6 +496,22 @@ func (d *Driver) SetPhone(ctx context.Context, ext, mode string, delay time.Dura
 		return fmt.Errorf("set phone %s: %w", ext, err)
 	}
 	return nil
+}
+
+// SetHear makes the simulated phone ext record what it hears on the calls it
+// answers, in root's HeardPath(uniqueid of its answering channel), until
+// ResetPhones.
+func (d *Driver) SetHear(ctx context.Context, ext string) error {
+	if _, err := d.client.Action(ctx, "DBPut", ami.Header{Key: "Family", Value: "simphone/" + ext}, ami.Header{Key: "Key", Value: "hear"}, ami.Header{Key: "Val", Value: "1"}); err != nil {
+		return fmt.Errorf("set phone %s to record what it hears: %w", ext, err)
+	}
+	return nil
+}
+
+// HeardPath is where a phone set with SetHear keeps what it heard on the
+// call its channel simUID answered; complete once the call hung up.
+func HeardPath(root, simUID string) string {
+	return filepath.Join(root, SimMonitorDir, "heard-"+simUID+".wav")
 }
 
 // ResetPhones puts every simulated phone back to answering after 0.5 s.

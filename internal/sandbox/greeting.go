@@ -183,14 +183,21 @@ type Observer struct {
 	byCaller map[string]string // caller number → linkedid of its first channel
 	greeted  map[string][]Greeted
 	cdrs     map[string][]*ami.Message
+	enters   map[string][]BridgeEnter
 	changed  chan struct{}
+}
+
+// BridgeEnter is a channel entering a bridge on the PBX.
+type BridgeEnter struct {
+	Channel, Bridge string
+	At              time.Time
 }
 
 // ObservePBX connects to the PBX's AMI as the test observer and waits for
 // the connection.
 func ObservePBX(ctx context.Context, cfg ami.Config) (*Observer, error) {
 	o := &Observer{byCaller: map[string]string{}, greeted: map[string][]Greeted{},
-		cdrs: map[string][]*ami.Message{}, changed: make(chan struct{})}
+		cdrs: map[string][]*ami.Message{}, enters: map[string][]BridgeEnter{}, changed: make(chan struct{})}
 	c, err := connect(ctx, cfg, zerolog.Nop(), o.event)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PBX AMI %s as %s: %w", cfg.Addr, cfg.Username, err)
@@ -225,11 +232,23 @@ func (o *Observer) event(m *ami.Message) {
 	case "Cdr":
 		id := strings.Clone(m.Get("LinkedID"))
 		o.cdrs[id] = append(o.cdrs[id], m)
+	case "BridgeEnter":
+		id := strings.Clone(m.Get("Linkedid"))
+		o.enters[id] = append(o.enters[id], BridgeEnter{Channel: strings.Clone(m.Get("Channel")),
+			Bridge: strings.Clone(m.Get("BridgeUniqueid")), At: eventTime(m)})
 	default:
 		return
 	}
 	close(o.changed)
 	o.changed = make(chan struct{})
+}
+
+// BridgeEnters returns the channels that entered a bridge in call linkedid,
+// in event order.
+func (o *Observer) BridgeEnters(linkedid string) []BridgeEnter {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]BridgeEnter(nil), o.enters[linkedid]...)
 }
 
 // LinkedID returns the linkedid of the first PBX channel whose caller
