@@ -254,97 +254,81 @@ func TestBlindTransferToDetaineePhone(t *testing.T) {
 	checkRecording(t, got[0], "235", call.AnswerGone().Sub(call.Answered()))
 }
 
-// TestAttendedTransferBetweenAnnexeAExtensions: an external caller talks
-// with 235; 235 keys *2 250, consults 250 (an internal call: not recorded),
-// then hangs up, handing the caller to 250. 250's recording holds both
-// sides, from the moment Asterisk swaps the caller in for the Local channel
-// of the consultation (a fraction of a second after the hand-off: see
-// README, Known limits) to the end.
-func TestAttendedTransferBetweenAnnexeAExtensions(t *testing.T) {
+// atxfer is an attended transfer placed by attendedTransfer.
+type atxfer struct {
+	call, leg *sandbox.Call
+	keyed     time.Time // when the transferer keyed *2
+	handOff   time.Time // when the transferer hung up
+	swap      time.Time // when the caller and the target were first in one bridge
+}
+
+// attendedTransfer: an external caller (number caller) reaches from and
+// talks 2 s; from keys *2 to, consults to for 2 s (an internal call), then
+// hangs up, handing the caller to to; they talk 2 s and the caller hangs up.
+// to keeps what it hears (sandbox.HeardPath).
+func attendedTransfer(t *testing.T, from, to, caller string) atxfer {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	obs := observePBX(t)
-	mark := h.filedCount()
-	const caller = "5145550170"
-	call, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+"235", caller, sandbox.Options{})
+	var x atxfer
+	var err error
+	x.call, err = h.driver.Inbound(ctx, sandbox.DIDPrefix+from, caller, sandbox.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.driver.WaitAnswered(ctx, call, 30*time.Second); err != nil {
+	if err := h.driver.WaitAnswered(ctx, x.call, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second)
-	// 250 keeps what it hears: the caller's voice must reach it (Asterisk
-	// passes it) for its recording to be judged.
-	if err := h.driver.SetHear(ctx, "250"); err != nil {
+	if err := h.driver.SetHear(ctx, to); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.driver.ResetPhones(context.Background()) })
-	leg := h.driver.Expect(sandbox.SidePhone, "250")
-	_, uid := call.AnswerChannel()
-	keyed := time.Now()
-	if err := h.driver.StartAttendedTransfer(ctx, uid, "250"); err != nil {
+	x.leg = h.driver.Expect(sandbox.SidePhone, to)
+	_, uid := x.call.AnswerChannel()
+	x.keyed = time.Now()
+	if err := h.driver.StartAttendedTransfer(ctx, uid, to); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.driver.WaitAnswered(ctx, leg, 30*time.Second); err != nil {
-		h.driver.Forget(leg)
+	if err := h.driver.WaitAnswered(ctx, x.leg, 30*time.Second); err != nil {
+		h.driver.Forget(x.leg)
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second) // the consultation
 	if err := h.driver.HangupChannel(ctx, uid); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.driver.WaitAnswerGone(ctx, call, 10*time.Second); err != nil {
+	if err := h.driver.WaitAnswerGone(ctx, x.call, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	handOff := call.AnswerGone()
+	x.handOff = x.call.AnswerGone()
 	time.Sleep(2 * time.Second)
-	if err := h.driver.Hangup(ctx, call); err != nil {
+	if err := h.driver.Hangup(ctx, x.call); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.driver.WaitAnswerGone(ctx, leg, 10*time.Second); err != nil {
+	if err := h.driver.WaitAnswerGone(ctx, x.leg, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFiled(t, mark, 2, 2*time.Second)
-	got := h.filedSince(mark)
-	if len(got) != 2 {
-		t.Fatalf("filed %d recordings, want 2 (235 until *2, 250 after the hand-off; never the consultation)", len(got))
-	}
-	byExt := map[string]core.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
-	f235, f250 := byExt["235"], byExt["250"]
-	if f235.Path == "" || f250.Path == "" {
-		t.Fatalf("filed %v and %v, want one recording of 235 and one of 250", got[0].Recording.Extension, got[1].Recording.Extension)
-	}
-	a, err := sandbox.ReadWAV(f235.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 235's recording runs from answer until 235 enters the consultation
-	// with 250 (while 235 keys *2 250 the caller is on hold and only 235's
-	// side is heard); never during the consultation.
-	min, max := keyed.Sub(call.Answered()).Seconds(), leg.Answered().Sub(call.Answered()).Seconds()
-	if d := a.Duration(); d < min-0.3 || d > max+0.3 {
-		t.Errorf("235's recording lasts %.2f s; want between %.2f s (until *2) and %.2f s (until 250 answered the consultation)", d, min, max)
-	}
-	// When the caller and 250 were first in one bridge (Asterisk swaps the
-	// consultation's Local channel out one way or the other: the caller
-	// into 250's bridge, or 250 into the caller's).
-	var swap time.Time
+	// Asterisk swaps the consultation's Local channel out one way or the
+	// other: the caller into the target's bridge, or the target into the
+	// caller's.
 	for _, e := range obs.BridgeEnters(obs.LinkedID(caller)) {
-		if (strings.HasPrefix(e.Channel, "PJSIP/carrier-") || strings.HasPrefix(e.Channel, "PJSIP/250-")) && e.At.After(handOff.Add(-time.Second)) {
-			swap = e.At
+		if (strings.HasPrefix(e.Channel, "PJSIP/carrier-") || strings.HasPrefix(e.Channel, "PJSIP/"+to+"-")) && e.At.After(x.handOff.Add(-time.Second)) {
+			x.swap = e.At
 		}
 	}
-	if swap.IsZero() {
-		t.Fatalf("the PBX never bridged the caller with 250 after the hand-off (bridge entries %+v)", obs.BridgeEnters(obs.LinkedID(caller)))
+	if x.swap.IsZero() {
+		t.Fatalf("the PBX never bridged the caller with %s after the hand-off (bridge entries %+v)", to, obs.BridgeEnters(obs.LinkedID(caller)))
 	}
-	if gap := swap.Sub(handOff); gap > 1500*time.Millisecond {
-		t.Errorf("the caller reached 250's bridge %s after the hand-off; want well under a second", gap)
+	if gap := x.swap.Sub(x.handOff); gap > 1500*time.Millisecond {
+		t.Errorf("the caller reached %s's bridge %s after the hand-off; want well under a second", to, gap)
 	} else {
-		t.Logf("hand-off to swap: %s (not recorded)", gap.Round(time.Millisecond))
+		t.Logf("hand-off to swap: %s", gap.Round(time.Millisecond))
 	}
-	checkRecording(t, f250, "250", leg.AnswerGone().Sub(swap))
-	_, legUID := leg.AnswerChannel()
+	// The caller's voice reached the target (Asterisk passed it): what the
+	// target's recording, if any, is judged against.
+	_, legUID := x.leg.AnswerChannel()
 	heard := sandbox.HeardPath(h.env.Root, legUID)
 	t.Cleanup(func() { os.Remove(heard) })
 	if err := sandbox.WaitWAVClosed(ctx, heard, 10*time.Second); err != nil {
@@ -353,6 +337,93 @@ func TestAttendedTransferBetweenAnnexeAExtensions(t *testing.T) {
 	if b, err := sandbox.ReadWAV(heard); err != nil {
 		t.Fatal(err)
 	} else if s := b.ToneShare(sandbox.CarrierFreq, b.Duration()-1.5, b.Duration()-0.1); s < 0.3 {
-		t.Errorf("250 heard the caller for %.2f of the call's last second and a half; the PBX itself lost the caller's voice", s)
+		t.Errorf("%s heard the caller for %.2f of the call's last second and a half; the PBX itself lost the caller's voice", to, s)
+	}
+	return x
+}
+
+// checkTransfererRecording asserts the transferer's recording: from answer
+// until it enters the consultation (while it keys *2 and the number the
+// caller is on hold and only its side is heard); never the consultation.
+func checkTransfererRecording(t *testing.T, f core.Filed, ext string, x atxfer) {
+	t.Helper()
+	if f.Recording.Extension != ext {
+		t.Fatalf("recording of %q, want the transferer %s", f.Recording.Extension, ext)
+	}
+	a, err := sandbox.ReadWAV(f.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	min, max := x.keyed.Sub(x.call.Answered()).Seconds(), x.leg.Answered().Sub(x.call.Answered()).Seconds()
+	if d := a.Duration(); d < min-0.3 || d > max+0.3 {
+		t.Errorf("%s's recording lasts %.2f s; want between %.2f s (until *2) and %.2f s (until the consultation was answered)", ext, d, min, max)
+	}
+	if c := a.ToneShare(sandbox.CarrierFreq, 0.1, x.keyed.Sub(x.call.Answered()).Seconds()-0.1); c < 0.1 {
+		t.Errorf("%s's recording holds the caller's side for %.2f before *2; want it there", ext, c)
+	}
+}
+
+// TestAttendedTransferBetweenAnnexeAExtensions: 235 hands an external
+// caller to 250 after consulting it. 235 is recorded until *2, the
+// consultation never, 250 with both sides from the moment Asterisk swaps
+// the caller in for the consultation's Local channel (a fraction of a
+// second after the hand-off: see README, Known limits) to the end.
+func TestAttendedTransferBetweenAnnexeAExtensions(t *testing.T) {
+	mark := h.filedCount()
+	x := attendedTransfer(t, "235", "250", "5145550170")
+	waitFiled(t, mark, 2, 2*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 2 {
+		t.Fatalf("filed %d recordings, want 2 (235 until *2, 250 after the hand-off; never the consultation)", len(got))
+	}
+	byExt := map[string]core.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
+	if byExt["235"].Path == "" || byExt["250"].Path == "" {
+		t.Fatalf("filed %v and %v, want one recording of 235 and one of 250", got[0].Recording.Extension, got[1].Recording.Extension)
+	}
+	checkTransfererRecording(t, byExt["235"], "235", x)
+	checkRecording(t, byExt["250"], "250", x.leg.AnswerGone().Sub(x.swap))
+}
+
+// TestAttendedTransferToPhoneOutsideAnnexeA: 235 hands the caller to 290
+// (lunch room, outside Annexe A): 235 is recorded until *2, 290 never.
+func TestAttendedTransferToPhoneOutsideAnnexeA(t *testing.T) {
+	mark := h.filedCount()
+	x := attendedTransfer(t, "235", "290", "5145550171")
+	waitFiled(t, mark, 1, 3*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings, want 1 (235 until *2; nothing of 290)", len(got))
+	}
+	checkTransfererRecording(t, got[0], "235", x)
+}
+
+// TestAttendedTransferFromOutsideAnnexeAIntoAnnexeA: 290 (outside Annexe A)
+// takes an external call, consults 235 and hands the caller over: nothing
+// before the hand-off, 235 with both sides after it.
+func TestAttendedTransferFromOutsideAnnexeAIntoAnnexeA(t *testing.T) {
+	mark := h.filedCount()
+	x := attendedTransfer(t, "290", "235", "5145550172")
+	waitFiled(t, mark, 1, 3*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings, want 1 (235 from the hand-off on)", len(got))
+	}
+	checkRecording(t, got[0], "235", x.leg.AnswerGone().Sub(x.swap))
+}
+
+// TestAttendedTransferToDetaineePhone: 235 hands the caller to 899 after
+// consulting it: 235 is recorded until *2; not a byte of 899, ever.
+func TestAttendedTransferToDetaineePhone(t *testing.T) {
+	mark := h.filedCount()
+	before := spoolFiles(t)
+	x := attendedTransfer(t, "235", "899", "5145550173")
+	waitFiled(t, mark, 1, 3*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings, want 1 (235 until *2; nothing of 899)", len(got))
+	}
+	checkTransfererRecording(t, got[0], "235", x)
+	if after := spoolFiles(t); len(after) > len(before)+0 {
+		t.Errorf("the transfer to 899 left files in the spool: %v", after)
 	}
 }
