@@ -168,12 +168,8 @@ func requestsAdd(args []string, stdout, stderr io.Writer) int {
 	subject := fs.String("subject", "", "what it is about (required)")
 	var recs int64List
 	fs.Var(&recs, "recording", "a recording the request is about (repeatable, or comma-separated ids)")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) > 0 {
-		return exitCode(stderr, name, badUsage("unexpected argument %q: requests add takes only flags", pos[0]))
+	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
+		return rc
 	}
 	day, err := time.Parse(time.DateOnly, strings.TrimSpace(*received))
 	if err != nil {
@@ -203,12 +199,8 @@ func requestsList(args []string, stdout, stderr io.Writer) int {
 	cfgFile := fs.String("config", "", "daemon configuration file (required)")
 	open := fs.Bool("open", false, "only requests not closed")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) > 0 {
-		return exitCode(stderr, name, badUsage("unexpected argument %q: requests list takes only flags", pos[0]))
+	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
+		return rc
 	}
 	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
@@ -316,12 +308,8 @@ func cmdAccess(args []string, stdout, stderr io.Writer) int {
 	until := fs.String("until", "", "up to this date (inclusive) or time (exclusive)")
 	limit := fs.Int("limit", 1000, "at most this many entries, newest first (0: all)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args[1:])
-	if err != nil {
-		return 2
-	}
-	if len(pos) > 0 {
-		return exitCode(stderr, name, badUsage("unexpected argument %q: access log takes only flags", pos[0]))
+	if rc := parseFlagsOnly(fs, args[1:], stderr, name); rc != 0 {
+		return rc
 	}
 	if *limit < 0 {
 		return exitCode(stderr, name, badUsage("--limit %d is negative: give 0 for all entries", *limit))

@@ -48,6 +48,19 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseFlagsOnly parses the flags of a command that takes no argument; it
+// returns 0 when the command goes on, else its exit status (reported).
+func parseFlagsOnly(fs *flag.FlagSet, args []string, stderr io.Writer, name string) int {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) > 0 {
+		return exitCode(stderr, name, badUsage("unexpected argument %q: %s takes only flags", pos[0], strings.TrimPrefix(name, "recpolicy ")))
+	}
+	return 0
+}
+
 // retentionEnv opens the config, the rules and the database, for a
 // command only administrators may run (action names it in the access log).
 func retentionEnv(configFile, action string) (*archiveEnv, error) {
@@ -283,12 +296,8 @@ func holdList(args []string, stdout, stderr io.Writer) int {
 	cfgFile := fs.String("config", "", "daemon configuration file (required)")
 	all := fs.Bool("all", false, "include released holds")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) > 0 {
-		return exitCode(stderr, name, badUsage("unexpected argument %q: hold list takes only flags", pos[0]))
+	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
+		return rc
 	}
 	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
@@ -392,12 +401,8 @@ func exportList(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgFile := fs.String("config", "", "daemon configuration file (required)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) > 0 {
-		return exitCode(stderr, name, badUsage("unexpected argument %q: export list takes only flags", pos[0]))
+	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
+		return rc
 	}
 	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
@@ -458,12 +463,8 @@ func retentionPurge(args []string, stdout, stderr io.Writer) int {
 	tdirFlag := fs.String("training-dir", "", "training area (default: training/ beside archive.dir)")
 	by := fs.String("by", "", "who runs the purge, for the destruction log (default: your login)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) > 0 {
-		return exitCode(stderr, name, badUsage("unexpected argument %q: purge takes only flags", pos[0]))
+	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
+		return rc
 	}
 	if *maxShare <= 0 || *maxShare > 1 {
 		return exitCode(stderr, name, badUsage("--max-share %g is out of range: give a fraction in (0, 1], e.g. --max-share 0.2", *maxShare))
@@ -551,12 +552,8 @@ func retentionVerify(args []string, stdout, stderr io.Writer) int {
 	cfgFile := fs.String("config", "", "daemon configuration file (required)")
 	tdirFlag := fs.String("training-dir", "", "training area (default: training/ beside archive.dir)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) > 0 {
-		return exitCode(stderr, name, badUsage("unexpected argument %q: verify takes only flags", pos[0]))
+	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
+		return rc
 	}
 	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
@@ -672,12 +669,8 @@ func retentionLog(args []string, stdout, stderr io.Writer) int {
 	kind := fs.String("kind", "", "recording, training or call")
 	limit := fs.Int("limit", 1000, "at most this many rows, newest first (0: all)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) > 0 {
-		return exitCode(stderr, name, badUsage("unexpected argument %q: log takes only flags", pos[0]))
+	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
+		return rc
 	}
 	switch *kind {
 	case "", archive.KindRecording, archive.KindTraining, archive.KindCall:

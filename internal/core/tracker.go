@@ -236,11 +236,7 @@ func (t *Tracker) bridgeEnter(ctx context.Context, e Event) {
 		return
 	}
 	defer t.markBridged(m)
-	members := make([]*channel, 0, len(m))
-	for _, mc := range m {
-		members = append(members, mc)
-	}
-	t.decide(ctx, "bridge", members)
+	t.redecideBridge(ctx, id)
 }
 
 // decide applies the rules to a set of channels talking together (a dial's
@@ -337,7 +333,7 @@ func (t *Tracker) bridgedWithLocal(c *channel) bool {
 	return false
 }
 
-// redecideBridge decides bridge id again (after a member left).
+// redecideBridge decides on the members of bridge id (one entered or left).
 func (t *Tracker) redecideBridge(ctx context.Context, id string) {
 	m := t.bridges[id]
 	if len(m) < 2 {

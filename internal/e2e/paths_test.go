@@ -75,67 +75,54 @@ func TestWithheldCallerIsRecorded(t *testing.T) {
 	checkRecording(t, got[0], "800", call.Bridged())
 }
 
-func TestRingGroupRecordsOnlyTheLegThatAnswered(t *testing.T) {
+// ringGroupCall sets the group's phones (mode and ring delay by
+// extension), places an external call to number that answerer takes, and
+// asserts that only answerer's leg was filed, whole, and that the legs
+// that rang left nothing in the spool.
+func ringGroupCall(t *testing.T, number, caller string, phones map[string]time.Duration, answerer string, talk time.Duration) {
+	t.Helper()
 	ctx := context.Background()
 	t.Cleanup(func() { h.driver.ResetPhones(ctx) })
-	if err := h.driver.SetPhone(ctx, "230", "noanswer", 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.driver.SetPhone(ctx, "245", "noanswer", 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.driver.SetPhone(ctx, "800", "answer", 1500*time.Millisecond); err != nil {
-		t.Fatal(err)
+	for ext, delay := range phones {
+		mode := "noanswer"
+		if ext == answerer {
+			mode = "answer"
+		}
+		if err := h.driver.SetPhone(ctx, ext, mode, delay); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mark := h.filedCount()
 	before := spoolFiles(t)
 	call := placeAndTalk(t, func(ctx context.Context) (*sandbox.Call, error) {
-		return h.driver.Inbound(ctx, sandbox.MainNumber, "5145550150", sandbox.Options{})
-	}, 2*time.Second)
-	if call.AnsweredBy() != "800" {
-		t.Fatalf("answered by %s, want 800", call.AnsweredBy())
+		return h.driver.Inbound(ctx, number, caller, sandbox.Options{})
+	}, talk)
+	if call.AnsweredBy() != answerer {
+		t.Fatalf("answered by %s, want %s", call.AnsweredBy(), answerer)
 	}
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
 		t.Fatalf("ring group filed %d recordings, want only the leg that answered", len(got))
 	}
-	checkRecording(t, got[0], "800", call.Bridged())
+	checkRecording(t, got[0], answerer, call.Bridged())
 	if after := spoolFiles(t); len(after) > len(before) {
 		t.Errorf("unanswered legs left files in the spool: %v", after)
 	}
 }
 
+func TestRingGroupRecordsOnlyTheLegThatAnswered(t *testing.T) {
+	ringGroupCall(t, sandbox.MainNumber, "5145550150",
+		map[string]time.Duration{"230": 0, "245": 0, "800": 1500 * time.Millisecond}, "800", 2*time.Second)
+}
+
 // TestRingGroupThroughLocalChannels: ring group 201 dials its members
 // through Local channels, as FreePBX builds ring groups and follow-me; the
-// member that answers is recorded (both sides, whole length) once Asterisk
-// has optimised the Local channels away, the other leaves nothing.
+// member that answers is recorded (both sides, whole length), the other
+// leaves nothing.
 func TestRingGroupThroughLocalChannels(t *testing.T) {
-	ctx := context.Background()
-	t.Cleanup(func() { h.driver.ResetPhones(ctx) })
-	if err := h.driver.SetPhone(ctx, "240", "noanswer", 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.driver.SetPhone(ctx, "241", "answer", time.Second); err != nil {
-		t.Fatal(err)
-	}
-	mark := h.filedCount()
-	before := spoolFiles(t)
-	call := placeAndTalk(t, func(ctx context.Context) (*sandbox.Call, error) {
-		return h.driver.Inbound(ctx, sandbox.LocalGroupNumber, "5145550151", sandbox.Options{})
-	}, 3*time.Second)
-	if call.AnsweredBy() != "241" {
-		t.Fatalf("answered by %s, want 241", call.AnsweredBy())
-	}
-	waitFiled(t, mark, 1, 3*time.Second)
-	got := h.filedSince(mark)
-	if len(got) != 1 {
-		t.Fatalf("ring group through Local channels filed %d recordings, want only the leg that answered", len(got))
-	}
-	checkRecording(t, got[0], "241", call.Bridged())
-	if after := spoolFiles(t); len(after) > len(before) {
-		t.Errorf("unanswered legs left files in the spool: %v", after)
-	}
+	ringGroupCall(t, sandbox.LocalGroupNumber, "5145550151",
+		map[string]time.Duration{"240": 0, "241": time.Second}, "241", 3*time.Second)
 }
 
 func TestDetaineePhoneOnEveryPath(t *testing.T) {
