@@ -193,37 +193,15 @@ func requestsAdd(args []string, stdout, stderr io.Writer) int {
 }
 
 func requestsList(args []string, stdout, stderr io.Writer) int {
-	const name = "recpolicy requests list"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
-	open := fs.Bool("open", false, "only requests not closed")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
-		return rc
-	}
-	env, err := retentionEnv(*cfgFile, name)
-	if err != nil {
-		return exitCode(stderr, name, err)
-	}
-	defer env.store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	reqs, err := env.store.ListRequests(ctx, *open)
-	if err != nil {
-		return exitCode(stderr, name, dbHint(err, *cfgFile))
-	}
-	if *asJSON {
-		return writeJSON(stdout, stderr, name, reqs)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRECEIVED\tVIA\tREQUESTER\tPURPOSE\tSTATUS\tRECORDINGS\tSUBJECT")
-	for _, r := range reqs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.ID, r.ReceivedOn.Format(time.DateOnly), r.Channel, r.Requester,
-			r.Purpose, r.Status, r.Recordings, r.Subject)
-	}
-	tw.Flush()
-	return 0
+	var open *bool
+	return adminList("recpolicy requests list", args, stdout, stderr,
+		func(fs *flag.FlagSet) { open = fs.Bool("open", false, "only requests not closed") },
+		func(ctx context.Context, env *archiveEnv) ([]archive.AccessRequest, error) { return env.store.ListRequests(ctx, *open) },
+		"ID\tRECEIVED\tVIA\tREQUESTER\tPURPOSE\tSTATUS\tRECORDINGS\tSUBJECT",
+		func(_ *archiveEnv, r archive.AccessRequest) string {
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%v\t%s", r.ID, r.ReceivedOn.Format(time.DateOnly), r.Channel, r.Requester,
+				r.Purpose, r.Status, r.Recordings, r.Subject)
+		})
 }
 
 // requestsStep runs show, decide and close on one request.

@@ -61,6 +61,45 @@ func parseFlagsOnly(fs *flag.FlagSet, args []string, stderr io.Writer, name stri
 	return 0
 }
 
+// adminList runs an administrators' listing that takes only flags: those
+// define adds, plus --config and --json. It opens the archive (access
+// logged), fetches the rows and prints them as JSON or with table, under
+// its header.
+func adminList[T any](name string, args []string, stdout, stderr io.Writer, define func(fs *flag.FlagSet),
+	fetch func(ctx context.Context, env *archiveEnv) ([]T, error), header string, row func(env *archiveEnv, v T) string) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if define != nil {
+		define(fs)
+	}
+	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
+		return rc
+	}
+	env, err := retentionEnv(*cfgFile, name)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rows, err := fetch(ctx, env)
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, name, rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, v := range rows {
+		fmt.Fprintln(tw, row(env, v))
+	}
+	tw.Flush()
+	return 0
+}
+
 // retentionEnv opens the config, the rules and the database, for a
 // command only administrators may run (action names it in the access log).
 func retentionEnv(configFile, action string) (*archiveEnv, error) {
@@ -290,42 +329,20 @@ func holdRelease(args []string, stdout, stderr io.Writer) int {
 }
 
 func holdList(args []string, stdout, stderr io.Writer) int {
-	const name = "recpolicy hold list"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
-	all := fs.Bool("all", false, "include released holds")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
-		return rc
-	}
-	env, err := retentionEnv(*cfgFile, name)
-	if err != nil {
-		return exitCode(stderr, name, err)
-	}
-	defer env.store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	holds, err := env.store.ListHolds(ctx, *all)
-	if err != nil {
-		return exitCode(stderr, name, dbHint(err, *cfgFile))
-	}
-	if *asJSON {
-		return writeJSON(stdout, stderr, name, holds)
-	}
-	loc := env.rules.Location()
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCASE\tCLASS\tTARGET\tRECORDINGS\tCALLS\tPLACED\tBY\tRELEASED")
-	for _, h := range holds {
-		rel := "-"
-		if h.ReleasedAt != nil {
-			rel = h.ReleasedAt.In(loc).Format("2006-01-02 15:04") + " by " + h.ReleasedBy
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", h.ID, h.Case, h.Class, h.Target(), h.Recordings, h.Calls,
-			h.CreatedAt.In(loc).Format("2006-01-02 15:04"), h.CreatedBy, rel)
-	}
-	tw.Flush()
-	return 0
+	var all *bool
+	return adminList("recpolicy hold list", args, stdout, stderr,
+		func(fs *flag.FlagSet) { all = fs.Bool("all", false, "include released holds") },
+		func(ctx context.Context, env *archiveEnv) ([]archive.Hold, error) { return env.store.ListHolds(ctx, *all) },
+		"ID\tCASE\tCLASS\tTARGET\tRECORDINGS\tCALLS\tPLACED\tBY\tRELEASED",
+		func(env *archiveEnv, h archive.Hold) string {
+			loc := env.rules.Location()
+			rel := "-"
+			if h.ReleasedAt != nil {
+				rel = h.ReleasedAt.In(loc).Format("2006-01-02 15:04") + " by " + h.ReleasedBy
+			}
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s", h.ID, h.Case, h.Class, h.Target(), h.Recordings, h.Calls,
+				h.CreatedAt.In(loc).Format("2006-01-02 15:04"), h.CreatedBy, rel)
+		})
 }
 
 // cmdExport runs `recpolicy export --training REC` and `recpolicy export list`.
@@ -396,37 +413,13 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 }
 
 func exportList(args []string, stdout, stderr io.Writer) int {
-	const name = "recpolicy export list"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
-		return rc
-	}
-	env, err := retentionEnv(*cfgFile, name)
-	if err != nil {
-		return exitCode(stderr, name, err)
-	}
-	defer env.store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	list, err := env.store.ListTraining(ctx)
-	if err != nil {
-		return exitCode(stderr, name, dbHint(err, *cfgFile))
-	}
-	if *asJSON {
-		return writeJSON(stdout, stderr, name, list)
-	}
-	loc := env.rules.Location()
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCREATED\tBY\tDURATION\tCLASS\tPATH")
-	for _, t := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.CreatedAt.In(loc).Format("2006-01-02 15:04"), t.CreatedBy,
-			formatSeconds(t.Duration), t.Class, t.Path)
-	}
-	tw.Flush()
-	return 0
+	return adminList("recpolicy export list", args, stdout, stderr, nil,
+		func(ctx context.Context, env *archiveEnv) ([]archive.TrainingCopy, error) { return env.store.ListTraining(ctx) },
+		"ID\tCREATED\tBY\tDURATION\tCLASS\tPATH",
+		func(env *archiveEnv, t archive.TrainingCopy) string {
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", t.ID, t.CreatedAt.In(env.rules.Location()).Format("2006-01-02 15:04"), t.CreatedBy,
+				formatSeconds(t.Duration), t.Class, t.Path)
+		})
 }
 
 // cmdRetention runs `recpolicy retention purge|verify|destroy|log`.

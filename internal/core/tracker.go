@@ -335,15 +335,18 @@ func (t *Tracker) bridgedWithLocal(c *channel) bool {
 
 // redecideBridge decides on the members of bridge id (one entered or left).
 func (t *Tracker) redecideBridge(ctx context.Context, id string) {
-	m := t.bridges[id]
-	if len(m) < 2 {
-		return
+	if m := t.bridges[id]; len(m) >= 2 {
+		t.decide(ctx, "bridge", members(m))
 	}
-	members := make([]*channel, 0, len(m))
-	for _, mc := range m {
-		members = append(members, mc)
+}
+
+// members lists a bridge's channels.
+func members(m map[string]*channel) []*channel {
+	out := make([]*channel, 0, len(m))
+	for _, c := range m {
+		out = append(out, c)
 	}
-	t.decide(ctx, "bridge", members)
+	return out
 }
 
 // Tick starts the recordings deferred for a Local channel that was not
@@ -588,14 +591,9 @@ func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
 		t.log.Info().Str("linkedid", c.linkedid).Str("channel", c.name).Str("recording", id).Msg("reconcile: adopted a recording already running")
 	}
 	for _, m := range t.bridges {
-		if len(m) < 2 {
-			continue
+		if len(m) >= 2 {
+			t.decide(ctx, "reconcile", members(m))
 		}
-		members := make([]*channel, 0, len(m))
-		for _, c := range m {
-			members = append(members, c)
-		}
-		t.decide(ctx, "reconcile", members)
 	}
 	return adopted
 }
