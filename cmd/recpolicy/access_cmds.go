@@ -196,7 +196,9 @@ func requestsList(args []string, stdout, stderr io.Writer) int {
 	var open *bool
 	return adminList("recpolicy requests list", args, stdout, stderr,
 		func(fs *flag.FlagSet) { open = fs.Bool("open", false, "only requests not closed") },
-		func(ctx context.Context, env *archiveEnv) ([]archive.AccessRequest, error) { return env.store.ListRequests(ctx, *open) },
+		func(ctx context.Context, env *archiveEnv) ([]archive.AccessRequest, error) {
+			return env.store.ListRequests(ctx, *open)
+		},
 		"ID\tRECEIVED\tVIA\tREQUESTER\tPURPOSE\tSTATUS\tRECORDINGS\tSUBJECT",
 		func(_ *archiveEnv, r archive.AccessRequest) string {
 			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%v\t%s", r.ID, r.ReceivedOn.Format(time.DateOnly), r.Channel, r.Requester,

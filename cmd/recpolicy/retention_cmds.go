@@ -332,7 +332,9 @@ func holdList(args []string, stdout, stderr io.Writer) int {
 	var all *bool
 	return adminList("recpolicy hold list", args, stdout, stderr,
 		func(fs *flag.FlagSet) { all = fs.Bool("all", false, "include released holds") },
-		func(ctx context.Context, env *archiveEnv) ([]archive.Hold, error) { return env.store.ListHolds(ctx, *all) },
+		func(ctx context.Context, env *archiveEnv) ([]archive.Hold, error) {
+			return env.store.ListHolds(ctx, *all)
+		},
 		"ID\tCASE\tCLASS\tTARGET\tRECORDINGS\tCALLS\tPLACED\tBY\tRELEASED",
 		func(env *archiveEnv, h archive.Hold) string {
 			loc := env.rules.Location()
@@ -414,7 +416,9 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 
 func exportList(args []string, stdout, stderr io.Writer) int {
 	return adminList("recpolicy export list", args, stdout, stderr, nil,
-		func(ctx context.Context, env *archiveEnv) ([]archive.TrainingCopy, error) { return env.store.ListTraining(ctx) },
+		func(ctx context.Context, env *archiveEnv) ([]archive.TrainingCopy, error) {
+			return env.store.ListTraining(ctx)
+		},
 		"ID\tCREATED\tBY\tDURATION\tCLASS\tPATH",
 		func(env *archiveEnv, t archive.TrainingCopy) string {
 			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", t.ID, t.CreatedAt.In(env.rules.Location()).Format("2006-01-02 15:04"), t.CreatedBy,
