@@ -1,7 +1,6 @@
 package rules_test
 
 import (
-	"bufio"
 	"os"
 	"slices"
 	"strings"
@@ -10,8 +9,51 @@ import (
 	"github.com/villedemercier/recpolicy/rules"
 )
 
-// policyPath is the city's policy, from the package directory.
-const policyPath = "../../shared/policy/politique-enregistrement-des-appels-2019.txt"
+// policyPath is the city's policy, from the package directory, where the
+// workplace keeps it beside the repository; annexeCopy is its Annexe A as
+// the repository keeps it, so the check runs in any checkout.
+const (
+	policyPath = "../../shared/policy/politique-enregistrement-des-appels-2019.txt"
+	annexeCopy = "testdata/annexe-a.txt"
+)
+
+// annexeLines returns the lines of an Annexe A text from its "ANNEXE A"
+// line on (comment lines of the copy skipped).
+func annexeLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read Annexe A: %v", err)
+	}
+	var out []string
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if strings.HasPrefix(line, "ANNEXE A") {
+			in = true
+		}
+		if in {
+			out = append(out, line)
+		}
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return out
+}
+
+// TestAnnexeCopyMatchesPolicy: the repository's copy of Annexe A is the
+// policy's, whenever the policy file is beside the repository.
+func TestAnnexeCopyMatchesPolicy(t *testing.T) {
+	if _, err := os.Stat(policyPath); err != nil {
+		t.Logf("the policy is not beside this checkout (%v); the city file is checked against the repository's copy of Annexe A only", err)
+		return
+	}
+	want, got := annexeLines(t, policyPath), annexeLines(t, annexeCopy)
+	if strings.Join(want, "\n") != strings.Join(got, "\n") {
+		t.Errorf("%s differs from Annexe A of %s: copy it again from the policy's ANNEXE A line on", annexeCopy, policyPath)
+	}
+}
 
 // annexeRow is one row of Annexe A.
 type annexeRow struct {
@@ -26,32 +68,14 @@ type annexeRow struct {
 // et TI") is split into the names of other cells.
 func readAnnexeA(t *testing.T) []annexeRow {
 	t.Helper()
-	f, err := os.Open(policyPath)
-	if err != nil {
-		t.Fatalf("the policy must be readable to check Annexe A: %v", err)
-	}
-	defer f.Close()
 	type cells struct{ number, dept, description string }
 	var raw []cells
-	inAnnexe := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.HasPrefix(line, "ANNEXE A") {
-			inAnnexe = true
-			continue
-		}
-		if !inAnnexe {
-			continue
-		}
+	for _, line := range annexeLines(t, annexeCopy) {
 		fields := strings.Split(line, "\t")
 		if len(fields) != 3 || fields[0] == "Poste" {
 			continue
 		}
 		raw = append(raw, cells{fields[0], fields[1], fields[2]})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	cellSet := map[string]bool{}
 	for _, c := range raw {
