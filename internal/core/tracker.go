@@ -72,7 +72,7 @@ type channel struct {
 	rec       *Recording
 	recCount  int
 	// deferred is a recording decided while the channel was bridged with a
-	// Local channel about to be optimised away (see deferForLocal).
+	// Local channel about to be optimised away (see localDeferMax).
 	deferred   *rules.Decision
 	deferredAt time.Time
 }
