@@ -53,7 +53,8 @@ func TestCallOnHoldIsRecordedThroughout(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := a.Duration()
-	if s := a.ToneShare(sandbox.PhoneFreq, end-after.Seconds()+0.5, end-0.2); s < 0.5 {
+	// Both sides talk then: each tone holds about half the energy.
+	if s := a.ToneShare(sandbox.PhoneFreq, end-after.Seconds()+0.5, end-0.2); s < 0.2 {
 		t.Errorf("235's side after the hold is %.2f of the recording's last %s, want it there (the recording must go on after the hold)", s, after)
 	}
 	if s := a.ToneShare(sandbox.CarrierFreq, end-(after+held).Seconds()+0.5, end-after.Seconds()-0.5); s < 0.1 {
