@@ -81,11 +81,7 @@ func resolveViewer(id identity, admins []string, r *rules.Rules) viewer {
 	v.role = archive.RoleDirector
 	for _, n := range r.DirectorExtensions(id.login) {
 		v.extensions = append(v.extensions, n)
-		ep := n
-		if e, ok := r.Extension(n); ok {
-			ep = e.Endpoint
-		}
-		v.endpoints = append(v.endpoints, ep)
+		v.endpoints = append(v.endpoints, endpointOf(r, n))
 	}
 	for _, e := range r.Extensions() {
 		if e.Confidential {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -83,7 +84,7 @@ func recordingsGet(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if !v.admin() {
-		if !contains(v.extensions, rec.Extension) {
+		if !slices.Contains(v.extensions, rec.Extension) {
 			return refuse(v.denied(fmt.Sprintf("recording %d is of extension %s, outside your department", rec.ID, rec.Extension)))
 		}
 		hidden, err := env.store.RecordingHidden(ctx, rec.ID, v.hidden)
@@ -111,15 +112,6 @@ func recordingsGet(args []string, stdout, stderr io.Writer) int {
 		rec.Start.In(env.rules.Location()).Format("2006-01-02 15:04"), *out, rec.SHA256)
 	fmt.Fprintln(stdout, "the policy: destroy this copy once it is no longer needed for its purpose")
 	return 0
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // int64List is a repeatable flag of ids.

@@ -218,11 +218,7 @@ func (l *listFlags) parse(fs *flag.FlagSet) (*archiveEnv, query, error) {
 		q.byExtension = true
 		for _, n := range exts {
 			q.extensions = append(q.extensions, n)
-			ep := n
-			if e, ok := r.Extension(n); ok {
-				ep = e.Endpoint
-			}
-			q.endpoints = append(q.endpoints, ep)
+			q.endpoints = append(q.endpoints, endpointOf(r, n))
 		}
 	}
 	return env, q, nil
@@ -259,6 +255,15 @@ func (q *query) restrict(v viewer) archive.Confidential {
 	}
 	q.byExtension, q.extensions, q.endpoints = true, exts, eps
 	return v.hidden
+}
+
+// endpointOf is the PJSIP endpoint of extension n in r (n itself when r
+// does not list it).
+func endpointOf(r *rules.Rules, n string) string {
+	if e, ok := r.Extension(n); ok {
+		return e.Endpoint
+	}
+	return n
 }
 
 // parseWhen reads a date (midnight in loc; dateOnly true), a local date
