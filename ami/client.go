@@ -113,6 +113,7 @@ func (c *Client) Run(ctx context.Context) error {
 	}()
 
 	bo := newBackoff(c.cfg.MinBackoff, c.cfg.MaxBackoff)
+	var lost time.Time // when the last established session ended
 	for ctx.Err() == nil {
 		established, err := c.connectAndServe(ctx)
 		if ctx.Err() != nil {
@@ -121,8 +122,16 @@ func (c *Client) Run(ctx context.Context) error {
 		c.setLastErr(err)
 		if established {
 			bo.reset()
+			lost = time.Now()
 		}
 		delay := bo.next()
+		if !lost.IsZero() && time.Since(lost) < fastRetryWindow {
+			// A session just ended (Asterisk restarting, most often): calls
+			// arrive as soon as it is back, so try again at the shortest
+			// delay rather than backing off.
+			bo.reset()
+			delay = bo.next()
+		}
 		ev := c.log.Warn().Err(err).Dur("retry_in", delay)
 		if established {
 			ev.Msg("ami session ended")
@@ -141,6 +150,10 @@ func (c *Client) Run(ctx context.Context) error {
 	close(c.notif)
 	return nil
 }
+
+// fastRetryWindow is how long after losing an established session the
+// client keeps reconnecting at MinBackoff.
+const fastRetryWindow = 30 * time.Second
 
 // connectAndServe runs one connection. established reports whether login
 // succeeded (and KindConnected was notified).
@@ -237,7 +250,7 @@ func (c *Client) readLoop(s *session) {
 				continue
 			}
 			c.observeEvent(m)
-			c.q.push(Notification{Kind: KindEvent, Msg: m})
+			c.q.push(Notification{Kind: KindEvent, Msg: m, Received: time.Now()})
 		default:
 			c.log.Debug().Int("headers", m.Len()).Msg("dropping message that is neither response nor event")
 		}

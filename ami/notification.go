@@ -1,5 +1,7 @@
 package ami
 
+import "time"
+
 // NotificationKind says what a Notification reports.
 type NotificationKind int
 
@@ -40,6 +42,9 @@ type Notification struct {
 	Msg *Message
 	// Err is why the session ended, for KindDisconnected.
 	Err error
+	// Received is when the client read the event off the connection, for
+	// KindEvent: the consumer can tell how long it waited in the queue.
+	Received time.Time
 	// Restarted is set for KindConnected when Asterisk restarted since the
 	// previous session (its start time, from CoreStatus or the FullyBooted
 	// Uptime, moved forward). Best-effort; false on the first session.

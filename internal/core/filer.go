@@ -46,11 +46,18 @@ type Filer struct {
 	wg           sync.WaitGroup
 	pending      sync.WaitGroup
 	poll         time.Duration
+	watch        *CloseWatch // nil: judge by the file's looks alone
 }
 
 // NewFiler returns a filer; Run starts its workers. onFiled, when not nil,
 // is called for each filed recording.
 func NewFiler(spoolDir, archiveDir string, closeTimeout time.Duration, log zerolog.Logger, m *Metrics, onFiled func(Filed)) *Filer {
+	return NewWatchedFiler(spoolDir, archiveDir, closeTimeout, log, m, onFiled, nil)
+}
+
+// NewWatchedFiler is NewFiler told by watch when Asterisk closes a file in
+// the spool (the daemon's way; watch nil judges by the file's looks alone).
+func NewWatchedFiler(spoolDir, archiveDir string, closeTimeout time.Duration, log zerolog.Logger, m *Metrics, onFiled func(Filed), watch *CloseWatch) *Filer {
 	return &Filer{
 		spoolDir:     spoolDir,
 		archiveDir:   archiveDir,
@@ -60,6 +67,7 @@ func NewFiler(spoolDir, archiveDir string, closeTimeout time.Duration, log zerol
 		onFiled:      onFiled,
 		jobs:         make(chan *Recording, 4096),
 		poll:         50 * time.Millisecond,
+		watch:        watch,
 	}
 }
 
@@ -105,10 +113,16 @@ func (f *Filer) Wait() { f.pending.Wait() }
 func (f *Filer) file(r *Recording) {
 	defer f.pending.Done()
 	defer f.inflight.Delete(r.ID)
-	log := f.log.With().Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).Logger()
+	if f.watch != nil {
+		defer f.watch.Forget(filepath.Base(r.LocalPath))
+	}
+	log := f.log.With().Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).Str("recording", r.ID).Logger()
 	closed := r.orphan || f.waitClosed(r.LocalPath)
 	st, err := os.Stat(r.LocalPath)
 	if errors.Is(err, os.ErrNotExist) {
+		if f.silentlyEmpty(log, r, 0) {
+			return
+		}
 		// MixMonitor opens the file on the first audio frame: a leg that
 		// never answered leaves nothing.
 		f.metrics.RecordingsEmpty.Inc()
@@ -126,14 +140,17 @@ func (f *Filer) file(r *Recording) {
 	info, err := ReadWAVInfo(r.LocalPath)
 	if err != nil || info.DataBytes == 0 {
 		if err == nil || st.Size() <= 44 {
-			f.metrics.RecordingsEmpty.Inc()
-			log.Info().Str("file", r.LocalPath).Msg("recording holds no audio; discarded")
+			if !f.silentlyEmpty(log, r, 0) {
+				f.metrics.RecordingsEmpty.Inc()
+				log.Info().Str("file", r.LocalPath).Msg("recording holds no audio (the leg never talked); discarded")
+			}
 			os.Remove(r.LocalPath)
 			return
 		}
 		f.fail(log, r, err)
 		return
 	}
+	f.silentlyEmpty(log, r, info.Duration())
 	repaired, err := RepairWAV(r.LocalPath)
 	if err != nil {
 		f.fail(log, r, err)
@@ -150,10 +167,45 @@ func (f *Filer) file(r *Recording) {
 	}
 	f.metrics.RecordingsFiled.Inc()
 	log.Info().Str("file", dst).Str("sha256", sum).Float64("seconds", info.Duration()).
-		Str("direction", r.Direction).Msg("recording filed")
+		Float64("bridged_seconds", r.Bridged.Seconds()).Str("direction", r.Direction).Msg("recording filed")
 	if f.onFiled != nil {
 		f.onFiled(Filed{Recording: r, Path: dst, SHA256: sum, Size: size, Duration: info.Duration(), Repaired: repaired})
 	}
+}
+
+// A recording is short when it holds less than shortRatio of the time its
+// channel talked, less shortSlack: Asterisk's MixMonitor option b and a
+// snoop record only while the channel is bridged, so a whole recording
+// matches its bridged time to a few frames.
+const (
+	shortRatio = 0.8
+	shortSlack = time.Second
+	// minBridged is the talk time below which an empty file is not judged
+	// (a leg bridged for an instant as a transfer completes).
+	minBridged = 500 * time.Millisecond
+)
+
+// silentlyEmpty raises a policy violation when a leg the tracker saw
+// talking with another party holds no audio, or much less than it talked;
+// it tells whether it did.
+func (f *Filer) silentlyEmpty(log zerolog.Logger, r *Recording, seconds float64) bool {
+	if r.orphan || r.Bridged < minBridged {
+		return false
+	}
+	rec := time.Duration(seconds * float64(time.Second))
+	want := time.Duration(float64(r.Bridged)*shortRatio) - shortSlack
+	if seconds > 0 && rec >= want {
+		return false
+	}
+	f.metrics.RecordingsShort.Inc()
+	f.metrics.Violations.Inc()
+	msg := "policy violation: the leg talked but its recording holds much less audio than it talked (started late, or Asterisk lost audio); check Asterisk's load and log"
+	if seconds == 0 {
+		msg = "policy violation: the leg talked but its recording holds no audio; check Asterisk's log (permissions, disk space) and recording.local_dir"
+	}
+	log.Error().Str("file", r.LocalPath).Float64("recorded_seconds", seconds).Float64("bridged_seconds", r.Bridged.Seconds()).
+		Time("call_start", r.CallStart).Msg(msg)
+	return true
 }
 
 func (f *Filer) fail(log zerolog.Logger, r *Recording, err error) {
@@ -161,16 +213,24 @@ func (f *Filer) fail(log zerolog.Logger, r *Recording, err error) {
 	log.Error().Err(err).Str("file", r.LocalPath).Msg("recording could not be filed; it stays in the spool")
 }
 
-// waitClosed waits until Asterisk has closed the recording: Asterisk writes
-// the WAV header's lengths on close, so a header that matches the file's
-// size, unchanged over two looks, is a closed file. A file that never
-// appears within noFileGrace (MixMonitor opens it on the first audio frame)
-// means the leg carried no audio. It gives up after closeTimeout.
+// waitClosed waits until Asterisk has closed the recording. The sure sign
+// is the kernel's (CloseWatch). Without it, or for a file closed before the
+// watch began (a daemon restart), a header whose lengths match the file's
+// size, unchanged over two looks, is a closed file, as Asterisk writes the
+// lengths on close; a file holding only its header is never taken for
+// closed by its looks, since Asterisk keeps the first frames in its stdio
+// buffer until it flushes or closes. A file that never appears within
+// noFileGrace (MixMonitor opens it on the first audio frame) means the leg
+// carried no audio. It gives up after closeTimeout.
 func (f *Filer) waitClosed(p string) bool {
 	start := time.Now()
 	deadline := start.Add(f.closeTimeout)
+	name := filepath.Base(p)
 	var lastSize int64 = -1
 	for {
+		if f.watch != nil && f.watch.Closed(name) {
+			return true
+		}
 		st, err := os.Stat(p)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
@@ -178,7 +238,7 @@ func (f *Filer) waitClosed(p string) bool {
 				return true
 			}
 		case err == nil:
-			if info, err := ReadWAVInfo(p); err == nil && info.HeaderBytes == info.DataBytes && st.Size() == lastSize {
+			if info, err := ReadWAVInfo(p); err == nil && info.DataBytes > 0 && info.HeaderBytes == info.DataBytes && st.Size() == lastSize {
 				return true
 			}
 			lastSize = st.Size()

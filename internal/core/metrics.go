@@ -12,6 +12,7 @@ type Metrics struct {
 	RecordingsEmpty    prometheus.Counter
 	RecordingsRepaired prometheus.Counter
 	RecordingsLate     prometheus.Counter
+	RecordingsShort    prometheus.Counter
 	DecisionLatency    prometheus.Histogram
 	Violations         prometheus.Counter
 	StartLatency       prometheus.Histogram
@@ -45,12 +46,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "recpolicy_recordings_started_late_total",
 			Help: "Recordings started when the daemon (re)connected and found a call already bridged and unrecorded: the call's beginning is not recorded.",
 		}),
+		RecordingsShort: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recpolicy_recordings_short_total",
+			Help: "Recordings of legs that talked with another party but hold no audio, or much less than the leg talked (policy violations).",
+		}),
 		Violations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "recpolicy_policy_violations_total", Help: "Calls the policy requires to be recorded whose recording did not start or did not grow after answer.",
 		}),
 		StartLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "recpolicy_recording_start_seconds",
-			Help:    "From the AMI event that called for a recording (its Timestamp) to the recorder's confirmation.",
+			Help:    "From the AMI event that called for a recording (its Timestamp, else when the daemon received it) to the recorder's confirmation.",
 			Buckets: []float64{.001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2},
 		}),
 		DecisionLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -61,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.CallsSeen, m.RecordingsStarted, m.RecordingsStopped, m.RecordingsFailed,
-			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsRepaired, m.RecordingsLate, m.DecisionLatency, m.Violations, m.StartLatency)
+			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsRepaired, m.RecordingsLate, m.RecordingsShort, m.DecisionLatency, m.Violations, m.StartLatency)
 	}
 	return m
 }

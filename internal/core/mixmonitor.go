@@ -40,13 +40,21 @@ const idVar = "RECPOLICY_MIXMON_ID"
 // writes the WAV header's lengths when it closes the file: that is how the
 // filer knows the recording is complete (MixMonitor's Command option would
 // need the AMI 'system' right, which the daemon does not ask for).
+//
+// Every action names the channel by its unique ID, which Asterisk accepts
+// wherever it takes a channel name: names restart from the same counters
+// after Asterisk restarts (PJSIP/235-00000001 again), unique IDs carry the
+// time they were made, so an order meant for a channel of an earlier run
+// can never reach a new one.
 func (m *MixMonitor) Start(ctx context.Context, r *Recording) error {
-	if strings.ContainsAny(r.ID, ",|()\r\n/ ") || strings.ContainsAny(r.Channel, ",\r\n") {
+	if strings.ContainsAny(r.ID, ",|()\r\n/ ") || r.Uniqueid == "" || strings.ContainsAny(r.Uniqueid, ",\r\n") {
 		return fmt.Errorf("start mixmonitor on %s: %w: %q", r.Channel, ErrUnsafeName, r.ID)
 	}
-	m.Paths(r)
+	if r.AsteriskPath == "" {
+		m.Paths(r)
+	}
 	resp, err := m.AMI.Action(ctx, "MixMonitor",
-		ami.Header{Key: "Channel", Value: r.Channel},
+		ami.Header{Key: "Channel", Value: r.Uniqueid},
 		ami.Header{Key: "File", Value: r.AsteriskPath},
 		ami.Header{Key: "Options", Value: "bi(" + idVar + ")"},
 	)
@@ -56,7 +64,10 @@ func (m *MixMonitor) Start(ctx context.Context, r *Recording) error {
 	r.BackendID = strings.Clone(resp.Get("MixMonitorID"))
 	// Mark the channel, so that after a reconnect or a daemon restart the
 	// recording is adopted instead of started twice.
-	if _, err := m.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: r.Channel},
+	// This runs off the event loop (Pipeline), after the recording already
+	// runs: it costs the call nothing. Should it fail, Running still finds
+	// the recording from MixMonitor's own variables.
+	if _, err := m.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: r.Uniqueid},
 		ami.Header{Key: "Variable", Value: recVar}, ami.Header{Key: "Value", Value: r.ID}); err != nil {
 		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
 	}
@@ -66,22 +77,36 @@ func (m *MixMonitor) Start(ctx context.Context, r *Recording) error {
 // recVar is the channel variable naming the recording running on a channel.
 const recVar = "RECPOLICY_REC"
 
-// Running tells which recording of ours runs on a channel, from the channel
-// variables Start set: its ID and MixMonitor ID, or "" when none.
-func (m *MixMonitor) Running(ctx context.Context, channel string) (id, backendID string, err error) {
-	resp, err := m.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: channel}, ami.Header{Key: "Variable", Value: recVar})
-	if err != nil {
-		return "", "", fmt.Errorf("read %s on %s: %w", recVar, channel, err)
+// Running tells which recording of ours runs on a channel (by unique ID),
+// from the mark Start set, or else from MixMonitor's own variables (its
+// id, and MIXMONITOR_FILENAME when the file is in our spool): its ID and
+// MixMonitor ID, or "" when none.
+func (m *MixMonitor) Running(ctx context.Context, uniqueid string) (id, backendID string, err error) {
+	get := func(v string) (string, error) {
+		resp, err := m.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: uniqueid}, ami.Header{Key: "Variable", Value: v})
+		if err != nil {
+			return "", fmt.Errorf("read %s on %s: %w", v, uniqueid, err)
+		}
+		return strings.Clone(resp.Get("Value")), nil
 	}
-	id = strings.Clone(resp.Get("Value"))
+	if backendID, err = get(idVar); err != nil || backendID == "" {
+		return "", "", err
+	}
+	if id, err = get(recVar); err != nil {
+		return "", "", err
+	}
 	if id == "" {
-		return "", "", nil
+		// Started, but the daemon stopped before marking it.
+		f, err := get("MIXMONITOR_FILENAME")
+		if err != nil {
+			return "", "", err
+		}
+		if path.Dir(f) != path.Clean(m.AsteriskDir) || !strings.HasSuffix(f, ".wav") {
+			return "", "", nil
+		}
+		id = strings.TrimSuffix(path.Base(f), ".wav")
 	}
-	resp, err = m.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: channel}, ami.Header{Key: "Variable", Value: idVar})
-	if err != nil {
-		return "", "", fmt.Errorf("read %s on %s: %w", idVar, channel, err)
-	}
-	return id, strings.Clone(resp.Get("Value")), nil
+	return id, backendID, nil
 }
 
 // Paths sets r's spool paths from its ID.
@@ -93,16 +118,18 @@ func (m *MixMonitor) Paths(r *Recording) {
 // Stop ends the recording by its MixMonitor id, so a recording started
 // later on the same channel is left alone.
 func (m *MixMonitor) Stop(ctx context.Context, r *Recording) error {
-	h := []ami.Header{{Key: "Channel", Value: r.Channel}}
+	h := []ami.Header{{Key: "Channel", Value: r.Uniqueid}}
 	if r.BackendID != "" {
 		h = append(h, ami.Header{Key: "MixMonitorID", Value: r.BackendID})
 	}
 	if _, err := m.AMI.Action(ctx, "StopMixMonitor", h...); err != nil {
 		return fmt.Errorf("stop mixmonitor on %s: %w", r.Channel, err)
 	}
-	if _, err := m.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: r.Channel},
-		ami.Header{Key: "Variable", Value: recVar}, ami.Header{Key: "Value", Value: ""}); err != nil {
-		return fmt.Errorf("unmark recording on %s: %w", r.Channel, err)
+	for _, v := range []string{recVar, idVar} {
+		if _, err := m.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: r.Uniqueid},
+			ami.Header{Key: "Variable", Value: v}, ami.Header{Key: "Value", Value: ""}); err != nil {
+			return fmt.Errorf("unmark recording on %s: %w", r.Channel, err)
+		}
 	}
 	return nil
 }

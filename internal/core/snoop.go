@@ -58,13 +58,15 @@ func (s *Snoop) Start(ctx context.Context, r *Recording) error {
 	if strings.ContainsAny(r.ID, "/\\ \r\n") || r.ID == "" || r.Uniqueid == "" {
 		return fmt.Errorf("start snoop on %s: %w: %q", r.Channel, ErrUnsafeName, r.ID)
 	}
-	s.Paths(r)
+	if r.AsteriskPath == "" {
+		s.Paths(r)
+	}
 	r.BackendID = SnoopID(r.ID)
-	if err := s.mark(ctx, r.Channel, r.ID); err != nil {
+	if err := s.mark(ctx, r.Uniqueid, r.ID); err != nil {
 		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
 	}
 	if err := s.ARI.Record(ctx, r.Uniqueid, r.BackendID, r.ID); err != nil {
-		if uerr := s.mark(ctx, r.Channel, ""); uerr != nil {
+		if uerr := s.mark(ctx, r.Uniqueid, ""); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("unmark recording: %w", uerr))
 		}
 		return fmt.Errorf("start snoop on %s: %w", r.Channel, err)
@@ -72,7 +74,7 @@ func (s *Snoop) Start(ctx context.Context, r *Recording) error {
 	return nil
 }
 
-// mark sets RECPOLICY_REC on the channel ("" clears it).
+// mark sets RECPOLICY_REC on the channel, named by its unique ID ("" clears it).
 func (s *Snoop) mark(ctx context.Context, channel, id string) error {
 	_, err := s.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: channel},
 		ami.Header{Key: "Variable", Value: recVar}, ami.Header{Key: "Value", Value: id})
@@ -86,7 +88,7 @@ func (s *Snoop) Stop(ctx context.Context, r *Recording) error {
 	if err := s.ARI.Stop(ctx, s.backendID(r), r.ID); err != nil {
 		errs = append(errs, err)
 	}
-	if err := s.mark(ctx, r.Channel, ""); err != nil {
+	if err := s.mark(ctx, r.Uniqueid, ""); err != nil {
 		errs = append(errs, fmt.Errorf("unmark recording: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -107,6 +109,7 @@ func (s *Snoop) Finish(r *Recording) {
 // recording is handed to the ARI client to adopt, which starts it if its
 // snoop channel still waits for the answer.
 func (s *Snoop) Running(ctx context.Context, channel string) (id, backendID string, err error) {
+	// channel is the recorded channel's unique ID.
 	resp, err := s.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: channel}, ami.Header{Key: "Variable", Value: recVar})
 	if err != nil {
 		return "", "", fmt.Errorf("read %s on %s: %w", recVar, channel, err)

@@ -86,7 +86,7 @@ func TestSnoopStartMarksThenRecords(t *testing.T) {
 	if r.BackendID != "recpolicy-snoop-"+r.ID {
 		t.Errorf("backend id %q", r.BackendID)
 	}
-	if got := a.vars["PJSIP/235-00000001/RECPOLICY_REC"]; got != r.ID {
+	if got := a.vars["1700000000.12/RECPOLICY_REC"]; got != r.ID {
 		t.Errorf("RECPOLICY_REC = %q, want %q", got, r.ID)
 	}
 	want := "record 1700000000.12 " + r.BackendID + " " + r.ID
@@ -97,7 +97,7 @@ func TestSnoopStartMarksThenRecords(t *testing.T) {
 	if err := s.Stop(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
-	if got := a.vars["PJSIP/235-00000001/RECPOLICY_REC"]; got != "" {
+	if got := a.vars["1700000000.12/RECPOLICY_REC"]; got != "" {
 		t.Errorf("after Stop, RECPOLICY_REC = %q, want cleared", got)
 	}
 	s.Finish(r)
@@ -113,7 +113,7 @@ func TestSnoopStartFailureClearsMark(t *testing.T) {
 	if err := s.Start(context.Background(), r); err == nil {
 		t.Fatal("Start succeeded although ARI failed")
 	}
-	if got := a.vars["PJSIP/235-00000001/RECPOLICY_REC"]; got != "" {
+	if got := a.vars["1700000000.12/RECPOLICY_REC"]; got != "" {
 		t.Errorf("RECPOLICY_REC = %q after a failed start, want cleared", got)
 	}
 }

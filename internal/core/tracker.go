@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,7 +21,9 @@ type Event interface {
 // RulesSource returns the rules snapshot in force now.
 type RulesSource func() *rules.Rules
 
-// Recorder starts and stops recordings and files finished ones.
+// Recorder starts and stops recordings and files finished ones. Its Start
+// and Stop make round trips to Asterisk: the tracker calls them through a
+// Pipeline, never on its own goroutine (see Tracker).
 type Recorder interface {
 	// Start begins recording r.Channel; it fills r's backend fields.
 	Start(ctx context.Context, r *Recording) error
@@ -29,9 +32,10 @@ type Recorder interface {
 	// Finish hands over a recording whose channel hung up or which was
 	// stopped: it is filed once Asterisk has closed the file.
 	Finish(r *Recording)
-	// Running tells which of our recordings runs on a live channel (after a
-	// reconnect or a restart): its ID and backend ID, or "".
-	Running(ctx context.Context, channel string) (id, backendID string, err error)
+	// Running tells which of our recordings runs on a live channel, named
+	// by its unique ID (after a reconnect or a restart): its ID and backend
+	// ID, or "".
+	Running(ctx context.Context, uniqueid string) (id, backendID string, err error)
 	// Paths sets a recording's spool paths from its ID.
 	Paths(r *Recording)
 }
@@ -53,10 +57,20 @@ type Recording struct {
 	AsteriskPath string
 	LocalPath    string
 	BackendID    string
-	orphan       bool      // left by a crash: filed without waiting for a close
-	bridgedAt    time.Time // when the recorded channel was first seen bridged
-	verified     bool      // the file was seen growing after answer
-	violated     bool      // reported as not growing
+	// Bridged is how long the recorded channel talked (was in a bridge with
+	// another party) while the recording was asked for: the filer compares
+	// the file with it. Set by the tracker before it hands the recording
+	// over; zero for a recording adopted or left by a crash.
+	Bridged time.Duration
+	orphan  bool // left by a crash: filed without waiting for a close
+	// Tracker-side state (the tracker's goroutine only).
+	bridgedAt  time.Time // when the recorded channel was first seen bridged
+	verified   bool      // the file was seen growing after answer
+	violated   bool      // reported as not growing
+	askedAt    time.Time // the time of the event that called for it
+	talkedBase time.Duration
+	attempt    int // starts tried for this need (1 = first)
+	confirmed  bool
 }
 
 type channel struct {
@@ -71,6 +85,10 @@ type channel struct {
 	created   time.Time
 	rec       *Recording
 	recCount  int
+	// talking is when the channel last entered a bridge with another party
+	// (zero while it is not); talked sums the earlier such periods.
+	talking time.Time
+	talked  time.Duration
 	// deferred is a recording decided while the channel was bridged with a
 	// Local channel about to be optimised away (see localDeferMax).
 	deferred   *rules.Decision
@@ -85,11 +103,15 @@ type call struct {
 }
 
 // Tracker follows calls from AMI events and drives the recorder. It is not
-// safe for concurrent use: one goroutine feeds it, in event order.
+// safe for concurrent use: one goroutine feeds it, in event order, and
+// hands it the recorder's outcomes (Apply). It never waits for Asterisk:
+// starts, stops and hand-overs go through the Pipeline, and a start that
+// fails on a live channel is tried again.
 type Tracker struct {
 	log      zerolog.Logger
 	rules    RulesSource
 	rec      Recorder
+	pipe     *Pipeline // nil: orders run synchronously (tests)
 	metrics  *Metrics
 	channels map[string]*channel // by uniqueid
 	byName   map[string]*channel
@@ -100,12 +122,15 @@ type Tracker struct {
 	evTime time.Time
 }
 
-// NewTracker returns a tracker deciding with src and recording through rec.
-func NewTracker(log zerolog.Logger, src RulesSource, rec Recorder, m *Metrics) *Tracker {
+// NewTracker returns a tracker deciding with src and recording through rec,
+// its orders carried by pipe (nil: run synchronously, for tests and tools;
+// the daemon always passes one).
+func NewTracker(log zerolog.Logger, src RulesSource, rec Recorder, m *Metrics, pipe *Pipeline) *Tracker {
 	return &Tracker{
 		log:      log,
 		rules:    src,
 		rec:      rec,
+		pipe:     pipe,
 		metrics:  m,
 		channels: make(map[string]*channel),
 		byName:   make(map[string]*channel),
@@ -115,9 +140,19 @@ func NewTracker(log zerolog.Logger, src RulesSource, rec Recorder, m *Metrics) *
 	}
 }
 
-// Handle applies one AMI event.
-func (t *Tracker) Handle(ctx context.Context, e Event) {
-	t.evTime = eventTime(e, t.now)
+// Handle applies one AMI event received now.
+func (t *Tracker) Handle(ctx context.Context, e Event) { t.HandleAt(ctx, e, time.Time{}) }
+
+// HandleAt applies one AMI event that the AMI client received at received:
+// the event's time is its Timestamp header when Asterisk sends one
+// (manager.conf timestampevents), else when it was received, so that the
+// start latency metric counts the time an event waited in the queue.
+func (t *Tracker) HandleAt(ctx context.Context, e Event, received time.Time) {
+	now := t.now
+	if !received.IsZero() {
+		now = func() time.Time { return received }
+	}
+	t.evTime = eventTime(e, now)
 	switch e.Get("Event") {
 	case "Newchannel":
 		t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), eventTime(e, t.now))
@@ -139,11 +174,17 @@ func (t *Tracker) Handle(ctx context.Context, e Event) {
 	case "BridgeLeave":
 		if m := t.bridges[e.Get("BridgeUniqueid")]; m != nil {
 			delete(m, e.Get("Uniqueid"))
+			if len(m) == 1 {
+				for _, o := range m {
+					t.stopTalking(o)
+				}
+			}
 			if len(m) == 0 {
 				delete(t.bridges, e.Get("BridgeUniqueid"))
 			}
 		}
 		if c := t.channels[e.Get("Uniqueid")]; c != nil {
+			t.stopTalking(c)
 			c.bridge = ""
 			if isLocal(c) {
 				// A Local channel swapped out: start what waited for it.
@@ -153,7 +194,7 @@ func (t *Tracker) Handle(ctx context.Context, e Event) {
 	case "BridgeDestroy":
 		delete(t.bridges, e.Get("BridgeUniqueid"))
 	case "Hangup":
-		t.hangup(e.Get("Uniqueid"))
+		t.hangup(ctx, e.Get("Uniqueid"))
 	}
 }
 
@@ -234,6 +275,11 @@ func (t *Tracker) bridgeEnter(ctx context.Context, e Event) {
 	c.bridge = id
 	if len(m) < 2 {
 		return
+	}
+	for _, o := range m {
+		if o.talking.IsZero() {
+			o.talking = t.evTime
+		}
 	}
 	defer t.markBridged(m)
 	t.redecideBridge(ctx, id)
@@ -353,6 +399,7 @@ func members(m map[string]*channel) []*channel {
 // swapped out within localDeferMax. The daemon calls it every second.
 func (t *Tracker) Tick(ctx context.Context) {
 	now := t.now()
+	t.evTime = now
 	for _, c := range t.channels {
 		if c.deferred == nil || c.rec != nil || now.Sub(c.deferredAt) < localDeferMax {
 			continue
@@ -440,6 +487,10 @@ func (t *Tracker) logDecision(why string, c *channel, d rules.Decision, record b
 }
 
 func (t *Tracker) startRecording(ctx context.Context, c *channel, d rules.Decision) {
+	t.startAttempt(ctx, c, d, 1)
+}
+
+func (t *Tracker) startAttempt(ctx context.Context, c *channel, d rules.Decision, attempt int) {
 	c.recCount++
 	cl := t.calls[c.linkedid]
 	r := &Recording{
@@ -450,6 +501,11 @@ func (t *Tracker) startRecording(ctx context.Context, c *channel, d rules.Decisi
 		Decision:  d,
 		Started:   t.now(),
 		Direction: direction(c, t.calls[c.linkedid], t),
+		askedAt:   t.evTime,
+		attempt:   attempt,
+	}
+	if r.askedAt.IsZero() {
+		r.askedAt = r.Started
 	}
 	if cl != nil {
 		r.Rules = cl.rules
@@ -459,29 +515,129 @@ func (t *Tracker) startRecording(ctx context.Context, c *channel, d rules.Decisi
 		r.CallStart = r.Started
 	}
 	r.ID = spoolID(r.CallStart, d.Extension, r.Direction, c.uniqueid, c.recCount)
-	if err := t.rec.Start(ctx, r); err != nil {
-		t.metrics.RecordingsFailed.Inc()
-		t.metrics.Violations.Inc()
-		t.log.Error().Err(err).Str("linkedid", c.linkedid).Str("channel", c.name).Str("extension", d.Extension).
-			Msg("policy violation: the call must be recorded but the recording did not start")
+	r.talkedBase = c.talkedUntil(t.evTime)
+	t.rec.Paths(r)
+	// The channel counts as recorded from now on, so that later events do
+	// not start it twice; a start that fails clears it again (Apply).
+	c.rec = r
+	t.submit(ctx, OpStart, r)
+}
+
+// submit hands an order to the pipeline, or runs it at once without one.
+func (t *Tracker) submit(ctx context.Context, kind OpKind, r *Recording) {
+	if t.pipe != nil {
+		t.pipe.Submit(kind, r)
 		return
 	}
-	t.metrics.RecordingsStarted.Inc()
-	if !t.evTime.IsZero() {
-		t.metrics.StartLatency.Observe(t.now().Sub(t.evTime).Seconds())
+	if o, ok := runSync(ctx, t.rec, kind, r); ok {
+		t.Apply(ctx, o)
 	}
-	c.rec = r
+}
+
+// maxStartAttempts bounds how often a start that fails on a live channel
+// is tried again.
+const maxStartAttempts = 3
+
+// Apply takes in the outcome of a start or a stop that the pipeline carried
+// out.
+func (t *Tracker) Apply(ctx context.Context, o Outcome) {
+	t.evTime = t.now()
+	r := o.Rec
+	c := t.channels[r.Uniqueid]
+	live := c != nil && c.rec == r
+	switch {
+	case o.Kind == OpStop:
+		if o.Err != nil {
+			t.log.Error().Err(o.Err).Str("linkedid", r.Linkedid).Str("channel", r.Channel).Msg("stop recording")
+		}
+	case o.Err == nil:
+		t.metrics.RecordingsStarted.Inc()
+		t.metrics.StartLatency.Observe(max(0, o.Done.Sub(r.askedAt).Seconds()))
+		if live {
+			r.confirmed = true
+		}
+	case live:
+		// The channel lives on: the call must be recorded, try again.
+		c.rec = nil
+		t.metrics.RecordingsFailed.Inc()
+		t.metrics.Violations.Inc()
+		ev := t.log.Error().Err(o.Err).Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).Int("attempt", r.attempt)
+		if r.attempt >= maxStartAttempts {
+			ev.Msg("policy violation: the call must be recorded but the recording did not start; giving up on this decision")
+			return
+		}
+		ev.Msg("policy violation: the call must be recorded but the recording did not start; trying again")
+		t.retry(ctx, c, r)
+	case r.Bridged > 0 || !r.bridgedAt.IsZero():
+		// Hung up before the recording started, after talking.
+		t.metrics.RecordingsFailed.Inc()
+		t.metrics.Violations.Inc()
+		t.log.Error().Err(o.Err).Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).
+			Dur("bridged", r.Bridged).Msg("policy violation: the call was answered and must be recorded, but its recording never started")
+	default:
+		// A leg that ended (never answered) before its start was carried out.
+		t.log.Info().Err(o.Err).Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).
+			Msg("the leg ended before its recording started; it never talked, nothing to record")
+	}
+}
+
+// retry decides again on the parties c talks with, which starts c's
+// recording anew when the policy still wants it.
+func (t *Tracker) retry(ctx context.Context, c *channel, failed *Recording) {
+	switch {
+	case c.bridge != "" && len(t.bridges[c.bridge]) >= 2:
+		t.startAttempt(ctx, c, failed.Decision, failed.attempt+1)
+	case c.dialedBy != nil:
+		t.startAttempt(ctx, c, failed.Decision, failed.attempt+1)
+	default:
+		for _, o := range t.channels {
+			if o.dialedBy == c {
+				t.startAttempt(ctx, c, failed.Decision, failed.attempt+1)
+				return
+			}
+		}
+		t.log.Warn().Str("linkedid", c.linkedid).Str("channel", c.name).
+			Msg("recording not retried: the channel talks with nobody now; the next bridge decides again")
+	}
+}
+
+// talkedUntil returns how long c has talked until at.
+func (c *channel) talkedUntil(at time.Time) time.Duration {
+	d := c.talked
+	if !c.talking.IsZero() && at.After(c.talking) {
+		d += at.Sub(c.talking)
+	}
+	return d
+}
+
+// stopTalking ends c's current talk period.
+func (t *Tracker) stopTalking(c *channel) {
+	if c.talking.IsZero() {
+		return
+	}
+	if t.evTime.After(c.talking) {
+		c.talked += t.evTime.Sub(c.talking)
+	}
+	c.talking = time.Time{}
+}
+
+// handOver ends c's recording as far as the tracker is concerned: the
+// recording's talk time is fixed and the recorder files it once Asterisk
+// has closed it.
+func (t *Tracker) handOver(ctx context.Context, c *channel, stop bool) {
+	r := c.rec
+	c.rec = nil
+	r.Stopped = t.now()
+	r.Bridged = max(0, c.talkedUntil(t.evTime)-r.talkedBase)
+	if stop {
+		t.metrics.RecordingsStopped.Inc()
+		t.submit(ctx, OpStop, r)
+	}
+	t.submit(ctx, OpFinish, r)
 }
 
 func (t *Tracker) stopRecording(ctx context.Context, c *channel) {
-	r := c.rec
-	c.rec = nil
-	if err := t.rec.Stop(ctx, r); err != nil {
-		t.log.Error().Err(err).Str("linkedid", c.linkedid).Str("channel", c.name).Msg("stop recording")
-	}
-	r.Stopped = t.now()
-	t.metrics.RecordingsStopped.Inc()
-	t.rec.Finish(r)
+	t.handOver(ctx, c, true)
 }
 
 // direction tells whether the recorded extension received or placed the call:
@@ -502,11 +658,12 @@ func direction(c *channel, cl *call, t *Tracker) string {
 	return "inbound"
 }
 
-func (t *Tracker) hangup(uniqueid string) {
+func (t *Tracker) hangup(ctx context.Context, uniqueid string) {
 	c := t.channels[uniqueid]
 	if c == nil {
 		return
 	}
+	t.stopTalking(c)
 	delete(t.channels, uniqueid)
 	if t.byName[c.name] == c {
 		delete(t.byName, c.name)
@@ -526,9 +683,7 @@ func (t *Tracker) hangup(uniqueid string) {
 		}
 	}
 	if c.rec != nil {
-		c.rec.Stopped = t.now()
-		t.rec.Finish(c.rec)
-		c.rec = nil
+		t.handOver(ctx, c, false)
 	}
 }
 
@@ -546,12 +701,14 @@ func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
 	}
 	for uid := range t.channels {
 		if _, ok := live[uid]; !ok {
-			t.hangup(uid)
+			t.hangup(ctx, uid)
 		}
 	}
 	clear(t.bridges)
 	now := t.now()
+	t.evTime = now
 	adopted := 0
+	var ask []*channel
 	for uid, it := range live {
 		// A channel met here began Duration ago: the call's start (and so
 		// its recording's name) is its own, not the reconnection's.
@@ -566,10 +723,37 @@ func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
 			}
 			m[c.uniqueid] = c
 		}
-		if c.rec != nil {
-			continue
+		if c.rec == nil {
+			ask = append(ask, c)
 		}
-		id, backendID, err := t.rec.Running(ctx, c.name)
+	}
+	for _, m := range t.bridges {
+		if len(m) >= 2 {
+			for _, c := range m {
+				if c.talking.IsZero() {
+					c.talking = now
+				}
+			}
+		}
+	}
+	// Which of those carry a recording of ours: several questions in
+	// flight at once, so that a PBX with many calls up is read quickly.
+	type running struct{ id, backendID string }
+	found := make([]running, len(ask))
+	errs := make([]error, len(ask))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, reconcileParallel)
+	for i, c := range ask {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			found[i].id, found[i].backendID, errs[i] = t.rec.Running(ctx, c.uniqueid)
+		}()
+	}
+	wg.Wait()
+	for i, c := range ask {
+		id, backendID, err := found[i].id, found[i].backendID, errs[i]
 		if err != nil {
 			t.log.Warn().Err(err).Str("channel", c.name).Msg("reconcile: cannot tell whether a recording runs on this channel")
 			continue
@@ -584,7 +768,8 @@ func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
 		}
 		r := &Recording{ID: id, Channel: c.name, Uniqueid: c.uniqueid, Linkedid: c.linkedid,
 			Extension: info.Extension, Direction: info.Direction, CallStart: info.CallStart,
-			Started: now, BackendID: backendID, Rules: t.snapshot([]*channel{c})}
+			Started: now, BackendID: backendID, Rules: t.snapshot([]*channel{c}), confirmed: true}
+		r.talkedBase = c.talkedUntil(now)
 		t.rec.Paths(r)
 		c.rec = r
 		adopted++
@@ -658,6 +843,9 @@ func (t *Tracker) Active() (channels, recordings int) {
 	}
 	return len(t.channels), recordings
 }
+
+// reconcileParallel is how many channels Reconcile asks about at once.
+const reconcileParallel = 8
 
 // ruleNeverRecord is the rules package's id of the never-record rule.
 const ruleNeverRecord = "never-record"

@@ -194,7 +194,7 @@ func TestTrackerDecisions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &fakeRecorder{}
-			tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil))
+			tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
 			for _, e := range tc.events {
 				tr.Handle(context.Background(), e)
 			}
@@ -236,9 +236,9 @@ func TestTrackerReconcile(t *testing.T) {
 	item := func(uid, name, bridge, cid string) Event {
 		return ev{"Event": "CoreShowChannel", "Uniqueid": uid, "Channel": name, "Linkedid": "1", "BridgeId": bridge, "CallerIDNum": cid}
 	}
-	rec := &fakeRecorder{running: map[string]string{"PJSIP/235-00000002": "1795847391-235-inbound-2-1"}}
+	rec := &fakeRecorder{running: map[string]string{"2": "1795847391-235-inbound-2-1"}}
 	m := NewMetrics(nil)
-	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, m)
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, m, nil)
 	now := time.Unix(1795847500, 0)
 	tr.now = func() time.Time { return now }
 	// A channel tracked before the reconnect that is gone now.
@@ -296,7 +296,7 @@ func TestCheckGrowthRaisesViolation(t *testing.T) {
 	r := cityRules(t)
 	rec := &fakeRecorder{}
 	m := NewMetrics(nil)
-	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, m)
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, m, nil)
 	now := time.Unix(1795847391, 0)
 	tr.now = func() time.Time { return now }
 	for _, e := range []ev{
@@ -348,7 +348,7 @@ func TestRecordingWaitsForLocalSwap(t *testing.T) {
 	}
 	run := func(t *testing.T, events []ev) (*fakeRecorder, *Tracker, *time.Time) {
 		rec := &fakeRecorder{}
-		tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil))
+		tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
 		now := time.Unix(1795847391, 0)
 		tr.now = func() time.Time { return now }
 		for _, e := range events {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -19,6 +21,11 @@ import (
 type Archiver struct {
 	arch *archive.Archive
 	log  zerolog.Logger
+	// Cdr events wait here for the spooler (RunSpooler): spooling fsyncs,
+	// which the event loop must never wait for.
+	mu     sync.Mutex
+	cdrs   [][]archive.Field
+	signal chan struct{}
 }
 
 // OpenArchiver opens the archive's spool in spoolDir and prepares the
@@ -38,7 +45,7 @@ func OpenArchiver(ctx context.Context, dsn, spoolDir, pbxZone string, current fu
 		return nil, err
 	}
 	log.Info().Str("spool", spoolDir).Str("pbx_timezone", loc.String()).Msg("archive spool open")
-	return &Archiver{arch: a, log: log}, nil
+	return &Archiver{arch: a, log: log, signal: make(chan struct{}, 1)}, nil
 }
 
 // Run replays the spool into PostgreSQL until ctx is cancelled (then
@@ -50,8 +57,8 @@ func (x *Archiver) Run(ctx context.Context) {
 	x.arch.Close()
 }
 
-// HandleEvent spools the event when it is a Cdr event; other events are
-// ignored. It returns once the record is on disk.
+// HandleEvent queues the event for the spooler when it is a Cdr event;
+// other events are ignored. It never waits for the disk.
 func (x *Archiver) HandleEvent(m *ami.Message) {
 	if m.Event() != "Cdr" {
 		return
@@ -61,10 +68,53 @@ func (x *Archiver) HandleEvent(m *ami.Message) {
 	for i, h := range hs {
 		fields[i] = archive.Field{Key: h.Key, Value: h.Value}
 	}
-	if err := x.arch.AddCDR(fields); err != nil && !errors.Is(err, archive.ErrMalformed) {
-		// Malformed events are logged and quarantined by the archive.
-		x.log.Error().Err(err).Str("uniqueid", m.Get("UniqueID")).Msg("Cdr event could not be spooled")
+	x.mu.Lock()
+	x.cdrs = append(x.cdrs, fields)
+	x.mu.Unlock()
+	select {
+	case x.signal <- struct{}{}:
+	default:
 	}
+}
+
+// RunSpooler writes the queued Cdr events to the durable spool, each
+// fsync'd, until ctx is cancelled; it then writes what is still queued and
+// returns.
+func (x *Archiver) RunSpooler(ctx context.Context) {
+	for {
+		x.mu.Lock()
+		batch := x.cdrs
+		x.cdrs = nil
+		x.mu.Unlock()
+		for _, fields := range batch {
+			if err := x.arch.AddCDR(fields); err != nil && !errors.Is(err, archive.ErrMalformed) {
+				// Malformed events are logged and quarantined by the archive.
+				x.log.Error().Err(err).Str("uniqueid", uniqueID(fields)).Msg("Cdr event could not be spooled")
+			}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-x.signal:
+		case <-ctx.Done():
+			x.mu.Lock()
+			n := len(x.cdrs)
+			x.mu.Unlock()
+			if n == 0 {
+				return
+			}
+		}
+	}
+}
+
+func uniqueID(fields []archive.Field) string {
+	for _, f := range fields {
+		if strings.EqualFold(f.Key, "UniqueID") {
+			return f.Value
+		}
+	}
+	return ""
 }
 
 // OnFiled returns a filer callback that spools each filed recording, then

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,10 @@ func TestArchiverSpoolsCdrAndFiled(t *testing.T) {
 		ami.Header{Key: "LinkedID", Value: "pbx-1.1"}, ami.Header{Key: "Sequence", Value: "4"}))
 	// A Cdr event without Sequence is quarantined, not lost.
 	x.HandleEvent(ami.NewMessage(ami.Header{Key: "Event", Value: "Cdr"}, ami.Header{Key: "UniqueID", Value: "pbx-1.2"}))
+	// The spooler writes what was queued, then returns once its context is done.
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	x.RunSpooler(done)
 	var got core.Filed
 	onFiled := x.OnFiled(func(f core.Filed) { got = f })
 	start := time.Date(2026, 11, 28, 6, 26, 23, 0, time.UTC)

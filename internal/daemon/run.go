@@ -79,7 +79,7 @@ func Run(ctx context.Context, opts Options) error {
 	}, []string{"interface"})
 	reg.MustRegister(connected)
 
-	amiClient := ami.NewClient(ami.Config{
+	amiConfig := ami.Config{
 		Addr:          cfg.AMI.Address,
 		Username:      cfg.AMI.Username,
 		Secret:        amiSecret,
@@ -87,7 +87,14 @@ func Run(ctx context.Context, opts Options) error {
 		ActionTimeout: cfg.AMI.ActionTimeout.Std(),
 		PingInterval:  cfg.AMI.PingInterval.Std(),
 		MaxBackoff:    cfg.AMI.MaxBackoff.Std(),
-	}, log.With().Str("part", "ami").Logger())
+	}
+	// One session reads the events; another, with events off, carries the
+	// recorder's actions, so that Asterisk never makes an action wait
+	// behind the events it writes to the reading session.
+	amiClient := ami.NewClient(amiConfig, log.With().Str("part", "ami").Logger())
+	actConfig := amiConfig
+	actConfig.Events = "off"
+	amiActions := ami.NewClient(actConfig, log.With().Str("part", "ami-actions").Logger())
 
 	greetings := NewGreetings(reg, log.With().Str("part", "greeting").Logger())
 	greet := ruleSet.Current().Greeting()
@@ -119,8 +126,12 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
-	filer := core.NewFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled))
-	var recorder core.Recorder = &core.MixMonitor{AMI: amiClient, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
+	closes, err := core.NewCloseWatch(cfg.Recording.LocalDir)
+	if err != nil {
+		return fmt.Errorf("start daemon: %w", err)
+	}
+	filer := core.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled), closes)
+	var recorder core.Recorder = &core.MixMonitor{AMI: amiActions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
 	var snoopClient *ari.SnoopClient
 	if cfg.Recording.Backend == "snoop" {
 		snoopClient = ari.NewSnoopClient(ari.Config{
@@ -132,11 +143,12 @@ func Run(ctx context.Context, opts Options) error {
 			RequestTimeout: cfg.ARI.Timeout.Std(),
 			MaxBackoff:     cfg.ARI.MaxBackoff.Std(),
 		}, log.With().Str("part", "ari-snoop").Logger())
-		recorder = &core.Snoop{ARI: snoopClient, AMI: amiClient, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
+		recorder = &core.Snoop{ARI: snoopClient, AMI: amiActions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
 	}
-	tracker := core.NewTracker(log.With().Str("part", "tracker").Logger(), ruleSet.Current, recorder, metrics)
+	pipe := core.NewPipeline(recorder, pipelineLanes)
+	tracker := core.NewTracker(log.With().Str("part", "tracker").Logger(), ruleSet.Current, recorder, metrics, pipe)
 
-	health := []healthCheck{{"ami", amiClient.Connected}, {"ari", ariClient.Connected}}
+	health := []healthCheck{{"ami", amiClient.Connected}, {"ari", ariClient.Connected}, {"ami-actions", amiActions.Connected}}
 	if snoopClient != nil {
 		health = append(health, healthCheck{"ari-snoop", snoopClient.Connected})
 	}
@@ -150,13 +162,17 @@ func Run(ctx context.Context, opts Options) error {
 	// and replays what the filer produced; the HTTP server last.
 	connCtx, stopConns := context.WithCancel(ctx)
 	defer stopConns()
+	pipeCtx, stopPipe := context.WithCancel(context.Background())
+	defer stopPipe()
 	filerCtx, stopFiler := context.WithCancel(context.Background())
 	defer stopFiler()
 	archCtx, stopArchive := context.WithCancel(context.Background())
 	defer stopArchive()
-	var conns, filing, archiving, serving sync.WaitGroup
+	var conns, piping, filing, archiving, serving sync.WaitGroup
 	archiving.Add(1)
 	go func() { defer archiving.Done(); archiver.Run(archCtx) }()
+	piping.Add(1)
+	go func() { defer piping.Done(); pipe.Run(pipeCtx) }()
 	jobsCtx, stopJobs := context.WithCancel(context.Background())
 	defer stopJobs()
 	var jobbing sync.WaitGroup
@@ -170,9 +186,32 @@ func Run(ctx context.Context, opts Options) error {
 			log.Error().Err(err).Msg("metrics server stopped")
 		}
 	}()
-	filing.Add(1)
+	filing.Add(3)
 	go func() { defer filing.Done(); filer.Run(filerCtx, cfg.Workers) }()
-	conns.Add(3)
+	go func() { defer filing.Done(); archiver.RunSpooler(filerCtx) }()
+	go func() {
+		defer filing.Done()
+		if err := closes.Run(filerCtx); err != nil {
+			log.Error().Err(err).Msg("recording spool watch stopped; the filer judges files by their looks")
+		}
+	}()
+	conns.Add(5)
+	go func() {
+		defer conns.Done()
+		if err := amiActions.Run(connCtx); err != nil {
+			log.Error().Err(err).Msg("ami actions client stopped")
+		}
+	}()
+	go func() {
+		// Events are off on this session: only its state comes here; it
+		// ends when the client closes the channel.
+		defer conns.Done()
+		for n := range amiActions.Notifications() {
+			if n.Kind == ami.KindDisconnected {
+				log.Warn().Err(n.Err).Msg("ami actions session lost; reconnecting")
+			}
+		}
+	}()
 	go func() {
 		defer conns.Done()
 		if err := amiClient.Run(connCtx); err != nil {
@@ -215,7 +254,7 @@ loop:
 			}
 			switch n.Kind {
 			case ami.KindEvent:
-				tracker.Handle(connCtx, n.Msg)
+				tracker.HandleAt(connCtx, n.Msg, n.Received)
 				archiver.HandleEvent(n.Msg)
 				if n.Msg.Event() == "VarSet" {
 					greetings.ObserveVarSet(n.Msg.Get("Channel"), n.Msg.Get("Linkedid"), n.Msg.Get("Variable"), n.Msg.Get("Value"))
@@ -228,6 +267,8 @@ loop:
 				connected.WithLabelValues("ami").Set(0)
 				log.Warn().Err(n.Err).Msg("ami disconnected; reconnecting")
 			}
+		case o := <-pipe.Outcomes():
+			tracker.Apply(connCtx, o)
 		case <-opts.Reload:
 			ruleSet.Reload("SIGHUP")
 		case <-ticker.C:
@@ -261,8 +302,11 @@ loop:
 		}
 	}()
 	waitOr(&conns, deadline, log, "connections")
-	// Recordings still running stay so: the channels carry their IDs, and the
-	// next start adopts them (or files what a crash left).
+	// What the tracker handed over reaches the filer; recordings still
+	// running stay so: the channels carry their IDs, and the next start
+	// adopts them (or files what a crash left).
+	stopPipe()
+	waitOr(&piping, deadline, log, "recorder pipeline")
 	stopFiler()
 	waitOr(&filing, deadline, log, "filer")
 	stopJobs()
@@ -276,6 +320,10 @@ loop:
 	log.Info().Msg("stopped")
 	return nil
 }
+
+// pipelineLanes is how many recorder orders may be in flight at once (each
+// lane carries one channel's orders in order).
+const pipelineLanes = 16
 
 func waitOr(wg *sync.WaitGroup, deadline <-chan time.Time, log zerolog.Logger, what string) {
 	done := make(chan struct{})

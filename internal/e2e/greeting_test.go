@@ -174,12 +174,19 @@ func waitARIApp(ctx context.Context, want bool) error {
 // greetingCount reads recpolicy_greetings_total{outcome} from the daemon.
 func greetingCount(t *testing.T, outcome string) float64 {
 	t.Helper()
+	return metricValue(t, `recpolicy_greetings_total{outcome="`+outcome+`"}`)
+}
+
+// metricValue reads one sample of the daemon's metrics, named with its
+// labels as /metrics prints it.
+func metricValue(t *testing.T, sample string) float64 {
+	t.Helper()
 	resp, err := http.Get(h.metrics)
 	if err != nil {
 		t.Fatalf("read the daemon's metrics: %v", err)
 	}
 	defer resp.Body.Close()
-	prefix := `recpolicy_greetings_total{outcome="` + outcome + `"} `
+	prefix := sample + " "
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
@@ -190,7 +197,7 @@ func greetingCount(t *testing.T, outcome string) float64 {
 			return f
 		}
 	}
-	t.Fatalf("the daemon's metrics have no %s… (is daemon.Greetings wired into run.go?)", prefix)
+	t.Fatalf("the daemon's metrics have no %s", sample)
 	return 0
 }
 

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,5 +110,65 @@ func TestAsteriskCrashDuringCallFilesWhatWasRecorded(t *testing.T) {
 	}
 	if p, c := a.ToneShare(sandbox.PhoneFreq, 0.1, a.Duration()-0.1), a.ToneShare(sandbox.CarrierFreq, 0.1, a.Duration()-0.1); p < 0.1 || c < 0.1 || math.IsNaN(p) {
 		t.Errorf("phone tone %.2f, carrier tone %.2f; both directions must be in it", p, c)
+	}
+}
+
+// TestBurstRightAfterPBXRestartIsRecordedWhole: the PBX restarts (`core
+// restart now`: channel names start over from the same counters), the
+// daemon reconnects on its own, and 24 inbound calls arrive at once, each
+// greeted, then bridged about 3 s. Every one is recorded once, whole, both
+// sides, with no policy violation.
+func TestBurstRightAfterPBXRestartIsRecordedWhole(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if err := h.env.Restart(ctx, "pbx"); err != nil {
+		t.Fatal(err)
+	}
+	// The daemon notices the restart, then reconnects (AMI and ARI).
+	time.Sleep(300 * time.Millisecond)
+	if err := waitDaemonReady(ctx, h.health, nil); err != nil {
+		t.Fatal(err)
+	}
+	mark := h.filedCount()
+	violations := metricValue(t, "recpolicy_policy_violations_total")
+	exts := []string{"231", "232", "233", "234", "236", "237", "238", "239", "240", "241", "242", "243",
+		"244", "248", "249", "250", "251", "253", "256", "260", "261", "271", "312", "314"}
+	calls := make([]*sandbox.Call, len(exts))
+	errs := make([]error, len(exts))
+	var wg sync.WaitGroup
+	for i, ext := range exts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+ext, fmt.Sprintf("51455507%02d", i), sandbox.Options{})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			calls[i] = c
+			errs[i] = h.driver.Talk(ctx, c, 3*time.Second)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("call to %s: %v", exts[i], err)
+		}
+	}
+	waitFiled(t, mark, len(exts), 2*time.Second)
+	byExt := map[string][]core.Filed{}
+	for _, f := range h.filedSince(mark) {
+		byExt[f.Recording.Extension] = append(byExt[f.Recording.Extension], f)
+	}
+	for i, ext := range exts {
+		fs := byExt[ext]
+		if len(fs) != 1 {
+			t.Errorf("extension %s: %d recordings filed, want 1", ext, len(fs))
+			continue
+		}
+		checkRecording(t, fs[0], ext, calls[i].Bridged())
+	}
+	if v := metricValue(t, "recpolicy_policy_violations_total"); v != violations {
+		t.Errorf("policy violations went from %.0f to %.0f during the burst", violations, v)
 	}
 }

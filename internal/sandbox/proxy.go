@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // Proxy forwards TCP connections to one address, and can cut them the way a
@@ -18,6 +19,7 @@ type Proxy struct {
 	pairs    map[*pair]struct{}
 	refusing bool
 	closed   bool
+	delay    time.Duration // added to what the client sends (new connections)
 	wg       sync.WaitGroup
 }
 
@@ -71,9 +73,14 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.pairs[pr] = struct{}{}
+		delay := p.delay
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go p.pipe(pr, s, c)
+		if delay > 0 {
+			go p.delayedPipe(pr, s, c, delay)
+		} else {
+			go p.pipe(pr, s, c)
+		}
 		go p.pipe(pr, c, s)
 	}
 }
@@ -86,6 +93,55 @@ func (p *Proxy) pipe(pr *pair, dst, src net.Conn) {
 	pr.close()
 	p.mu.Lock()
 	delete(p.pairs, pr)
+	p.mu.Unlock()
+}
+
+// delayedPipe copies one direction, each chunk delivered delay after it
+// was read: a server slow to take requests in (a loaded PBX), with requests
+// still pipelined.
+func (p *Proxy) delayedPipe(pr *pair, dst, src net.Conn, delay time.Duration) {
+	defer p.wg.Done()
+	type chunk struct {
+		b  []byte
+		at time.Time
+	}
+	q := make(chan chunk, 4096)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for c := range q {
+			time.Sleep(time.Until(c.at.Add(delay)))
+			if _, err := dst.Write(c.b); err != nil {
+				pr.close()
+				for range q {
+				}
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			q <- chunk{append([]byte(nil), buf[:n]...), time.Now()}
+		}
+		if err != nil {
+			break
+		}
+	}
+	close(q)
+	<-done
+	pr.close()
+	p.mu.Lock()
+	delete(p.pairs, pr)
+	p.mu.Unlock()
+}
+
+// SetDelay makes the connections accepted from now on deliver what the
+// client sends d late (0: at once).
+func (p *Proxy) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
 	p.mu.Unlock()
 }
 

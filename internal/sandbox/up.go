@@ -291,3 +291,31 @@ func (e *Env) Start(ctx context.Context, instance string) error {
 	}
 	return nil
 }
+
+// Restart restarts one Asterisk instance the way an admin does (`core
+// restart now`: every call is hung up, the process starts over and channel
+// names restart from the same counters) and returns once it has fully
+// booted again.
+func (e *Env) Restart(ctx context.Context, instance string) error {
+	before, _ := e.CLI(ctx, instance, "core show uptime seconds")
+	if _, err := e.CLI(ctx, instance, "core restart now"); err != nil {
+		return fmt.Errorf("restart %s: %w", instance, err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, err := e.CLI(ctx, instance, "core waitfullybooted")
+		if err == nil && strings.Contains(out, "fully booted") {
+			if up, _ := e.CLI(ctx, instance, "core show uptime seconds"); up != before {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("restart %s: not fully booted again within 60 s (%v)", instance, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -35,6 +35,8 @@ type observer struct {
 	// Per extension channel (uniqueid): the PBX's time of its first
 	// BridgeEnter and of its first MixMonitorStart (event Timestamps).
 	enterTS, mixTS map[string]float64
+	// leaveTS is the PBX's time when that channel left its bridge or hung up.
+	leaveTS map[string]float64
 }
 
 // answer is an Annexe A extension's channel that entered a bridge.
@@ -50,7 +52,7 @@ func observePBX(ctx context.Context, endpoints map[string]string) (*observer, er
 	o := &observer{client: ami.NewClient(cfg, zerolog.Nop()), cancel: cancel, endpoints: endpoints,
 		byCaller: map[string]string{}, answered: map[string]*answer{}, inBridge: map[string]bool{},
 		bridgedAt: map[string]time.Time{}, spans: map[string][2]time.Time{},
-		enterTS: map[string]float64{}, mixTS: map[string]float64{}}
+		enterTS: map[string]float64{}, mixTS: map[string]float64{}, leaveTS: map[string]float64{}}
 	connected := make(chan struct{})
 	var once sync.Once
 	o.wg.Add(2)
@@ -134,6 +136,9 @@ func (o *observer) event(m *ami.Message) {
 	case "BridgeLeave", "Hangup":
 		uid := m.Get("Uniqueid")
 		if o.inBridge[uid] {
+			if _, ok := o.leaveTS[uid]; !ok {
+				o.leaveTS[strings.Clone(uid)] = timestamp(m)
+			}
 			delete(o.inBridge, uid)
 			o.cur--
 			id := m.Get("Linkedid")
@@ -163,6 +168,19 @@ func (o *observer) lateStart(uid string) (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(max(0, s-e) * float64(time.Second)), true
+}
+
+// bridgedFor returns how long the extension channel stayed in its first
+// bridge, by the PBX's own event times, and whether both ends were seen.
+func (o *observer) bridgedFor(uid string) (float64, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, ok1 := o.enterTS[uid]
+	l, ok2 := o.leaveTS[uid]
+	if !ok1 || !ok2 || e == 0 || l == 0 || l < e {
+		return 0, false
+	}
+	return l - e, true
 }
 
 // linkedID returns the call the carrier placed with caller number num.
