@@ -28,8 +28,11 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./ami/
 
+# The burst, restart and long profiles, 5 runs in a row, with each recorder
+# backend; LOAD_FLAGS adds flags (e.g. LOAD_FLAGS="-ami-delay 20ms").
 load:
-	$(GO) run ./internal/sandbox/load
+	$(GO) run ./internal/sandbox/load -runs 5 -backend mixmonitor -out var/load-mixmonitor $(LOAD_FLAGS)
+	$(GO) run ./internal/sandbox/load -runs 5 -backend snoop -out var/load-snoop $(LOAD_FLAGS)
 
 sandbox-up:
 	docker/sandbox up

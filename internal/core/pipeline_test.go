@@ -1,0 +1,168 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/rules"
+)
+
+// slowRecorder records the order of the calls it gets, each start taking
+// a while, and fails the next fail[uid] starts of a channel.
+type slowRecorder struct {
+	mu    sync.Mutex
+	calls []string
+	fail  map[string]int
+	delay time.Duration
+}
+
+func (s *slowRecorder) note(what string) {
+	s.mu.Lock()
+	s.calls = append(s.calls, what)
+	s.mu.Unlock()
+}
+
+func (s *slowRecorder) Start(_ context.Context, r *Recording) error {
+	time.Sleep(s.delay)
+	s.note("start " + r.Uniqueid)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail[r.Uniqueid] > 0 {
+		s.fail[r.Uniqueid]--
+		return errors.New("no such channel")
+	}
+	return nil
+}
+func (s *slowRecorder) Stop(_ context.Context, r *Recording) error {
+	s.note("stop " + r.Uniqueid)
+	return nil
+}
+func (s *slowRecorder) Finish(r *Recording) { s.note("finish " + r.Uniqueid) }
+func (s *slowRecorder) Running(context.Context, string) (string, string, error) {
+	return "", "", nil
+}
+func (s *slowRecorder) Paths(r *Recording) { r.LocalPath = r.ID + ".wav" }
+
+func (s *slowRecorder) of(uid string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, c := range s.calls {
+		if len(c) > len(uid) && c[len(c)-len(uid)-1:] == " "+uid {
+			out = append(out, c[:len(c)-len(uid)-1])
+		}
+	}
+	return out
+}
+
+func TestPipelineKeepsOneChannelsOrderAndNeverBlocks(t *testing.T) {
+	rec := &slowRecorder{delay: 20 * time.Millisecond, fail: map[string]int{"bad": 1}}
+	p := NewPipeline(rec, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+
+	// 50 channels' orders queued at once: Submit must not wait for the
+	// recorder (20 ms a start).
+	t0 := time.Now()
+	recs := map[string]*Recording{}
+	for i := range 50 {
+		uid := string(rune('A'+i%26)) + string(rune('a'+i/26))
+		r := &Recording{Uniqueid: uid}
+		recs[uid] = r
+		p.Submit(OpStart, r)
+		p.Submit(OpStop, r)
+		p.Submit(OpFinish, r)
+	}
+	bad := &Recording{Uniqueid: "bad"}
+	p.Submit(OpStart, bad)
+	p.Submit(OpFinish, bad)
+	if took := time.Since(t0); took > 10*time.Millisecond {
+		t.Errorf("submitting 152 orders took %s; the event loop must never wait for the recorder", took)
+	}
+
+	outcomes := map[OpKind]int{}
+	var failed []Outcome
+	for n := 0; n < 101; n++ {
+		select {
+		case o := <-p.Outcomes():
+			outcomes[o.Kind]++
+			if o.Err != nil {
+				failed = append(failed, o)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("only %d outcomes after 5 s", n)
+		}
+	}
+	cancel()
+	<-done
+	if outcomes[OpStart] != 51 || outcomes[OpStop] != 50 {
+		t.Errorf("outcomes %v, want 51 starts and 50 stops", outcomes)
+	}
+	if len(failed) != 1 || failed[0].Rec != bad {
+		t.Errorf("failed outcomes %+v, want the start of bad", failed)
+	}
+	for uid := range recs {
+		if got := rec.of(uid); len(got) != 3 || got[0] != "start" || got[1] != "stop" || got[2] != "finish" {
+			t.Errorf("channel %s: %v, want start, stop, finish in that order", uid, got)
+		}
+	}
+	if got := rec.of("bad"); len(got) != 1 || got[0] != "start" {
+		t.Errorf("failed start: %v; its finish must not reach the filer", got)
+	}
+}
+
+// TestTrackerRetriesAFailedStart: a start that fails while the
+// channel lives is tried again; one whose leg ended unanswered is not a
+// violation; one whose leg talked is.
+func TestTrackerRetriesAFailedStart(t *testing.T) {
+	r := cityRules(t)
+	rec := &slowRecorder{fail: map[string]int{"2": 1, "4": 1}}
+	m := NewMetrics(nil)
+	p := NewPipeline(rec, 2)
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, m, p)
+	ctx := context.Background()
+	apply := func(n int) {
+		t.Helper()
+		for range n {
+			select {
+			case o := <-p.Outcomes():
+				tr.Apply(ctx, o)
+			case <-time.After(2 * time.Second):
+				t.Fatal("no outcome")
+			}
+		}
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go p.Run(pctx)
+
+	// The first start fails, the channel lives on: tried again.
+	tr.Handle(ctx, newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"))
+	tr.Handle(ctx, dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"))
+	apply(2)
+	if got := rec.of("2"); len(got) != 2 {
+		t.Fatalf("calls for 2: %v, want a start and its retry", got)
+	}
+	if v := testutil.ToFloat64(m.Violations); v != 1 {
+		t.Errorf("violations %v, want 1 (the failed start)", v)
+	}
+	if _, n := tr.Active(); n != 1 {
+		t.Errorf("recordings running %d, want 1 after the retry", n)
+	}
+
+	// A ringing leg cancelled before its start was carried out: no violation.
+	tr.Handle(ctx, newChan("3", "PJSIP/carrier-00000003", "3", "5145550143"))
+	tr.Handle(ctx, dial("3", "PJSIP/carrier-00000003", "4", "PJSIP/236-00000004", "3", "PJSIP/236"))
+	tr.Handle(ctx, hangup("4"))
+	apply(1)
+	if v := testutil.ToFloat64(m.Violations); v != 1 {
+		t.Errorf("violations %v, want still 1: a leg that never talked needs no recording", v)
+	}
+}
