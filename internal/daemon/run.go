@@ -131,7 +131,9 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("start daemon: %w", err)
 	}
 	filer := core.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled), closes)
-	var recorder core.Recorder = &core.MixMonitor{AMI: amiActions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
+	// Orders wait up to 5 s for the actions session when it is reconnecting.
+	actions := core.Patient(amiActions, 5*time.Second)
+	var recorder core.Recorder = &core.MixMonitor{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
 	var snoopClient *ari.SnoopClient
 	if cfg.Recording.Backend == "snoop" {
 		snoopClient = ari.NewSnoopClient(ari.Config{
@@ -143,7 +145,7 @@ func Run(ctx context.Context, opts Options) error {
 			RequestTimeout: cfg.ARI.Timeout.Std(),
 			MaxBackoff:     cfg.ARI.MaxBackoff.Std(),
 		}, log.With().Str("part", "ari-snoop").Logger())
-		recorder = &core.Snoop{ARI: snoopClient, AMI: amiActions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
+		recorder = &core.Snoop{ARI: snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
 	}
 	pipe := core.NewPipeline(recorder, pipelineLanes)
 	tracker := core.NewTracker(log.With().Str("part", "tracker").Logger(), ruleSet.Current, recorder, metrics, pipe)
