@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	fifo "github.com/villedemercier/recpolicy/internal/queue"
 )
 
 // notifyBuffer is the capacity of the Notifications channel; the unbounded
@@ -30,7 +32,7 @@ type Client struct {
 	cfg      Config
 	log      zerolog.Logger
 	notif    chan Notification
-	q        *queue
+	q        *fifo.Queue[Notification] // reader → consumer, never blocking the reader
 	sess     atomic.Pointer[session]
 	ids      atomic.Uint64
 	idPrefix string
@@ -55,7 +57,7 @@ func NewClient(cfg Config, log zerolog.Logger) *Client {
 		cfg:      cfg,
 		log:      log.With().Str("component", "ami").Str("addr", cfg.Addr).Logger(),
 		notif:    make(chan Notification, notifyBuffer),
-		q:        newQueue(),
+		q:        fifo.New[Notification](),
 		idPrefix: fmt.Sprintf("rp-%08x-", rand.Uint32()),
 	}
 }
@@ -109,7 +111,7 @@ func (c *Client) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c.q.dispatch(ctx, c.notif)
+		dispatch(ctx, c.q, c.notif)
 	}()
 
 	bo := newBackoff(c.cfg.MinBackoff, c.cfg.MaxBackoff)
@@ -195,14 +197,14 @@ func (c *Client) connectAndServe(ctx context.Context) (established bool, err err
 	if restarted {
 		c.log.Warn().Msg("asterisk restarted since the previous ami session")
 	}
-	c.q.push(Notification{Kind: KindConnected, Msg: hs.booted, Restarted: restarted})
+	c.q.Push(Notification{Kind: KindConnected, Msg: hs.booted, Restarted: restarted})
 	for _, m := range hs.events {
-		c.q.push(Notification{Kind: KindEvent, Msg: m})
+		c.q.Push(Notification{Kind: KindEvent, Msg: m})
 	}
 
 	err = c.serve(ctx, s)
 	c.sess.CompareAndSwap(s, nil)
-	c.q.push(Notification{Kind: KindDisconnected, Err: err})
+	c.q.Push(Notification{Kind: KindDisconnected, Err: err})
 	return true, err
 }
 
@@ -250,7 +252,7 @@ func (c *Client) readLoop(s *session) {
 				continue
 			}
 			c.observeEvent(m)
-			c.q.push(Notification{Kind: KindEvent, Msg: m, Received: time.Now()})
+			c.q.Push(Notification{Kind: KindEvent, Msg: m, Received: time.Now()})
 		default:
 			c.log.Debug().Int("headers", m.Len()).Msg("dropping message that is neither response nor event")
 		}

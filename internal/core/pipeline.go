@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"sync"
 	"time"
+
+	fifo "github.com/villedemercier/recpolicy/internal/queue"
 )
 
 // OpKind is what the tracker asks of the recorder.
@@ -16,17 +18,6 @@ const (
 	OpStop
 	OpFinish
 )
-
-func (k OpKind) String() string {
-	switch k {
-	case OpStart:
-		return "start"
-	case OpStop:
-		return "stop"
-	default:
-		return "finish"
-	}
-}
 
 // Outcome is the result of a start or a stop, handed back to the tracker's
 // goroutine (Tracker.Apply).
@@ -56,14 +47,10 @@ type Pipeline struct {
 	lanes    []*lane
 	outcomes chan Outcome
 	wg       sync.WaitGroup
-	now      func() time.Time
 }
 
 type lane struct {
-	mu     sync.Mutex
-	items  []op
-	closed bool
-	signal chan struct{}
+	orders *fifo.Queue[op]
 	// failed holds the recordings whose start failed, so that their
 	// finish does not hand the filer a file that never existed.
 	failed map[*Recording]bool
@@ -75,9 +62,9 @@ func NewPipeline(rec Recorder, n int) *Pipeline {
 	if n < 1 {
 		n = 1
 	}
-	p := &Pipeline{rec: rec, outcomes: make(chan Outcome, 4096), now: time.Now}
+	p := &Pipeline{rec: rec, outcomes: make(chan Outcome, 4096)}
 	for range n {
-		p.lanes = append(p.lanes, &lane{signal: make(chan struct{}, 1), failed: make(map[*Recording]bool)})
+		p.lanes = append(p.lanes, &lane{orders: fifo.New[op](), failed: make(map[*Recording]bool)})
 	}
 	return p
 }
@@ -89,14 +76,7 @@ func (p *Pipeline) Outcomes() <-chan Outcome { return p.outcomes }
 func (p *Pipeline) Submit(kind OpKind, r *Recording) {
 	h := fnv.New32a()
 	h.Write([]byte(r.Uniqueid))
-	l := p.lanes[int(h.Sum32()%uint32(len(p.lanes)))]
-	l.mu.Lock()
-	l.items = append(l.items, op{kind, r})
-	l.mu.Unlock()
-	select {
-	case l.signal <- struct{}{}:
-	default:
-	}
+	p.lanes[int(h.Sum32()%uint32(len(p.lanes)))].orders.Push(op{kind, r})
 }
 
 // Run carries out orders until ctx is cancelled, then runs what is still
@@ -114,52 +94,28 @@ func (p *Pipeline) Run(ctx context.Context) {
 }
 
 func (p *Pipeline) runLane(ctx context.Context, l *lane) {
-	for {
-		l.mu.Lock()
-		batch := l.items
-		l.items = nil
-		l.mu.Unlock()
-		if len(batch) == 0 {
-			select {
-			case <-l.signal:
-				continue
-			case <-ctx.Done():
-				l.mu.Lock()
-				rest := l.items
-				l.items = nil
-				l.mu.Unlock()
-				if len(rest) == 0 {
-					return
-				}
-				batch = rest
-			}
-		}
+	l.orders.Consume(ctx, func(batch []op) {
 		for _, o := range batch {
 			p.do(ctx, l, o)
 		}
-	}
+	})
 }
 
+// do carries out one order; a recording whose start failed is neither
+// stopped nor handed to the filer.
 func (p *Pipeline) do(ctx context.Context, l *lane, o op) {
-	switch o.kind {
-	case OpStart:
-		err := p.rec.Start(ctx, o.r)
-		if err != nil {
-			l.failed[o.r] = true
-		}
-		p.report(ctx, Outcome{Kind: OpStart, Rec: o.r, Err: err, Done: p.now()})
-	case OpStop:
-		if l.failed[o.r] {
-			return
-		}
-		err := p.rec.Stop(ctx, o.r)
-		p.report(ctx, Outcome{Kind: OpStop, Rec: o.r, Err: err, Done: p.now()})
-	case OpFinish:
-		if l.failed[o.r] {
+	if o.kind != OpStart && l.failed[o.r] {
+		if o.kind == OpFinish {
 			delete(l.failed, o.r)
-			return
 		}
-		p.rec.Finish(o.r)
+		return
+	}
+	out, ok := carryOut(ctx, p.rec, o.kind, o.r)
+	if o.kind == OpStart && out.Err != nil {
+		l.failed[o.r] = true
+	}
+	if ok {
+		p.report(ctx, out)
 	}
 }
 
@@ -178,14 +134,17 @@ func (p *Pipeline) report(ctx context.Context, o Outcome) {
 	}
 }
 
-// Run executes one order synchronously: the tracker's path when it has no
-// pipeline (tests, tools).
-func runSync(ctx context.Context, rec Recorder, kind OpKind, r *Recording) (Outcome, bool) {
+// carryOut runs one order on rec; it returns the outcome of a start or a
+// stop (ok), nothing for a hand-over to the filer. The pipeline's lanes and
+// the tracker without a pipeline (tests, tools) both use it.
+func carryOut(ctx context.Context, rec Recorder, kind OpKind, r *Recording) (o Outcome, ok bool) {
 	switch kind {
 	case OpStart:
-		return Outcome{Kind: OpStart, Rec: r, Err: rec.Start(ctx, r), Done: time.Now()}, true
+		err := rec.Start(ctx, r)
+		return Outcome{Kind: OpStart, Rec: r, Err: err, Done: time.Now()}, true
 	case OpStop:
-		return Outcome{Kind: OpStop, Rec: r, Err: rec.Stop(ctx, r), Done: time.Now()}, true
+		err := rec.Stop(ctx, r)
+		return Outcome{Kind: OpStop, Rec: r, Err: err, Done: time.Now()}, true
 	default:
 		rec.Finish(r)
 		return Outcome{}, false

@@ -70,7 +70,6 @@ type Recording struct {
 	askedAt    time.Time // the time of the event that called for it
 	talkedBase time.Duration
 	attempt    int // starts tried for this need (1 = first)
-	confirmed  bool
 }
 
 type channel struct {
@@ -148,14 +147,13 @@ func (t *Tracker) Handle(ctx context.Context, e Event) { t.HandleAt(ctx, e, time
 // (manager.conf timestampevents), else when it was received, so that the
 // start latency metric counts the time an event waited in the queue.
 func (t *Tracker) HandleAt(ctx context.Context, e Event, received time.Time) {
-	now := t.now
-	if !received.IsZero() {
-		now = func() time.Time { return received }
+	if received.IsZero() {
+		received = t.now()
 	}
-	t.evTime = eventTime(e, now)
+	t.evTime = eventTime(e, received)
 	switch e.Get("Event") {
 	case "Newchannel":
-		t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), eventTime(e, t.now))
+		t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), t.evTime)
 	case "NewCallerid":
 		if c := t.channels[e.Get("Uniqueid")]; c != nil {
 			c.callerNum = strings.Clone(e.Get("CallerIDNum"))
@@ -198,14 +196,15 @@ func (t *Tracker) HandleAt(ctx context.Context, e Event, received time.Time) {
 	}
 }
 
-func eventTime(e Event, now func() time.Time) time.Time {
+// eventTime is the event's Timestamp header, or fallback when it has none.
+func eventTime(e Event, fallback time.Time) time.Time {
 	if ts := e.Get("Timestamp"); ts != "" {
 		if f, err := strconv.ParseFloat(ts, 64); err == nil && f > 0 {
 			sec := int64(f)
 			return time.Unix(sec, int64((f-float64(sec))*1e9))
 		}
 	}
-	return now()
+	return fallback
 }
 
 // ensure returns the tracked channel, creating it on first sight.
@@ -243,14 +242,14 @@ func (t *Tracker) ensure(uniqueid, name, linkedid, callerNum string, at time.Tim
 }
 
 func (t *Tracker) dialBegin(ctx context.Context, e Event) {
-	dst := t.ensure(e.Get("DestUniqueid"), e.Get("DestChannel"), e.Get("DestLinkedid"), e.Get("DestCallerIDNum"), eventTime(e, t.now))
+	dst := t.ensure(e.Get("DestUniqueid"), e.Get("DestChannel"), e.Get("DestLinkedid"), e.Get("DestCallerIDNum"), t.evTime)
 	if dst == nil {
 		return
 	}
 	if n := dialledNumber(e.Get("DialString")); n != "" {
 		dst.dialled = strings.Clone(n)
 	}
-	src := t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), eventTime(e, t.now))
+	src := t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), t.evTime)
 	if src == nil {
 		return
 	}
@@ -261,7 +260,7 @@ func (t *Tracker) dialBegin(ctx context.Context, e Event) {
 }
 
 func (t *Tracker) bridgeEnter(ctx context.Context, e Event) {
-	c := t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), eventTime(e, t.now))
+	c := t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), t.evTime)
 	if c == nil {
 		return
 	}
@@ -529,7 +528,7 @@ func (t *Tracker) submit(ctx context.Context, kind OpKind, r *Recording) {
 		t.pipe.Submit(kind, r)
 		return
 	}
-	if o, ok := runSync(ctx, t.rec, kind, r); ok {
+	if o, ok := carryOut(ctx, t.rec, kind, r); ok {
 		t.Apply(ctx, o)
 	}
 }
@@ -553,9 +552,6 @@ func (t *Tracker) Apply(ctx context.Context, o Outcome) {
 	case o.Err == nil:
 		t.metrics.RecordingsStarted.Inc()
 		t.metrics.StartLatency.Observe(max(0, o.Done.Sub(r.askedAt).Seconds()))
-		if live {
-			r.confirmed = true
-		}
 	case live:
 		// The channel lives on: the call must be recorded, try again.
 		c.rec = nil
@@ -581,24 +577,26 @@ func (t *Tracker) Apply(ctx context.Context, o Outcome) {
 	}
 }
 
-// retry decides again on the parties c talks with, which starts c's
-// recording anew when the policy still wants it.
+// retry starts c's recording anew with the decision that failed, while c
+// still talks or rings with another party; otherwise the next bridge
+// decides again.
 func (t *Tracker) retry(ctx context.Context, c *channel, failed *Recording) {
-	switch {
-	case c.bridge != "" && len(t.bridges[c.bridge]) >= 2:
+	if (c.bridge != "" && len(t.bridges[c.bridge]) >= 2) || c.dialedBy != nil || t.dialsSomeone(c) {
 		t.startAttempt(ctx, c, failed.Decision, failed.attempt+1)
-	case c.dialedBy != nil:
-		t.startAttempt(ctx, c, failed.Decision, failed.attempt+1)
-	default:
-		for _, o := range t.channels {
-			if o.dialedBy == c {
-				t.startAttempt(ctx, c, failed.Decision, failed.attempt+1)
-				return
-			}
-		}
-		t.log.Warn().Str("linkedid", c.linkedid).Str("channel", c.name).
-			Msg("recording not retried: the channel talks with nobody now; the next bridge decides again")
+		return
 	}
+	t.log.Warn().Str("linkedid", c.linkedid).Str("channel", c.name).
+		Msg("recording not retried: the channel talks with nobody now; the next bridge decides again")
+}
+
+// dialsSomeone tells whether a channel c dialled is still up.
+func (t *Tracker) dialsSomeone(c *channel) bool {
+	for _, o := range t.channels {
+		if o.dialedBy == c {
+			return true
+		}
+	}
+	return false
 }
 
 // talkedUntil returns how long c has talked until at.
@@ -768,7 +766,7 @@ func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
 		}
 		r := &Recording{ID: id, Channel: c.name, Uniqueid: c.uniqueid, Linkedid: c.linkedid,
 			Extension: info.Extension, Direction: info.Direction, CallStart: info.CallStart,
-			Started: now, BackendID: backendID, Rules: t.snapshot([]*channel{c}), confirmed: true}
+			Started: now, BackendID: backendID, Rules: t.snapshot([]*channel{c})}
 		r.talkedBase = c.talkedUntil(now)
 		t.rec.Paths(r)
 		c.rec = r

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -13,6 +12,7 @@ import (
 	"github.com/villedemercier/recpolicy/ami"
 	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/internal/core"
+	fifo "github.com/villedemercier/recpolicy/internal/queue"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
@@ -23,9 +23,7 @@ type Archiver struct {
 	log  zerolog.Logger
 	// Cdr events wait here for the spooler (RunSpooler): spooling fsyncs,
 	// which the event loop must never wait for.
-	mu     sync.Mutex
-	cdrs   [][]archive.Field
-	signal chan struct{}
+	cdrs *fifo.Queue[[]archive.Field]
 }
 
 // OpenArchiver opens the archive's spool in spoolDir and prepares the
@@ -45,7 +43,7 @@ func OpenArchiver(ctx context.Context, dsn, spoolDir, pbxZone string, current fu
 		return nil, err
 	}
 	log.Info().Str("spool", spoolDir).Str("pbx_timezone", loc.String()).Msg("archive spool open")
-	return &Archiver{arch: a, log: log, signal: make(chan struct{}, 1)}, nil
+	return &Archiver{arch: a, log: log, cdrs: fifo.New[[]archive.Field]()}, nil
 }
 
 // Run replays the spool into PostgreSQL until ctx is cancelled (then
@@ -68,44 +66,21 @@ func (x *Archiver) HandleEvent(m *ami.Message) {
 	for i, h := range hs {
 		fields[i] = archive.Field{Key: h.Key, Value: h.Value}
 	}
-	x.mu.Lock()
-	x.cdrs = append(x.cdrs, fields)
-	x.mu.Unlock()
-	select {
-	case x.signal <- struct{}{}:
-	default:
-	}
+	x.cdrs.Push(fields)
 }
 
 // RunSpooler writes the queued Cdr events to the durable spool, each
 // fsync'd, until ctx is cancelled; it then writes what is still queued and
 // returns.
 func (x *Archiver) RunSpooler(ctx context.Context) {
-	for {
-		x.mu.Lock()
-		batch := x.cdrs
-		x.cdrs = nil
-		x.mu.Unlock()
+	x.cdrs.Consume(ctx, func(batch [][]archive.Field) {
 		for _, fields := range batch {
 			if err := x.arch.AddCDR(fields); err != nil && !errors.Is(err, archive.ErrMalformed) {
 				// Malformed events are logged and quarantined by the archive.
 				x.log.Error().Err(err).Str("uniqueid", uniqueID(fields)).Msg("Cdr event could not be spooled")
 			}
 		}
-		if len(batch) > 0 {
-			continue
-		}
-		select {
-		case <-x.signal:
-		case <-ctx.Done():
-			x.mu.Lock()
-			n := len(x.cdrs)
-			x.mu.Unlock()
-			if n == 0 {
-				return
-			}
-		}
-	}
+	})
 }
 
 func uniqueID(fields []archive.Field) string {

@@ -128,7 +128,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	closes, err := core.NewCloseWatch(cfg.Recording.LocalDir)
 	if err != nil {
-		return fmt.Errorf("start daemon: %w", err)
+		log.Warn().Err(err).Msg("the recording spool cannot be watched; the filer judges files by their looks")
+		closes = nil
 	}
 	filer := core.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled), closes)
 	// Orders wait up to 5 s for the actions session when it is reconnecting.
@@ -188,22 +189,14 @@ func Run(ctx context.Context, opts Options) error {
 			log.Error().Err(err).Msg("metrics server stopped")
 		}
 	}()
-	filing.Add(3)
+	filing.Add(2)
 	go func() { defer filing.Done(); filer.Run(filerCtx, cfg.Workers) }()
 	go func() { defer filing.Done(); archiver.RunSpooler(filerCtx) }()
-	go func() {
-		defer filing.Done()
-		if err := closes.Run(filerCtx); err != nil {
-			log.Error().Err(err).Msg("recording spool watch stopped; the filer judges files by their looks")
-		}
-	}()
-	conns.Add(5)
-	go func() {
-		defer conns.Done()
-		if err := amiActions.Run(connCtx); err != nil {
-			log.Error().Err(err).Msg("ami actions client stopped")
-		}
-	}()
+	if closes != nil {
+		goLogged(&filing, log, "recording spool watch stopped; the filer judges files by their looks", func() error { return closes.Run(filerCtx) })
+	}
+	goLogged(&conns, log, "ami actions client stopped", func() error { return amiActions.Run(connCtx) })
+	conns.Add(1)
 	go func() {
 		// Events are off on this session: only its state comes here; it
 		// ends when the client closes the channel.
@@ -214,27 +207,12 @@ func Run(ctx context.Context, opts Options) error {
 			}
 		}
 	}()
-	go func() {
-		defer conns.Done()
-		if err := amiClient.Run(connCtx); err != nil {
-			log.Error().Err(err).Msg("ami client stopped")
-		}
-	}()
-	go func() {
-		defer conns.Done()
-		if err := ariClient.Run(connCtx); err != nil {
-			log.Error().Err(err).Msg("ari client stopped")
-		}
-	}()
+	goLogged(&conns, log, "ami client stopped", func() error { return amiClient.Run(connCtx) })
+	goLogged(&conns, log, "ari client stopped", func() error { return ariClient.Run(connCtx) })
 	if snoopClient != nil {
-		conns.Add(1)
-		go func() {
-			defer conns.Done()
-			if err := snoopClient.Run(connCtx); err != nil {
-				log.Error().Err(err).Msg("ari snoop client stopped")
-			}
-		}()
+		goLogged(&conns, log, "ari snoop client stopped", func() error { return snoopClient.Run(connCtx) })
 	}
+	conns.Add(1)
 	go func() {
 		defer conns.Done()
 		for res := range ariClient.Results() {
@@ -326,6 +304,18 @@ loop:
 // pipelineLanes is how many recorder orders may be in flight at once (each
 // lane carries one channel's orders in order).
 const pipelineLanes = 16
+
+// goLogged runs run in a goroutine counted by wg, logging its error with
+// msg.
+func goLogged(wg *sync.WaitGroup, log zerolog.Logger, msg string, run func() error) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := run(); err != nil {
+			log.Error().Err(err).Msg(msg)
+		}
+	}()
+}
 
 func waitOr(wg *sync.WaitGroup, deadline <-chan time.Time, log zerolog.Logger, what string) {
 	done := make(chan struct{})

@@ -325,7 +325,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	}
 
 	w := &waver{o: o, env: env, d: d, obs: obs, tail: newLogTail(logPath), exts: exts,
-		metrics: "http://" + listen + "/metrics", baseDir: baseDir, daemonPID: pid}
+		metrics: "http://" + listen + "/metrics", health: "http://" + listen + "/healthz", baseDir: baseDir, daemonPID: pid}
 	var results []*waveResult
 	first := true
 	for run := 1; run <= o.runs; run++ {
@@ -377,6 +377,7 @@ type waver struct {
 	tail      *logTail
 	exts      []string
 	metrics   string
+	health    string
 	baseDir   string
 	daemonPID int
 	seq       int
@@ -439,19 +440,8 @@ func (w *waver) restartPBX(ctx context.Context) error {
 	// The daemon's health drops when it notices the restart; wait until it
 	// is connected again (both AMI sessions and ARI).
 	time.Sleep(300 * time.Millisecond)
-	c := http.Client{Timeout: 2 * time.Second}
-	for {
-		resp, err := c.Get(strings.TrimSuffix(w.metrics, "/metrics") + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			return errors.New("the daemon did not reconnect within 60 s of the PBX restart")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := waitHealthy(ctx, w.health, nil); err != nil {
+		return fmt.Errorf("after the PBX restart: %w", err)
 	}
 	say("PBX restarted and the daemon reconnected in %s", time.Since(t0).Round(10*time.Millisecond))
 	return nil
