@@ -30,9 +30,12 @@ bench:
 
 # The burst, restart and long profiles, 5 runs in a row, with each recorder
 # backend; LOAD_FLAGS adds flags (e.g. LOAD_FLAGS="-ami-delay 20ms").
+# Both backends run even when the first misses a target; make fails after.
 load:
-	$(GO) run ./internal/sandbox/load -runs 5 -backend mixmonitor -out var/load-mixmonitor $(LOAD_FLAGS)
-	$(GO) run ./internal/sandbox/load -runs 5 -backend snoop -out var/load-snoop $(LOAD_FLAGS)
+	@rc=0; \
+	$(GO) run ./internal/sandbox/load -runs 5 -backend mixmonitor -out var/load-mixmonitor $(LOAD_FLAGS) || rc=1; \
+	$(GO) run ./internal/sandbox/load -runs 5 -backend snoop -out var/load-snoop $(LOAD_FLAGS) || rc=1; \
+	exit $$rc
 
 sandbox-up:
 	docker/sandbox up

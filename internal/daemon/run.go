@@ -88,13 +88,19 @@ func Run(ctx context.Context, opts Options) error {
 		PingInterval:  cfg.AMI.PingInterval.Std(),
 		MaxBackoff:    cfg.AMI.MaxBackoff.Std(),
 	}
-	// One session reads the events; another, with events off, carries the
+	// One session reads the events; others, with events off, carry the
 	// recorder's actions, so that Asterisk never makes an action wait
-	// behind the events it writes to the reading session.
+	// behind the events it writes to the reading session, and serves a
+	// burst of starts on several sessions at once.
 	amiClient := ami.NewClient(amiConfig, log.With().Str("part", "ami").Logger())
 	actConfig := amiConfig
 	actConfig.Events = "off"
-	amiActions := ami.NewClient(actConfig, log.With().Str("part", "ami-actions").Logger())
+	amiActions := make([]*ami.Client, actionSessions)
+	sessions := make([]core.Session, actionSessions)
+	for i := range amiActions {
+		amiActions[i] = ami.NewClient(actConfig, log.With().Str("part", "ami-actions").Int("session", i+1).Logger())
+		sessions[i] = amiActions[i]
+	}
 
 	greetings := NewGreetings(reg, log.With().Str("part", "greeting").Logger())
 	greet := ruleSet.Current().Greeting()
@@ -133,7 +139,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	filer := core.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled), closes)
 	// Orders wait up to 5 s for the actions session when it is reconnecting.
-	actions := core.Patient(amiActions, 5*time.Second)
+	actions := core.Patient(core.Spread(sessions...), 5*time.Second)
 	var recorder core.Recorder = &core.MixMonitor{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
 	var snoopClient *ari.SnoopClient
 	if cfg.Recording.Backend == "snoop" {
@@ -151,7 +157,14 @@ func Run(ctx context.Context, opts Options) error {
 	pipe := core.NewPipeline(recorder, pipelineLanes)
 	tracker := core.NewTracker(log.With().Str("part", "tracker").Logger(), ruleSet.Current, recorder, metrics, pipe)
 
-	health := []healthCheck{{"ami", amiClient.Connected}, {"ari", ariClient.Connected}, {"ami-actions", amiActions.Connected}}
+	health := []healthCheck{{"ami", amiClient.Connected}, {"ari", ariClient.Connected}, {"ami-actions", func() bool {
+		for _, c := range amiActions {
+			if !c.Connected() {
+				return false
+			}
+		}
+		return true
+	}}}
 	if snoopClient != nil {
 		health = append(health, healthCheck{"ari-snoop", snoopClient.Connected})
 	}
@@ -195,18 +208,20 @@ func Run(ctx context.Context, opts Options) error {
 	if closes != nil {
 		goLogged(&filing, log, "recording spool watch stopped; the filer judges files by their looks", func() error { return closes.Run(filerCtx) })
 	}
-	goLogged(&conns, log, "ami actions client stopped", func() error { return amiActions.Run(connCtx) })
-	conns.Add(1)
-	go func() {
-		// Events are off on this session: only its state comes here; it
-		// ends when the client closes the channel.
-		defer conns.Done()
-		for n := range amiActions.Notifications() {
-			if n.Kind == ami.KindDisconnected {
-				log.Warn().Err(n.Err).Msg("ami actions session lost; reconnecting")
+	for _, c := range amiActions {
+		goLogged(&conns, log, "ami actions client stopped", func() error { return c.Run(connCtx) })
+		conns.Add(1)
+		go func() {
+			// Events are off on these sessions: only their state comes
+			// here; it ends when the client closes the channel.
+			defer conns.Done()
+			for n := range c.Notifications() {
+				if n.Kind == ami.KindDisconnected {
+					log.Warn().Err(n.Err).Msg("ami actions session lost; reconnecting")
+				}
 			}
-		}
-	}()
+		}()
+	}
 	goLogged(&conns, log, "ami client stopped", func() error { return amiClient.Run(connCtx) })
 	goLogged(&conns, log, "ari client stopped", func() error { return ariClient.Run(connCtx) })
 	if snoopClient != nil {
@@ -300,6 +315,9 @@ loop:
 	log.Info().Msg("stopped")
 	return nil
 }
+
+// actionSessions is how many AMI sessions carry the recorder's actions.
+const actionSessions = 4
 
 // pipelineLanes is how many recorder orders may be in flight at once (each
 // lane carries one channel's orders in order).

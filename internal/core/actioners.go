@@ -1,0 +1,69 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/villedemercier/recpolicy/ami"
+)
+
+// Patient wraps an Actioner so that an action sent while the AMI session is
+// down (a reconnection under way) waits for the session to come back, up to
+// wait, instead of failing at once: the recorder's orders run off the event
+// loop, and the session that carries them may reconnect a moment after the
+// one that reads the events.
+func Patient(a Actioner, wait time.Duration) Actioner { return patient{a, wait} }
+
+type patient struct {
+	a    Actioner
+	wait time.Duration
+}
+
+func (p patient) Action(ctx context.Context, action string, headers ...ami.Header) (*ami.Message, error) {
+	deadline := time.Now().Add(p.wait)
+	for {
+		m, err := p.a.Action(ctx, action, headers...)
+		if err == nil || !errors.Is(err, ami.ErrNotConnected) || time.Now().After(deadline) {
+			return m, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Session is an AMI session that can tell whether it is logged in.
+type Session interface {
+	Actioner
+	Connected() bool
+}
+
+// Spread sends each action on the next connected session of sessions, in
+// turn. Asterisk carries out one session's actions one after the other: a
+// burst of starts spread over several sessions is served in parallel. The
+// order of one channel's actions is kept by their sender (a pipeline lane
+// waits for each answer before the next action), not by the session. With
+// no session connected, the action goes to the first, which refuses it
+// with ami.ErrNotConnected.
+func Spread(sessions ...Session) Actioner { return &spread{sessions: sessions} }
+
+type spread struct {
+	sessions []Session
+	next     atomic.Uint32
+}
+
+func (s *spread) Action(ctx context.Context, action string, headers ...ami.Header) (*ami.Message, error) {
+	n := uint32(len(s.sessions))
+	for range n {
+		// Every try moves the turn on, so a session that is down does not
+		// hand its share to its neighbour alone.
+		if c := s.sessions[s.next.Add(1)%n]; c.Connected() {
+			return c.Action(ctx, action, headers...)
+		}
+	}
+	return s.sessions[0].Action(ctx, action, headers...)
+}
