@@ -325,6 +325,20 @@ func (c *Client) handshake(conn net.Conn) (*Parser, handshakeResult, error) {
 		return nil, hs, fmt.Errorf("action Login: user %s: %w: %s", printable(c.cfg.Username), ErrAuth, printable(resp.Get("Message")))
 	}
 
+	if c.cfg.Filter != "" {
+		// One expression, so that the filter is either wholly in place or
+		// not at all (Asterisk passes an event matching any of a session's
+		// filters): a refusal leaves every event flowing, never a subset.
+		resp, err = c.syncAction(conn, p, "Filter", []Header{{"Operation", "Add"}, {"Filter", c.cfg.Filter}}, &hs.events)
+		if err != nil {
+			return nil, hs, err
+		}
+		if isErrorResponse(resp) {
+			c.log.Warn().Str("reason", printable(resp.Get("Message"))).
+				Msg("asterisk refused the event filter (the AMI user needs write = system); every event is read, which costs the PBX more under a burst")
+		}
+	}
+
 	resp, err = c.syncAction(conn, p, "CoreStatus", nil, &hs.events)
 	if err != nil {
 		return nil, hs, err

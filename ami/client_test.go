@@ -694,3 +694,46 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestClientEventFilter(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		refuse bool
+		want   []string
+	}{
+		{"applied", false, []string{"Wanted", "VarSet"}},
+		{"refused: every event flows", true, []string{"Unwanted", "WantedNot", "Wanted", "VarSet", "VarSet", "End"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := amitest.Start(t, amitest.Config{Username: testUser, Secret: testSecret, Handler: handler, RefuseFilter: tc.refuse})
+			c, _ := startClient(t, srv, func(cfg *ami.Config) {
+				cfg.Filter = `Event: (Wanted|FullyBooted)[[:space:]]|Variable: _*KEEP[[:space:]]`
+			})
+			connected(t, c)
+			if srv.ActionCount("Filter") != 1 {
+				t.Fatalf("Filter sent %d times, want 1", srv.ActionCount("Filter"))
+			}
+			_ = srv.Push("Unwanted")
+			_ = srv.Push("WantedNot")
+			_ = srv.Push("Wanted")
+			_ = srv.Push("VarSet", h("Variable", "__KEEP"), h("Value", "1"))
+			_ = srv.Push("VarSet", h("Variable", "KEEPNOT"), h("Value", "1"))
+			_ = srv.Push("End")
+			var got []string
+			deadline := time.After(waitLong)
+			for len(got) < len(tc.want) {
+				select {
+				case n := <-c.Notifications():
+					if n.Kind == ami.KindEvent {
+						got = append(got, n.Msg.Event())
+					}
+				case <-deadline:
+					t.Fatalf("got %v, want %v", got, tc.want)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ type Config struct {
 	Username      string        // AMI user (manager.conf section)
 	Secret        string        // never logged
 	Events        string        // value for Login's Events header, e.g. "on" or "call,cdr,system"; "" means "on"
+	Filter        string        // POSIX extended regular expression Asterisk matches each event's text against (the Filter action); "" means every event
 	DialTimeout   time.Duration // TCP connect and banner; default 5s
 	ActionTimeout time.Duration // default timeout of every action, Login and Ping included; default 5s
 	PingInterval  time.Duration // keepalive period; default 5s
@@ -60,8 +61,8 @@ func (c Config) String() string {
 	if c.Secret != "" {
 		secret = "<redacted>"
 	}
-	return fmt.Sprintf("{Addr:%s Username:%s Secret:%s Events:%s DialTimeout:%v ActionTimeout:%v PingInterval:%v MinBackoff:%v MaxBackoff:%v}",
-		c.Addr, c.Username, secret, c.Events, c.DialTimeout, c.ActionTimeout, c.PingInterval, c.MinBackoff, c.MaxBackoff)
+	return fmt.Sprintf("{Addr:%s Username:%s Secret:%s Events:%s Filter:%q DialTimeout:%v ActionTimeout:%v PingInterval:%v MinBackoff:%v MaxBackoff:%v}",
+		c.Addr, c.Username, secret, c.Events, c.Filter, c.DialTimeout, c.ActionTimeout, c.PingInterval, c.MinBackoff, c.MaxBackoff)
 }
 
 // GoString is like String, so that %#v does not print the secret either.

@@ -38,6 +38,9 @@ type Config struct {
 	// RefuseCoreStatus answers CoreStatus with "Permission denied", as
 	// Asterisk does for a user without the system read permission.
 	RefuseCoreStatus bool
+	// RefuseFilter answers Filter with "Permission denied", as Asterisk
+	// does for a user without the system write permission.
+	RefuseFilter bool
 	// Handler answers other actions; nil answers them all with
 	// "Response: Error", "Message: Invalid/unknown command".
 	Handler Handler
@@ -229,10 +232,13 @@ func (s *Server) Push(event string, headers ...ami.Header) error {
 }
 
 // PushRaw writes raw (one or more complete messages) to every logged-in
-// session with events on.
+// session with events on whose filters (the Filter action) it matches.
 func (s *Server) PushRaw(raw string) error {
 	var errs []error
 	for _, sess := range s.eventSessions() {
+		if !sess.passes(raw) {
+			continue
+		}
 		if err := sess.WriteRaw(raw); err != nil {
 			errs = append(errs, err)
 		}

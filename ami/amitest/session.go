@@ -2,6 +2,7 @@ package amitest
 
 import (
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,24 @@ type Session struct {
 	wmu      sync.Mutex
 	loggedIn atomic.Bool
 	eventsOn atomic.Bool
+	fmu      sync.Mutex
+	filters  []*regexp.Regexp // from the Filter action; none passes everything
+}
+
+// passes reports whether an event's text matches one of the session's
+// filters, or the session has none.
+func (s *Session) passes(raw string) bool {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if len(s.filters) == 0 {
+		return true
+	}
+	for _, re := range s.filters {
+		if re.MatchString(raw) {
+			return true
+		}
+	}
+	return false
 }
 
 // WriteRaw writes raw bytes to the client.
@@ -128,6 +147,20 @@ func (s *Session) handle(action string, m *ami.Message) bool {
 			ami.Header{Key: "CoreReloadDate", Value: start.Format("2006-01-02")},
 			ami.Header{Key: "CoreReloadTime", Value: start.Format("15:04:05")},
 			ami.Header{Key: "CoreCurrentCalls", Value: "0"})
+		return true
+	case action == "filter" && srv.cfg.RefuseFilter:
+		_ = s.Reply(m, "Error", ami.Header{Key: "Message", Value: "Permission denied"})
+		return true
+	case action == "filter":
+		re, err := regexp.CompilePOSIX(m.Get("Filter"))
+		if err != nil || !strings.EqualFold(m.Get("Operation"), "Add") {
+			_ = s.Reply(m, "Error", ami.Header{Key: "Message", Value: "Filter Not Added"})
+			return true
+		}
+		s.fmu.Lock()
+		s.filters = append(s.filters, re)
+		s.fmu.Unlock()
+		_ = s.Reply(m, "Success", ami.Header{Key: "Message", Value: "Success"})
 		return true
 	case srv.cfg.Handler != nil:
 		srv.cfg.Handler(s, m)

@@ -139,6 +139,10 @@ func NewTracker(log zerolog.Logger, src RulesSource, rec Recorder, m *Metrics, p
 	}
 }
 
+// TrackedEvents are the AMI events HandleAt reads; the daemon asks
+// Asterisk for these only.
+var TrackedEvents = []string{"Newchannel", "NewCallerid", "Rename", "DialBegin", "BridgeEnter", "BridgeLeave", "BridgeDestroy", "Hangup"}
+
 // Handle applies one AMI event received now.
 func (t *Tracker) Handle(ctx context.Context, e Event) { t.HandleAt(ctx, e, time.Time{}) }
 

@@ -84,6 +84,7 @@ func Run(ctx context.Context, opts Options) error {
 		Username:      cfg.AMI.Username,
 		Secret:        amiSecret,
 		Events:        "on",
+		Filter:        eventFilter(),
 		ActionTimeout: cfg.AMI.ActionTimeout.Std(),
 		PingInterval:  cfg.AMI.PingInterval.Std(),
 		MaxBackoff:    cfg.AMI.MaxBackoff.Std(),
@@ -95,6 +96,7 @@ func Run(ctx context.Context, opts Options) error {
 	amiClient := ami.NewClient(amiConfig, log.With().Str("part", "ami").Logger())
 	actConfig := amiConfig
 	actConfig.Events = "off"
+	actConfig.Filter = ""
 	amiActions := make([]*ami.Client, actionSessions)
 	sessions := make([]core.Session, actionSessions)
 	for i := range amiActions {
