@@ -129,7 +129,8 @@ func (a *Archive) Close() error {
 func (a *Archive) AddCDR(fields []Field) error {
 	c, unknown, err := ParseCDR(fields, a.cfg.Location)
 	if err != nil {
-		a.log.Error().Err(err).Interface("event", fieldMap(fields)).Msg("malformed Cdr event; quarantined, not archived")
+		a.log.Error().Err(err).Strs("fields", fieldNames(fields)).Str("uniqueid", fieldValue(fields, "UniqueID")).
+			Msg("malformed Cdr event; quarantined, not archived (its values are in the quarantine file, never in the log: they hold personal data)")
 		if qerr := a.quar.add(QuarantineRecord{Reason: err.Error(), Event: fields}); qerr != nil {
 			return fmt.Errorf("spool cdr: %w (and %w)", err, qerr)
 		}
@@ -137,7 +138,7 @@ func (a *Archive) AddCDR(fields []Field) error {
 	}
 	if len(unknown) > 0 {
 		reason := fmt.Sprintf("unknown fields %v: archived with them in calls.extra", unknown)
-		a.log.Warn().Strs("fields", unknown).Interface("event", fieldMap(fields)).Msg("Cdr event has fields this version does not know; archived, and a copy quarantined")
+		a.log.Warn().Strs("fields", unknown).Str("uniqueid", c.UniqueID).Msg("Cdr event has fields this version does not know; archived, and a copy quarantined")
 		if err := a.quar.add(QuarantineRecord{Reason: reason, Event: fields}); err != nil {
 			return fmt.Errorf("spool cdr: %w", err)
 		}
@@ -155,7 +156,7 @@ func (a *Archive) AddCDR(fields []Field) error {
 // *MalformedError.
 func (a *Archive) AddRecording(r Recording) error {
 	if err := r.check(); err != nil {
-		a.log.Error().Err(err).Interface("recording", r).Msg("recording metadata unusable; quarantined, not archived")
+		a.log.Error().Err(err).Str("path", r.Path).Str("uniqueid", r.UniqueID).Str("extension", r.Extension).Msg("recording metadata unusable; quarantined, not archived")
 		if qerr := a.quar.add(QuarantineRecord{Reason: err.Error(), Recording: &r}); qerr != nil {
 			return fmt.Errorf("spool recording: %w (and %w)", err, qerr)
 		}
@@ -214,10 +215,21 @@ func (a *Archive) checkZone(c CDR, fields []Field) {
 	}
 }
 
-func fieldMap(fields []Field) map[string]string {
-	m := make(map[string]string, len(fields))
-	for _, f := range fields {
-		m[f.Key] = f.Value
+// fieldNames lists an event's field names, without their values, for logs.
+func fieldNames(fields []Field) []string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.Key
 	}
-	return m
+	return names
+}
+
+// fieldValue returns the value of the first field named key (any case).
+func fieldValue(fields []Field, key string) string {
+	for _, f := range fields {
+		if strings.EqualFold(f.Key, key) {
+			return f.Value
+		}
+	}
+	return ""
 }

@@ -209,7 +209,14 @@ func (a *Archive) isolate(ctx context.Context, entries []entry) (Inserted, error
 			return total, err
 		}
 		if err != nil {
-			a.log.Error().Err(err).Interface("record", e).Msg("database refused a record; quarantined")
+			ev := a.log.Error().Err(err).Str("kind", e.Kind)
+			if e.CDR != nil {
+				ev = ev.Str("uniqueid", e.CDR.UniqueID).Str("linkedid", e.CDR.LinkedID).Int64("sequence", e.CDR.Sequence)
+			}
+			if e.Recording != nil {
+				ev = ev.Str("path", e.Recording.Path).Str("uniqueid", e.Recording.UniqueID)
+			}
+			ev.Msg("database refused a record; quarantined (its values are in the quarantine file, not in the log)")
 			if qerr := a.quar.add(QuarantineRecord{Reason: fmt.Sprintf("database refused it: %v", err), CDR: e.CDR, Recording: e.Recording}); qerr != nil {
 				return total, qerr
 			}

@@ -1,6 +1,6 @@
 // Package ari is recpolicy's Asterisk REST Interface (ARI) client: it keeps
 // the "recpolicy" Stasis application registered on the PBX and plays the
-// call-recording notice ("Il est possible que votre appel soit enregistré")
+// call-recording notice ("Il est possible que l'appel soit enregistré")
 // to every inbound caller the dialplan hands to it.
 //
 // # Greeting

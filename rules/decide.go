@@ -73,11 +73,108 @@ func (p Party) String() string {
 	return "an unidentified party (no endpoint, no number)"
 }
 
+// Basis is what decided a party's class.
+type Basis string
+
+// The bases of a classification.
+const (
+	// ByEndpoint: the channel's own endpoint (a phone or a carrier trunk);
+	// the number it presents plays no part.
+	ByEndpoint Basis = "endpoint"
+	// ByNumber: a party without an endpoint of its own (a Local channel
+	// whose far side is unknown) is classified by its number.
+	ByNumber Basis = "number"
+	// BySiteLink: a party on a trunk to another of the city's PBX sites,
+	// classified by the number it presents, trusted for city numbers only.
+	BySiteLink Basis = "site-link"
+)
+
 // Class is the classification of one party.
 type Class struct {
 	Kind      Kind
 	Extension string // the Annexe A number, when Kind is KindExtension
 	Rule      string // which entry of the rules file matched, in words
+	By        Basis  // what decided: the endpoint, the number, or a site link's trusted number
+}
+
+// Classify tells what a party is. The channel decides, never what a caller
+// presents: a party with an endpoint is a never_record phone, a carrier
+// trunk (external, whatever number it presents), a site link (see
+// SiteLink), an Annexe A extension, or else a city phone outside Annexe A
+// (internal). Only a party without an endpoint is classified by its
+// number: a never_record number, an external number pattern, an Annexe A
+// number, else internal.
+func (r *Rules) Classify(p Party) Class {
+	ep, num := strings.TrimSpace(p.Endpoint), strings.TrimSpace(p.Number)
+	if ep == "" {
+		return r.classifyNumber(num)
+	}
+	if i, ok := r.neverByEnd[ep]; ok {
+		return Class{Kind: KindNeverRecord, By: ByEndpoint, Rule: fmt.Sprintf("never_record endpoint %s: %s", r.never[i].Endpoint, r.never[i].Reason)}
+	}
+	if r.trunkSet[ep] {
+		rule := "carrier trunk " + ep
+		if num != "" {
+			rule += "; the number it presents (" + num + ") decides nothing on a carrier trunk"
+		}
+		return Class{Kind: KindExternal, By: ByEndpoint, Rule: rule}
+	}
+	if i, ok := r.siteByEnd[ep]; ok {
+		return r.classifySite(r.sites[i], num)
+	}
+	if i, ok := r.extByEnd[ep]; ok {
+		e := r.extensions[i]
+		return Class{Kind: KindExtension, By: ByEndpoint, Extension: e.Number, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")"}
+	}
+	return Class{Kind: KindInternal, By: ByEndpoint, Rule: "endpoint " + ep + " is a city phone outside Annexe A"}
+}
+
+// classifyNumber classifies a party without an endpoint by its number.
+func (r *Rules) classifyNumber(num string) Class {
+	if d := digitsOf(num); d != "" {
+		if i, ok := r.neverByDigits[d]; ok {
+			return Class{Kind: KindNeverRecord, By: ByNumber, Rule: fmt.Sprintf("never_record number %s: %s", r.never[i].Number, r.never[i].Reason)}
+		}
+	}
+	for _, pat := range r.numbers {
+		if num != "" && pat.re.MatchString(num) {
+			return Class{Kind: KindExternal, By: ByNumber, Rule: "external number pattern " + quote(pat.src)}
+		}
+	}
+	if i, ok := r.extByNumber[num]; ok {
+		e := r.extensions[i]
+		return Class{Kind: KindExtension, By: ByNumber, Extension: e.Number, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")"}
+	}
+	if num == "" {
+		return Class{Kind: KindInternal, By: ByNumber, Rule: "no endpoint and no number: cannot be shown to be external"}
+	}
+	return Class{Kind: KindInternal, By: ByNumber, Rule: "number " + num + " is neither external nor in Annexe A"}
+}
+
+// classifySite classifies a party arriving on a site link by the number
+// it presents, trusted only for a city number: a never_record number, an
+// Annexe A number, or one of the site's own numbers. Any other number, or
+// none, is external, as on a carrier trunk.
+func (r *Rules) classifySite(l SiteLink, num string) Class {
+	on := " on site link " + l.Trunk + " (" + l.Name + ")"
+	if d := digitsOf(num); d != "" {
+		if i, ok := r.neverByDigits[d]; ok {
+			return Class{Kind: KindNeverRecord, By: BySiteLink, Rule: fmt.Sprintf("never_record number %s%s: %s", r.never[i].Number, on, r.never[i].Reason)}
+		}
+	}
+	if i, ok := r.extByNumber[num]; ok && num != "" {
+		e := r.extensions[i]
+		return Class{Kind: KindExtension, By: BySiteLink, Extension: e.Number, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")" + on}
+	}
+	for _, pat := range l.numbers {
+		if num != "" && pat.re.MatchString(num) {
+			return Class{Kind: KindInternal, By: BySiteLink, Rule: "number " + num + on + " matches the site's pattern " + quote(pat.src) + ": a city phone outside Annexe A"}
+		}
+	}
+	if num == "" {
+		return Class{Kind: KindExternal, By: BySiteLink, Rule: "no number presented" + on + ": not shown to be a city phone, so external"}
+	}
+	return Class{Kind: KindExternal, By: BySiteLink, Rule: "number " + num + on + " is not a city number: external, as on a carrier trunk"}
 }
 
 // Decision says whether a pairing is recorded, and why.
@@ -87,46 +184,6 @@ type Decision struct {
 	Confidential bool   // the extension's recordings are hidden from directors
 	Rule         string // short id of the deciding rule: RuleExternalCall, RuleInternalCall…
 	Reason       string // a sentence for logs and the CLI
-}
-
-// Classify tells what a party is, in this order: a never_record phone
-// (by number, whatever the endpoint, or by endpoint); a trunk (external);
-// an Annexe A extension by endpoint; any other endpoint is a city phone
-// outside Annexe A (internal). Without an endpoint, the number decides:
-// an external number pattern, then an Annexe A number; else internal.
-func (r *Rules) Classify(p Party) Class {
-	ep, num := strings.TrimSpace(p.Endpoint), strings.TrimSpace(p.Number)
-	if d := digitsOf(num); d != "" {
-		if i, ok := r.neverByDigits[d]; ok {
-			return Class{Kind: KindNeverRecord, Rule: fmt.Sprintf("never_record number %s: %s", r.never[i].Number, r.never[i].Reason)}
-		}
-	}
-	if ep != "" {
-		if i, ok := r.neverByEnd[ep]; ok {
-			return Class{Kind: KindNeverRecord, Rule: fmt.Sprintf("never_record endpoint %s: %s", r.never[i].Endpoint, r.never[i].Reason)}
-		}
-		if r.trunkSet[ep] {
-			return Class{Kind: KindExternal, Rule: "trunk " + ep}
-		}
-		if i, ok := r.extByEnd[ep]; ok {
-			e := r.extensions[i]
-			return Class{Kind: KindExtension, Extension: e.Number, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")"}
-		}
-		return Class{Kind: KindInternal, Rule: "endpoint " + ep + " is a city phone outside Annexe A"}
-	}
-	for _, pat := range r.numbers {
-		if num != "" && pat.re.MatchString(num) {
-			return Class{Kind: KindExternal, Rule: "external number pattern " + quote(pat.src)}
-		}
-	}
-	if i, ok := r.extByNumber[num]; ok {
-		e := r.extensions[i]
-		return Class{Kind: KindExtension, Extension: e.Number, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")"}
-	}
-	if num == "" {
-		return Class{Kind: KindInternal, Rule: "no endpoint and no number: cannot be shown to be external"}
-	}
-	return Class{Kind: KindInternal, Rule: "number " + num + " is neither external nor in Annexe A"}
 }
 
 // Decide decides whether a pairing (two parties in one bridge) is
@@ -139,6 +196,10 @@ func (r *Rules) Classify(p Party) Class {
 //     recorded.
 func (r *Rules) Decide(a, b Party) Decision {
 	ca, cb := r.Classify(a), r.Classify(b)
+	if r.confidential(ca) || r.confidential(cb) {
+		// A confidential extension's correspondents stay out of logs.
+		a, b = maskOutside(a, ca), maskOutside(b, cb)
+	}
 	for _, side := range []struct {
 		p Party
 		c Class
@@ -194,4 +255,45 @@ func describeSide(p Party, c Class) string {
 		return describeExtension(p, c)
 	}
 	return p.String() + " (" + c.Rule + ")"
+}
+
+// confidential tells whether a class is a confidential Annexe A extension.
+func (r *Rules) confidential(c Class) bool {
+	if c.Kind != KindExtension {
+		return false
+	}
+	i, ok := r.extByNumber[c.Extension]
+	return ok && r.extensions[i].Confidential
+}
+
+// maskOutside hides all but the last two digits of an external party's
+// number, for the reasons written about a confidential extension's calls.
+func maskOutside(p Party, c Class) Party {
+	if c.Kind != KindExternal {
+		return p
+	}
+	p.Number = MaskNumber(p.Number)
+	return p
+}
+
+// MaskNumber replaces every digit of a phone number but the last two by
+// "x": "5145550100" → "xxxxxxxx00".
+func MaskNumber(num string) string {
+	digits := 0
+	for _, ch := range num {
+		if ch >= '0' && ch <= '9' {
+			digits++
+		}
+	}
+	out := []rune(num)
+	seen := 0
+	for i, ch := range out {
+		if ch >= '0' && ch <= '9' {
+			seen++
+			if seen <= digits-2 {
+				out[i] = 'x'
+			}
+		}
+	}
+	return string(out)
 }

@@ -39,8 +39,8 @@ func TestClassify(t *testing.T) {
 		{"detainee phone, withheld", p("899", ""), rules.KindNeverRecord, ""},
 		{"detainee phone, other caller ID", p("899", "5145550100"), rules.KindNeverRecord, ""},
 		{"detainee number on a local channel", p("", "899"), rules.KindNeverRecord, ""},
-		{"detainee number through a trunk", p("carrier", "899"), rules.KindNeverRecord, ""},
-		{"detainee number on an extension's channel", p("235", "899"), rules.KindNeverRecord, ""},
+		{"detainee number presented on a trunk", p("carrier", "899"), rules.KindExternal, ""},
+		{"detainee number presented by an extension's phone", p("235", "899"), rules.KindExtension, "235"},
 		{"detainee number written +899", p("", "+899"), rules.KindNeverRecord, ""},
 	}
 	for _, tt := range tests {
@@ -104,18 +104,103 @@ func TestDecideReason(t *testing.T) {
 		t.Errorf("reason %q\nwant   %q", d.Reason, want)
 	}
 	d = r.Decide(p("899", "899"), p("carrier", "5145550100"))
-	if !strings.HasPrefix(d.Reason, "899 is never recorded (never_record number 899: Poste réservé aux détenus") {
+	if !strings.HasPrefix(d.Reason, "899 is never recorded (never_record endpoint 899: Poste réservé aux détenus") {
 		t.Errorf("reason %q", d.Reason)
 	}
 }
 
 func TestDecideConfidential(t *testing.T) {
 	r := loadCopy(t, "testdata/ok-minimal.yaml")
+	for _, pair := range [][2]rules.Party{{p("carrier", "5145550100"), p("252", "252")}, {p("252", "252"), p("", "95145550100")}} {
+		d := r.Decide(pair[0], pair[1])
+		if strings.Contains(d.Reason, "514555") || !strings.Contains(d.Reason, "xxxxxxx") {
+			t.Errorf("reason %q shows a confidential extension's correspondent", d.Reason)
+		}
+	}
+	if got := rules.MaskNumber("+1 514-555-0100"); got != "+x xxx-xxx-xx00" {
+		t.Errorf("MaskNumber = %q", got)
+	}
 	if d := r.Decide(p("carrier", "5145550100"), p("252", "252")); !d.Record || !d.Confidential {
 		t.Errorf("252: %+v, want recorded and confidential", d)
 	}
 	if d := r.Decide(p("carrier", "5145550100"), p("235", "235")); !d.Record || d.Confidential {
 		t.Errorf("235: %+v, want recorded, not confidential", d)
+	}
+}
+
+// TestPresentedNumberNeverDecides: a party with an endpoint of its own is
+// what its endpoint is, whatever number it presents. A caller on a carrier
+// trunk presenting the detainee phone's number, an Annexe A number or an
+// internal number is external, and its call with an Annexe A extension is
+// recorded; a phone presenting another phone's number is still itself.
+func TestPresentedNumberNeverDecides(t *testing.T) {
+	for _, file := range []string{"mercier.yaml", "testdata/ok-minimal.yaml"} {
+		r := loadCopy(t, file)
+		spoofs := []string{"899", "+899", "8 99", "235", "250", "252", "299", "", "5145550100"}
+		for _, e := range r.Extensions() {
+			spoofs = append(spoofs, e.Number)
+		}
+		for _, tr := range r.Trunks() {
+			for _, num := range spoofs {
+				caller := p(tr, num)
+				if c := r.Classify(caller); c.Kind != rules.KindExternal || c.By != rules.ByEndpoint {
+					t.Errorf("%s: Classify(%+v) = %+v, want external by endpoint", file, caller, c)
+				}
+				for _, pair := range [][2]rules.Party{{caller, p("235", "235")}, {p("235", "235"), caller}} {
+					if d := r.Decide(pair[0], pair[1]); !d.Record || d.Extension != "235" || d.Rule != rules.RuleExternalCall {
+						t.Errorf("%s: Decide(%+v, %+v) = %+v, want 235 recorded", file, pair[0], pair[1], d)
+					}
+				}
+			}
+		}
+		// A phone outside Annexe A presenting 899 or an Annexe A number.
+		for _, num := range []string{"899", "235", "5145550100"} {
+			if c := r.Classify(p("299", num)); c.Kind != rules.KindInternal || c.By != rules.ByEndpoint {
+				t.Errorf("%s: Classify(299 presenting %s) = %+v, want internal by endpoint", file, num, c)
+			}
+		}
+		// An Annexe A phone presenting the detainee's number is itself.
+		if c := r.Classify(p("235", "899")); c.Kind != rules.KindExtension || c.Extension != "235" {
+			t.Errorf("%s: Classify(235 presenting 899) = %+v, want extension 235", file, c)
+		}
+	}
+}
+
+// TestSiteLinkTrustsCityNumbersOnly: on a trunk to another city PBX site,
+// the presented number decides when it is a city number, and makes the
+// party external otherwise.
+func TestSiteLinkTrustsCityNumbersOnly(t *testing.T) {
+	r := loadCopy(t, "testdata/ok-site-link.yaml")
+	tests := []struct {
+		num  string
+		kind rules.Kind
+		ext  string
+	}{
+		{"899", rules.KindNeverRecord, ""},
+		{"235", rules.KindExtension, "235"},
+		{"812", rules.KindInternal, ""},
+		{"5145550100", rules.KindExternal, ""},
+		{"95145550100", rules.KindExternal, ""},
+		{"777", rules.KindExternal, ""},
+		{"", rules.KindExternal, ""},
+	}
+	for _, tt := range tests {
+		c := r.Classify(p("poste-police", tt.num))
+		if c.Kind != tt.kind || c.Extension != tt.ext || c.By != rules.BySiteLink || c.Rule == "" {
+			t.Errorf("Classify(poste-police presenting %q) = %+v, want %v %q by site link", tt.num, c, tt.kind, tt.ext)
+		}
+	}
+	// A police phone calling city hall over the link is an internal call;
+	// the detainee phone over the link is never recorded; an outside
+	// caller the police PBX passes on is external.
+	if d := r.Decide(p("poste-police", "812"), p("235", "235")); d.Record || d.Rule != rules.RuleInternalCall {
+		t.Errorf("site phone with 235: %+v, want internal", d)
+	}
+	if d := r.Decide(p("poste-police", "899"), p("235", "235")); d.Record || d.Rule != rules.RuleNeverRecord {
+		t.Errorf("detainee over the link with 235: %+v, want never-record", d)
+	}
+	if d := r.Decide(p("poste-police", "5145550100"), p("235", "235")); !d.Record || d.Extension != "235" {
+		t.Errorf("outside caller over the link with 235: %+v, want recorded", d)
 	}
 }
 
@@ -126,7 +211,7 @@ func TestDetaineePhoneNeverRecorded(t *testing.T) {
 		r := loadCopy(t, file)
 		detainee := []rules.Party{
 			p("899", "899"), p("899", ""), p("899", "5145550100"), p("899", "235"),
-			p("", "899"), p("carrier", "899"), p("235", "899"), p("299", "899"), p("", "+899"),
+			p("", "899"), p("", "+899"),
 		}
 		others := []rules.Party{
 			p("carrier", "5145550100"), p("carrier", ""), p("", "5145550100"), p("", "95145550100"),

@@ -308,6 +308,9 @@ func (d *decoder) decodeFile(root *yaml.Node) *rawFile {
 		{"external", true, "what makes a party external (trunks, numbers)", func(v *yaml.Node) {
 			d.external(v, &f.External)
 		}},
+		{"site_links", false, "", func(v *yaml.Node) {
+			d.siteLinks(v, &f.SiteLinks)
+		}},
 		{"retention", true, "retention classes in days, at least standard: 365", func(v *yaml.Node) {
 			d.retention(v, &f.Retention)
 		}},
@@ -427,6 +430,28 @@ func (d *decoder) external(n *yaml.Node, x *rawExternal) {
 				}
 			})
 		}},
+	})
+}
+
+func (d *decoder) siteLinks(n *yaml.Node, ls *[]rawSiteLink) {
+	d.list(n, "site_links", func(item *yaml.Node) {
+		l := rawSiteLink{N: item}
+		d.mapping(item, "site link", "a site link", []field{
+			{"trunk", true, "the PJSIP endpoint of the trunk to the other site, e.g. trunk: poste-police", func(v *yaml.Node) {
+				l.Trunk = d.text(v, "site_links.trunk", nameText)
+			}},
+			{"name", true, "which site it reaches, e.g. name: \"Poste de police\"", func(v *yaml.Node) {
+				l.Name = d.text(v, "site_links.name", plainText)
+			}},
+			{"numbers", false, "", func(v *yaml.Node) {
+				d.list(v, "site_links.numbers", func(item *yaml.Node) {
+					if s := d.text(item, "site_links.numbers", regexText); s.ok() {
+						l.Numbers = append(l.Numbers, s)
+					}
+				})
+			}},
+		})
+		*ls = append(*ls, l)
 	})
 }
 

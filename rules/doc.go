@@ -38,6 +38,8 @@
 //	external:
 //	  trunks: [carrier]                       # PJSIP endpoints of the carrier trunks
 //	  numbers: ['1?[2-9][0-9]{2}[2-9][0-9]{6}', '9.+']   # regexes of whole numbers
+//	site_links:                               # optional: trunks to the city's other PBX sites
+//	  - {trunk: poste-police, name: "Poste de police", numbers: ['8[0-9]{2}']}
 //	retention:                                # days; "standard" required; each >= 365
 //	  standard: 365
 //	  complaint: 1095
@@ -46,10 +48,17 @@
 //	  integrity: "0 4 * * 0"
 //
 // An extension's endpoint defaults to its number, and so does a
-// never_record entry's. External number patterns apply to parties without
-// an endpoint (Local channels) and must match the whole number; none may
-// match an Annexe A number. A phone cannot be both in Annexe A and in
-// never_record, nor be a trunk.
+// never_record entry's. The channel decides who a party is, never the
+// number it presents: a party on a carrier trunk is external whatever
+// caller ID it shows, and a phone is what its endpoint is. External number
+// patterns apply only to parties without an endpoint (Local channels whose
+// far side is unknown) and must match the whole number; none may match an
+// Annexe A number. A site link is a trunk to another of the city's own PBX
+// sites: a party on it is trusted for the number it presents only when
+// that is a city number (never_record, Annexe A, or one of the link's
+// numbers patterns), and is external otherwise. A phone cannot be both in
+// Annexe A and in never_record, nor be a trunk; a trunk is a carrier trunk
+// or a site link, not both.
 //
 // Once loaded, a *Rules is immutable and safe for concurrent use. The
 // decision functions ([Rules.Classify], [Rules.Decide], [Rules.Explain])

@@ -9,8 +9,8 @@ import (
 )
 
 // greetingFiles are the greeting WAVs the fixtures and the city file name,
-// relative to the rules file's directory. None is in the repository (the
-// city's is generated at sandbox start): tests create dummies.
+// relative to the rules file's directory. Tests load copies of the files
+// from temporary directories, where they create dummies.
 func greetingFiles() []string {
 	return []string{"sounds/avis.wav", "sounds/avis-enregistrement.wav"}
 }

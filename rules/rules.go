@@ -35,8 +35,23 @@ type Rules struct {
 	trunkSet map[string]bool
 	numbers  []numberPattern
 
+	sites     []SiteLink
+	siteByEnd map[string]int
+
 	retention map[string]int // days
 	schedules Schedules
+}
+
+// SiteLink is a trunk to another of the city's own PBX sites (a police
+// station on its own PBX): a party arriving on it is trusted for what it
+// presents only when that is a city number (an Annexe A or never_record
+// number, or one of the site's own numbers); any other number makes it
+// external, as on a carrier trunk.
+type SiteLink struct {
+	Trunk   string   // the trunk's PJSIP endpoint
+	Name    string   // the site it reaches
+	Numbers []string // patterns of the site's own phones outside Annexe A
+	numbers []numberPattern
 }
 
 // Department is one department (a "Direction" of Annexe A).
@@ -148,6 +163,9 @@ func (r *Rules) NeverRecord() []NeverRecord { return slices.Clone(r.never) }
 
 // Trunks returns the PJSIP endpoint names of the carrier trunks.
 func (r *Rules) Trunks() []string { return slices.Clone(r.trunks) }
+
+// SiteLinks returns the trunks to the city's other PBX sites.
+func (r *Rules) SiteLinks() []SiteLink { return slices.Clone(r.sites) }
 
 // ExternalNumbers returns the external number patterns as written; each
 // must match a whole number.

@@ -128,12 +128,19 @@ func TestExplain(t *testing.T) {
 		{"236", "5145550100", "carrier2", true, "236", rules.RuleExternalCall},
 		{"", "252", "carrier", true, "252", rules.RuleExternalCall}, // withheld caller
 		{"235", "252", "", false, "", rules.RuleInternalCall},
-		{"235", "252", "carrier", false, "", rules.RuleInternalCall},
+		{"235", "252", "carrier", true, "252", rules.RuleExternalCall},   // caller ID 235 presented on the carrier trunk
+		{"899", "235", "carrier", true, "235", rules.RuleExternalCall},   // caller ID 899 presented on the carrier trunk
+		{"899@carrier", "235", "", true, "235", rules.RuleExternalCall},  // the same, written on the party
+		{"250@carrier2", "235", "", true, "235", rules.RuleExternalCall}, // an Annexe A number presented on a trunk
+		{"235", "5145550100@carrier", "", true, "235", rules.RuleExternalCall},
+		{"235", "5145550100@nope", "", false, "", rules.RuleBadQuery},
+		{"899@carrier", "235", "carrier", false, "", rules.RuleBadQuery},
 		{"235", "299", "", false, "", rules.RuleInternalCall},
 		{"299", "5145550100", "carrier", false, "", rules.RuleNotAnnexeA},
 		{"899", "5145550100", "carrier", false, "", rules.RuleNeverRecord},
 		{"5145550100", "899", "carrier", false, "", rules.RuleNeverRecord},
 		{"899", "235", "", false, "", rules.RuleNeverRecord},
+		{"", "899", "carrier", false, "", rules.RuleNeverRecord},
 		{"235", "5145550100", "nope", false, "", rules.RuleBadQuery},
 		{"", "", "", false, "", rules.RuleBadQuery},
 	}

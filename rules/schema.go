@@ -37,6 +37,7 @@ type rawFile struct {
 	Extensions  rawExtensions
 	NeverRecord []rawNever
 	External    rawExternal
+	SiteLinks   []rawSiteLink
 	Retention   rawRetention
 	Schedules   rawSchedules
 }
@@ -84,6 +85,13 @@ type rawExternal struct {
 	TrunksN *yaml.Node // the trunks list, nil when absent
 	Trunks  []scalar
 	Numbers []scalar
+}
+
+// rawSiteLink is one trunk to another of the city's PBX sites.
+type rawSiteLink struct {
+	N           *yaml.Node
+	Trunk, Name scalar
+	Numbers     []scalar
 }
 
 type rawRetention struct {

@@ -35,6 +35,9 @@ func (r *Rules) WriteShow(w io.Writer) error {
 	p("greeting\t%s (%s), %s\n", r.greeting.Sound, r.greeting.Language, cell(r.greeting.File))
 	p("trunks\t%s\n", strings.Join(r.trunks, ", "))
 	p("external numbers\t%s\n", orNone(cell(strings.Join(r.ExternalNumbers(), "  "))))
+	for _, l := range r.sites {
+		p("site link\t%s: %s, trusted for city numbers%s\n", l.Trunk, cell(l.Name), cell(siteNumbers(l)))
+	}
 	p("retention\t%s\n", strings.Join(classes, ", "))
 	p("schedules\tretention %q, integrity %q\n", r.schedules.Retention, r.schedules.Integrity)
 	p("\n")
@@ -133,4 +136,12 @@ func orNone(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// siteNumbers lists a site link's own number patterns for show.
+func siteNumbers(l SiteLink) string {
+	if len(l.Numbers) == 0 {
+		return ""
+	}
+	return " and " + strings.Join(l.Numbers, "  ")
 }

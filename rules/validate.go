@@ -41,6 +41,7 @@ func compile(raw *rawFile, baseDir string, errs *errorList) *Rules {
 		neverByEnd:    map[string]int{},
 		neverByDigits: map[string]int{},
 		trunkSet:      map[string]bool{},
+		siteByEnd:     map[string]int{},
 		retention:     map[string]int{},
 	}}
 	v.timezone(raw.Timezone)
@@ -51,6 +52,7 @@ func compile(raw *rawFile, baseDir string, errs *errorList) *Rules {
 	v.extensions(raw.Extensions, raw.Departments.Complete, trunks)
 	v.neverRecord(raw.NeverRecord, trunks)
 	v.numbers(raw.External)
+	v.siteLinks(raw.SiteLinks, trunks)
 	v.retention(raw.Retention)
 	v.r.schedules.Retention = v.schedule(raw.Schedules.Retention, "retention")
 	v.r.schedules.Integrity = v.schedule(raw.Schedules.Integrity, "integrity")
@@ -433,6 +435,69 @@ func (v *validator) numbers(x rawExternal) {
 			continue
 		}
 		v.r.numbers = append(v.r.numbers, numberPattern{src: p.V, re: re})
+	}
+}
+
+// siteLinks checks the trunks to the city's other PBX sites: each is its
+// own endpoint (never a carrier trunk, whose presented numbers are never
+// trusted, nor a phone), with a name and optional number patterns.
+func (v *validator) siteLinks(links []rawSiteLink, trunks map[string]*yaml.Node) {
+	seen := map[string]*yaml.Node{}
+	for _, l := range links {
+		ok := true
+		if v.nonEmpty(l.Trunk, "site_links trunk", "poste-police") {
+			t := l.Trunk.V
+			_, isExt := v.r.extByEnd[t]
+			_, isNever := v.r.neverByEnd[t]
+			switch prev := seen[t]; {
+			case len(t) > maxNameLen || !isEndpoint(t):
+				v.errs.at(l.Trunk.N, "site link trunk %s: give the PJSIP endpoint name of the trunk (letters, digits, \".\", \"_\", \"+\", \"-\"), e.g. poste-police", quote(t))
+				ok = false
+			case trunks[t] != nil:
+				v.errs.at(l.Trunk.N, "site link trunk %s is also a carrier trunk (line %d): a carrier trunk is never trusted for the numbers callers present; list it in one place only", quote(t), trunks[t].Line)
+				ok = false
+			case isExt || isNever:
+				v.errs.at(l.Trunk.N, "site link trunk %s is the endpoint of a phone; name the trunk's own endpoint", quote(t))
+				ok = false
+			case prev != nil:
+				v.errs.at(l.Trunk.N, "site link trunk %s is listed twice (first %s); remove one", quote(t), firstAt(prev, l.Trunk.N))
+				ok = false
+			default:
+				seen[t] = l.Trunk.N
+			}
+		} else {
+			ok = false
+		}
+		if !v.nonEmpty(l.Name, "site_links name", `"Poste de police"`) {
+			ok = false
+		}
+		link := SiteLink{Trunk: l.Trunk.V, Name: l.Name.V}
+		for _, p := range l.Numbers {
+			if !v.nonEmpty(p, "site_links numbers pattern", `'8[0-9]{2}'`) {
+				ok = false
+				continue
+			}
+			_, err := regexp.Compile(p.V)
+			var re *regexp.Regexp
+			if err == nil {
+				re, err = regexp.Compile(`^(?:` + p.V + `)$`)
+			}
+			if err != nil || len(p.V) > maxPatternLen {
+				msg := "longer than the limit"
+				if err != nil {
+					msg = strings.TrimPrefix(err.Error(), "error parsing regexp: ")
+				}
+				v.errs.at(p.N, "site link number pattern %s is not a valid regular expression of at most %d characters: %s", quote(p.V), maxPatternLen, msg)
+				ok = false
+				continue
+			}
+			link.Numbers = append(link.Numbers, p.V)
+			link.numbers = append(link.numbers, numberPattern{src: p.V, re: re})
+		}
+		if ok {
+			v.r.siteByEnd[link.Trunk] = len(v.r.sites)
+			v.r.sites = append(v.r.sites, link)
+		}
 	}
 }
 

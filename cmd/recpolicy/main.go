@@ -32,7 +32,7 @@ import (
 const usage = `usage:
   recpolicy run --config FILE
   recpolicy rules check FILE...
-  recpolicy rules test FILE --from X --to Y [--via TRUNK]
+  recpolicy rules test FILE --from X --to Y [--via TRUNK]     (X, Y: a phone, NUMBER@TRUNK, or a number)
   recpolicy rules show FILE
   recpolicy migrate --config FILE
   recpolicy recordings list --config FILE [--extension N[,N]] [--department ID] [--direction inbound|outbound|other]

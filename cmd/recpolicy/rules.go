@@ -57,9 +57,9 @@ func rulesTest(args []string, stdout, stderr io.Writer) int {
 	file, rest := splitFileFirst(args)
 	fs := flag.NewFlagSet("recpolicy rules test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	from := fs.String("from", "", "calling number or endpoint")
-	to := fs.String("to", "", "called number or endpoint")
-	via := fs.String("via", "", "trunk the call passed through (makes the non-extension side external)")
+	from := fs.String("from", "", "calling party: a phone of this PBX (endpoint or number), NUMBER@TRUNK, or a number")
+	to := fs.String("to", "", "called party: a phone of this PBX (endpoint or number), NUMBER@TRUNK, or a number")
+	via := fs.String("via", "", "trunk the outside party uses: --from arrives on it presenting that caller ID (for an outbound call from a phone, --to leaves through it)")
 	if err := fs.Parse(rest); err != nil {
 		return 2
 	}
@@ -75,12 +75,18 @@ func rulesTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	d := r.Explain(*from, *to, *via)
+	a, b, err := r.ExplainParties(*from, *to, *via)
+	if err != nil {
+		fmt.Fprintf(stderr, "recpolicy rules test: %v\n", err)
+		return 2
+	}
+	d := r.Decide(a, b)
 	if d.Record {
 		fmt.Fprintf(stdout, "RECORDED: extension %s's recording\nrule: %s\nwhy: %s\n", d.Extension, d.Rule, d.Reason)
 	} else {
 		fmt.Fprintf(stdout, "NOT RECORDED\nrule: %s\nwhy: %s\n", d.Rule, d.Reason)
 	}
+	fmt.Fprintf(stdout, "calling party: %s\ncalled party: %s\n", r.DescribeClass(a), r.DescribeClass(b))
 	return 0
 }
 

@@ -144,6 +144,41 @@ func TestTrackerDecisions(t *testing.T) {
 			started: []string{"PJSIP/230-00000002", "PJSIP/800-00000003"}, finished: 2,
 		},
 		{
+			name: "a carrier caller presenting the detainee phone's number is recorded",
+			events: []ev{
+				newChan("1", "PJSIP/carrier-00000001", "1", "899"),
+				dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
+				enter("b1", "2", "PJSIP/235-00000002"),
+				enter("b1", "1", "PJSIP/carrier-00000001"),
+				hangup("1"), hangup("2"),
+			},
+			started: []string{"PJSIP/235-00000002"}, finished: 1,
+		},
+		{
+			name: "a carrier caller presenting an Annexe A number is recorded",
+			events: []ev{
+				newChan("1", "PJSIP/carrier-00000001", "1", "250"),
+				dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
+				enter("b1", "2", "PJSIP/235-00000002"),
+				enter("b1", "1", "PJSIP/carrier-00000001"),
+				hangup("1"), hangup("2"),
+			},
+			started: []string{"PJSIP/235-00000002"}, finished: 1,
+		},
+		{
+			name: "a second carrier party presenting 899 joining the bridge stops nothing",
+			events: []ev{
+				newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+				dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
+				enter("b1", "2", "PJSIP/235-00000002"),
+				enter("b1", "1", "PJSIP/carrier-00000001"),
+				newChan("3", "PJSIP/carrier-00000003", "3", "899"),
+				enter("b1", "3", "PJSIP/carrier-00000003"),
+				hangup("1"), hangup("3"), hangup("2"),
+			},
+			started: []string{"PJSIP/235-00000002"}, finished: 1,
+		},
+		{
 			name: "transfer of a recorded call to the detainee phone stops the recording",
 			events: []ev{
 				newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),

@@ -20,7 +20,7 @@ import (
 	"github.com/villedemercier/recpolicy/internal/sandbox"
 )
 
-// Issue 5: every inbound caller hears "Il est possible que votre appel soit
+// Issue 5: every inbound caller hears "Il est possible que l'appel soit
 // enregistré" once, before the extension answers: played by the daemon's ARI
 // application, or by the dialplan when that application is not registered.
 // The simulator's carrier channel records what it receives (what the caller

@@ -95,6 +95,43 @@ func TestInboundExternalCallIsRecordedOnce(t *testing.T) {
 	t.Logf("filed %s: %.2f s for %.2f s bridged; phone tone %.2f, carrier tone %.2f", f.Path, audio.Duration(), bridged, phone, carrier)
 }
 
+// TestSpoofedCallerIDIsRecorded: what a caller presents never decides who
+// it is. A carrier caller presenting the detainee phone's number, or an
+// Annexe A extension's, is an outside caller: its call is recorded once,
+// whole.
+func TestSpoofedCallerIDIsRecorded(t *testing.T) {
+	for _, cid := range []string{"899", "250"} {
+		t.Run("presenting "+cid, func(t *testing.T) {
+			mark := h.filedCount()
+			call := placeAndTalk(t, func(ctx context.Context) (*sandbox.Call, error) {
+				return h.driver.Inbound(ctx, sandbox.DIDPrefix+"235", cid, sandbox.Options{})
+			}, 4*time.Second)
+			waitFiled(t, mark, 1, 2*time.Second)
+			got := h.filedSince(mark)
+			if len(got) != 1 {
+				t.Fatalf("filed %d recordings, want exactly 1: %+v", len(got), got)
+			}
+			if got[0].Recording.Extension != "235" {
+				t.Errorf("recording of extension %q, want 235", got[0].Recording.Extension)
+			}
+			audio, err := sandbox.ReadWAV(got[0].Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bridged := call.Bridged().Seconds()
+			if d := audio.Duration(); math.Abs(d-bridged) > 0.3 {
+				t.Errorf("recording lasts %.2f s, the call was bridged %.2f s (tolerance 0.3 s)", d, bridged)
+			}
+			end := audio.Duration()
+			phone := audio.ToneShare(sandbox.PhoneFreq, 0.2, end-0.2)
+			carrier := audio.ToneShare(sandbox.CarrierFreq, 0.2, end-0.2)
+			if phone < 0.1 || carrier < 0.1 {
+				t.Errorf("tone shares: phone %.2f, carrier %.2f; both directions must be in the recording", phone, carrier)
+			}
+		})
+	}
+}
+
 func TestInternalCallIsNotRecorded(t *testing.T) {
 	mark := h.filedCount()
 	before := spoolFiles(t)
