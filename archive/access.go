@@ -51,14 +51,23 @@ func (e *DeniedError) Error() string {
 // Unwrap makes errors.Is(err, ErrAccessDenied) true.
 func (e *DeniedError) Unwrap() error { return ErrAccessDenied }
 
-// Confidential names the extensions whose calls are hidden from directors:
-// a recording or call record is hidden when any call record or recording
-// of its call (linkedid) involves one of Numbers or Endpoints.
+// Confidential is the directors' filter. It hides a recording or call
+// record when any call record or recording of its call (linkedid) involves
+// one of Numbers or Endpoints (the confidential extensions of the rules in
+// force). With Directors set, it also fails closed on what the archive
+// cannot vouch for: a recording the daemon flagged as part of a call in
+// which a confidential extension took part (whatever the rules say today),
+// and one that cannot be tied to its call yet (no linkedid, or none of its
+// call's records archived: still in the daemon's spool, or quarantined) —
+// hidden until it can.
 type Confidential struct {
 	Numbers, Endpoints []string
+	Directors          bool
 }
 
-func (c Confidential) empty() bool { return len(c.Numbers) == 0 && len(c.Endpoints) == 0 }
+func (c Confidential) empty() bool {
+	return len(c.Numbers) == 0 && len(c.Endpoints) == 0 && !c.Directors
+}
 
 // involvesSQL is a condition on a calls row aliased a: it involves one of
 // the numbers nums or endpoints eps (parameters).
@@ -68,20 +77,24 @@ func involvesSQL(a, nums, eps string) string {
 }
 
 // hideRecordings adds the conditions that hide recordings of calls that
-// involve a confidential extension.
+// involve a confidential extension, or cannot be shown not to.
 func (c Confidential) hideRecordings(q *querier) {
 	if c.empty() {
 		return
 	}
 	nums, eps := q.arg(pq.Array(nonNil(c.Numbers))), q.arg(pq.Array(nonNil(c.Endpoints)))
 	q.add(fmt.Sprintf(`NOT (r.extension = ANY(%[1]s))
-  AND NOT EXISTS (SELECT 1 FROM recordings r2 WHERE r.linkedid <> '' AND r2.linkedid = r.linkedid AND r2.extension = ANY(%[1]s))
+  AND NOT EXISTS (SELECT 1 FROM recordings r2 WHERE r.linkedid <> '' AND r2.linkedid = r.linkedid AND (r2.extension = ANY(%[1]s) OR r2.call_confidential))
   AND NOT EXISTS (SELECT 1 FROM calls c2 WHERE r.linkedid <> '' AND c2.linkedid = r.linkedid AND %[2]s)`,
 		nums, involvesSQL("c2", nums, eps)))
+	if c.Directors {
+		q.add(`NOT r.call_confidential AND r.linkedid <> ''
+  AND EXISTS (SELECT 1 FROM calls c3 WHERE c3.linkedid = r.linkedid)`)
+	}
 }
 
 // hideCalls adds the conditions that hide call records of calls that
-// involve a confidential extension.
+// involve a confidential extension, or cannot be shown not to.
 func (c Confidential) hideCalls(q *querier) {
 	if c.empty() {
 		return
@@ -89,8 +102,11 @@ func (c Confidential) hideCalls(q *querier) {
 	nums, eps := q.arg(pq.Array(nonNil(c.Numbers))), q.arg(pq.Array(nonNil(c.Endpoints)))
 	q.add(fmt.Sprintf(`NOT %[1]s
   AND NOT EXISTS (SELECT 1 FROM calls c2 WHERE c.linkedid <> '' AND c2.linkedid = c.linkedid AND %[2]s)
-  AND NOT EXISTS (SELECT 1 FROM recordings r2 WHERE c.linkedid <> '' AND r2.linkedid = c.linkedid AND r2.extension = ANY(%[3]s))`,
+  AND NOT EXISTS (SELECT 1 FROM recordings r2 WHERE c.linkedid <> '' AND r2.linkedid = c.linkedid AND (r2.extension = ANY(%[3]s) OR r2.call_confidential))`,
 		involvesSQL("c", nums, eps), involvesSQL("c2", nums, eps), nums))
+	if c.Directors {
+		q.add(`c.linkedid <> ''`)
+	}
 }
 
 // RecordingHidden tells whether the recording with row id is of a call that

@@ -151,6 +151,19 @@ func (a *Archive) AddCDR(fields []Field) error {
 	return nil
 }
 
+// AddRulesVersion spools one load of the rules file; it returns once it is
+// on disk.
+func (a *Archive) AddRulesVersion(v RulesVersion) error {
+	if len(v.SHA256) != 64 || !isHex(v.SHA256) || v.LoadedAt.IsZero() {
+		return fmt.Errorf("spool rules version: %w", &MalformedError{Field: "SHA256", Value: v.SHA256, Reason: "not a hex SHA-256, or no load time"})
+	}
+	if err := a.spool.append([]entry{{Kind: kindRules, Rules: &v}}); err != nil {
+		return fmt.Errorf("spool rules version: %w", err)
+	}
+	a.notify()
+	return nil
+}
+
 // AddRecording spools a filed recording's metadata; it returns once it is
 // on disk. An unusable one is quarantined and reported as a
 // *MalformedError.

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/lib/pq"
 )
 
 // Kinds of hold.
@@ -267,21 +265,12 @@ func (s *Store) FindRecording(ctx context.Context, ref string) (StoredRecording,
 	} else {
 		return StoredRecording{}, fmt.Errorf("find recording %q: give its id (digits) or its absolute path", ref)
 	}
-	var r StoredRecording
-	var end *time.Time
-	err := s.db.QueryRowContext(ctx, `SELECT r.id, r.path, r.sha256, r.size, r.duration, r.extension, r.departments,
-  r.direction, r.start_time, r.end_time, r.uniqueid, r.linkedid, r.retention_class, r.repaired
-FROM recordings r WHERE `+where, arg).Scan(&r.ID, &r.Path, &r.SHA256, &r.Size, &r.Duration, &r.Extension,
-		pq.Array(&r.Departments), &r.Direction, &r.Start, &end, &r.UniqueID, &r.LinkedID, &r.RetentionClass, &r.Repaired)
+	r, err := scanStored(s.db.QueryRowContext(ctx, `SELECT `+storedColumns+` FROM recordings r WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("find recording %q: %w (recpolicy recordings list shows what is archived)", ref, ErrNotFound)
 	}
 	if err != nil {
 		return r, fmt.Errorf("find recording %q: %w", ref, err)
 	}
-	if end != nil {
-		r.End = *end
-	}
-	r.Departments = nonNil(r.Departments)
 	return r, nil
 }

@@ -37,18 +37,41 @@ FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::te
   duration, billable_seconds, disposition, ama_flags, user_field, system_name, extra)
 ON CONFLICT ON CONSTRAINT calls_key DO NOTHING`
 
+// insertRecordings adds recordings; one whose linkedid is unknown (found
+// after a crash in a spool file named before linkedids were) takes it from
+// its channel's call record when that is archived already.
 const insertRecordings = `
 INSERT INTO recordings (path, sha256, size, duration, extension, departments, direction,
-  start_time, end_time, uniqueid, linkedid, retention_class, repaired)
+  start_time, end_time, uniqueid, linkedid, retention_class, repaired,
+  decision_rule, decision_reason, parties, call_confidential, rules_sha256, greeting)
 SELECT u.path, u.sha256, u.size, u.duration, u.extension,
   ARRAY(SELECT jsonb_array_elements_text(u.departments::jsonb)), u.direction,
-  u.start_time::timestamptz, NULLIF(u.end_time, '')::timestamptz, u.uniqueid, u.linkedid,
-  u.retention_class, u.repaired
+  u.start_time::timestamptz, NULLIF(u.end_time, '')::timestamptz, u.uniqueid,
+  COALESCE(NULLIF(u.linkedid, ''), (SELECT c.linkedid FROM calls c WHERE u.uniqueid <> '' AND c.uniqueid = u.uniqueid AND c.linkedid <> '' LIMIT 1), ''),
+  u.retention_class, u.repaired,
+  u.decision_rule, u.decision_reason, COALESCE(NULLIF(u.parties, ''), '[]')::jsonb, u.call_confidential, u.rules_sha256, u.greeting
 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::text[], $6::text[], $7::text[],
-  $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[])
+  $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[],
+  $14::text[], $15::text[], $16::text[], $17::bool[], $18::text[], $19::text[])
   AS u(path, sha256, size, duration, extension, departments, direction,
-  start_time, end_time, uniqueid, linkedid, retention_class, repaired)
+  start_time, end_time, uniqueid, linkedid, retention_class, repaired,
+  decision_rule, decision_reason, parties, call_confidential, rules_sha256, greeting)
 ON CONFLICT ON CONSTRAINT recordings_path_key DO NOTHING`
+
+// fillLinkedids gives recordings archived without a linkedid the one of
+// their channel's call record, once that record is archived.
+const fillLinkedids = `
+UPDATE recordings r SET linkedid = c.linkedid
+FROM calls c
+WHERE r.linkedid = '' AND r.uniqueid <> '' AND c.uniqueid = r.uniqueid AND c.linkedid <> ''`
+
+// insertRulesVersions keeps each load of the rules file.
+const insertRulesVersions = `
+INSERT INTO rules_versions (sha256, loaded_at, trigger, source, content)
+SELECT u.sha256, u.loaded_at::timestamptz, u.trigger, u.source, u.content
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+  AS u(sha256, loaded_at, trigger, source, content)
+ON CONFLICT ON CONSTRAINT rules_versions_key DO NOTHING`
 
 func timeText(t time.Time) string {
 	if t.IsZero() {
@@ -114,7 +137,10 @@ func recordingColumns(recs []*Recording) ([]any, error) {
 	text := func() []string { return make([]string, 0, n) }
 	path, sum, ext, depts, dir, start, end, uniq, linked, ret := text(), text(), text(), text(), text(), text(), text(), text(), text(), text()
 	size, dur, rep := make([]int64, 0, n), make([]float64, 0, n), make([]bool, 0, n)
+	rule, reason, parties, sums, greet, conf := text(), text(), text(), text(), text(), make([]bool, 0, n)
 	for _, r := range recs {
+		rule, reason, parties = append(rule, r.DecisionRule), append(reason, r.DecisionReason), append(parties, string(r.Parties))
+		sums, greet, conf = append(sums, r.RulesSHA256), append(greet, r.Greeting), append(conf, r.CallConfidential)
 		d := r.Departments
 		if d == nil {
 			d = []string{}
@@ -135,12 +161,25 @@ func recordingColumns(recs []*Recording) ([]any, error) {
 	}
 	return []any{pq.Array(path), pq.Array(sum), pq.Array(size), pq.Array(dur), pq.Array(ext),
 		pq.Array(depts), pq.Array(dir), pq.Array(start), pq.Array(end), pq.Array(uniq),
-		pq.Array(linked), pq.Array(ret), pq.Array(rep)}, nil
+		pq.Array(linked), pq.Array(ret), pq.Array(rep), pq.Array(rule), pq.Array(reason), pq.Array(parties),
+		pq.Array(conf), pq.Array(sums), pq.Array(greet)}, nil
 }
 
-// InsertBatch writes CDRs and recordings in one transaction; rows already
-// archived are skipped, so a batch may be written any number of times.
-func (s *Store) InsertBatch(ctx context.Context, cdrs []*CDR, recs []*Recording) (Inserted, error) {
+// rulesColumns turns rules versions into the column arrays of
+// insertRulesVersions.
+func rulesColumns(vs []*RulesVersion) []any {
+	var sum, at, trig, src, text []string
+	for _, v := range vs {
+		sum, at, trig = append(sum, v.SHA256), append(at, timeText(v.LoadedAt)), append(trig, v.Trigger)
+		src, text = append(src, v.Source), append(text, v.Content)
+	}
+	return []any{pq.Array(sum), pq.Array(at), pq.Array(trig), pq.Array(src), pq.Array(text)}
+}
+
+// InsertBatch writes CDRs, recordings and rules versions in one
+// transaction; rows already archived are skipped, so a batch may be
+// written any number of times.
+func (s *Store) InsertBatch(ctx context.Context, cdrs []*CDR, recs []*Recording, versions ...*RulesVersion) (Inserted, error) {
 	var ins Inserted
 	var callArgs, recArgs []any
 	var err error
@@ -174,6 +213,16 @@ func (s *Store) InsertBatch(ctx context.Context, cdrs []*CDR, recs []*Recording)
 	}
 	if ins.Recordings, err = exec(insertRecordings, recArgs); err != nil {
 		return Inserted{}, fmt.Errorf("insert recordings: %w", err)
+	}
+	if callArgs != nil {
+		if _, err := tx.ExecContext(ctx, fillLinkedids); err != nil {
+			return Inserted{}, fmt.Errorf("fill recordings' linkedids: %w", err)
+		}
+	}
+	if len(versions) > 0 {
+		if _, err = exec(insertRulesVersions, rulesColumns(versions)); err != nil {
+			return Inserted{}, fmt.Errorf("insert rules versions: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return Inserted{}, fmt.Errorf("insert batch: commit: %w", err)

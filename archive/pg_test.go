@@ -23,7 +23,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	if err != nil || len(applied) != 0 {
 		t.Fatalf("second migrate: %v %v", applied, err)
 	}
-	if v, err := s.SchemaVersion(t.Context()); err != nil || v != 3 {
+	if v, err := s.SchemaVersion(t.Context()); err != nil || v != 4 {
 		t.Fatalf("version %d, %v", v, err)
 	}
 }
@@ -175,5 +175,51 @@ func TestRefusedRecordIsIsolated(t *testing.T) {
 	q, _ := ReadQuarantine(a.cfg.SpoolDir)
 	if len(q) != 1 || q[0].Recording == nil || q[0].Recording.Path != "/srv/r/bad.wav" || !strings.Contains(q[0].Reason, "refused") {
 		t.Errorf("quarantine %+v", q)
+	}
+}
+
+// TestEvidenceAndRulesVersions: a recording keeps the evidence of its
+// decision; each rules load is kept; a recording recovered without its
+// linkedid takes it from its channel's call record, whichever is archived
+// first.
+func TestEvidenceAndRulesVersions(t *testing.T) {
+	a := openTest(t, testDB(t), nil)
+	runArchive(t, a)
+	sum := strings.Repeat("cd", 32)
+	loaded := time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
+	if err := a.AddRulesVersion(RulesVersion{SHA256: sum, LoadedAt: loaded, Trigger: "start", Source: "/etc/recpolicy/rules.yaml", Content: "timezone: America/Toronto\n"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddRulesVersion(RulesVersion{SHA256: "nope", LoadedAt: loaded}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("bad rules version: %v, want ErrMalformed", err)
+	}
+	r := sampleRecording("/srv/recordings/2026/11/28/20261128-0626-235.wav", "")
+	r.UniqueID = "mercier-pbx-1795847182.138" // the channel of answered.txt's call record
+	r.DecisionRule, r.DecisionReason = "external-call", "external party carrier (xxxxxxxx42) with Annexe A extension 252"
+	r.Parties = []byte(`[{"channel":"PJSIP/carrier-00000001","kind":"external","by":"endpoint"},{"channel":"PJSIP/252-00000002","kind":"extension","extension":"252","by":"endpoint","confidential":true}]`)
+	r.CallConfidential, r.RulesSHA256, r.Greeting = true, sum, "played"
+	if err := a.AddRecording(r); err != nil {
+		t.Fatal(err)
+	}
+	waitDrained(t, a, 10*time.Second)
+	db := a.store.db
+	var linked string
+	if err := db.QueryRow(`SELECT linkedid FROM recordings WHERE path = $1`, r.Path).Scan(&linked); err != nil || linked != "" {
+		t.Fatalf("before its call record: linkedid %q, %v", linked, err)
+	}
+	if err := a.AddCDR(readFixture(t, "answered.txt")); err != nil {
+		t.Fatal(err)
+	}
+	waitDrained(t, a, 10*time.Second)
+	var rule, reason, greeting, rulesSum, parties string
+	var conf bool
+	err := db.QueryRow(`SELECT linkedid, decision_rule, decision_reason, call_confidential, rules_sha256, greeting, parties->1->>'extension'
+		FROM recordings WHERE path = $1`, r.Path).Scan(&linked, &rule, &reason, &conf, &rulesSum, &greeting, &parties)
+	if err != nil || linked == "" || rule != "external-call" || !conf || rulesSum != sum || greeting != "played" || parties != "252" || reason != r.DecisionReason {
+		t.Errorf("evidence: linkedid %q rule %q conf %v sum %q greeting %q parties %q reason %q, %v", linked, rule, conf, rulesSum, greeting, parties, reason, err)
+	}
+	var content, trigger string
+	if err := db.QueryRow(`SELECT content, trigger FROM rules_versions WHERE sha256 = $1`, sum).Scan(&content, &trigger); err != nil || trigger != "start" || !strings.HasPrefix(content, "timezone:") {
+		t.Errorf("rules version: %q %q %v", trigger, content, err)
 	}
 }

@@ -19,11 +19,12 @@ type QuarantineRecord struct {
 	Time   time.Time `json:"time"`
 	Reason string    `json:"reason"`
 	// Exactly one of these holds the record as it came.
-	Event     []Field    `json:"event,omitempty"`      // a Cdr event's fields
-	Recording *Recording `json:"recording,omitempty"`  // a recording
-	CDR       *CDR       `json:"cdr,omitempty"`        // a spooled CDR the database refused
-	SpoolFile string     `json:"spool_file,omitempty"` // a spool file that did not decode...
-	Raw       string     `json:"raw,omitempty"`        // ...and its bytes
+	Event     []Field       `json:"event,omitempty"`      // a Cdr event's fields
+	Recording *Recording    `json:"recording,omitempty"`  // a recording
+	CDR       *CDR          `json:"cdr,omitempty"`        // a spooled CDR the database refused
+	Rules     *RulesVersion `json:"rules,omitempty"`      // a rules version the database refused
+	SpoolFile string        `json:"spool_file,omitempty"` // a spool file that did not decode...
+	Raw       string        `json:"raw,omitempty"`        // ...and its bytes
 }
 
 // quarantine appends records to the quarantine file, fsync'd.

@@ -195,8 +195,7 @@ func (s *Store) ListRecordings(ctx context.Context, f RecordingFilter) ([]Stored
 		q.add("EXISTS (SELECT 1 FROM calls c WHERE c.linkedid = r.linkedid AND r.linkedid <> '' AND " + sub.where[0] + ")")
 	}
 	f.Hidden.hideRecordings(&q)
-	query := `SELECT r.id, r.path, r.sha256, r.size, r.duration, r.extension, r.departments, r.direction,
-  r.start_time, r.end_time, r.uniqueid, r.linkedid, r.retention_class, r.repaired
+	query := `SELECT ` + storedColumns + `
 FROM recordings r` + q.sql() + ` ORDER BY r.start_time DESC, r.id DESC`
 	if f.Limit > 0 {
 		query += " LIMIT " + q.arg(f.Limit)
@@ -208,22 +207,41 @@ FROM recordings r` + q.sql() + ` ORDER BY r.start_time DESC, r.id DESC`
 	defer rows.Close()
 	var out []StoredRecording
 	for rows.Next() {
-		var r StoredRecording
-		var end *time.Time
-		if err := rows.Scan(&r.ID, &r.Path, &r.SHA256, &r.Size, &r.Duration, &r.Extension, pq.Array(&r.Departments),
-			&r.Direction, &r.Start, &end, &r.UniqueID, &r.LinkedID, &r.RetentionClass, &r.Repaired); err != nil {
+		r, err := scanStored(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list recordings: %w", err)
 		}
-		if end != nil {
-			r.End = *end
-		}
-		r.Departments = nonNil(r.Departments)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list recordings: %w", err)
 	}
 	return out, nil
+}
+
+// storedColumns are the columns scanStored reads, of recordings aliased r.
+const storedColumns = `r.id, r.path, r.sha256, r.size, r.duration, r.extension, r.departments, r.direction,
+  r.start_time, r.end_time, r.uniqueid, r.linkedid, r.retention_class, r.repaired,
+  r.decision_rule, r.decision_reason, r.parties, r.call_confidential, r.rules_sha256, r.greeting`
+
+// scanStored reads a row of storedColumns.
+func scanStored(row interface{ Scan(...any) error }) (StoredRecording, error) {
+	var r StoredRecording
+	var end *time.Time
+	var parties []byte
+	if err := row.Scan(&r.ID, &r.Path, &r.SHA256, &r.Size, &r.Duration, &r.Extension, pq.Array(&r.Departments),
+		&r.Direction, &r.Start, &end, &r.UniqueID, &r.LinkedID, &r.RetentionClass, &r.Repaired,
+		&r.DecisionRule, &r.DecisionReason, &parties, &r.CallConfidential, &r.RulesSHA256, &r.Greeting); err != nil {
+		return r, err
+	}
+	if end != nil {
+		r.End = *end
+	}
+	if len(parties) > 0 && string(parties) != "[]" {
+		r.Parties = parties
+	}
+	r.Departments = nonNil(r.Departments)
+	return r, nil
 }
 
 func nonNil(s []string) []string {

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"path/filepath"
 	"time"
 )
@@ -24,6 +25,24 @@ type Recording struct {
 	LinkedID       string    `json:"linkedid"`
 	RetentionClass string    `json:"retention_class"` // DefaultRetention when empty
 	Repaired       bool      `json:"repaired"`        // its WAV header was repaired when filed
+	// The evidence of its decision (empty in rows archived before it was
+	// kept).
+	DecisionRule     string          `json:"decision_rule,omitempty"`
+	DecisionReason   string          `json:"decision_reason,omitempty"`
+	Parties          json.RawMessage `json:"parties,omitempty"`           // JSON array: each party's channel and class
+	CallConfidential bool            `json:"call_confidential,omitempty"` // a confidential extension took part in the call
+	RulesSHA256      string          `json:"rules_sha256,omitempty"`      // the rules file in force (rules_versions)
+	Greeting         string          `json:"greeting,omitempty"`          // how the caller was greeted: played, cut_short, fallback, none, unknown
+}
+
+// RulesVersion is one load of the rules file by the daemon: kept in the
+// database with the recordings it decided.
+type RulesVersion struct {
+	SHA256   string    `json:"sha256"`
+	LoadedAt time.Time `json:"loaded_at"`
+	Trigger  string    `json:"trigger"` // start, SIGHUP, file changed
+	Source   string    `json:"source"`  // the file's path
+	Content  string    `json:"content"`
 }
 
 // check returns a *MalformedError when r cannot be archived.
@@ -39,6 +58,10 @@ func (r *Recording) check() error {
 		return &MalformedError{Field: "Start", Reason: "missing"}
 	case !r.End.IsZero() && r.End.Before(r.Start):
 		return &MalformedError{Field: "End", Value: r.End.String(), Reason: "before Start"}
+	case len(r.Parties) > 0 && !json.Valid(r.Parties):
+		return &MalformedError{Field: "Parties", Reason: "not JSON"}
+	case r.RulesSHA256 != "" && (len(r.RulesSHA256) != 64 || !isHex(r.RulesSHA256)):
+		return &MalformedError{Field: "RulesSHA256", Value: r.RulesSHA256, Reason: "not a hex SHA-256"}
 	}
 	return nil
 }

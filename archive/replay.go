@@ -186,17 +186,20 @@ func (a *Archive) replayBatch(ctx context.Context) (int, error) {
 func (a *Archive) write(ctx context.Context, entries []entry) (Inserted, error) {
 	var cdrs []*CDR
 	var recs []*Recording
+	var versions []*RulesVersion
 	for _, e := range entries {
 		switch e.Kind {
 		case kindCDR:
 			cdrs = append(cdrs, e.CDR)
 		case kindRecording:
 			recs = append(recs, e.Recording)
+		case kindRules:
+			versions = append(versions, e.Rules)
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	return a.store.InsertBatch(wctx, cdrs, recs)
+	return a.store.InsertBatch(wctx, cdrs, recs, versions...)
 }
 
 // isolate writes entries one at a time; one the database refuses for
@@ -216,8 +219,11 @@ func (a *Archive) isolate(ctx context.Context, entries []entry) (Inserted, error
 			if e.Recording != nil {
 				ev = ev.Str("path", e.Recording.Path).Str("uniqueid", e.Recording.UniqueID)
 			}
+			if e.Rules != nil {
+				ev = ev.Str("rules_sha256", e.Rules.SHA256)
+			}
 			ev.Msg("database refused a record; quarantined (its values are in the quarantine file, not in the log)")
-			if qerr := a.quar.add(QuarantineRecord{Reason: fmt.Sprintf("database refused it: %v", err), CDR: e.CDR, Recording: e.Recording}); qerr != nil {
+			if qerr := a.quar.add(QuarantineRecord{Reason: fmt.Sprintf("database refused it: %v", err), CDR: e.CDR, Recording: e.Recording, Rules: e.Rules}); qerr != nil {
 				return total, qerr
 			}
 			continue

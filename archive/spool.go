@@ -18,13 +18,27 @@ import (
 const (
 	kindCDR       = "cdr"
 	kindRecording = "recording"
+	kindRules     = "rules"
 )
 
 // entry is one record waiting in the spool.
 type entry struct {
-	Kind      string     `json:"kind"`
-	CDR       *CDR       `json:"cdr,omitempty"`
-	Recording *Recording `json:"recording,omitempty"`
+	Kind      string        `json:"kind"`
+	CDR       *CDR          `json:"cdr,omitempty"`
+	Recording *Recording    `json:"recording,omitempty"`
+	Rules     *RulesVersion `json:"rules,omitempty"`
+}
+
+// valid tells whether an entry holds exactly the payload its kind names.
+func (e entry) valid() bool {
+	n := 0
+	for _, set := range []bool{e.CDR != nil, e.Recording != nil, e.Rules != nil} {
+		if set {
+			n++
+		}
+	}
+	return n == 1 && (e.Kind == kindCDR) == (e.CDR != nil) && (e.Kind == kindRecording) == (e.Recording != nil) &&
+		(e.Kind == kindRules) == (e.Rules != nil)
 }
 
 // spool is a directory of files named <sequence>-<count>.jsonl, each
@@ -191,7 +205,7 @@ func (s *spool) read(f spoolFile) ([]entry, []byte, error) {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			return nil, data, fmt.Errorf("read spool %s: %w: %v", f.name, errCorrupt, err)
 		}
-		if (e.Kind == kindCDR) != (e.CDR != nil) || (e.Kind == kindRecording) != (e.Recording != nil) || (e.CDR == nil) == (e.Recording == nil) {
+		if !e.valid() {
 			return nil, data, fmt.Errorf("read spool %s: %w: entry of kind %q", f.name, errCorrupt, e.Kind)
 		}
 		out = append(out, e)

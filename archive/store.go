@@ -68,8 +68,12 @@ func transient(err error) bool {
 			"40", // transaction rollback (serialization, deadlock)
 			"55": // object not in prerequisite state (lock not available)
 			return true
-		case "42": // syntax error or undefined table: schema not migrated
-			return pqErr.Code == pqerror.Code("42P01")
+		case "42": // undefined table (schema not migrated yet), missing privileges (a GRANT to restore)
+			return pqErr.Code == pqerror.Code("42P01") || pqErr.Code == pqerror.Code("42501")
+		case "25": // read-only server after a failover (25006)
+			return pqErr.Code == pqerror.Code("25006")
+		case "28": // authentication: a rotated password, a role being fixed
+			return true
 		}
 		return false
 	}

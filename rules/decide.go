@@ -95,6 +95,9 @@ type Class struct {
 	Extension string // the Annexe A number, when Kind is KindExtension
 	Rule      string // which entry of the rules file matched, in words
 	By        Basis  // what decided: the endpoint, the number, or a site link's trusted number
+	// Confidential: an Annexe A extension of staff bound by professional
+	// confidentiality (its calls are hidden from directors).
+	Confidential bool
 }
 
 // Classify tells what a party is. The channel decides, never what a caller
@@ -124,7 +127,7 @@ func (r *Rules) Classify(p Party) Class {
 	}
 	if i, ok := r.extByEnd[ep]; ok {
 		e := r.extensions[i]
-		return Class{Kind: KindExtension, By: ByEndpoint, Extension: e.Number, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")"}
+		return Class{Kind: KindExtension, By: ByEndpoint, Extension: e.Number, Confidential: e.Confidential, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")"}
 	}
 	return Class{Kind: KindInternal, By: ByEndpoint, Rule: "endpoint " + ep + " is a city phone outside Annexe A"}
 }
@@ -143,7 +146,7 @@ func (r *Rules) classifyNumber(num string) Class {
 	}
 	if i, ok := r.extByNumber[num]; ok {
 		e := r.extensions[i]
-		return Class{Kind: KindExtension, By: ByNumber, Extension: e.Number, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")"}
+		return Class{Kind: KindExtension, By: ByNumber, Extension: e.Number, Confidential: e.Confidential, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")"}
 	}
 	if num == "" {
 		return Class{Kind: KindInternal, By: ByNumber, Rule: "no endpoint and no number: cannot be shown to be external"}
@@ -164,7 +167,7 @@ func (r *Rules) classifySite(l SiteLink, num string) Class {
 	}
 	if i, ok := r.extByNumber[num]; ok && num != "" {
 		e := r.extensions[i]
-		return Class{Kind: KindExtension, By: BySiteLink, Extension: e.Number, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")" + on}
+		return Class{Kind: KindExtension, By: BySiteLink, Extension: e.Number, Confidential: e.Confidential, Rule: "Annexe A extension " + e.Number + " (" + r.label(e) + ")" + on}
 	}
 	for _, pat := range l.numbers {
 		if num != "" && pat.re.MatchString(num) {
@@ -196,7 +199,7 @@ type Decision struct {
 //     recorded.
 func (r *Rules) Decide(a, b Party) Decision {
 	ca, cb := r.Classify(a), r.Classify(b)
-	if r.confidential(ca) || r.confidential(cb) {
+	if ca.Confidential || cb.Confidential {
 		// A confidential extension's correspondents stay out of logs.
 		a, b = maskOutside(a, ca), maskOutside(b, cb)
 	}
@@ -255,15 +258,6 @@ func describeSide(p Party, c Class) string {
 		return describeExtension(p, c)
 	}
 	return p.String() + " (" + c.Rule + ")"
-}
-
-// confidential tells whether a class is a confidential Annexe A extension.
-func (r *Rules) confidential(c Class) bool {
-	if c.Kind != KindExtension {
-		return false
-	}
-	i, ok := r.extByNumber[c.Extension]
-	return ok && r.extensions[i].Confidential
 }
 
 // maskOutside hides all but the last two digits of an external party's

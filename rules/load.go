@@ -66,5 +66,6 @@ func Parse(file string, data []byte, baseDir string) (*Rules, error) {
 	sum := sha256.Sum256(data)
 	r.source = file
 	r.digest = hex.EncodeToString(sum[:])
+	r.text = string(data)
 	return r, nil
 }

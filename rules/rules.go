@@ -14,6 +14,7 @@ import (
 type Rules struct {
 	source string
 	digest string
+	text   string // the file as read, kept as evidence of each version
 
 	timezone string
 	loc      *time.Location
@@ -106,6 +107,10 @@ func (r *Rules) Source() string { return r.source }
 
 // Digest returns the hex SHA-256 of the rules file's bytes, for logs.
 func (r *Rules) Digest() string { return r.digest }
+
+// Text returns the rules file as it was read (the bytes Digest sums), so
+// that each version in force can be kept with the recordings it decided.
+func (r *Rules) Text() string { return r.text }
 
 // Location returns the time zone of file names and schedules.
 func (r *Rules) Location() *time.Location { return r.loc }

@@ -79,6 +79,7 @@ func resolveViewer(id identity, admins []string, r *rules.Rules) viewer {
 		return v
 	}
 	v.role = archive.RoleDirector
+	v.hidden.Directors = true
 	for _, n := range r.DirectorExtensions(id.login) {
 		v.extensions = append(v.extensions, n)
 		v.endpoints = append(v.endpoints, endpointOf(r, n))

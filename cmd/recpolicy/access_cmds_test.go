@@ -55,14 +55,19 @@ func newAccessFixture(t *testing.T) *accessFixture {
 	type call struct {
 		label, ext, linked string
 		other              string // a second extension in the same call (a transfer), "" for none
+		flagged            bool   // the daemon saw a confidential extension in the call
+		noCDR              bool   // its call records are not archived (still spooled, or quarantined)
 	}
 	calls := []call{
-		{"comm", "235", "L1", ""},
-		{"greffe", "242", "L2", ""},
-		{"confidential", "252", "L3", ""},
-		{"shared-with-confidential", "245", "L4", "252"}, // 245 took a call 252 had (a transfer)
-		{"shared", "245", "L6", ""},                      // greffe and communications-ti
-		{"police", "801", "L5", ""},
+		{"comm", "235", "L1", "", false, false},
+		{"greffe", "242", "L2", "", false, false},
+		{"confidential", "252", "L3", "", false, false},
+		{"shared-with-confidential", "245", "L4", "252", false, false}, // 245 took a call 252 had (a transfer)
+		{"shared", "245", "L6", "", false, false},                      // greffe and communications-ti
+		{"police", "801", "L5", "", false, false},
+		{"flagged", "235", "L7", "", true, false}, // a confidential extension took part (daemon's evidence)
+		{"unlinked", "235", "", "", false, true},  // recovered without its call's linkedid
+		{"pending", "235", "L8", "", false, true}, // its call records not archived yet
 	}
 	var cdrs []*archive.CDR
 	var recs []*archive.Recording
@@ -74,11 +79,13 @@ func newAccessFixture(t *testing.T) *accessFixture {
 				fields[j].Value = c.linked
 			}
 		}
-		cdr, _, err := archive.ParseCDR(fields, time.UTC)
-		if err != nil {
-			t.Fatal(err)
+		if !c.noCDR {
+			cdr, _, err := archive.ParseCDR(fields, time.UTC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cdrs = append(cdrs, &cdr)
 		}
-		cdrs = append(cdrs, &cdr)
 		if c.other != "" {
 			of := cdrFields(c.linked+"-x", 2, "5145550100", c.other, "PJSIP/carrier-0000002"+strconv.Itoa(i), "PJSIP/"+c.other+"-0000003"+strconv.Itoa(i), start.Add(-time.Minute))
 			for j := range of {
@@ -99,7 +106,7 @@ func newAccessFixture(t *testing.T) *accessFixture {
 		sum := sha256.Sum256(data)
 		recs = append(recs, &archive.Recording{Path: p, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), Duration: 30,
 			Extension: c.ext, Direction: "inbound", Start: start, End: start.Add(30 * time.Second),
-			UniqueID: c.linked + "b", LinkedID: c.linked, RetentionClass: "standard"})
+			UniqueID: c.label + "b", LinkedID: c.linked, RetentionClass: "standard", CallConfidential: c.flagged})
 	}
 	if _, err := st.InsertBatch(context.Background(), cdrs, recs); err != nil {
 		t.Fatal(err)
@@ -139,9 +146,9 @@ func TestDirectorsSeeTheirDepartmentOnly(t *testing.T) {
 		see, hide []string
 		err       string
 	}{
-		{"root", recs, []string{"list"}, 0, []string{"comm.wav", "greffe.wav", "confidential.wav", "shared-with-confidential.wav", "shared.wav", "police.wav"}, nil, ""},
+		{"root", recs, []string{"list"}, 0, []string{"comm.wav", "greffe.wav", "confidential.wav", "shared-with-confidential.wav", "shared.wav", "police.wav", "flagged.wav", "unlinked.wav", "pending.wav"}, nil, ""},
 		{"dferland", recs, []string{"list"}, 0, []string{"greffe.wav", "/shared.wav"}, []string{"comm.wav", "confidential.wav", "shared-with-confidential.wav", "police.wav"}, ""},
-		{"jtremblay", recs, []string{"list"}, 0, []string{"comm.wav", "/shared.wav"}, []string{"greffe.wav", "confidential.wav", "shared-with-confidential.wav", "police.wav"}, ""},
+		{"jtremblay", recs, []string{"list"}, 0, []string{"comm.wav", "/shared.wav"}, []string{"greffe.wav", "confidential.wav", "shared-with-confidential.wav", "police.wav", "flagged.wav", "unlinked.wav", "pending.wav"}, ""},
 		// Asking for more than one's department narrows to it.
 		{"dferland", recs, []string{"list", "--extension", "252,235,242"}, 0, []string{"greffe.wav"}, []string{"comm.wav", "confidential.wav"}, ""},
 		{"dferland", recs, []string{"list", "--department", "police"}, 0, nil, []string{"police.wav"}, ""},
@@ -214,6 +221,8 @@ func TestRecordingsGetAndTheRegister(t *testing.T) {
 		{"dferland", recs, []string{"get", f.id("greffe"), "--out", out("nodir/a.wav"), "--purpose", "x"}, 2, "does not exist"},
 		{"dferland", recs, []string{"get", f.id("confidential"), "--out", out("b.wav"), "--purpose", "x"}, 1, "professional confidentiality"},
 		{"dferland", recs, []string{"get", f.id("shared-with-confidential"), "--out", out("b.wav"), "--purpose", "x"}, 1, "professional confidentiality"},
+		{"jtremblay", recs, []string{"get", f.id("flagged"), "--out", out("c.wav"), "--purpose", "x"}, 1, "professional confidentiality"},
+		{"jtremblay", recs, []string{"get", f.id("unlinked"), "--out", out("d.wav"), "--purpose", "x"}, 1, "professional confidentiality"},
 		{"dferland", recs, []string{"get", f.id("comm"), "--out", out("b.wav"), "--purpose", "x"}, 1, "outside your department"},
 		{"dferland", recs, []string{"get", f.id("greffe"), "--out", out("c.wav")}, 2, "say why: --purpose"},
 		{"visiteur", recs, []string{"get", f.id("greffe"), "--out", out("c.wav"), "--purpose", "x"}, 1, "access denied to visiteur"},

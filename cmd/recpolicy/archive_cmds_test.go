@@ -90,7 +90,7 @@ func TestArchiveCommands(t *testing.T) {
 	recs := func(a []string, o, e *bytes.Buffer) int { return cmdRecordings(a, o, e) }
 	migrate := func(a []string, o, e *bytes.Buffer) int { return cmdMigrate(a, o, e) }
 
-	if rc, out, errs := runCmd(migrate, "--config", cfg); rc != 0 || !strings.Contains(out, "version 3") {
+	if rc, out, errs := runCmd(migrate, "--config", cfg); rc != 0 || !strings.Contains(out, "version 4") {
 		t.Fatalf("migrate: %d %q %q", rc, out, errs)
 	}
 	if rc, out, _ := runCmd(migrate, "--config", cfg); rc != 0 || !strings.Contains(out, "up to date") {

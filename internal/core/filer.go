@@ -409,7 +409,7 @@ func (f *Filer) Orphans(running map[string]bool, r *rules.Rules) int {
 			continue
 		}
 		f.log.Warn().Str("file", filepath.Join(f.spoolDir, name)).Msg("recording left by a crash or restart; filing it")
-		f.Submit(&Recording{ID: id, Extension: info.Extension, Direction: info.Direction, Uniqueid: info.Uniqueid,
+		f.Submit(&Recording{ID: id, Extension: info.Extension, Direction: info.Direction, Uniqueid: info.Uniqueid, Linkedid: info.Linkedid,
 			CallStart: info.CallStart, Rules: r, LocalPath: filepath.Join(f.spoolDir, name), orphan: true})
 		n++
 	}

@@ -53,6 +53,12 @@ type Recording struct {
 	Started   time.Time
 	Stopped   time.Time
 	Direction string // inbound, outbound or other
+	// Evidence of the decision, stored with the recording: the parties as
+	// classified when it was decided, and whether a confidential extension
+	// took part anywhere in the call as far as the tracker saw (fixed when
+	// the recording is handed over).
+	Parties          []PartyEvidence
+	CallConfidential bool
 	// Backend fields, filled by Recorder.Start.
 	AsteriskPath string
 	LocalPath    string
@@ -80,7 +86,8 @@ type channel struct {
 	callerNum string
 	dialled   string // number this channel was dialled with, when it is a dial's destination
 	bridge    string
-	dialedBy  *channel // the channel whose Dial created this one
+	dialedBy  *channel        // the channel whose Dial created this one
+	evidence  []PartyEvidence // the parties of the decision that wants it recorded
 	created   time.Time
 	rec       *Recording
 	recCount  int
@@ -95,10 +102,22 @@ type channel struct {
 }
 
 type call struct {
-	linkedid string
-	rules    *rules.Rules
-	start    time.Time
-	channels int
+	linkedid     string
+	rules        *rules.Rules
+	start        time.Time
+	channels     int
+	confidential bool // a confidential Annexe A extension took part
+}
+
+// PartyEvidence is one party of a decision as the rules classified it:
+// which channel, what it is and what decided it (never the number it
+// presented).
+type PartyEvidence struct {
+	Channel      string `json:"channel"`
+	Kind         string `json:"kind"`
+	Extension    string `json:"extension,omitempty"`
+	By           string `json:"by"`
+	Confidential bool   `json:"confidential,omitempty"`
 }
 
 // Tracker follows calls from AMI events and drives the recorder. It is not
@@ -318,6 +337,21 @@ func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 		}
 	}
 	t.metrics.DecisionLatency.Observe(t.now().Sub(start).Seconds())
+	evidence := make([]PartyEvidence, len(members))
+	confidential := false
+	for i, m := range members {
+		cl := snap.Classify(m.party())
+		evidence[i] = PartyEvidence{Channel: m.name, Kind: cl.Kind.String(), Extension: cl.Extension, By: string(cl.By), Confidential: cl.Confidential}
+		confidential = confidential || cl.Confidential
+	}
+	if confidential {
+		// Every call of the parties talking together now involves it.
+		for _, m := range members {
+			if cl := t.calls[m.linkedid]; cl != nil {
+				cl.confidential = true
+			}
+		}
+	}
 	for _, c := range members {
 		d, ok := want[c]
 		if never != nil {
@@ -327,7 +361,12 @@ func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 		case ok && c.rec == nil && isLocal(c):
 			// expand never leaves a Local channel whose far side is known;
 			// one whose far side is unknown is never recorded itself.
+		case ok && c.rec != nil && c.rec.Decision.Rule == "":
+			// Adopted after a reconnection: the decision in force now is
+			// its evidence.
+			c.rec.Decision, c.rec.Parties = d, evidence
 		case ok && c.rec == nil && why == "bridge" && t.bridgedWithLocal(c):
+			c.evidence = evidence
 			if c.deferred == nil {
 				dd := d
 				c.deferred, c.deferredAt = &dd, t.now()
@@ -336,6 +375,7 @@ func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 			}
 		case ok && c.rec == nil:
 			c.deferred = nil
+			c.evidence = evidence
 			t.logDecision(why, c, d, true)
 			t.startRecording(ctx, c, d)
 			if why == "reconcile" && c.rec != nil {
@@ -504,6 +544,7 @@ func (t *Tracker) startAttempt(ctx context.Context, c *channel, d rules.Decision
 		Decision:  d,
 		Started:   t.now(),
 		Direction: direction(c, t.calls[c.linkedid], t),
+		Parties:   c.evidence,
 		askedAt:   t.evTime,
 		attempt:   attempt,
 	}
@@ -517,7 +558,7 @@ func (t *Tracker) startAttempt(ctx context.Context, c *channel, d rules.Decision
 		r.Rules = t.rules()
 		r.CallStart = r.Started
 	}
-	r.ID = spoolID(r.CallStart, d.Extension, r.Direction, c.uniqueid, c.recCount)
+	r.ID = spoolID(r.CallStart, d.Extension, r.Direction, c.uniqueid, c.linkedid, c.recCount)
 	r.talkedBase = c.talkedUntil(t.evTime)
 	t.rec.Paths(r)
 	// The channel counts as recorded from now on, so that later events do
@@ -631,6 +672,10 @@ func (t *Tracker) handOver(ctx context.Context, c *channel, stop bool) {
 	c.rec = nil
 	r.Stopped = t.now()
 	r.Bridged = max(0, c.talkedUntil(t.evTime)-r.talkedBase)
+	r.CallConfidential = r.Decision.Confidential
+	if cl := t.calls[c.linkedid]; cl != nil && cl.confidential {
+		r.CallConfidential = true
+	}
 	if stop {
 		t.metrics.RecordingsStopped.Inc()
 		t.submit(ctx, OpStop, r)
@@ -678,14 +723,14 @@ func (t *Tracker) hangup(ctx context.Context, uniqueid string) {
 			}
 		}
 	}
+	if c.rec != nil {
+		t.handOver(ctx, c, false)
+	}
 	if cl := t.calls[c.linkedid]; cl != nil {
 		cl.channels--
 		if cl.channels <= 0 {
 			delete(t.calls, c.linkedid)
 		}
-	}
-	if c.rec != nil {
-		t.handOver(ctx, c, false)
 	}
 }
 

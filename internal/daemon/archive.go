@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,9 +22,18 @@ import (
 type Archiver struct {
 	arch *archive.Archive
 	log  zerolog.Logger
-	// Cdr events wait here for the spooler (RunSpooler): spooling fsyncs,
-	// which the event loop must never wait for.
-	cdrs *fifo.Queue[[]archive.Field]
+	// Cdr events and rules loads wait here for the spooler (RunSpooler):
+	// spooling fsyncs, which the event loop must never wait for.
+	queue *fifo.Queue[spoolItem]
+	// greeting tells how a call's caller was greeted (evidence); nil
+	// stores GreetedUnknown.
+	greeting func(linkedid string) string
+}
+
+// spoolItem is one Cdr event or one load of the rules file.
+type spoolItem struct {
+	cdr   []archive.Field
+	rules *archive.RulesVersion
 }
 
 // OpenArchiver opens the archive's spool in spoolDir and prepares the
@@ -43,7 +53,7 @@ func OpenArchiver(ctx context.Context, dsn, spoolDir, pbxZone string, current fu
 		return nil, err
 	}
 	log.Info().Str("spool", spoolDir).Str("pbx_timezone", loc.String()).Msg("archive spool open")
-	return &Archiver{arch: a, log: log, cdrs: fifo.New[[]archive.Field]()}, nil
+	return &Archiver{arch: a, log: log, queue: fifo.New[spoolItem]()}, nil
 }
 
 // Run replays the spool into PostgreSQL until ctx is cancelled (then
@@ -66,18 +76,35 @@ func (x *Archiver) HandleEvent(m *ami.Message) {
 	for i, h := range hs {
 		fields[i] = archive.Field{Key: h.Key, Value: h.Value}
 	}
-	x.cdrs.Push(fields)
+	x.queue.Push(spoolItem{cdr: fields})
 }
 
-// RunSpooler writes the queued Cdr events to the durable spool, each
-// fsync'd, until ctx is cancelled; it then writes what is still queued and
-// returns.
+// RulesLoaded queues a version of the rules file the daemon put in force
+// (trigger: start, SIGHUP, file changed), to be kept in the database with
+// its load time. It never waits for the disk.
+func (x *Archiver) RulesLoaded(r *rules.Rules, trigger string, at time.Time) {
+	x.queue.Push(spoolItem{rules: &archive.RulesVersion{SHA256: r.Digest(), LoadedAt: at, Trigger: trigger, Source: r.Source(), Content: r.Text()}})
+}
+
+// SetGreetings gives the archiver the greeting outcome of each call, stored
+// as evidence with its recordings. Call it before the filer runs.
+func (x *Archiver) SetGreetings(outcome func(linkedid string) string) { x.greeting = outcome }
+
+// RunSpooler writes the queued Cdr events and rules loads to the durable
+// spool, each fsync'd, until ctx is cancelled; it then writes what is still
+// queued and returns.
 func (x *Archiver) RunSpooler(ctx context.Context) {
-	x.cdrs.Consume(ctx, func(batch [][]archive.Field) {
-		for _, fields := range batch {
-			if err := x.arch.AddCDR(fields); err != nil && !errors.Is(err, archive.ErrMalformed) {
+	x.queue.Consume(ctx, func(batch []spoolItem) {
+		for _, it := range batch {
+			if it.rules != nil {
+				if err := x.arch.AddRulesVersion(*it.rules); err != nil {
+					x.log.Error().Err(err).Str("rules_sha256", it.rules.SHA256).Msg("rules version could not be spooled")
+				}
+				continue
+			}
+			if err := x.arch.AddCDR(it.cdr); err != nil && !errors.Is(err, archive.ErrMalformed) {
 				// Malformed events are logged and quarantined by the archive.
-				x.log.Error().Err(err).Str("uniqueid", uniqueID(fields)).Msg("Cdr event could not be spooled")
+				x.log.Error().Err(err).Str("uniqueid", uniqueID(it.cdr)).Msg("Cdr event could not be spooled")
 			}
 		}
 	})
@@ -96,7 +123,15 @@ func uniqueID(fields []archive.Field) string {
 // calls next (when not nil).
 func (x *Archiver) OnFiled(next func(core.Filed)) func(core.Filed) {
 	return func(f core.Filed) {
-		if err := x.arch.AddRecording(RecordingRow(f)); err != nil && !errors.Is(err, archive.ErrMalformed) {
+		row := RecordingRow(f)
+		row.Greeting = GreetedNone
+		if row.Direction == archive.DirectionInbound {
+			row.Greeting = GreetedUnknown
+			if x.greeting != nil {
+				row.Greeting = x.greeting(row.LinkedID)
+			}
+		}
+		if err := x.arch.AddRecording(row); err != nil && !errors.Is(err, archive.ErrMalformed) {
 			x.log.Error().Err(err).Str("file", f.Path).Msg("recording metadata could not be spooled")
 		}
 		if next != nil {
@@ -121,7 +156,18 @@ func RecordingRow(f core.Filed) archive.Recording {
 		if r.Rules != nil {
 			if e, ok := r.Rules.Extension(r.Extension); ok {
 				row.Departments = e.Departments
+				row.CallConfidential = e.Confidential
 			}
+			row.RulesSHA256 = r.Rules.Digest()
+		}
+		row.DecisionRule, row.DecisionReason = r.Decision.Rule, r.Decision.Reason
+		if row.DecisionRule == "" {
+			// Filed from a file a crash left: decided by a previous run.
+			row.DecisionRule, row.DecisionReason = "recovered", "recording found in the spool after a crash or restart; decided before it"
+		}
+		row.CallConfidential = row.CallConfidential || r.CallConfidential || r.Decision.Confidential
+		if b, err := json.Marshal(r.Parties); err == nil && len(r.Parties) > 0 {
+			row.Parties = b
 		}
 	}
 	return row

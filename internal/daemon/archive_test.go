@@ -35,6 +35,8 @@ func TestArchiverSpoolsCdrAndFiled(t *testing.T) {
 		ami.Header{Key: "LinkedID", Value: "pbx-1.1"}, ami.Header{Key: "Sequence", Value: "4"}))
 	// A Cdr event without Sequence is quarantined, not lost.
 	x.HandleEvent(ami.NewMessage(ami.Header{Key: "Event", Value: "Cdr"}, ami.Header{Key: "UniqueID", Value: "pbx-1.2"}))
+	// The rules version in force goes through the same spool.
+	x.RulesLoaded(r, "start", time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC))
 	// The spooler writes what was queued, then returns once its context is done.
 	done, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -55,11 +57,36 @@ func TestArchiverSpoolsCdrAndFiled(t *testing.T) {
 		t.Errorf("row %+v", row)
 	}
 	n, err := x.arch.Backlog()
-	if err != nil || n != 2 {
-		t.Errorf("backlog %d %v, want 2", n, err)
+	if err != nil || n != 3 {
+		t.Errorf("backlog %d %v, want 3 (a call record, a rules version, a recording)", n, err)
 	}
 	q, err := archive.ReadQuarantine(dir)
 	if err != nil || len(q) != 1 || !strings.Contains(q[0].Reason, "Sequence") && !strings.Contains(q[0].Reason, "missing") {
 		t.Errorf("quarantine %+v %v", q, err)
+	}
+}
+
+// TestRecordingRowEvidence: each row carries the evidence of its decision;
+// a recording recovered after a crash says so, and is flagged confidential
+// when its extension is.
+func TestRecordingRowEvidence(t *testing.T) {
+	r, err := rules.Load("../../rules/mercier.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 28, 6, 26, 23, 0, time.UTC)
+	d := r.Decide(rules.Party{Endpoint: "carrier", Number: "5145550100"}, rules.Party{Endpoint: "235", Number: "235"})
+	row := RecordingRow(core.Filed{Recording: &core.Recording{Uniqueid: "u2", Linkedid: "u1", Extension: "235", Direction: "inbound",
+		Rules: r, Decision: d, CallConfidential: true, Started: start,
+		Parties: []core.PartyEvidence{{Channel: "PJSIP/carrier-1", Kind: "external", By: "endpoint"}, {Channel: "PJSIP/235-2", Kind: "extension", Extension: "235", By: "endpoint"}}},
+		Path: "/srv/a.wav", SHA256: strings.Repeat("a1", 32)})
+	if row.DecisionRule != rules.RuleExternalCall || row.DecisionReason != d.Reason || !row.CallConfidential ||
+		row.RulesSHA256 != r.Digest() || !strings.Contains(string(row.Parties), `"by":"endpoint"`) {
+		t.Errorf("row %+v", row)
+	}
+	orphan := RecordingRow(core.Filed{Recording: &core.Recording{Uniqueid: "u3", Extension: "252", Direction: "inbound", Rules: r, CallStart: start},
+		Path: "/srv/b.wav", SHA256: strings.Repeat("a1", 32)})
+	if orphan.DecisionRule != "recovered" || !orphan.CallConfidential || string(orphan.Parties) != "" {
+		t.Errorf("orphan row %+v", orphan)
 	}
 }

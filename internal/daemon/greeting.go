@@ -30,9 +30,26 @@ const (
 // application set once a call's caller has been greeted.
 const greetedVar = "RECPOLICY_GREETED"
 
-// fallbackMemory is how long a call greeted by the dialplan is remembered,
-// so that the same call is counted once however many VarSet events carry it.
-const fallbackMemory = 10 * time.Minute
+// outcomeMemory is how long a call's greeting outcome is remembered: for
+// the evidence stored with its recordings when they are filed (at the end
+// of the call), and so that a call greeted by the dialplan is counted once
+// however many VarSet events carry it.
+const outcomeMemory = 24 * time.Hour
+
+// GreetedNone is the evidence of a call that is not inbound (no greeting is
+// due); GreetedUnknown that of an inbound call whose greeting the daemon
+// did not see (daemon restarted meanwhile, or the call outlived
+// outcomeMemory).
+const (
+	GreetedNone    = "none"
+	GreetedUnknown = "unknown"
+)
+
+// seenGreeting is a call's greeting outcome and when it was learnt.
+type seenGreeting struct {
+	outcome string
+	at      time.Time
+}
 
 // Greetings turns what the daemon learns of each inbound greeting into one
 // log line and the recpolicy_greetings_total counter. The ARI application
@@ -48,9 +65,10 @@ type Greetings struct {
 	failures prometheus.Counter
 	duration prometheus.Histogram
 
-	mu       sync.Mutex
-	fallback map[string]time.Time // linkedid → when its fallback greeting was counted
-	now      func() time.Time
+	mu        sync.Mutex
+	outcomes  map[string]seenGreeting // linkedid → its greeting's outcome
+	lastPrune time.Time
+	now       func() time.Time
 }
 
 // NewGreetings registers the greeting metrics with reg and returns a
@@ -71,7 +89,7 @@ func NewGreetings(reg prometheus.Registerer, log zerolog.Logger) *Greetings {
 			Help:    "Time a caller spent in the ARI application for a greeting played in full.",
 			Buckets: []float64{1, 2, 3, 4, 5, 7.5, 10, 15, 30},
 		}),
-		fallback: make(map[string]time.Time),
+		outcomes: make(map[string]seenGreeting),
 		now:      time.Now,
 	}
 	for _, o := range []string{GreetedPlayed, GreetedCutShort, GreetedFallback, GreetedSkipped} {
@@ -94,9 +112,11 @@ func (g *Greetings) Observe(r ari.GreetingResult) {
 	case ari.GreetingPlayed:
 		g.total.WithLabelValues(GreetedPlayed).Inc()
 		g.duration.Observe(d.Seconds())
+		g.remember(r.LinkedID, GreetedPlayed)
 		e = g.log.Info()
 	case ari.GreetingCutShort:
 		g.total.WithLabelValues(GreetedCutShort).Inc()
+		g.remember(r.LinkedID, GreetedCutShort)
 		e = g.log.Info()
 	case ari.GreetingSkipped:
 		g.total.WithLabelValues(GreetedSkipped).Inc()
@@ -125,22 +145,44 @@ func (g *Greetings) ObserveVarSet(channel, linkedid, variable, value string) {
 	if strings.TrimLeft(variable, "_") != greetedVar || value != "dialplan" {
 		return
 	}
-	now := g.now()
-	g.mu.Lock()
-	if linkedid != "" {
-		if _, seen := g.fallback[linkedid]; seen {
-			g.mu.Unlock()
-			return
-		}
-		for id, at := range g.fallback {
-			if now.Sub(at) > fallbackMemory {
-				delete(g.fallback, id)
-			}
-		}
-		g.fallback[strings.Clone(linkedid)] = now
+	if linkedid != "" && !g.remember(linkedid, GreetedFallback) {
+		return
 	}
-	g.mu.Unlock()
 	g.total.WithLabelValues(GreetedFallback).Inc()
 	g.log.Warn().Str("linkedid", linkedid).Str("channel", channel).Str("outcome", GreetedFallback).Str("by", "dialplan").
 		Msg("greeting played by the dialplan fallback (the ARI application was not registered or failed)")
+}
+
+// remember notes a call's greeting outcome; it reports false when the call
+// already had that outcome. Outcomes older than outcomeMemory are dropped
+// (looked for at most once a minute).
+func (g *Greetings) remember(linkedid, outcome string) bool {
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if prev, ok := g.outcomes[linkedid]; ok && prev.outcome == outcome {
+		return false
+	}
+	if now.Sub(g.lastPrune) > time.Minute {
+		g.lastPrune = now
+		for id, seen := range g.outcomes {
+			if now.Sub(seen.at) > outcomeMemory {
+				delete(g.outcomes, id)
+			}
+		}
+	}
+	g.outcomes[strings.Clone(linkedid)] = seenGreeting{outcome: outcome, at: now}
+	return true
+}
+
+// Outcome returns how the caller of call linkedid was greeted: played,
+// cut_short, fallback or skipped; GreetedUnknown when the daemon did not
+// see it.
+func (g *Greetings) Outcome(linkedid string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if seen, ok := g.outcomes[linkedid]; ok && linkedid != "" {
+		return seen.outcome
+	}
+	return GreetedUnknown
 }

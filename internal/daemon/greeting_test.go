@@ -108,15 +108,22 @@ func TestGreetingsLogsDuration(t *testing.T) {
 	}
 }
 
-func TestGreetingsForgetsOldFallbacks(t *testing.T) {
+func TestGreetingsForgetsOldOutcomes(t *testing.T) {
 	g := NewGreetings(prometheus.NewRegistry(), zerolog.Nop())
 	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 	g.now = func() time.Time { return now }
 	g.ObserveVarSet("PJSIP/carrier-1", "1", "__RECPOLICY_GREETED", "dialplan")
-	now = now.Add(fallbackMemory + time.Minute)
+	g.Observe(ari.GreetingResult{LinkedID: "3", Outcome: ari.GreetingCutShort, Started: now, Ended: now.Add(time.Second)})
+	if got := g.Outcome("1"); got != GreetedFallback {
+		t.Errorf("Outcome(1) = %q, want fallback", got)
+	}
+	if got := g.Outcome("3"); got != GreetedCutShort {
+		t.Errorf("Outcome(3) = %q, want cut_short", got)
+	}
+	now = now.Add(outcomeMemory + time.Minute)
 	g.ObserveVarSet("PJSIP/carrier-2", "2", "__RECPOLICY_GREETED", "dialplan")
-	if len(g.fallback) != 1 {
-		t.Errorf("remembers %d calls, want only the recent one", len(g.fallback))
+	if len(g.outcomes) != 1 || g.Outcome("1") != GreetedUnknown || g.Outcome("2") != GreetedFallback {
+		t.Errorf("remembers %d calls (1: %q, 2: %q), want only the recent one", len(g.outcomes), g.Outcome("1"), g.Outcome("2"))
 	}
 	if got := value(t, g.total.WithLabelValues(GreetedFallback)); got != 2 {
 		t.Errorf("fallbacks counted %v, want 2", got)

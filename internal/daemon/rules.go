@@ -21,7 +21,12 @@ type RuleSet struct {
 	size    int64
 	failed  prometheus.Gauge
 	reloads *prometheus.CounterVec
+	onLoad  func(r *rules.Rules, trigger string, at time.Time)
 }
+
+// OnLoad sets fn to be told of every version put in force by Reload (the
+// first load is the caller's to report). fn must not block.
+func (rs *RuleSet) OnLoad(fn func(r *rules.Rules, trigger string, at time.Time)) { rs.onLoad = fn }
 
 // NewRuleSet loads the rules file once; an invalid file is an error.
 func NewRuleSet(path string, log zerolog.Logger, reg prometheus.Registerer) (*RuleSet, error) {
@@ -83,6 +88,9 @@ func (rs *RuleSet) Reload(why string) {
 		return
 	}
 	old := rs.cur.Swap(r)
+	if rs.onLoad != nil {
+		rs.onLoad(r, why, time.Now())
+	}
 	rs.failed.Set(0)
 	rs.reloads.WithLabelValues("success").Inc()
 	rs.log.Info().Str("file", rs.path).Str("trigger", why).Str("digest", r.Digest()).

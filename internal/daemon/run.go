@@ -139,6 +139,9 @@ func Run(ctx context.Context, opts Options) error {
 		log.Warn().Err(err).Msg("the recording spool cannot be watched; the filer judges files by their looks")
 		closes = nil
 	}
+	archiver.SetGreetings(greetings.Outcome)
+	archiver.RulesLoaded(ruleSet.Current(), "start", time.Now())
+	ruleSet.OnLoad(archiver.RulesLoaded)
 	filer := core.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled), closes)
 	// Orders wait up to 5 s for the actions session when it is reconnecting.
 	actions := core.Patient(core.Spread(sessions...), 5*time.Second)

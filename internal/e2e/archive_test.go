@@ -82,4 +82,18 @@ func TestArchiveSurvivesDatabaseOutage(t *testing.T) {
 	if link < 1 {
 		t.Errorf("the cdr view does not point the call's records at %s", path)
 	}
+	// The evidence of the decision travelled with the row, and the rules
+	// version it names is kept.
+	var rule, greeting, sum, partyExt, partyBy string
+	var conf, kept bool
+	if err := db.QueryRowContext(ctx, `SELECT decision_rule, greeting, rules_sha256, call_confidential,
+		COALESCE((SELECT p->>'extension' FROM jsonb_array_elements(parties) p WHERE p->>'kind' = 'extension' LIMIT 1), ''),
+		COALESCE((SELECT p->>'by' FROM jsonb_array_elements(parties) p WHERE p->>'kind' = 'external' LIMIT 1), ''),
+		EXISTS (SELECT 1 FROM rules_versions v WHERE v.sha256 = recordings.rules_sha256)
+		FROM recordings WHERE path = $1`, path).Scan(&rule, &greeting, &sum, &conf, &partyExt, &partyBy, &kept); err != nil {
+		t.Fatal(err)
+	}
+	if rule != "external-call" || greeting != "played" || sum == "" || !kept || conf || partyExt != "239" || partyBy != "endpoint" {
+		t.Errorf("evidence: rule %q greeting %q rules %q (kept %v) confidential %v parties: extension %q, external by %q", rule, greeting, sum, kept, conf, partyExt, partyBy)
+	}
 }

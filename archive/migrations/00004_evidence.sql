@@ -1,0 +1,36 @@
+-- recpolicy archive: the evidence of each recording's decision, and every
+-- version of the rules file the daemon loaded. A recording row says which
+-- rule decided it, how each party was classified (by its channel, never by
+-- a presented number), whether a confidential extension took part anywhere
+-- in its call (the directors' filter fails closed on it), the sha256 of the
+-- rules in force (a row of rules_versions) and how the caller was greeted.
+
+-- +goose Up
+CREATE TABLE rules_versions (
+    id         bigserial   PRIMARY KEY,
+    sha256     text        NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    loaded_at  timestamptz NOT NULL,
+    trigger    text        NOT NULL DEFAULT '',
+    source     text        NOT NULL DEFAULT '',
+    content    text        NOT NULL,
+    CONSTRAINT rules_versions_key UNIQUE (sha256, loaded_at)
+);
+CREATE INDEX rules_versions_sha256 ON rules_versions (sha256);
+
+ALTER TABLE recordings
+    ADD COLUMN decision_rule     text    NOT NULL DEFAULT '',
+    ADD COLUMN decision_reason   text    NOT NULL DEFAULT '',
+    ADD COLUMN parties           jsonb   NOT NULL DEFAULT '[]',
+    ADD COLUMN call_confidential boolean NOT NULL DEFAULT false,
+    ADD COLUMN rules_sha256      text    NOT NULL DEFAULT '',
+    ADD COLUMN greeting          text    NOT NULL DEFAULT '';
+-- Recordings still waiting for their call's linkedid (recovered after a
+-- crash from an old spool name): filled from the call records.
+CREATE INDEX recordings_without_linkedid ON recordings (uniqueid) WHERE linkedid = '';
+
+-- +goose Down
+DROP INDEX recordings_without_linkedid;
+ALTER TABLE recordings
+    DROP COLUMN decision_rule, DROP COLUMN decision_reason, DROP COLUMN parties,
+    DROP COLUMN call_confidential, DROP COLUMN rules_sha256, DROP COLUMN greeting;
+DROP TABLE rules_versions;
