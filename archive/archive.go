@@ -68,6 +68,7 @@ type Archive struct {
 	spool *spool
 	quar  *quarantine
 	wake  chan struct{}
+	stats stats
 
 	running sync.Mutex // one Run at a time
 
@@ -121,12 +122,21 @@ func (a *Archive) Close() error {
 	return a.store.Close()
 }
 
-// AddCDR parses a Cdr event's fields and spools the record; it returns once
-// the record is on disk (fsync'd). A malformed event is logged with its raw
-// fields, written to the quarantine file, and reported as a
+// Prepared holds records checked and ready to be spooled together, in one
+// file and one fsync (a group commit). Fill it with the Prepare methods,
+// then Write it; a Write that fails leaves it as it was, to be written
+// again.
+type Prepared struct{ entries []entry }
+
+// Len returns how many records p holds.
+func (p *Prepared) Len() int { return len(p.entries) }
+
+// PrepareCDR parses a Cdr event's fields into p. A malformed event is
+// logged by its field names (never its values: they hold personal data),
+// written with its values to the quarantine file, and reported as a
 // *MalformedError; fields this package does not know are kept with the
 // record and also quarantined (the record is still archived).
-func (a *Archive) AddCDR(fields []Field) error {
+func (a *Archive) PrepareCDR(p *Prepared, fields []Field) error {
 	c, unknown, err := ParseCDR(fields, a.cfg.Location)
 	if err != nil {
 		a.log.Error().Err(err).Strs("fields", fieldNames(fields)).Str("uniqueid", fieldValue(fields, "UniqueID")).
@@ -144,30 +154,22 @@ func (a *Archive) AddCDR(fields []Field) error {
 		}
 	}
 	a.checkZone(c, fields)
-	if err := a.spool.append([]entry{{Kind: kindCDR, CDR: &c}}); err != nil {
-		return fmt.Errorf("spool cdr: %w", err)
-	}
-	a.notify()
+	p.entries = append(p.entries, entry{Kind: kindCDR, CDR: &c})
 	return nil
 }
 
-// AddRulesVersion spools one load of the rules file; it returns once it is
-// on disk.
-func (a *Archive) AddRulesVersion(v RulesVersion) error {
+// PrepareRulesVersion adds one load of the rules file to p.
+func (a *Archive) PrepareRulesVersion(p *Prepared, v RulesVersion) error {
 	if len(v.SHA256) != 64 || !isHex(v.SHA256) || v.LoadedAt.IsZero() {
 		return fmt.Errorf("spool rules version: %w", &MalformedError{Field: "SHA256", Value: v.SHA256, Reason: "not a hex SHA-256, or no load time"})
 	}
-	if err := a.spool.append([]entry{{Kind: kindRules, Rules: &v}}); err != nil {
-		return fmt.Errorf("spool rules version: %w", err)
-	}
-	a.notify()
+	p.entries = append(p.entries, entry{Kind: kindRules, Rules: &v})
 	return nil
 }
 
-// AddRecording spools a filed recording's metadata; it returns once it is
-// on disk. An unusable one is quarantined and reported as a
-// *MalformedError.
-func (a *Archive) AddRecording(r Recording) error {
+// PrepareRecording adds a filed recording's metadata to p. An unusable one
+// is quarantined and reported as a *MalformedError.
+func (a *Archive) PrepareRecording(p *Prepared, r Recording) error {
 	if err := r.check(); err != nil {
 		a.log.Error().Err(err).Str("path", r.Path).Str("uniqueid", r.UniqueID).Str("extension", r.Extension).Msg("recording metadata unusable; quarantined, not archived")
 		if qerr := a.quar.add(QuarantineRecord{Reason: err.Error(), Recording: &r}); qerr != nil {
@@ -179,11 +181,52 @@ func (a *Archive) AddRecording(r Recording) error {
 		r.RetentionClass = DefaultRetention
 	}
 	r.SHA256 = strings.ToLower(r.SHA256)
-	if err := a.spool.append([]entry{{Kind: kindRecording, Recording: &r}}); err != nil {
-		return fmt.Errorf("spool recording: %w", err)
+	p.entries = append(p.entries, entry{Kind: kindRecording, Recording: &r})
+	return nil
+}
+
+// Write spools what p holds in one file, fsync'd, and empties p. When it
+// fails (a full disk), nothing of p was spooled and p is left as it was.
+func (a *Archive) Write(p *Prepared) error {
+	if len(p.entries) == 0 {
+		return nil
 	}
+	if err := a.spool.append(p.entries); err != nil {
+		return fmt.Errorf("spool %d records: %w", len(p.entries), err)
+	}
+	p.entries = p.entries[:0]
 	a.notify()
 	return nil
+}
+
+// AddCDR spools one Cdr event (see PrepareCDR); it returns once the record
+// is on disk.
+func (a *Archive) AddCDR(fields []Field) error {
+	var p Prepared
+	if err := a.PrepareCDR(&p, fields); err != nil {
+		return err
+	}
+	return a.Write(&p)
+}
+
+// AddRulesVersion spools one load of the rules file; it returns once it is
+// on disk.
+func (a *Archive) AddRulesVersion(v RulesVersion) error {
+	var p Prepared
+	if err := a.PrepareRulesVersion(&p, v); err != nil {
+		return err
+	}
+	return a.Write(&p)
+}
+
+// AddRecording spools a filed recording's metadata (see PrepareRecording);
+// it returns once it is on disk.
+func (a *Archive) AddRecording(r Recording) error {
+	var p Prepared
+	if err := a.PrepareRecording(&p, r); err != nil {
+		return err
+	}
+	return a.Write(&p)
 }
 
 // Backlog returns the number of records spooled and not yet confirmed by

@@ -141,8 +141,8 @@ func (s *Store) AddHold(ctx context.Context, r HoldRequest, cl Classes) (Hold, e
 	}
 	var id int64
 	err = tx.QueryRowContext(ctx, `INSERT INTO holds (kind, recording_id, path, linkedid, extension, endpoint, since, until,
-  case_ref, reason, retention_class, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-		kind, recID, path, linked, r.Extension, r.Endpoint, since, until, r.Case, r.Reason, r.Class, r.Actor.Name).Scan(&id)
+  case_ref, reason, retention_class, created_by, keep_secs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+		kind, recID, path, linked, r.Extension, r.Endpoint, since, until, r.Case, r.Reason, r.Class, r.Actor.Name, cl[r.Class].Seconds()).Scan(&id)
 	if err != nil {
 		return Hold{}, fmt.Errorf("add hold: %w", err)
 	}

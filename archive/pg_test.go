@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -221,5 +222,52 @@ func TestEvidenceAndRulesVersions(t *testing.T) {
 	var content, trigger string
 	if err := db.QueryRow(`SELECT content, trigger FROM rules_versions WHERE sha256 = $1`, sum).Scan(&content, &trigger); err != nil || trigger != "start" || !strings.HasPrefix(content, "timezone:") {
 		t.Errorf("rules version: %q %q %v", trigger, content, err)
+	}
+}
+
+// TestReplayQuarantine: after a fix, what the quarantine holds is tried
+// again; what is still refused stays, with today's reason; the file as it
+// was is kept for audit.
+func TestReplayQuarantine(t *testing.T) {
+	a := openTest(t, testDB(t), nil)
+	if _, err := a.store.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	dir := a.cfg.SpoolDir
+	good, _, err := ParseCDR(readFixture(t, "answered.txt"), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := sampleRecording("relative/path.wav", "L1") // never valid
+	for _, r := range []QuarantineRecord{
+		{Reason: "database refused it: permission denied for table calls", CDR: &good},
+		{Reason: "missing Sequence", Event: readFixture(t, "malformed-no-sequence.txt")},
+		{Reason: "not an absolute path", Recording: &bad},
+		{Reason: "spool file does not decode", SpoolFile: "00000000000000000007-1.jsonl", Raw: "{garbage"},
+	} {
+		if err := a.quar.add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := a.store.ReplayQuarantine(t.Context(), dir, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Tried != 1 || rep.Archived != 1 || len(rep.Kept) != 3 || rep.SavedAs == "" {
+		t.Fatalf("replay: %+v", rep)
+	}
+	if rows, _ := countCalls(t, a); rows != 1 {
+		t.Errorf("calls %d, want the quarantined call record archived", rows)
+	}
+	left, err := ReadQuarantine(dir)
+	if err != nil || len(left) != 3 {
+		t.Fatalf("quarantine after replay: %d records, %v; want 3", len(left), err)
+	}
+	if old, err := ReadQuarantine(dir, filepath.Base(rep.SavedAs)); err != nil || len(old) != 4 {
+		t.Errorf("the file as it was: %d records, %v; want 4", len(old), err)
+	}
+	// Nothing left to archive: a second replay archives nothing, keeps the 3.
+	if rep, err = a.store.ReplayQuarantine(t.Context(), dir, time.UTC); err != nil || rep.Archived != 0 || len(rep.Kept) != 3 {
+		t.Errorf("second replay: %+v %v", rep, err)
 	}
 }

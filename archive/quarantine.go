@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,7 @@ type QuarantineRecord struct {
 type quarantine struct {
 	path string
 	mu   sync.Mutex
+	n    atomic.Uint64 // records added since the archive opened
 }
 
 func (q *quarantine) add(r QuarantineRecord) error {
@@ -65,13 +67,19 @@ func (q *quarantine) add(r QuarantineRecord) error {
 			return fmt.Errorf("quarantine: %w", err)
 		}
 	}
+	q.n.Add(1)
 	return nil
 }
 
 // ReadQuarantine returns the records of a spool directory's quarantine file
-// (none when it does not exist).
-func ReadQuarantine(spoolDir string) ([]QuarantineRecord, error) {
-	data, err := os.ReadFile(filepath.Join(spoolDir, QuarantineFile))
+// (none when it does not exist); name, when given, reads another file of
+// the directory (a quarantine taken aside by a replay).
+func ReadQuarantine(spoolDir string, name ...string) ([]QuarantineRecord, error) {
+	file := QuarantineFile
+	if len(name) > 0 {
+		file = name[0]
+	}
+	data, err := os.ReadFile(filepath.Join(spoolDir, file))
 	if os.IsNotExist(err) {
 		return nil, nil
 	}

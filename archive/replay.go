@@ -29,6 +29,7 @@ func (a *Archive) Run(ctx context.Context) error {
 					break
 				}
 				failures++
+				a.stats.failed(err)
 				wait := a.backoff(failures)
 				ev := a.log.Warn()
 				if failures > 1 {
@@ -45,6 +46,7 @@ func (a *Archive) Run(ctx context.Context) error {
 				a.log.Info().Int("spooled", backlog).Msg("archive database reachable again; replaying the spool")
 			}
 			ready, failures = true, 0
+			a.stats.up.Store(true)
 		}
 		n, err := a.replayBatch(ctx)
 		if err != nil {
@@ -53,7 +55,8 @@ func (a *Archive) Run(ctx context.Context) error {
 			}
 			ready = false
 			failures++
-			a.log.Warn().Err(err).Msg("archive write failed; the batch stays spooled")
+			a.stats.failed(err)
+			a.log.Warn().Err(err).Int("attempt", failures).Msg("archive write failed; the batch stays spooled and is retried")
 			a.sleep(ctx, a.backoff(failures), false)
 			continue
 		}

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -17,6 +18,12 @@ const (
 	// DefaultClockSkew: times this far in the future, or a database clock
 	// this far from the local one, make the purge refuse.
 	DefaultClockSkew = 10 * time.Minute
+	// DefaultMaxPerRun caps the recordings and training copies one purge
+	// destroys, whatever the share: the rest waits for the next run.
+	DefaultMaxPerRun = 2000
+	// gapMargin is added to twice the schedule's period before a gap since
+	// the last purge counts as unexplained.
+	gapMargin = time.Hour
 )
 
 // PurgeOptions configure Store.Purge.
@@ -31,6 +38,15 @@ type PurgeOptions struct {
 	// (DefaultClockSkew when 0) are the purge's sanity limits.
 	MaxShare  float64
 	ClockSkew time.Duration
+	// MaxPerRun caps the files destroyed by one run (DefaultMaxPerRun when
+	// 0); the rest waits for the next run.
+	MaxPerRun int
+	// Period is the retention schedule's longest gap between runs: a purge
+	// that last ran more than twice that ago (plus an hour) refuses, as the
+	// clock probably jumped; 0 skips the check. AcceptGap lets a purge run
+	// by hand after a known long stop.
+	Period    time.Duration
+	AcceptGap bool
 	DryRun    bool
 	Actor     Actor
 	Reason    string    // "retention period over" when empty
@@ -48,10 +64,12 @@ type PurgeReport struct {
 	Now        time.Time   `json:"now"`
 	Recordings []Destroyed `json:"recordings"`
 	Training   []Destroyed `json:"training"`
-	Calls      int64       `json:"calls"`    // call records destroyed (or due, with DryRun)
-	Held       int         `json:"held"`     // recordings past their retention kept by a hold
-	Resumed    int         `json:"resumed"`  // destructions of an earlier run completed
-	Problems   []Problem   `json:"problems"` // files not destroyed: missing, altered, outside the area, unknown class
+	Calls      int64       `json:"calls"`              // call records destroyed (or due, with DryRun)
+	Held       int         `json:"held"`               // recordings past their retention kept by a hold
+	Capped     int         `json:"capped"`             // files due but left for the next run (MaxPerRun)
+	LastRun    *time.Time  `json:"last_run,omitempty"` // the previous purge (not a dry run)
+	Resumed    int         `json:"resumed"`            // destructions of an earlier run completed
+	Problems   []Problem   `json:"problems"`           // files not destroyed: missing, altered, outside the area, unknown class
 	// Totals and dues of the sanity check.
 	TotalRecordings int64 `json:"total_recordings"`
 	TotalCalls      int64 `json:"total_calls"`
@@ -87,6 +105,9 @@ func (o *PurgeOptions) check() error {
 	if o.CallBatch <= 0 {
 		o.CallBatch = 5000
 	}
+	if o.MaxPerRun <= 0 {
+		o.MaxPerRun = DefaultMaxPerRun
+	}
 	return nil
 }
 
@@ -104,6 +125,9 @@ func (s *Store) Purge(ctx context.Context, o PurgeOptions) (*PurgeReport, error)
 	}
 	rep := &PurgeReport{DryRun: o.DryRun, Now: o.Now.UTC(), Recordings: []Destroyed{}, Training: []Destroyed{}, Problems: []Problem{}}
 	if err := s.checkClock(ctx, o); err != nil {
+		return rep, err
+	}
+	if err := s.checkLastRun(ctx, o, rep); err != nil {
 		return rep, err
 	}
 	recs, err := s.dueFiles(ctx, KindRecording, o)
@@ -140,6 +164,14 @@ func (s *Store) Purge(ctx context.Context, o PurgeOptions) (*PurgeReport, error)
 			return rep, err
 		}
 	}
+	if n := len(due) + len(training); n > o.MaxPerRun {
+		rep.Capped = n - o.MaxPerRun
+		if len(due) > o.MaxPerRun {
+			due, training = due[:o.MaxPerRun], nil
+		} else {
+			training = training[:o.MaxPerRun-len(due)]
+		}
+	}
 	total, done := len(due)+len(training), 0
 	for _, list := range []struct {
 		files []dueFile
@@ -174,7 +206,44 @@ func (s *Store) Purge(ctx context.Context, o PurgeOptions) (*PurgeReport, error)
 	if err := s.purgeCalls(ctx, o, rep); err != nil {
 		return rep, err
 	}
+	if !o.DryRun {
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO purge_runs (ran_at, actor, dry_run, destroyed) VALUES ($1, $2, false, $3)`,
+			o.Now.UTC(), o.Actor.Name, len(rep.Recordings)+len(rep.Training)); err != nil {
+			return rep, fmt.Errorf("purge: note the run: %w", err)
+		}
+	}
 	return rep, nil
+}
+
+// checkLastRun refuses when the clock moved since the last purge further
+// than the schedule explains: back before it, or forward more than twice
+// the schedule's period (and an hour) without AcceptGap.
+func (s *Store) checkLastRun(ctx context.Context, o PurgeOptions, rep *PurgeReport) error {
+	var last time.Time
+	err := s.db.QueryRowContext(ctx, `SELECT ran_at FROM purge_runs WHERE NOT dry_run ORDER BY ran_at DESC, id DESC LIMIT 1`).Scan(&last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // the first purge
+	}
+	if err != nil {
+		return fmt.Errorf("purge: read the last run: %w", err)
+	}
+	rep.LastRun = &last
+	gap := o.Now.Sub(last)
+	if gap < -o.ClockSkew {
+		return &RefusedError{
+			Reason: fmt.Sprintf("the last purge ran at %s, after now (%s): the clock moved back",
+				last.UTC().Format(time.RFC3339), o.Now.UTC().Format(time.RFC3339)),
+			Hint: "fix the clock (NTP), then run the purge again",
+		}
+	}
+	if o.Period > 0 && !o.AcceptGap && gap > 2*o.Period+gapMargin {
+		return &RefusedError{
+			Reason: fmt.Sprintf("the last purge ran at %s, %s ago, while the schedule runs it every %s: the clock may have jumped forward",
+				last.UTC().Format(time.RFC3339), gap.Round(time.Minute), o.Period),
+			Hint: "check the clock (NTP); if the purge really did not run for that long (the daemon was stopped), run it by hand once with --accept-gap",
+		}
+	}
+	return nil
 }
 
 // dueFile is a recording or training copy past its retention.

@@ -5,9 +5,12 @@ package archive
 const classesCTE = `cls(name, secs) AS (SELECT * FROM unnest($1::text[], $2::float8[]))`
 
 // holdInForce is true for a hold h that still keeps what it covers: not
-// released, or released less than its class's duration ago. A hold whose
-// class the rules file no longer defines keeps it (never destroy on doubt).
+// released, or released less than its class's duration ago, taking the
+// longer of the duration when the hold was placed (keep_secs) and today's:
+// shortening a class in the rules never shortens a hold. A hold whose class
+// the rules file no longer defines keeps it (never destroy on doubt).
 const holdInForce = `(h.released_at IS NULL
+   OR h.released_at + make_interval(secs => h.keep_secs) > $3
    OR NOT EXISTS (SELECT 1 FROM cls hc WHERE hc.name = h.retention_class)
    OR EXISTS (SELECT 1 FROM cls hc WHERE hc.name = h.retention_class
               AND h.released_at + make_interval(secs => hc.secs) > $3))`

@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -350,5 +351,79 @@ func TestTrainingCopy(t *testing.T) {
 	rep, err = e.purge(func(o *PurgeOptions) { o.TrainingDir = dir })
 	if err != nil || len(rep.Training) != 1 || fileExists(tc.Path) || !fileExists(src.Path) {
 		t.Fatalf("old copy: %+v %v", rep, err)
+	}
+}
+
+// TestPurgeRemembersItsLastRunAndCaps: a purge notes when it ran; the next
+// refuses when the clock moved back since, or forward further than the
+// schedule explains (unless told the gap is known); one run destroys at
+// most MaxPerRun files.
+func TestPurgeRemembersItsLastRunAndCaps(t *testing.T) {
+	e := newRetentionEnv(t)
+	for i := range 3 {
+		e.rec("235", fmt.Sprintf("L-old%d", i), 400*day, "standard")
+	}
+	e.rec("235", "L-young", 10*day, "standard")
+	rep, err := e.purge(func(o *PurgeOptions) { o.MaxPerRun = 2; o.Period = day })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Recordings) != 2 || rep.Capped != 1 || rep.LastRun != nil {
+		t.Fatalf("capped run: %d destroyed, %d left, last run %v; want 2, 1, none", len(rep.Recordings), rep.Capped, rep.LastRun)
+	}
+	// The next night: runs, and takes the one left.
+	rep, err = e.purge(func(o *PurgeOptions) { o.Period = day })
+	if err != nil || len(rep.Recordings) != 1 || rep.LastRun == nil {
+		t.Fatalf("next run: %+v %v", rep, err)
+	}
+	// The last run ten days ago with a daily schedule: the clock jumped.
+	if _, err := e.store.db.Exec(`UPDATE purge_runs SET ran_at = ran_at - interval '10 days'`); err != nil {
+		t.Fatal(err)
+	}
+	var re *RefusedError
+	_, err = e.purge(func(o *PurgeOptions) { o.Period = day })
+	if !errors.As(err, &re) || !strings.Contains(re.Reason, "jumped forward") || !strings.Contains(re.Hint, "--accept-gap") {
+		t.Fatalf("gap: %v", err)
+	}
+	if _, err := e.purge(func(o *PurgeOptions) { o.Period = day; o.AcceptGap = true }); err != nil {
+		t.Fatalf("accepted gap: %v", err)
+	}
+	// The last run tomorrow: the clock moved back.
+	if _, err := e.store.db.Exec(`UPDATE purge_runs SET ran_at = now() + interval '1 day'`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.purge(func(o *PurgeOptions) { o.Period = day; o.AcceptGap = true })
+	if !errors.As(err, &re) || !strings.Contains(re.Reason, "moved back") {
+		t.Fatalf("clock back: %v", err)
+	}
+}
+
+// TestShorteningAClassNeverShortensAReleasedHold: a hold keeps, once
+// released, for its class's duration when it was placed, even if the
+// rules shorten the class since.
+func TestShorteningAClassNeverShortensAReleasedHold(t *testing.T) {
+	e := newRetentionEnv(t)
+	ctx := t.Context()
+	r := e.rec("235", "L-held", 800*day, "standard")
+	for range 8 {
+		e.rec("235", "L-young", 10*day, "standard")
+	}
+	h, err := e.store.AddHold(ctx, HoldRequest{RecordingID: r.ID, Class: "complaint", Case: "PL-1", Reason: "plainte", Actor: person}, testClasses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.ReleaseHold(ctx, h.ID, person, "réglée", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.db.Exec(`UPDATE holds SET released_at = now() - interval '400 days' WHERE id = $1`, h.ID); err != nil {
+		t.Fatal(err)
+	}
+	shorter := Classes{"standard": 365 * day, "complaint": 365 * day, "training": 365 * day}
+	rep, err := e.purge(func(o *PurgeOptions) { o.Classes = shorter })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Recordings) != 0 || rep.Held != 1 {
+		t.Errorf("after shortening complaint to 365 days: %d destroyed, %d held; want 0, 1 (the hold keeps 1095 days from its release)", len(rep.Recordings), rep.Held)
 	}
 }

@@ -60,12 +60,12 @@ type GreetingResult struct {
 	Err error
 }
 
-// MarshalZerologObject logs the result's fields.
+// MarshalZerologObject logs the result's fields; never the caller's number
+// (personal data stays out of logs).
 func (r GreetingResult) MarshalZerologObject(e *zerolog.Event) {
 	e.Str("channel_id", r.ChannelID).
 		Str("linked_id", r.LinkedID).
 		Str("channel", r.ChannelName).
-		Str("caller", r.CallerNum).
 		Str("exten", r.Exten).
 		Stringer("outcome", r.Outcome).
 		Dur("duration", r.Ended.Sub(r.Started))

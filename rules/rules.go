@@ -95,6 +95,29 @@ type Schedules struct {
 	Integrity string // verification of the recordings' hashes
 }
 
+// Period returns the longest gap between two runs of a schedule of s
+// (spec one of its fields), looked at over the next 400 runs from now in
+// the rules' time zone: a job that last ran longer ago than that (with a
+// margin) did not run as scheduled, or the clock moved. 0 for a spec that
+// does not parse.
+func (r *Rules) Period(spec string) time.Duration {
+	sched, err := parseCron(spec)
+	if err != nil {
+		return 0
+	}
+	t := sched.Next(time.Now().In(r.loc))
+	var longest time.Duration
+	for range 400 {
+		n := sched.Next(t)
+		if n.IsZero() {
+			break
+		}
+		longest = max(longest, n.Sub(t))
+		t = n
+	}
+	return longest
+}
+
 // numberPattern is one external number regex, anchored to the whole number.
 type numberPattern struct {
 	src string

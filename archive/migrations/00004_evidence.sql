@@ -28,7 +28,25 @@ ALTER TABLE recordings
 -- crash from an old spool name): filled from the call records.
 CREATE INDEX recordings_without_linkedid ON recordings (uniqueid) WHERE linkedid = '';
 
+-- A hold keeps what it covers, once released, for its retention class's
+-- duration as it was when the hold was placed, or longer if the class was
+-- lengthened since: shortening a class never shortens a hold.
+ALTER TABLE holds ADD COLUMN keep_secs double precision NOT NULL DEFAULT 0 CHECK (keep_secs >= 0);
+
+-- The purge's own record of when it last ran: a clock that jumped further
+-- than the schedule explains makes it refuse.
+CREATE TABLE purge_runs (
+    id        bigserial   PRIMARY KEY,
+    ran_at    timestamptz NOT NULL,
+    db_now    timestamptz NOT NULL DEFAULT now(),
+    actor     text        NOT NULL,
+    dry_run   boolean     NOT NULL,
+    destroyed integer     NOT NULL DEFAULT 0
+);
+
 -- +goose Down
+DROP TABLE purge_runs;
+ALTER TABLE holds DROP COLUMN keep_secs;
 DROP INDEX recordings_without_linkedid;
 ALTER TABLE recordings
     DROP COLUMN decision_rule, DROP COLUMN decision_reason, DROP COLUMN parties,

@@ -45,6 +45,7 @@ const usage = `usage:
   recpolicy hold add|release|list --config FILE ...
   recpolicy export --training --config FILE ...   |  recpolicy export list --config FILE
   recpolicy retention purge [--dry-run] | verify | destroy | log  --config FILE
+  recpolicy quarantine list|replay --config FILE [--json]   what could not be archived; try it again after a fix
   recpolicy version
 `
 
@@ -95,6 +96,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRequests(args[1:], stdout, stderr)
 	case "access":
 		return cmdAccess(args[1:], stdout, stderr)
+	case "quarantine":
+		return cmdQuarantine(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "recpolicy", version)
 		return 0

@@ -26,7 +26,7 @@ import (
 //	recpolicy hold list --config F [--all] [--json]
 //	recpolicy export --training ID|PATH --config F --by NAME [--dir DIR] [--dry-run] [--json]
 //	recpolicy export list --config F [--json]
-//	recpolicy retention purge --config F [--dry-run] [--max-share 0.2] [--training-dir DIR] [--by NAME] [--json]
+//	recpolicy retention purge --config F [--dry-run] [--max-share 0.2] [--max-per-run N] [--accept-gap] [--training-dir DIR] [--by NAME] [--json]
 //	recpolicy retention verify --config F [--training-dir DIR] [--json]   (exit 1 when a file is wrong)
 //	recpolicy retention destroy (--recording ID|PATH | --training ID) --config F --reason TEXT --by NAME [--early REF] [--dry-run]
 //	recpolicy retention log --config F [--since T] [--until T] [--kind K] [--limit N] [--json]
@@ -132,10 +132,10 @@ func trainingDir(flagValue string, env *archiveEnv) (string, error) {
 		}
 		return filepath.Clean(flagValue), nil
 	}
-	if env.cfg.Archive.Dir == "" {
-		return "", badUsage("no training directory: give --dir DIR (archive.dir is not set either)")
+	if d := env.cfg.TrainingDir(); d != "" {
+		return d, nil
 	}
-	return filepath.Join(filepath.Dir(filepath.Clean(env.cfg.Archive.Dir)), "training"), nil
+	return "", badUsage("no training directory: give --dir DIR (archive.training_dir and archive.dir are not set either)")
 }
 
 func classes(r *rules.Rules) archive.Classes { return archive.Classes(r.Retention()) }
@@ -457,7 +457,9 @@ func retentionPurge(args []string, stdout, stderr io.Writer) int {
 	cfgFile := fs.String("config", "", "daemon configuration file (required)")
 	dryRun := fs.Bool("dry-run", false, "show what would be destroyed, destroy nothing")
 	maxShare := fs.Float64("max-share", archive.DefaultMaxShare, "refuse when more than this fraction of the archive is due at once")
-	tdirFlag := fs.String("training-dir", "", "training area (default: training/ beside archive.dir)")
+	tdirFlag := fs.String("training-dir", "", "training area (default: archive.training_dir, or training/ beside archive.dir)")
+	maxPerRun := fs.Int("max-per-run", archive.DefaultMaxPerRun, "destroy at most this many files; the rest waits for the next run")
+	acceptGap := fs.Bool("accept-gap", false, "run although the last purge is older than the schedule explains (after a known long stop)")
 	by := fs.String("by", "", "who runs the purge, for the destruction log (default: your login)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
@@ -465,6 +467,9 @@ func retentionPurge(args []string, stdout, stderr io.Writer) int {
 	}
 	if *maxShare <= 0 || *maxShare > 1 {
 		return exitCode(stderr, name, badUsage("--max-share %g is out of range: give a fraction in (0, 1], e.g. --max-share 0.2", *maxShare))
+	}
+	if *maxPerRun <= 0 {
+		return exitCode(stderr, name, badUsage("--max-per-run %d: give a positive number of files, e.g. --max-per-run %d", *maxPerRun, archive.DefaultMaxPerRun))
 	}
 	env, err := retentionEnv(*cfgFile, name)
 	if err != nil {
@@ -483,7 +488,8 @@ func retentionPurge(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	bar := newProgress(stderr, "purge")
 	rep, err := env.store.Purge(ctx, archive.PurgeOptions{Classes: classes(env.rules), ArchiveDir: env.cfg.Archive.Dir,
-		TrainingDir: tdir, MaxShare: *maxShare, DryRun: *dryRun, Actor: archive.Actor{Name: actor}, Progress: bar.update})
+		TrainingDir: tdir, MaxShare: *maxShare, DryRun: *dryRun, Actor: archive.Actor{Name: actor}, Progress: bar.update,
+		MaxPerRun: *maxPerRun, Period: env.rules.Period(env.rules.Schedules().Retention), AcceptGap: *acceptGap})
 	bar.done()
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
@@ -523,6 +529,9 @@ func printPurge(w io.Writer, rep *archive.PurgeReport, loc *time.Location) {
 	if rep.Resumed > 0 {
 		fmt.Fprintf(w, "; %d destructions of an earlier run completed", rep.Resumed)
 	}
+	if rep.Capped > 0 {
+		fmt.Fprintf(w, "; %d more due, left for the next run (--max-per-run)", rep.Capped)
+	}
 	fmt.Fprintln(w)
 }
 
@@ -547,7 +556,7 @@ func retentionVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgFile := fs.String("config", "", "daemon configuration file (required)")
-	tdirFlag := fs.String("training-dir", "", "training area (default: training/ beside archive.dir)")
+	tdirFlag := fs.String("training-dir", "", "training area (default: archive.training_dir, or training/ beside archive.dir)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
 		return rc
@@ -596,7 +605,7 @@ func retentionDestroy(name string, args []string, positional bool, stdout, stder
 	reason := fs.String("reason", "", "why it is destroyed (required)")
 	by := fs.String("by", "", "who destroys it (required)")
 	early := fs.String("early", "", "reference of the exceptional instruction (mayor or director general) allowing destruction before the retention ends")
-	tdirFlag := fs.String("training-dir", "", "training area (default: training/ beside archive.dir)")
+	tdirFlag := fs.String("training-dir", "", "training area (default: archive.training_dir, or training/ beside archive.dir)")
 	dryRun := fs.Bool("dry-run", false, "check and show, destroy nothing")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {

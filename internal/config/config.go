@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -93,6 +95,50 @@ type Archive struct {
 	// PBXTimezone is the zone of the times in Asterisk's Cdr events (the
 	// PBX's local time); empty means the rules' time zone.
 	PBXTimezone string `yaml:"pbx_timezone"`
+	// TrainingDir holds the de-identified training copies; empty means
+	// training/ beside Dir. The CLI and the nightly jobs use the same.
+	TrainingDir string `yaml:"training_dir"`
+	// Owner and Group own the archived recordings (0640) and their folders
+	// (0750): user and group names; empty keeps the daemon's own.
+	Owner string `yaml:"owner"`
+	Group string `yaml:"group"`
+}
+
+// TrainingDir returns the training copies' folder: archive.training_dir,
+// or training/ beside archive.dir; "" when neither is set.
+func (c *Config) TrainingDir() string {
+	if c.Archive.TrainingDir != "" {
+		return filepath.Clean(c.Archive.TrainingDir)
+	}
+	if c.Archive.Dir == "" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(filepath.Clean(c.Archive.Dir)), "training")
+}
+
+// ArchiveOwner resolves Archive.Owner and Archive.Group to a uid and gid;
+// -1 for one left empty.
+func (c *Config) ArchiveOwner() (uid, gid int, err error) {
+	uid, gid = -1, -1
+	if c.Archive.Owner != "" {
+		u, err := user.Lookup(c.Archive.Owner)
+		if err != nil {
+			return -1, -1, fmt.Errorf("archive.owner %q: no such user on this server; create it or fix the name", c.Archive.Owner)
+		}
+		if uid, err = strconv.Atoi(u.Uid); err != nil {
+			return -1, -1, fmt.Errorf("archive.owner %q: uid %q is not a number", c.Archive.Owner, u.Uid)
+		}
+	}
+	if c.Archive.Group != "" {
+		g, err := user.LookupGroup(c.Archive.Group)
+		if err != nil {
+			return -1, -1, fmt.Errorf("archive.group %q: no such group on this server; create it or fix the name", c.Archive.Group)
+		}
+		if gid, err = strconv.Atoi(g.Gid); err != nil {
+			return -1, -1, fmt.Errorf("archive.group %q: gid %q is not a number", c.Archive.Group, g.Gid)
+		}
+	}
+	return uid, gid, nil
 }
 
 // Config is the daemon's configuration.

@@ -105,6 +105,9 @@ func (c *Config) validate() []string {
 	if c.Archive.DSN.Env == "" && c.Archive.DSN.File == "" {
 		p = append(p, "archive.dsn needs env or file (secrets are never written in the config)")
 	}
+	if _, _, err := c.ArchiveOwner(); err != nil {
+		p = append(p, err.Error())
+	}
 	if c.Archive.PBXTimezone != "" {
 		if _, err := time.LoadLocation(c.Archive.PBXTimezone); err != nil {
 			p = append(p, fmt.Sprintf("archive.pbx_timezone %q is not a known time zone; use an IANA name such as America/Toronto or UTC", c.Archive.PBXTimezone))

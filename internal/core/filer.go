@@ -47,7 +47,12 @@ type Filer struct {
 	pending      sync.WaitGroup
 	poll         time.Duration
 	watch        *CloseWatch // nil: judge by the file's looks alone
+	uid, gid     int         // owner of archived files and folders; -1 keeps the daemon's
 }
+
+// SetArchiveOwner makes archived recordings (0640) and their folders (0750)
+// belong to uid and gid (-1 keeps the daemon's own). Call it before Run.
+func (f *Filer) SetArchiveOwner(uid, gid int) { f.uid, f.gid = uid, gid }
 
 // NewFiler returns a filer; Run starts its workers. onFiled, when not nil,
 // is called for each filed recording.
@@ -68,6 +73,8 @@ func NewWatchedFiler(spoolDir, archiveDir string, closeTimeout time.Duration, lo
 		jobs:         make(chan *Recording, 4096),
 		poll:         50 * time.Millisecond,
 		watch:        watch,
+		uid:          -1,
+		gid:          -1,
 	}
 }
 
@@ -118,7 +125,7 @@ func (f *Filer) file(r *Recording) {
 	}
 	log := f.log.With().Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).Str("recording", r.ID).Logger()
 	closed := r.orphan || f.waitClosed(r.LocalPath)
-	st, err := os.Stat(r.LocalPath)
+	src, err := f.openSpooled(r.LocalPath)
 	if errors.Is(err, os.ErrNotExist) {
 		if f.silentlyEmpty(log, r, 0) {
 			return
@@ -130,14 +137,20 @@ func (f *Filer) file(r *Recording) {
 		return
 	}
 	if err != nil {
-		f.fail(log, r, fmt.Errorf("stat recording: %w", err))
+		f.fail(log, r, err)
 		return
 	}
+	defer src.Close()
 	if !closed {
 		log.Warn().Str("file", r.LocalPath).Dur("waited", f.closeTimeout).
 			Msg("Asterisk did not report the recording closed; filing it as it is")
 	}
-	info, err := ReadWAVInfo(r.LocalPath)
+	st, err := src.Stat()
+	if err != nil {
+		f.fail(log, r, fmt.Errorf("stat recording: %w", err))
+		return
+	}
+	info, err := readWAVInfo(src, r.LocalPath)
 	if err != nil || info.DataBytes == 0 {
 		if err == nil || st.Size() <= 44 {
 			if !f.silentlyEmpty(log, r, 0) {
@@ -151,20 +164,16 @@ func (f *Filer) file(r *Recording) {
 		return
 	}
 	f.silentlyEmpty(log, r, info.Duration())
-	repaired, err := RepairWAV(r.LocalPath)
+	dst, sum, size, repaired, err := f.archive(r, src)
 	if err != nil {
 		f.fail(log, r, err)
 		return
 	}
 	if repaired {
 		f.metrics.RecordingsRepaired.Inc()
-		log.Warn().Str("file", r.LocalPath).Msg("WAV header did not match the file size; repaired")
+		log.Warn().Str("file", dst).Msg("WAV header did not match the file size; repaired in the archived copy")
 	}
-	dst, sum, size, err := f.move(r)
-	if err != nil {
-		f.fail(log, r, err)
-		return
-	}
+	os.Remove(r.LocalPath)
 	f.metrics.RecordingsFiled.Inc()
 	log.Info().Str("file", dst).Str("sha256", sum).Float64("seconds", info.Duration()).
 		Float64("bridged_seconds", r.Bridged.Seconds()).Str("direction", r.Direction).Msg("recording filed")
@@ -253,10 +262,59 @@ func (f *Filer) waitClosed(p string) bool {
 // noFileGrace is how long after hangup a recording file may still appear.
 const noFileGrace = 2 * time.Second
 
-// move files the recording under a free name and returns its path, sha256
-// and size. It links when spool and archive share a file system, else copies
-// (fsync'd) then removes the spool file.
-func (f *Filer) move(r *Recording) (string, string, int64, error) {
+// errSpoolFile marks a spool entry the filer refuses to read: a symbolic
+// link, not a regular file, or owned by someone other than the spool
+// folder's owner (Asterisk). Asterisk can write the spool; the daemon must
+// never read, repair or file through what it plants there.
+var errSpoolFile = errors.New("refusing a spool file")
+
+// openSpooled opens a recording in the spool for reading without following
+// a symbolic link, and checks what it opened: a regular file owned by the
+// owner of the spool folder or by the daemon.
+func (f *Filer) openSpooled(p string) (*os.File, error) {
+	fh, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("open recording %s: %w: it is a symbolic link; left in place, remove it", p, errSpoolFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("open recording %s: %w", p, err)
+	}
+	if !st.Mode().IsRegular() {
+		fh.Close()
+		return nil, fmt.Errorf("open recording %s: %w: not a regular file (%s); left in place, remove it", p, errSpoolFile, st.Mode().Type())
+	}
+	owner := -1
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		owner = int(sys.Uid)
+	}
+	dir, err := os.Stat(filepath.Dir(p))
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("open recording %s: %w", p, err)
+	}
+	dirOwner := -2
+	if sys, ok := dir.Sys().(*syscall.Stat_t); ok {
+		dirOwner = int(sys.Uid)
+	}
+	if owner != dirOwner && owner != os.Geteuid() {
+		fh.Close()
+		return nil, fmt.Errorf("open recording %s: %w: owned by uid %d, not by the spool folder's owner (uid %d); left in place", p, errSpoolFile, owner, dirOwner)
+	}
+	return fh, nil
+}
+
+// archive copies an open spool recording under a free name in
+// <ArchiveDir>/YYYY/MM/DD, into a new file the daemon owns (0640, owned as
+// SetArchiveOwner says), with its WAV header repaired when a crash left it
+// unfinished, fsync'd with its folder. The archived file shares nothing
+// with the spool: Asterisk cannot alter it after filing. It returns the
+// path, sha256 and size of the archived file, and whether it was repaired.
+func (f *Filer) archive(r *Recording, src *os.File) (string, string, int64, bool, error) {
 	loc := time.UTC
 	base := r.Extension
 	if r.Rules != nil {
@@ -265,96 +323,91 @@ func (f *Filer) move(r *Recording) (string, string, int64, error) {
 	}
 	t := r.CallStart.In(loc)
 	dir := filepath.Join(f.archiveDir, t.Format("2006"), t.Format("01"), t.Format("02"))
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return "", "", 0, fmt.Errorf("file recording: %w", err)
+	if err := f.mkdirs(dir); err != nil {
+		return "", "", 0, false, fmt.Errorf("file recording: %w", err)
 	}
-	sum, size, err := hashFile(r.LocalPath)
+	tmp, err := os.CreateTemp(dir, ".filing-*.wav")
 	if err != nil {
-		return "", "", 0, fmt.Errorf("file recording: %w", err)
+		return "", "", 0, false, fmt.Errorf("file recording: %w", err)
 	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if _, err := io.Copy(tmp, io.NewSectionReader(src, 0, 1<<62)); err != nil {
+		return "", "", 0, false, fmt.Errorf("file recording: copy: %w", err)
+	}
+	repaired, err := repairWAV(tmp, r.LocalPath)
+	if err != nil {
+		return "", "", 0, false, err
+	}
+	if err := tmp.Chmod(0o640); err != nil {
+		return "", "", 0, false, fmt.Errorf("file recording: %w", err)
+	}
+	if f.uid >= 0 || f.gid >= 0 {
+		if err := tmp.Chown(f.uid, f.gid); err != nil {
+			return "", "", 0, false, fmt.Errorf("file recording: give it to uid %d gid %d: %w", f.uid, f.gid, err)
+		}
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", "", 0, false, fmt.Errorf("file recording: sync: %w", err)
+	}
+	h := sha256.New()
+	size, err := io.Copy(h, io.NewSectionReader(tmp, 0, 1<<62))
+	if err != nil {
+		return "", "", 0, false, fmt.Errorf("file recording: hash: %w", err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
 	for n := 1; n < 10000; n++ {
 		name := base
 		if n > 1 {
 			name += "-" + strconv.Itoa(n)
 		}
 		dst := filepath.Join(dir, name+".wav")
-		err := os.Link(r.LocalPath, dst)
-		if err == nil {
-			if err := syncDir(dir); err != nil {
-				return "", "", 0, err
-			}
-			os.Remove(r.LocalPath)
-			return dst, sum, size, nil
-		}
+		err := os.Link(tmp.Name(), dst) // claims the name, never replaces a file
 		if errors.Is(err, os.ErrExist) {
 			continue
 		}
-		var le *os.LinkError
-		if errors.As(err, &le) && (errors.Is(le.Err, syscall.EXDEV) || errors.Is(le.Err, syscall.EPERM)) {
-			ok, err := copyExclusive(r.LocalPath, dst)
-			if err != nil {
-				return "", "", 0, err
-			}
-			if !ok {
-				continue
-			}
-			os.Remove(r.LocalPath)
-			return dst, sum, size, nil
+		if err != nil {
+			return "", "", 0, false, fmt.Errorf("file recording: %w", err)
 		}
-		return "", "", 0, fmt.Errorf("file recording: %w", err)
+		if err := os.Remove(tmp.Name()); err != nil {
+			return "", "", 0, false, fmt.Errorf("file recording: %w", err)
+		}
+		if err := syncDir(dir); err != nil {
+			return "", "", 0, false, err
+		}
+		return dst, sum, size, repaired, nil
 	}
-	return "", "", 0, fmt.Errorf("file recording: no free name for %s in %s", base, dir)
+	return "", "", 0, false, fmt.Errorf("file recording: no free name for %s in %s", base, dir)
 }
 
-// copyExclusive copies src to dst, claiming dst first; false when dst exists.
-func copyExclusive(src, dst string) (bool, error) {
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if errors.Is(err, os.ErrExist) {
-		return false, nil
+// mkdirs creates dir and its missing parents under the archive, each 0750,
+// owned as SetArchiveOwner says, and fsync'd in its parent so that a crash
+// cannot lose a folder holding filed recordings.
+func (f *Filer) mkdirs(dir string) error {
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		return nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("file recording: %w", err)
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := f.mkdirs(parent); err != nil {
+			return err
+		}
 	}
-	in, err := os.Open(src)
-	if err != nil {
-		out.Close()
-		os.Remove(dst)
-		return false, fmt.Errorf("file recording: %w", err)
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil
+		}
+		return err
 	}
-	defer in.Close()
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(dst)
-		return false, fmt.Errorf("file recording: copy: %w", err)
+	if err := os.Chmod(dir, 0o750); err != nil { // whatever the umask
+		return err
 	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		os.Remove(dst)
-		return false, fmt.Errorf("file recording: sync: %w", err)
+	if f.uid >= 0 || f.gid >= 0 {
+		if err := os.Chown(dir, f.uid, f.gid); err != nil {
+			return fmt.Errorf("give %s to uid %d gid %d: %w", dir, f.uid, f.gid, err)
+		}
 	}
-	if err := out.Close(); err != nil {
-		return false, fmt.Errorf("file recording: %w", err)
-	}
-	return true, syncDir(filepath.Dir(dst))
-}
-
-func hashFile(p string) (string, int64, error) {
-	fh, err := os.Open(p)
-	if err != nil {
-		return "", 0, err
-	}
-	defer fh.Close()
-	// Asterisk closed the file but did not sync it: make it durable before
-	// it is linked into the archive.
-	if err := fh.Sync(); err != nil {
-		return "", 0, err
-	}
-	h := sha256.New()
-	n, err := io.Copy(h, fh)
-	if err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
+	return syncDir(parent)
 }
 
 func syncDir(dir string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -106,5 +107,123 @@ func TestWaitClosedTrustsTheKernelNotAHeaderOnlyFile(t *testing.T) {
 	start := time.Now()
 	if !f.waitClosed(open) || time.Since(start) > 100*time.Millisecond {
 		t.Errorf("closed by the writer, yet waitClosed did not see it at once (%s)", time.Since(start))
+	}
+}
+
+// fileOne files one recording with a fresh filer and returns what it filed.
+func fileOne(t *testing.T, f *Filer, r *Recording) []Filed {
+	t.Helper()
+	var got []Filed
+	f.onFiled = func(fd Filed) { got = append(got, fd) }
+	f.poll = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx, 1); close(done) }()
+	f.Submit(r)
+	f.Wait()
+	cancel()
+	<-done
+	return got
+}
+
+// TestFilerArchivesAPrivateCopy: the archived file is a new file, 0640, in
+// folders 0750, owned as configured, with its header repaired in the copy;
+// it shares no inode with the spool, so Asterisk cannot alter it later.
+func TestFilerArchivesAPrivateCopy(t *testing.T) {
+	spool, arch := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	m := NewMetrics(nil)
+	f := NewFiler(spool, arch, 200*time.Millisecond, zerolog.Nop(), m, nil)
+	f.SetArchiveOwner(4242, 4343)
+	r := &Recording{ID: "1700000000-235-inbound-pbx-1.2~pbx-1.1-1", Extension: "235", Uniqueid: "pbx-1.2", CallStart: time.Unix(1700000000, 0)}
+	r.LocalPath = filepath.Join(spool, r.ID+".wav")
+	writeWAV(t, r.LocalPath, 0, 16000) // header left at zero by a crash
+	spoolSt, _ := os.Stat(r.LocalPath)
+	got := fileOne(t, f, r)
+	if len(got) != 1 {
+		t.Fatalf("filed %d, want 1", len(got))
+	}
+	st, err := os.Stat(got[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(st, spoolSt) {
+		t.Error("the archived file is the spool's inode")
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	if st.Mode().Perm() != 0o640 || sys.Uid != 4242 || sys.Gid != 4343 {
+		t.Errorf("archived file %v uid %d gid %d, want 0640 4242:4343", st.Mode().Perm(), sys.Uid, sys.Gid)
+	}
+	for d := filepath.Dir(got[0].Path); d != filepath.Dir(arch); d = filepath.Dir(d) {
+		ds, _ := os.Stat(d)
+		dsys := ds.Sys().(*syscall.Stat_t)
+		if ds.Mode().Perm() != 0o750 || dsys.Uid != 4242 {
+			t.Errorf("folder %s %v uid %d, want 0750 uid 4242", d, ds.Mode().Perm(), dsys.Uid)
+		}
+	}
+	info, err := ReadWAVInfo(got[0].Path)
+	if err != nil || info.HeaderBytes != 16000 || !got[0].Repaired {
+		t.Errorf("archived header %+v %v (repaired %v), want repaired to 16000 bytes", info, err, got[0].Repaired)
+	}
+	if _, err := os.Stat(r.LocalPath); !os.IsNotExist(err) {
+		t.Errorf("spool file still there: %v", err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(got[0].Path))
+	if len(entries) != 1 {
+		t.Errorf("archive folder holds %d entries, want only the recording (no temporary file left)", len(entries))
+	}
+}
+
+// TestFilerRefusesWhatIsPlantedInTheSpool: a symbolic link (to a file the
+// daemon may read as root) or a file of another owner, named like a
+// recording, is never read, repaired, copied or removed: it is left in
+// place and reported.
+func TestFilerRefusesWhatIsPlantedInTheSpool(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plant func(t *testing.T, path, target string)
+	}{
+		{"symbolic link", func(t *testing.T, path, target string) {
+			if err := os.Symlink(target, path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"file of another owner", func(t *testing.T, path, target string) {
+			writeWAV(t, path, 16000, 16000)
+			if err := os.Chown(path, 4242, 4242); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"named pipe", func(t *testing.T, path, target string) {
+			if err := syscall.Mkfifo(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spool, arch := t.TempDir(), t.TempDir()
+			secret := filepath.Join(t.TempDir(), "secret.wav")
+			writeWAV(t, secret, 0, 16000)
+			before, _ := os.ReadFile(secret)
+			m := NewMetrics(nil)
+			f := NewFiler(spool, arch, 100*time.Millisecond, zerolog.Nop(), m, nil)
+			r := &Recording{ID: "1700000000-235-inbound-pbx-1.2~pbx-1.1-1", Extension: "235", Uniqueid: "pbx-1.2", CallStart: time.Unix(1700000000, 0), orphan: true}
+			r.LocalPath = filepath.Join(spool, r.ID+".wav")
+			tc.plant(t, r.LocalPath, secret)
+			if got := fileOne(t, f, r); len(got) != 0 {
+				t.Fatalf("filed %+v", got)
+			}
+			if after, _ := os.ReadFile(secret); string(after) != string(before) {
+				t.Error("the link's target was written through")
+			}
+			if _, err := os.Lstat(r.LocalPath); err != nil {
+				t.Errorf("the planted entry was removed: %v", err)
+			}
+			if testutil.ToFloat64(m.RecordingsFailed) != 1 {
+				t.Errorf("failed %v, want 1", testutil.ToFloat64(m.RecordingsFailed))
+			}
+			if entries, _ := os.ReadDir(arch); len(entries) != 0 {
+				t.Errorf("archive holds %d entries, want none", len(entries))
+			}
+		})
 	}
 }

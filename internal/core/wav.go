@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"syscall"
 )
 
 // ErrNotWAV marks a file that is not a RIFF/WAVE file.
@@ -30,32 +30,37 @@ func (w WAVInfo) Duration() float64 {
 	return float64(w.DataBytes/bps) / float64(w.SampleRate)
 }
 
-// ReadWAVInfo reads the header of the WAV file at path. DataBytes comes from
-// the file's size, so a header left at zero length by a crash still yields
-// the real length.
+// ReadWAVInfo reads the header of the WAV file at path, never through a
+// symbolic link. DataBytes comes from the file's size, so a header left at
+// zero length by a crash still yields the real length.
 func ReadWAVInfo(path string) (WAVInfo, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return WAVInfo{}, err
 	}
 	defer f.Close()
+	return readWAVInfo(f, path)
+}
+
+// readWAVInfo reads the header of an open WAV file; name is for errors.
+func readWAVInfo(f *os.File, name string) (WAVInfo, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return WAVInfo{}, err
 	}
 	var hdr [12]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
-		return WAVInfo{}, fmt.Errorf("read wav header of %s: %w", path, ErrNotWAV)
+	if _, err := f.ReadAt(hdr[:], 0); err != nil {
+		return WAVInfo{}, fmt.Errorf("read wav header of %s: %w", name, ErrNotWAV)
 	}
 	if string(hdr[0:4]) != "RIFF" || string(hdr[8:12]) != "WAVE" {
-		return WAVInfo{}, fmt.Errorf("read wav header of %s: %w", path, ErrNotWAV)
+		return WAVInfo{}, fmt.Errorf("read wav header of %s: %w", name, ErrNotWAV)
 	}
 	var info WAVInfo
 	off := int64(12)
 	for {
 		var ch [8]byte
 		if _, err := f.ReadAt(ch[:], off); err != nil {
-			return WAVInfo{}, fmt.Errorf("read wav header of %s: no data chunk: %w", path, ErrNotWAV)
+			return WAVInfo{}, fmt.Errorf("read wav header of %s: no data chunk: %w", name, ErrNotWAV)
 		}
 		id := string(ch[0:4])
 		size := int64(binary.LittleEndian.Uint32(ch[4:8]))
@@ -63,7 +68,7 @@ func ReadWAVInfo(path string) (WAVInfo, error) {
 		case "fmt ":
 			var fm [16]byte
 			if _, err := f.ReadAt(fm[:], off+8); err != nil {
-				return WAVInfo{}, fmt.Errorf("read wav fmt of %s: %w", path, ErrNotWAV)
+				return WAVInfo{}, fmt.Errorf("read wav fmt of %s: %w", name, ErrNotWAV)
 			}
 			info.Channels = int(binary.LittleEndian.Uint16(fm[2:4]))
 			info.SampleRate = int(binary.LittleEndian.Uint32(fm[4:8]))
@@ -79,38 +84,44 @@ func ReadWAVInfo(path string) (WAVInfo, error) {
 		}
 		off += 8 + size + size%2
 		if off > st.Size() {
-			return WAVInfo{}, fmt.Errorf("read wav header of %s: no data chunk: %w", path, ErrNotWAV)
+			return WAVInfo{}, fmt.Errorf("read wav header of %s: no data chunk: %w", name, ErrNotWAV)
 		}
 	}
 }
 
 // RepairWAV rewrites the RIFF and data length fields of the WAV file at path
 // from its size when they disagree (Asterisk writes them on close; a crash
-// leaves zero). It reports whether it changed the file.
+// leaves zero). It never follows a symbolic link. It reports whether it
+// changed the file.
 func RepairWAV(path string) (bool, error) {
-	info, err := ReadWAVInfo(path)
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return false, fmt.Errorf("repair wav %s: %w", path, err)
+	}
+	defer f.Close()
+	return repairWAV(f, path)
+}
+
+// repairWAV repairs the header of an open WAV file (read-write), fsync'd.
+func repairWAV(f *os.File, name string) (bool, error) {
+	info, err := readWAVInfo(f, name)
 	if err != nil {
 		return false, err
 	}
 	if info.HeaderBytes == info.DataBytes {
 		return false, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return false, fmt.Errorf("repair wav %s: %w", path, err)
-	}
-	defer f.Close()
 	var b [4]byte
 	binary.LittleEndian.PutUint32(b[:], uint32(info.DataOffset+info.DataBytes-8))
 	if _, err := f.WriteAt(b[:], 4); err != nil {
-		return false, fmt.Errorf("repair wav %s: %w", path, err)
+		return false, fmt.Errorf("repair wav %s: %w", name, err)
 	}
 	binary.LittleEndian.PutUint32(b[:], uint32(info.DataBytes))
 	if _, err := f.WriteAt(b[:], info.DataOffset-4); err != nil {
-		return false, fmt.Errorf("repair wav %s: %w", path, err)
+		return false, fmt.Errorf("repair wav %s: %w", name, err)
 	}
 	if err := f.Sync(); err != nil {
-		return false, fmt.Errorf("repair wav %s: %w", path, err)
+		return false, fmt.Errorf("repair wav %s: %w", name, err)
 	}
 	return true, nil
 }

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/villedemercier/recpolicy/ami"
@@ -28,13 +31,33 @@ type Archiver struct {
 	// greeting tells how a call's caller was greeted (evidence); nil
 	// stores GreetedUnknown.
 	greeting func(linkedid string) string
+	// pending counts records queued or being written; pendingRecs the
+	// recordings among them (bounded by maxPendingRecordings).
+	pending, pendingRecs atomic.Int64
+	roomFreed            chan struct{}
+	mu                   sync.Mutex // guards done against push
+	done                 bool       // RunSpooler has returned: write at once
+	pendingGauge         prometheus.GaugeFunc
+	spoolFailures        prometheus.Counter
+	sleep                func(ctx context.Context, d time.Duration) // tests shorten it
 }
 
-// spoolItem is one Cdr event or one load of the rules file.
+// spoolItem is one Cdr event, one filed recording's metadata or one load
+// of the rules file.
 type spoolItem struct {
 	cdr   []archive.Field
+	rec   *archive.Recording
 	rules *archive.RulesVersion
 }
+
+// maxPendingRecordings bounds the filed recordings whose metadata waits in
+// memory while the spool cannot be written (a full disk): beyond it the
+// filer waits (its files stay on disk), so memory stays bounded. Cdr
+// events are never held back: the event loop must not wait.
+const maxPendingRecordings = 10000
+
+// spoolRetryMax caps the wait between two attempts to write the spool.
+const spoolRetryMax = 10 * time.Second
 
 // OpenArchiver opens the archive's spool in spoolDir and prepares the
 // database connection to dsn; the database need not be up. Cdr times are read in pbxZone (an IANA name; the rules' time
@@ -53,7 +76,16 @@ func OpenArchiver(ctx context.Context, dsn, spoolDir, pbxZone string, current fu
 		return nil, err
 	}
 	log.Info().Str("spool", spoolDir).Str("pbx_timezone", loc.String()).Msg("archive spool open")
-	return &Archiver{arch: a, log: log, queue: fifo.New[spoolItem]()}, nil
+	x := &Archiver{arch: a, log: log, queue: fifo.New[spoolItem](), roomFreed: make(chan struct{}, 1)}
+	x.pendingGauge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "recpolicy_archive_spool_pending",
+		Help: "Records held in memory because the durable spool could not be written yet (a full disk); none is dropped.",
+	}, func() float64 { return float64(x.pending.Load()) })
+	x.spoolFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "recpolicy_archive_spool_write_failures_total",
+		Help: "Failed writes of the durable spool (each retried with capped backoff; the records stay in memory).",
+	})
+	return x, nil
 }
 
 // Run replays the spool into PostgreSQL until ctx is cancelled (then
@@ -76,38 +108,127 @@ func (x *Archiver) HandleEvent(m *ami.Message) {
 	for i, h := range hs {
 		fields[i] = archive.Field{Key: h.Key, Value: h.Value}
 	}
-	x.queue.Push(spoolItem{cdr: fields})
+	x.push(spoolItem{cdr: fields})
+}
+
+// push queues an item for the spooler, or writes it at once (one attempt)
+// once the spooler has returned.
+func (x *Archiver) push(it spoolItem) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.pending.Add(1)
+	if x.done {
+		x.spoolBatch(context.Background(), []spoolItem{it})
+		return
+	}
+	x.queue.Push(it)
 }
 
 // RulesLoaded queues a version of the rules file the daemon put in force
 // (trigger: start, SIGHUP, file changed), to be kept in the database with
 // its load time. It never waits for the disk.
 func (x *Archiver) RulesLoaded(r *rules.Rules, trigger string, at time.Time) {
-	x.queue.Push(spoolItem{rules: &archive.RulesVersion{SHA256: r.Digest(), LoadedAt: at, Trigger: trigger, Source: r.Source(), Content: r.Text()}})
+	x.push(spoolItem{rules: &archive.RulesVersion{SHA256: r.Digest(), LoadedAt: at, Trigger: trigger, Source: r.Source(), Content: r.Text()}})
+}
+
+// Collectors returns the archive's metrics, for the daemon's registry.
+func (x *Archiver) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{newArchiveCollector(x.arch), x.pendingGauge, x.spoolFailures}
 }
 
 // SetGreetings gives the archiver the greeting outcome of each call, stored
 // as evidence with its recordings. Call it before the filer runs.
 func (x *Archiver) SetGreetings(outcome func(linkedid string) string) { x.greeting = outcome }
 
-// RunSpooler writes the queued Cdr events and rules loads to the durable
-// spool, each fsync'd, until ctx is cancelled; it then writes what is still
-// queued and returns.
+// RunSpooler writes the queued Cdr events, recordings and rules loads to
+// the durable spool until ctx is cancelled: each batch the queue holds is
+// checked, then written in one file with one fsync (a group commit). A
+// write that fails (a full disk) is tried again with capped backoff, the
+// records kept in memory, so none is dropped for a passing fault. Once ctx
+// is cancelled it writes what is still queued, one attempt, and returns.
 func (x *Archiver) RunSpooler(ctx context.Context) {
-	x.queue.Consume(ctx, func(batch []spoolItem) {
+	x.queue.Consume(ctx, func(batch []spoolItem) { x.spoolBatch(ctx, batch) })
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.done = true
+	if rest := x.queue.Take(nil); len(rest) > 0 {
+		x.spoolBatch(ctx, rest)
+	}
+}
+
+// spoolBatch checks a batch and writes it in one spool file, retrying a
+// failed write until it works or ctx ends.
+func (x *Archiver) spoolBatch(ctx context.Context, batch []spoolItem) {
+	var p archive.Prepared
+	{
+		recs := 0
 		for _, it := range batch {
-			if it.rules != nil {
-				if err := x.arch.AddRulesVersion(*it.rules); err != nil {
-					x.log.Error().Err(err).Str("rules_sha256", it.rules.SHA256).Msg("rules version could not be spooled")
-				}
-				continue
+			var err error
+			switch {
+			case it.rules != nil:
+				err = x.arch.PrepareRulesVersion(&p, *it.rules)
+			case it.rec != nil:
+				recs++
+				err = x.arch.PrepareRecording(&p, *it.rec)
+			default:
+				err = x.arch.PrepareCDR(&p, it.cdr)
 			}
-			if err := x.arch.AddCDR(it.cdr); err != nil && !errors.Is(err, archive.ErrMalformed) {
-				// Malformed events are logged and quarantined by the archive.
-				x.log.Error().Err(err).Str("uniqueid", uniqueID(it.cdr)).Msg("Cdr event could not be spooled")
+			if err != nil && !errors.Is(err, archive.ErrMalformed) {
+				x.log.Error().Err(err).Msg("record could not be checked for the spool")
+			}
+			// Malformed records are logged and quarantined by the archive.
+		}
+		for attempt := 1; ; attempt++ {
+			err := x.arch.Write(&p)
+			if err == nil {
+				if attempt > 1 {
+					x.log.Info().Int("attempts", attempt).Msg("spool written again; the records held in memory are safe")
+				}
+				break
+			}
+			x.spoolFailures.Inc()
+			if ctx.Err() != nil {
+				x.log.Error().Err(err).Int("records", p.Len()).
+					Msg("stopping with records the spool could not take: their metadata is lost; the recording files they describe stay in the archive folder")
+				break
+			}
+			wait := min(spoolRetryMax, time.Duration(1<<min(attempt-1, 10))*100*time.Millisecond)
+			if attempt == 1 || attempt%20 == 0 {
+				x.log.Error().Err(err).Int("records", p.Len()).Int("attempt", attempt).Dur("retry_in", wait).
+					Msg("the archive spool cannot be written (disk full?); the records stay in memory and are retried")
+			}
+			x.wait(ctx, wait)
+		}
+		x.pending.Add(-int64(len(batch)))
+		if recs > 0 {
+			x.pendingRecs.Add(-int64(recs))
+			select {
+			case x.roomFreed <- struct{}{}:
+			default:
 			}
 		}
-	})
+	}
+}
+
+// stopped tells whether RunSpooler has returned.
+func (x *Archiver) stopped() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.done
+}
+
+// wait sleeps d, or less when ctx ends.
+func (x *Archiver) wait(ctx context.Context, d time.Duration) {
+	if x.sleep != nil {
+		x.sleep(ctx, d)
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func uniqueID(fields []archive.Field) string {
@@ -119,8 +240,10 @@ func uniqueID(fields []archive.Field) string {
 	return ""
 }
 
-// OnFiled returns a filer callback that spools each filed recording, then
-// calls next (when not nil).
+// OnFiled returns a filer callback that queues each filed recording's
+// metadata for the spooler, then calls next (when not nil). When too many
+// wait for a spool that cannot be written, it waits for room (the filer
+// slows down; nothing is dropped).
 func (x *Archiver) OnFiled(next func(core.Filed)) func(core.Filed) {
 	return func(f core.Filed) {
 		row := RecordingRow(f)
@@ -131,9 +254,14 @@ func (x *Archiver) OnFiled(next func(core.Filed)) func(core.Filed) {
 				row.Greeting = x.greeting(row.LinkedID)
 			}
 		}
-		if err := x.arch.AddRecording(row); err != nil && !errors.Is(err, archive.ErrMalformed) {
-			x.log.Error().Err(err).Str("file", f.Path).Msg("recording metadata could not be spooled")
+		for x.pendingRecs.Load() >= maxPendingRecordings && !x.stopped() {
+			select {
+			case <-x.roomFreed:
+			case <-time.After(time.Second):
+			}
 		}
+		x.pendingRecs.Add(1)
+		x.push(spoolItem{rec: &row})
 		if next != nil {
 			next(f)
 		}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/villedemercier/recpolicy/ami"
@@ -59,6 +61,20 @@ func TestArchiverSpoolsCdrAndFiled(t *testing.T) {
 	n, err := x.arch.Backlog()
 	if err != nil || n != 3 {
 		t.Errorf("backlog %d %v, want 3 (a call record, a rules version, a recording)", n, err)
+	}
+	// The archive's state is on /metrics.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(x.Collectors()...)
+	want := `
+# HELP recpolicy_archive_quarantined_total Records put in the quarantine file since the daemon started (a row that can never be valid).
+# TYPE recpolicy_archive_quarantined_total counter
+recpolicy_archive_quarantined_total 1
+# HELP recpolicy_archive_spooled_records Records (call records, recording metadata, rules versions) waiting in the durable spool for the database.
+# TYPE recpolicy_archive_spooled_records gauge
+recpolicy_archive_spooled_records 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "recpolicy_archive_quarantined_total", "recpolicy_archive_spooled_records"); err != nil {
+		t.Error(err)
 	}
 	q, err := archive.ReadQuarantine(dir)
 	if err != nil || len(q) != 1 || !strings.Contains(q[0].Reason, "Sequence") && !strings.Contains(q[0].Reason, "missing") {

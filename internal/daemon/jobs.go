@@ -212,7 +212,11 @@ func (j *Jobs) Purge(ctx context.Context) (*archive.PurgeReport, error) {
 	rep, err := j.store.Purge(ctx, archive.PurgeOptions{
 		Classes: r.Retention(), ArchiveDir: j.opts.ArchiveDir, TrainingDir: j.opts.TrainingDir,
 		MaxShare: j.opts.MaxShare, Actor: archive.Actor{Name: JobRetention, Job: true},
+		Period: r.Period(r.Schedules().Retention),
 	})
+	if rep != nil && rep.Capped > 0 {
+		log.Warn().Int("left", rep.Capped).Int("cap", archive.DefaultMaxPerRun).Msg("more files were due than one purge destroys; the rest goes at the next run")
+	}
 	if rep != nil {
 		for _, d := range append(rep.Recordings, rep.Training...) {
 			log.Info().Str("kind", d.Kind).Int64("id", d.ID).Str("file", d.Path).Str("class", d.Class).

@@ -130,7 +130,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer jobStore.Close()
 	jobs, err := NewJobs(jobStore, ruleSet.Current, log.With().Str("part", "jobs").Logger(), reg,
-		JobOptions{ArchiveDir: cfg.Archive.Dir})
+		JobOptions{ArchiveDir: cfg.Archive.Dir, TrainingDir: cfg.TrainingDir()})
 	if err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
@@ -139,10 +139,16 @@ func Run(ctx context.Context, opts Options) error {
 		log.Warn().Err(err).Msg("the recording spool cannot be watched; the filer judges files by their looks")
 		closes = nil
 	}
+	reg.MustRegister(archiver.Collectors()...)
+	archiveUID, archiveGID, err := cfg.ArchiveOwner()
+	if err != nil {
+		return fmt.Errorf("start daemon: config %s: %w", cfg.Path, err)
+	}
 	archiver.SetGreetings(greetings.Outcome)
 	archiver.RulesLoaded(ruleSet.Current(), "start", time.Now())
 	ruleSet.OnLoad(archiver.RulesLoaded)
 	filer := core.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled), closes)
+	filer.SetArchiveOwner(archiveUID, archiveGID)
 	// Orders wait up to 5 s for the actions session when it is reconnecting.
 	actions := core.Patient(core.Spread(sessions...), 5*time.Second)
 	var recorder core.Recorder = &core.MixMonitor{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
