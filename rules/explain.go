@@ -47,6 +47,24 @@ func (r *Rules) ExplainParties(from, to, via string) (a, b Party, err error) {
 	return a, b, nil
 }
 
+// ExplainBridge is ExplainParties with more parties in the same bridge
+// (a conference, a transfer in progress), each read like --to.
+func (r *Rules) ExplainBridge(from, to, via string, more []string) ([]Party, error) {
+	a, b, err := r.ExplainParties(from, to, via)
+	if err != nil {
+		return nil, err
+	}
+	parties := []Party{a, b}
+	for _, m := range more {
+		p, err := r.resolve("--party", strings.TrimSpace(m))
+		if err != nil {
+			return nil, err
+		}
+		parties = append(parties, p)
+	}
+	return parties, nil
+}
+
 // checkTrunk tells whether name is a carrier trunk or a site link.
 func (r *Rules) checkTrunk(flag, name string) error {
 	if r.trunkSet[name] {

@@ -44,6 +44,8 @@ func TestCLI(t *testing.T) {
 		{"test spoofed detainee caller ID", []string{"rules", "test", good, "--from", "899", "--to", "235", "--via", "carrier"}, 0, "RECORDED: extension 235", ""},
 		{"test spoofed Annexe A caller ID", []string{"rules", "test", good, "--from", "250@carrier", "--to", "235"}, 0, "calling party: carrier (250): external, decided by its endpoint", ""},
 		{"test unknown trunk", []string{"rules", "test", good, "--from", "250@nowhere", "--to", "235"}, 2, "", `--from "nowhere" is not a trunk of the rules file (trunks: carrier)`},
+		{"test conference", []string{"rules", "test", good, "--from", "5145550100", "--via", "carrier", "--to", "235", "--party", "250"}, 0, "RECORDED: extension 235's recording, extension 250's recording", ""},
+		{"test conference with the detainee phone", []string{"rules", "test", good, "--from", "5145550100", "--via", "carrier", "--to", "235", "--party", "899"}, 0, "NOT RECORDED\nrule: never-record", ""},
 		{"test missing flag", []string{"rules", "test", good, "--from", "235"}, 2, "", "usage: recpolicy rules test"},
 		{"show", []string{"rules", "show", good}, 0, "Communications et TI", ""},
 		{"run without config", []string{"run"}, 2, "", "give the configuration file"},

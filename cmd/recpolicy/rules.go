@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -60,6 +61,8 @@ func rulesTest(args []string, stdout, stderr io.Writer) int {
 	from := fs.String("from", "", "calling party: a phone of this PBX (endpoint or number), NUMBER@TRUNK, or a number")
 	to := fs.String("to", "", "called party: a phone of this PBX (endpoint or number), NUMBER@TRUNK, or a number")
 	via := fs.String("via", "", "trunk the outside party uses: --from arrives on it presenting that caller ID (for an outbound call from a phone, --to leaves through it)")
+	var more partyList
+	fs.Var(&more, "party", "another party in the same bridge, read like --to (repeat for a conference)")
 	if err := fs.Parse(rest); err != nil {
 		return 2
 	}
@@ -67,7 +70,7 @@ func rulesTest(args []string, stdout, stderr io.Writer) int {
 		file = fs.Arg(0)
 	}
 	if file == "" || *from == "" || *to == "" {
-		fmt.Fprintln(stderr, "recpolicy rules test: usage: recpolicy rules test FILE --from X --to Y [--via TRUNK]")
+		fmt.Fprintln(stderr, "recpolicy rules test: usage: recpolicy rules test FILE --from X --to Y [--via TRUNK] [--party Z]...")
 		return 2
 	}
 	r, err := rules.Load(file)
@@ -75,19 +78,58 @@ func rulesTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	a, b, err := r.ExplainParties(*from, *to, *via)
+	parties, err := r.ExplainBridge(*from, *to, *via, more)
 	if err != nil {
 		fmt.Fprintf(stderr, "recpolicy rules test: %v\n", err)
 		return 2
 	}
-	d := r.Decide(a, b)
-	if d.Record {
-		fmt.Fprintf(stdout, "RECORDED: extension %s's recording\nrule: %s\nwhy: %s\n", d.Extension, d.Rule, d.Reason)
-	} else {
-		fmt.Fprintf(stdout, "NOT RECORDED\nrule: %s\nwhy: %s\n", d.Rule, d.Reason)
-	}
-	fmt.Fprintf(stdout, "calling party: %s\ncalled party: %s\n", r.DescribeClass(a), r.DescribeClass(b))
+	writeBridgeDecision(stdout, r, parties, r.DecideBridge(parties))
 	return 0
+}
+
+// partyList is a repeatable flag.
+type partyList []string
+
+func (p *partyList) String() string     { return strings.Join(*p, ",") }
+func (p *partyList) Set(v string) error { *p = append(*p, v); return nil }
+
+// writeBridgeDecision prints the daemon's decision for parties talking
+// together: the verdict, the deciding rule and why, then each party, how
+// it was classified and whether it is recorded.
+func writeBridgeDecision(w io.Writer, r *rules.Rules, parties []rules.Party, bd rules.BridgeDecision) {
+	var recorded []string
+	lead := bd.Parties[0]
+	for _, d := range bd.Parties {
+		if d.Record {
+			if len(recorded) == 0 {
+				lead = d
+			}
+			recorded = append(recorded, "extension "+d.Extension+"'s recording")
+		}
+	}
+	if bd.Veto != nil {
+		lead = *bd.Veto
+	}
+	if len(recorded) > 0 {
+		fmt.Fprintf(w, "RECORDED: %s\n", strings.Join(recorded, ", "))
+	} else {
+		fmt.Fprintln(w, "NOT RECORDED")
+	}
+	fmt.Fprintf(w, "rule: %s\nwhy: %s\n", lead.Rule, lead.Reason)
+	for i, p := range parties {
+		label := fmt.Sprintf("party %d", i+1)
+		switch i {
+		case 0:
+			label = "calling party"
+		case 1:
+			label = "called party"
+		}
+		verdict := "not recorded"
+		if bd.Parties[i].Record {
+			verdict = "RECORDED as extension " + bd.Parties[i].Extension + "'s recording"
+		}
+		fmt.Fprintf(w, "%s: %s; %s\n", label, r.DescribeClass(p), verdict)
+	}
 }
 
 func rulesShow(args []string, stdout, stderr io.Writer) int {

@@ -314,37 +314,18 @@ func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 	members = t.expand(members)
 	start := t.now()
 	snap := t.snapshot(members)
-	want := make(map[*channel]rules.Decision)
-	var never *rules.Decision
-	var lastNo rules.Decision
-	for i, a := range members {
-		for j, b := range members {
-			if i == j {
-				continue
-			}
-			d := snap.Decide(a.party(), b.party())
-			if d.Rule == ruleNeverRecord {
-				dd := d
-				never = &dd
-			}
-			if !d.Record {
-				lastNo = d
-				continue
-			}
-			if cl := snap.Classify(a.party()); cl.Kind == rules.KindExtension && cl.Extension == d.Extension {
-				want[a] = d
-			}
-		}
+	parties := make([]rules.Party, len(members))
+	for i, m := range members {
+		parties[i] = m.party()
 	}
+	bd := snap.DecideBridge(parties)
 	t.metrics.DecisionLatency.Observe(t.now().Sub(start).Seconds())
 	evidence := make([]PartyEvidence, len(members))
-	confidential := false
 	for i, m := range members {
-		cl := snap.Classify(m.party())
+		cl := bd.Classes[i]
 		evidence[i] = PartyEvidence{Channel: m.name, Kind: cl.Kind.String(), Extension: cl.Extension, By: string(cl.By), Confidential: cl.Confidential}
-		confidential = confidential || cl.Confidential
 	}
-	if confidential {
+	if bd.Confidential {
 		// Every call of the parties talking together now involves it.
 		for _, m := range members {
 			if cl := t.calls[m.linkedid]; cl != nil {
@@ -352,11 +333,9 @@ func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 			}
 		}
 	}
-	for _, c := range members {
-		d, ok := want[c]
-		if never != nil {
-			ok, d = false, *never
-		}
+	for i, c := range members {
+		d := bd.Parties[i]
+		ok := d.Record
 		switch {
 		case ok && c.rec == nil && isLocal(c):
 			// expand never leaves a Local channel whose far side is known;
@@ -387,14 +366,11 @@ func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 					Msg("policy violation: call found bridged and unrecorded after a (re)connection; recorded from now on, its beginning is lost")
 			}
 		case !ok && c.rec != nil:
-			if never == nil {
-				d = lastNo
-			}
 			t.logDecision(why, c, d, false)
 			t.stopRecording(ctx, c)
-		case !ok && c.rec == nil && len(want) == 0:
+		case !ok && c.rec == nil && !bd.Recorded():
 			c.deferred = nil
-			t.logDecision(why, c, firstNonEmpty(d, lastNo), false)
+			t.logDecision(why, c, d, false)
 		case !ok:
 			c.deferred = nil
 		}
@@ -506,13 +482,6 @@ func (t *Tracker) localPeer(c *channel) *channel {
 		return nil
 	}
 	return t.byName[n[:len(n)-1]+string(half)]
-}
-
-func firstNonEmpty(a, b rules.Decision) rules.Decision {
-	if a.Rule != "" {
-		return a
-	}
-	return b
 }
 
 func (t *Tracker) snapshot(members []*channel) *rules.Rules {
@@ -893,9 +862,6 @@ func (t *Tracker) Active() (channels, recordings int) {
 
 // reconcileParallel is how many channels Reconcile asks about at once.
 const reconcileParallel = 8
-
-// ruleNeverRecord is the rules package's id of the never-record rule.
-const ruleNeverRecord = "never-record"
 
 // parseHMS reads CoreShowChannels' Duration (HH:MM:SS); anything else is 0.
 func parseHMS(s string) time.Duration {
