@@ -51,7 +51,11 @@ func TestRevokedPrivilegesAreWaitedOut(t *testing.T) {
 	})
 	u, _ := url.Parse(dsn)
 	u.User = url.User(role)
-	a := openTest(t, u.String(), func(c *Config) { c.Migrate = false; c.MinBackoff = 20 * time.Millisecond; c.MaxBackoff = 100 * time.Millisecond })
+	a := openTest(t, u.String(), func(c *Config) {
+		c.Migrate = false
+		c.MinBackoff = 20 * time.Millisecond
+		c.MaxBackoff = 100 * time.Millisecond
+	})
 	runArchive(t, a)
 	add := func(seq int) {
 		t.Helper()
