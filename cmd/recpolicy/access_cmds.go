@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -57,47 +56,14 @@ func recordingsGet(args []string, stdout, stderr io.Writer) int {
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := env.authorize(ctx, name, pos[0], false); err != nil {
-		return exitCode(stderr, name, err)
-	}
 	var reqID *int64
 	if *request > 0 {
 		reqID = request
 	}
-	refuse := func(err error) int {
-		if aerr := env.audit(ctx, name, pos[0], *purpose, reqID, archive.Refused, map[string]any{"reason": err.Error()}); aerr != nil {
-			err = errors.Join(err, aerr)
-		}
-		return exitCode(stderr, name, err)
-	}
-	rec, err := env.store.FindRecording(ctx, pos[0])
-	if err != nil {
-		return refuse(err)
-	}
-	v := env.viewer
-	if reqID != nil {
-		if !v.admin() {
-			return refuse(v.denied("copies for a written request are handed over by the IT department, not by a director"))
-		}
-		if err := env.store.RequestCovers(ctx, *reqID, rec.ID); err != nil {
-			return refuse(err)
-		}
-	}
-	if !v.admin() {
-		if !slices.Contains(v.extensions, rec.Extension) {
-			return refuse(v.denied(fmt.Sprintf("recording %d is of extension %s, outside your department", rec.ID, rec.Extension)))
-		}
-		hidden, err := env.store.RecordingHidden(ctx, rec.ID, v.hidden)
-		if err != nil {
-			return refuse(err)
-		}
-		if hidden {
-			return refuse(v.denied(fmt.Sprintf("recording %d is of a call of staff bound by professional confidentiality", rec.ID)))
-		}
-	}
 	// Logged before the copy: an access the log cannot hold does not happen.
-	if err := env.audit(ctx, name, strconv.FormatInt(rec.ID, 10), *purpose, reqID, archive.Granted,
-		map[string]any{"extension": rec.Extension, "out": *out, "sha256": rec.SHA256}); err != nil {
+	env.guard = env.guardFor()
+	rec, err := env.guard.Recording(ctx, name, pos[0], *purpose, reqID, map[string]any{"out": *out})
+	if err != nil {
 		return exitCode(stderr, name, err)
 	}
 	if err := archive.CopyOut(env.cfg.Archive.Dir, rec, *out); err != nil {
@@ -175,7 +141,7 @@ func requestsAdd(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r, err := env.store.AddRequest(ctx, archive.AccessRequest{ReceivedOn: day, Channel: *via, Requester: *requester,
-		Purpose: *purpose, Subject: *subject, Recordings: recs, RegisteredBy: env.viewer.login})
+		Purpose: *purpose, Subject: *subject, Recordings: recs, RegisteredBy: env.login()})
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
@@ -235,9 +201,9 @@ func requestsStep(step string, args []string, stdout, stderr io.Writer) int {
 	case "show":
 		r, err = env.store.GetRequest(ctx, id)
 	case "decide":
-		r, err = env.store.DecideRequest(ctx, id, *grant, env.viewer.login, *greffe, *note)
+		r, err = env.store.DecideRequest(ctx, id, *grant, env.login(), *greffe, *note)
 	case "close":
-		r, err = env.store.CloseRequest(ctx, id, env.viewer.login, *note)
+		r, err = env.store.CloseRequest(ctx, id, env.login(), *note)
 	}
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))

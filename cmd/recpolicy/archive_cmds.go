@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/internal/access"
 	"github.com/villedemercier/recpolicy/internal/config"
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -40,10 +41,10 @@ func exitCode(stderr io.Writer, cmd string, err error) int {
 
 // archiveEnv is what the archive commands load from the daemon config.
 type archiveEnv struct {
-	cfg    *config.Config
-	store  *archive.Store
-	rules  *rules.Rules
-	viewer viewer // set by authorize
+	cfg   *config.Config
+	store *archive.Store
+	rules *rules.Rules
+	guard *access.Guard // set by authorize
 }
 
 func openArchiveEnv(configFile string, needRules bool) (*archiveEnv, error) {
@@ -138,6 +139,21 @@ type query struct {
 	number       string
 	loc          *time.Location
 	trunks       []string
+}
+
+// access is the query as the guard takes it.
+func (q query) access(limit int) access.Query {
+	return access.Query{Since: q.since, Until: q.until, Extensions: q.extensions, Endpoints: q.endpoints,
+		ByExtension: q.byExtension, Direction: q.direction, Trunks: q.trunks, Number: q.number, Limit: limit}
+}
+
+// listHint adds what to check to a list's database error; a refusal or a
+// log failure already says it.
+func listHint(err error, cfg string) error {
+	if errors.Is(err, archive.ErrAccessDenied) || errors.Is(err, access.ErrNotLogged) {
+		return err
+	}
+	return fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, cfg)
 }
 
 // parse checks the flags, loads the config and the rules, and opens the
@@ -236,27 +252,6 @@ func (l *listFlags) describe() string {
 	return strings.Join(parts, " ")
 }
 
-// restrict narrows the query to what v may see: a director's extensions,
-// and never a call of a confidential extension (returned for the filter).
-// An administrator's query is left as it is.
-func (q *query) restrict(v viewer) archive.Confidential {
-	if v.admin() {
-		return archive.Confidential{}
-	}
-	var exts, eps []string
-	if q.byExtension {
-		for i, n := range q.extensions {
-			if slices.Contains(v.extensions, n) {
-				exts, eps = append(exts, n), append(eps, q.endpoints[i])
-			}
-		}
-	} else {
-		exts, eps = v.extensions, v.endpoints
-	}
-	q.byExtension, q.extensions, q.endpoints = true, exts, eps
-	return v.hidden
-}
-
 // endpointOf is the PJSIP endpoint of extension n in r (n itself when r
 // does not list it).
 func endpointOf(r *rules.Rules, n string) string {
@@ -310,23 +305,10 @@ func cmdRecordings(args []string, stdout, stderr io.Writer) int {
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := env.authorize(ctx, name, l.describe(), false); err != nil {
-		return exitCode(stderr, name, err)
-	}
-	hidden := q.restrict(env.viewer)
-	recs, err := env.store.ListRecordings(ctx, archive.RecordingFilter{
-		Since: q.since, Until: q.until, Extensions: q.extensions, ByExtension: q.byExtension,
-		Direction: q.direction, Number: q.number, Hidden: hidden, Limit: l.limit,
-	})
+	env.guard = env.guardFor()
+	recs, err := env.guard.ListRecordings(ctx, name, l.describe(), q.access(l.limit))
 	if err != nil {
-		return exitCode(stderr, name, fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, l.config))
-	}
-	ids := make([]int64, len(recs))
-	for i, r := range recs {
-		ids[i] = r.ID
-	}
-	if err := env.audit(ctx, name, l.describe(), "", nil, archive.Granted, map[string]any{"rows": len(recs), "recordings": ids}); err != nil {
-		return exitCode(stderr, name, err)
+		return exitCode(stderr, name, listHint(err, l.config))
 	}
 	if l.json {
 		return writeJSON(stdout, stderr, name, recs)
@@ -361,19 +343,10 @@ func cmdCalls(args []string, stdout, stderr io.Writer) int {
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := env.authorize(ctx, name, l.describe(), false); err != nil {
-		return exitCode(stderr, name, err)
-	}
-	hidden := q.restrict(env.viewer)
-	calls, err := env.store.ListCalls(ctx, archive.CallFilter{
-		Since: q.since, Until: q.until, Numbers: q.extensions, Endpoints: q.endpoints, ByExtension: q.byExtension,
-		Direction: q.direction, Trunks: q.trunks, Number: q.number, Hidden: hidden, Limit: l.limit,
-	})
+	env.guard = env.guardFor()
+	calls, err := env.guard.ListCalls(ctx, name, l.describe(), q.access(l.limit))
 	if err != nil {
-		return exitCode(stderr, name, fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, l.config))
-	}
-	if err := env.audit(ctx, name, l.describe(), "", nil, archive.Granted, map[string]any{"rows": len(calls)}); err != nil {
-		return exitCode(stderr, name, err)
+		return exitCode(stderr, name, listHint(err, l.config))
 	}
 	if l.json {
 		return writeJSON(stdout, stderr, name, calls)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/internal/access"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
@@ -142,12 +142,7 @@ func classes(r *rules.Rules) archive.Classes { return archive.Classes(r.Retentio
 
 // loginName is who runs the command, for the destruction log when --by is
 // not given.
-func loginName() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return "unknown"
-}
+func loginName() string { return access.Current().Login }
 
 func needText(flagName, v, example string) error {
 	if strings.TrimSpace(v) == "" {

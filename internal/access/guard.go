@@ -1,0 +1,226 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/villedemercier/recpolicy/archive"
+)
+
+// Store is what the guard needs of the archive; *archive.Store is one.
+type Store interface {
+	LogAccess(ctx context.Context, e archive.AccessEntry) (int64, error)
+	ListRecordings(ctx context.Context, f archive.RecordingFilter) ([]archive.StoredRecording, error)
+	ListCalls(ctx context.Context, f archive.CallFilter) ([]archive.Call, error)
+	FindRecording(ctx context.Context, ref string) (archive.StoredRecording, error)
+	RecordingHidden(ctx context.Context, id int64, c archive.Confidential) (bool, error)
+	RequestCovers(ctx context.Context, id, recording int64) error
+}
+
+// ErrNotLogged wraps a failure to write the access log: the access did
+// not happen (nothing is shown that the log cannot hold).
+var ErrNotLogged = errors.New("access not logged, so not granted")
+
+// Guard stands between one viewer and the archive: every method decides,
+// narrows and logs in one call.
+type Guard struct {
+	store Store
+	v     Viewer
+	// hint is added to a log failure: what to check.
+	hint string
+}
+
+// NewGuard returns the guard of v over store; hint (may be empty) is added
+// to the error when the access log cannot be written, e.g. "is the schema
+// migrated? recpolicy migrate --config FILE".
+func NewGuard(store Store, v Viewer, hint string) *Guard {
+	return &Guard{store: store, v: v, hint: hint}
+}
+
+// Viewer returns who the guard acts for.
+func (g *Guard) Viewer() Viewer { return g.v }
+
+// Audit writes one line of the access log. An access the log cannot hold
+// does not happen: callers stop on its error.
+func (g *Guard) Audit(ctx context.Context, action, object, purpose string, requestID *int64, outcome string, detail map[string]any) error {
+	if g.v.By != "" {
+		d := make(map[string]any, len(detail)+1)
+		for k, v := range detail {
+			d[k] = v
+		}
+		d["acting_root"] = g.v.By
+		detail = d
+	}
+	if _, err := g.store.LogAccess(ctx, archive.AccessEntry{Login: g.v.Login, Role: g.v.Role, Action: action, Object: object,
+		RequestID: requestID, Purpose: purpose, Outcome: outcome, Detail: detail}); err != nil {
+		if g.hint != "" {
+			return fmt.Errorf("%w: %w (nothing was shown; %s)", ErrNotLogged, err, g.hint)
+		}
+		return fmt.Errorf("%w: %w (nothing was shown)", ErrNotLogged, err)
+	}
+	return nil
+}
+
+// refuse logs a refusal and returns it (with the log's failure, if any).
+func (g *Guard) refuse(ctx context.Context, action, object, purpose string, requestID *int64, refusal error) error {
+	if err := g.Audit(ctx, action, object, purpose, requestID, archive.Refused, map[string]any{"reason": refusal.Error()}); err != nil {
+		return errors.Join(refusal, err)
+	}
+	return refusal
+}
+
+// Authorize lets the viewer run action on object: anyone without a role is
+// refused, and so is anyone but an administrator when adminOnly. A refusal
+// is logged, and so is the grant of an adminOnly action (the others are
+// logged with what they show, by the methods below).
+func (g *Guard) Authorize(ctx context.Context, action, object string, adminOnly bool) error {
+	switch {
+	case g.v.Role == RoleNone:
+		return g.refuse(ctx, action, object, "", nil, g.v.Denied("no access to recordings or call records"))
+	case g.v.Role != RoleAdministrator && g.v.Role != RoleDirector:
+		return g.refuse(ctx, action, object, "", nil, g.v.Denied("unknown role "+strconv.Quote(g.v.Role)))
+	case adminOnly && !g.v.Admin():
+		return g.refuse(ctx, action, object, "", nil, g.v.Denied(action+" is for the administrators of the recording system"))
+	}
+	if adminOnly {
+		return g.Audit(ctx, action, object, "", nil, archive.Granted, nil)
+	}
+	return nil
+}
+
+// Query is what a list asks for, before the guard narrows it.
+type Query struct {
+	Since, Until time.Time
+	// Extensions (with Endpoints, in the same order) select some
+	// extensions when ByExtension is set.
+	Extensions, Endpoints []string
+	ByExtension           bool
+	Direction             string
+	Trunks                []string // the trunks' endpoints, for Direction on call records
+	Number                string
+	Limit                 int
+}
+
+// narrow restricts q to what the viewer may see and returns the
+// confidentiality filter to apply: an administrator's query is left as it
+// is; a director's keeps only their own extensions.
+func (g *Guard) narrow(q Query) (Query, archive.Confidential) {
+	if g.v.Admin() {
+		return q, archive.Confidential{}
+	}
+	var exts, eps []string
+	if q.ByExtension {
+		for i, n := range q.Extensions {
+			if slices.Contains(g.v.Extensions, n) {
+				ep := n
+				if i < len(q.Endpoints) {
+					ep = q.Endpoints[i]
+				}
+				exts, eps = append(exts, n), append(eps, ep)
+			}
+		}
+	} else {
+		exts, eps = g.v.Extensions, g.v.Endpoints
+	}
+	q.ByExtension, q.Extensions, q.Endpoints = true, exts, eps
+	hidden := g.v.Hidden
+	hidden.Directors = true
+	return q, hidden
+}
+
+// ListRecordings authorises, narrows, lists and logs (with the ids shown)
+// the recordings of q. described is the query as the log keeps it.
+func (g *Guard) ListRecordings(ctx context.Context, action, described string, q Query) ([]archive.StoredRecording, error) {
+	if err := g.Authorize(ctx, action, described, false); err != nil {
+		return nil, err
+	}
+	q, hidden := g.narrow(q)
+	recs, err := g.store.ListRecordings(ctx, archive.RecordingFilter{
+		Since: q.Since, Until: q.Until, Extensions: q.Extensions, ByExtension: q.ByExtension,
+		Direction: q.Direction, Number: q.Number, Hidden: hidden, Limit: q.Limit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	if err := g.Audit(ctx, action, described, "", nil, archive.Granted, map[string]any{"rows": len(recs), "recordings": ids}); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// ListCalls authorises, narrows, lists and logs the call records of q.
+func (g *Guard) ListCalls(ctx context.Context, action, described string, q Query) ([]archive.Call, error) {
+	if err := g.Authorize(ctx, action, described, false); err != nil {
+		return nil, err
+	}
+	q, hidden := g.narrow(q)
+	calls, err := g.store.ListCalls(ctx, archive.CallFilter{
+		Since: q.Since, Until: q.Until, Numbers: q.Extensions, Endpoints: q.Endpoints, ByExtension: q.ByExtension,
+		Direction: q.Direction, Trunks: q.Trunks, Number: q.Number, Hidden: hidden, Limit: q.Limit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Audit(ctx, action, described, "", nil, archive.Granted, map[string]any{"rows": len(calls)}); err != nil {
+		return nil, err
+	}
+	return calls, nil
+}
+
+// Recording hands over one recording (ref: its id or path) for purpose,
+// or for the granted written request requestID: an administrator may have
+// any (a request only when it names the recording); a director only one of
+// their own extensions, never of a call of confidential staff, and never
+// for a request (the IT department hands those over). The grant is logged
+// before the recording is returned, with detail (e.g. where the copy goes);
+// every refusal is logged with its reason.
+func (g *Guard) Recording(ctx context.Context, action, ref, purpose string, requestID *int64, detail map[string]any) (archive.StoredRecording, error) {
+	if err := g.Authorize(ctx, action, ref, false); err != nil {
+		return archive.StoredRecording{}, err
+	}
+	refuse := func(err error) (archive.StoredRecording, error) {
+		return archive.StoredRecording{}, g.refuse(ctx, action, ref, purpose, requestID, err)
+	}
+	rec, err := g.store.FindRecording(ctx, ref)
+	if err != nil {
+		return refuse(err)
+	}
+	if requestID != nil {
+		if !g.v.Admin() {
+			return refuse(g.v.Denied("copies for a written request are handed over by the IT department, not by a director"))
+		}
+		if err := g.store.RequestCovers(ctx, *requestID, rec.ID); err != nil {
+			return refuse(err)
+		}
+	}
+	if !g.v.Admin() {
+		if !slices.Contains(g.v.Extensions, rec.Extension) {
+			return refuse(g.v.Denied(fmt.Sprintf("recording %d is of extension %s, outside your department", rec.ID, rec.Extension)))
+		}
+		hidden := g.v.Hidden
+		hidden.Directors = true
+		h, err := g.store.RecordingHidden(ctx, rec.ID, hidden)
+		if err != nil {
+			return refuse(err)
+		}
+		if h {
+			return refuse(g.v.Denied(fmt.Sprintf("recording %d is of a call of staff bound by professional confidentiality, or cannot be tied to its call yet", rec.ID)))
+		}
+	}
+	d := map[string]any{"extension": rec.Extension, "sha256": rec.SHA256}
+	for k, v := range detail {
+		d[k] = v
+	}
+	if err := g.Audit(ctx, action, strconv.FormatInt(rec.ID, 10), purpose, requestID, archive.Granted, d); err != nil {
+		return archive.StoredRecording{}, err
+	}
+	return rec, nil
+}

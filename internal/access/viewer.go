@@ -1,0 +1,83 @@
+package access
+
+import (
+	"slices"
+
+	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/rules"
+)
+
+// The roles, as the access log writes them.
+const (
+	RoleAdministrator = archive.RoleAdministrator // the IT director and the admins of the daemon config
+	RoleDirector      = archive.RoleDirector      // a department's director_user in the rules
+	RoleNone          = archive.RoleNone          // anyone else: no access
+)
+
+// Viewer is an identity with its rights.
+type Viewer struct {
+	Identity
+	Role        string
+	Departments []string // a director's departments
+	Extensions  []string // a director's extensions (confidential ones excluded)
+	Endpoints   []string // their PJSIP endpoints, in the same order
+	// Hidden is the directors' confidentiality filter (fails closed).
+	Hidden archive.Confidential
+}
+
+// Admin tells whether v administers the recording system.
+func (v Viewer) Admin() bool { return v.Role == RoleAdministrator }
+
+// Resolve gives id its rights: an administrator (admins, the daemon
+// config's access.administrators) sees everything; a director (the
+// director_user of departments of r) the extensions of those departments,
+// never a call of a confidential extension; anyone else nothing. It is a
+// pure function.
+func Resolve(id Identity, admins []string, r *rules.Rules) Viewer {
+	v := Viewer{Identity: id, Role: RoleNone}
+	if slices.Contains(admins, id.Login) {
+		v.Role = RoleAdministrator
+		return v
+	}
+	if r == nil {
+		return v
+	}
+	for _, d := range r.Departments() {
+		if d.DirectorUser != "" && d.DirectorUser == id.Login {
+			v.Departments = append(v.Departments, d.ID)
+		}
+	}
+	if len(v.Departments) == 0 {
+		return v
+	}
+	v.Role = RoleDirector
+	v.Hidden.Directors = true
+	for _, n := range r.DirectorExtensions(id.Login) {
+		ep := n
+		if e, ok := r.Extension(n); ok {
+			ep = e.Endpoint
+		}
+		v.Extensions = append(v.Extensions, n)
+		v.Endpoints = append(v.Endpoints, ep)
+	}
+	for _, e := range r.Extensions() {
+		if e.Confidential {
+			v.Hidden.Numbers = append(v.Hidden.Numbers, e.Number)
+			v.Hidden.Endpoints = append(v.Hidden.Endpoints, e.Endpoint)
+		}
+	}
+	return v
+}
+
+// Denied is the error for an access v may not have, with the hint that
+// fits v's role.
+func (v Viewer) Denied(reason string) error {
+	hint := ""
+	switch v.Role {
+	case RoleNone:
+		hint = "only the administrators of the daemon config (access.administrators) and the directors named in the rules file (director_user) have access; ask the IT director"
+	case RoleDirector:
+		hint = "a director sees the extensions of their own department, never those of staff bound by professional confidentiality; other access goes through a written request (recpolicy requests)"
+	}
+	return &archive.DeniedError{Login: v.Login, Reason: reason, Hint: hint}
+}
