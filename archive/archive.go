@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -69,6 +70,7 @@ type Archive struct {
 	quar  *quarantine
 	wake  chan struct{}
 	stats stats
+	loc   atomic.Pointer[time.Location] // Cdr times' zone now (SetLocation)
 
 	running sync.Mutex // one Run at a time
 
@@ -137,7 +139,7 @@ func (p *Prepared) Len() int { return len(p.entries) }
 // *MalformedError; fields this package does not know are kept with the
 // record and also quarantined (the record is still archived).
 func (a *Archive) PrepareCDR(p *Prepared, fields []Field) error {
-	c, unknown, err := ParseCDR(fields, a.cfg.Location)
+	c, unknown, err := ParseCDR(fields, a.location())
 	if err != nil {
 		a.log.Error().Err(err).Strs("fields", fieldNames(fields)).Str("uniqueid", fieldValue(fields, "UniqueID")).
 			Msg("malformed Cdr event; quarantined, not archived (its values are in the quarantine file, never in the log: they hold personal data)")
@@ -253,6 +255,25 @@ func (a *Archive) notify() {
 // checkZone warns when the event's Timestamp (Unix time, when the event
 // was sent) is far from its EndTime read in the configured zone: the zone
 // is probably not the PBX's.
+// SetLocation changes the zone Cdr events' times are read in, for the
+// events spooled from now on (a rules reload that changes the time zone,
+// when the PBX's zone follows the rules').
+func (a *Archive) SetLocation(loc *time.Location) {
+	if loc == nil || loc.String() == a.location().String() {
+		return
+	}
+	a.loc.Store(loc)
+	a.log.Info().Str("zone", loc.String()).Msg("archive took the new rules: Cdr times read in this zone from now on")
+}
+
+// location is the zone Cdr times are read in now.
+func (a *Archive) location() *time.Location {
+	if l := a.loc.Load(); l != nil {
+		return l
+	}
+	return a.cfg.Location
+}
+
 func (a *Archive) checkZone(c CDR, fields []Field) {
 	for _, f := range fields {
 		if f.Key != "Timestamp" {
@@ -264,7 +285,7 @@ func (a *Archive) checkZone(c CDR, fields []Field) {
 		}
 		skew := time.Unix(int64(sec), 0).Sub(c.EndTime)
 		if skew < -15*time.Minute || skew > 15*time.Minute {
-			a.log.Warn().Str("zone", a.cfg.Location.String()).Dur("skew", skew).Str("uniqueid", c.UniqueID).
+			a.log.Warn().Str("zone", a.location().String()).Dur("skew", skew).Str("uniqueid", c.UniqueID).
 				Msg("Cdr EndTime read in the configured time zone is far from the event's Timestamp: is archive.pbx_timezone the PBX's zone?")
 		}
 		return

@@ -24,7 +24,28 @@ type Client struct {
 	dropped atomic.Uint64
 	state   atomic.Int32
 	running atomic.Bool
-	grace   time.Duration // resyncGrace; shorter in tests
+	grace   time.Duration          // resyncGrace; shorter in tests
+	sound   atomic.Pointer[string] // the greeting played now (SetGreetingSound)
+}
+
+// SetGreetingSound makes the greetings that start from now on play sound
+// (an Asterisk media URI such as "sound:recpolicy/avis-enregistrement"): a
+// rules reload changes the greeting without a restart; a greeting playing
+// finishes as it began.
+func (c *Client) SetGreetingSound(sound string) {
+	if sound == "" || sound == c.greetingSound() {
+		return
+	}
+	c.sound.Store(&sound)
+	c.log.Info().Str("sound", sound).Msg("greeting took the new rules: new greetings play this sound")
+}
+
+// greetingSound is the sound to play now.
+func (c *Client) greetingSound() string {
+	if p := c.sound.Load(); p != nil {
+		return *p
+	}
+	return c.greet.Sound
 }
 
 // NewClient returns a Client for cfg and g (zero fields take the defaults;
@@ -101,6 +122,7 @@ func (c *Client) Run(ctx context.Context) error {
 	defer opsCancel()
 	d := newDispatcher(opsCtx, c.log, c.cfg.Application, c.greet, rest, c.sendResult)
 	d.grace = c.grace
+	d.sound = c.greetingSound
 
 	var wg sync.WaitGroup
 	dispatched := make(chan struct{})

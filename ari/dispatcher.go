@@ -74,6 +74,7 @@ type dispatcher struct {
 	log   zerolog.Logger
 	app   string
 	greet GreetingConfig
+	sound func() string // the greeting's sound now; nil plays greet.Sound
 	rest  *restClient
 	q     *queue[any]
 	emit  func(GreetingResult)
@@ -285,8 +286,12 @@ func (d *dispatcher) exec(s *session, acts []action) {
 			})
 		case actPlay:
 			pb := a.playbackID
+			sound := d.greet.Sound
+			if d.sound != nil {
+				sound = d.sound()
+			}
 			d.spawnInput(s, func(ctx context.Context) input {
-				return input{kind: inPlayReplied, playbackID: pb, err: d.rest.play(ctx, id, pb, d.greet.Sound)}
+				return input{kind: inPlayReplied, playbackID: pb, err: d.rest.play(ctx, id, pb, sound)}
 			})
 		case actSetVar:
 			d.spawnInput(s, func(ctx context.Context) input {

@@ -136,6 +136,10 @@ func (x *Archiver) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{newArchiveCollector(x.arch), x.pendingGauge, x.spoolFailures}
 }
 
+// SetLocation changes the zone Cdr times are read in (a rules reload, when
+// the PBX's zone follows the rules').
+func (x *Archiver) SetLocation(loc *time.Location) { x.arch.SetLocation(loc) }
+
 // SetGreetings gives the archiver the greeting outcome of each call, stored
 // as evidence with its recordings. Call it before the filer runs.
 func (x *Archiver) SetGreetings(outcome func(linkedid string) string) { x.greeting = outcome }

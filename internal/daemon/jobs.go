@@ -47,6 +47,7 @@ type Jobs struct {
 
 	// One run of each job at a time, across schedule changes too.
 	purging, verifying sync.Mutex
+	reload             chan struct{} // RulesChanged
 
 	runs        *prometheus.CounterVec
 	lastSuccess *prometheus.GaugeVec
@@ -77,7 +78,7 @@ func NewJobs(store *archive.Store, rulesSource func() *rules.Rules, log zerolog.
 		opts.RulesCheck = 30 * time.Second
 	}
 	j := &Jobs{
-		store: store, rules: rulesSource, log: log, opts: opts,
+		store: store, rules: rulesSource, log: log, opts: opts, reload: make(chan struct{}, 1),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "recpolicy_job_runs_total", Help: "Runs of the periodic jobs, by outcome (ok, problems, refused, error).",
 		}, []string{"job", "outcome"}),
@@ -132,6 +133,7 @@ func (j *Jobs) Run(ctx context.Context) error {
 	tick := time.NewTicker(j.opts.RulesCheck)
 	defer tick.Stop()
 	for {
+		var pushed bool
 		select {
 		case <-ctx.Done():
 			cancel()
@@ -146,20 +148,37 @@ func (j *Jobs) Run(ctx context.Context) error {
 				}
 			}
 			return nil
+		case <-j.reload:
+			pushed = true
 		case <-tick.C:
-			r := j.rules()
-			if s := scheduleOf(r); s != sched {
-				next, err := j.start(jobCtx, r)
-				if err != nil {
-					j.log.Error().Err(err).Msg("new job schedules refused; keeping the previous ones")
-					sched = s // do not retry until the rules change again
-					continue
-				}
-				cur.Stop() // a run in progress finishes; the per-job locks keep runs apart
-				cur, sched = next, s
-				crons = append(crons, next)
-			}
 		}
+		r := j.rules()
+		s := scheduleOf(r)
+		if s == sched {
+			if pushed {
+				j.log.Info().Str("rules", r.Digest()).Msg("jobs took the new rules: same schedules; their retention classes apply from the next run")
+			}
+			continue
+		}
+		next, err := j.start(jobCtx, r)
+		if err != nil {
+			j.log.Error().Err(err).Msg("new job schedules refused; keeping the previous ones")
+			sched = s // do not retry until the rules change again
+			continue
+		}
+		cur.Stop() // a run in progress finishes; the per-job locks keep runs apart
+		cur, sched = next, s
+		crons = append(crons, next)
+		j.log.Info().Str("rules", r.Digest()).Msg("jobs took the new rules: rescheduled")
+	}
+}
+
+// RulesChanged tells the jobs that new rules are in force: they take
+// their schedules and time zone at once. It never blocks.
+func (j *Jobs) RulesChanged() {
+	select {
+	case j.reload <- struct{}{}:
+	default:
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/villedemercier/recpolicy/ari"
 	"github.com/villedemercier/recpolicy/internal/config"
 	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/rules"
 )
 
 // Options are what main hands to Run.
@@ -146,7 +147,19 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	archiver.SetGreetings(greetings.Outcome)
 	archiver.RulesLoaded(ruleSet.Current(), "start", time.Now())
-	ruleSet.OnLoad(archiver.RulesLoaded)
+	ruleSet.OnLoad(func(r *rules.Rules, trigger string, at time.Time) {
+		// Every part that depends on the rules takes them at once, and
+		// says so: the tracker gives new calls a snapshot of them (a call
+		// keeps the rules it started with); the archive keeps the version;
+		// the greeting and the Cdr time zone follow; the jobs reschedule.
+		archiver.RulesLoaded(r, trigger, at)
+		ariClient.SetGreetingSound("sound:" + r.Greeting().Sound)
+		if cfg.Archive.PBXTimezone == "" {
+			archiver.SetLocation(r.Location())
+		}
+		jobs.RulesChanged()
+		log.Info().Str("part", "tracker").Str("rules", r.Digest()).Msg("tracker took the new rules: calls that start from now on are decided with them")
+	})
 	filer := core.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled), closes)
 	filer.SetArchiveOwner(archiveUID, archiveGID)
 	// Orders wait up to 5 s for the actions session when it is reconnecting.
