@@ -47,13 +47,7 @@ func TestFilerFlagsLegsThatTalkedButHoldLittle(t *testing.T) {
 			if tc.bytes < 0 {
 				f.closeTimeout = 50 * time.Millisecond // noFileGrace is longer: the file is never waited for past the timeout
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { f.Run(ctx, 1); close(done) }()
-			f.Submit(r)
-			f.Wait()
-			cancel()
-			<-done
+			fileOne(t, f, r)
 			if got := testutil.ToFloat64(m.RecordingsShort); got != tc.short {
 				t.Errorf("short %v, want %v", got, tc.short)
 			}
@@ -114,7 +108,13 @@ func TestWaitClosedTrustsTheKernelNotAHeaderOnlyFile(t *testing.T) {
 func fileOne(t *testing.T, f *Filer, r *Recording) []Filed {
 	t.Helper()
 	var got []Filed
-	f.onFiled = func(fd Filed) { got = append(got, fd) }
+	next := f.onFiled
+	f.onFiled = func(fd Filed) {
+		got = append(got, fd)
+		if next != nil {
+			next(fd)
+		}
+	}
 	f.poll = 10 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

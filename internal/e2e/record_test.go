@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/villedemercier/recpolicy/internal/core"
 	"github.com/villedemercier/recpolicy/internal/sandbox"
 )
 
@@ -53,30 +54,19 @@ func spoolFiles(t *testing.T) []string {
 	return names
 }
 
-func TestInboundExternalCallIsRecordedOnce(t *testing.T) {
-	mark := h.filedCount()
-	talk := 4 * time.Second
-	call := placeAndTalk(t, func(ctx context.Context) (*sandbox.Call, error) {
-		return h.driver.Inbound(ctx, sandbox.DIDPrefix+"235", "5145550142", sandbox.Options{CallerName: "Jean Tremblay"})
-	}, talk)
+// oneWholeRecording checks that exactly one recording of ext was filed
+// since mark, as long as the call was bridged, with both directions' tones
+// in it, and returns it.
+func oneWholeRecording(t *testing.T, mark int, ext string, call *sandbox.Call) core.Filed {
+	t.Helper()
 	waitFiled(t, mark, 1, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
 		t.Fatalf("filed %d recordings, want exactly 1: %+v", len(got), got)
 	}
 	f := got[0]
-	if f.Recording.Extension != "235" {
-		t.Errorf("recording of extension %q, want 235", f.Recording.Extension)
-	}
-	// <archive>/YYYY/MM/DD/YYYYMMDD-HHMM-235.wav in the city's time zone.
-	loc, _ := time.LoadLocation("America/Toronto")
-	start := f.Recording.CallStart.In(loc)
-	wantDir := filepath.Join(h.archive, start.Format("2006/01/02"))
-	if filepath.Dir(f.Path) != wantDir {
-		t.Errorf("filed in %s, want %s", filepath.Dir(f.Path), wantDir)
-	}
-	if !regexp.MustCompile(`^` + start.Format("20060102-1504") + `-235(-[0-9]+)?\.wav$`).MatchString(filepath.Base(f.Path)) {
-		t.Errorf("file name %s, want %s-235.wav", filepath.Base(f.Path), start.Format("20060102-1504"))
+	if f.Recording.Extension != ext {
+		t.Errorf("recording of extension %q, want %s", f.Recording.Extension, ext)
 	}
 	audio, err := sandbox.ReadWAV(f.Path)
 	if err != nil {
@@ -93,6 +83,26 @@ func TestInboundExternalCallIsRecordedOnce(t *testing.T) {
 		t.Errorf("tone shares: phone (600 Hz) %.2f, carrier (1400 Hz) %.2f; both directions must be in the recording", phone, carrier)
 	}
 	t.Logf("filed %s: %.2f s for %.2f s bridged; phone tone %.2f, carrier tone %.2f", f.Path, audio.Duration(), bridged, phone, carrier)
+	return f
+}
+
+func TestInboundExternalCallIsRecordedOnce(t *testing.T) {
+	mark := h.filedCount()
+	talk := 4 * time.Second
+	call := placeAndTalk(t, func(ctx context.Context) (*sandbox.Call, error) {
+		return h.driver.Inbound(ctx, sandbox.DIDPrefix+"235", "5145550142", sandbox.Options{CallerName: "Jean Tremblay"})
+	}, talk)
+	f := oneWholeRecording(t, mark, "235", call)
+	// <archive>/YYYY/MM/DD/YYYYMMDD-HHMM-235.wav in the city's time zone.
+	loc, _ := time.LoadLocation("America/Toronto")
+	start := f.Recording.CallStart.In(loc)
+	wantDir := filepath.Join(h.archive, start.Format("2006/01/02"))
+	if filepath.Dir(f.Path) != wantDir {
+		t.Errorf("filed in %s, want %s", filepath.Dir(f.Path), wantDir)
+	}
+	if !regexp.MustCompile(`^` + start.Format("20060102-1504") + `-235(-[0-9]+)?\.wav$`).MatchString(filepath.Base(f.Path)) {
+		t.Errorf("file name %s, want %s-235.wav", filepath.Base(f.Path), start.Format("20060102-1504"))
+	}
 }
 
 // TestSpoofedCallerIDIsRecorded: what a caller presents never decides who
@@ -106,28 +116,7 @@ func TestSpoofedCallerIDIsRecorded(t *testing.T) {
 			call := placeAndTalk(t, func(ctx context.Context) (*sandbox.Call, error) {
 				return h.driver.Inbound(ctx, sandbox.DIDPrefix+"235", cid, sandbox.Options{})
 			}, 4*time.Second)
-			waitFiled(t, mark, 1, 2*time.Second)
-			got := h.filedSince(mark)
-			if len(got) != 1 {
-				t.Fatalf("filed %d recordings, want exactly 1: %+v", len(got), got)
-			}
-			if got[0].Recording.Extension != "235" {
-				t.Errorf("recording of extension %q, want 235", got[0].Recording.Extension)
-			}
-			audio, err := sandbox.ReadWAV(got[0].Path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			bridged := call.Bridged().Seconds()
-			if d := audio.Duration(); math.Abs(d-bridged) > 0.3 {
-				t.Errorf("recording lasts %.2f s, the call was bridged %.2f s (tolerance 0.3 s)", d, bridged)
-			}
-			end := audio.Duration()
-			phone := audio.ToneShare(sandbox.PhoneFreq, 0.2, end-0.2)
-			carrier := audio.ToneShare(sandbox.CarrierFreq, 0.2, end-0.2)
-			if phone < 0.1 || carrier < 0.1 {
-				t.Errorf("tone shares: phone %.2f, carrier %.2f; both directions must be in the recording", phone, carrier)
-			}
+			oneWholeRecording(t, mark, "235", call)
 		})
 	}
 }
