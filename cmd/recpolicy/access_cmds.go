@@ -96,24 +96,6 @@ func (l *int64List) Set(s string) error {
 	return nil
 }
 
-// cmdRequests runs `recpolicy requests add|list|show|decide|close`: the
-// register of written requests for access (administrators only).
-func cmdRequests(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		return exitCode(stderr, "recpolicy requests", badUsage("name a subcommand: add, list, show, decide or close"))
-	}
-	switch args[0] {
-	case "add":
-		return requestsAdd(args[1:], stdout, stderr)
-	case "list":
-		return requestsList(args[1:], stdout, stderr)
-	case "show", "decide", "close":
-		return requestsStep(args[0], args[1:], stdout, stderr)
-	default:
-		return exitCode(stderr, "recpolicy requests", badUsage("unknown subcommand %q: use add, list, show, decide or close", args[0]))
-	}
-}
-
 func requestsAdd(args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy requests add"
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -233,11 +215,8 @@ func requestsStep(step string, args []string, stdout, stderr io.Writer) int {
 
 // cmdAccess runs `recpolicy access log`: who accessed what, when, why,
 // and what was refused (administrators only; reading it is logged too).
-func cmdAccess(args []string, stdout, stderr io.Writer) int {
+func accessLog(args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy access log"
-	if len(args) == 0 || args[0] != "log" {
-		return exitCode(stderr, "recpolicy access", badUsage("name a subcommand: recpolicy access log --config FILE [--login NAME] [--since T] [--until T]"))
-	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgFile := fs.String("config", "", "daemon configuration file (required)")
@@ -246,7 +225,7 @@ func cmdAccess(args []string, stdout, stderr io.Writer) int {
 	until := fs.String("until", "", "up to this date (inclusive) or time (exclusive)")
 	limit := fs.Int("limit", 1000, "at most this many entries, newest first (0: all)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if rc := parseFlagsOnly(fs, args[1:], stderr, name); rc != 0 {
+	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
 		return rc
 	}
 	if *limit < 0 {

@@ -137,7 +137,7 @@ func (f *accessFixture) as(t *testing.T, login string, fn command, args ...strin
 
 func TestDirectorsSeeTheirDepartmentOnly(t *testing.T) {
 	f := newAccessFixture(t)
-	recs, calls := cmdRecordings, cmdCalls
+	recs, calls := group("recordings"), group("calls")
 	tests := []struct {
 		login     string
 		fn        command
@@ -156,9 +156,9 @@ func TestDirectorsSeeTheirDepartmentOnly(t *testing.T) {
 		{"jtremblay", calls, []string{"list", "--json"}, 0, []string{`"linkedid": "L1"`, `"linkedid": "L6"`}, []string{`"L4"`, `"L3"`, `"L2"`}, ""},
 		{"visiteur", recs, []string{"list"}, 1, nil, nil, "access denied to visiteur: no access to recordings or call records"},
 		{"visiteur", calls, []string{"list"}, 1, nil, nil, "access denied to visiteur"},
-		{"dferland", cmdHold, []string{"list"}, 1, nil, nil, "access denied to dferland: recpolicy hold list is for the administrators"},
-		{"dferland", cmdAccess, []string{"log"}, 1, nil, nil, "recpolicy access log is for the administrators"},
-		{"dferland", cmdRequests, []string{"list"}, 1, nil, nil, "recpolicy requests list is for the administrators"},
+		{"dferland", group("hold"), []string{"list"}, 1, nil, nil, "access denied to dferland: recpolicy hold list is for the administrators"},
+		{"dferland", group("access"), []string{"log"}, 1, nil, nil, "recpolicy access log is for the administrators"},
+		{"dferland", group("requests"), []string{"list"}, 1, nil, nil, "recpolicy requests list is for the administrators"},
 	}
 	for _, tt := range tests {
 		args := append([]string{tt.args[0], "--config", f.cfg}, tt.args[1:]...)
@@ -207,7 +207,7 @@ func TestDirectorsSeeTheirDepartmentOnly(t *testing.T) {
 
 func TestRecordingsGetAndTheRegister(t *testing.T) {
 	f := newAccessFixture(t)
-	recs := cmdRecordings
+	recs := group("recordings")
 	out := func(name string) string { return filepath.Join(f.dir, name) }
 	steps := []struct {
 		login string
@@ -228,22 +228,22 @@ func TestRecordingsGetAndTheRegister(t *testing.T) {
 		{"visiteur", recs, []string{"get", f.id("greffe"), "--out", out("c.wav"), "--purpose", "x"}, 1, "access denied to visiteur"},
 		// A citizen's written complaint about a police call: registered,
 		// decided with the Greffe, then served.
-		{"root", cmdRequests, []string{"add", "--received", "2026-11-26", "--via", "courriel", "--requester", "Marie Gagnon",
+		{"root", group("requests"), []string{"add", "--received", "2026-11-26", "--via", "courriel", "--requester", "Marie Gagnon",
 			"--purpose", "plainte", "--subject", "accueil au poste de police", "--recording", f.id("police")}, 0, "request 1 registered"},
-		{"root", cmdRequests, []string{"add", "--received", "someday", "--via", "courriel"}, 2, "--received \"someday\" is not a date"},
-		{"root", cmdRequests, []string{"add", "--received", "2026-11-26", "--via", "pigeon", "--requester", "X", "--purpose", "plainte",
+		{"root", group("requests"), []string{"add", "--received", "someday", "--via", "courriel"}, 2, "--received \"someday\" is not a date"},
+		{"root", group("requests"), []string{"add", "--received", "2026-11-26", "--via", "pigeon", "--requester", "X", "--purpose", "plainte",
 			"--subject", "s", "--recording", f.id("police")}, 1, `channel "pigeon" is unknown: use courriel or guichet`},
 		{"root", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 1, "request 1 is received, not granted"},
-		{"root", cmdRequests, []string{"decide", "1", "--grant", "--note", "plainte recevable"}, 1, "the Greffe's reviewer (--greffe NAME)"},
-		{"root", cmdRequests, []string{"decide", "1", "--grant", "--greffe", "Me Denis Ferland", "--note", "plainte recevable"}, 0, "status      granted"},
-		{"root", cmdRequests, []string{"decide", "1", "--refuse", "--greffe", "Me Denis Ferland", "--note", "changed my mind"}, 1, "it is granted already"},
+		{"root", group("requests"), []string{"decide", "1", "--grant", "--note", "plainte recevable"}, 1, "the Greffe's reviewer (--greffe NAME)"},
+		{"root", group("requests"), []string{"decide", "1", "--grant", "--greffe", "Me Denis Ferland", "--note", "plainte recevable"}, 0, "status      granted"},
+		{"root", group("requests"), []string{"decide", "1", "--refuse", "--greffe", "Me Denis Ferland", "--note", "changed my mind"}, 1, "it is granted already"},
 		{"root", recs, []string{"get", f.id("greffe"), "--out", out("q.wav"), "--request", "1"}, 1, "request 1 does not name recording"},
 		{"dferland", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 1, "handed over by the IT department"},
 		{"root", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 0, "destroy this copy once it is no longer needed"},
-		{"root", cmdRequests, []string{"close", "1", "--note", "copie remise le 2026-11-28, détruite par la requérante"}, 0, "status      closed"},
+		{"root", group("requests"), []string{"close", "1", "--note", "copie remise le 2026-11-28, détruite par la requérante"}, 0, "status      closed"},
 		{"root", recs, []string{"get", f.id("police"), "--out", out("p2.wav"), "--request", "1"}, 1, "request 1 is closed, not granted"},
-		{"root", cmdRequests, []string{"list"}, 0, "Marie Gagnon"},
-		{"root", cmdAccess, []string{"log", "--login", "dferland"}, 0, "recpolicy recordings get"},
+		{"root", group("requests"), []string{"list"}, 0, "Marie Gagnon"},
+		{"root", group("access"), []string{"log", "--login", "dferland"}, 0, "recpolicy recordings get"},
 	}
 	for i, s := range steps {
 		args := append([]string{s.args[0], "--config", f.cfg}, s.args[1:]...)

@@ -279,23 +279,14 @@ func parseWhen(s string, loc *time.Location) (t time.Time, dateOnly, ok bool) {
 	return time.Time{}, false, false
 }
 
-// cmdRecordings runs `recpolicy recordings list …`.
-func cmdRecordings(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "destroy" {
-		return cmdRecordingsDestroy(args[1:], stdout, stderr)
-	}
-	if len(args) > 0 && args[0] == "get" {
-		return recordingsGet(args[1:], stdout, stderr)
-	}
+// recordingsList runs `recpolicy recordings list …`.
+func recordingsList(args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy recordings list"
-	if len(args) == 0 || args[0] != "list" {
-		return exitCode(stderr, "recpolicy recordings", badUsage("name a subcommand: recpolicy recordings list --config FILE [filters]"))
-	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var l listFlags
 	l.register(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	env, q, err := l.parse(fs)
@@ -323,17 +314,14 @@ func cmdRecordings(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// cmdCalls runs `recpolicy calls list …`.
-func cmdCalls(args []string, stdout, stderr io.Writer) int {
+// callsList runs `recpolicy calls list …`.
+func callsList(args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy calls list"
-	if len(args) == 0 || args[0] != "list" {
-		return exitCode(stderr, "recpolicy calls", badUsage("name a subcommand: recpolicy calls list --config FILE [filters]"))
-	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var l listFlags
 	l.register(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	env, q, err := l.parse(fs)

@@ -86,8 +86,8 @@ type io2 = *bytes.Buffer
 
 func TestArchiveCommands(t *testing.T) {
 	cfg, st := archiveTestConfig(t)
-	calls := func(a []string, o, e *bytes.Buffer) int { return cmdCalls(a, o, e) }
-	recs := func(a []string, o, e *bytes.Buffer) int { return cmdRecordings(a, o, e) }
+	calls := func(a []string, o, e *bytes.Buffer) int { return group("calls")(a, o, e) }
+	recs := func(a []string, o, e *bytes.Buffer) int { return group("recordings")(a, o, e) }
 	migrate := func(a []string, o, e *bytes.Buffer) int { return cmdMigrate(a, o, e) }
 
 	if rc, out, errs := runCmd(migrate, "--config", cfg); rc != 0 || !strings.Contains(out, "version 4") {

@@ -16,17 +16,21 @@ import (
 // The quarantine file (archive.spool_dir/quarantine.jsonl) keeps what the
 // daemon could not archive: a malformed Cdr event, a row the database
 // refused for good. list shows it; replay tries it again after a fix.
-func cmdQuarantine(args []string, stdout, stderr io.Writer) int {
-	const usageLine = "recpolicy quarantine list|replay --config FILE [--json]"
-	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
-		return exitCode(stderr, "recpolicy quarantine", badUsage("name a subcommand: %s", usageLine))
-	}
-	name := "recpolicy quarantine " + args[0]
+func quarantineList(args []string, stdout, stderr io.Writer) int {
+	return quarantine("list", args, stdout, stderr)
+}
+
+func quarantineReplay(args []string, stdout, stderr io.Writer) int {
+	return quarantine("replay", args, stdout, stderr)
+}
+
+func quarantine(sub string, args []string, stdout, stderr io.Writer) int {
+	name := "recpolicy quarantine " + sub
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgFile := fs.String("config", "", "daemon configuration file (required)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if rc := parseFlagsOnly(fs, args[1:], stderr, name); rc != 0 {
+	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
 		return rc
 	}
 	env, err := retentionEnv(*cfgFile, name)
@@ -38,7 +42,7 @@ func cmdQuarantine(args []string, stdout, stderr io.Writer) int {
 	if spool == "" {
 		return exitCode(stderr, name, badUsage("archive.spool_dir is not set in %s", *cfgFile))
 	}
-	if args[0] == "list" {
+	if sub == "list" {
 		recs, err := archive.ReadQuarantine(spool)
 		if err != nil {
 			return exitCode(stderr, name, err)

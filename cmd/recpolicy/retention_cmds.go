@@ -162,23 +162,6 @@ func dbHint(err error, cfg string) error {
 	return fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, cfg)
 }
 
-// cmdHold runs `recpolicy hold add|release|list`.
-func cmdHold(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		return exitCode(stderr, "recpolicy hold", badUsage("name a subcommand: add, release or list (recpolicy hold list --config FILE)"))
-	}
-	switch args[0] {
-	case "add":
-		return holdAdd(args[1:], stdout, stderr)
-	case "release":
-		return holdRelease(args[1:], stdout, stderr)
-	case "list":
-		return holdList(args[1:], stdout, stderr)
-	default:
-		return exitCode(stderr, "recpolicy hold", badUsage("unknown subcommand %q: use add, release or list", args[0]))
-	}
-}
-
 func holdAdd(args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy hold add"
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -343,11 +326,8 @@ func holdList(args []string, stdout, stderr io.Writer) int {
 }
 
 // cmdExport runs `recpolicy export --training REC` and `recpolicy export list`.
-func cmdExport(args []string, stdout, stderr io.Writer) int {
+func exportTraining(args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy export"
-	if len(args) > 0 && args[0] == "list" {
-		return exportList(args[1:], stdout, stderr)
-	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgFile := fs.String("config", "", "daemon configuration file (required)")
@@ -419,25 +399,6 @@ func exportList(args []string, stdout, stderr io.Writer) int {
 			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", t.ID, t.CreatedAt.In(env.rules.Location()).Format("2006-01-02 15:04"), t.CreatedBy,
 				formatSeconds(t.Duration), t.Class, t.Path)
 		})
-}
-
-// cmdRetention runs `recpolicy retention purge|verify|destroy|log`.
-func cmdRetention(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		return exitCode(stderr, "recpolicy retention", badUsage("name a subcommand: purge, verify, destroy or log (recpolicy retention purge --config FILE --dry-run)"))
-	}
-	switch args[0] {
-	case "purge":
-		return retentionPurge(args[1:], stdout, stderr)
-	case "verify":
-		return retentionVerify(args[1:], stdout, stderr)
-	case "destroy":
-		return retentionDestroy("recpolicy retention destroy", args[1:], false, stdout, stderr)
-	case "log":
-		return retentionLog(args[1:], stdout, stderr)
-	default:
-		return exitCode(stderr, "recpolicy retention", badUsage("unknown subcommand %q: use purge, verify, destroy or log", args[0]))
-	}
 }
 
 // cmdRecordingsDestroy runs `recpolicy recordings destroy ID|PATH …`.

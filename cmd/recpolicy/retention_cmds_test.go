@@ -79,9 +79,9 @@ VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id`, p, hex.EncodeToString(sum[:])
 	confID, _ := rec("252", 10*24*time.Hour) // the clerk: confidential
 	_ = confID
 
-	hold := func(a []string, o, e *bytes.Buffer) int { return cmdHold(a, o, e) }
-	ret := func(a []string, o, e *bytes.Buffer) int { return cmdRetention(a, o, e) }
-	exp := func(a []string, o, e *bytes.Buffer) int { return cmdExport(a, o, e) }
+	hold := func(a []string, o, e *bytes.Buffer) int { return group("hold")(a, o, e) }
+	ret := func(a []string, o, e *bytes.Buffer) int { return group("retention")(a, o, e) }
+	exp := func(a []string, o, e *bytes.Buffer) int { return group("export")(a, o, e) }
 	destroy := func(a []string, o, e *bytes.Buffer) int { return cmdRecordingsDestroy(a, o, e) }
 
 	// Bad arguments: exit 2, naming the flag.

@@ -9,24 +9,6 @@ import (
 	"github.com/villedemercier/recpolicy/rules"
 )
 
-func cmdRules(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, "recpolicy rules: name a subcommand: check, test or show\n")
-		return 2
-	}
-	switch args[0] {
-	case "check":
-		return rulesCheck(args[1:], stdout, stderr)
-	case "test":
-		return rulesTest(args[1:], stdout, stderr)
-	case "show":
-		return rulesShow(args[1:], stdout, stderr)
-	default:
-		fmt.Fprintf(stderr, "recpolicy rules: unknown subcommand %q; use check, test or show\n", args[0])
-		return 2
-	}
-}
-
 func rulesCheck(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "recpolicy rules check: name at least one rules file")

@@ -5,9 +5,32 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/villedemercier/recpolicy/internal/daemon"
 )
+
+// runDaemon runs `recpolicy run --config FILE`: SIGINT and SIGTERM stop
+// the daemon, SIGHUP reloads the rules.
+func runDaemon(args []string, _, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return cmdRun(ctx, args, reload, stderr)
+}
 
 func cmdRun(ctx context.Context, args []string, reload <-chan struct{}, stderr io.Writer) int {
 	fs := flag.NewFlagSet("recpolicy run", flag.ContinueOnError)
