@@ -83,6 +83,9 @@ type Recording struct {
 	// CloseTimeout is how long after hangup the daemon waits for Asterisk to
 	// close a recording before filing it anyway (with a warning).
 	CloseTimeout Duration `yaml:"close_timeout"`
+	// SpoolOwner is the user Asterisk writes the recordings as; a spool
+	// file of any other owner is refused. Empty: the owner of LocalDir.
+	SpoolOwner string `yaml:"spool_owner"`
 }
 
 // Archive says where complete recordings are filed and where their
@@ -114,6 +117,22 @@ func (c *Config) TrainingDir() string {
 		return ""
 	}
 	return filepath.Join(filepath.Dir(filepath.Clean(c.Archive.Dir)), "training")
+}
+
+// SpoolOwner resolves Recording.SpoolOwner to a uid; -1 when it is empty.
+func (c *Config) SpoolOwner() (int, error) {
+	if c.Recording.SpoolOwner == "" {
+		return -1, nil
+	}
+	u, err := user.Lookup(c.Recording.SpoolOwner)
+	if err != nil {
+		return -1, fmt.Errorf("recording.spool_owner %q: no such user on this server; name the user Asterisk runs as", c.Recording.SpoolOwner)
+	}
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return -1, fmt.Errorf("recording.spool_owner %q: uid %q is not a number", c.Recording.SpoolOwner, u.Uid)
+	}
+	return uid, nil
 }
 
 // ArchiveOwner resolves Archive.Owner and Archive.Group to a uid and gid;

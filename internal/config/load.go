@@ -108,6 +108,9 @@ func (c *Config) validate() []string {
 	if _, _, err := c.ArchiveOwner(); err != nil {
 		p = append(p, err.Error())
 	}
+	if _, err := c.SpoolOwner(); err != nil {
+		p = append(p, err.Error())
+	}
 	if c.Archive.PBXTimezone != "" {
 		if _, err := time.LoadLocation(c.Archive.PBXTimezone); err != nil {
 			p = append(p, fmt.Sprintf("archive.pbx_timezone %q is not a known time zone; use an IANA name such as America/Toronto or UTC", c.Archive.PBXTimezone))

@@ -48,7 +48,12 @@ type Filer struct {
 	poll         time.Duration
 	watch        *CloseWatch // nil: judge by the file's looks alone
 	uid, gid     int         // owner of archived files and folders; -1 keeps the daemon's
+	spoolUID     int         // Asterisk's user, who owns spool files; -1: the spool folder's owner
 }
+
+// SetSpoolOwner says which uid Asterisk writes the spool's files as (-1,
+// the default: the spool folder's owner). Call it before Run.
+func (f *Filer) SetSpoolOwner(uid int) { f.spoolUID = uid }
 
 // SetArchiveOwner makes archived recordings (0640) and their folders (0750)
 // belong to uid and gid (-1 keeps the daemon's own). Call it before Run.
@@ -75,6 +80,7 @@ func NewWatchedFiler(spoolDir, archiveDir string, closeTimeout time.Duration, lo
 		watch:        watch,
 		uid:          -1,
 		gid:          -1,
+		spoolUID:     -1,
 	}
 }
 
@@ -269,8 +275,9 @@ const noFileGrace = 2 * time.Second
 var errSpoolFile = errors.New("refusing a spool file")
 
 // openSpooled opens a recording in the spool for reading without following
-// a symbolic link, and checks what it opened: a regular file owned by the
-// owner of the spool folder or by the daemon.
+// a symbolic link, and checks what it opened: a regular file with one name
+// (not a hard link to another file), owned by Asterisk's user (the spool
+// folder's owner, or SetSpoolOwner's uid).
 func (f *Filer) openSpooled(p string) (*os.File, error) {
 	fh, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, syscall.ELOOP) {
@@ -288,22 +295,29 @@ func (f *Filer) openSpooled(p string) (*os.File, error) {
 		fh.Close()
 		return nil, fmt.Errorf("open recording %s: %w: not a regular file (%s); left in place, remove it", p, errSpoolFile, st.Mode().Type())
 	}
-	owner := -1
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		owner = int(sys.Uid)
-	}
-	dir, err := os.Stat(filepath.Dir(p))
-	if err != nil {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
 		fh.Close()
-		return nil, fmt.Errorf("open recording %s: %w", p, err)
+		return nil, fmt.Errorf("open recording %s: %w: no owner information", p, errSpoolFile)
 	}
-	dirOwner := -2
-	if sys, ok := dir.Sys().(*syscall.Stat_t); ok {
-		dirOwner = int(sys.Uid)
-	}
-	if owner != dirOwner && owner != os.Geteuid() {
+	if sys.Nlink != 1 {
 		fh.Close()
-		return nil, fmt.Errorf("open recording %s: %w: owned by uid %d, not by the spool folder's owner (uid %d); left in place", p, errSpoolFile, owner, dirOwner)
+		return nil, fmt.Errorf("open recording %s: %w: it has %d names (a hard link to another file?); left in place", p, errSpoolFile, sys.Nlink)
+	}
+	want := f.spoolUID
+	if want < 0 {
+		dir, err := os.Stat(filepath.Dir(p))
+		if err != nil {
+			fh.Close()
+			return nil, fmt.Errorf("open recording %s: %w", p, err)
+		}
+		if dsys, ok := dir.Sys().(*syscall.Stat_t); ok {
+			want = int(dsys.Uid)
+		}
+	}
+	if int(sys.Uid) != want {
+		fh.Close()
+		return nil, fmt.Errorf("open recording %s: %w: owned by uid %d, not by Asterisk's user (uid %d, the spool folder's owner unless recording.spool_owner says otherwise); left in place", p, errSpoolFile, sys.Uid, want)
 	}
 	return fh, nil
 }

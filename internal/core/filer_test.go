@@ -193,6 +193,11 @@ func TestFilerRefusesWhatIsPlantedInTheSpool(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"hard link to another file", func(t *testing.T, path, target string) {
+			if err := os.Link(target, path); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"named pipe", func(t *testing.T, path, target string) {
 			if err := syscall.Mkfifo(path, 0o644); err != nil {
 				t.Fatal(err)

@@ -145,6 +145,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("start daemon: config %s: %w", cfg.Path, err)
 	}
+	spoolUID, err := cfg.SpoolOwner()
+	if err != nil {
+		return fmt.Errorf("start daemon: config %s: %w", cfg.Path, err)
+	}
 	archiver.SetGreetings(greetings.Outcome)
 	archiver.RulesLoaded(ruleSet.Current(), "start", time.Now())
 	ruleSet.OnLoad(func(r *rules.Rules, trigger string, at time.Time) {
@@ -162,6 +166,7 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	filer := core.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled), closes)
 	filer.SetArchiveOwner(archiveUID, archiveGID)
+	filer.SetSpoolOwner(spoolUID)
 	// Orders wait up to 5 s for the actions session when it is reconnecting.
 	actions := core.Patient(core.Spread(sessions...), 5*time.Second)
 	var recorder core.Recorder = &core.MixMonitor{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
