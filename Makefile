@@ -19,7 +19,7 @@ demo:
 
 # Tests that need no sandbox.
 unit:
-	$(GO) test -race ./ami/... ./rules/... ./internal/config/... ./internal/core/...
+	$(GO) test -race ./ami/... ./rules/... ./internal/config/... ./internal/engine/... ./internal/access/...
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

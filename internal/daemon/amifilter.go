@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/engine"
 )
 
 // clientEvents are the events the AMI client itself reads (restart
@@ -18,7 +18,7 @@ var clientEvents = []string{"FullyBooted", "Shutdown"}
 // every Newexten and VarSet of the greeting and Dial, and the events the
 // recorder acts on arrive sooner.
 func eventFilter() string {
-	names := append(append(append([]string(nil), core.TrackedEvents...), "Cdr"), clientEvents...)
+	names := append(append(append([]string(nil), engine.TrackedEvents...), "Cdr"), clientEvents...)
 	quoted := make([]string, len(names))
 	for i, n := range names {
 		quoted[i] = regexp.QuoteMeta(n)

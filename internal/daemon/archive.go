@@ -15,7 +15,7 @@ import (
 
 	"github.com/villedemercier/recpolicy/ami"
 	"github.com/villedemercier/recpolicy/archive"
-	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/engine"
 	fifo "github.com/villedemercier/recpolicy/internal/queue"
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -248,8 +248,8 @@ func uniqueID(fields []archive.Field) string {
 // metadata for the spooler, then calls next (when not nil). When too many
 // wait for a spool that cannot be written, it waits for room (the filer
 // slows down; nothing is dropped).
-func (x *Archiver) OnFiled(next func(core.Filed)) func(core.Filed) {
-	return func(f core.Filed) {
+func (x *Archiver) OnFiled(next func(engine.Filed)) func(engine.Filed) {
+	return func(f engine.Filed) {
 		row := RecordingRow(f)
 		row.Greeting = GreetedNone
 		if row.Direction == archive.DirectionInbound {
@@ -273,7 +273,7 @@ func (x *Archiver) OnFiled(next func(core.Filed)) func(core.Filed) {
 }
 
 // RecordingRow converts a filed recording into the archive's row.
-func RecordingRow(f core.Filed) archive.Recording {
+func RecordingRow(f engine.Filed) archive.Recording {
 	row := archive.Recording{
 		Path: f.Path, SHA256: f.SHA256, Size: f.Size, Duration: f.Duration,
 		RetentionClass: archive.DefaultRetention, Repaired: f.Repaired,

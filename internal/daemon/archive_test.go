@@ -12,7 +12,7 @@ import (
 
 	"github.com/villedemercier/recpolicy/ami"
 	"github.com/villedemercier/recpolicy/archive"
-	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/engine"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
@@ -43,11 +43,11 @@ func TestArchiverSpoolsCdrAndFiled(t *testing.T) {
 	done, cancel := context.WithCancel(t.Context())
 	cancel()
 	x.RunSpooler(done)
-	var got core.Filed
-	onFiled := x.OnFiled(func(f core.Filed) { got = f })
+	var got engine.Filed
+	onFiled := x.OnFiled(func(f engine.Filed) { got = f })
 	start := time.Date(2026, 11, 28, 6, 26, 23, 0, time.UTC)
-	onFiled(core.Filed{
-		Recording: &core.Recording{Uniqueid: "pbx-1.3", Linkedid: "pbx-1.1", Extension: "245", Direction: "inbound",
+	onFiled(engine.Filed{
+		Recording: &engine.Recording{Uniqueid: "pbx-1.3", Linkedid: "pbx-1.1", Extension: "245", Direction: "inbound",
 			Rules: r, Started: start, Stopped: start.Add(6 * time.Second)},
 		Path: "/srv/archive/2026/11/28/20261128-0126-245.wav", SHA256: strings.Repeat("a1", 32), Size: 96044, Duration: 6,
 	})
@@ -92,15 +92,15 @@ func TestRecordingRowEvidence(t *testing.T) {
 	}
 	start := time.Date(2026, 11, 28, 6, 26, 23, 0, time.UTC)
 	d := r.Decide(rules.Party{Endpoint: "carrier", Number: "5145550100"}, rules.Party{Endpoint: "235", Number: "235"})
-	row := RecordingRow(core.Filed{Recording: &core.Recording{Uniqueid: "u2", Linkedid: "u1", Extension: "235", Direction: "inbound",
+	row := RecordingRow(engine.Filed{Recording: &engine.Recording{Uniqueid: "u2", Linkedid: "u1", Extension: "235", Direction: "inbound",
 		Rules: r, Decision: d, CallConfidential: true, Started: start,
-		Parties: []core.PartyEvidence{{Channel: "PJSIP/carrier-1", Kind: "external", By: "endpoint"}, {Channel: "PJSIP/235-2", Kind: "extension", Extension: "235", By: "endpoint"}}},
+		Parties: []engine.PartyEvidence{{Channel: "PJSIP/carrier-1", Kind: "external", By: "endpoint"}, {Channel: "PJSIP/235-2", Kind: "extension", Extension: "235", By: "endpoint"}}},
 		Path: "/srv/a.wav", SHA256: strings.Repeat("a1", 32)})
 	if row.DecisionRule != rules.RuleExternalCall || row.DecisionReason != d.Reason || !row.CallConfidential ||
 		row.RulesSHA256 != r.Digest() || !strings.Contains(string(row.Parties), `"by":"endpoint"`) {
 		t.Errorf("row %+v", row)
 	}
-	orphan := RecordingRow(core.Filed{Recording: &core.Recording{Uniqueid: "u3", Extension: "252", Direction: "inbound", Rules: r, CallStart: start},
+	orphan := RecordingRow(engine.Filed{Recording: &engine.Recording{Uniqueid: "u3", Extension: "252", Direction: "inbound", Rules: r, CallStart: start},
 		Path: "/srv/b.wav", SHA256: strings.Repeat("a1", 32)})
 	if orphan.DecisionRule != "recovered" || !orphan.CallConfidential || string(orphan.Parties) != "" {
 		t.Errorf("orphan row %+v", orphan)

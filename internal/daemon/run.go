@@ -21,7 +21,9 @@ import (
 	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/ari"
 	"github.com/villedemercier/recpolicy/internal/config"
-	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/engine"
+	"github.com/villedemercier/recpolicy/internal/engine/mixmonitor"
+	"github.com/villedemercier/recpolicy/internal/engine/snoop"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
@@ -33,7 +35,7 @@ type Options struct {
 	// Log is where JSON logs go (os.Stderr when nil).
 	Log io.Writer
 	// OnFiled, when set, is told of every recording filed (tests, demo).
-	OnFiled func(core.Filed)
+	OnFiled func(engine.Filed)
 	// ShutdownTimeout caps the ordered shutdown (default 20s).
 	ShutdownTimeout time.Duration
 }
@@ -74,7 +76,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	log.Info().Str("file", cfg.RulesFile).Str("digest", ruleSet.Current().Digest()).
 		Int("extensions", len(ruleSet.Current().Extensions())).Msg("rules loaded")
-	metrics := core.NewMetrics(reg)
+	metrics := engine.NewMetrics(reg)
 	connected := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "recpolicy_connected", Help: "1 when the connection to Asterisk is up.",
 	}, []string{"interface"})
@@ -99,7 +101,7 @@ func Run(ctx context.Context, opts Options) error {
 	actConfig.Events = "off"
 	actConfig.Filter = ""
 	amiActions := make([]*ami.Client, actionSessions)
-	sessions := make([]core.Session, actionSessions)
+	sessions := make([]engine.Session, actionSessions)
 	for i := range amiActions {
 		amiActions[i] = ami.NewClient(actConfig, log.With().Str("part", "ami-actions").Int("session", i+1).Logger())
 		sessions[i] = amiActions[i]
@@ -135,7 +137,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
-	closes, err := core.NewCloseWatch(cfg.Recording.LocalDir)
+	closes, err := engine.NewCloseWatch(cfg.Recording.LocalDir)
 	if err != nil {
 		log.Warn().Err(err).Msg("the recording spool cannot be watched; the filer judges files by their looks")
 		closes = nil
@@ -164,12 +166,12 @@ func Run(ctx context.Context, opts Options) error {
 		jobs.RulesChanged()
 		log.Info().Str("part", "tracker").Str("rules", r.Digest()).Msg("tracker took the new rules: calls that start from now on are decided with them")
 	})
-	filer := core.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled), closes)
+	filer := engine.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled), closes)
 	filer.SetArchiveOwner(archiveUID, archiveGID)
 	filer.SetSpoolOwner(spoolUID)
 	// Orders wait up to 5 s for the actions session when it is reconnecting.
-	actions := core.Patient(core.Spread(sessions...), 5*time.Second)
-	var recorder core.Recorder = &core.MixMonitor{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
+	actions := engine.Patient(engine.Spread(sessions...), 5*time.Second)
+	var recorder engine.Recorder = &mixmonitor.Recorder{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
 	var snoopClient *ari.SnoopClient
 	if cfg.Recording.Backend == "snoop" {
 		snoopClient = ari.NewSnoopClient(ari.Config{
@@ -181,10 +183,10 @@ func Run(ctx context.Context, opts Options) error {
 			RequestTimeout: cfg.ARI.Timeout.Std(),
 			MaxBackoff:     cfg.ARI.MaxBackoff.Std(),
 		}, log.With().Str("part", "ari-snoop").Logger())
-		recorder = &core.Snoop{ARI: snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
+		recorder = &snoop.Recorder{ARI: snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
 	}
-	pipe := core.NewPipeline(recorder, pipelineLanes)
-	tracker := core.NewTracker(log.With().Str("part", "tracker").Logger(), ruleSet.Current, recorder, metrics, pipe)
+	pipe := engine.NewPipeline(recorder, pipelineLanes)
+	tracker := engine.NewTracker(log.With().Str("part", "tracker").Logger(), ruleSet.Current, recorder, metrics, pipe)
 
 	health := []healthCheck{{"ami", amiClient.Connected}, {"ari", ariClient.Connected}, {"ami-actions", func() bool {
 		for _, c := range amiActions {
@@ -413,13 +415,13 @@ func listen(addr string, reg *prometheus.Registry, checks []healthCheck) (*http.
 
 // reconcile brings the tracker in line with the calls up after a (re)connect,
 // then files what a crash left in the spool.
-func reconcile(ctx context.Context, log zerolog.Logger, c *ami.Client, t *core.Tracker, f *core.Filer, rules core.RulesSource) {
+func reconcile(ctx context.Context, log zerolog.Logger, c *ami.Client, t *engine.Tracker, f *engine.Filer, rules engine.RulesSource) {
 	items, err := c.List(ctx, "CoreShowChannels")
 	if err != nil {
 		log.Error().Err(err).Msg("reconcile: list channels failed; the tracker follows new events only")
 		return
 	}
-	evs := make([]core.Event, len(items))
+	evs := make([]engine.Event, len(items))
 	for i, it := range items {
 		evs[i] = it
 	}

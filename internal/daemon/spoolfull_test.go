@@ -14,7 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/villedemercier/recpolicy/ami"
-	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/engine"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
@@ -54,7 +54,7 @@ func TestSpoolOnFullDiskLosesNothing(t *testing.T) {
 	}
 	onFiled := x.OnFiled(nil)
 	start := time.Date(2026, 11, 28, 6, 26, 23, 0, time.UTC)
-	onFiled(core.Filed{Recording: &core.Recording{Uniqueid: "pbx-9.1", Linkedid: "pbx-9.0", Extension: "235", Direction: "inbound", Rules: r, Started: start},
+	onFiled(engine.Filed{Recording: &engine.Recording{Uniqueid: "pbx-9.1", Linkedid: "pbx-9.0", Extension: "235", Direction: "inbound", Rules: r, Started: start},
 		Path: "/srv/archive/2026/11/28/20261128-0126-235.wav", SHA256: strings.Repeat("a1", 32), Size: 96044, Duration: 6})
 	deadline := time.Now().Add(10 * time.Second)
 	for testutil.ToFloat64(x.spoolFailures) < 3 && time.Now().Before(deadline) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/engine"
 	"github.com/villedemercier/recpolicy/internal/sandbox"
 )
 
@@ -49,7 +49,7 @@ func cut(ctx context.Context, t *testing.T, p *sandbox.Proxy, part string) (rest
 // checkLateRecording asserts a recording that could only start once the
 // daemon was reconnected: extension, both tones, and a length from the
 // reconnection to the end of the call.
-func checkLateRecording(t *testing.T, f core.Filed, ext string, call *sandbox.Call, reconnected time.Time) {
+func checkLateRecording(t *testing.T, f engine.Filed, ext string, call *sandbox.Call, reconnected time.Time) {
 	t.Helper()
 	if f.Recording.Extension != ext {
 		t.Fatalf("recording of extension %q, want %s", f.Recording.Extension, ext)
@@ -114,7 +114,7 @@ func TestAMIConnectionDroppedDuringCalls(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("filed %d recordings, want 2 (242's whole call; 243's from the reconnection on)", len(got))
 	}
-	byExt := map[string]core.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
+	byExt := map[string]engine.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
 	checkRecording(t, byExt["242"], "242", a.Bridged())
 	checkLateRecording(t, byExt["243"], "243", b, reconnected)
 	// Its name and row still carry the call's own start, not the
@@ -166,7 +166,7 @@ func TestARIConnectionDroppedDuringCall(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("filed %d recordings, want 2 (244 across the cut, then 240)", len(got))
 	}
-	byExt := map[string]core.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
+	byExt := map[string]engine.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
 	checkRecording(t, byExt["244"], "244", a.Bridged())
 	checkRecording(t, byExt["240"], "240", b.Bridged())
 }

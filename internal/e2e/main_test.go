@@ -14,8 +14,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/villedemercier/recpolicy/internal/core"
 	"github.com/villedemercier/recpolicy/internal/daemon"
+	"github.com/villedemercier/recpolicy/internal/engine"
 	"github.com/villedemercier/recpolicy/internal/sandbox"
 )
 
@@ -42,7 +42,7 @@ type harness struct {
 	daemonErr  error
 
 	mu    sync.Mutex
-	filed []core.Filed
+	filed []engine.Filed
 }
 
 var h *harness
@@ -158,16 +158,16 @@ func (h *harness) stopDaemon() error {
 	return h.daemonErr
 }
 
-func (h *harness) onFiled(f core.Filed) {
+func (h *harness) onFiled(f engine.Filed) {
 	h.mu.Lock()
 	h.filed = append(h.filed, f)
 	h.mu.Unlock()
 }
 
-func (h *harness) filedSince(n int) []core.Filed {
+func (h *harness) filedSince(n int) []engine.Filed {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]core.Filed(nil), h.filed[n:]...)
+	return append([]engine.Filed(nil), h.filed[n:]...)
 }
 
 func (h *harness) filedCount() int {

@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/engine"
 	"github.com/villedemercier/recpolicy/internal/sandbox"
 )
 
 // checkRecording asserts a filed recording's extension, both tones, and its
 // length against the time the extension's leg was bridged.
-func checkRecording(t *testing.T, f core.Filed, ext string, bridged time.Duration) {
+func checkRecording(t *testing.T, f engine.Filed, ext string, bridged time.Duration) {
 	t.Helper()
 	if f.Recording.Extension != ext {
 		t.Errorf("recording of extension %q, want %s", f.Recording.Extension, ext)
@@ -210,7 +210,7 @@ func TestBlindTransferBetweenAnnexeAExtensions(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("filed %d recordings, want 2 (235 until the hand-off, then 250)", len(got))
 	}
-	byExt := map[string]core.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
+	byExt := map[string]engine.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
 	checkRecording(t, byExt["235"], "235", call.AnswerGone().Sub(call.Answered()))
 	checkRecording(t, byExt["250"], "250", leg.AnswerGone().Sub(leg.Answered()))
 }
@@ -339,7 +339,7 @@ func attendedTransfer(t *testing.T, from, to, caller string) atxfer {
 // checkTransfererRecording asserts the transferer's recording: from answer
 // until it enters the consultation (while it keys *2 and the number the
 // caller is on hold and only its side is heard); never the consultation.
-func checkTransfererRecording(t *testing.T, f core.Filed, ext string, x atxfer) {
+func checkTransfererRecording(t *testing.T, f engine.Filed, ext string, x atxfer) {
 	t.Helper()
 	if f.Recording.Extension != ext {
 		t.Fatalf("recording of %q, want the transferer %s", f.Recording.Extension, ext)
@@ -370,7 +370,7 @@ func TestAttendedTransferBetweenAnnexeAExtensions(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("filed %d recordings, want 2 (235 until *2, 250 after the hand-off; never the consultation)", len(got))
 	}
-	byExt := map[string]core.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
+	byExt := map[string]engine.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
 	if byExt["235"].Path == "" || byExt["250"].Path == "" {
 		t.Fatalf("filed %v and %v, want one recording of 235 and one of 250", got[0].Recording.Extension, got[1].Recording.Extension)
 	}

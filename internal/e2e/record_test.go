@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/engine"
 	"github.com/villedemercier/recpolicy/internal/sandbox"
 )
 
@@ -57,7 +57,7 @@ func spoolFiles(t *testing.T) []string {
 // oneWholeRecording checks that exactly one recording of ext was filed
 // since mark, as long as the call was bridged, with both directions' tones
 // in it, and returns it.
-func oneWholeRecording(t *testing.T, mark int, ext string, call *sandbox.Call) core.Filed {
+func oneWholeRecording(t *testing.T, mark int, ext string, call *sandbox.Call) engine.Filed {
 	t.Helper()
 	waitFiled(t, mark, 1, 2*time.Second)
 	got := h.filedSince(mark)

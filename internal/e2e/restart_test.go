@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/engine"
 	"github.com/villedemercier/recpolicy/internal/sandbox"
 )
 
@@ -80,7 +80,7 @@ func TestAsteriskCrashDuringCallFilesWhatWasRecorded(t *testing.T) {
 	// Earlier crashes may have left files too: they are filed as well; this
 	// test looks for its own (extension 241, this call).
 	began := call.Answered().Add(-time.Minute)
-	var f core.Filed
+	var f engine.Filed
 	deadline := time.Now().Add(90 * time.Second)
 	for f.Path == "" && time.Now().Before(deadline) {
 		for _, g := range h.filedSince(mark) {
@@ -156,7 +156,7 @@ func TestBurstRightAfterPBXRestartIsRecordedWhole(t *testing.T) {
 		}
 	}
 	waitFiled(t, mark, len(exts), 2*time.Second)
-	byExt := map[string][]core.Filed{}
+	byExt := map[string][]engine.Filed{}
 	for _, f := range h.filedSince(mark) {
 		byExt[f.Recording.Extension] = append(byExt[f.Recording.Extension], f)
 	}

@@ -6,7 +6,7 @@ import (
 	"math"
 	"os"
 
-	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/engine"
 )
 
 // Tones of the simulator (docker/asterisk/sim/extensions.conf).
@@ -28,7 +28,7 @@ func (a Audio) Duration() float64 { return float64(len(a.Samples)) / float64(a.R
 
 // ReadWAV reads a mono 16-bit PCM WAV file.
 func ReadWAV(path string) (Audio, error) {
-	info, err := core.ReadWAVInfo(path)
+	info, err := engine.ReadWAVInfo(path)
 	if err != nil {
 		return Audio{}, err
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/villedemercier/recpolicy/ami"
-	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/engine"
 )
 
 // What the carrier hears: docker/asterisk/sim/extensions.conf,
@@ -54,11 +54,11 @@ func (d *Driver) InboundRecorded(ctx context.Context, root, did, callerNum strin
 // lengths when it closes the file).
 func WaitWAVClosed(ctx context.Context, path string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	var last core.WAVInfo
+	var last engine.WAVInfo
 	var err error
 	for {
-		var info core.WAVInfo
-		info, err = core.ReadWAVInfo(path)
+		var info engine.WAVInfo
+		info, err = engine.ReadWAVInfo(path)
 		if err == nil && info.HeaderBytes == info.DataBytes && info.DataBytes > 0 && info == last {
 			return nil
 		}

@@ -53,7 +53,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/villedemercier/recpolicy/ami"
-	"github.com/villedemercier/recpolicy/internal/core"
+	"github.com/villedemercier/recpolicy/internal/engine"
 	"github.com/villedemercier/recpolicy/internal/sandbox"
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -612,7 +612,7 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 		}
 		var dsec float64
 		for _, f := range fs {
-			if info, err := core.ReadWAVInfo(f.File); err == nil {
+			if info, err := engine.ReadWAVInfo(f.File); err == nil {
 				dsec += info.Duration()
 			} else {
 				dsec += f.Seconds
@@ -624,7 +624,7 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 			say("warning: baseline recording of %s: %v", b.linkedid, err)
 			continue
 		}
-		info, err := core.ReadWAVInfo(base)
+		info, err := engine.ReadWAVInfo(base)
 		if err != nil {
 			res.baseMissing++
 			continue

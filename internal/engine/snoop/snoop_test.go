@@ -1,4 +1,4 @@
-package core
+package snoop
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/villedemercier/recpolicy/ami"
+	"github.com/villedemercier/recpolicy/internal/engine"
 )
 
 // fakeSnooper records the calls the Snoop recorder makes to ARI.
@@ -65,18 +66,18 @@ func (f *fakeAMI) Action(_ context.Context, action string, headers ...ami.Header
 	return nil, errors.New("unexpected action " + action)
 }
 
-func newSnoopForTest(t *testing.T) (*Snoop, *fakeSnooper, *fakeAMI) {
+func newSnoopForTest(t *testing.T) (*Recorder, *fakeSnooper, *fakeAMI) {
 	t.Helper()
 	sn := &fakeSnooper{}
 	a := &fakeAMI{vars: map[string]string{}}
 	dir := t.TempDir()
-	f := NewFiler(dir, t.TempDir(), time.Second, zerolog.Nop(), NewMetrics(prometheus.NewRegistry()), nil)
-	return &Snoop{ARI: sn, AMI: a, AsteriskDir: "/var/spool/asterisk/recording", LocalDir: dir, Filer: f}, sn, a
+	f := engine.NewFiler(dir, t.TempDir(), time.Second, zerolog.Nop(), engine.NewMetrics(prometheus.NewRegistry()), nil)
+	return &Recorder{ARI: sn, AMI: a, AsteriskDir: "/var/spool/asterisk/recording", LocalDir: dir, Filer: f}, sn, a
 }
 
 func TestSnoopStartMarksThenRecords(t *testing.T) {
 	s, sn, a := newSnoopForTest(t)
-	r := &Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12"}
+	r := &engine.Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12"}
 	if err := s.Start(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestSnoopStartMarksThenRecords(t *testing.T) {
 func TestSnoopStartFailureClearsMark(t *testing.T) {
 	s, sn, a := newSnoopForTest(t)
 	sn.recordErr = errors.New("record channel: ari status 500")
-	r := &Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12"}
+	r := &engine.Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12"}
 	if err := s.Start(context.Background(), r); err == nil {
 		t.Fatal("Start succeeded although ARI failed")
 	}
@@ -120,9 +121,9 @@ func TestSnoopStartFailureClearsMark(t *testing.T) {
 
 func TestSnoopStartRefusesUnsafeID(t *testing.T) {
 	s, sn, _ := newSnoopForTest(t)
-	r := &Recording{ID: "../etc/passwd", Channel: "PJSIP/235-00000001", Uniqueid: "1.2"}
-	if err := s.Start(context.Background(), r); !errors.Is(err, ErrUnsafeName) {
-		t.Fatalf("Start = %v, want ErrUnsafeName", err)
+	r := &engine.Recording{ID: "../etc/passwd", Channel: "PJSIP/235-00000001", Uniqueid: "1.2"}
+	if err := s.Start(context.Background(), r); !errors.Is(err, engine.ErrUnsafeName) {
+		t.Fatalf("Start = %v, want engine.ErrUnsafeName", err)
 	}
 	if len(sn.calls) != 0 {
 		t.Errorf("ari called: %q", sn.calls)
@@ -137,10 +138,10 @@ func TestSnoopRunningAdopts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gotID != id || backend != SnoopID(id) {
+	if gotID != id || backend != ID(id) {
 		t.Errorf("Running = %q, %q", gotID, backend)
 	}
-	if want := "adopt 1700000000.7 " + SnoopID(id) + " " + id; len(sn.calls) != 1 || sn.calls[0] != want {
+	if want := "adopt 1700000000.7 " + ID(id) + " " + id; len(sn.calls) != 1 || sn.calls[0] != want {
 		t.Errorf("ari calls %q, want [%q]", sn.calls, want)
 	}
 	if id, _, err := s.Running(context.Background(), "PJSIP/250-00000003"); err != nil || id != "" {

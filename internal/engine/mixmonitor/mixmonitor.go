@@ -1,33 +1,26 @@
-package core
+// Package mixmonitor is the recorder backend that records with Asterisk's
+// MixMonitor, started and stopped over AMI.
+package mixmonitor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/villedemercier/recpolicy/ami"
+	"github.com/villedemercier/recpolicy/internal/engine"
 )
 
-// ErrUnsafeName marks a recording whose identifiers would break MixMonitor's
-// comma-joined arguments.
-var ErrUnsafeName = errors.New("unsafe recording name")
-
-// Actioner sends AMI actions.
-type Actioner interface {
-	Action(ctx context.Context, action string, headers ...ami.Header) (*ami.Message, error)
-}
-
-// MixMonitor records channels with Asterisk's MixMonitor, started and
+// Recorder records channels with Asterisk's MixMonitor, started and
 // stopped over AMI. Asterisk writes into AsteriskDir; the daemon sees the
 // same directory as LocalDir.
-type MixMonitor struct {
-	AMI         Actioner
+type Recorder struct {
+	AMI         engine.Actioner
 	AsteriskDir string
 	LocalDir    string
-	Filer       *Filer
+	Filer       *engine.Filer
 }
 
 // idVar is the channel variable MixMonitor stores its id in (option i).
@@ -46,9 +39,9 @@ const idVar = "RECPOLICY_MIXMON_ID"
 // after Asterisk restarts (PJSIP/235-00000001 again), unique IDs carry the
 // time they were made, so an order meant for a channel of an earlier run
 // can never reach a new one.
-func (m *MixMonitor) Start(ctx context.Context, r *Recording) error {
+func (m *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	if strings.ContainsAny(r.ID, ",|()\r\n/ ") || r.Uniqueid == "" || strings.ContainsAny(r.Uniqueid, ",\r\n") {
-		return fmt.Errorf("start mixmonitor on %s: %w: %q", r.Channel, ErrUnsafeName, r.ID)
+		return fmt.Errorf("start mixmonitor on %s: %w: %q", r.Channel, engine.ErrUnsafeName, r.ID)
 	}
 	if r.AsteriskPath == "" {
 		m.Paths(r)
@@ -68,20 +61,17 @@ func (m *MixMonitor) Start(ctx context.Context, r *Recording) error {
 	// runs: it costs the call nothing. Should it fail, Running still finds
 	// the recording from MixMonitor's own variables.
 	if _, err := m.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: r.Uniqueid},
-		ami.Header{Key: "Variable", Value: recVar}, ami.Header{Key: "Value", Value: r.ID}); err != nil {
+		ami.Header{Key: "Variable", Value: engine.MarkVar}, ami.Header{Key: "Value", Value: r.ID}); err != nil {
 		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
 	}
 	return nil
 }
 
-// recVar is the channel variable naming the recording running on a channel.
-const recVar = "RECPOLICY_REC"
-
 // Running tells which recording of ours runs on a channel (by unique ID),
 // from the mark Start set, or else from MixMonitor's own variables (its
 // id, and MIXMONITOR_FILENAME when the file is in our spool): its ID and
 // MixMonitor ID, or "" when none.
-func (m *MixMonitor) Running(ctx context.Context, uniqueid string) (id, backendID string, err error) {
+func (m *Recorder) Running(ctx context.Context, uniqueid string) (id, backendID string, err error) {
 	get := func(v string) (string, error) {
 		resp, err := m.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: uniqueid}, ami.Header{Key: "Variable", Value: v})
 		if err != nil {
@@ -92,7 +82,7 @@ func (m *MixMonitor) Running(ctx context.Context, uniqueid string) (id, backendI
 	if backendID, err = get(idVar); err != nil || backendID == "" {
 		return "", "", err
 	}
-	if id, err = get(recVar); err != nil {
+	if id, err = get(engine.MarkVar); err != nil {
 		return "", "", err
 	}
 	if id == "" {
@@ -110,14 +100,14 @@ func (m *MixMonitor) Running(ctx context.Context, uniqueid string) (id, backendI
 }
 
 // Paths sets r's spool paths from its ID.
-func (m *MixMonitor) Paths(r *Recording) {
+func (m *Recorder) Paths(r *engine.Recording) {
 	r.AsteriskPath = path.Join(m.AsteriskDir, r.ID+".wav")
 	r.LocalPath = filepath.Join(m.LocalDir, r.ID+".wav")
 }
 
 // Stop ends the recording by its MixMonitor id, so a recording started
 // later on the same channel is left alone.
-func (m *MixMonitor) Stop(ctx context.Context, r *Recording) error {
+func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 	h := []ami.Header{{Key: "Channel", Value: r.Uniqueid}}
 	if r.BackendID != "" {
 		h = append(h, ami.Header{Key: "MixMonitorID", Value: r.BackendID})
@@ -125,7 +115,7 @@ func (m *MixMonitor) Stop(ctx context.Context, r *Recording) error {
 	if _, err := m.AMI.Action(ctx, "StopMixMonitor", h...); err != nil {
 		return fmt.Errorf("stop mixmonitor on %s: %w", r.Channel, err)
 	}
-	for _, v := range []string{recVar, idVar} {
+	for _, v := range []string{engine.MarkVar, idVar} {
 		if _, err := m.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: r.Uniqueid},
 			ami.Header{Key: "Variable", Value: v}, ami.Header{Key: "Value", Value: ""}); err != nil {
 			return fmt.Errorf("unmark recording on %s: %w", r.Channel, err)
@@ -135,4 +125,4 @@ func (m *MixMonitor) Stop(ctx context.Context, r *Recording) error {
 }
 
 // Finish hands the recording to the filer.
-func (m *MixMonitor) Finish(r *Recording) { m.Filer.Submit(r) }
+func (m *Recorder) Finish(r *engine.Recording) { m.Filer.Submit(r) }

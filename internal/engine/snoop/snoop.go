@@ -1,4 +1,6 @@
-package core
+// Package snoop is the recorder backend that records through ARI: a snoop
+// channel on the recorded channel, recorded in its own Stasis application.
+package snoop
 
 import (
 	"context"
@@ -9,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/villedemercier/recpolicy/ami"
+	"github.com/villedemercier/recpolicy/internal/engine"
 )
 
 // Snooper records channels through ARI snoop channels (ari.SnoopClient).
@@ -26,7 +29,7 @@ type Snooper interface {
 	Adopt(channelID, snoopID, name string)
 }
 
-// Snoop records channels through ARI: a snoop channel spying on both
+// Recorder records channels through ARI: a snoop channel spying on both
 // directions of the recorded channel, recorded into Asterisk's ARI
 // recording directory (<astspooldir>/recording), which is AsteriskDir as
 // Asterisk sees it and LocalDir as the daemon sees it. The recording starts
@@ -35,12 +38,12 @@ type Snooper interface {
 // leaves no file. Like MixMonitor, the recorded channel carries the
 // recording's ID in RECPOLICY_REC (set over AMI), for adoption after a
 // reconnect or a restart.
-type Snoop struct {
+type Recorder struct {
 	ARI         Snooper
-	AMI         Actioner
+	AMI         engine.Actioner
 	AsteriskDir string
 	LocalDir    string
-	Filer       *Filer
+	Filer       *engine.Filer
 }
 
 // snoopIDPrefix starts the ID of every snoop channel the daemon creates;
@@ -49,19 +52,19 @@ type Snoop struct {
 const snoopIDPrefix = "recpolicy-snoop-"
 
 // SnoopID returns the snoop channel ID of the recording id.
-func SnoopID(id string) string { return snoopIDPrefix + id }
+func ID(id string) string { return snoopIDPrefix + id }
 
 // Start marks r.Channel with r.ID, then starts the snoop channel and its
 // recording of <AsteriskDir>/<r.ID>.wav. The mark comes first so that no
 // recording runs unmarked; it is removed again when the start fails.
-func (s *Snoop) Start(ctx context.Context, r *Recording) error {
+func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	if strings.ContainsAny(r.ID, "/\\ \r\n") || r.ID == "" || r.Uniqueid == "" {
-		return fmt.Errorf("start snoop on %s: %w: %q", r.Channel, ErrUnsafeName, r.ID)
+		return fmt.Errorf("start snoop on %s: %w: %q", r.Channel, engine.ErrUnsafeName, r.ID)
 	}
 	if r.AsteriskPath == "" {
 		s.Paths(r)
 	}
-	r.BackendID = SnoopID(r.ID)
+	r.BackendID = ID(r.ID)
 	if err := s.mark(ctx, r.Uniqueid, r.ID); err != nil {
 		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
 	}
@@ -75,15 +78,15 @@ func (s *Snoop) Start(ctx context.Context, r *Recording) error {
 }
 
 // mark sets RECPOLICY_REC on the channel, named by its unique ID ("" clears it).
-func (s *Snoop) mark(ctx context.Context, channel, id string) error {
+func (s *Recorder) mark(ctx context.Context, channel, id string) error {
 	_, err := s.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: channel},
-		ami.Header{Key: "Variable", Value: recVar}, ami.Header{Key: "Value", Value: id})
+		ami.Header{Key: "Variable", Value: engine.MarkVar}, ami.Header{Key: "Value", Value: id})
 	return err
 }
 
 // Stop stops the recording (its file is kept), hangs up its snoop channel
 // and clears the channel's mark.
-func (s *Snoop) Stop(ctx context.Context, r *Recording) error {
+func (s *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 	var errs []error
 	if err := s.ARI.Stop(ctx, s.backendID(r), r.ID); err != nil {
 		errs = append(errs, err)
@@ -99,7 +102,7 @@ func (s *Snoop) Stop(ctx context.Context, r *Recording) error {
 
 // Finish hangs up the snoop channel if it is still there (so Asterisk
 // closes the file now) and hands the recording to the filer.
-func (s *Snoop) Finish(r *Recording) {
+func (s *Recorder) Finish(r *engine.Recording) {
 	s.ARI.Release(s.backendID(r))
 	s.Filer.Submit(r)
 }
@@ -108,35 +111,35 @@ func (s *Snoop) Finish(r *Recording) {
 // Start set: its ID and snoop channel ID, or "" when none. A marked
 // recording is handed to the ARI client to adopt, which starts it if its
 // snoop channel still waits for the answer.
-func (s *Snoop) Running(ctx context.Context, channel string) (id, backendID string, err error) {
+func (s *Recorder) Running(ctx context.Context, channel string) (id, backendID string, err error) {
 	// channel is the recorded channel's unique ID.
-	resp, err := s.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: channel}, ami.Header{Key: "Variable", Value: recVar})
+	resp, err := s.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: channel}, ami.Header{Key: "Variable", Value: engine.MarkVar})
 	if err != nil {
-		return "", "", fmt.Errorf("read %s on %s: %w", recVar, channel, err)
+		return "", "", fmt.Errorf("read %s on %s: %w", engine.MarkVar, channel, err)
 	}
 	id = strings.Clone(resp.Get("Value"))
 	if id == "" {
 		return "", "", nil
 	}
-	info, err := ParseSpoolID(id)
+	info, err := engine.ParseSpoolID(id)
 	if err != nil {
-		return "", "", fmt.Errorf("read %s on %s: %w", recVar, channel, err)
+		return "", "", fmt.Errorf("read %s on %s: %w", engine.MarkVar, channel, err)
 	}
-	backendID = SnoopID(id)
+	backendID = ID(id)
 	s.ARI.Adopt(info.Uniqueid, backendID, id)
 	return id, backendID, nil
 }
 
 // Paths sets r's spool paths from its ID.
-func (s *Snoop) Paths(r *Recording) {
+func (s *Recorder) Paths(r *engine.Recording) {
 	r.AsteriskPath = path.Join(s.AsteriskDir, r.ID+".wav")
 	r.LocalPath = filepath.Join(s.LocalDir, r.ID+".wav")
 }
 
 // backendID is r's snoop channel ID (derived from its ID when unset).
-func (s *Snoop) backendID(r *Recording) string {
+func (s *Recorder) backendID(r *engine.Recording) string {
 	if r.BackendID != "" {
 		return r.BackendID
 	}
-	return SnoopID(r.ID)
+	return ID(r.ID)
 }

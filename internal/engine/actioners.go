@@ -1,4 +1,4 @@
-package core
+package engine
 
 import (
 	"context"
@@ -8,6 +8,20 @@ import (
 
 	"github.com/villedemercier/recpolicy/ami"
 )
+
+// Actioner sends AMI actions.
+type Actioner interface {
+	Action(ctx context.Context, action string, headers ...ami.Header) (*ami.Message, error)
+}
+
+// ErrUnsafeName marks a recording whose identifiers would break a
+// backend's arguments (MixMonitor's comma-joined options, a file name).
+var ErrUnsafeName = errors.New("unsafe recording name")
+
+// MarkVar is the channel variable naming the recording running on a
+// channel (the recording's spool ID): set by every recorder backend right
+// after it starts, read back after a reconnect to adopt what runs.
+const MarkVar = "RECPOLICY_REC"
 
 // Patient wraps an Actioner so that an action sent while the AMI session is
 // down (a reconnection under way) waits for the session to come back, up to
