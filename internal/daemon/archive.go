@@ -35,6 +35,7 @@ type Archiver struct {
 	// recordings among them (bounded by maxPendingRecordings).
 	pending, pendingRecs atomic.Int64
 	roomFreed            chan struct{}
+	closeOnce            sync.Once
 	mu                   sync.Mutex // guards done against push
 	done                 bool       // RunSpooler has returned: write at once
 	pendingGauge         prometheus.GaugeFunc
@@ -94,7 +95,13 @@ func (x *Archiver) Run(ctx context.Context) {
 	if err := x.arch.Run(ctx); err != nil {
 		x.log.Error().Err(err).Msg("archive stopped")
 	}
-	x.arch.Close()
+	x.Close()
+}
+
+// Close closes the archive's database connections; once is enough, more
+// do nothing.
+func (x *Archiver) Close() {
+	x.closeOnce.Do(func() { x.arch.Close() })
 }
 
 // HandleEvent queues the event for the spooler when it is a Cdr event;

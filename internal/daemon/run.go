@@ -40,20 +40,118 @@ type Options struct {
 	ShutdownTimeout time.Duration
 }
 
-// Run runs the daemon until ctx is cancelled.
+// Daemon is the recording daemon's parts, built by New, run by Run and
+// released by Close, in the way litestream's server is: every part is
+// built before anything runs, so a configuration mistake stops the start
+// with nothing half-running; Run starts them in order and stops them in
+// the reverse order, each stage capped.
+type Daemon struct {
+	cfg  *config.Config
+	opts Options
+	log  zerolog.Logger
+	reg  *prometheus.Registry
+
+	rules     *RuleSet
+	metrics   *engine.Metrics
+	connected *prometheus.GaugeVec
+	greetings *Greetings
+
+	amiClient   *ami.Client   // the event session
+	amiActions  []*ami.Client // the recorder's action sessions
+	ariClient   *ari.Client
+	snoopClient *ari.SnoopClient // nil with the MixMonitor backend
+
+	archiver *Archiver
+	jobStore *archive.Store
+	jobs     *Jobs
+	closes   *engine.CloseWatch // nil when the spool cannot be watched
+	filer    *engine.Filer
+	pipe     *engine.Pipeline
+	tracker  *engine.Tracker
+
+	health []healthCheck
+	srv    *http.Server
+	ln     net.Listener
+}
+
+// Run builds the daemon, runs it until ctx is cancelled and releases it.
 func Run(ctx context.Context, opts Options) error {
-	cfg, err := config.Load(opts.ConfigFile)
+	d, err := New(ctx, opts)
 	if err != nil {
 		return err
+	}
+	defer d.Close()
+	return d.Run(ctx)
+}
+
+// New loads the configuration and the rules and builds every part of the
+// daemon; nothing runs yet. On error it releases what it built.
+func New(ctx context.Context, opts Options) (d *Daemon, err error) {
+	cfg, err := config.Load(opts.ConfigFile)
+	if err != nil {
+		return nil, err
 	}
 	w := opts.Log
 	if w == nil {
 		w = os.Stderr
 	}
 	lvl, _ := zerolog.ParseLevel(cfg.LogLevel)
-	log := zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "recpolicy").Logger()
-	log.Info().Msg(cfg.String())
+	d = &Daemon{cfg: cfg, opts: opts, log: zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "recpolicy").Logger()}
+	defer func() {
+		if err != nil {
+			d.Close()
+			d = nil
+		}
+	}()
+	d.log.Info().Msg(cfg.String())
+	for _, dir := range []string{cfg.Recording.LocalDir, cfg.Archive.Dir} {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return d, fmt.Errorf("start daemon: %w", err)
+		}
+	}
+	d.reg = prometheus.NewRegistry()
+	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if d.rules, err = NewRuleSet(cfg.RulesFile, d.part("rules"), d.reg); err != nil {
+		return d, fmt.Errorf("start daemon: load rules %s: %w", cfg.RulesFile, err)
+	}
+	d.log.Info().Str("file", cfg.RulesFile).Str("digest", d.rules.Current().Digest()).
+		Int("extensions", len(d.rules.Current().Extensions())).Msg("rules loaded")
+	d.metrics = engine.NewMetrics(d.reg)
+	d.connected = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "recpolicy_connected", Help: "1 when the connection to Asterisk is up.",
+	}, []string{"interface"})
+	d.reg.MustRegister(d.connected)
+	d.greetings = NewGreetings(d.reg, d.part("greeting"))
+	if err := d.buildConnections(); err != nil {
+		return d, err
+	}
+	if err := d.buildArchive(ctx); err != nil {
+		return d, err
+	}
+	if err := d.buildEngine(); err != nil {
+		return d, err
+	}
+	d.rules.OnLoad(d.rulesLoaded)
+	d.health = []healthCheck{{"ami", d.amiClient.Connected}, {"ari", d.ariClient.Connected}, {"ami-actions", d.actionsUp}}
+	if d.snoopClient != nil {
+		d.health = append(d.health, healthCheck{"ari-snoop", d.snoopClient.Connected})
+	}
+	if d.srv, d.ln, err = listen(cfg.Listen, d.reg, d.health); err != nil {
+		return d, fmt.Errorf("start daemon: %w", err)
+	}
+	return d, nil
+}
 
+// part is the logger of one part of the daemon.
+func (d *Daemon) part(name string) zerolog.Logger { return d.log.With().Str("part", name).Logger() }
+
+// buildConnections builds the AMI sessions and the ARI clients. One AMI
+// session reads the events; others, with events off, carry the recorder's
+// actions, so that Asterisk never makes an action wait behind the events
+// it writes to the reading session, and serves a burst of starts on several
+// sessions at once.
+func (d *Daemon) buildConnections() error {
+	cfg := d.cfg
 	amiSecret, err := cfg.AMI.Secret.Resolve()
 	if err != nil {
 		return fmt.Errorf("start daemon: ami secret: %w", err)
@@ -62,26 +160,6 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("start daemon: ari password: %w", err)
 	}
-	for _, d := range []string{cfg.Recording.LocalDir, cfg.Archive.Dir} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return fmt.Errorf("start daemon: %w", err)
-		}
-	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ruleSet, err := NewRuleSet(cfg.RulesFile, log.With().Str("part", "rules").Logger(), reg)
-	if err != nil {
-		return fmt.Errorf("start daemon: load rules %s: %w", cfg.RulesFile, err)
-	}
-	log.Info().Str("file", cfg.RulesFile).Str("digest", ruleSet.Current().Digest()).
-		Int("extensions", len(ruleSet.Current().Extensions())).Msg("rules loaded")
-	metrics := engine.NewMetrics(reg)
-	connected := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "recpolicy_connected", Help: "1 when the connection to Asterisk is up.",
-	}, []string{"interface"})
-	reg.MustRegister(connected)
-
 	amiConfig := ami.Config{
 		Addr:          cfg.AMI.Address,
 		Username:      cfg.AMI.Username,
@@ -92,24 +170,14 @@ func Run(ctx context.Context, opts Options) error {
 		PingInterval:  cfg.AMI.PingInterval.Std(),
 		MaxBackoff:    cfg.AMI.MaxBackoff.Std(),
 	}
-	// One session reads the events; others, with events off, carry the
-	// recorder's actions, so that Asterisk never makes an action wait
-	// behind the events it writes to the reading session, and serves a
-	// burst of starts on several sessions at once.
-	amiClient := ami.NewClient(amiConfig, log.With().Str("part", "ami").Logger())
+	d.amiClient = ami.NewClient(amiConfig, d.part("ami"))
 	actConfig := amiConfig
-	actConfig.Events = "off"
-	actConfig.Filter = ""
-	amiActions := make([]*ami.Client, actionSessions)
-	sessions := make([]engine.Session, actionSessions)
-	for i := range amiActions {
-		amiActions[i] = ami.NewClient(actConfig, log.With().Str("part", "ami-actions").Int("session", i+1).Logger())
-		sessions[i] = amiActions[i]
+	actConfig.Events, actConfig.Filter = "off", ""
+	d.amiActions = make([]*ami.Client, actionSessions)
+	for i := range d.amiActions {
+		d.amiActions[i] = ami.NewClient(actConfig, d.log.With().Str("part", "ami-actions").Int("session", i+1).Logger())
 	}
-
-	greetings := NewGreetings(reg, log.With().Str("part", "greeting").Logger())
-	greet := ruleSet.Current().Greeting()
-	ariClient := ari.NewClient(ari.Config{
+	ariConfig := ari.Config{
 		URL:            cfg.ARI.URL,
 		Username:       cfg.ARI.Username,
 		Password:       ariPassword,
@@ -117,32 +185,42 @@ func Run(ctx context.Context, opts Options) error {
 		DialTimeout:    cfg.ARI.Timeout.Std(),
 		RequestTimeout: cfg.ARI.Timeout.Std(),
 		MaxBackoff:     cfg.ARI.MaxBackoff.Std(),
-	}, ari.GreetingConfig{Sound: "sound:" + greet.Sound}, log.With().Str("part", "ari").Logger())
+	}
+	d.ariClient = ari.NewClient(ariConfig, ari.GreetingConfig{Sound: "sound:" + d.rules.Current().Greeting().Sound}, d.part("ari"))
+	if cfg.Recording.Backend == "snoop" {
+		ariConfig.Application = cfg.ARI.SnoopApplication
+		d.snoopClient = ari.NewSnoopClient(ariConfig, d.part("ari-snoop"))
+	}
+	return nil
+}
 
+// buildArchive opens the archive's spool and the jobs' connection.
+func (d *Daemon) buildArchive(ctx context.Context) error {
+	cfg := d.cfg
 	dsn, err := cfg.Archive.DSN.Resolve()
 	if err != nil {
 		return fmt.Errorf("start daemon: archive dsn: %w", err)
 	}
-	archiver, err := OpenArchiver(ctx, dsn, cfg.Archive.SpoolDir, cfg.Archive.PBXTimezone, ruleSet.Current, log.With().Str("part", "archive").Logger())
-	if err != nil {
+	if d.archiver, err = OpenArchiver(ctx, dsn, cfg.Archive.SpoolDir, cfg.Archive.PBXTimezone, d.rules.Current, d.part("archive")); err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
-	jobStore, err := archive.Connect(dsn)
-	if err != nil {
+	d.reg.MustRegister(d.archiver.Collectors()...)
+	d.archiver.SetGreetings(d.greetings.Outcome)
+	d.archiver.RulesLoaded(d.rules.Current(), "start", time.Now())
+	if d.jobStore, err = archive.Connect(dsn); err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
-	defer jobStore.Close()
-	jobs, err := NewJobs(jobStore, ruleSet.Current, log.With().Str("part", "jobs").Logger(), reg,
-		JobOptions{ArchiveDir: cfg.Archive.Dir, TrainingDir: cfg.TrainingDir()})
-	if err != nil {
+	if d.jobs, err = NewJobs(d.jobStore, d.rules.Current, d.part("jobs"), d.reg,
+		JobOptions{ArchiveDir: cfg.Archive.Dir, TrainingDir: cfg.TrainingDir()}); err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
-	closes, err := engine.NewCloseWatch(cfg.Recording.LocalDir)
-	if err != nil {
-		log.Warn().Err(err).Msg("the recording spool cannot be watched; the filer judges files by their looks")
-		closes = nil
-	}
-	reg.MustRegister(archiver.Collectors()...)
+	return nil
+}
+
+// buildEngine builds the filer, the recorder backend, the pipeline and the
+// tracker.
+func (d *Daemon) buildEngine() error {
+	cfg := d.cfg
 	archiveUID, archiveGID, err := cfg.ArchiveOwner()
 	if err != nil {
 		return fmt.Errorf("start daemon: config %s: %w", cfg.Path, err)
@@ -151,172 +229,120 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("start daemon: config %s: %w", cfg.Path, err)
 	}
-	archiver.SetGreetings(greetings.Outcome)
-	archiver.RulesLoaded(ruleSet.Current(), "start", time.Now())
-	ruleSet.OnLoad(func(r *rules.Rules, trigger string, at time.Time) {
-		// Every part that depends on the rules takes them at once, and
-		// says so: the tracker gives new calls a snapshot of them (a call
-		// keeps the rules it started with); the archive keeps the version;
-		// the greeting and the Cdr time zone follow; the jobs reschedule.
-		archiver.RulesLoaded(r, trigger, at)
-		ariClient.SetGreetingSound("sound:" + r.Greeting().Sound)
-		if cfg.Archive.PBXTimezone == "" {
-			archiver.SetLocation(r.Location())
-		}
-		jobs.RulesChanged()
-		log.Info().Str("part", "tracker").Str("rules", r.Digest()).Msg("tracker took the new rules: calls that start from now on are decided with them")
-	})
-	filer := engine.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), log.With().Str("part", "filer").Logger(), metrics, archiver.OnFiled(opts.OnFiled), closes)
-	filer.SetArchiveOwner(archiveUID, archiveGID)
-	filer.SetSpoolOwner(spoolUID)
+	if d.closes, err = engine.NewCloseWatch(cfg.Recording.LocalDir); err != nil {
+		d.log.Warn().Err(err).Msg("the recording spool cannot be watched; the filer judges files by their looks")
+		d.closes = nil
+	}
+	d.filer = engine.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), d.part("filer"), d.metrics, d.archiver.OnFiled(d.opts.OnFiled), d.closes)
+	d.filer.SetArchiveOwner(archiveUID, archiveGID)
+	d.filer.SetSpoolOwner(spoolUID)
+	sessions := make([]engine.Session, len(d.amiActions))
+	for i, c := range d.amiActions {
+		sessions[i] = c
+	}
 	// Orders wait up to 5 s for the actions session when it is reconnecting.
 	actions := engine.Patient(engine.Spread(sessions...), 5*time.Second)
-	var recorder engine.Recorder = &mixmonitor.Recorder{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
-	var snoopClient *ari.SnoopClient
-	if cfg.Recording.Backend == "snoop" {
-		snoopClient = ari.NewSnoopClient(ari.Config{
-			URL:            cfg.ARI.URL,
-			Username:       cfg.ARI.Username,
-			Password:       ariPassword,
-			Application:    cfg.ARI.SnoopApplication,
-			DialTimeout:    cfg.ARI.Timeout.Std(),
-			RequestTimeout: cfg.ARI.Timeout.Std(),
-			MaxBackoff:     cfg.ARI.MaxBackoff.Std(),
-		}, log.With().Str("part", "ari-snoop").Logger())
-		recorder = &snoop.Recorder{ARI: snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: filer}
+	var recorder engine.Recorder = &mixmonitor.Recorder{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer}
+	if d.snoopClient != nil {
+		recorder = &snoop.Recorder{ARI: d.snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer}
 	}
-	pipe := engine.NewPipeline(recorder, pipelineLanes)
-	tracker := engine.NewTracker(log.With().Str("part", "tracker").Logger(), ruleSet.Current, recorder, metrics, pipe)
+	d.pipe = engine.NewPipeline(recorder, pipelineLanes)
+	d.tracker = engine.NewTracker(d.part("tracker"), d.rules.Current, recorder, d.metrics, d.pipe)
+	return nil
+}
 
-	health := []healthCheck{{"ami", amiClient.Connected}, {"ari", ariClient.Connected}, {"ami-actions", func() bool {
-		for _, c := range amiActions {
-			if !c.Connected() {
-				return false
-			}
+// rulesLoaded hands new rules to every part that depends on them, which
+// takes them at once and says so: the tracker gives new calls a snapshot
+// of them (a call keeps the rules it started with); the archive keeps the
+// version; the greeting and the Cdr time zone follow; the jobs reschedule.
+// It runs on the event loop and never blocks.
+func (d *Daemon) rulesLoaded(r *rules.Rules, trigger string, at time.Time) {
+	d.archiver.RulesLoaded(r, trigger, at)
+	d.ariClient.SetGreetingSound("sound:" + r.Greeting().Sound)
+	if d.cfg.Archive.PBXTimezone == "" {
+		d.archiver.SetLocation(r.Location())
+	}
+	d.jobs.RulesChanged()
+	d.log.Info().Str("part", "tracker").Str("rules", r.Digest()).Msg("tracker took the new rules: calls that start from now on are decided with them")
+}
+
+// actionsUp tells whether every actions session is connected.
+func (d *Daemon) actionsUp() bool {
+	for _, c := range d.amiActions {
+		if !c.Connected() {
+			return false
 		}
-		return true
-	}}}
-	if snoopClient != nil {
-		health = append(health, healthCheck{"ari-snoop", snoopClient.Connected})
 	}
-	srv, ln, err := listen(cfg.Listen, reg, health)
-	if err != nil {
-		return fmt.Errorf("start daemon: %w", err)
-	}
+	return true
+}
 
-	// Ordered lifetimes: the connections and the tracker stop first; the
-	// filer then drains what the tracker handed it; the archive then spools
-	// and replays what the filer produced; the HTTP server last.
+// Close releases what New built and Run did not: the jobs' connection,
+// the archive when it never ran, the listener. It is safe to call more
+// than once, and on a daemon New gave up building.
+func (d *Daemon) Close() error {
+	if d.ln != nil {
+		d.ln.Close()
+	}
+	if d.jobStore != nil {
+		d.jobStore.Close()
+		d.jobStore = nil
+	}
+	if d.archiver != nil {
+		d.archiver.Close()
+	}
+	return nil
+}
+
+// stage is a group of goroutines that start and stop together.
+type stage struct {
+	name   string
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Run runs the daemon until ctx is cancelled. Ordered lifetimes: the
+// connections and the tracker stop first; the recorder pipeline carries
+// out what the tracker handed it; the filer then drains; the jobs stop;
+// the archive spools and replays what the filer produced; the HTTP server
+// last. The whole shutdown is capped by Options.ShutdownTimeout.
+func (d *Daemon) Run(ctx context.Context) error {
 	connCtx, stopConns := context.WithCancel(ctx)
 	defer stopConns()
-	pipeCtx, stopPipe := context.WithCancel(context.Background())
-	defer stopPipe()
-	filerCtx, stopFiler := context.WithCancel(context.Background())
-	defer stopFiler()
-	archCtx, stopArchive := context.WithCancel(context.Background())
-	defer stopArchive()
-	var conns, piping, filing, archiving, serving sync.WaitGroup
-	archiving.Add(1)
-	go func() { defer archiving.Done(); archiver.Run(archCtx) }()
-	piping.Add(1)
-	go func() { defer piping.Done(); pipe.Run(pipeCtx) }()
-	jobsCtx, stopJobs := context.WithCancel(context.Background())
-	defer stopJobs()
-	var jobbing sync.WaitGroup
-	jobbing.Add(1)
-	go func() { defer jobbing.Done(); _ = jobs.Run(jobsCtx) }()
+	newStage := func(name string) (*stage, context.Context) {
+		c, cancel := context.WithCancel(context.Background())
+		return &stage{name: name, cancel: cancel}, c
+	}
+	conns := &stage{name: "connections", cancel: stopConns}
+	piping, pipeCtx := newStage("recorder pipeline")
+	filing, filerCtx := newStage("filer")
+	jobbing, jobsCtx := newStage("jobs")
+	archiving, archCtx := newStage("archive")
+	serving, _ := newStage("http server")
+	for _, st := range []*stage{piping, filing, jobbing, archiving, serving} {
+		defer st.cancel()
+	}
 
-	serving.Add(1)
-	go func() {
-		defer serving.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("metrics server stopped")
+	goLogged(&archiving.wg, d.log, "archive stopped", func() error { d.archiver.Run(archCtx); return nil })
+	goLogged(&piping.wg, d.log, "recorder pipeline stopped", func() error { d.pipe.Run(pipeCtx); return nil })
+	goLogged(&jobbing.wg, d.log, "jobs stopped", func() error { return d.jobs.Run(jobsCtx) })
+	goLogged(&serving.wg, d.log, "metrics server stopped", func() error {
+		if err := d.srv.Serve(d.ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
 		}
-	}()
-	filing.Add(2)
-	go func() { defer filing.Done(); filer.Run(filerCtx, cfg.Workers) }()
-	go func() { defer filing.Done(); archiver.RunSpooler(filerCtx) }()
-	if closes != nil {
-		goLogged(&filing, log, "recording spool watch stopped; the filer judges files by their looks", func() error { return closes.Run(filerCtx) })
+		return nil
+	})
+	goLogged(&filing.wg, d.log, "filer stopped", func() error { d.filer.Run(filerCtx, d.cfg.Workers); return nil })
+	goLogged(&filing.wg, d.log, "archive spooler stopped", func() error { d.archiver.RunSpooler(filerCtx); return nil })
+	if d.closes != nil {
+		goLogged(&filing.wg, d.log, "recording spool watch stopped; the filer judges files by their looks", func() error { return d.closes.Run(filerCtx) })
 	}
-	for _, c := range amiActions {
-		goLogged(&conns, log, "ami actions client stopped", func() error { return c.Run(connCtx) })
-		conns.Add(1)
-		go func() {
-			// Events are off on these sessions: only their state comes
-			// here; it ends when the client closes the channel.
-			defer conns.Done()
-			for n := range c.Notifications() {
-				if n.Kind == ami.KindDisconnected {
-					log.Warn().Err(n.Err).Msg("ami actions session lost; reconnecting")
-				}
-			}
-		}()
-	}
-	goLogged(&conns, log, "ami client stopped", func() error { return amiClient.Run(connCtx) })
-	goLogged(&conns, log, "ari client stopped", func() error { return ariClient.Run(connCtx) })
-	if snoopClient != nil {
-		goLogged(&conns, log, "ari snoop client stopped", func() error { return snoopClient.Run(connCtx) })
-	}
-	conns.Add(1)
-	go func() {
-		defer conns.Done()
-		for res := range ariClient.Results() {
-			greetings.Observe(res)
-		}
-	}()
+	d.runConnections(connCtx, &conns.wg)
 
-	// The event loop: one goroutine feeds the tracker in event order.
-	ticker := time.NewTicker(time.Second)
-	defer ticker.Stop()
-	events := amiClient.Notifications()
-	ticks := 0
-loop:
-	for {
-		select {
-		case n, ok := <-events:
-			if !ok {
-				break loop
-			}
-			switch n.Kind {
-			case ami.KindEvent:
-				tracker.HandleAt(connCtx, n.Msg, n.Received)
-				archiver.HandleEvent(n.Msg)
-				if n.Msg.Event() == "VarSet" {
-					greetings.ObserveVarSet(n.Msg.Get("Channel"), n.Msg.Get("Linkedid"), n.Msg.Get("Variable"), n.Msg.Get("Value"))
-				}
-			case ami.KindConnected:
-				connected.WithLabelValues("ami").Set(1)
-				log.Info().Bool("asterisk_restarted", n.Restarted).Msg("ami connected")
-				reconcile(connCtx, log, amiClient, tracker, filer, ruleSet.Current)
-			case ami.KindDisconnected:
-				connected.WithLabelValues("ami").Set(0)
-				log.Warn().Err(n.Err).Msg("ami disconnected; reconnecting")
-			}
-		case o := <-pipe.Outcomes():
-			tracker.Apply(connCtx, o)
-		case <-opts.Reload:
-			ruleSet.Reload("SIGHUP")
-		case <-ticker.C:
-			tracker.CheckGrowth(fileSize)
-			tracker.Tick(connCtx)
-			if ticks++; ticks%30 == 0 && amiClient.Connected() {
-				// Files a crash of Asterisk left behind while the daemon
-				// stayed up (they are not touched any more).
-				filer.Orphans(tracker.RunningIDs(), ruleSet.Current())
-			}
-			if ruleSet.Changed() {
-				ruleSet.Reload("file changed")
-			}
-			for _, c := range health[1:] { // AMI's is set on its notifications
-				connected.WithLabelValues(c.name).Set(boolGauge(c.up()))
-			}
-		case <-ctx.Done():
-			break loop
-		}
-	}
-	log.Info().Msg("shutting down")
-	timeout := opts.ShutdownTimeout
+	events := d.amiClient.Notifications()
+	d.eventLoop(ctx, connCtx, events)
+
+	d.log.Info().Msg("shutting down")
+	timeout := d.opts.ShutdownTimeout
 	if timeout == 0 {
 		timeout = 20 * time.Second
 	}
@@ -327,24 +353,105 @@ loop:
 		for range events {
 		}
 	}()
-	waitOr(&conns, deadline, log, "connections")
 	// What the tracker handed over reaches the filer; recordings still
 	// running stay so: the channels carry their IDs, and the next start
 	// adopts them (or files what a crash left).
-	stopPipe()
-	waitOr(&piping, deadline, log, "recorder pipeline")
-	stopFiler()
-	waitOr(&filing, deadline, log, "filer")
-	stopJobs()
-	waitOr(&jobbing, deadline, log, "jobs")
-	stopArchive()
-	waitOr(&archiving, deadline, log, "archive")
+	for _, st := range []*stage{conns, piping, filing, jobbing, archiving} {
+		st.cancel()
+		waitOr(&st.wg, deadline, d.log, st.name)
+	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(shutCtx)
-	waitOr(&serving, deadline, log, "http server")
-	log.Info().Msg("stopped")
+	_ = d.srv.Shutdown(shutCtx)
+	waitOr(&serving.wg, deadline, d.log, serving.name)
+	d.log.Info().Msg("stopped")
 	return nil
+}
+
+// runConnections starts the AMI sessions and the ARI clients, and the
+// goroutines that read their notifications besides the event loop.
+func (d *Daemon) runConnections(ctx context.Context, wg *sync.WaitGroup) {
+	for _, c := range d.amiActions {
+		goLogged(wg, d.log, "ami actions client stopped", func() error { return c.Run(ctx) })
+		goLogged(wg, d.log, "", func() error {
+			// Events are off on these sessions: only their state comes
+			// here; it ends when the client closes the channel.
+			for n := range c.Notifications() {
+				if n.Kind == ami.KindDisconnected {
+					d.log.Warn().Err(n.Err).Msg("ami actions session lost; reconnecting")
+				}
+			}
+			return nil
+		})
+	}
+	goLogged(wg, d.log, "ami client stopped", func() error { return d.amiClient.Run(ctx) })
+	goLogged(wg, d.log, "ari client stopped", func() error { return d.ariClient.Run(ctx) })
+	if d.snoopClient != nil {
+		goLogged(wg, d.log, "ari snoop client stopped", func() error { return d.snoopClient.Run(ctx) })
+	}
+	goLogged(wg, d.log, "", func() error {
+		for res := range d.ariClient.Results() {
+			d.greetings.Observe(res)
+		}
+		return nil
+	})
+}
+
+// eventLoop feeds the tracker in event order, with the recorder's
+// outcomes, the reloads and a one-second tick, until ctx is cancelled or
+// the AMI client stops.
+func (d *Daemon) eventLoop(ctx, connCtx context.Context, events <-chan ami.Notification) {
+	ticker := time.NewTicker(time.Second)
+	defer ticker.Stop()
+	ticks := 0
+	for {
+		select {
+		case n, ok := <-events:
+			if !ok {
+				return
+			}
+			d.notification(connCtx, n)
+		case o := <-d.pipe.Outcomes():
+			d.tracker.Apply(connCtx, o)
+		case <-d.opts.Reload:
+			d.rules.Reload("SIGHUP")
+		case <-ticker.C:
+			d.tracker.CheckGrowth(fileSize)
+			d.tracker.Tick(connCtx)
+			if ticks++; ticks%30 == 0 && d.amiClient.Connected() {
+				// Files a crash of Asterisk left behind while the daemon
+				// stayed up (they are not touched any more).
+				d.filer.Orphans(d.tracker.RunningIDs(), d.rules.Current())
+			}
+			if d.rules.Changed() {
+				d.rules.Reload("file changed")
+			}
+			for _, c := range d.health[1:] { // AMI's is set on its notifications
+				d.connected.WithLabelValues(c.name).Set(boolGauge(c.up()))
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// notification applies one notification of the AMI event session.
+func (d *Daemon) notification(ctx context.Context, n ami.Notification) {
+	switch n.Kind {
+	case ami.KindEvent:
+		d.tracker.HandleAt(ctx, n.Msg, n.Received)
+		d.archiver.HandleEvent(n.Msg)
+		if n.Msg.Event() == "VarSet" {
+			d.greetings.ObserveVarSet(n.Msg.Get("Channel"), n.Msg.Get("Linkedid"), n.Msg.Get("Variable"), n.Msg.Get("Value"))
+		}
+	case ami.KindConnected:
+		d.connected.WithLabelValues("ami").Set(1)
+		d.log.Info().Bool("asterisk_restarted", n.Restarted).Msg("ami connected")
+		reconcile(ctx, d.log, d.amiClient, d.tracker, d.filer, d.rules.Current)
+	case ami.KindDisconnected:
+		d.connected.WithLabelValues("ami").Set(0)
+		d.log.Warn().Err(n.Err).Msg("ami disconnected; reconnecting")
+	}
 }
 
 // actionSessions is how many AMI sessions carry the recorder's actions.
@@ -360,7 +467,7 @@ func goLogged(wg *sync.WaitGroup, log zerolog.Logger, msg string, run func() err
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := run(); err != nil {
+		if err := run(); err != nil && msg != "" {
 			log.Error().Err(err).Msg(msg)
 		}
 	}()
