@@ -1,6 +1,8 @@
 package ami
 
 import (
+	"github.com/villedemercier/recpolicy/internal/backoff"
+
 	"context"
 	"errors"
 	"fmt"
@@ -114,7 +116,7 @@ func (c *Client) Run(ctx context.Context) error {
 		dispatch(ctx, c.q, c.notif)
 	}()
 
-	bo := newBackoff(c.cfg.MinBackoff, c.cfg.MaxBackoff)
+	bo := backoff.New(c.cfg.MinBackoff, c.cfg.MaxBackoff)
 	var lost time.Time // when the last established session ended
 	for ctx.Err() == nil {
 		established, err := c.connectAndServe(ctx)
@@ -123,16 +125,16 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		c.setLastErr(err)
 		if established {
-			bo.reset()
+			bo.Reset()
 			lost = time.Now()
 		}
-		delay := bo.next()
+		delay := bo.Next()
 		if !lost.IsZero() && time.Since(lost) < fastRetryWindow {
 			// A session just ended (Asterisk restarting, most often): calls
 			// arrive as soon as it is back, so try again at the shortest
 			// delay rather than backing off.
-			bo.reset()
-			delay = bo.next()
+			bo.Reset()
+			delay = bo.Next()
 		}
 		ev := c.log.Warn().Err(err).Dur("retry_in", delay)
 		if established {

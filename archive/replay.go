@@ -1,10 +1,11 @@
 package archive
 
 import (
+	"github.com/villedemercier/recpolicy/internal/backoff"
+
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 )
 
@@ -105,14 +106,9 @@ func (a *Archive) connect(ctx context.Context, migrated *bool) error {
 }
 
 // backoff is the wait after n consecutive failures: doubling from
-// MinBackoff, capped at MaxBackoff, with up to 20% jitter.
+// MinBackoff, capped at MaxBackoff, with jitter.
 func (a *Archive) backoff(n int) time.Duration {
-	d := a.cfg.MinBackoff
-	for i := 1; i < n && d < a.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, a.cfg.MaxBackoff)
-	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+	return backoff.After(n, a.cfg.MinBackoff, a.cfg.MaxBackoff)
 }
 
 // sleep waits d, or until ctx ends, or (when wakeable) until a record is

@@ -135,7 +135,7 @@ func TestBackoffCapped(t *testing.T) {
 	prev := time.Duration(0)
 	for n := 1; n <= 10; n++ {
 		d := a.backoff(n)
-		if d > time.Second || d < 80*time.Millisecond {
+		if d > time.Second || d < 50*time.Millisecond {
 			t.Errorf("backoff(%d) = %s", n, d)
 		}
 		if n <= 3 && d < prev {

@@ -1,6 +1,8 @@
 package ari
 
 import (
+	"github.com/villedemercier/recpolicy/internal/backoff"
+
 	"context"
 	"errors"
 	"fmt"
@@ -41,7 +43,7 @@ type link struct {
 
 // run dials, serves and redials until ctx ends.
 func (l *link) run(ctx context.Context, rest *restClient) {
-	bo := newBackoff(l.cfg.MinBackoff, l.cfg.MaxBackoff)
+	bo := backoff.New(l.cfg.MinBackoff, l.cfg.MaxBackoff)
 	failures := 0
 	for ctx.Err() == nil {
 		l.setState(StateConnecting)
@@ -52,7 +54,7 @@ func (l *link) run(ctx context.Context, rest *restClient) {
 			}
 			l.setState(StateDisconnected)
 			failures++
-			wait := bo.next()
+			wait := bo.Next()
 			ev := l.log.Warn()
 			if failures > 3 {
 				ev = l.log.Debug() // keep logs readable while Asterisk stays down
@@ -78,7 +80,7 @@ func (l *link) run(ctx context.Context, rest *restClient) {
 			break
 		}
 		l.setState(StateDisconnected)
-		wait := bo.next()
+		wait := bo.Next()
 		if errors.Is(err, ErrAppReplaced) {
 			wait = l.cfg.MaxBackoff
 		}
@@ -92,7 +94,7 @@ func (l *link) run(ctx context.Context, rest *restClient) {
 
 // serve runs one connection: a reader and a health check. It returns why
 // the connection ended.
-func (l *link) serve(ctx context.Context, conn *eventConn, rest *restClient, bo *backoff) error {
+func (l *link) serve(ctx context.Context, conn *eventConn, rest *restClient, bo *backoff.Backoff) error {
 	connCtx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -129,7 +131,7 @@ func (l *link) readEvents(conn *eventConn) error {
 
 // checkHealth pings the WebSocket and checks the application every
 // HealthInterval; it returns when the connection should be dropped.
-func (l *link) checkHealth(ctx context.Context, conn *eventConn, rest *restClient, bo *backoff) error {
+func (l *link) checkHealth(ctx context.Context, conn *eventConn, rest *restClient, bo *backoff.Backoff) error {
 	tick := time.NewTicker(l.cfg.HealthInterval)
 	defer tick.Stop()
 	failed := 0
@@ -161,7 +163,7 @@ func (l *link) checkHealth(ctx context.Context, conn *eventConn, rest *restClien
 			continue
 		}
 		failed = 0
-		bo.reset() // the connection has proven healthy
+		bo.Reset() // the connection has proven healthy
 		if l.healthy != nil {
 			l.healthy(app, mark)
 		}

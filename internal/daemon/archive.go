@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"github.com/villedemercier/recpolicy/internal/backoff"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -203,7 +205,7 @@ func (x *Archiver) spoolBatch(ctx context.Context, batch []spoolItem) {
 					Msg("stopping with records the spool could not take: their metadata is lost; the recording files they describe stay in the archive folder")
 				break
 			}
-			wait := min(spoolRetryMax, time.Duration(1<<min(attempt-1, 10))*100*time.Millisecond)
+			wait := backoff.After(attempt, 100*time.Millisecond, spoolRetryMax)
 			if attempt == 1 || attempt%20 == 0 {
 				x.log.Error().Err(err).Int("records", p.Len()).Int("attempt", attempt).Dur("retry_in", wait).
 					Msg("the archive spool cannot be written (disk full?); the records stay in memory and are retried")
