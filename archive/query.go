@@ -118,8 +118,7 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]Call, error) {
 	}
 	if f.ByExtension || len(f.Numbers) > 0 || len(f.Endpoints) > 0 {
 		nums, eps := q.arg(pq.Array(nonNil(f.Numbers))), q.arg(pq.Array(nonNil(f.Endpoints)))
-		q.add(fmt.Sprintf("(c.source = ANY(%s) OR c.destination = ANY(%s) OR %s = ANY(%s) OR %s = ANY(%s))",
-			nums, nums, endpointSQL("c.channel"), eps, endpointSQL("c.destination_channel"), eps))
+		q.add(involvesSQL("c", nums, eps))
 	}
 	if f.Direction != "" {
 		tr := q.arg(pq.Array(nonNil(f.Trunks)))
