@@ -1,6 +1,8 @@
 package archive
 
 import (
+	wavfile "github.com/villedemercier/recpolicy/internal/wav"
+
 	"bufio"
 	"context"
 	"crypto/rand"
@@ -12,7 +14,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -142,49 +143,18 @@ func writeStripped(src, dir, dst string) (string, int64, float64, error) {
 // A data chunk whose declared length runs past the end of the file is cut
 // to what the file holds.
 func StripWAV(r io.Reader, size int64, w io.Writer) (float64, error) {
-	var hdr [12]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil || string(hdr[0:4]) != "RIFF" || string(hdr[8:12]) != "WAVE" {
-		return 0, fmt.Errorf("%w: no RIFF/WAVE header", ErrNotWAV)
+	h, err := wavfile.ReadHeader(r, size)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrNotWAV, err)
 	}
-	pos := int64(12)
-	var fmtChunk []byte
-	for {
-		var ch [8]byte
-		if _, err := io.ReadFull(r, ch[:]); err != nil {
-			return 0, fmt.Errorf("%w: no data chunk", ErrNotWAV)
-		}
-		pos += 8
-		id, n := string(ch[0:4]), int64(binary.LittleEndian.Uint32(ch[4:8]))
-		switch id {
-		case "fmt ":
-			if n < 16 || n > 1024 {
-				return 0, fmt.Errorf("%w: fmt chunk of %d bytes", ErrNotWAV, n)
-			}
-			fmtChunk = make([]byte, n)
-			if _, err := io.ReadFull(r, fmtChunk); err != nil {
-				return 0, fmt.Errorf("%w: short fmt chunk", ErrNotWAV)
-			}
-		case "data":
-			if fmtChunk == nil {
-				return 0, fmt.Errorf("%w: data before fmt", ErrNotWAV)
-			}
-			if n > size-pos || n == 0xFFFFFFFF {
-				n = size - pos
-			}
-			return copyData(r, w, fmtChunk, n)
-		default:
-			if _, err := io.CopyN(io.Discard, r, n); err != nil {
-				return 0, fmt.Errorf("%w: short %q chunk", ErrNotWAV, strings.TrimSpace(id))
-			}
-		}
-		if n%2 == 1 { // chunks are word-aligned
-			if _, err := io.CopyN(io.Discard, r, 1); err != nil {
-				return 0, fmt.Errorf("%w: truncated", ErrNotWAV)
-			}
-			n++
-		}
-		pos += n
+	if h.Fmt == nil {
+		return 0, fmt.Errorf("%w: data before fmt", ErrNotWAV)
 	}
+	n := h.DeclaredBytes
+	if n > size-h.DataOffset || n == 0xFFFFFFFF {
+		n = size - h.DataOffset
+	}
+	return copyData(r, w, h.Fmt, n)
 }
 
 func copyData(r io.Reader, w io.Writer, fmtChunk []byte, n int64) (float64, error) {

@@ -19,11 +19,9 @@ import (
 // recordingsGet runs `recpolicy recordings get ID --out FILE …`: a copy of
 // one recording for someone allowed to have it, checked against its
 // checksum, with the access logged first.
-func recordingsGet(args []string, stdout, stderr io.Writer) int {
+func recordingsGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy recordings get"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	out := fs.String("out", "", "the copy's file name, a new file (required)")
 	purpose := fs.String("purpose", "", "why (policy: customer service, e.g. \"statistiques\", \"gestion RH\"; or a complaint or litigation with --request)")
 	request := fs.Int64("request", 0, "the granted request of the register this access serves (recpolicy requests list)")
@@ -54,7 +52,7 @@ func recordingsGet(args []string, stdout, stderr io.Writer) int {
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	var reqID *int64
 	if *request > 0 {
@@ -96,11 +94,9 @@ func (l *int64List) Set(s string) error {
 	return nil
 }
 
-func requestsAdd(args []string, stdout, stderr io.Writer) int {
+func requestsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy requests add"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	received := fs.String("received", "", "the date the written request arrived, 2026-11-20 (required)")
 	via := fs.String("via", "", "how it arrived in writing: courriel or guichet (required)")
 	requester := fs.String("requester", "", "who asks (required)")
@@ -115,12 +111,12 @@ func requestsAdd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitCode(stderr, name, badUsage("--received %q is not a date: give the day the written request arrived, e.g. --received 2026-11-20", *received))
 	}
-	env, err := retentionEnv(*cfgFile, name)
+	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	r, err := env.store.AddRequest(ctx, archive.AccessRequest{ReceivedOn: day, Channel: *via, Requester: *requester,
 		Purpose: *purpose, Subject: *subject, Recordings: recs, RegisteredBy: env.login()})
@@ -132,9 +128,9 @@ func requestsAdd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func requestsList(args []string, stdout, stderr io.Writer) int {
+func requestsList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var open *bool
-	return adminList("recpolicy requests list", args, stdout, stderr,
+	return adminList(ctx, "recpolicy requests list", args, stdout, stderr,
 		func(fs *flag.FlagSet) { open = fs.Bool("open", false, "only requests not closed") },
 		func(ctx context.Context, env *archiveEnv) ([]archive.AccessRequest, error) {
 			return env.store.ListRequests(ctx, *open)
@@ -147,11 +143,9 @@ func requestsList(args []string, stdout, stderr io.Writer) int {
 }
 
 // requestsStep runs show, decide and close on one request.
-func requestsStep(step string, args []string, stdout, stderr io.Writer) int {
+func requestsStep(ctx context.Context, step string, args []string, stdout, stderr io.Writer) int {
 	name := "recpolicy requests " + step
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	grant := fs.Bool("grant", false, "decide: grant the request")
 	refuse := fs.Bool("refuse", false, "decide: refuse the request")
 	greffe := fs.String("greffe", "", "decide: the Greffe's reviewer, with whom the request was decided (required)")
@@ -171,12 +165,12 @@ func requestsStep(step string, args []string, stdout, stderr io.Writer) int {
 	if step == "decide" && *grant == *refuse {
 		return exitCode(stderr, name, badUsage("give exactly one of --grant and --refuse"))
 	}
-	env, err := retentionEnv(*cfgFile, name)
+	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var r archive.AccessRequest
 	switch step {
@@ -215,11 +209,9 @@ func requestsStep(step string, args []string, stdout, stderr io.Writer) int {
 
 // cmdAccess runs `recpolicy access log`: who accessed what, when, why,
 // and what was refused (administrators only; reading it is logged too).
-func accessLog(args []string, stdout, stderr io.Writer) int {
+func accessLog(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy access log"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	login := fs.String("login", "", "only this login's accesses")
 	since := fs.String("since", "", "from this date or time")
 	until := fs.String("until", "", "up to this date (inclusive) or time (exclusive)")
@@ -231,7 +223,7 @@ func accessLog(args []string, stdout, stderr io.Writer) int {
 	if *limit < 0 {
 		return exitCode(stderr, name, badUsage("--limit %d is negative: give 0 for all entries", *limit))
 	}
-	env, err := retentionEnv(*cfgFile, name)
+	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -255,7 +247,7 @@ func accessLog(args []string, stdout, stderr io.Writer) int {
 		}
 		*w.t = t
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	entries, err := env.store.AccessLog(ctx, f)
 	if err != nil {

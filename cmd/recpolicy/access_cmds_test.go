@@ -47,7 +47,7 @@ func newAccessFixture(t *testing.T) *accessFixture {
 	os.WriteFile(cfg, body, 0o600)
 	f := &accessFixture{cfg: cfg, dir: filepath.Dir(cfg), st: st, ids: map[string]int64{}}
 	t.Setenv(asEnv, "root")
-	if rc, out, errs := f.as(t, "root", cmdMigrate, "--config", cfg); rc != 0 {
+	if rc, out, errs := f.as(t, "root", group("migrate"), "--config", cfg); rc != 0 {
 		t.Fatalf("migrate: %s %s", out, errs)
 	}
 

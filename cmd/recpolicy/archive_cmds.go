@@ -73,11 +73,9 @@ func openArchiveEnv(configFile string, needRules bool) (*archiveEnv, error) {
 const configHint = "give the daemon configuration file, e.g. --config /etc/recpolicy/recpolicy.yaml"
 
 // cmdMigrate runs `recpolicy migrate --config FILE`.
-func cmdMigrate(args []string, stdout, stderr io.Writer) int {
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy migrate"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -92,7 +90,7 @@ func cmdMigrate(args []string, stdout, stderr io.Writer) int {
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	applied, err := env.store.Migrate(ctx)
 	if err != nil {
@@ -280,7 +278,7 @@ func parseWhen(s string, loc *time.Location) (t time.Time, dateOnly, ok bool) {
 }
 
 // recordingsList runs `recpolicy recordings list …`.
-func recordingsList(args []string, stdout, stderr io.Writer) int {
+func recordingsList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy recordings list"
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -294,7 +292,7 @@ func recordingsList(args []string, stdout, stderr io.Writer) int {
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	env.guard = env.guardFor()
 	recs, err := env.guard.ListRecordings(ctx, name, l.describe(), q.access(l.limit))
@@ -315,7 +313,7 @@ func recordingsList(args []string, stdout, stderr io.Writer) int {
 }
 
 // callsList runs `recpolicy calls list …`.
-func callsList(args []string, stdout, stderr io.Writer) int {
+func callsList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy calls list"
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -329,7 +327,7 @@ func callsList(args []string, stdout, stderr io.Writer) int {
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	env.guard = env.guardFor()
 	calls, err := env.guard.ListCalls(ctx, name, l.describe(), q.access(l.limit))

@@ -88,7 +88,7 @@ func TestArchiveCommands(t *testing.T) {
 	cfg, st := archiveTestConfig(t)
 	calls := func(a []string, o, e *bytes.Buffer) int { return group("calls")(a, o, e) }
 	recs := func(a []string, o, e *bytes.Buffer) int { return group("recordings")(a, o, e) }
-	migrate := func(a []string, o, e *bytes.Buffer) int { return cmdMigrate(a, o, e) }
+	migrate := func(a []string, o, e *bytes.Buffer) int { return group("migrate")(a, o, e) }
 
 	if rc, out, errs := runCmd(migrate, "--config", cfg); rc != 0 || !strings.Contains(out, "version 4") {
 		t.Fatalf("migrate: %d %q %q", rc, out, errs)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -15,13 +17,15 @@ type cliCommand struct {
 	name    string // words after "recpolicy", e.g. "recordings list"
 	args    string
 	summary string
-	run     func(args []string, stdout, stderr io.Writer) int
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // commandTable is every command of the CLI.
 func commandTable() []cliCommand {
-	requests := func(step string) func([]string, io.Writer, io.Writer) int {
-		return func(args []string, stdout, stderr io.Writer) int { return requestsStep(step, args, stdout, stderr) }
+	requests := func(step string) func(context.Context, []string, io.Writer, io.Writer) int {
+		return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+			return requestsStep(ctx, step, args, stdout, stderr)
+		}
 	}
 	return []cliCommand{
 		{"run", "--config FILE", "run the daemon", runDaemon},
@@ -46,8 +50,8 @@ func commandTable() []cliCommand {
 		{"export list", "--config FILE", "the training copies", exportList},
 		{"retention purge", "--config FILE [--dry-run] [--accept-gap]", "destroy what the retention classes no longer keep (the nightly job)", retentionPurge},
 		{"retention verify", "--config FILE", "check every file against its checksum", retentionVerify},
-		{"retention destroy", "ID --config FILE ...", "destroy one recording, logged", func(args []string, stdout, stderr io.Writer) int {
-			return retentionDestroy("recpolicy retention destroy", args, false, stdout, stderr)
+		{"retention destroy", "ID --config FILE ...", "destroy one recording, logged", func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+			return retentionDestroy(ctx, "recpolicy retention destroy", args, false, stdout, stderr)
 		}},
 		{"retention log", "--config FILE", "the destruction log", retentionLog},
 		{"quarantine list", "--config FILE [--json]", "what could not be archived", quarantineList},
@@ -70,9 +74,10 @@ func usageText(table []cliCommand) string {
 	return b.String()
 }
 
-// dispatch runs the command args name: the table's entry whose words are
-// the longest prefix of args.
-func dispatch(table []cliCommand, args []string, stdout, stderr io.Writer) int {
+// dispatch runs the command args name (the table's entry whose words are
+// the longest prefix of args) with ctx, the one context of the command:
+// main's is cancelled by SIGINT and SIGTERM.
+func dispatch(ctx context.Context, table []cliCommand, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText(table))
 		return 2
@@ -94,7 +99,7 @@ func dispatch(table []cliCommand, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if best != nil && best.run != nil {
-		return best.run(args[bestLen:], stdout, stderr)
+		return best.run(ctx, args[bestLen:], stdout, stderr)
 	}
 	// A group named without its subcommand, or with an unknown one.
 	var subs []cliCommand
@@ -119,6 +124,14 @@ func dispatch(table []cliCommand, args []string, stdout, stderr io.Writer) int {
 // `recpolicy calls list …`.
 func group(name string) func([]string, io.Writer, io.Writer) int {
 	return func(args []string, stdout, stderr io.Writer) int {
-		return dispatch(commandTable(), append([]string{name}, args...), stdout, stderr)
+		return dispatch(context.Background(), commandTable(), append([]string{name}, args...), stdout, stderr)
 	}
+}
+
+// commandFlags is every archive command's flag set-up: a flag set named
+// for the command, its messages to stderr, and --config.
+func commandFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs, fs.String("config", "", "daemon configuration file (required)")
 }

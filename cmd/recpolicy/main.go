@@ -6,8 +6,11 @@
 package main
 
 import (
+	"context"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -19,5 +22,7 @@ func main() {
 
 // run runs the command args names; it returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	return dispatch(commandTable(), args, stdout, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return dispatch(ctx, commandTable(), args, stdout, stderr)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -16,24 +15,22 @@ import (
 // The quarantine file (archive.spool_dir/quarantine.jsonl) keeps what the
 // daemon could not archive: a malformed Cdr event, a row the database
 // refused for good. list shows it; replay tries it again after a fix.
-func quarantineList(args []string, stdout, stderr io.Writer) int {
-	return quarantine("list", args, stdout, stderr)
+func quarantineList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return quarantine(ctx, "list", args, stdout, stderr)
 }
 
-func quarantineReplay(args []string, stdout, stderr io.Writer) int {
-	return quarantine("replay", args, stdout, stderr)
+func quarantineReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return quarantine(ctx, "replay", args, stdout, stderr)
 }
 
-func quarantine(sub string, args []string, stdout, stderr io.Writer) int {
+func quarantine(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) int {
 	name := "recpolicy quarantine " + sub
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
 		return rc
 	}
-	env, err := retentionEnv(*cfgFile, name)
+	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -53,7 +50,7 @@ func quarantine(sub string, args []string, stdout, stderr io.Writer) int {
 		printQuarantine(stdout, recs, env.rules.Location())
 		return 0
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	rep, err := env.store.ReplayQuarantine(ctx, spool, env.rules.Location())
 	if err != nil {

@@ -65,11 +65,9 @@ func parseFlagsOnly(fs *flag.FlagSet, args []string, stderr io.Writer, name stri
 // define adds, plus --config and --json. It opens the archive (access
 // logged), fetches the rows and prints them as JSON or with table, under
 // its header.
-func adminList[T any](name string, args []string, stdout, stderr io.Writer, define func(fs *flag.FlagSet),
+func adminList[T any](ctx context.Context, name string, args []string, stdout, stderr io.Writer, define func(fs *flag.FlagSet),
 	fetch func(ctx context.Context, env *archiveEnv) ([]T, error), header string, row func(env *archiveEnv, v T) string) int {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if define != nil {
 		define(fs)
@@ -77,12 +75,12 @@ func adminList[T any](name string, args []string, stdout, stderr io.Writer, defi
 	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
 		return rc
 	}
-	env, err := retentionEnv(*cfgFile, name)
+	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	rows, err := fetch(ctx, env)
 	if err != nil {
@@ -102,7 +100,7 @@ func adminList[T any](name string, args []string, stdout, stderr io.Writer, defi
 
 // retentionEnv opens the config, the rules and the database, for a
 // command only administrators may run (action names it in the access log).
-func retentionEnv(configFile, action string) (*archiveEnv, error) {
+func retentionEnv(ctx context.Context, configFile, action string) (*archiveEnv, error) {
 	if configFile == "" {
 		return nil, badUsage("--config is required: %s", configHint)
 	}
@@ -110,7 +108,7 @@ func retentionEnv(configFile, action string) (*archiveEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := env.authorize(ctx, action, "", true); err != nil {
 		env.store.Close()
@@ -162,11 +160,9 @@ func dbHint(err error, cfg string) error {
 	return fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, cfg)
 }
 
-func holdAdd(args []string, stdout, stderr io.Writer) int {
+func holdAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy hold add"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	recording := fs.String("recording", "", "the recording's id or path")
 	linkedid := fs.String("linkedid", "", "a call's linkedid: all its recordings and call records")
 	extension := fs.String("extension", "", "an extension: its recordings and call records from --since to --until")
@@ -205,7 +201,7 @@ func holdAdd(args []string, stdout, stderr io.Writer) int {
 			return exitCode(stderr, name, err)
 		}
 	}
-	env, err := retentionEnv(*cfgFile, name)
+	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -214,7 +210,7 @@ func holdAdd(args []string, stdout, stderr io.Writer) int {
 	if _, ok := cl[*class]; !ok {
 		return exitCode(stderr, name, badUsage("--class %q is not in %s: use one of %s", *class, env.rules.Source(), strings.Join(cl.Names(), ", ")))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	req := archive.HoldRequest{LinkedID: *linkedid, Case: *caseRef, Reason: *reason, Class: *class, Actor: archive.Actor{Name: *by}}
 	loc := env.rules.Location()
@@ -261,11 +257,9 @@ func holdAdd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func holdRelease(args []string, stdout, stderr io.Writer) int {
+func holdRelease(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy hold release"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	reason := fs.String("reason", "", "why the hold ends (required)")
 	by := fs.String("by", "", "who releases it (required)")
 	dryRun := fs.Bool("dry-run", false, "show the hold and what follows, change nothing")
@@ -285,12 +279,12 @@ func holdRelease(args []string, stdout, stderr io.Writer) int {
 			return exitCode(stderr, name, err)
 		}
 	}
-	env, err := retentionEnv(*cfgFile, name)
+	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	h, err := env.store.ReleaseHold(ctx, id, archive.Actor{Name: *by}, *reason, *dryRun)
 	if err != nil {
@@ -306,9 +300,9 @@ func holdRelease(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func holdList(args []string, stdout, stderr io.Writer) int {
+func holdList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var all *bool
-	return adminList("recpolicy hold list", args, stdout, stderr,
+	return adminList(ctx, "recpolicy hold list", args, stdout, stderr,
 		func(fs *flag.FlagSet) { all = fs.Bool("all", false, "include released holds") },
 		func(ctx context.Context, env *archiveEnv) ([]archive.Hold, error) {
 			return env.store.ListHolds(ctx, *all)
@@ -326,11 +320,9 @@ func holdList(args []string, stdout, stderr io.Writer) int {
 }
 
 // cmdExport runs `recpolicy export --training REC` and `recpolicy export list`.
-func exportTraining(args []string, stdout, stderr io.Writer) int {
+func exportTraining(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy export"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	training := fs.Bool("training", false, "write a de-identified training copy (the only export there is)")
 	dir := fs.String("dir", "", "training area (default: training/ beside archive.dir)")
 	by := fs.String("by", "", "who exports (required)")
@@ -349,7 +341,7 @@ func exportTraining(args []string, stdout, stderr io.Writer) int {
 	if err := needText("--by", *by, `"Lise Tremblay"`); err != nil {
 		return exitCode(stderr, name, err)
 	}
-	env, err := retentionEnv(*cfgFile, name)
+	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -362,7 +354,7 @@ func exportTraining(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	src, err := env.store.FindRecording(ctx, pos[0])
 	if err != nil {
@@ -389,8 +381,8 @@ func exportTraining(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func exportList(args []string, stdout, stderr io.Writer) int {
-	return adminList("recpolicy export list", args, stdout, stderr, nil,
+func exportList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return adminList(ctx, "recpolicy export list", args, stdout, stderr, nil,
 		func(ctx context.Context, env *archiveEnv) ([]archive.TrainingCopy, error) {
 			return env.store.ListTraining(ctx)
 		},
@@ -402,15 +394,13 @@ func exportList(args []string, stdout, stderr io.Writer) int {
 }
 
 // cmdRecordingsDestroy runs `recpolicy recordings destroy ID|PATH …`.
-func cmdRecordingsDestroy(args []string, stdout, stderr io.Writer) int {
-	return retentionDestroy("recpolicy recordings destroy", args, true, stdout, stderr)
+func cmdRecordingsDestroy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return retentionDestroy(ctx, "recpolicy recordings destroy", args, true, stdout, stderr)
 }
 
-func retentionPurge(args []string, stdout, stderr io.Writer) int {
+func retentionPurge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy retention purge"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	dryRun := fs.Bool("dry-run", false, "show what would be destroyed, destroy nothing")
 	maxShare := fs.Float64("max-share", archive.DefaultMaxShare, "refuse when more than this fraction of the archive is due at once")
 	tdirFlag := fs.String("training-dir", "", "training area (default: archive.training_dir, or training/ beside archive.dir)")
@@ -427,7 +417,7 @@ func retentionPurge(args []string, stdout, stderr io.Writer) int {
 	if *maxPerRun <= 0 {
 		return exitCode(stderr, name, badUsage("--max-per-run %d: give a positive number of files, e.g. --max-per-run %d", *maxPerRun, archive.DefaultMaxPerRun))
 	}
-	env, err := retentionEnv(*cfgFile, name)
+	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -440,7 +430,7 @@ func retentionPurge(args []string, stdout, stderr io.Writer) int {
 	if strings.TrimSpace(actor) == "" {
 		actor = loginName()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	bar := newProgress(stderr, "purge")
 	rep, err := env.store.Purge(ctx, archive.PurgeOptions{Classes: classes(env.rules), ArchiveDir: env.cfg.Archive.Dir,
@@ -507,17 +497,15 @@ func printProblems(w io.Writer, ps []archive.Problem) {
 	tw.Flush()
 }
 
-func retentionVerify(args []string, stdout, stderr io.Writer) int {
+func retentionVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy retention verify"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	tdirFlag := fs.String("training-dir", "", "training area (default: archive.training_dir, or training/ beside archive.dir)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
 		return rc
 	}
-	env, err := retentionEnv(*cfgFile, name)
+	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -527,7 +515,7 @@ func retentionVerify(args []string, stdout, stderr io.Writer) int {
 		return exitCode(stderr, name, err)
 	}
 	bar := newProgress(stderr, "verify")
-	rep, err := env.store.Verify(context.Background(), archive.VerifyOptions{ArchiveDir: env.cfg.Archive.Dir, TrainingDir: tdir, Progress: bar.update})
+	rep, err := env.store.Verify(ctx, archive.VerifyOptions{ArchiveDir: env.cfg.Archive.Dir, TrainingDir: tdir, Progress: bar.update})
 	bar.done()
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
@@ -552,10 +540,8 @@ func retentionVerify(args []string, stdout, stderr io.Writer) int {
 // retentionDestroy destroys one recording (or training copy) by hand;
 // positional names the recording as a positional argument instead of
 // --recording.
-func retentionDestroy(name string, args []string, positional bool, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+func retentionDestroy(ctx context.Context, name string, args []string, positional bool, stdout, stderr io.Writer) int {
+	fs, cfgFile := commandFlags(name, stderr)
 	recording := fs.String("recording", "", "the recording's id or path")
 	training := fs.Int64("training", 0, "a training copy's id (recpolicy export list)")
 	reason := fs.String("reason", "", "why it is destroyed (required)")
@@ -584,12 +570,12 @@ func retentionDestroy(name string, args []string, positional bool, stdout, stder
 			return exitCode(stderr, name, err)
 		}
 	}
-	env, err := retentionEnv(*cfgFile, name)
+	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	req := archive.DestroyRequest{Reason: *reason, Actor: archive.Actor{Name: *by}, Classes: classes(env.rules),
 		Early: *early, DryRun: *dryRun}
@@ -621,11 +607,9 @@ func retentionDestroy(name string, args []string, positional bool, stdout, stder
 	return 0
 }
 
-func retentionLog(args []string, stdout, stderr io.Writer) int {
+func retentionLog(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const name = "recpolicy retention log"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgFile := fs.String("config", "", "daemon configuration file (required)")
+	fs, cfgFile := commandFlags(name, stderr)
 	since := fs.String("since", "", "from this date or time, in the city's time zone")
 	until := fs.String("until", "", "up to this date (inclusive) or time (exclusive)")
 	kind := fs.String("kind", "", "recording, training or call")
@@ -642,7 +626,7 @@ func retentionLog(args []string, stdout, stderr io.Writer) int {
 	if *limit < 0 {
 		return exitCode(stderr, name, badUsage("--limit %d is negative: give 0 for all rows, or a positive count", *limit))
 	}
-	env, err := retentionEnv(*cfgFile, name)
+	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
@@ -666,7 +650,7 @@ func retentionLog(args []string, stdout, stderr io.Writer) int {
 		}
 		f.Until = t
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	rows, err := env.store.ListDestructions(ctx, f)
 	if err != nil {

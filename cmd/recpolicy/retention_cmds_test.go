@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
@@ -82,7 +83,7 @@ VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id`, p, hex.EncodeToString(sum[:])
 	hold := func(a []string, o, e *bytes.Buffer) int { return group("hold")(a, o, e) }
 	ret := func(a []string, o, e *bytes.Buffer) int { return group("retention")(a, o, e) }
 	exp := func(a []string, o, e *bytes.Buffer) int { return group("export")(a, o, e) }
-	destroy := func(a []string, o, e *bytes.Buffer) int { return cmdRecordingsDestroy(a, o, e) }
+	destroy := func(a []string, o, e *bytes.Buffer) int { return cmdRecordingsDestroy(context.Background(), a, o, e) }
 
 	// Bad arguments: exit 2, naming the flag.
 	for _, c := range []struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -9,7 +10,7 @@ import (
 	"github.com/villedemercier/recpolicy/rules"
 )
 
-func rulesCheck(args []string, stdout, stderr io.Writer) int {
+func rulesCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "recpolicy rules check: name at least one rules file")
 		return 2
@@ -36,7 +37,7 @@ func splitFileFirst(args []string) (string, []string) {
 	return "", args
 }
 
-func rulesTest(args []string, stdout, stderr io.Writer) int {
+func rulesTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	file, rest := splitFileFirst(args)
 	fs := flag.NewFlagSet("recpolicy rules test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -114,7 +115,7 @@ func writeBridgeDecision(w io.Writer, r *rules.Rules, parties []rules.Party, bd 
 	}
 }
 
-func rulesShow(args []string, stdout, stderr io.Writer) int {
+func rulesShow(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) != 1 {
 		fmt.Fprintln(stderr, "recpolicy rules show: usage: recpolicy rules show FILE")
 		return 2

@@ -12,11 +12,9 @@ import (
 	"github.com/villedemercier/recpolicy/internal/daemon"
 )
 
-// runDaemon runs `recpolicy run --config FILE`: SIGINT and SIGTERM stop
-// the daemon, SIGHUP reloads the rules.
-func runDaemon(args []string, _, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+// runDaemon runs `recpolicy run --config FILE` until ctx ends (SIGINT,
+// SIGTERM); SIGHUP reloads the rules.
+func runDaemon(ctx context.Context, args []string, _, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

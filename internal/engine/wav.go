@@ -1,6 +1,10 @@
 package engine
 
 import (
+	"bufio"
+	"github.com/villedemercier/recpolicy/internal/wav"
+	"io"
+
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,45 +52,12 @@ func readWAVInfo(f *os.File, name string) (WAVInfo, error) {
 	if err != nil {
 		return WAVInfo{}, err
 	}
-	var hdr [12]byte
-	if _, err := f.ReadAt(hdr[:], 0); err != nil {
-		return WAVInfo{}, fmt.Errorf("read wav header of %s: %w", name, ErrNotWAV)
+	h, err := wav.ReadHeader(bufio.NewReader(io.NewSectionReader(f, 0, st.Size())), st.Size())
+	if err != nil {
+		return WAVInfo{}, fmt.Errorf("read wav header of %s: %w: %w", name, ErrNotWAV, err)
 	}
-	if string(hdr[0:4]) != "RIFF" || string(hdr[8:12]) != "WAVE" {
-		return WAVInfo{}, fmt.Errorf("read wav header of %s: %w", name, ErrNotWAV)
-	}
-	var info WAVInfo
-	off := int64(12)
-	for {
-		var ch [8]byte
-		if _, err := f.ReadAt(ch[:], off); err != nil {
-			return WAVInfo{}, fmt.Errorf("read wav header of %s: no data chunk: %w", name, ErrNotWAV)
-		}
-		id := string(ch[0:4])
-		size := int64(binary.LittleEndian.Uint32(ch[4:8]))
-		switch id {
-		case "fmt ":
-			var fm [16]byte
-			if _, err := f.ReadAt(fm[:], off+8); err != nil {
-				return WAVInfo{}, fmt.Errorf("read wav fmt of %s: %w", name, ErrNotWAV)
-			}
-			info.Channels = int(binary.LittleEndian.Uint16(fm[2:4]))
-			info.SampleRate = int(binary.LittleEndian.Uint32(fm[4:8]))
-			info.BitsPerSample = int(binary.LittleEndian.Uint16(fm[14:16]))
-		case "data":
-			info.DataOffset = off + 8
-			info.HeaderBytes = size
-			info.DataBytes = st.Size() - info.DataOffset
-			if info.DataBytes < 0 {
-				info.DataBytes = 0
-			}
-			return info, nil
-		}
-		off += 8 + size + size%2
-		if off > st.Size() {
-			return WAVInfo{}, fmt.Errorf("read wav header of %s: no data chunk: %w", name, ErrNotWAV)
-		}
-	}
+	return WAVInfo{SampleRate: h.SampleRate, Channels: h.Channels, BitsPerSample: h.BitsPerSample,
+		DataOffset: h.DataOffset, DataBytes: h.DataBytes, HeaderBytes: h.DeclaredBytes}, nil
 }
 
 // RepairWAV rewrites the RIFF and data length fields of the WAV file at path
