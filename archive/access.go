@@ -129,6 +129,7 @@ func (s *Store) RecordingHidden(ctx context.Context, id int64, c Confidential) (
 const (
 	RoleAdministrator = "administrator"
 	RoleDirector      = "director"
+	RoleReviewer      = "reviewer" // the Greffe's reviewer of written requests
 	RoleNone          = "none"
 )
 
@@ -159,7 +160,7 @@ func (s *Store) LogAccess(ctx context.Context, e AccessEntry) (int64, error) {
 		return 0, errors.New("log access: login and action are required")
 	}
 	switch e.Role {
-	case RoleAdministrator, RoleDirector, RoleNone:
+	case RoleAdministrator, RoleDirector, RoleReviewer, RoleNone:
 	default:
 		return 0, fmt.Errorf("log access: role %q is unknown", e.Role)
 	}

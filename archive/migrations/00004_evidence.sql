@@ -44,7 +44,15 @@ CREATE TABLE purge_runs (
     destroyed integer     NOT NULL DEFAULT 0
 );
 
+-- The Greffe's reviewers of written requests read the register.
+ALTER TABLE access_log DROP CONSTRAINT access_log_role_check;
+ALTER TABLE access_log ADD CONSTRAINT access_log_role_check
+    CHECK (role IN ('administrator', 'director', 'reviewer', 'none'));
+
 -- +goose Down
+ALTER TABLE access_log DROP CONSTRAINT access_log_role_check;
+ALTER TABLE access_log ADD CONSTRAINT access_log_role_check
+    CHECK (role IN ('administrator', 'director', 'none'));
 DROP TABLE purge_runs;
 ALTER TABLE holds DROP COLUMN keep_secs;
 DROP INDEX recordings_without_linkedid;

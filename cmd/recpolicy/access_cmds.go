@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -129,17 +129,55 @@ func requestsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 func requestsList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var open *bool
-	return adminList(ctx, "recpolicy requests list", args, stdout, stderr,
-		func(fs *flag.FlagSet) { open = fs.Bool("open", false, "only requests not closed") },
-		func(ctx context.Context, env *archiveEnv) ([]archive.AccessRequest, error) {
-			return env.store.ListRequests(ctx, *open)
-		},
-		"ID\tRECEIVED\tVIA\tREQUESTER\tPURPOSE\tSTATUS\tRECORDINGS\tSUBJECT",
-		func(_ *archiveEnv, r archive.AccessRequest) string {
-			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%v\t%s", r.ID, r.ReceivedOn.Format(time.DateOnly), r.Channel, r.Requester,
-				r.Purpose, r.Status, r.Recordings, r.Subject)
-		})
+	const name = "recpolicy requests list"
+	fs, cfgFile := commandFlags(name, stderr)
+	open := fs.Bool("open", false, "only requests not closed")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
+		return rc
+	}
+	env, err := registerEnv(ctx, *cfgFile, name)
+	if err != nil {
+		return exitCode(stderr, name, err)
+	}
+	defer env.store.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	reqs, err := env.store.ListRequests(ctx, *open)
+	if err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, name, reqs)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tRECEIVED\tVIA\tREQUESTER\tPURPOSE\tSTATUS\tRECORDINGS\tSUBJECT")
+	for _, r := range reqs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.ID, r.ReceivedOn.Format(time.DateOnly), r.Channel, r.Requester,
+			r.Purpose, r.Status, r.Recordings, r.Subject)
+	}
+	tw.Flush()
+	return 0
+}
+
+// registerEnv opens the archive for reading the register of written
+// requests: administrators and the Greffe's reviewers (access logged).
+func registerEnv(ctx context.Context, configFile, action string) (*archiveEnv, error) {
+	if configFile == "" {
+		return nil, badUsage("--config is required: %s", configHint)
+	}
+	env, err := openArchiveEnv(configFile, true)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	env.guard = env.guardFor()
+	if err := env.guard.AuthorizeRegister(ctx, action, ""); err != nil {
+		env.store.Close()
+		return nil, err
+	}
+	return env, nil
 }
 
 // requestsStep runs show, decide and close on one request.
@@ -165,11 +203,18 @@ func requestsStep(ctx context.Context, step string, args []string, stdout, stder
 	if step == "decide" && *grant == *refuse {
 		return exitCode(stderr, name, badUsage("give exactly one of --grant and --refuse"))
 	}
-	env, err := retentionEnv(ctx, *cfgFile, name)
+	open := retentionEnv
+	if step == "show" {
+		open = registerEnv
+	}
+	env, err := open(ctx, *cfgFile, name)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
+	if rs := env.cfg.Access.GreffeReviewers; step == "decide" && len(rs) > 0 && strings.TrimSpace(*greffe) != "" && !slices.Contains(rs, strings.TrimSpace(*greffe)) {
+		return exitCode(stderr, name, badUsage("--greffe %q is not one of the Greffe's reviewers of %s (access.greffe_reviewers: %s)", *greffe, *cfgFile, strings.Join(rs, ", ")))
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var r archive.AccessRequest

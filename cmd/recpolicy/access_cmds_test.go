@@ -44,6 +44,7 @@ func newAccessFixture(t *testing.T) *accessFixture {
 	os.WriteFile(rulesFile, src, 0o644)
 	abs, _ := filepath.Abs("../../rules/mercier.yaml")
 	body = bytes.Replace(body, []byte("rules_file: "+abs), []byte("rules_file: "+rulesFile), 1)
+	body = append(body, "access: {administrators: [root], greffe_reviewers: [mgreffe]}\n"...)
 	os.WriteFile(cfg, body, 0o600)
 	f := &accessFixture{cfg: cfg, dir: filepath.Dir(cfg), st: st, ids: map[string]int64{}}
 	t.Setenv(asEnv, "root")
@@ -159,6 +160,10 @@ func TestDirectorsSeeTheirDepartmentOnly(t *testing.T) {
 		{"dferland", group("hold"), []string{"list"}, 1, nil, nil, "access denied to dferland: recpolicy hold list is for the administrators"},
 		{"dferland", group("access"), []string{"log"}, 1, nil, nil, "recpolicy access log is for the administrators"},
 		{"dferland", group("requests"), []string{"list"}, 1, nil, nil, "recpolicy requests list is for the administrators"},
+		// The Greffe's reviewer reads the register, nothing else.
+		{"mgreffe", group("requests"), []string{"list"}, 0, []string{"ID"}, nil, ""},
+		{"mgreffe", recs, []string{"list"}, 1, nil, nil, "recpolicy recordings list is not for a Greffe reviewer"},
+		{"mgreffe", group("hold"), []string{"list"}, 1, nil, nil, "recpolicy hold list is not for a Greffe reviewer"},
 	}
 	for _, tt := range tests {
 		args := append([]string{tt.args[0], "--config", f.cfg}, tt.args[1:]...)
@@ -235,8 +240,11 @@ func TestRecordingsGetAndTheRegister(t *testing.T) {
 			"--subject", "s", "--recording", f.id("police")}, 1, `channel "pigeon" is unknown: use courriel or guichet`},
 		{"root", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 1, "request 1 is received, not granted"},
 		{"root", group("requests"), []string{"decide", "1", "--grant", "--note", "plainte recevable"}, 1, "the Greffe's reviewer (--greffe NAME)"},
-		{"root", group("requests"), []string{"decide", "1", "--grant", "--greffe", "Me Denis Ferland", "--note", "plainte recevable"}, 0, "status      granted"},
-		{"root", group("requests"), []string{"decide", "1", "--refuse", "--greffe", "Me Denis Ferland", "--note", "changed my mind"}, 1, "it is granted already"},
+		{"root", group("requests"), []string{"decide", "1", "--grant", "--greffe", "Me Denis Ferland", "--note", "plainte recevable"}, 2, `--greffe "Me Denis Ferland" is not one of the Greffe's reviewers`},
+		{"root", group("requests"), []string{"decide", "1", "--grant", "--greffe", "mgreffe", "--note", "plainte recevable"}, 0, "status      granted"},
+		{"mgreffe", group("requests"), []string{"show", "1"}, 0, "status      granted"},
+		{"mgreffe", group("requests"), []string{"close", "1", "--note", "x"}, 1, "recpolicy requests close is not for a Greffe reviewer"},
+		{"root", group("requests"), []string{"decide", "1", "--refuse", "--greffe", "mgreffe", "--note", "changed my mind"}, 1, "it is granted already"},
 		{"root", recs, []string{"get", f.id("greffe"), "--out", out("q.wav"), "--request", "1"}, 1, "request 1 does not name recording"},
 		{"dferland", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 1, "handed over by the IT department"},
 		{"root", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 0, "destroy this copy once it is no longer needed"},

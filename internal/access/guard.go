@@ -81,6 +81,8 @@ func (g *Guard) Authorize(ctx context.Context, action, object string, adminOnly 
 	switch {
 	case g.v.Role == RoleNone:
 		return g.refuse(ctx, action, object, "", nil, g.v.Denied("no access to recordings or call records"))
+	case g.v.Role == RoleReviewer:
+		return g.refuse(ctx, action, object, "", nil, g.v.Denied(action+" is not for a Greffe reviewer"))
 	case g.v.Role != RoleAdministrator && g.v.Role != RoleDirector:
 		return g.refuse(ctx, action, object, "", nil, g.v.Denied("unknown role "+strconv.Quote(g.v.Role)))
 	case adminOnly && !g.v.Admin():
@@ -90,6 +92,19 @@ func (g *Guard) Authorize(ctx context.Context, action, object string, adminOnly 
 		return g.Audit(ctx, action, object, "", nil, archive.Granted, nil)
 	}
 	return nil
+}
+
+// AuthorizeRegister lets the viewer read the register of written requests
+// (action on object): administrators and the Greffe's reviewers may; the
+// grant or the refusal is logged.
+func (g *Guard) AuthorizeRegister(ctx context.Context, action, object string) error {
+	if !g.v.Admin() && !g.v.Reviewer {
+		if g.v.Role == RoleNone {
+			return g.refuse(ctx, action, object, "", nil, g.v.Denied("no access to the register of written requests"))
+		}
+		return g.refuse(ctx, action, object, "", nil, g.v.Denied(action+" is for the administrators and the Greffe's reviewers"))
+	}
+	return g.Audit(ctx, action, object, "", nil, archive.Granted, nil)
 }
 
 // Query is what a list asks for, before the guard narrows it.

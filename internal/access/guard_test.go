@@ -118,7 +118,7 @@ func TestResolve(t *testing.T) {
 		{"", RoleNone, nil, nil},
 	}
 	for _, tt := range tests {
-		v := Resolve(Identity{Login: tt.login}, []string{"root", "mlaroche"}, r)
+		v := Resolve(Identity{Login: tt.login}, Rights{Administrators: []string{"root", "mlaroche"}}, r)
 		if v.Role != tt.role {
 			t.Errorf("%s: role %s, want %s", tt.login, v.Role, tt.role)
 		}
@@ -156,7 +156,7 @@ func TestGuardListsWhatEachMaySee(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.login, func(t *testing.T) {
 			st := store()
-			g := NewGuard(st, Resolve(Identity{Login: tt.login}, admins, r), "")
+			g := NewGuard(st, Resolve(Identity{Login: tt.login}, Rights{Administrators: admins}, r), "")
 			recs, err := g.ListRecordings(t.Context(), "recordings list", "--all", tt.q)
 			if tt.denied {
 				if !errors.Is(err, archive.ErrAccessDenied) || len(st.log) != 1 || st.log[0].Outcome != archive.Refused {
@@ -207,7 +207,7 @@ func TestGuardHandsOverOneRecording(t *testing.T) {
 	}
 	for _, tt := range tests {
 		st := store()
-		g := NewGuard(st, Resolve(Identity{Login: tt.login, By: "root"}, []string{"root"}, r), "")
+		g := NewGuard(st, Resolve(Identity{Login: tt.login, By: "root"}, Rights{Administrators: []string{"root"}}, r), "")
 		rec, err := g.Recording(t.Context(), "recordings get", tt.ref, "qualité", tt.request, map[string]any{"out": "/tmp/x.wav"})
 		if tt.ok != (err == nil) || !tt.ok && !strings.Contains(err.Error(), tt.why) {
 			t.Errorf("%s gets %s (request %v): %v, want ok %v (%s)", tt.login, tt.ref, tt.request, err, tt.ok, tt.why)
@@ -229,7 +229,7 @@ func TestGuardHandsOverOneRecording(t *testing.T) {
 func TestGuardShowsNothingTheLogCannotHold(t *testing.T) {
 	st := store()
 	st.logErr = errors.New("permission denied for table access_log")
-	g := NewGuard(st, Resolve(Identity{Login: "root"}, []string{"root"}, cityRules(t)), "is the schema migrated?")
+	g := NewGuard(st, Resolve(Identity{Login: "root"}, Rights{Administrators: []string{"root"}}, cityRules(t)), "is the schema migrated?")
 	if recs, err := g.ListRecordings(t.Context(), "recordings list", "", Query{}); !errors.Is(err, ErrNotLogged) || recs != nil {
 		t.Errorf("list: %v %v, want nothing shown", recs, err)
 	}
@@ -245,13 +245,50 @@ func TestGuardKeepsAdministratorsActionsForThem(t *testing.T) {
 	r := cityRules(t)
 	for _, login := range []string{"dferland", "jdoe"} {
 		st := store()
-		g := NewGuard(st, Resolve(Identity{Login: login}, []string{"root"}, r), "")
+		g := NewGuard(st, Resolve(Identity{Login: login}, Rights{Administrators: []string{"root"}}, r), "")
 		if err := g.Authorize(t.Context(), "hold add", "", true); !errors.Is(err, archive.ErrAccessDenied) || len(st.log) != 1 || st.log[0].Outcome != archive.Refused {
 			t.Errorf("%s: %v %+v, want a logged refusal", login, err, st.log)
 		}
 	}
 	st := store()
-	if err := NewGuard(st, Resolve(Identity{Login: "root"}, []string{"root"}, r), "").Authorize(t.Context(), "hold add", "", true); err != nil || len(st.log) != 1 || st.log[0].Outcome != archive.Granted {
+	if err := NewGuard(st, Resolve(Identity{Login: "root"}, Rights{Administrators: []string{"root"}}, r), "").Authorize(t.Context(), "hold add", "", true); err != nil || len(st.log) != 1 || st.log[0].Outcome != archive.Granted {
 		t.Errorf("root: %v %+v", err, st.log)
+	}
+}
+
+// TestGreffeReviewersReadTheRegisterOnly: a Greffe reviewer reads the
+// register of written requests and nothing else, unless also a director;
+// directors and others do not read it.
+func TestGreffeReviewersReadTheRegisterOnly(t *testing.T) {
+	r := cityRules(t)
+	rights := Rights{Administrators: []string{"root"}, GreffeReviewers: []string{"mgreffe", "dferland"}}
+	tests := []struct {
+		login          string
+		role           string
+		register, list bool
+	}{
+		{"root", RoleAdministrator, true, true},
+		{"mgreffe", RoleReviewer, true, false},
+		{"dferland", RoleDirector, true, true}, // the clerk directs the Greffe and reviews
+		{"chef", RoleDirector, false, true},
+		{"jdoe", RoleNone, false, false},
+	}
+	for _, tt := range tests {
+		st := store()
+		g := NewGuard(st, Resolve(Identity{Login: tt.login}, rights, r), "")
+		if g.Viewer().Role != tt.role {
+			t.Errorf("%s: role %s, want %s", tt.login, g.Viewer().Role, tt.role)
+		}
+		if err := g.AuthorizeRegister(t.Context(), "requests list", ""); (err == nil) != tt.register {
+			t.Errorf("%s reads the register: %v, want %v", tt.login, err, tt.register)
+		}
+		if _, err := g.ListRecordings(t.Context(), "recordings list", "", Query{}); (err == nil) != tt.list {
+			t.Errorf("%s lists recordings: %v, want %v", tt.login, err, tt.list)
+		}
+		for _, e := range st.log {
+			if e.Role != tt.role {
+				t.Errorf("%s logged as %s", tt.login, e.Role)
+			}
+		}
 	}
 }

@@ -11,8 +11,15 @@ import (
 const (
 	RoleAdministrator = archive.RoleAdministrator // the IT director and the admins of the daemon config
 	RoleDirector      = archive.RoleDirector      // a department's director_user in the rules
+	RoleReviewer      = archive.RoleReviewer      // a Greffe reviewer of written requests: reads the register
 	RoleNone          = archive.RoleNone          // anyone else: no access
 )
+
+// Rights are who holds which role, from the daemon config.
+type Rights struct {
+	Administrators  []string // access.administrators
+	GreffeReviewers []string // access.greffe_reviewers
+}
 
 // Viewer is an identity with its rights.
 type Viewer struct {
@@ -23,21 +30,29 @@ type Viewer struct {
 	Endpoints   []string // their PJSIP endpoints, in the same order
 	// Hidden is the directors' confidentiality filter (fails closed).
 	Hidden archive.Confidential
+	// Reviewer: a Greffe reviewer of written requests (a director may be
+	// one too); reads the register.
+	Reviewer bool
 }
 
 // Admin tells whether v administers the recording system.
 func (v Viewer) Admin() bool { return v.Role == RoleAdministrator }
 
-// Resolve gives id its rights: an administrator (admins, the daemon
-// config's access.administrators) sees everything; a director (the
-// director_user of departments of r) the extensions of those departments,
-// never a call of a confidential extension; anyone else nothing. It is a
-// pure function.
-func Resolve(id Identity, admins []string, r *rules.Rules) Viewer {
+// Resolve gives id its rights: an administrator (rights.Administrators,
+// the daemon config's access.administrators) sees everything; a director
+// (the director_user of departments of r) the extensions of those
+// departments, never a call of a confidential extension; a Greffe reviewer
+// (rights.GreffeReviewers) reads the register of written requests, and
+// nothing else unless also a director; anyone else nothing. It is a pure
+// function.
+func Resolve(id Identity, rights Rights, r *rules.Rules) Viewer {
 	v := Viewer{Identity: id, Role: RoleNone}
-	if slices.Contains(admins, id.Login) {
+	if slices.Contains(rights.Administrators, id.Login) {
 		v.Role = RoleAdministrator
 		return v
+	}
+	if slices.Contains(rights.GreffeReviewers, id.Login) && id.Login != "" {
+		v.Role, v.Reviewer = RoleReviewer, true
 	}
 	if r == nil {
 		return v
@@ -50,7 +65,7 @@ func Resolve(id Identity, admins []string, r *rules.Rules) Viewer {
 	if len(v.Departments) == 0 {
 		return v
 	}
-	v.Role = RoleDirector
+	v.Role = RoleDirector // a director who reviews for the Greffe keeps Reviewer
 	v.Hidden.Directors = true
 	for _, n := range r.DirectorExtensions(id.Login) {
 		ep := n
@@ -78,6 +93,8 @@ func (v Viewer) Denied(reason string) error {
 		hint = "only the administrators of the daemon config (access.administrators) and the directors named in the rules file (director_user) have access; ask the IT director"
 	case RoleDirector:
 		hint = "a director sees the extensions of their own department, never those of staff bound by professional confidentiality; other access goes through a written request (recpolicy requests)"
+	case RoleReviewer:
+		hint = "a Greffe reviewer reads the register of written requests (recpolicy requests list, show); recordings are handed over by the IT department for a granted request"
 	}
 	return &archive.DeniedError{Login: v.Login, Reason: reason, Hint: hint}
 }

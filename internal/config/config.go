@@ -183,6 +183,10 @@ type Access struct {
 	// director's rights: every recording, the register of requests, the
 	// access log. Default: root.
 	Administrators []string `yaml:"administrators"`
+	// GreffeReviewers are the logins of the Greffe's reviewers, with whom
+	// written requests are decided: they read the register; a decision
+	// names one of them.
+	GreffeReviewers []string `yaml:"greffe_reviewers"`
 }
 
 // Duration is a time.Duration written as "5s" in YAML.
