@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"net/http"
 	"os"
 	"strings"
@@ -150,5 +151,67 @@ func TestReloadValidEditKeepsCallSnapshot(t *testing.T) {
 	got := h.filedSince(mark)
 	if len(got) != 1 || got[0].Recording.Extension != "237" {
 		t.Fatalf("filed %+v, want exactly the call in progress at the edit (237), not the one after", got)
+	}
+}
+
+// TestReloadReachesEveryPart: a valid edit reaches every part that depends
+// on the rules at once, each saying so in the log, and the new version is
+// kept in the database.
+func TestReloadReachesEveryPart(t *testing.T) {
+	good, err := os.ReadFile(h.rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		writeRules(t, string(good))
+		waitMetric(t, "recpolicy_rules_last_reload_failed", "0")
+		time.Sleep(500 * time.Millisecond) // the restored greeting is in force
+	})
+	edited := strings.Replace(string(good), "sound: recpolicy/avis-enregistrement", "sound: recpolicy/avis-enregistrement-2", 1)
+	edited = strings.Replace(edited, `retention: "30 3 * * *"`, `retention: "45 3 * * *"`, 1)
+	if edited == string(good) || !strings.Contains(edited, `"45 3 * * *"`) {
+		t.Fatal("test setup: the greeting sound or the retention schedule was not found in the rules file")
+	}
+	reloads := metric(t, `recpolicy_rules_reloads_total{result="success"}`)
+	writeRules(t, edited)
+	deadline := time.Now().Add(10 * time.Second)
+	want := []string{"greeting took the new rules", "jobs took the new rules: rescheduled", "tracker took the new rules"}
+	var missing []string
+	for time.Now().Before(deadline) {
+		log, err := os.ReadFile(h.logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		missing = missing[:0]
+		for _, w := range want {
+			if !strings.Contains(string(log), w) {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(missing) > 0 {
+		t.Fatalf("after a reload the log lacks %q", missing)
+	}
+	if metric(t, `recpolicy_rules_reloads_total{result="success"}`) == reloads {
+		t.Error("the reload was not counted")
+	}
+	db, err := sql.Open("postgres", h.env.PGDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	for time.Now().Before(deadline.Add(20 * time.Second)) {
+		if err := db.QueryRow(`SELECT count(*) FROM rules_versions WHERE content LIKE '%avis-enregistrement-2%'`).Scan(&n); err == nil && n > 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n == 0 {
+		t.Error("the new rules version is not in rules_versions")
 	}
 }
