@@ -127,7 +127,9 @@ func (x *Archiver) push(it spoolItem) {
 	defer x.mu.Unlock()
 	x.pending.Add(1)
 	if x.done {
-		x.spoolBatch(context.Background(), []spoolItem{it})
+		once, cancel := context.WithCancel(context.Background())
+		cancel() // one attempt: nothing retries once the spooler is gone
+		x.spoolBatch(once, []spoolItem{it})
 		return
 	}
 	x.queue.Push(it)
@@ -173,52 +175,50 @@ func (x *Archiver) RunSpooler(ctx context.Context) {
 // failed write until it works or ctx ends.
 func (x *Archiver) spoolBatch(ctx context.Context, batch []spoolItem) {
 	var p archive.Prepared
-	{
-		recs := 0
-		for _, it := range batch {
-			var err error
-			switch {
-			case it.rules != nil:
-				err = x.arch.PrepareRulesVersion(&p, *it.rules)
-			case it.rec != nil:
-				recs++
-				err = x.arch.PrepareRecording(&p, *it.rec)
-			default:
-				err = x.arch.PrepareCDR(&p, it.cdr)
-			}
-			if err != nil && !errors.Is(err, archive.ErrMalformed) {
-				x.log.Error().Err(err).Msg("record could not be checked for the spool")
-			}
-			// Malformed records are logged and quarantined by the archive.
+	recs := 0
+	for _, it := range batch {
+		var err error
+		switch {
+		case it.rules != nil:
+			err = x.arch.PrepareRulesVersion(&p, *it.rules)
+		case it.rec != nil:
+			recs++
+			err = x.arch.PrepareRecording(&p, *it.rec)
+		default:
+			err = x.arch.PrepareCDR(&p, it.cdr)
 		}
-		for attempt := 1; ; attempt++ {
-			err := x.arch.Write(&p)
-			if err == nil {
-				if attempt > 1 {
-					x.log.Info().Int("attempts", attempt).Msg("spool written again; the records held in memory are safe")
-				}
-				break
-			}
-			x.spoolFailures.Inc()
-			if ctx.Err() != nil {
-				x.log.Error().Err(err).Int("records", p.Len()).
-					Msg("stopping with records the spool could not take: their metadata is lost; the recording files they describe stay in the archive folder")
-				break
-			}
-			wait := backoff.After(attempt, 100*time.Millisecond, spoolRetryMax)
-			if attempt == 1 || attempt%20 == 0 {
-				x.log.Error().Err(err).Int("records", p.Len()).Int("attempt", attempt).Dur("retry_in", wait).
-					Msg("the archive spool cannot be written (disk full?); the records stay in memory and are retried")
-			}
-			x.wait(ctx, wait)
+		if err != nil && !errors.Is(err, archive.ErrMalformed) {
+			x.log.Error().Err(err).Msg("record could not be checked for the spool")
 		}
-		x.pending.Add(-int64(len(batch)))
-		if recs > 0 {
-			x.pendingRecs.Add(-int64(recs))
-			select {
-			case x.roomFreed <- struct{}{}:
-			default:
+		// Malformed records are logged and quarantined by the archive.
+	}
+	for attempt := 1; ; attempt++ {
+		err := x.arch.Write(&p)
+		if err == nil {
+			if attempt > 1 {
+				x.log.Info().Int("attempts", attempt).Msg("spool written again; the records held in memory are safe")
 			}
+			break
+		}
+		x.spoolFailures.Inc()
+		if ctx.Err() != nil {
+			x.log.Error().Err(err).Int("records", p.Len()).
+				Msg("stopping with records the spool could not take: their metadata is lost; the recording files they describe stay in the archive folder")
+			break
+		}
+		wait := backoff.After(attempt, 100*time.Millisecond, spoolRetryMax)
+		if attempt == 1 || attempt%20 == 0 {
+			x.log.Error().Err(err).Int("records", p.Len()).Int("attempt", attempt).Dur("retry_in", wait).
+				Msg("the archive spool cannot be written (disk full?); the records stay in memory and are retried")
+		}
+		x.wait(ctx, wait)
+	}
+	x.pending.Add(-int64(len(batch)))
+	if recs > 0 {
+		x.pendingRecs.Add(-int64(recs))
+		select {
+		case x.roomFreed <- struct{}{}:
+		default:
 		}
 	}
 }
