@@ -163,21 +163,10 @@ func requestsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // registerEnv opens the archive for reading the register of written
 // requests: administrators and the Greffe's reviewers (access logged).
 func registerEnv(ctx context.Context, configFile, action string) (*archiveEnv, error) {
-	if configFile == "" {
-		return nil, badUsage("--config is required: %s", configHint)
-	}
-	env, err := openArchiveEnv(configFile, true)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	env.guard = env.guardFor()
-	if err := env.guard.AuthorizeRegister(ctx, action, ""); err != nil {
-		env.store.Close()
-		return nil, err
-	}
-	return env, nil
+	return authorizedEnv(ctx, configFile, func(ctx context.Context, env *archiveEnv) error {
+		env.guard = env.guardFor()
+		return env.guard.AuthorizeRegister(ctx, action, "")
+	})
 }
 
 // requestsStep runs show, decide and close on one request.

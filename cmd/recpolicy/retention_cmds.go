@@ -101,6 +101,15 @@ func adminList[T any](ctx context.Context, name string, args []string, stdout, s
 // retentionEnv opens the config, the rules and the database, for a
 // command only administrators may run (action names it in the access log).
 func retentionEnv(ctx context.Context, configFile, action string) (*archiveEnv, error) {
+	return authorizedEnv(ctx, configFile, func(ctx context.Context, env *archiveEnv) error {
+		return env.authorize(ctx, action, "", true)
+	})
+}
+
+// authorizedEnv opens the config, the rules and the database, then lets
+// authorize decide (within 30 s) whether the command may run; a refused
+// command leaves nothing open.
+func authorizedEnv(ctx context.Context, configFile string, authorize func(context.Context, *archiveEnv) error) (*archiveEnv, error) {
 	if configFile == "" {
 		return nil, badUsage("--config is required: %s", configHint)
 	}
@@ -110,7 +119,7 @@ func retentionEnv(ctx context.Context, configFile, action string) (*archiveEnv, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := env.authorize(ctx, action, "", true); err != nil {
+	if err := authorize(ctx, env); err != nil {
 		env.store.Close()
 		return nil, err
 	}

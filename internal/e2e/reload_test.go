@@ -38,6 +38,28 @@ func writeRules(t *testing.T, content string) {
 	h.reload <- struct{}{}
 }
 
+// keepRules returns the rules file's content and, when the test ends,
+// puts it back and waits until the daemon has reloaded it (every part has
+// taken it: the reload is counted after they have).
+func keepRules(t *testing.T) string {
+	t.Helper()
+	good, err := os.ReadFile(h.rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		const ok = `recpolicy_rules_reloads_total{result="success"}`
+		before := metric(t, ok)
+		writeRules(t, string(good))
+		deadline := time.Now().Add(10 * time.Second)
+		for metric(t, ok) == before && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		waitMetric(t, "recpolicy_rules_last_reload_failed", "0")
+	})
+	return string(good)
+}
+
 // waitMetric waits until the metric has the value.
 func waitMetric(t *testing.T, name, want string) {
 	t.Helper()
@@ -55,14 +77,7 @@ func waitMetric(t *testing.T, name, want string) {
 // during a call is refused; the call in progress and the next call are
 // recorded under the rules in force.
 func TestReloadBrokenEditWhileCallsRunChangesNothing(t *testing.T) {
-	good, err := os.ReadFile(h.rulesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		writeRules(t, string(good))
-		waitMetric(t, "recpolicy_rules_last_reload_failed", "0")
-	})
+	good := keepRules(t)
 	mark := h.filedCount()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -74,7 +89,7 @@ func TestReloadBrokenEditWhileCallsRunChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A typo (unknown key) and 236 dropped from Annexe A: refused as a whole.
-	broken := strings.Replace(string(good), "timezone:", "timezon:", 1)
+	broken := strings.Replace(good, "timezone:", "timezon:", 1)
 	broken = strings.Replace(broken, "number: 236", "number: 2366", 1)
 	writeRules(t, broken)
 	waitMetric(t, "recpolicy_rules_last_reload_failed", "1")
@@ -96,16 +111,9 @@ func TestReloadBrokenEditWhileCallsRunChangesNothing(t *testing.T) {
 // extension from Annexe A applies to new calls only; the call in progress
 // keeps the rules it started with.
 func TestReloadValidEditKeepsCallSnapshot(t *testing.T) {
-	good, err := os.ReadFile(h.rulesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		writeRules(t, string(good))
-		waitMetric(t, "recpolicy_rules_last_reload_failed", "0")
-	})
+	good := keepRules(t)
 	// Drop extension 237 (a whole list item) from Annexe A.
-	lines := strings.Split(string(good), "\n")
+	lines := strings.Split(good, "\n")
 	var kept []string
 	for i := 0; i < len(lines); i++ {
 		if strings.Contains(lines[i], "number: 237") {
@@ -118,7 +126,7 @@ func TestReloadValidEditKeepsCallSnapshot(t *testing.T) {
 		kept = append(kept, lines[i])
 	}
 	edited := strings.Join(kept, "\n")
-	if edited == string(good) {
+	if edited == good {
 		t.Fatal("test setup: extension 237 not found in the rules file")
 	}
 	mark := h.filedCount()
@@ -158,18 +166,10 @@ func TestReloadValidEditKeepsCallSnapshot(t *testing.T) {
 // on the rules at once, each saying so in the log, and the new version is
 // kept in the database.
 func TestReloadReachesEveryPart(t *testing.T) {
-	good, err := os.ReadFile(h.rulesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		writeRules(t, string(good))
-		waitMetric(t, "recpolicy_rules_last_reload_failed", "0")
-		time.Sleep(500 * time.Millisecond) // the restored greeting is in force
-	})
-	edited := strings.Replace(string(good), "sound: recpolicy/avis-enregistrement", "sound: recpolicy/avis-enregistrement-2", 1)
+	good := keepRules(t)
+	edited := strings.Replace(good, "sound: recpolicy/avis-enregistrement", "sound: recpolicy/avis-enregistrement-2", 1)
 	edited = strings.Replace(edited, `retention: "30 3 * * *"`, `retention: "45 3 * * *"`, 1)
-	if edited == string(good) || !strings.Contains(edited, `"45 3 * * *"`) {
+	if edited == good || !strings.Contains(edited, `"45 3 * * *"`) {
 		t.Fatal("test setup: the greeting sound or the retention schedule was not found in the rules file")
 	}
 	reloads := metric(t, `recpolicy_rules_reloads_total{result="success"}`)
