@@ -85,11 +85,26 @@ func (r *Rules) checkTrunk(flag, name string) error {
 
 // isPhone tells whether s names a phone of this PBX.
 func (r *Rules) isPhone(s string) bool {
-	_, ext := r.extByEnd[s]
-	_, extNum := r.extByNumber[s]
-	_, never := r.neverByEnd[s]
-	_, neverNum := r.neverByDigits[digitsOf(s)]
-	return ext || extNum || never || neverNum && digitsOf(s) != ""
+	_, ok := r.phone(s)
+	return ok
+}
+
+// phone is the party of the phone of this PBX that s names (an endpoint,
+// or an Annexe A or never_record number, resolved to its endpoint).
+func (r *Rules) phone(s string) (Party, bool) {
+	if i, ok := r.extByEnd[s]; ok {
+		return Party{Endpoint: s, Number: r.extensions[i].Number}, true
+	}
+	if i, ok := r.extByNumber[s]; ok {
+		return Party{Endpoint: r.extensions[i].Endpoint, Number: s}, true
+	}
+	if i, ok := r.neverByEnd[s]; ok {
+		return Party{Endpoint: s, Number: r.never[i].Number}, true
+	}
+	if i, ok := r.neverByDigits[digitsOf(s)]; ok && digitsOf(s) != "" {
+		return Party{Endpoint: r.never[i].Endpoint, Number: s}, true
+	}
+	return Party{}, false
 }
 
 // resolve makes one party of Explain's arguments.
@@ -110,17 +125,8 @@ func (r *Rules) resolve(flag, s string) (Party, error) {
 	if _, ok := r.siteByEnd[s]; ok {
 		return Party{Endpoint: s}, nil
 	}
-	if i, ok := r.extByEnd[s]; ok {
-		return Party{Endpoint: s, Number: r.extensions[i].Number}, nil
-	}
-	if i, ok := r.extByNumber[s]; ok {
-		return Party{Endpoint: r.extensions[i].Endpoint, Number: s}, nil
-	}
-	if i, ok := r.neverByEnd[s]; ok {
-		return Party{Endpoint: s, Number: r.never[i].Number}, nil
-	}
-	if i, ok := r.neverByDigits[digitsOf(s)]; ok && digitsOf(s) != "" {
-		return Party{Endpoint: r.never[i].Endpoint, Number: s}, nil
+	if p, ok := r.phone(s); ok {
+		return p, nil
 	}
 	return Party{Number: s}, nil
 }
