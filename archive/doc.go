@@ -1,41 +1,27 @@
-// Package archive keeps recpolicy's call records and recording metadata in
-// PostgreSQL, and never loses one when the database is down.
+// Package archive is recpolicy's store of call records and recordings'
+// metadata in PostgreSQL: the connection pool and the schema, and the
+// vocabulary its lifecycle packages share (a recording as filed and as
+// stored, numbers, directions, files' problems).
 //
-// Everything the daemon must archive — each Asterisk CDR (the AMI "Cdr"
-// event, as plain key/value fields) and each filed recording — is first
-// appended to a local spool directory: written to a temporary file,
-// fsync'd, renamed to its sequence-numbered name and the directory fsync'd,
-// before AddCDR or AddRecording returns. [Archive.Run] replays the spool
-// into PostgreSQL in order, in batches, one transaction per batch, and
-// removes a spool file only after the database has committed its rows.
-// While PostgreSQL is unreachable the spool simply grows; Run retries with
-// a capped exponential backoff and catches up when the database returns.
+// The archive is split by lifecycle, one package each, each with its own
+// store built on [Store]:
 //
-// Replay is exactly-once because every write is idempotent: a call record
-// is keyed on (uniqueid, sequence, start time) — one call can yield several
-// CDRs with one uniqueid, and Asterisk restarts the sequence counter — and
-// a recording on its filed path; rows go in with INSERT … ON CONFLICT DO
-// NOTHING. A crash after the commit and before the spool file is removed
-// replays rows that are already there, and they are skipped.
+//   - ingest: the daemon's call records and recordings' metadata, spooled
+//     to disk and replayed into PostgreSQL (nothing lost while it is down);
+//     the quarantine of what cannot be archived as it is;
+//   - query: which calls and recordings match a filter, and which are
+//     hidden from directors (confidential calls);
+//   - retention: holds, the purge, destructions by hand and their log,
+//     integrity checks, de-identified training copies;
+//   - register: the register of written requests and the access log.
 //
-// Nothing is silently dropped. A malformed Cdr event (a missing key field,
-// a time or a number that does not parse) is logged with the raw event and
-// appended to the quarantine file (quarantine.jsonl in the spool
-// directory); an event with fields this package does not know is archived
-// with those fields kept in the calls.extra column and also copied to the
-// quarantine file, so the mapping can be fixed. A spooled row that
-// PostgreSQL rejects for good (not a connection failure) is isolated from
-// its batch and moved to the quarantine file with the database's error.
+// SQL is written in these packages only (archive/internal/pg holds the
+// pieces they share, such as what "a call involves extension X" means);
+// the access guard (internal/access) decides who may call which.
 //
 // The schema is embedded in the binary and applied with goose (see
 // [Store.Migrate]): tables calls and recordings, the view call_recordings
 // (their link by linkedid) and the view cdr, which has the columns of
 // Asterisk's own cdr table so that existing CDR viewers read it unchanged.
-//
-// Times are stored in UTC (timestamptz). The Cdr event's StartTime,
-// AnswerTime and EndTime are the PBX's local wall time ("2026-11-28
-// 05:05:15"): they are read in the time zone given to [Open].
-//
-// This package imports neither ami nor ari: the daemon converts its events
-// and filed recordings into [Field] lists and [Recording] values.
+// Times are stored in UTC (timestamptz).
 package archive

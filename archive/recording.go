@@ -45,8 +45,8 @@ type RulesVersion struct {
 	Content  string    `json:"content"`
 }
 
-// check returns a *MalformedError when r cannot be archived.
-func (r *Recording) check() error {
+// Validate returns a *MalformedError when r cannot be archived.
+func (r *Recording) Validate() error {
 	switch {
 	case r.Path == "" || !filepath.IsAbs(r.Path):
 		return &MalformedError{Field: "Path", Value: r.Path, Reason: "not an absolute path"}
@@ -66,7 +66,28 @@ func (r *Recording) check() error {
 	return nil
 }
 
+// Validate returns a *MalformedError when v cannot be archived.
+func (v *RulesVersion) Validate() error {
+	if len(v.SHA256) != 64 || !isHex(v.SHA256) || v.LoadedAt.IsZero() {
+		return &MalformedError{Field: "SHA256", Value: v.SHA256, Reason: "not a hex SHA-256, or no load time"}
+	}
+	return nil
+}
+
 func isHex(s string) bool {
 	_, err := hex.DecodeString(s)
 	return err == nil
+}
+
+// Directions of a call or a recording.
+const (
+	DirectionInbound  = "inbound"
+	DirectionOutbound = "outbound"
+	DirectionOther    = "other"
+)
+
+// StoredRecording is a recording as the database holds it, with its row id.
+type StoredRecording struct {
+	ID int64 `json:"id"`
+	Recording
 }

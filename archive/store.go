@@ -3,18 +3,16 @@ package archive
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
-	"github.com/lib/pq"
-	"github.com/lib/pq/pqerror"
+	_ "github.com/lib/pq" // the PostgreSQL driver
 )
 
-// Store is the database side of the archive: migrations, batch inserts
-// and the queries of the CLI. It is safe for concurrent use.
+// Store is the archive's database: its connection pool and its schema.
+// The lifecycle packages (ingest, query, retention, register) each build
+// their store on it. It is safe for concurrent use.
 type Store struct {
 	db *sql.DB
 }
@@ -47,40 +45,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// transient reports whether err is worth retrying as it is: the database
-// could not be reached, went away, or is shutting down or overloaded.
-// Anything else (a row the database refuses) would fail again.
-func transient(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, sql.ErrConnDone) || errors.Is(err, pq.ErrCouldNotDetectUsername) {
-		return true
-	}
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) {
-		switch pqErr.Code.Class() {
-		case "08", // connection exception
-			"53", // insufficient resources
-			"57", // operator intervention (admin shutdown, cannot connect now)
-			"58", // system error
-			"40", // transaction rollback (serialization, deadlock)
-			"55": // object not in prerequisite state (lock not available)
-			return true
-		case "42": // undefined table (schema not migrated yet), missing privileges (a GRANT to restore)
-			return pqErr.Code == pqerror.Code("42P01") || pqErr.Code == pqerror.Code("42501")
-		case "25": // read-only server after a failover (25006)
-			return pqErr.Code == pqerror.Code("25006")
-		case "28": // authentication: a rotated password, a role being fixed
-			return true
-		}
-		return false
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
-	// lib/pq reports a closed connection as driver.ErrBadConn or io errors.
-	return true
-}
+// DB returns the connection pool, for the archive's own packages (ingest,
+// query, retention, register): SQL is written under archive/ only, and a
+// test checks that no other package imports database/sql.
+func (s *Store) DB() *sql.DB { return s.db }

@@ -18,7 +18,7 @@ const asEnv = access.AsEnv
 // guardFor builds the guard of the process's identity over env's store.
 func (env *archiveEnv) guardFor() *access.Guard {
 	v := access.Resolve(access.Current(), access.Rights{Administrators: env.cfg.Access.Administrators, GreffeReviewers: env.cfg.Access.GreffeReviewers}, env.rules)
-	return access.NewGuard(env.store, v, "every access is logged first; is the schema migrated? recpolicy migrate --config "+env.cfg.Path)
+	return access.NewGuard(access.NewArchive(env.store), v, "every access is logged first; is the schema migrated? recpolicy migrate --config "+env.cfg.Path)
 }
 
 // authorize resolves who runs the command (see access.Guard.Authorize).

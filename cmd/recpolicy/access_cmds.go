@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/register"
 )
 
 // recordingsGet runs `recpolicy recordings get ID --out FILE …`: a copy of
@@ -64,9 +64,9 @@ func recordingsGet(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
-	if err := archive.CopyOut(env.cfg.Archive.Dir, rec, *out); err != nil {
+	if err := register.CopyOut(env.cfg.Archive.Dir, rec, *out); err != nil {
 		// The grant is logged; so is that nothing was handed over.
-		if aerr := env.audit(ctx, name, strconv.FormatInt(rec.ID, 10), *purpose, reqID, archive.Refused,
+		if aerr := env.audit(ctx, name, strconv.FormatInt(rec.ID, 10), *purpose, reqID, register.Refused,
 			map[string]any{"reason": "copy failed, nothing handed over: " + err.Error()}); aerr != nil {
 			err = errors.Join(err, aerr)
 		}
@@ -118,7 +118,7 @@ func requestsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	r, err := env.store.AddRequest(ctx, archive.AccessRequest{ReceivedOn: day, Channel: *via, Requester: *requester,
+	r, err := env.register.AddRequest(ctx, register.AccessRequest{ReceivedOn: day, Channel: *via, Requester: *requester,
 		Purpose: *purpose, Subject: *subject, Recordings: recs, RegisteredBy: env.login()})
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
@@ -143,7 +143,7 @@ func requestsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	reqs, err := env.store.ListRequests(ctx, *open)
+	reqs, err := env.register.ListRequests(ctx, *open)
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
@@ -206,14 +206,14 @@ func requestsStep(ctx context.Context, step string, args []string, stdout, stder
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	var r archive.AccessRequest
+	var r register.AccessRequest
 	switch step {
 	case "show":
-		r, err = env.store.GetRequest(ctx, id)
+		r, err = env.register.GetRequest(ctx, id)
 	case "decide":
-		r, err = env.store.DecideRequest(ctx, id, *grant, env.login(), *greffe, *note)
+		r, err = env.register.DecideRequest(ctx, id, *grant, env.login(), *greffe, *note)
 	case "close":
-		r, err = env.store.CloseRequest(ctx, id, env.login(), *note)
+		r, err = env.register.CloseRequest(ctx, id, env.login(), *note)
 	}
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
@@ -263,7 +263,7 @@ func accessLog(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer env.store.Close()
 	loc := env.rules.Location()
-	f := archive.AccessLogFilter{Login: strings.TrimSpace(*login), Limit: *limit}
+	f := register.AccessLogFilter{Login: strings.TrimSpace(*login), Limit: *limit}
 	for _, w := range []struct {
 		flag, v string
 		t       *time.Time
@@ -283,7 +283,7 @@ func accessLog(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	entries, err := env.store.AccessLog(ctx, f)
+	entries, err := env.register.AccessLog(ctx, f)
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}

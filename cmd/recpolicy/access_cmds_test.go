@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/ingest"
+	"github.com/villedemercier/recpolicy/archive/query"
+	"github.com/villedemercier/recpolicy/archive/register"
 )
 
 // accessFixture is a migrated archive with recordings of several
@@ -70,7 +73,7 @@ func newAccessFixture(t *testing.T) *accessFixture {
 		{"unlinked", "235", "", "", false, true},  // recovered without its call's linkedid
 		{"pending", "235", "L8", "", false, true}, // its call records not archived yet
 	}
-	var cdrs []*archive.CDR
+	var cdrs []*ingest.CDR
 	var recs []*archive.Recording
 	for i, c := range calls {
 		start := t0.Add(time.Duration(i) * time.Minute)
@@ -81,7 +84,7 @@ func newAccessFixture(t *testing.T) *accessFixture {
 			}
 		}
 		if !c.noCDR {
-			cdr, _, err := archive.ParseCDR(fields, time.UTC)
+			cdr, _, err := ingest.ParseCDR(fields, time.UTC)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +97,7 @@ func newAccessFixture(t *testing.T) *accessFixture {
 					of[j].Value = c.linked
 				}
 			}
-			oc, _, err := archive.ParseCDR(of, time.UTC)
+			oc, _, err := ingest.ParseCDR(of, time.UTC)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,10 +112,10 @@ func newAccessFixture(t *testing.T) *accessFixture {
 			Extension: c.ext, Direction: "inbound", Start: start, End: start.Add(30 * time.Second),
 			UniqueID: c.label + "b", LinkedID: c.linked, RetentionClass: "standard", CallConfidential: c.flagged})
 	}
-	if _, err := st.InsertBatch(context.Background(), cdrs, recs); err != nil {
+	if _, err := ingest.NewStore(st).InsertBatch(context.Background(), cdrs, recs); err != nil {
 		t.Fatal(err)
 	}
-	list, err := st.ListRecordings(context.Background(), archive.RecordingFilter{})
+	list, err := query.NewStore(st).ListRecordings(context.Background(), query.RecordingFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +192,7 @@ func TestDirectorsSeeTheirDepartmentOnly(t *testing.T) {
 	}
 
 	// Every access above, granted or refused, is in the access log.
-	entries, err := f.st.AccessLog(context.Background(), archive.AccessLogFilter{})
+	entries, err := register.NewStore(f.st).AccessLog(context.Background(), register.AccessLogFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,13 +296,13 @@ func TestRecordingsGetAndTheRegister(t *testing.T) {
 		}
 	}
 	// What each get copied, with its purpose or request, is logged.
-	entries, err := f.st.AccessLog(context.Background(), archive.AccessLogFilter{})
+	entries, err := register.NewStore(f.st).AccessLog(context.Background(), register.AccessLogFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var served []string
 	for _, e := range entries {
-		if e.Action == "recpolicy recordings get" && e.Outcome == archive.Granted {
+		if e.Action == "recpolicy recordings get" && e.Outcome == register.Granted {
 			req := ""
 			if e.RequestID != nil {
 				req = strconv.FormatInt(*e.RequestID, 10)

@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/ingest"
+	"github.com/villedemercier/recpolicy/archive/query"
+	"github.com/villedemercier/recpolicy/archive/register"
+	"github.com/villedemercier/recpolicy/archive/retention"
 	"github.com/villedemercier/recpolicy/internal/access"
 	"github.com/villedemercier/recpolicy/internal/config"
 	"github.com/villedemercier/recpolicy/rules"
@@ -41,10 +45,14 @@ func exitCode(stderr io.Writer, cmd string, err error) int {
 
 // archiveEnv is what the archive commands load from the daemon config.
 type archiveEnv struct {
-	cfg   *config.Config
-	store *archive.Store
-	rules *rules.Rules
-	guard *access.Guard // set by authorize
+	cfg       *config.Config
+	store     *archive.Store   // the pool and the schema
+	query     *query.Store     // recordings found by id or path
+	register  *register.Store  // the register of requests and the access log
+	retention *retention.Store // holds, purges, destructions, training copies
+	ingest    *ingest.Store    // quarantined records replayed
+	rules     *rules.Rules
+	guard     *access.Guard // set by authorize
 }
 
 func openArchiveEnv(configFile string, needRules bool) (*archiveEnv, error) {
@@ -60,7 +68,7 @@ func openArchiveEnv(configFile string, needRules bool) (*archiveEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := &archiveEnv{cfg: cfg, store: st}
+	env := &archiveEnv{cfg: cfg, store: st, query: query.NewStore(st), register: register.NewStore(st), retention: retention.NewStore(st), ingest: ingest.NewStore(st)}
 	if needRules {
 		if env.rules, err = rules.Load(cfg.RulesFile); err != nil {
 			st.Close()
@@ -127,8 +135,8 @@ func (l *listFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&l.limit, "limit", 1000, "at most this many rows, newest first (0: all)")
 }
 
-// query is the parsed form of listFlags.
-type query struct {
+// listQuery is the parsed form of listFlags.
+type listQuery struct {
 	since, until time.Time
 	extensions   []string // numbers
 	endpoints    []string
@@ -140,7 +148,7 @@ type query struct {
 }
 
 // access is the query as the guard takes it.
-func (q query) access(limit int) access.Query {
+func (q listQuery) access(limit int) access.Query {
 	return access.Query{Since: q.since, Until: q.until, Extensions: q.extensions, Endpoints: q.endpoints,
 		ByExtension: q.byExtension, Direction: q.direction, Trunks: q.trunks, Number: q.number, Limit: limit}
 }
@@ -148,7 +156,7 @@ func (q query) access(limit int) access.Query {
 // listHint adds what to check to a list's database error; a refusal or a
 // log failure already says it.
 func listHint(err error, cfg string) error {
-	if errors.Is(err, archive.ErrAccessDenied) || errors.Is(err, access.ErrNotLogged) {
+	if errors.Is(err, access.ErrAccessDenied) || errors.Is(err, access.ErrNotLogged) {
 		return err
 	}
 	return fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, cfg)
@@ -156,8 +164,8 @@ func listHint(err error, cfg string) error {
 
 // parse checks the flags, loads the config and the rules, and opens the
 // database.
-func (l *listFlags) parse(fs *flag.FlagSet) (*archiveEnv, query, error) {
-	var q query
+func (l *listFlags) parse(fs *flag.FlagSet) (*archiveEnv, listQuery, error) {
+	var q listQuery
 	if l.config == "" {
 		return nil, q, badUsage("--config is required: %s", configHint)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/ingest"
 )
 
 // archiveTestConfig creates a fresh database and a daemon config naming it
@@ -65,9 +66,9 @@ archive: {dir: ` + dir + `/archive, spool_dir: ` + dir + `/spool, dsn: {env: REC
 	return cfg, st
 }
 
-func cdrFields(uid string, seq int, src, dst, ch, dch string, start time.Time) []archive.Field {
+func cdrFields(uid string, seq int, src, dst, ch, dch string, start time.Time) []ingest.Field {
 	f := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
-	return []archive.Field{
+	return []ingest.Field{
 		{Key: "Source", Value: src}, {Key: "Destination", Value: dst}, {Key: "Channel", Value: ch},
 		{Key: "DestinationChannel", Value: dch}, {Key: "StartTime", Value: f(start)}, {Key: "AnswerTime", Value: f(start)},
 		{Key: "EndTime", Value: f(start.Add(30 * time.Second))}, {Key: "Duration", Value: "30"},
@@ -98,13 +99,13 @@ func TestArchiveCommands(t *testing.T) {
 	}
 	// 2026-11-28 14:00 UTC is 09:00 in Toronto.
 	t0 := time.Date(2026, 11, 28, 14, 0, 0, 0, time.UTC)
-	var cdrs []*archive.CDR
-	for _, f := range [][]archive.Field{
+	var cdrs []*ingest.CDR
+	for _, f := range [][]ingest.Field{
 		cdrFields("u1", 1, "5145550100", "235", "PJSIP/carrier-00000001", "PJSIP/235-00000002", t0),
 		cdrFields("u2", 2, "252", "5145550199", "PJSIP/252-00000003", "PJSIP/carrier-00000004", t0.Add(time.Hour)),
 		cdrFields("u3", 3, "anonymous", "231", "PJSIP/carrier-00000005", "PJSIP/231-00000006", t0.Add(-48*time.Hour)),
 	} {
-		c, _, err := archive.ParseCDR(f, time.UTC)
+		c, _, err := ingest.ParseCDR(f, time.UTC)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +114,7 @@ func TestArchiveCommands(t *testing.T) {
 	rec := &archive.Recording{Path: "/srv/a/20261128-0900-235.wav", SHA256: strings.Repeat("0f", 32), Size: 1000, Duration: 29.5,
 		Extension: "235", Departments: []string{"communications-ti"}, Direction: "inbound", Start: t0, End: t0.Add(30 * time.Second),
 		UniqueID: "u1b", LinkedID: "u1", RetentionClass: "standard"}
-	if _, err := st.InsertBatch(context.Background(), cdrs, []*archive.Recording{rec}); err != nil {
+	if _, err := ingest.NewStore(st).InsertBatch(context.Background(), cdrs, []*archive.Recording{rec}); err != nil {
 		t.Fatal(err)
 	}
 

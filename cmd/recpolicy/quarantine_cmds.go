@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/ingest"
 )
 
 // recpolicy quarantine list|replay --config FILE [--json]
@@ -40,7 +40,7 @@ func quarantine(ctx context.Context, sub string, args []string, stdout, stderr i
 		return exitCode(stderr, name, badUsage("archive.spool_dir is not set in %s", *cfgFile))
 	}
 	if sub == "list" {
-		recs, err := archive.ReadQuarantine(spool)
+		recs, err := ingest.ReadQuarantine(spool)
 		if err != nil {
 			return exitCode(stderr, name, err)
 		}
@@ -52,7 +52,7 @@ func quarantine(ctx context.Context, sub string, args []string, stdout, stderr i
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	rep, err := env.store.ReplayQuarantine(ctx, spool, env.rules.Location())
+	rep, err := env.ingest.ReplayQuarantine(ctx, spool, env.rules.Location())
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
@@ -72,7 +72,7 @@ func quarantine(ctx context.Context, sub string, args []string, stdout, stderr i
 }
 
 // printQuarantine lists quarantined records: when, what, why.
-func printQuarantine(w io.Writer, recs []archive.QuarantineRecord, loc *time.Location) {
+func printQuarantine(w io.Writer, recs []ingest.QuarantineRecord, loc *time.Location) {
 	if len(recs) == 0 {
 		fmt.Fprintln(w, "the quarantine is empty")
 		return
@@ -97,7 +97,7 @@ func printQuarantine(w io.Writer, recs []archive.QuarantineRecord, loc *time.Loc
 }
 
 // eventField is a field of a quarantined event.
-func eventField(fields []archive.Field, key string) string {
+func eventField(fields []ingest.Field, key string) string {
 	for _, f := range fields {
 		if f.Key == key {
 			return f.Value

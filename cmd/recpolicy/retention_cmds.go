@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/register"
+	"github.com/villedemercier/recpolicy/archive/retention"
 	"github.com/villedemercier/recpolicy/internal/access"
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -145,7 +147,7 @@ func trainingDir(flagValue string, env *archiveEnv) (string, error) {
 	return "", badUsage("no training directory: give --dir DIR (archive.training_dir and archive.dir are not set either)")
 }
 
-func classes(r *rules.Rules) archive.Classes { return archive.Classes(r.Retention()) }
+func classes(r *rules.Rules) retention.Classes { return retention.Classes(r.Retention()) }
 
 // loginName is who runs the command, for the destruction log when --by is
 // not given.
@@ -159,11 +161,11 @@ func needText(flagName, v, example string) error {
 }
 
 func dbHint(err error, cfg string) error {
-	var pe *archive.RefusedError
-	if errors.Is(err, archive.ErrNotFound) || errors.Is(err, archive.ErrHeld) || errors.Is(err, archive.ErrRetentionNotOver) ||
-		errors.Is(err, archive.ErrIntegrity) || errors.As(err, &pe) || errors.Is(err, archive.ErrAlreadyReleased) ||
-		errors.Is(err, archive.ErrOutsideArea) || errors.Is(err, archive.ErrUnknownClass) ||
-		errors.Is(err, archive.ErrAccessDenied) || errors.Is(err, archive.ErrRequestState) || errors.Is(err, archive.ErrBadRequest) {
+	var pe *retention.RefusedError
+	if errors.Is(err, archive.ErrNotFound) || errors.Is(err, retention.ErrHeld) || errors.Is(err, retention.ErrRetentionNotOver) ||
+		errors.Is(err, archive.ErrIntegrity) || errors.As(err, &pe) || errors.Is(err, retention.ErrAlreadyReleased) ||
+		errors.Is(err, archive.ErrOutsideArea) || errors.Is(err, retention.ErrUnknownClass) ||
+		errors.Is(err, access.ErrAccessDenied) || errors.Is(err, register.ErrRequestState) || errors.Is(err, register.ErrBadRequest) {
 		return err
 	}
 	return fmt.Errorf("%w (is PostgreSQL up, and the schema migrated? recpolicy migrate --config %s)", err, cfg)
@@ -221,11 +223,11 @@ func holdAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	req := archive.HoldRequest{LinkedID: *linkedid, Case: *caseRef, Reason: *reason, Class: *class, Actor: archive.Actor{Name: *by}}
+	req := retention.HoldRequest{LinkedID: *linkedid, Case: *caseRef, Reason: *reason, Class: *class, Actor: retention.Actor{Name: *by}}
 	loc := env.rules.Location()
 	switch {
 	case *recording != "":
-		r, err := env.store.FindRecording(ctx, *recording)
+		r, err := env.query.FindRecording(ctx, *recording)
 		if err != nil {
 			return exitCode(stderr, name, dbHint(err, *cfgFile))
 		}
@@ -254,7 +256,7 @@ func holdAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		req.Since, req.Until = s, u
 	}
-	h, err := env.store.AddHold(ctx, req, cl)
+	h, err := env.retention.AddHold(ctx, req, cl)
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
@@ -295,7 +297,7 @@ func holdRelease(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	h, err := env.store.ReleaseHold(ctx, id, archive.Actor{Name: *by}, *reason, *dryRun)
+	h, err := env.retention.ReleaseHold(ctx, id, retention.Actor{Name: *by}, *reason, *dryRun)
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
@@ -313,11 +315,11 @@ func holdList(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var all *bool
 	return adminList(ctx, "recpolicy hold list", args, stdout, stderr,
 		func(fs *flag.FlagSet) { all = fs.Bool("all", false, "include released holds") },
-		func(ctx context.Context, env *archiveEnv) ([]archive.Hold, error) {
-			return env.store.ListHolds(ctx, *all)
+		func(ctx context.Context, env *archiveEnv) ([]retention.Hold, error) {
+			return env.retention.ListHolds(ctx, *all)
 		},
 		"ID\tCASE\tCLASS\tTARGET\tRECORDINGS\tCALLS\tPLACED\tBY\tRELEASED",
-		func(env *archiveEnv, h archive.Hold) string {
+		func(env *archiveEnv, h retention.Hold) string {
 			loc := env.rules.Location()
 			rel := "-"
 			if h.ReleasedAt != nil {
@@ -355,9 +357,9 @@ func exportTraining(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	if _, ok := env.rules.RetentionDays(archive.TrainingRetention); !ok {
+	if _, ok := env.rules.RetentionDays(retention.TrainingRetention); !ok {
 		return exitCode(stderr, name, fmt.Errorf("the rules file %s has no retention class %q: add it under retention: (days, at least 365)",
-			env.rules.Source(), archive.TrainingRetention))
+			env.rules.Source(), retention.TrainingRetention))
 	}
 	tdir, err := trainingDir(*dir, env)
 	if err != nil {
@@ -365,15 +367,15 @@ func exportTraining(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	src, err := env.store.FindRecording(ctx, pos[0])
+	src, err := env.query.FindRecording(ctx, pos[0])
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
 	if e, ok := env.rules.Extension(src.Extension); ok && e.Confidential {
 		return exitCode(stderr, name, fmt.Errorf("recording %d is of extension %s, whose staff are bound by professional confidentiality: it is not used for training", src.ID, src.Extension))
 	}
-	tc, err := env.store.ExportTraining(ctx, archive.TrainingRequest{Source: src, ArchiveDir: env.cfg.Archive.Dir, Dir: tdir,
-		Actor: archive.Actor{Name: *by}, DryRun: *dryRun})
+	tc, err := env.retention.ExportTraining(ctx, retention.TrainingRequest{Source: src, ArchiveDir: env.cfg.Archive.Dir, Dir: tdir,
+		Actor: retention.Actor{Name: *by}, DryRun: *dryRun})
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
@@ -384,7 +386,7 @@ func exportTraining(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "would write %s (dry run; recording %d checked)\n", tc.Path, src.ID)
 		return 0
 	}
-	days, _ := env.rules.RetentionDays(archive.TrainingRetention)
+	days, _ := env.rules.RetentionDays(retention.TrainingRetention)
 	fmt.Fprintf(stdout, "training copy %d: %s (%s, %d bytes); kept %d days. Listen to it first: the audio itself may say names or numbers\n",
 		tc.ID, tc.Path, formatSeconds(tc.Duration), tc.Size, days)
 	return 0
@@ -392,11 +394,11 @@ func exportTraining(ctx context.Context, args []string, stdout, stderr io.Writer
 
 func exportList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return adminList(ctx, "recpolicy export list", args, stdout, stderr, nil,
-		func(ctx context.Context, env *archiveEnv) ([]archive.TrainingCopy, error) {
-			return env.store.ListTraining(ctx)
+		func(ctx context.Context, env *archiveEnv) ([]retention.TrainingCopy, error) {
+			return env.retention.ListTraining(ctx)
 		},
 		"ID\tCREATED\tBY\tDURATION\tCLASS\tPATH",
-		func(env *archiveEnv, t archive.TrainingCopy) string {
+		func(env *archiveEnv, t retention.TrainingCopy) string {
 			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", t.ID, t.CreatedAt.In(env.rules.Location()).Format("2006-01-02 15:04"), t.CreatedBy,
 				formatSeconds(t.Duration), t.Class, t.Path)
 		})
@@ -411,9 +413,9 @@ func retentionPurge(ctx context.Context, args []string, stdout, stderr io.Writer
 	const name = "recpolicy retention purge"
 	fs, cfgFile := commandFlags(name, stderr)
 	dryRun := fs.Bool("dry-run", false, "show what would be destroyed, destroy nothing")
-	maxShare := fs.Float64("max-share", archive.DefaultMaxShare, "refuse when more than this fraction of the archive is due at once")
+	maxShare := fs.Float64("max-share", retention.DefaultMaxShare, "refuse when more than this fraction of the archive is due at once")
 	tdirFlag := fs.String("training-dir", "", "training area (default: archive.training_dir, or training/ beside archive.dir)")
-	maxPerRun := fs.Int("max-per-run", archive.DefaultMaxPerRun, "destroy at most this many files; the rest waits for the next run")
+	maxPerRun := fs.Int("max-per-run", retention.DefaultMaxPerRun, "destroy at most this many files; the rest waits for the next run")
 	acceptGap := fs.Bool("accept-gap", false, "run although the last purge is older than the schedule explains (after a known long stop)")
 	by := fs.String("by", "", "who runs the purge, for the destruction log (default: your login)")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -424,7 +426,7 @@ func retentionPurge(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitCode(stderr, name, badUsage("--max-share %g is out of range: give a fraction in (0, 1], e.g. --max-share 0.2", *maxShare))
 	}
 	if *maxPerRun <= 0 {
-		return exitCode(stderr, name, badUsage("--max-per-run %d: give a positive number of files, e.g. --max-per-run %d", *maxPerRun, archive.DefaultMaxPerRun))
+		return exitCode(stderr, name, badUsage("--max-per-run %d: give a positive number of files, e.g. --max-per-run %d", *maxPerRun, retention.DefaultMaxPerRun))
 	}
 	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
@@ -442,8 +444,8 @@ func retentionPurge(ctx context.Context, args []string, stdout, stderr io.Writer
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	bar := newProgress(stderr, "purge")
-	rep, err := env.store.Purge(ctx, archive.PurgeOptions{Classes: classes(env.rules), ArchiveDir: env.cfg.Archive.Dir,
-		TrainingDir: tdir, MaxShare: *maxShare, DryRun: *dryRun, Actor: archive.Actor{Name: actor}, Progress: bar.update,
+	rep, err := env.retention.Purge(ctx, retention.PurgeOptions{Classes: classes(env.rules), ArchiveDir: env.cfg.Archive.Dir,
+		TrainingDir: tdir, MaxShare: *maxShare, DryRun: *dryRun, Actor: retention.Actor{Name: actor}, Progress: bar.update,
 		MaxPerRun: *maxPerRun, Period: env.rules.Period(env.rules.Schedules().Retention), AcceptGap: *acceptGap})
 	bar.done()
 	if err != nil {
@@ -463,12 +465,12 @@ func retentionPurge(ctx context.Context, args []string, stdout, stderr io.Writer
 	return 0
 }
 
-func printPurge(w io.Writer, rep *archive.PurgeReport, loc *time.Location) {
+func printPurge(w io.Writer, rep *retention.PurgeReport, loc *time.Location) {
 	verb := "destroyed"
 	if rep.DryRun {
 		verb = "would destroy (dry run)"
 	}
-	files := append(append([]archive.Destroyed{}, rep.Recordings...), rep.Training...)
+	files := append(append([]retention.Destroyed{}, rep.Recordings...), rep.Training...)
 	if len(files) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "KIND\tID\tCLASS\tENDED\tEXPIRED\tPATH")
@@ -490,7 +492,7 @@ func printPurge(w io.Writer, rep *archive.PurgeReport, loc *time.Location) {
 	fmt.Fprintln(w)
 }
 
-func printProblems(w io.Writer, ps []archive.Problem) {
+func printProblems(w io.Writer, ps []retention.Problem) {
 	if len(ps) == 0 {
 		return
 	}
@@ -524,7 +526,7 @@ func retentionVerify(ctx context.Context, args []string, stdout, stderr io.Write
 		return exitCode(stderr, name, err)
 	}
 	bar := newProgress(stderr, "verify")
-	rep, err := env.store.Verify(ctx, archive.VerifyOptions{ArchiveDir: env.cfg.Archive.Dir, TrainingDir: tdir, Progress: bar.update})
+	rep, err := env.retention.Verify(ctx, retention.VerifyOptions{ArchiveDir: env.cfg.Archive.Dir, TrainingDir: tdir, Progress: bar.update})
 	bar.done()
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
@@ -586,21 +588,21 @@ func retentionDestroy(ctx context.Context, name string, args []string, positiona
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	req := archive.DestroyRequest{Reason: *reason, Actor: archive.Actor{Name: *by}, Classes: classes(env.rules),
+	req := retention.DestroyRequest{Reason: *reason, Actor: retention.Actor{Name: *by}, Classes: classes(env.rules),
 		Early: *early, DryRun: *dryRun}
 	if *training != 0 {
-		req.Kind, req.ID = archive.KindTraining, *training
+		req.Kind, req.ID = retention.KindTraining, *training
 		if req.Area, err = trainingDir(*tdirFlag, env); err != nil {
 			return exitCode(stderr, name, err)
 		}
 	} else {
-		r, err := env.store.FindRecording(ctx, *recording)
+		r, err := env.query.FindRecording(ctx, *recording)
 		if err != nil {
 			return exitCode(stderr, name, dbHint(err, *cfgFile))
 		}
-		req.Kind, req.ID, req.Area = archive.KindRecording, r.ID, env.cfg.Archive.Dir
+		req.Kind, req.ID, req.Area = retention.KindRecording, r.ID, env.cfg.Archive.Dir
 	}
-	d, err := env.store.Destroy(ctx, req)
+	d, err := env.retention.Destroy(ctx, req)
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
@@ -628,7 +630,7 @@ func retentionLog(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return rc
 	}
 	switch *kind {
-	case "", archive.KindRecording, archive.KindTraining, archive.KindCall:
+	case "", retention.KindRecording, retention.KindTraining, retention.KindCall:
 	default:
 		return exitCode(stderr, name, badUsage("--kind %q is unknown: use recording, training or call", *kind))
 	}
@@ -641,7 +643,7 @@ func retentionLog(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer env.store.Close()
 	loc := env.rules.Location()
-	f := archive.DestructionFilter{Kind: *kind, Limit: *limit}
+	f := retention.DestructionFilter{Kind: *kind, Limit: *limit}
 	if *since != "" {
 		t, _, ok := parseWhen(*since, loc)
 		if !ok {
@@ -661,13 +663,13 @@ func retentionLog(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	rows, err := env.store.ListDestructions(ctx, f)
+	rows, err := env.retention.ListDestructions(ctx, f)
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
 	if *asJSON {
 		if rows == nil {
-			rows = []archive.Destruction{}
+			rows = []retention.Destruction{}
 		}
 		return writeJSON(stdout, stderr, name, rows)
 	}

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/retention"
 )
 
 // testWAV is a tiny 8 kHz mono WAV.
@@ -108,7 +108,7 @@ VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id`, p, hex.EncodeToString(sum[:])
 
 	rc, out, errs := runCmd(hold, "add", "--config", cfg, "--recording", heldPath, "--case", "PL-2026-014",
 		"--reason", "plainte", "--class", "complaint", "--by", "Lise Tremblay", "--json")
-	var h archive.Hold
+	var h retention.Hold
 	if rc != 0 || json.Unmarshal([]byte(out), &h) != nil || h.RecordingID == nil || *h.RecordingID != heldID || h.Recordings != 1 {
 		t.Fatalf("hold add: %d %q %q", rc, out, errs)
 	}
@@ -125,7 +125,7 @@ VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id`, p, hex.EncodeToString(sum[:])
 		t.Fatal("dry run destroyed a file")
 	}
 	rc, out, errs = runCmd(ret, "purge", "--config", cfg, "--by", "test", "--json")
-	var rep archive.PurgeReport
+	var rep retention.PurgeReport
 	if rc != 0 || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Recordings) != 1 || rep.Recordings[0].ID != oldID || rep.Held != 1 {
 		t.Fatalf("purge: %d %q %q", rc, out, errs)
 	}
@@ -143,7 +143,7 @@ VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id`, p, hex.EncodeToString(sum[:])
 
 	// Training copy: random name, not of the confidential extension.
 	rc, out, errs = runCmd(exp, "--training", young[1], "--config", cfg, "--by", "formatrice", "--json")
-	var tc archive.TrainingCopy
+	var tc retention.TrainingCopy
 	// (a random hex name may contain the digits 235 by chance: check its shape)
 	if rc != 0 || json.Unmarshal([]byte(out), &tc) != nil || !regexp.MustCompile(`^formation-[0-9a-f]+\.wav$`).MatchString(filepath.Base(tc.Path)) || !strings.HasPrefix(tc.Path, filepath.Join(filepath.Dir(cfg), "training")) {
 		t.Fatalf("export: %d %q %q", rc, out, errs)
@@ -169,7 +169,7 @@ VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id`, p, hex.EncodeToString(sum[:])
 		t.Errorf("destroy training: %d %q %q", rc, out, errs)
 	}
 	rc, out, _ = runCmd(ret, "log", "--config", cfg, "--json")
-	var logs []archive.Destruction
+	var logs []retention.Destruction
 	if rc != 0 || json.Unmarshal([]byte(out), &logs) != nil || len(logs) != 2 || logs[0].Actor != "formatrice" || logs[1].Actor != "test" {
 		t.Errorf("log: %d %q", rc, out)
 	}

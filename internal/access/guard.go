@@ -9,16 +9,60 @@ import (
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/query"
+	"github.com/villedemercier/recpolicy/archive/register"
 )
 
-// Store is what the guard needs of the archive; *archive.Store is one.
+// Store is what the guard needs of the archive; NewArchive returns one.
 type Store interface {
-	LogAccess(ctx context.Context, e archive.AccessEntry) (int64, error)
-	ListRecordings(ctx context.Context, f archive.RecordingFilter) ([]archive.StoredRecording, error)
-	ListCalls(ctx context.Context, f archive.CallFilter) ([]archive.Call, error)
+	LogAccess(ctx context.Context, e register.AccessEntry) (int64, error)
+	ListRecordings(ctx context.Context, f query.RecordingFilter) ([]archive.StoredRecording, error)
+	ListCalls(ctx context.Context, f query.CallFilter) ([]query.Call, error)
 	FindRecording(ctx context.Context, ref string) (archive.StoredRecording, error)
-	RecordingHidden(ctx context.Context, id int64, c archive.Confidential) (bool, error)
+	RecordingHidden(ctx context.Context, id int64, c query.Confidential) (bool, error)
 	RequestCovers(ctx context.Context, id, recording int64) error
+}
+
+// Archive is the archive as the guard reads it: its queries, the register
+// (does a request cover a recording) and the access log.
+type Archive struct {
+	q *query.Store
+	r *register.Store
+}
+
+// NewArchive returns the guard's view of the archive's database.
+func NewArchive(s *archive.Store) Archive {
+	return Archive{q: query.NewStore(s), r: register.NewStore(s)}
+}
+
+// LogAccess appends to the access log.
+func (a Archive) LogAccess(ctx context.Context, e register.AccessEntry) (int64, error) {
+	return a.r.LogAccess(ctx, e)
+}
+
+// ListRecordings lists recordings.
+func (a Archive) ListRecordings(ctx context.Context, f query.RecordingFilter) ([]archive.StoredRecording, error) {
+	return a.q.ListRecordings(ctx, f)
+}
+
+// ListCalls lists call records.
+func (a Archive) ListCalls(ctx context.Context, f query.CallFilter) ([]query.Call, error) {
+	return a.q.ListCalls(ctx, f)
+}
+
+// FindRecording finds a recording by id or path.
+func (a Archive) FindRecording(ctx context.Context, ref string) (archive.StoredRecording, error) {
+	return a.q.FindRecording(ctx, ref)
+}
+
+// RecordingHidden tells whether a recording is hidden by c.
+func (a Archive) RecordingHidden(ctx context.Context, id int64, c query.Confidential) (bool, error) {
+	return a.q.RecordingHidden(ctx, id, c)
+}
+
+// RequestCovers tells whether a granted request names a recording.
+func (a Archive) RequestCovers(ctx context.Context, id, recording int64) error {
+	return a.r.RequestCovers(ctx, id, recording)
 }
 
 // ErrNotLogged wraps a failure to write the access log: the access did
@@ -55,7 +99,7 @@ func (g *Guard) Audit(ctx context.Context, action, object, purpose string, reque
 		d["acting_root"] = g.v.By
 		detail = d
 	}
-	if _, err := g.store.LogAccess(ctx, archive.AccessEntry{Login: g.v.Login, Role: g.v.Role, Action: action, Object: object,
+	if _, err := g.store.LogAccess(ctx, register.AccessEntry{Login: g.v.Login, Role: g.v.Role, Action: action, Object: object,
 		RequestID: requestID, Purpose: purpose, Outcome: outcome, Detail: detail}); err != nil {
 		if g.hint != "" {
 			return fmt.Errorf("%w: %w (nothing was shown; %s)", ErrNotLogged, err, g.hint)
@@ -67,7 +111,7 @@ func (g *Guard) Audit(ctx context.Context, action, object, purpose string, reque
 
 // refuse logs a refusal and returns it (with the log's failure, if any).
 func (g *Guard) refuse(ctx context.Context, action, object, purpose string, requestID *int64, refusal error) error {
-	if err := g.Audit(ctx, action, object, purpose, requestID, archive.Refused, map[string]any{"reason": refusal.Error()}); err != nil {
+	if err := g.Audit(ctx, action, object, purpose, requestID, register.Refused, map[string]any{"reason": refusal.Error()}); err != nil {
 		return errors.Join(refusal, err)
 	}
 	return refusal
@@ -89,7 +133,7 @@ func (g *Guard) Authorize(ctx context.Context, action, object string, adminOnly 
 		return g.refuse(ctx, action, object, "", nil, g.v.Denied(action+" is for the administrators of the recording system"))
 	}
 	if adminOnly {
-		return g.Audit(ctx, action, object, "", nil, archive.Granted, nil)
+		return g.Audit(ctx, action, object, "", nil, register.Granted, nil)
 	}
 	return nil
 }
@@ -104,7 +148,7 @@ func (g *Guard) AuthorizeRegister(ctx context.Context, action, object string) er
 		}
 		return g.refuse(ctx, action, object, "", nil, g.v.Denied(action+" is for the administrators and the Greffe's reviewers"))
 	}
-	return g.Audit(ctx, action, object, "", nil, archive.Granted, nil)
+	return g.Audit(ctx, action, object, "", nil, register.Granted, nil)
 }
 
 // Query is what a list asks for, before the guard narrows it.
@@ -123,9 +167,9 @@ type Query struct {
 // narrow restricts q to what the viewer may see and returns the
 // confidentiality filter to apply: an administrator's query is left as it
 // is; a director's keeps only their own extensions.
-func (g *Guard) narrow(q Query) (Query, archive.Confidential) {
+func (g *Guard) narrow(q Query) (Query, query.Confidential) {
 	if g.v.Admin() {
-		return q, archive.Confidential{}
+		return q, query.Confidential{}
 	}
 	var exts, eps []string
 	if q.ByExtension {
@@ -154,7 +198,7 @@ func (g *Guard) ListRecordings(ctx context.Context, action, described string, q 
 		return nil, err
 	}
 	q, hidden := g.narrow(q)
-	recs, err := g.store.ListRecordings(ctx, archive.RecordingFilter{
+	recs, err := g.store.ListRecordings(ctx, query.RecordingFilter{
 		Since: q.Since, Until: q.Until, Extensions: q.Extensions, ByExtension: q.ByExtension,
 		Direction: q.Direction, Number: q.Number, Hidden: hidden, Limit: q.Limit,
 	})
@@ -165,26 +209,26 @@ func (g *Guard) ListRecordings(ctx context.Context, action, described string, q 
 	for i, r := range recs {
 		ids[i] = r.ID
 	}
-	if err := g.Audit(ctx, action, described, "", nil, archive.Granted, map[string]any{"rows": len(recs), "recordings": ids}); err != nil {
+	if err := g.Audit(ctx, action, described, "", nil, register.Granted, map[string]any{"rows": len(recs), "recordings": ids}); err != nil {
 		return nil, err
 	}
 	return recs, nil
 }
 
 // ListCalls authorises, narrows, lists and logs the call records of q.
-func (g *Guard) ListCalls(ctx context.Context, action, described string, q Query) ([]archive.Call, error) {
+func (g *Guard) ListCalls(ctx context.Context, action, described string, q Query) ([]query.Call, error) {
 	if err := g.Authorize(ctx, action, described, false); err != nil {
 		return nil, err
 	}
 	q, hidden := g.narrow(q)
-	calls, err := g.store.ListCalls(ctx, archive.CallFilter{
+	calls, err := g.store.ListCalls(ctx, query.CallFilter{
 		Since: q.Since, Until: q.Until, Numbers: q.Extensions, Endpoints: q.Endpoints, ByExtension: q.ByExtension,
 		Direction: q.Direction, Trunks: q.Trunks, Number: q.Number, Hidden: hidden, Limit: q.Limit,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := g.Audit(ctx, action, described, "", nil, archive.Granted, map[string]any{"rows": len(calls)}); err != nil {
+	if err := g.Audit(ctx, action, described, "", nil, register.Granted, map[string]any{"rows": len(calls)}); err != nil {
 		return nil, err
 	}
 	return calls, nil
@@ -234,7 +278,7 @@ func (g *Guard) Recording(ctx context.Context, action, ref, purpose string, requ
 	for k, v := range detail {
 		d[k] = v
 	}
-	if err := g.Audit(ctx, action, strconv.FormatInt(rec.ID, 10), purpose, requestID, archive.Granted, d); err != nil {
+	if err := g.Audit(ctx, action, strconv.FormatInt(rec.ID, 10), purpose, requestID, register.Granted, d); err != nil {
 		return archive.StoredRecording{}, err
 	}
 	return rec, nil

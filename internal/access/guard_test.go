@@ -10,22 +10,24 @@ import (
 	"testing"
 
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/query"
+	"github.com/villedemercier/recpolicy/archive/register"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
 // fakeStore answers like the archive for the guard's decisions, and keeps
 // what it was asked and what was logged.
 type fakeStore struct {
-	log        []archive.AccessEntry
+	log        []register.AccessEntry
 	logErr     error
-	recFilter  *archive.RecordingFilter
-	callFilter *archive.CallFilter
+	recFilter  *query.RecordingFilter
+	callFilter *query.CallFilter
 	recordings map[string]archive.StoredRecording // by ref
 	hidden     map[int64]bool
 	covers     map[int64][]int64 // request → recordings
 }
 
-func (f *fakeStore) LogAccess(_ context.Context, e archive.AccessEntry) (int64, error) {
+func (f *fakeStore) LogAccess(_ context.Context, e register.AccessEntry) (int64, error) {
 	if f.logErr != nil {
 		return 0, f.logErr
 	}
@@ -33,7 +35,7 @@ func (f *fakeStore) LogAccess(_ context.Context, e archive.AccessEntry) (int64, 
 	return int64(len(f.log)), nil
 }
 
-func (f *fakeStore) ListRecordings(_ context.Context, fl archive.RecordingFilter) ([]archive.StoredRecording, error) {
+func (f *fakeStore) ListRecordings(_ context.Context, fl query.RecordingFilter) ([]archive.StoredRecording, error) {
 	f.recFilter = &fl
 	var out []archive.StoredRecording
 	for _, r := range f.recordings {
@@ -45,7 +47,7 @@ func (f *fakeStore) ListRecordings(_ context.Context, fl archive.RecordingFilter
 	return out, nil
 }
 
-func (f *fakeStore) ListCalls(_ context.Context, fl archive.CallFilter) ([]archive.Call, error) {
+func (f *fakeStore) ListCalls(_ context.Context, fl query.CallFilter) ([]query.Call, error) {
 	f.callFilter = &fl
 	return nil, nil
 }
@@ -57,7 +59,7 @@ func (f *fakeStore) FindRecording(_ context.Context, ref string) (archive.Stored
 	return archive.StoredRecording{}, archive.ErrNotFound
 }
 
-func (f *fakeStore) RecordingHidden(_ context.Context, id int64, c archive.Confidential) (bool, error) {
+func (f *fakeStore) RecordingHidden(_ context.Context, id int64, c query.Confidential) (bool, error) {
 	if !c.Directors {
 		return false, errors.New("the guard must ask with the directors' filter")
 	}
@@ -68,7 +70,7 @@ func (f *fakeStore) RequestCovers(_ context.Context, id, rec int64) error {
 	if slices.Contains(f.covers[id], rec) {
 		return nil
 	}
-	return archive.ErrRequestState
+	return register.ErrRequestState
 }
 
 func cityRules(t *testing.T) *rules.Rules {
@@ -159,7 +161,7 @@ func TestGuardListsWhatEachMaySee(t *testing.T) {
 			g := NewGuard(st, Resolve(Identity{Login: tt.login}, Rights{Administrators: admins}, r), "")
 			recs, err := g.ListRecordings(t.Context(), "recordings list", "--all", tt.q)
 			if tt.denied {
-				if !errors.Is(err, archive.ErrAccessDenied) || len(st.log) != 1 || st.log[0].Outcome != archive.Refused {
+				if !errors.Is(err, ErrAccessDenied) || len(st.log) != 1 || st.log[0].Outcome != register.Refused {
 					t.Fatalf("err %v, log %+v: want a logged refusal", err, st.log)
 				}
 				return
@@ -174,7 +176,7 @@ func TestGuardListsWhatEachMaySee(t *testing.T) {
 			if !slices.Equal(ids, tt.want) {
 				t.Errorf("sees %v, want %v", ids, tt.want)
 			}
-			if len(st.log) != 1 || st.log[0].Outcome != archive.Granted || st.log[0].Login != tt.login {
+			if len(st.log) != 1 || st.log[0].Outcome != register.Granted || st.log[0].Login != tt.login {
 				t.Errorf("log %+v, want one grant", st.log)
 			}
 			if tt.login != "root" && (!st.recFilter.ByExtension || !st.recFilter.Hidden.Directors) {
@@ -214,10 +216,10 @@ func TestGuardHandsOverOneRecording(t *testing.T) {
 			continue
 		}
 		last := st.log[len(st.log)-1]
-		if tt.ok && (last.Outcome != archive.Granted || last.Object != tt.ref || rec.ID == 0 || last.Detail["out"] != "/tmp/x.wav") {
+		if tt.ok && (last.Outcome != register.Granted || last.Object != tt.ref || rec.ID == 0 || last.Detail["out"] != "/tmp/x.wav") {
 			t.Errorf("%s gets %s: last log %+v", tt.login, tt.ref, last)
 		}
-		if !tt.ok && last.Outcome != archive.Refused {
+		if !tt.ok && last.Outcome != register.Refused {
 			t.Errorf("%s gets %s: refusal not logged: %+v", tt.login, tt.ref, st.log)
 		}
 		if last.Detail["acting_root"] != "root" {
@@ -246,12 +248,12 @@ func TestGuardKeepsAdministratorsActionsForThem(t *testing.T) {
 	for _, login := range []string{"dferland", "jdoe"} {
 		st := store()
 		g := NewGuard(st, Resolve(Identity{Login: login}, Rights{Administrators: []string{"root"}}, r), "")
-		if err := g.Authorize(t.Context(), "hold add", "", true); !errors.Is(err, archive.ErrAccessDenied) || len(st.log) != 1 || st.log[0].Outcome != archive.Refused {
+		if err := g.Authorize(t.Context(), "hold add", "", true); !errors.Is(err, ErrAccessDenied) || len(st.log) != 1 || st.log[0].Outcome != register.Refused {
 			t.Errorf("%s: %v %+v, want a logged refusal", login, err, st.log)
 		}
 	}
 	st := store()
-	if err := NewGuard(st, Resolve(Identity{Login: "root"}, Rights{Administrators: []string{"root"}}, r), "").Authorize(t.Context(), "hold add", "", true); err != nil || len(st.log) != 1 || st.log[0].Outcome != archive.Granted {
+	if err := NewGuard(st, Resolve(Identity{Login: "root"}, Rights{Administrators: []string{"root"}}, r), "").Authorize(t.Context(), "hold add", "", true); err != nil || len(st.log) != 1 || st.log[0].Outcome != register.Granted {
 		t.Errorf("root: %v %+v", err, st.log)
 	}
 }

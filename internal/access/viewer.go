@@ -3,16 +3,17 @@ package access
 import (
 	"slices"
 
-	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/query"
+	"github.com/villedemercier/recpolicy/archive/register"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
 // The roles, as the access log writes them.
 const (
-	RoleAdministrator = archive.RoleAdministrator // the IT director and the admins of the daemon config
-	RoleDirector      = archive.RoleDirector      // a department's director_user in the rules
-	RoleReviewer      = archive.RoleReviewer      // a Greffe reviewer of written requests: reads the register
-	RoleNone          = archive.RoleNone          // anyone else: no access
+	RoleAdministrator = register.RoleAdministrator // the IT director and the admins of the daemon config
+	RoleDirector      = register.RoleDirector      // a department's director_user in the rules
+	RoleReviewer      = register.RoleReviewer      // a Greffe reviewer of written requests: reads the register
+	RoleNone          = register.RoleNone          // anyone else: no access
 )
 
 // Rights are who holds which role, from the daemon config.
@@ -29,7 +30,7 @@ type Viewer struct {
 	Extensions  []string // a director's extensions (confidential ones excluded)
 	Endpoints   []string // their PJSIP endpoints, in the same order
 	// Hidden is the directors' confidentiality filter (fails closed).
-	Hidden archive.Confidential
+	Hidden query.Confidential
 	// Reviewer: a Greffe reviewer of written requests (a director may be
 	// one too); reads the register.
 	Reviewer bool
@@ -96,5 +97,5 @@ func (v Viewer) Denied(reason string) error {
 	case RoleReviewer:
 		hint = "a Greffe reviewer reads the register of written requests (recpolicy requests list, show); recordings are handed over by the IT department for a granted request"
 	}
-	return &archive.DeniedError{Login: v.Login, Reason: reason, Hint: hint}
+	return &DeniedError{Login: v.Login, Reason: reason, Hint: hint}
 }

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"github.com/villedemercier/recpolicy/internal/backoff"
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,9 +12,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-
 	"github.com/villedemercier/recpolicy/ami"
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/ingest"
+	"github.com/villedemercier/recpolicy/internal/backoff"
 	"github.com/villedemercier/recpolicy/internal/engine"
 	fifo "github.com/villedemercier/recpolicy/internal/queue"
 	"github.com/villedemercier/recpolicy/rules"
@@ -25,7 +24,7 @@ import (
 // Archiver joins the daemon to the archive: it spools every AMI Cdr event
 // and every filed recording, and replays them into PostgreSQL (Run).
 type Archiver struct {
-	arch *archive.Archive
+	arch *ingest.Archive
 	log  zerolog.Logger
 	// Cdr events and rules loads wait here for the spooler (RunSpooler):
 	// spooling fsyncs, which the event loop must never wait for.
@@ -48,7 +47,7 @@ type Archiver struct {
 // spoolItem is one Cdr event, one filed recording's metadata or one load
 // of the rules file.
 type spoolItem struct {
-	cdr   []archive.Field
+	cdr   []ingest.Field
 	rec   *archive.Recording
 	rules *archive.RulesVersion
 }
@@ -74,7 +73,7 @@ func OpenArchiver(ctx context.Context, dsn, spoolDir, pbxZone string, current fu
 			return nil, fmt.Errorf("open archive: pbx time zone %q: %w (use an IANA name such as America/Toronto or UTC)", pbxZone, err)
 		}
 	}
-	a, err := archive.Open(ctx, archive.Config{DSN: dsn, SpoolDir: spoolDir, Location: loc, Log: log, Migrate: true})
+	a, err := ingest.Open(ctx, ingest.Config{DSN: dsn, SpoolDir: spoolDir, Location: loc, Log: log, Migrate: true})
 	if err != nil {
 		return nil, err
 	}
@@ -113,9 +112,9 @@ func (x *Archiver) HandleEvent(m *ami.Message) {
 		return
 	}
 	hs := m.Headers()
-	fields := make([]archive.Field, len(hs))
+	fields := make([]ingest.Field, len(hs))
 	for i, h := range hs {
-		fields[i] = archive.Field{Key: h.Key, Value: h.Value}
+		fields[i] = ingest.Field{Key: h.Key, Value: h.Value}
 	}
 	x.push(spoolItem{cdr: fields})
 }
@@ -174,7 +173,7 @@ func (x *Archiver) RunSpooler(ctx context.Context) {
 // spoolBatch checks a batch and writes it in one spool file, retrying a
 // failed write until it works or ctx ends.
 func (x *Archiver) spoolBatch(ctx context.Context, batch []spoolItem) {
-	var p archive.Prepared
+	var p ingest.Prepared
 	recs := 0
 	for _, it := range batch {
 		var err error
@@ -244,7 +243,7 @@ func (x *Archiver) wait(ctx context.Context, d time.Duration) {
 	}
 }
 
-func uniqueID(fields []archive.Field) string {
+func uniqueID(fields []ingest.Field) string {
 	for _, f := range fields {
 		if strings.EqualFold(f.Key, "UniqueID") {
 			return f.Value

@@ -2,8 +2,7 @@ package daemon
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/ingest"
 )
 
 // archiveCollector exposes the archive's replay on /metrics: whether the
@@ -12,14 +11,14 @@ import (
 // read-only server, 28P01 for a rotated password, or "connection"), and
 // the records quarantined. Values are read at scrape time.
 type archiveCollector struct {
-	arch        *archive.Archive
+	arch        *ingest.Archive
 	up          *prometheus.Desc
 	spooled     *prometheus.Desc
 	failures    *prometheus.Desc
 	quarantined *prometheus.Desc
 }
 
-func newArchiveCollector(a *archive.Archive) *archiveCollector {
+func newArchiveCollector(a *ingest.Archive) *archiveCollector {
 	return &archiveCollector{
 		arch: a,
 		up:   prometheus.NewDesc("recpolicy_archive_database_up", "1 when the archive's last attempt to reach or write PostgreSQL worked.", nil, nil),

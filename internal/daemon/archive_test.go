@@ -9,9 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
-
 	"github.com/villedemercier/recpolicy/ami"
-	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/ingest"
 	"github.com/villedemercier/recpolicy/internal/engine"
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -76,7 +75,7 @@ recpolicy_archive_spooled_records 3
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "recpolicy_archive_quarantined_total", "recpolicy_archive_spooled_records"); err != nil {
 		t.Error(err)
 	}
-	q, err := archive.ReadQuarantine(dir)
+	q, err := ingest.ReadQuarantine(dir)
 	if err != nil || len(q) != 1 || !strings.Contains(q[0].Reason, "Sequence") && !strings.Contains(q[0].Reason, "missing") {
 		t.Errorf("quarantine %+v %v", q, err)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
-
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/retention"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
@@ -23,7 +23,7 @@ type JobOptions struct {
 	// TrainingDir is the training copies' area; empty leaves them alone.
 	TrainingDir string
 	// MaxShare is the purge's limit on what may go at once
-	// (archive.DefaultMaxShare when 0).
+	// (retention.DefaultMaxShare when 0).
 	MaxShare float64
 	// ShutdownTimeout caps the wait for a running job at shutdown
 	// (default 15s); the job's context is cancelled first.
@@ -40,7 +40,7 @@ type JobOptions struct {
 // a panic in a run is logged and the schedule goes on. Schedules follow a
 // rules reload.
 type Jobs struct {
-	store *archive.Store
+	store *retention.Store
 	rules func() *rules.Rules
 	log   zerolog.Logger
 	opts  JobOptions
@@ -78,7 +78,7 @@ func NewJobs(store *archive.Store, rulesSource func() *rules.Rules, log zerolog.
 		opts.RulesCheck = 30 * time.Second
 	}
 	j := &Jobs{
-		store: store, rules: rulesSource, log: log, opts: opts, reload: make(chan struct{}, 1),
+		store: retention.NewStore(store), rules: rulesSource, log: log, opts: opts, reload: make(chan struct{}, 1),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "recpolicy_job_runs_total", Help: "Runs of the periodic jobs, by outcome (ok, problems, refused, error).",
 		}, []string{"job", "outcome"}),
@@ -224,17 +224,17 @@ func (j *Jobs) purgeOnce(ctx context.Context) error {
 
 // Purge runs the retention purge once and reports it in the logs and
 // metrics.
-func (j *Jobs) Purge(ctx context.Context) (*archive.PurgeReport, error) {
+func (j *Jobs) Purge(ctx context.Context) (*retention.PurgeReport, error) {
 	log := j.log.With().Str("job", JobRetention).Logger()
 	start := time.Now()
 	r := j.rules()
-	rep, err := j.store.Purge(ctx, archive.PurgeOptions{
+	rep, err := j.store.Purge(ctx, retention.PurgeOptions{
 		Classes: r.Retention(), ArchiveDir: j.opts.ArchiveDir, TrainingDir: j.opts.TrainingDir,
-		MaxShare: j.opts.MaxShare, Actor: archive.Actor{Name: JobRetention, Job: true},
+		MaxShare: j.opts.MaxShare, Actor: retention.Actor{Name: JobRetention, Job: true},
 		Period: r.Period(r.Schedules().Retention),
 	})
 	if rep != nil && rep.Capped > 0 {
-		log.Warn().Int("left", rep.Capped).Int("cap", archive.DefaultMaxPerRun).Msg("more files were due than one purge destroys; the rest goes at the next run")
+		log.Warn().Int("left", rep.Capped).Int("cap", retention.DefaultMaxPerRun).Msg("more files were due than one purge destroys; the rest goes at the next run")
 	}
 	if rep != nil {
 		for _, d := range append(rep.Recordings, rep.Training...) {
@@ -245,11 +245,11 @@ func (j *Jobs) Purge(ctx context.Context) (*archive.PurgeReport, error) {
 			log.Warn().Str("problem", p.Kind).Str("area", p.Area).Int64("id", p.ID).Str("file", p.Path).Str("detail", p.Detail).
 				Msg("kept past its retention")
 		}
-		j.destroyed.WithLabelValues(archive.KindRecording).Add(float64(len(rep.Recordings)))
-		j.destroyed.WithLabelValues(archive.KindTraining).Add(float64(len(rep.Training)))
-		j.destroyed.WithLabelValues(archive.KindCall).Add(float64(rep.Calls))
+		j.destroyed.WithLabelValues(retention.KindRecording).Add(float64(len(rep.Recordings)))
+		j.destroyed.WithLabelValues(retention.KindTraining).Add(float64(len(rep.Training)))
+		j.destroyed.WithLabelValues(retention.KindCall).Add(float64(rep.Calls))
 	}
-	var refused *archive.RefusedError
+	var refused *retention.RefusedError
 	switch {
 	case errors.As(err, &refused):
 		j.runs.WithLabelValues(JobRetention, "refused").Inc()
@@ -286,9 +286,9 @@ func (j *Jobs) verifyOnce(ctx context.Context) error {
 
 // Verify runs the integrity check once and reports it in the logs and
 // metrics.
-func (j *Jobs) Verify(ctx context.Context) (*archive.IntegrityReport, error) {
+func (j *Jobs) Verify(ctx context.Context) (*retention.IntegrityReport, error) {
 	log := j.log.With().Str("job", JobIntegrity).Logger()
-	rep, err := j.store.Verify(ctx, archive.VerifyOptions{ArchiveDir: j.opts.ArchiveDir, TrainingDir: j.opts.TrainingDir})
+	rep, err := j.store.Verify(ctx, retention.VerifyOptions{ArchiveDir: j.opts.ArchiveDir, TrainingDir: j.opts.TrainingDir})
 	if err != nil {
 		j.runs.WithLabelValues(JobIntegrity, "error").Inc()
 		log.Error().Err(err).Msg("integrity check failed")

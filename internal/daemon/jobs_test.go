@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
-
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/retention"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
@@ -124,7 +124,7 @@ VALUES ($1, $2, $3, '235', $4, $4, $5)`, p, hex.EncodeToString(sum[:]), len(data
 	go func() { done <- jobs.Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		purged := testutil.ToFloat64(jobs.destroyed.WithLabelValues(archive.KindRecording))
+		purged := testutil.ToFloat64(jobs.destroyed.WithLabelValues(retention.KindRecording))
 		altered := testutil.ToFloat64(jobs.problems.WithLabelValues(archive.ProblemAltered))
 		if purged == 1 && altered == 1 {
 			break

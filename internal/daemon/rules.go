@@ -7,7 +7,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
-
 	"github.com/villedemercier/recpolicy/rules"
 )
 

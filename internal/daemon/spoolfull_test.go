@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
-
 	"github.com/villedemercier/recpolicy/ami"
 	"github.com/villedemercier/recpolicy/internal/engine"
 	"github.com/villedemercier/recpolicy/rules"
