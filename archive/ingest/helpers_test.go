@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/villedemercier/recpolicy/archive/internal/pgtest"
+	"github.com/villedemercier/recpolicy/internal/pgtest"
 )
 
 var testDB, pgStop, pgStart = pgtest.DB, pgtest.Stop, pgtest.Start

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
-	"github.com/villedemercier/recpolicy/archive/internal/pgtest"
+	"github.com/villedemercier/recpolicy/internal/pgtest"
 )
 
 // testClasses are the city's retention classes.

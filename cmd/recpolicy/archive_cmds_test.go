@@ -3,11 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,36 +12,15 @@ import (
 
 	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/archive/ingest"
+	"github.com/villedemercier/recpolicy/internal/pgtest"
 )
 
 // archiveTestConfig creates a fresh database and a daemon config naming it
 // (DSN through an environment variable), and returns the config's path.
 func archiveTestConfig(t *testing.T) (string, *archive.Store) {
 	t.Helper()
-	admin := os.Getenv("RECPOLICY_PG_DSN")
-	if admin == "" {
-		admin = "postgres://postgres@127.0.0.1:55432/recpolicy?sslmode=disable"
-	}
-	db, err := sql.Open("postgres", admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.PingContext(t.Context()); err != nil {
-		t.Fatalf("PostgreSQL is not reachable at %s (%v): start it with docker/sandbox up", admin, err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "recpolicy_test_" + hex.EncodeToString(b)
-	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-		db.Close()
-	})
-	u, _ := url.Parse(admin)
-	u.Path = "/" + name
-	t.Setenv("RECPOLICY_TEST_ARCHIVE_DSN", u.String())
+	dsn := pgtest.DB(t)
+	t.Setenv("RECPOLICY_TEST_ARCHIVE_DSN", dsn)
 	rulesFile, _ := filepath.Abs("../../rules/mercier.yaml")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "recpolicy.yaml")
@@ -58,7 +33,7 @@ archive: {dir: ` + dir + `/archive, spool_dir: ` + dir + `/spool, dsn: {env: REC
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	st, err := archive.Connect(u.String())
+	st, err := archive.Connect(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

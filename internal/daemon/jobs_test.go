@@ -2,11 +2,9 @@ package daemon
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,48 +16,9 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/archive/retention"
+	"github.com/villedemercier/recpolicy/internal/pgtest"
 	"github.com/villedemercier/recpolicy/rules"
 )
-
-// jobsTestDB creates a throwaway database on the sandbox PostgreSQL
-// (RECPOLICY_PG_DSN or its default), as archive's tests do; it fails,
-// never skips, when PostgreSQL is down.
-func jobsTestDB(t *testing.T) string {
-	t.Helper()
-	adm := os.Getenv("RECPOLICY_PG_DSN")
-	if adm == "" {
-		adm = "postgres://postgres@127.0.0.1:55432/recpolicy?sslmode=disable"
-	}
-	admin, err := sql.Open("postgres", adm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		admin.Close()
-		t.Fatalf("PostgreSQL is not reachable at %s (%v): start it with docker/sandbox up", adm, err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "recpolicy_test_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close()
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(adm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
 
 // cityRules is the city's rules file.
 func cityRules(t *testing.T) *rules.Rules {
@@ -72,7 +31,7 @@ func cityRules(t *testing.T) *rules.Rules {
 }
 
 func TestJobsPurgeAndVerifyOnSchedule(t *testing.T) {
-	dsn := jobsTestDB(t)
+	dsn := pgtest.DB(t)
 	st, err := archive.Connect(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +117,7 @@ VALUES ($1, $2, $3, '235', $4, $4, $5)`, p, hex.EncodeToString(sum[:]), len(data
 }
 
 func TestJobsRefusedPurgeIsReported(t *testing.T) {
-	dsn := jobsTestDB(t)
+	dsn := pgtest.DB(t)
 	st, err := archive.Connect(dsn)
 	if err != nil {
 		t.Fatal(err)

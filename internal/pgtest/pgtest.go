@@ -1,4 +1,4 @@
-// Package pgtest gives the archive's tests a throwaway database in the
+// Package pgtest gives the tests that need PostgreSQL a throwaway database in the
 // sandbox PostgreSQL, and stops and starts that server for the outage
 // tests. It is imported by tests only.
 package pgtest
