@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
@@ -149,9 +150,10 @@ func (s *Store) AccessLog(ctx context.Context, f AccessLogFilter) ([]AccessEntry
 }
 
 // CopyOut copies a recording out of the archive (area) to dst, a new file
-// (never overwritten, mode 0600), after checking the archived file against
-// its checksum; the copy is checked too.
-func CopyOut(area string, r archive.StoredRecording, dst string) error {
+// made by create (nil: created mode 0600, never overwritten, never through
+// a link), after checking the archived file against its checksum; the copy
+// is checked too, and removed when anything failed.
+func CopyOut(area string, r archive.StoredRecording, dst string, create func(string) (*os.File, error)) error {
 	if err := files.Check(area, r.Path, r.SHA256, r.Size); err != nil {
 		return fmt.Errorf("copy recording %d: %w", r.ID, err)
 	}
@@ -160,7 +162,12 @@ func CopyOut(area string, r archive.StoredRecording, dst string) error {
 		return fmt.Errorf("copy recording %d: %w", r.ID, err)
 	}
 	defer src.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if create == nil {
+		create = func(p string) (*os.File, error) {
+			return os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		}
+	}
+	out, err := create(dst)
 	if err != nil {
 		return fmt.Errorf("copy recording %d: %w (give a new file name)", r.ID, err)
 	}

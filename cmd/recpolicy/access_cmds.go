@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive/register"
+	"github.com/villedemercier/recpolicy/internal/access"
 )
 
 // recordingsGet runs `recpolicy recordings get ID --out FILE …`: a copy of
@@ -47,6 +48,14 @@ func recordingsGet(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if fi, err := os.Stat(filepath.Dir(*out)); err != nil || !fi.IsDir() {
 		return exitCode(stderr, name, badUsage("--out %s: its directory %s does not exist", *out, filepath.Dir(*out)))
 	}
+	var create func(string) (*os.File, error) // nil: a new 0600 file
+	if c, ok := access.Sudo(); ok {
+		// Root writes for the caller only where the caller could write.
+		if err := access.CheckCallersFolder(c, filepath.Dir(*out)); err != nil {
+			return exitCode(stderr, name, fmt.Errorf("--out %s: %w", *out, err))
+		}
+		create = func(p string) (*os.File, error) { return access.CreateFor(c, p) }
+	}
 	env, err := openArchiveEnv(*cfgFile, true)
 	if err != nil {
 		return exitCode(stderr, name, err)
@@ -64,7 +73,7 @@ func recordingsGet(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}
-	if err := register.CopyOut(env.cfg.Archive.Dir, rec, *out); err != nil {
+	if err := register.CopyOut(env.cfg.Archive.Dir, rec, *out, create); err != nil {
 		// The grant is logged; so is that nothing was handed over.
 		if aerr := env.audit(ctx, name, strconv.FormatInt(rec.ID, 10), *purpose, reqID, register.Refused,
 			map[string]any{"reason": "copy failed, nothing handed over: " + err.Error()}); aerr != nil {

@@ -56,7 +56,7 @@ type archiveEnv struct {
 }
 
 func openArchiveEnv(configFile string, needRules bool) (*archiveEnv, error) {
-	cfg, err := config.Load(configFile)
+	cfg, err := loadConfig(configFile)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func openArchiveEnv(configFile string, needRules bool) (*archiveEnv, error) {
 	}
 	env := &archiveEnv{cfg: cfg, store: st, query: query.NewStore(st), register: register.NewStore(st), retention: retention.NewStore(st), ingest: ingest.NewStore(st)}
 	if needRules {
-		if env.rules, err = rules.Load(cfg.RulesFile); err != nil {
+		if env.rules, err = loadRules(cfg.RulesFile); err != nil {
 			st.Close()
 			return nil, fmt.Errorf("load rules %s (rules_file of %s): %w", cfg.RulesFile, configFile, err)
 		}

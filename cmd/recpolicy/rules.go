@@ -17,7 +17,7 @@ func rulesCheck(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	rc := 0
 	for _, f := range args {
-		r, err := rules.Load(f)
+		r, err := loadRules(f)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			fmt.Fprintf(stderr, "%s: INVALID\n", f)
@@ -56,7 +56,7 @@ func rulesTest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "recpolicy rules test: usage: recpolicy rules test FILE --from X --to Y [--via TRUNK] [--party Z]...")
 		return 2
 	}
-	r, err := rules.Load(file)
+	r, err := loadRules(file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -120,7 +120,7 @@ func rulesShow(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "recpolicy rules show: usage: recpolicy rules show FILE")
 		return 2
 	}
-	r, err := rules.Load(args[0])
+	r, err := loadRules(args[0])
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/villedemercier/recpolicy/internal/access"
 	"github.com/villedemercier/recpolicy/internal/daemon"
 )
 
@@ -40,6 +41,14 @@ func cmdRun(ctx context.Context, args []string, reload <-chan struct{}, stderr i
 	if *cfg == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "recpolicy run: give the configuration file: recpolicy run --config /etc/recpolicy/recpolicy.yaml")
 		return 2
+	}
+	if _, ok := access.Sudo(); ok {
+		// The daemon reads the config and its secrets: under sudo, only
+		// root's own files, and no problem's words shown.
+		if _, err := loadConfig(*cfg); err != nil {
+			fmt.Fprintf(stderr, "recpolicy run: %v\n", err)
+			return 1
+		}
 	}
 	if err := daemon.Run(ctx, daemon.Options{ConfigFile: *cfg, Reload: reload, Log: stderr}); err != nil {
 		fmt.Fprintf(stderr, "recpolicy run: %v\n", err)
