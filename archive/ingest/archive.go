@@ -18,10 +18,13 @@ import (
 // Config says where the archive writes. Zero values of the tuning fields
 // take their defaults.
 type Config struct {
-	DSN      string         // PostgreSQL address (a secret: never logged)
-	SpoolDir string         // local spool directory; created when missing
-	Location *time.Location // the PBX's time zone, for the Cdr event's times; UTC when nil
-	Log      zerolog.Logger
+	DSN string // PostgreSQL address (a secret: never logged)
+	// MigrateDSN is the schema owner's address, used only for the
+	// migrations; empty: DSN.
+	MigrateDSN string
+	SpoolDir   string         // local spool directory; created when missing
+	Location   *time.Location // the PBX's time zone, for the Cdr event's times; UTC when nil
+	Log        zerolog.Logger
 
 	// Migrate, when true, makes Run apply the schema's migrations as soon
 	// as the database answers (the daemon sets it).

@@ -95,7 +95,7 @@ func (a *Archive) connect(ctx context.Context, migrated *bool) error {
 		return err
 	}
 	if !*migrated {
-		applied, err := a.store.Migrate(cctx)
+		applied, err := a.migrate(cctx)
 		if err != nil {
 			return err
 		}
@@ -105,6 +105,20 @@ func (a *Archive) connect(ctx context.Context, migrated *bool) error {
 		*migrated = true
 	}
 	return nil
+}
+
+// migrate applies the schema's migrations, as the owner role when
+// MigrateDSN is set.
+func (a *Archive) migrate(ctx context.Context) ([]int64, error) {
+	if a.cfg.MigrateDSN == "" {
+		return a.store.Migrate(ctx)
+	}
+	owner, err := archive.Connect(a.cfg.MigrateDSN)
+	if err != nil {
+		return nil, err
+	}
+	defer owner.Close()
+	return owner.Migrate(ctx)
 }
 
 // backoff is the wait after n consecutive failures: doubling from

@@ -91,10 +91,7 @@ func (s *Store) LogAccess(ctx context.Context, e AccessEntry) (int64, error) {
 			return 0, fmt.Errorf("log access: %w", err)
 		}
 	}
-	var id int64
-	err := s.db.QueryRowContext(ctx, `INSERT INTO access_log (login, role, action, object, request_id, purpose, outcome, detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		e.Login, e.Role, e.Action, e.Object, e.RequestID, e.Purpose, e.Outcome, string(detail)).Scan(&id)
+	id, err := s.appendChained(ctx, e, detail)
 	if err != nil {
 		return 0, fmt.Errorf("log access: %w", err)
 	}

@@ -194,9 +194,9 @@ func (s *Store) finish(ctx context.Context, logID int64, kind string, id int64, 
 		return fmt.Errorf("finish destruction: begin: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE destruction_log SET state = 'done', destroyed_at = now(),
-  note = CASE WHEN $2 = '' THEN note WHEN note = '' THEN $2 ELSE note || '; ' || $2 END
-WHERE id = $1 AND state = 'pending'`, logID, note); err != nil {
+	// The runtime role may not UPDATE the log: only this function, which
+	// runs as the owner, turns a pending row done (migration 00006).
+	if _, err := tx.ExecContext(ctx, `SELECT destruction_log_finish($1, 'done', $2)`, logID, note); err != nil {
 		return fmt.Errorf("finish destruction: %w", err)
 	}
 	table := "recordings"
@@ -217,7 +217,7 @@ WHERE id = $1 AND state = 'pending'`, logID, note); err != nil {
 func (s *Store) failLog(logID int64, note string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = s.db.ExecContext(ctx, `UPDATE destruction_log SET state = 'failed', note = $2 WHERE id = $1 AND state = 'pending'`, logID, note)
+	_, _ = s.db.ExecContext(ctx, `SELECT destruction_log_finish($1, 'failed', $2)`, logID, note)
 }
 
 // resumePending completes the destructions a previous run committed but

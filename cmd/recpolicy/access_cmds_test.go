@@ -211,6 +211,27 @@ func TestDirectorsSeeTheirDepartmentOnly(t *testing.T) {
 			t.Errorf("access log has %d entries %q, want %d (all: %v)", count[k], k, want, count)
 		}
 	}
+
+	// The log proves itself: whole, verify says OK; one row altered (by a
+	// superuser, triggers off), it names the row and exits 1; directors may
+	// not run it.
+	if rc, out, errs := f.as(t, "root", group("access"), "verify", "--config", f.cfg); rc != 0 || !strings.Contains(out, "OK: no row altered") {
+		t.Fatalf("access verify: %d %q %q", rc, out, errs)
+	}
+	if rc, _, errs := f.as(t, "dferland", group("access"), "verify", "--config", f.cfg); rc != 1 || !strings.Contains(errs, "for the administrators") {
+		t.Errorf("access verify as a director: %d %q", rc, errs)
+	}
+	db := f.st.DB()
+	for _, q := range []string{`ALTER TABLE access_log DISABLE TRIGGER USER`,
+		`UPDATE access_log SET login = 'quelquun' WHERE chain_seq = 3`, `ALTER TABLE access_log ENABLE TRIGGER USER`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rc, out, errs := f.as(t, "root", group("access"), "verify", "--config", f.cfg); rc != 1 || !strings.Contains(out, "(chain 3): its content does not match its hash") ||
+		!strings.Contains(errs, "access log chain broken") {
+		t.Errorf("access verify after a row was altered: %d %q %q", rc, out, errs)
+	}
 }
 
 func TestRecordingsGetAndTheRegister(t *testing.T) {

@@ -100,9 +100,22 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	applied, err := env.store.Migrate(ctx)
+	owner, which := env.store, "archive.dsn"
+	if env.cfg.Archive.MigrateDSN.Set() {
+		// The schema's owner migrates; the runtime role cannot.
+		dsn, err := env.cfg.Archive.MigrateDSN.Resolve()
+		if err != nil {
+			return exitCode(stderr, name, fmt.Errorf("archive.migrate_dsn: %w", err))
+		}
+		if owner, err = archive.Connect(dsn); err != nil {
+			return exitCode(stderr, name, err)
+		}
+		defer owner.Close()
+		which = "archive.migrate_dsn"
+	}
+	applied, err := owner.Migrate(ctx)
 	if err != nil {
-		return exitCode(stderr, name, fmt.Errorf("%w (is PostgreSQL up, and archive.dsn right?)", err))
+		return exitCode(stderr, name, fmt.Errorf("%w (is PostgreSQL up, and %s right, naming the schema's owner?)", err, which))
 	}
 	v, err := env.store.SchemaVersion(ctx)
 	if err != nil {

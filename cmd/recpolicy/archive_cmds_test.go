@@ -66,7 +66,7 @@ func TestArchiveCommands(t *testing.T) {
 	recs := func(a []string, o, e *bytes.Buffer) int { return group("recordings")(a, o, e) }
 	migrate := func(a []string, o, e *bytes.Buffer) int { return group("migrate")(a, o, e) }
 
-	if rc, out, errs := runCmd(migrate, "--config", cfg); rc != 0 || !strings.Contains(out, "version 4") {
+	if rc, out, errs := runCmd(migrate, "--config", cfg); rc != 0 || !strings.Contains(out, "version 7") {
 		t.Fatalf("migrate: %d %q %q", rc, out, errs)
 	}
 	if rc, out, _ := runCmd(migrate, "--config", cfg); rc != 0 || !strings.Contains(out, "up to date") {

@@ -42,6 +42,7 @@ func commandTable() []cliCommand {
 		{"requests decide", "N --config FILE ...", "decide a request, jointly with the Greffe", requests("decide")},
 		{"requests close", "N --config FILE ...", "close a request once its copies are destroyed", requests("close")},
 		{"access log", "--config FILE [--login NAME] [--since T] [--until T] [--json]", "who accessed what, when, why", accessLog},
+		{"access verify", "--config FILE [--json]", "prove the access log whole: no row altered, removed or added", accessVerify},
 		{"recordings destroy", "ID|PATH --config FILE --reason TEXT --by NAME [--early REF] [--dry-run]", "destroy one recording, logged", cmdRecordingsDestroy},
 		{"hold add", "--config FILE ...", "keep recordings past their retention (complaint, litigation)", holdAdd},
 		{"hold release", "ID --config FILE ...", "release a hold", holdRelease},

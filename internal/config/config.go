@@ -21,6 +21,9 @@ type Secret struct {
 	File string `yaml:"file"`
 }
 
+// Set reports whether the secret names a source.
+func (s Secret) Set() bool { return s.Env != "" || s.File != "" }
+
 // Resolve returns the secret's value: the environment variable when set,
 // else the file's first line.
 func (s Secret) Resolve() (string, error) {
@@ -92,7 +95,13 @@ type Recording struct {
 // metadata and the call records go.
 type Archive struct {
 	Dir string `yaml:"dir"`
+	// DSN is the database address the daemon and the archive commands use:
+	// a login of the recpolicy_runtime role (README "Database roles").
 	DSN Secret `yaml:"dsn"`
+	// MigrateDSN, when set, is the schema owner's address, used only to
+	// apply migrations (the daemon at start, recpolicy migrate); unset,
+	// DSN migrates too.
+	MigrateDSN Secret `yaml:"migrate_dsn"`
 	// SpoolDir holds what waits for PostgreSQL (fsync'd; replayed in order).
 	SpoolDir string `yaml:"spool_dir"`
 	// PBXTimezone is the zone of the times in Asterisk's Cdr events (the
@@ -262,4 +271,5 @@ func (c *Config) resolvePaths() {
 	abs(&c.AMI.Secret.File)
 	abs(&c.ARI.Password.File)
 	abs(&c.Archive.DSN.File)
+	abs(&c.Archive.MigrateDSN.File)
 }

@@ -62,10 +62,11 @@ const maxPendingRecordings = 10000
 const spoolRetryMax = 10 * time.Second
 
 // OpenArchiver opens the archive's spool in spoolDir and prepares the
-// database connection to dsn; the database need not be up. Cdr times are read in pbxZone (an IANA name; the rules' time
+// database connection to dsn (migrations through migrateDSN, the owner
+// role, when not empty); the database need not be up. Cdr times are read in pbxZone (an IANA name; the rules' time
 // zone when empty). Run applies the schema's migrations once the database
 // answers.
-func OpenArchiver(ctx context.Context, dsn, spoolDir, pbxZone string, current func() *rules.Rules, log zerolog.Logger) (*Archiver, error) {
+func OpenArchiver(ctx context.Context, dsn, migrateDSN, spoolDir, pbxZone string, current func() *rules.Rules, log zerolog.Logger) (*Archiver, error) {
 	loc := current().Location()
 	if pbxZone != "" {
 		var err error
@@ -73,7 +74,7 @@ func OpenArchiver(ctx context.Context, dsn, spoolDir, pbxZone string, current fu
 			return nil, fmt.Errorf("open archive: pbx time zone %q: %w (use an IANA name such as America/Toronto or UTC)", pbxZone, err)
 		}
 	}
-	a, err := ingest.Open(ctx, ingest.Config{DSN: dsn, SpoolDir: spoolDir, Location: loc, Log: log, Migrate: true})
+	a, err := ingest.Open(ctx, ingest.Config{DSN: dsn, MigrateDSN: migrateDSN, SpoolDir: spoolDir, Location: loc, Log: log, Migrate: true})
 	if err != nil {
 		return nil, err
 	}

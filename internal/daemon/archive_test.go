@@ -21,7 +21,7 @@ func TestArchiverSpoolsCdrAndFiled(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	x, err := OpenArchiver(t.Context(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable", dir, "UTC", func() *rules.Rules { return r }, zerolog.Nop())
+	x, err := OpenArchiver(t.Context(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable", "", dir, "UTC", func() *rules.Rules { return r }, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/register"
 	"github.com/villedemercier/recpolicy/archive/retention"
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -41,6 +42,7 @@ type JobOptions struct {
 // rules reload.
 type Jobs struct {
 	store *retention.Store
+	reg   *register.Store // the access log, whose chain the integrity check walks
 	rules func() *rules.Rules
 	log   zerolog.Logger
 	opts  JobOptions
@@ -78,7 +80,7 @@ func NewJobs(store *archive.Store, rulesSource func() *rules.Rules, log zerolog.
 		opts.RulesCheck = 30 * time.Second
 	}
 	j := &Jobs{
-		store: retention.NewStore(store), rules: rulesSource, log: log, opts: opts, reload: make(chan struct{}, 1),
+		store: retention.NewStore(store), reg: register.NewStore(store), rules: rulesSource, log: log, opts: opts, reload: make(chan struct{}, 1),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "recpolicy_job_runs_total", Help: "Runs of the periodic jobs, by outcome (ok, problems, refused, error).",
 		}, []string{"job", "outcome"}),
@@ -92,7 +94,7 @@ func NewJobs(store *archive.Store, rulesSource func() *rules.Rules, log zerolog.
 			Name: "recpolicy_retention_held_recordings", Help: "Recordings past their retention kept by a hold, at the last purge.",
 		}),
 		problems: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "recpolicy_integrity_problems", Help: "Files found wrong by the last integrity check, by kind (missing, altered, unknown…).",
+			Name: "recpolicy_integrity_problems", Help: "Files found wrong by the last integrity check, by kind (missing, altered, unknown…), and the breaks of the access log's hash chain (access-log-chain).",
 		}, []string{"kind"}),
 	}
 	for _, c := range []prometheus.Collector{j.runs, j.lastSuccess, j.destroyed, j.held, j.problems} {
@@ -303,8 +305,9 @@ func (j *Jobs) Verify(ctx context.Context) (*retention.IntegrityReport, error) {
 	for _, k := range []string{archive.ProblemMissing, archive.ProblemAltered, archive.ProblemUnreadable, archive.ProblemOutside, archive.ProblemUnknown} {
 		j.problems.WithLabelValues(k).Set(float64(counts[k]))
 	}
+	chainOK := j.verifyAccessLog(ctx, log)
 	outcome := "ok"
-	if !rep.OK() {
+	if !rep.OK() || !chainOK {
 		outcome = "problems"
 	}
 	j.runs.WithLabelValues(JobIntegrity, outcome).Inc()
@@ -313,6 +316,28 @@ func (j *Jobs) Verify(ctx context.Context) (*retention.IntegrityReport, error) {
 		Dur("took", rep.Finished.Sub(rep.Started)).Msg("integrity check done")
 	return rep, nil
 }
+
+// verifyAccessLog walks the access log's hash chain, logs each break and
+// the head (kept in the daemon's log, the head shows later that no row was
+// removed from the end), and sets the "access-log-chain" problem gauge.
+func (j *Jobs) verifyAccessLog(ctx context.Context, log zerolog.Logger) bool {
+	rep, err := j.reg.VerifyAccessLog(ctx)
+	if err != nil {
+		log.Error().Err(err).Msg("access log chain not checked")
+		return false
+	}
+	for _, b := range rep.Breaks {
+		log.Error().Int64("id", b.ID).Int64("seq", b.Seq).Str("detail", b.Reason).Msg("access log chain broken")
+	}
+	j.problems.WithLabelValues(ProblemAccessLogChain).Set(float64(len(rep.Breaks)))
+	log.Info().Int64("rows", rep.Rows).Int64("head_seq", rep.HeadSeq).Str("head_hash", rep.HeadHash).
+		Int64("unsealed", rep.Unsealed).Bool("ok", rep.OK()).Msg("access log chain checked")
+	return rep.OK()
+}
+
+// ProblemAccessLogChain labels the integrity problems gauge with the
+// access log's chain breaks.
+const ProblemAccessLogChain = "access-log-chain"
 
 // cronLogger sends the cron library's messages to zerolog.
 type cronLogger struct{ log zerolog.Logger }

@@ -200,7 +200,13 @@ func (d *Daemon) buildArchive(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start daemon: archive dsn: %w", err)
 	}
-	if d.archiver, err = OpenArchiver(ctx, dsn, cfg.Archive.SpoolDir, cfg.Archive.PBXTimezone, d.rules.Current, d.part("archive")); err != nil {
+	var migrateDSN string
+	if cfg.Archive.MigrateDSN.Set() {
+		if migrateDSN, err = cfg.Archive.MigrateDSN.Resolve(); err != nil {
+			return fmt.Errorf("start daemon: archive migrate_dsn: %w", err)
+		}
+	}
+	if d.archiver, err = OpenArchiver(ctx, dsn, migrateDSN, cfg.Archive.SpoolDir, cfg.Archive.PBXTimezone, d.rules.Current, d.part("archive")); err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
 	d.reg.MustRegister(d.archiver.Collectors()...)

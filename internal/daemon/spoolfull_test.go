@@ -34,7 +34,7 @@ func TestSpoolOnFullDiskLosesNothing(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
 	spool := filepath.Join(mnt, "spool")
-	x, err := OpenArchiver(t.Context(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable", spool, "UTC", func() *rules.Rules { return r }, zerolog.Nop())
+	x, err := OpenArchiver(t.Context(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable", "", spool, "UTC", func() *rules.Rules { return r }, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
