@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -233,29 +232,12 @@ func (l *listFlags) parse(fs *flag.FlagSet) (*archiveEnv, listQuery, error) {
 		env.store.Close()
 		return nil, q, badUsage("--since %s is not before --until %s: swap them or widen the range", l.since, l.until)
 	}
-	if l.department != "" {
-		if _, ok := r.Department(l.department); !ok {
-			env.store.Close()
-			var ids []string
-			for _, d := range r.Departments() {
-				ids = append(ids, d.ID)
-			}
-			return nil, q, badUsage("--department %q is not in %s: use one of %s", l.department, r.Source(), strings.Join(ids, ", "))
-		}
-		q.byExtension = true
-		for _, e := range r.Extensions() {
-			if slices.Contains(e.Departments, l.department) && (len(exts) == 0 || slices.Contains(exts, e.Number)) {
-				q.extensions = append(q.extensions, e.Number)
-				q.endpoints = append(q.endpoints, e.Endpoint)
-			}
-		}
-	} else if len(exts) > 0 {
-		q.byExtension = true
-		for _, n := range exts {
-			q.extensions = append(q.extensions, n)
-			q.endpoints = append(q.endpoints, endpointOf(r, n))
-		}
+	aq := access.Query{}
+	if err := access.Select(&aq, r, exts, l.department); err != nil {
+		env.store.Close()
+		return nil, q, badUsage("--department %q is not in %s: %v", l.department, r.Source(), err)
 	}
+	q.byExtension, q.extensions, q.endpoints = aq.ByExtension, aq.Extensions, aq.Endpoints
 	return env, q, nil
 }
 
@@ -269,15 +251,6 @@ func (l *listFlags) describe() string {
 		}
 	}
 	return strings.Join(parts, " ")
-}
-
-// endpointOf is the PJSIP endpoint of extension n in r (n itself when r
-// does not list it).
-func endpointOf(r *rules.Rules, n string) string {
-	if e, ok := r.Extension(n); ok {
-		return e.Endpoint
-	}
-	return n
 }
 
 // parseWhen reads a date (midnight in loc; dateOnly true), a local date

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 )
@@ -55,6 +56,12 @@ func commandTable() []cliCommand {
 			return retentionDestroy(ctx, "recpolicy retention destroy", args, false, stdout, stderr)
 		}},
 		{"retention log", "--config FILE", "the destruction log", retentionLog},
+		{"console", "--config FILE", "the web console (HTTPS), its own process", runConsole},
+		{"users add", "LOGIN --config FILE [--name TEXT] < password", "a local account of the console", usersCmd("add", os.Stdin)},
+		{"users passwd", "LOGIN --config FILE < password", "change a local account's password (ends its sessions)", usersCmd("passwd", os.Stdin)},
+		{"users disable", "LOGIN --config FILE", "disable a local account (ends its sessions)", usersCmd("disable", nil)},
+		{"users enable", "LOGIN --config FILE", "enable it again", usersCmd("enable", nil)},
+		{"users list", "--config FILE", "the local accounts", usersCmd("list", nil)},
 		{"quarantine list", "--config FILE [--json]", "what could not be archived", quarantineList},
 		{"quarantine replay", "--config FILE [--json]", "try it again after a fix", quarantineReplay},
 		{"version", "", "the version", nil},

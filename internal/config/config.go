@@ -179,6 +179,7 @@ type Config struct {
 	Recording Recording `yaml:"recording"`
 	Archive   Archive   `yaml:"archive"`
 	Access    Access    `yaml:"access"`
+	Console   Console   `yaml:"console"`
 	Listen    string    `yaml:"listen"`
 	LogLevel  string    `yaml:"log_level"`
 	// Workers bounds the concurrent filing of completed recordings.
@@ -248,6 +249,7 @@ func (c *Config) setDefaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	c.Console.setDefaults()
 	if c.Workers == 0 {
 		c.Workers = 4
 	}
@@ -272,4 +274,6 @@ func (c *Config) resolvePaths() {
 	abs(&c.ARI.Password.File)
 	abs(&c.Archive.DSN.File)
 	abs(&c.Archive.MigrateDSN.File)
+	abs(&c.Console.TLSCert)
+	abs(&c.Console.TLSKey)
 }

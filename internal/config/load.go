@@ -124,6 +124,7 @@ func (c *Config) validate() []string {
 	default:
 		p = append(p, fmt.Sprintf("log_level %q is unknown; use debug, info, warn or error", c.LogLevel))
 	}
+	p = append(p, c.Console.validate()...)
 	return p
 }
 

@@ -1,0 +1,255 @@
+package console
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/internal/access"
+)
+
+// apiError is an API answer's error: its status and the words shown.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(msg string) error { return &apiError{http.StatusBadRequest, msg} }
+
+// errNotFound answers a recording that does not exist and one the
+// viewer may not see alike.
+var errNotFound = &apiError{http.StatusNotFound, "Enregistrement introuvable."}
+
+// api wraps an API handler: a live session is required, the answer is
+// JSON, an error becomes {"error": …} with its status (a refusal is a
+// 404 for recordings, as if they did not exist, and the guard has logged
+// it).
+func (s *Server) api(h func(*visitor, *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		v := s.visitorOf(r)
+		if v == nil {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Session expirée : reconnectez-vous.", "login": "/connexion"})
+			return
+		}
+		out, err := h(v, r)
+		if err != nil {
+			var ae *apiError
+			switch {
+			case errors.As(err, &ae):
+			case errors.Is(err, access.ErrAccessDenied):
+				ae = &apiError{http.StatusForbidden, "Accès refusé."}
+			case errors.Is(err, access.ErrNotLogged):
+				s.log.Error().Err(err).Msg("console: access log unavailable")
+				ae = &apiError{http.StatusServiceUnavailable, "Le journal des accès est indisponible : rien n'est montré. Réessayez plus tard."}
+			default:
+				s.log.Error().Err(err).Str("path", r.URL.Path).Msg("console: request failed")
+				ae = &apiError{http.StatusInternalServerError, "Erreur du serveur ; réessayez plus tard."}
+			}
+			writeJSON(w, ae.status, map[string]string{"error": ae.msg})
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	_ = enc.Encode(v)
+}
+
+// me answers GET /api/moi: who is logged in, their role and what they may do.
+func (s *Server) me(v *visitor, _ *http.Request) (any, error) {
+	vw := v.viewer()
+	return map[string]any{
+		"login": vw.Login, "role": vw.Role, "departments": vw.Departments, "extensions": vw.Extensions,
+		"purposes": access.PurposesFor(vw), "may_download": vw.MayDownload(),
+	}, nil
+}
+
+// recordingJSON is a recording as the API shows it: no path on disk.
+type recordingJSON struct {
+	ID             int64           `json:"id"`
+	File           string          `json:"file"`
+	Extension      string          `json:"extension"`
+	Departments    []string        `json:"departments"`
+	Direction      string          `json:"direction"`
+	Start          time.Time       `json:"start"`
+	End            time.Time       `json:"end,omitzero"`
+	Duration       float64         `json:"duration"`
+	Size           int64           `json:"size"`
+	SHA256         string          `json:"sha256"`
+	LinkedID       string          `json:"linkedid"`
+	RetentionClass string          `json:"retention_class"`
+	DecisionRule   string          `json:"decision_rule,omitempty"`
+	DecisionReason string          `json:"decision_reason,omitempty"`
+	RulesSHA256    string          `json:"rules_sha256,omitempty"`
+	Greeting       string          `json:"greeting,omitempty"`
+	Parties        json.RawMessage `json:"parties,omitempty"`
+}
+
+func toJSON(r archive.StoredRecording) recordingJSON {
+	return recordingJSON{ID: r.ID, File: filepath.Base(r.Path), Extension: r.Extension, Departments: r.Departments,
+		Direction: r.Direction, Start: r.Start, End: r.End, Duration: r.Duration, Size: r.Size, SHA256: r.SHA256,
+		LinkedID: r.LinkedID, RetentionClass: r.RetentionClass, DecisionRule: r.DecisionRule, DecisionReason: r.DecisionReason,
+		RulesSHA256: r.RulesSHA256, Greeting: r.Greeting, Parties: r.Parties}
+}
+
+// maxLimit caps a list's rows.
+const maxLimit = 1000
+
+// listRecordings answers GET /api/recordings?depuis=&jusqua=&poste=&direction_=&numero=&direction=&limite=.
+func (s *Server) listRecordings(v *visitor, r *http.Request) (any, error) {
+	rl := s.rules()
+	q, described, err := parseList(r, rl.Location())
+	if err != nil {
+		return nil, err
+	}
+	var exts []string
+	if p := r.URL.Query().Get("poste"); p != "" {
+		for _, e := range strings.Split(p, ",") {
+			e = strings.TrimSpace(e)
+			if n, flag := archive.ClassifyNumber(e); flag != archive.NumberOK || n != e {
+				return nil, badRequest("« poste » : donnez des numéros de poste, par exemple 235.")
+			}
+			exts = append(exts, e)
+		}
+	}
+	if err := access.Select(&q, rl, exts, r.URL.Query().Get("service")); err != nil {
+		return nil, badRequest("« service » : ce service n'existe pas.")
+	}
+	recs, err := v.guard.ListRecordings(r.Context(), "console recordings list", described, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]recordingJSON, len(recs))
+	for i, rec := range recs {
+		out[i] = toJSON(rec)
+	}
+	return map[string]any{"recordings": out, "limit": q.Limit}, nil
+}
+
+// parseList reads the filters every list shares; described is the query
+// as the access log keeps it.
+func parseList(r *http.Request, loc *time.Location) (access.Query, string, error) {
+	qs := r.URL.Query()
+	q := access.Query{Limit: 100}
+	day := func(key string, end bool) (time.Time, error) {
+		s := strings.TrimSpace(qs.Get(key))
+		if s == "" {
+			return time.Time{}, nil
+		}
+		t, err := time.ParseInLocation("2006-01-02", s, loc)
+		if err != nil {
+			return t, badRequest("« " + key + " » : une date comme 2026-11-28.")
+		}
+		if end {
+			t = t.AddDate(0, 0, 1)
+		}
+		return t, nil
+	}
+	var err error
+	if q.Since, err = day("depuis", false); err != nil {
+		return q, "", err
+	}
+	if q.Until, err = day("jusqua", true); err != nil {
+		return q, "", err
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		return q, "", badRequest("« depuis » doit précéder « jusqu'à ».")
+	}
+	switch d := qs.Get("direction"); d {
+	case "", archive.DirectionInbound, archive.DirectionOutbound, archive.DirectionOther:
+		q.Direction = d
+	default:
+		return q, "", badRequest("« direction » : inbound, outbound ou other.")
+	}
+	q.Number = strings.TrimSpace(qs.Get("numero"))
+	if l := qs.Get("limite"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > maxLimit {
+			return q, "", badRequest("« limite » : de 1 à 1000.")
+		}
+		q.Limit = n
+	}
+	var parts []string
+	for _, k := range []string{"depuis", "jusqua", "poste", "service", "direction", "numero", "limite"} {
+		if v := qs.Get(k); v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	return q, strings.Join(parts, " "), nil
+}
+
+// recordingRef is the {id} of a recording's URL, digits only.
+func recordingRef(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if n, err := strconv.ParseInt(id, 10, 64); err != nil || n <= 0 {
+		return "", errNotFound
+	}
+	return id, nil
+}
+
+// showRecording answers GET /api/recordings/{id}: its facts, no audio.
+func (s *Server) showRecording(v *visitor, r *http.Request) (any, error) {
+	ref, err := recordingRef(r)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := v.guard.Recording(r.Context(), "console recording show", ref, "", nil, nil)
+	if err != nil {
+		return nil, hideRefusal(err)
+	}
+	return map[string]any{"recording": toJSON(rec), "purposes": access.PurposesFor(v.viewer()), "may_download": v.viewer().MayDownload()}, nil
+}
+
+// hideRefusal makes a recording refused and one missing answer alike.
+func hideRefusal(err error) error {
+	if errors.Is(err, access.ErrAccessDenied) || errors.Is(err, archive.ErrNotFound) {
+		return errNotFound
+	}
+	return err
+}
+
+// listen answers POST /api/recordings/{id}/ecoute {"purpose": code,
+// "request": N}: the purpose is logged first, then a ticket to the audio
+// is given, valid for this session only.
+func (s *Server) listen(v *visitor, r *http.Request) (any, error) {
+	ref, err := recordingRef(r)
+	if err != nil {
+		return nil, err
+	}
+	var body struct {
+		Purpose string `json:"purpose"`
+		Request *int64 `json:"request"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<10)).Decode(&body); err != nil {
+		return nil, badRequest("Indiquez la finalité de l'écoute.")
+	}
+	rec, p, err := v.guard.Listen(r.Context(), "console listen", ref, body.Purpose, body.Request, map[string]any{"client": client(r)})
+	if err != nil {
+		// The guard decided and logged; the words only differ: a purpose
+		// refused is said, a recording refused answers as one missing.
+		if p, ok := access.LookupPurpose(body.Purpose); errors.Is(err, access.ErrAccessDenied) &&
+			(!ok || (p.AdminOnly && !v.viewer().Admin()) || (p.Request && body.Request == nil)) {
+			return nil, &apiError{http.StatusForbidden, "Cette finalité ne vous est pas permise par la politique (jamais la curiosité) ; une plainte ou un litige passe par une demande écrite accordée."}
+		}
+		return nil, hideRefusal(err)
+	}
+	if err := s.verify(rec); err != nil {
+		return nil, err
+	}
+	t := s.tickets.issue(v.idHash, rec, p.Code, time.Now())
+	return map[string]any{"audio": "/api/recordings/" + ref + "/audio?t=" + t, "purpose": p}, nil
+}

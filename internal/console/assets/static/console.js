@@ -1,0 +1,153 @@
+// recpolicy console: fills the pages from the JSON API (/api/...). No
+// inline script anywhere (the Content-Security-Policy forbids it), and
+// every value from the server is written with textContent, never as HTML.
+"use strict";
+
+const fmtDate = (s) => new Date(s).toLocaleString("fr-CA", { dateStyle: "short", timeStyle: "short" });
+const fmtDur = (secs) => {
+  const s = Math.round(secs);
+  return Math.floor(s / 60) + " min " + String(s % 60).padStart(2, "0") + " s";
+};
+const dirs = { inbound: "entrant", outbound: "sortant", other: "autre" };
+
+async function api(path, opts) {
+  const res = await fetch(path, Object.assign({ credentials: "same-origin", headers: { "Accept": "application/json" } }, opts || {}));
+  if (res.status === 401) {
+    location.href = "/connexion";
+    throw new Error("session expirée");
+  }
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const e = new Error(body.error || ("Erreur " + res.status));
+    e.status = res.status;
+    throw e;
+  }
+  return body;
+}
+
+function cell(tr, text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  tr.appendChild(td);
+  return td;
+}
+
+async function recordingsPage() {
+  const form = document.getElementById("filters");
+  const status = document.getElementById("status");
+  const tbody = document.querySelector("#results tbody");
+  const params = new URLSearchParams(location.search);
+  for (const [k, v] of params) {
+    if (form.elements[k]) form.elements[k].value = v;
+  }
+  async function search() {
+    const q = new URLSearchParams();
+    for (const el of form.elements) {
+      if (el.name && el.value) q.set(el.name, el.value);
+    }
+    history.replaceState(null, "", "?" + q.toString());
+    status.textContent = "Recherche…";
+    tbody.replaceChildren();
+    try {
+      const body = await api("/api/recordings?" + q.toString());
+      for (const r of body.recordings) {
+        const tr = document.createElement("tr");
+        cell(tr, fmtDate(r.start));
+        cell(tr, r.extension);
+        cell(tr, (r.departments || []).join(", "));
+        cell(tr, dirs[r.direction] || r.direction);
+        cell(tr, fmtDur(r.duration));
+        const td = cell(tr, "");
+        const a = document.createElement("a");
+        a.href = "/enregistrements/" + encodeURIComponent(r.id);
+        a.textContent = r.file;
+        td.appendChild(a);
+        tbody.appendChild(tr);
+      }
+      status.textContent = body.recordings.length + " enregistrement(s)" +
+        (body.recordings.length >= body.limit ? " — les plus récents ; précisez la recherche pour voir les autres" : "");
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  }
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); search(); });
+  search();
+}
+
+async function recordingPage() {
+  const id = location.pathname.split("/").pop();
+  const status = document.getElementById("status");
+  const facts = document.getElementById("facts");
+  let body;
+  try {
+    body = await api("/api/recordings/" + encodeURIComponent(id));
+  } catch (e) {
+    document.getElementById("title").textContent = e.status === 404 ? "Enregistrement introuvable" : "Erreur";
+    status.textContent = e.message;
+    return;
+  }
+  const r = body.recording;
+  document.getElementById("title").textContent = r.file;
+  const rows = [
+    ["Date", fmtDate(r.start)], ["Poste", r.extension], ["Service", (r.departments || []).join(", ")],
+    ["Sens", dirs[r.direction] || r.direction], ["Durée", fmtDur(r.duration)],
+    ["Avis d'enregistrement", r.greeting || "—"], ["Règle", r.decision_rule ? r.decision_rule + " — " + (r.decision_reason || "") : "—"],
+    ["Version des règles", r.rules_sha256 ? r.rules_sha256.slice(0, 12) : "—"], ["Conservation", r.retention_class],
+    ["Empreinte SHA-256", r.sha256], ["Appel (linkedid)", r.linkedid || "—"],
+  ];
+  for (const [k, v] of rows) {
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    dd.textContent = v;
+    facts.append(dt, dd);
+  }
+  const section = document.getElementById("listen");
+  const select = document.getElementById("purpose");
+  const reqLabel = document.getElementById("request-label");
+  for (const p of body.purposes) {
+    const o = document.createElement("option");
+    o.value = p.code;
+    o.textContent = p.label;
+    o.dataset.request = p.request ? "1" : "";
+    select.appendChild(o);
+  }
+  select.addEventListener("change", () => {
+    const o = select.selectedOptions[0];
+    reqLabel.hidden = !(o && o.dataset.request);
+  });
+  section.hidden = false;
+  const audio = document.getElementById("audio");
+  document.getElementById("purpose-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const payload = { purpose: select.value };
+    const req = document.getElementById("request").value.trim();
+    if (!reqLabel.hidden && req) payload.request = Number(req);
+    try {
+      const res = await api("/api/recordings/" + encodeURIComponent(id) + "/ecoute", {
+        method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify(payload),
+      });
+      audio.src = res.audio;
+      document.getElementById("player").hidden = false;
+      document.getElementById("purpose-form").hidden = true;
+      status.textContent = "Finalité journalisée : " + res.purpose.label;
+      if (body.may_download) {
+        const a = document.getElementById("download");
+        a.href = res.audio + "&telecharger=1";
+        a.hidden = false;
+      }
+      audio.play().catch(() => {});
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  });
+  document.getElementById("back10").addEventListener("click", () => { audio.currentTime = Math.max(0, audio.currentTime - 10); });
+  document.getElementById("fwd10").addEventListener("click", () => { audio.currentTime = Math.min(audio.duration || 0, audio.currentTime + 10); });
+  document.getElementById("speed").addEventListener("change", (ev) => { audio.playbackRate = Number(ev.target.value); });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const page = document.body.dataset.page;
+  if (page === "recordings") recordingsPage();
+  if (page === "recording") recordingPage();
+});

@@ -1,0 +1,351 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/accounts"
+	"github.com/villedemercier/recpolicy/archive/ingest"
+	"github.com/villedemercier/recpolicy/archive/register"
+	"github.com/villedemercier/recpolicy/internal/auth"
+	"github.com/villedemercier/recpolicy/internal/config"
+	"github.com/villedemercier/recpolicy/internal/pgtest"
+	"github.com/villedemercier/recpolicy/rules"
+)
+
+// fixture is a console over a fresh database holding one recording of
+// each kind that matters to a director of communications-ti (jtremblay).
+type fixture struct {
+	srv     *httptest.Server
+	archive string
+	st      *archive.Store
+	ids     map[string]int64
+	wavs    map[string][]byte
+}
+
+const password = "une phrase de passe assez longue"
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, err := archive.Connect(pgtest.DB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("../../rules/mercier.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src = bytes.Replace(src, []byte("  - id: communications-ti\n"), []byte("  - id: communications-ti\n    director_user: jtremblay\n"), 1)
+	os.MkdirAll(filepath.Join(dir, "sounds"), 0o755)
+	os.WriteFile(filepath.Join(dir, "sounds", "avis-enregistrement.wav"), []byte("RIFF"), 0o644)
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rulesFile, src, 0o644)
+	r, err := rules.Load(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Archive: config.Archive{Dir: filepath.Join(dir, "archive")},
+		Access: config.Access{Administrators: []string{"mlaroche"}}}
+	cfg.Console = config.Console{SessionIdle: config.Duration(30 * time.Minute), SessionMax: config.Duration(10 * time.Hour), LockAfter: 5, LockFor: config.Duration(15 * time.Minute)}
+
+	f := &fixture{st: st, archive: cfg.Archive.Dir, ids: map[string]int64{}, wavs: map[string][]byte{}}
+	t0 := time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)
+	var cdrs []*ingest.CDR
+	var recs []*archive.Recording
+	for i, c := range []struct{ label, ext string }{{"comm", "235"}, {"confidential", "252"}, {"police", "801"}} {
+		start := t0.Add(time.Duration(i) * time.Minute)
+		linked := "L" + c.label
+		ft := func(t time.Time) string { return t.Format("2006-01-02 15:04:05") }
+		cdr, _, err := ingest.ParseCDR([]ingest.Field{
+			{Key: "Source", Value: "5145550100"}, {Key: "Destination", Value: c.ext}, {Key: "Channel", Value: fmt.Sprintf("PJSIP/carrier-%08d", i)},
+			{Key: "DestinationChannel", Value: fmt.Sprintf("PJSIP/%s-%08d", c.ext, i)}, {Key: "StartTime", Value: ft(start)}, {Key: "AnswerTime", Value: ft(start)},
+			{Key: "EndTime", Value: ft(start.Add(30 * time.Second))}, {Key: "Duration", Value: "30"}, {Key: "BillableSeconds", Value: "30"},
+			{Key: "Disposition", Value: "ANSWERED"}, {Key: "UniqueID", Value: linked}, {Key: "LinkedID", Value: linked}, {Key: "Sequence", Value: "1"},
+		}, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cdrs = append(cdrs, &cdr)
+		p := filepath.Join(cfg.Archive.Dir, "2026", "11", "27", c.label+".wav")
+		os.MkdirAll(filepath.Dir(p), 0o750)
+		data := bytes.Repeat([]byte(c.label+" audio "), 500)
+		os.WriteFile(p, data, 0o640)
+		f.wavs[c.label] = data
+		sum := sha256.Sum256(data)
+		recs = append(recs, &archive.Recording{Path: p, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), Duration: 30,
+			Extension: c.ext, Direction: "inbound", Start: start, End: start.Add(30 * time.Second), UniqueID: linked + "b", LinkedID: linked,
+			RetentionClass: "standard", DecisionRule: "external-call", Greeting: "played"})
+	}
+	if _, err := ingest.NewStore(st).InsertBatch(t.Context(), cdrs, recs); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.DB().Query(`SELECT id, path FROM recordings`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		var p string
+		rows.Scan(&id, &p)
+		f.ids[strings.TrimSuffix(filepath.Base(p), ".wav")] = id
+	}
+	rows.Close()
+	acc := accounts.NewStore(st)
+	h, _ := auth.HashPassword(password)
+	for _, l := range []string{"jtremblay", "mlaroche", "visiteur"} {
+		if err := acc.AddUser(t.Context(), l, "", h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := New(Options{Config: cfg, Store: st, Rules: func() *rules.Rules { return r }, Log: zerolog.New(zerolog.NewTestWriter(t)),
+		Auth: auth.NewLocal(acc, &auth.Policy{LockAfter: 5, LockFor: 15 * time.Minute})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = httptest.NewTLSServer(s.Handler())
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// client returns a browser-like client: cookies kept, redirects not followed.
+func (f *fixture) client(t *testing.T) *http.Client {
+	t.Helper()
+	c := f.srv.Client()
+	c.Jar, _ = cookiejar.New(nil)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
+}
+
+// login logs c in as login; it returns the answer.
+func (f *fixture) login(t *testing.T, c *http.Client, login, pw string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", f.srv.URL+"/connexion", strings.NewReader(url.Values{"identifiant": {login}, "mot_de_passe": {pw}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", f.srv.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res
+}
+
+// do sends a request (same-origin, as the console's pages do) and returns
+// the status and body.
+func (f *fixture) do(t *testing.T, c *http.Client, method, path string, body any, hdr ...string) (int, string, http.Header) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, f.srv.URL+path, rd)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), res.Header
+}
+
+func (f *fixture) accessLog(t *testing.T) []register.AccessEntry {
+	t.Helper()
+	e, err := register.NewStore(f.st).AccessLog(context.Background(), register.AccessLogFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestConsoleDirector(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+
+	// No session: pages send to the login page, the API answers 401.
+	if code, _, h := f.do(t, c, "GET", "/enregistrements", nil); code != http.StatusSeeOther || h.Get("Location") != "/connexion" {
+		t.Fatalf("page without a session: %d %v", code, h)
+	}
+	if code, _, _ := f.do(t, c, "GET", "/api/recordings", nil); code != http.StatusUnauthorized {
+		t.Fatalf("API without a session: %d", code)
+	}
+	// A wrong password: refused, the same words as an unknown login, logged.
+	if res := f.login(t, c, "jtremblay", "mauvais mot de passe"); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", res.StatusCode)
+	}
+	res := f.login(t, c, "jtremblay", password)
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", res.StatusCode)
+	}
+	ck := res.Cookies()[0]
+	if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Name != cookieName {
+		t.Errorf("session cookie %+v: want Secure, HttpOnly, SameSite=Strict", ck)
+	}
+
+	// The director's list: their department only, never the confidential extension.
+	code, body, h := f.do(t, c, "GET", "/api/recordings", nil)
+	if code != 200 || !strings.Contains(body, `"comm.wav"`) || strings.Contains(body, "police.wav") || strings.Contains(body, "confidential.wav") {
+		t.Fatalf("director's list: %d %s", code, body)
+	}
+	if !strings.Contains(h.Get("Content-Security-Policy"), "script-src 'self'") || h.Get("Cache-Control") != "no-store" {
+		t.Errorf("headers: %v", h)
+	}
+	if strings.Contains(body, "/2026/11/27/") {
+		t.Errorf("the list shows paths on the server: %s", body)
+	}
+
+	// Another department's recording answers exactly as one that does not exist, and is logged.
+	codeOther, bodyOther, _ := f.do(t, c, "GET", fmt.Sprintf("/api/recordings/%d", f.ids["police"]), nil)
+	codeNone, bodyNone, _ := f.do(t, c, "GET", "/api/recordings/999999", nil)
+	if codeOther != 404 || codeOther != codeNone || bodyOther != bodyNone {
+		t.Errorf("other department: %d %q; missing: %d %q", codeOther, bodyOther, codeNone, bodyNone)
+	}
+	if code, _, _ := f.do(t, c, "GET", fmt.Sprintf("/api/recordings/%d", f.ids["confidential"]), nil); code != 404 {
+		t.Errorf("confidential recording: %d", code)
+	}
+
+	// Its own recording: facts, then the purpose before any audio.
+	comm := fmt.Sprintf("/api/recordings/%d", f.ids["comm"])
+	if code, body, _ := f.do(t, c, "GET", comm, nil); code != 200 || !strings.Contains(body, `"greeting": "played"`) || !strings.Contains(body, `"service"`) {
+		t.Fatalf("own recording: %d %s", code, body)
+	}
+	if code, body, _ := f.do(t, c, "POST", comm+"/ecoute", map[string]any{"purpose": "curiosite"}); code != 403 || !strings.Contains(body, "jamais la curiosité") {
+		t.Errorf("curiosity: %d %s", code, body)
+	}
+	if code, _, _ := f.do(t, c, "POST", comm+"/ecoute", map[string]any{"purpose": "plainte", "request": 1}); code != 403 {
+		t.Errorf("a director's complaint purpose: %d", code)
+	}
+	code, body, _ = f.do(t, c, "POST", comm+"/ecoute", map[string]any{"purpose": "service"})
+	var listen struct{ Audio string }
+	json.Unmarshal([]byte(body), &listen)
+	if code != 200 || !strings.HasPrefix(listen.Audio, comm+"/audio?t=") {
+		t.Fatalf("listen: %d %s", code, body)
+	}
+	// The audio, in ranges (seeking); not without the ticket; not downloadable by a director.
+	code, part, h := f.do(t, c, "GET", listen.Audio, nil, "Range", "bytes=100-199")
+	if code != http.StatusPartialContent || part != string(f.wavs["comm"][100:200]) || h.Get("Content-Type") != "audio/wav" {
+		t.Errorf("range: %d %q %v", code, part, h)
+	}
+	if code, _, _ := f.do(t, c, "GET", comm+"/audio", nil); code != 403 {
+		t.Errorf("audio without a ticket: %d", code)
+	}
+	if code, _, _ := f.do(t, c, "GET", listen.Audio+"&telecharger=1", nil); code != 403 {
+		t.Errorf("director's download: %d", code)
+	}
+	// A ticket is this session's only.
+	c2 := f.client(t)
+	f.login(t, c2, "mlaroche", password)
+	if code, _, _ := f.do(t, c2, "GET", listen.Audio, nil); code != 403 {
+		t.Errorf("another session's ticket: %d", code)
+	}
+
+	// A cross-site request is refused before it does anything.
+	if code, _, _ := f.do(t, c, "POST", comm+"/ecoute", map[string]any{"purpose": "service"}, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"); code != 403 {
+		t.Errorf("cross-site POST: %d", code)
+	}
+
+	// The access log holds it all, the listen with its purpose, before the audio.
+	var sawRefusedLogin, sawRefusedOther, sawListen, sawRefusedDownload bool
+	for _, e := range f.accessLog(t) {
+		switch {
+		case e.Action == "console login" && e.Outcome == register.Refused && e.Login == "jtremblay":
+			sawRefusedLogin = true
+		case e.Action == "console recording show" && e.Outcome == register.Refused && e.Object == fmt.Sprint(f.ids["police"]):
+			sawRefusedOther = true
+		case e.Action == "console listen" && e.Outcome == register.Granted && strings.HasPrefix(e.Purpose, "Service à la clientèle"):
+			sawListen = true
+		case e.Action == "console download" && e.Outcome == register.Refused:
+			sawRefusedDownload = true
+		}
+	}
+	if !sawRefusedLogin || !sawRefusedOther || !sawListen || !sawRefusedDownload {
+		t.Errorf("access log: refused login %v, refused other department %v, listen %v, refused download %v", sawRefusedLogin, sawRefusedOther, sawListen, sawRefusedDownload)
+	}
+	if rep, err := register.NewStore(f.st).VerifyAccessLog(t.Context()); err != nil || !rep.OK() {
+		t.Errorf("access log chain: %+v %v", rep, err)
+	}
+
+	// Logout ends the session; an idle session ends too.
+	if code, _, _ := f.do(t, c, "POST", "/deconnexion", nil); code != http.StatusSeeOther {
+		t.Errorf("logout: %d", code)
+	}
+	if code, _, _ := f.do(t, c, "GET", "/api/moi", nil); code != 401 {
+		t.Errorf("after logout: %d", code)
+	}
+	if _, err := f.st.DB().Exec(`UPDATE console_sessions SET last_seen = now() - interval '2 hours'`); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := f.do(t, c2, "GET", "/api/moi", nil); code != 401 {
+		t.Errorf("idle session: %d", code)
+	}
+}
+
+func TestConsoleAdministratorAndStrangers(t *testing.T) {
+	f := newFixture(t)
+	admin := f.client(t)
+	f.login(t, admin, "mlaroche", password)
+	code, body, _ := f.do(t, admin, "GET", "/api/recordings?service=police", nil)
+	if code != 200 || !strings.Contains(body, "police.wav") || strings.Contains(body, "comm.wav") {
+		t.Errorf("administrator, police: %d %s", code, body)
+	}
+	if code, body, _ := f.do(t, admin, "GET", "/api/recordings?depuis=hier", nil); code != 400 || !strings.Contains(body, "2026-11-28") {
+		t.Errorf("bad date: %d %s", code, body)
+	}
+	police := fmt.Sprintf("/api/recordings/%d", f.ids["police"])
+	_, body, _ = f.do(t, admin, "POST", police+"/ecoute", map[string]any{"purpose": "statistiques"})
+	var listen struct{ Audio string }
+	json.Unmarshal([]byte(body), &listen)
+	code, got, h := f.do(t, admin, "GET", listen.Audio+"&telecharger=1", nil)
+	if code != 200 || got != string(f.wavs["police"]) || !strings.Contains(h.Get("Content-Disposition"), `attachment; filename="police.wav"`) {
+		t.Errorf("administrator's download: %d %v", code, h)
+	}
+	// A file altered on disk is never served.
+	os.WriteFile(filepath.Join(f.archive, "2026", "11", "27", "comm.wav"), []byte("altered"), 0o640)
+	if code, body, _ := f.do(t, admin, "POST", fmt.Sprintf("/api/recordings/%d/ecoute", f.ids["comm"]), map[string]any{"purpose": "service"}); code != http.StatusConflict {
+		t.Errorf("altered file: %d %s", code, body)
+	}
+	// Someone without a role sees nothing, and is told so.
+	v := f.client(t)
+	f.login(t, v, "visiteur", password)
+	if code, _, _ := f.do(t, v, "GET", "/api/recordings", nil); code != 403 {
+		t.Errorf("no role: %d", code)
+	}
+	// Repeated failures lock the account, even for the right password.
+	x := f.client(t)
+	for i := 0; i < 5; i++ {
+		f.login(t, x, "visiteur", "faux mot de passe "+fmt.Sprint(i))
+	}
+	if res := f.login(t, x, "visiteur", password); res.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("locked account: %d", res.StatusCode)
+	}
+}

@@ -1,0 +1,38 @@
+package console
+
+import (
+	"bytes"
+	"net/http"
+)
+
+// page serves a page's shell to a logged-in visitor; its script fills it
+// from the API. Without a session, it sends them to the login page.
+func (s *Server) page(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v := s.visitorOf(r)
+		if v == nil {
+			http.Redirect(w, r, "/connexion", http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		s.render(w, http.StatusOK, name, map[string]any{"Login": v.viewer().Login, "Role": v.viewer().Role})
+	}
+}
+
+// notFound is every unknown address's page.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.render(w, http.StatusNotFound, "notfound.html", nil)
+}
+
+// render writes a template, or a plain error when it fails.
+func (s *Server) render(w http.ResponseWriter, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&buf, name, data); err != nil {
+		s.log.Error().Err(err).Str("page", name).Msg("console: page not rendered")
+		http.Error(w, "Erreur du serveur.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
