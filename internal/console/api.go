@@ -12,6 +12,7 @@ import (
 
 	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/internal/access"
+	"github.com/villedemercier/recpolicy/rules"
 )
 
 // apiError is an API answer's error: its status and the words shown.
@@ -84,6 +85,7 @@ type recordingJSON struct {
 	File           string          `json:"file"`
 	Extension      string          `json:"extension"`
 	Departments    []string        `json:"departments"`
+	DeptNames      []string        `json:"department_names"`
 	Direction      string          `json:"direction"`
 	Start          time.Time       `json:"start"`
 	End            time.Time       `json:"end,omitzero"`
@@ -99,8 +101,22 @@ type recordingJSON struct {
 	Parties        json.RawMessage `json:"parties,omitempty"`
 }
 
-func toJSON(r archive.StoredRecording) recordingJSON {
-	return recordingJSON{ID: r.ID, File: filepath.Base(r.Path), Extension: r.Extension, Departments: r.Departments,
+// toJSON shows r; its departments are named as the rules in force name
+// them (the ids stored with it when the rules no longer list them).
+func toJSON(r archive.StoredRecording, rl *rules.Rules) recordingJSON {
+	depts := r.Departments
+	if e, ok := rl.Extension(r.Extension); ok && len(depts) == 0 {
+		depts = e.Departments
+	}
+	names := make([]string, 0, len(depts))
+	for _, id := range depts {
+		if d, ok := rl.Department(id); ok {
+			names = append(names, d.Name)
+		} else {
+			names = append(names, id)
+		}
+	}
+	return recordingJSON{DeptNames: names, ID: r.ID, File: filepath.Base(r.Path), Extension: r.Extension, Departments: r.Departments,
 		Direction: r.Direction, Start: r.Start, End: r.End, Duration: r.Duration, Size: r.Size, SHA256: r.SHA256,
 		LinkedID: r.LinkedID, RetentionClass: r.RetentionClass, DecisionRule: r.DecisionRule, DecisionReason: r.DecisionReason,
 		RulesSHA256: r.RulesSHA256, Greeting: r.Greeting, Parties: r.Parties}
@@ -135,7 +151,7 @@ func (s *Server) listRecordings(v *visitor, r *http.Request) (any, error) {
 	}
 	out := make([]recordingJSON, len(recs))
 	for i, rec := range recs {
-		out[i] = toJSON(rec)
+		out[i] = toJSON(rec, rl)
 	}
 	return map[string]any{"recordings": out, "limit": q.Limit}, nil
 }
@@ -211,7 +227,7 @@ func (s *Server) showRecording(v *visitor, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, hideRefusal(err)
 	}
-	return map[string]any{"recording": toJSON(rec), "purposes": access.PurposesFor(v.viewer()), "may_download": v.viewer().MayDownload()}, nil
+	return map[string]any{"recording": toJSON(rec, s.rules()), "purposes": access.PurposesFor(v.viewer()), "may_download": v.viewer().MayDownload()}, nil
 }
 
 // hideRefusal makes a recording refused and one missing answer alike.

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -89,7 +91,7 @@ func newFixture(t *testing.T) *fixture {
 		cdrs = append(cdrs, &cdr)
 		p := filepath.Join(cfg.Archive.Dir, "2026", "11", "27", c.label+".wav")
 		os.MkdirAll(filepath.Dir(p), 0o750)
-		data := bytes.Repeat([]byte(c.label+" audio "), 500)
+		data := toneWAV(5, 440+100*float64(i))
 		os.WriteFile(p, data, 0o640)
 		f.wavs[c.label] = data
 		sum := sha256.Sum256(data)
@@ -126,6 +128,29 @@ func newFixture(t *testing.T) *fixture {
 	f.srv = httptest.NewTLSServer(s.Handler())
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// toneWAV is a WAV file: secs seconds of a hz tone, 8 kHz mono 16-bit.
+func toneWAV(secs, hz float64) []byte {
+	n := int(secs * 8000)
+	var b bytes.Buffer
+	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
+	b.WriteString("RIFF")
+	le(uint32(36 + 2*n))
+	b.WriteString("WAVEfmt ")
+	le(uint32(16))
+	le(uint16(1))
+	le(uint16(1))
+	le(uint32(8000))
+	le(uint32(16000))
+	le(uint16(2))
+	le(uint16(16))
+	b.WriteString("data")
+	le(uint32(2 * n))
+	for i := 0; i < n; i++ {
+		le(int16(8000 * math.Sin(2*math.Pi*hz*float64(i)/8000)))
+	}
+	return b.Bytes()
 }
 
 // client returns a browser-like client: cookies kept, redirects not followed.

@@ -9,6 +9,7 @@ const fmtDur = (secs) => {
   return Math.floor(s / 60) + " min " + String(s % 60).padStart(2, "0") + " s";
 };
 const dirs = { inbound: "entrant", outbound: "sortant", other: "autre" };
+const greetings = { played: "diffusé (ARI)", fallback: "diffusé par le plan de numérotation", cut_short: "interrompu", none: "aucun (appel sortant ou interne)", unknown: "inconnu" };
 
 async function api(path, opts) {
   const res = await fetch(path, Object.assign({ credentials: "same-origin", headers: { "Accept": "application/json" } }, opts || {}));
@@ -54,7 +55,7 @@ async function recordingsPage() {
         const tr = document.createElement("tr");
         cell(tr, fmtDate(r.start));
         cell(tr, r.extension);
-        cell(tr, (r.departments || []).join(", "));
+        cell(tr, (r.department_names || r.departments || []).join(", "));
         cell(tr, dirs[r.direction] || r.direction);
         cell(tr, fmtDur(r.duration));
         const td = cell(tr, "");
@@ -89,9 +90,9 @@ async function recordingPage() {
   const r = body.recording;
   document.getElementById("title").textContent = r.file;
   const rows = [
-    ["Date", fmtDate(r.start)], ["Poste", r.extension], ["Service", (r.departments || []).join(", ")],
+    ["Date", fmtDate(r.start)], ["Poste", r.extension], ["Service", (r.department_names || r.departments || []).join(", ")],
     ["Sens", dirs[r.direction] || r.direction], ["Durée", fmtDur(r.duration)],
-    ["Avis d'enregistrement", r.greeting || "—"], ["Règle", r.decision_rule ? r.decision_rule + " — " + (r.decision_reason || "") : "—"],
+    ["Avis d'enregistrement", greetings[r.greeting] || r.greeting || "—"], ["Règle", r.decision_rule ? r.decision_rule + " — " + (r.decision_reason || "") : "—"],
     ["Version des règles", r.rules_sha256 ? r.rules_sha256.slice(0, 12) : "—"], ["Conservation", r.retention_class],
     ["Empreinte SHA-256", r.sha256], ["Appel (linkedid)", r.linkedid || "—"],
   ];
