@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -57,10 +58,19 @@ func run(ctx context.Context, bin, out string) error {
 	if err := os.MkdirAll(out, 0o750); err != nil {
 		return err
 	}
-	cfg, err := env.DaemonConfig(out, archive, "127.0.0.1:9642", "")
+	rulesFile, err := demoRules(env.Repo, out)
 	if err != nil {
 		return err
 	}
+	cfg, err := env.DaemonConfig(out, archive, "127.0.0.1:9642", rulesFile)
+	if err != nil {
+		return err
+	}
+	// The console's section, and who administers: root (the demo's CLI) and admin.
+	if err := appendFile(cfg, "access: {administrators: [root, admin]}\nconsole: {listen: \"127.0.0.1:8443\"}\n"); err != nil {
+		return err
+	}
+	keep := os.Getenv("KEEP") == "1"
 	logPath := filepath.Join(out, "recpolicy.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -73,11 +83,15 @@ func run(ctx context.Context, bin, out string) error {
 	for k, v := range env.SandboxSecrets() {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // with KEEP=1 it outlives the demo
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", bin, err)
 	}
 	fmt.Printf("demo: recpolicy daemon started (pid %d), config %s, log %s\n", cmd.Process.Pid, cfg, logPath)
 	defer func() {
+		if keep {
+			return
+		}
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
@@ -151,7 +165,159 @@ func run(ctx context.Context, bin, out string) error {
 	if n != 3 {
 		return fmt.Errorf("filed %d recordings, expected 3 (see %s)", n, logPath)
 	}
+	return runConsole(ctx, bin, cfg, out, cmd.Env, keep, cmd.Process.Pid)
+}
+
+// demoRules writes the city's rules with a director for communications-ti
+// (235, whose call the demo records), so that the console shows a director.
+func demoRules(repo, out string) (string, error) {
+	src, err := os.ReadFile(filepath.Join(repo, "rules", "mercier.yaml"))
+	if err != nil {
+		return "", err
+	}
+	src = []byte(strings.Replace(string(src), "  - id: communications-ti\n", "  - id: communications-ti\n    director_user: dir.comm\n", 1))
+	// The greeting is named relative to the rules file: keep it where it is.
+	src = []byte(strings.ReplaceAll(string(src), "sounds/", filepath.Join(repo, "rules", "sounds")+"/"))
+	p := filepath.Join(out, "rules.yaml")
+	return p, os.WriteFile(p, src, 0o644)
+}
+
+func appendFile(p, text string) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.WriteString(text)
+	return err
+}
+
+// runConsole gives the console two local accounts (the IT director
+// "admin" and the communications director "dir.comm"), starts it, and
+// prints its address and logins; with KEEP=1 it leaves it running.
+func runConsole(ctx context.Context, bin, cfg, out string, envv []string, keep bool, daemonPID int) error {
+	logins := map[string]string{"admin": randomPassword(), "dir.comm": randomPassword()}
+	for _, login := range []string{"admin", "dir.comm"} {
+		for _, step := range []string{"add", "passwd"} {
+			c := exec.CommandContext(ctx, bin, "users", step, login, "--config", cfg)
+			c.Env = envv
+			c.Stdin = strings.NewReader(logins[login] + "\n")
+			b, err := c.CombinedOutput()
+			if err == nil {
+				break
+			}
+			if step == "passwd" || !strings.Contains(string(b), "account exists") {
+				return fmt.Errorf("recpolicy users %s %s: %v: %s", step, login, err, b)
+			}
+		}
+	}
+	logPath := filepath.Join(out, "console.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	c := exec.Command(bin, "console", "--config", cfg)
+	c.Stdout, c.Stderr, c.Env = logf, logf, envv
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("start the console: %w", err)
+	}
+	if !keep {
+		defer func() {
+			_ = c.Process.Signal(syscall.SIGTERM)
+			_, _ = c.Process.Wait()
+		}()
+	}
+	const url = "http://127.0.0.1:8443/"
+	if err := waitURL(ctx, url+"connexion", 15*time.Second); err != nil {
+		return fmt.Errorf("the console did not answer: %w (see %s)", err, logPath)
+	}
+	seen, err := consoleSees(ctx, url, "dir.comm", logins["dir.comm"])
+	if err != nil {
+		return fmt.Errorf("the console: %w (see %s)", err, logPath)
+	}
+	for _, f := range seen {
+		if !strings.Contains(f, "-235") {
+			return fmt.Errorf("the console shows dir.comm %s, not one of their department's", f)
+		}
+	}
+	if len(seen) == 0 {
+		return fmt.Errorf("the console shows dir.comm no recording (see %s)", logPath)
+	}
+	fmt.Printf("\ndemo: console %s (log %s): dir.comm sees %d recordings of 235 in the database (newest %s), none of 236's or 800's\n",
+		url, logPath, len(seen), seen[0])
+	fmt.Printf("  IT director:              login admin     password %s\n", logins["admin"])
+	fmt.Printf("  director, communications: login dir.comm  password %s (sees 235's recording only)\n", logins["dir.comm"])
+	if keep {
+		fmt.Printf("demo: KEEP=1: the daemon (pid %d), the console (pid %d) and the sandbox keep running; stop them with\n"+
+			"  kill %d %d; docker/sandbox down\n", daemonPID, c.Process.Pid, daemonPID, c.Process.Pid)
+	} else {
+		fmt.Println("demo: (KEEP=1 make demo leaves the console running, to open it in a browser)")
+	}
 	return nil
+}
+
+// consoleSees logs in to the console as login and returns the files of
+// the recordings its API lists for them.
+func consoleSees(ctx context.Context, base, login, password string) ([]string, error) {
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"connexion",
+		strings.NewReader("identifiant="+login+"&mot_de_passe="+password))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := noRedirect.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) == 0 {
+		return nil, fmt.Errorf("login as %s: %s", login, res.Status)
+	}
+	req, _ = http.NewRequestWithContext(ctx, "GET", base+"api/recordings", nil)
+	req.AddCookie(res.Cookies()[0])
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var body struct{ Recordings []struct{ File string } }
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("list as %s: %s %v", login, res.Status, err)
+	}
+	var files []string
+	for _, r := range body.Recordings {
+		files = append(files, r.File)
+	}
+	return files, nil
+}
+
+// randomPassword is a demo account's password: 16 letters and digits.
+func randomPassword() string {
+	const letters = "abcdefghijkmnpqrstuvwxyz23456789"
+	b := make([]byte, 16)
+	rand.Read(b)
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return string(b)
+}
+
+func waitURL(ctx context.Context, url string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s did not answer within %s", url, within)
 }
 
 func waitHealthy(ctx context.Context, url string) error {
