@@ -67,3 +67,17 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 	}
 	return v, nil
 }
+
+// LatestVersion is the version of the newest migration this binary holds:
+// what SchemaVersion reads once Migrate has run.
+func LatestVersion() int64 {
+	entries, _ := fs.ReadDir(migrationsFS, "migrations")
+	var v int64
+	for _, e := range entries {
+		var n int64
+		if _, err := fmt.Sscanf(e.Name(), "%d_", &n); err == nil && n > v {
+			v = n
+		}
+	}
+	return v
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lib/pq"
 	"github.com/villedemercier/recpolicy/archive"
 )
 
@@ -17,13 +18,17 @@ type Session struct {
 	CreatedAt time.Time
 	LastSeen  time.Time
 	ExpiresAt time.Time // the absolute end
+	Roles     []string  // from the directory's groups at login
 }
 
 // CreateSession stores a new session under idHash (the SHA-256, in hex, of
 // the cookie's token), ending at the latest after maxAge.
-func (s *Store) CreateSession(ctx context.Context, idHash, login, source, remote string, maxAge time.Duration) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO console_sessions (id_hash, login, source, remote, expires_at)
-VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`, idHash, login, source, remote, maxAge.Seconds())
+func (s *Store) CreateSession(ctx context.Context, idHash, login, source, remote string, roles []string, maxAge time.Duration) error {
+	if roles == nil {
+		roles = []string{}
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO console_sessions (id_hash, login, source, remote, expires_at, roles)
+VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6)`, idHash, login, source, remote, maxAge.Seconds(), pq.Array(roles))
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
@@ -37,8 +42,8 @@ func (s *Store) TouchSession(ctx context.Context, idHash string, idle time.Durat
 	var se Session
 	err := s.db.QueryRowContext(ctx, `UPDATE console_sessions SET last_seen = now()
 WHERE id_hash = $1 AND expires_at > now() AND last_seen + make_interval(secs => $2) > now()
-RETURNING login, source, created_at, last_seen, expires_at`, idHash, idle.Seconds()).
-		Scan(&se.Login, &se.Source, &se.CreatedAt, &se.LastSeen, &se.ExpiresAt)
+RETURNING login, source, created_at, last_seen, expires_at, roles`, idHash, idle.Seconds()).
+		Scan(&se.Login, &se.Source, &se.CreatedAt, &se.LastSeen, &se.ExpiresAt, pq.Array(&se.Roles))
 	if errors.Is(err, sql.ErrNoRows) {
 		_, _ = s.db.ExecContext(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, idHash)
 		return se, fmt.Errorf("session: %w", archive.ErrNotFound)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,7 +67,7 @@ func TestArchiveCommands(t *testing.T) {
 	recs := func(a []string, o, e *bytes.Buffer) int { return group("recordings")(a, o, e) }
 	migrate := func(a []string, o, e *bytes.Buffer) int { return group("migrate")(a, o, e) }
 
-	if rc, out, errs := runCmd(migrate, "--config", cfg); rc != 0 || !strings.Contains(out, "version 7") {
+	if rc, out, errs := runCmd(migrate, "--config", cfg); rc != 0 || !strings.Contains(out, fmt.Sprintf("version %d", archive.LatestVersion())) {
 		t.Fatalf("migrate: %d %q %q", rc, out, errs)
 	}
 	if rc, out, _ := runCmd(migrate, "--config", cfg); rc != 0 || !strings.Contains(out, "up to date") {

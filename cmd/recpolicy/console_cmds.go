@@ -58,7 +58,22 @@ func runConsole(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return exitCode(stderr, name, err)
 	}
 	defer st.Close()
-	a := auth.NewLocal(accounts.NewStore(st), &auth.Policy{LockAfter: cfg.Console.LockAfter, LockFor: cfg.Console.LockFor.Std()})
+	policy := &auth.Policy{LockAfter: cfg.Console.LockAfter, LockFor: cfg.Console.LockFor.Std()}
+	var a console.Authenticator = auth.NewLocal(accounts.NewStore(st), policy)
+	if l := cfg.Console.LDAP; l != nil {
+		var pw string
+		if l.BindPassword.Set() {
+			if pw, err = l.BindPassword.Resolve(); err != nil {
+				return exitCode(stderr, name, fmt.Errorf("console.ldap.bind_password: %w", err))
+			}
+		}
+		dir, err := auth.NewLDAP(auth.LDAPConfig{URL: l.URL, StartTLS: l.StartTLS, CAFile: l.CAFile, BindDN: l.BindDN, BindPassword: pw,
+			BaseDN: l.BaseDN, UserFilter: l.UserFilter, GroupFilter: l.GroupFilter, AdminGroup: l.AdminGroup, ReviewerGroup: l.ReviewerGroup}, policy)
+		if err != nil {
+			return exitCode(stderr, name, fmt.Errorf("console.ldap: %w", err))
+		}
+		a = auth.Chain{Directory: dir, Local: auth.NewLocal(accounts.NewStore(st), policy)}
+	}
 	srv, err := console.New(console.Options{Config: cfg, Store: st, Rules: current.Load, Auth: a, Log: log})
 	if err != nil {
 		return exitCode(stderr, name, err)

@@ -63,19 +63,13 @@ func (p *Policy) defaults() {
 
 // Local authenticates against the console's local accounts.
 type Local struct {
-	store   Accounts
-	policy  *Policy
-	mu      sync.Mutex
-	clients map[string]*clientFailures
+	store  Accounts
+	policy *Policy
+	*throttle
 	// dummy is a hash checked for unknown logins, so that they take as long
 	// as known ones.
 	dummyOnce sync.Once
 	dummy     string
-}
-
-type clientFailures struct {
-	first time.Time
-	n     int
 }
 
 // NewLocal returns the local accounts' authenticator.
@@ -84,7 +78,7 @@ func NewLocal(store Accounts, p *Policy) *Local {
 		p = &Policy{}
 	}
 	p.defaults()
-	return &Local{store: store, policy: p, clients: map[string]*clientFailures{}}
+	return &Local{store: store, policy: p, throttle: newThrottle(p)}
 }
 
 // Outcome says what happened to a login attempt, for the access log (the
@@ -92,13 +86,24 @@ func NewLocal(store Accounts, p *Policy) *Local {
 type Outcome struct {
 	Login  string
 	Reason string // "ok", "unknown login", "wrong password", "disabled", "locked", "client throttled"
+	Source string // "local" or "ldap"
+	// Roles are what the directory's groups give (RoleAdministrator,
+	// RoleReviewer); a local account has none: its rights come from the
+	// config and the rules.
+	Roles []string
 }
+
+// Roles a directory group can give.
+const (
+	RoleAdministrator = "administrator"
+	RoleReviewer      = "reviewer"
+)
 
 // Authenticate checks login and password for a client (its address).
 // It returns the account's login on success; otherwise ErrBadCredentials
 // or ErrThrottled, and in Outcome the reason to log.
 func (l *Local) Authenticate(ctx context.Context, client, login, password string) (Outcome, error) {
-	o := Outcome{Login: login}
+	o := Outcome{Login: login, Source: "local"}
 	if l.throttled(client) {
 		o.Reason = "client throttled"
 		return o, ErrThrottled
@@ -142,47 +147,4 @@ func (l *Local) Authenticate(ctx context.Context, client, login, password string
 	}
 	o.Reason = "ok"
 	return o, nil
-}
-
-// throttled tells whether client has failed too often lately.
-func (l *Local) throttled(client string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c := l.clients[client]
-	if c == nil {
-		return false
-	}
-	if l.policy.Now().Sub(c.first) > l.policy.ClientWindow {
-		delete(l.clients, client)
-		return false
-	}
-	return c.n >= l.policy.ClientLimit
-}
-
-// failed counts a failure of client.
-func (l *Local) failed(client string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.policy.Now()
-	c := l.clients[client]
-	if c == nil || now.Sub(c.first) > l.policy.ClientWindow {
-		if len(l.clients) >= l.policy.MaxClients {
-			l.forgetOldest()
-		}
-		c = &clientFailures{first: now}
-		l.clients[client] = c
-	}
-	c.n++
-}
-
-// forgetOldest drops the client whose window began first.
-func (l *Local) forgetOldest() {
-	var oldest string
-	var at time.Time
-	for k, c := range l.clients {
-		if oldest == "" || c.first.Before(at) {
-			oldest, at = k, c.first
-		}
-	}
-	delete(l.clients, oldest)
 }

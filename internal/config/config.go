@@ -276,4 +276,8 @@ func (c *Config) resolvePaths() {
 	abs(&c.Archive.MigrateDSN.File)
 	abs(&c.Console.TLSCert)
 	abs(&c.Console.TLSKey)
+	if c.Console.LDAP != nil {
+		abs(&c.Console.LDAP.CAFile)
+		abs(&c.Console.LDAP.BindPassword.File)
+	}
 }

@@ -23,6 +23,24 @@ type Console struct {
 	// (defaults 5 and 15m).
 	LockAfter int      `yaml:"lock_after"`
 	LockFor   Duration `yaml:"lock_for"`
+	// LDAP, when set, logs people in through the city's directory first
+	// (local accounts still work: for people it does not know, or when it
+	// is out of reach).
+	LDAP *LDAP `yaml:"ldap"`
+}
+
+// LDAP is the city's directory (OpenLDAP or Active Directory).
+type LDAP struct {
+	URL           string `yaml:"url"` // ldaps://host:636, or ldap:// with start_tls (plain only on loopback)
+	StartTLS      bool   `yaml:"start_tls"`
+	CAFile        string `yaml:"ca_file"`
+	BindDN        string `yaml:"bind_dn"` // the search account
+	BindPassword  Secret `yaml:"bind_password"`
+	BaseDN        string `yaml:"base_dn"`
+	UserFilter    string `yaml:"user_filter"`    // default (&(objectClass=inetOrgPerson)(uid=%s))
+	GroupFilter   string `yaml:"group_filter"`   // default (|(member=%s)(uniqueMember=%s))
+	AdminGroup    string `yaml:"admin_group"`    // DN: its members are administrators
+	ReviewerGroup string `yaml:"reviewer_group"` // DN: its members are Greffe reviewers
 }
 
 // TLS tells whether the console serves HTTPS.
@@ -63,6 +81,14 @@ func (c *Console) validate() []string {
 	}
 	if c.LockAfter < 1 || c.LockAfter > 100 || c.LockFor.Std() < time.Minute {
 		p = append(p, "console.lock_after must be 1 to 100, and console.lock_for at least 1m")
+	}
+	if l := c.LDAP; l != nil {
+		if l.URL == "" || l.BaseDN == "" {
+			p = append(p, "console.ldap needs url (ldaps://host:636) and base_dn (where people are searched)")
+		}
+		if l.BindDN != "" && !l.BindPassword.Set() {
+			p = append(p, "console.ldap.bind_password needs env or file (secrets are never written in the config)")
+		}
 	}
 	return p
 }

@@ -65,11 +65,12 @@ func shot(t *testing.T, name string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// TestBrowserDirector: the director of communications-ti logs in with
-// Chromium, sees their department's recording and never the others, opens
-// it, is asked the purpose, plays it (the audio element's time advances)
-// and the access log holds that listen; another department's recording,
-// opened by its URL, shows the not-found page and is logged as refused.
+// TestBrowserDirector: the police director logs in with Chromium through
+// the city's directory (LDAP), sees the police's recording and never the
+// others (nor the confidential extension's), opens it, is asked the
+// purpose, plays it (the audio element's time advances) and the access log
+// holds that listen; another department's recording, opened by its URL,
+// shows the not-found page and is logged as refused.
 func TestBrowserDirector(t *testing.T) {
 	f := newFixture(t)
 	ctx := browser(t)
@@ -78,8 +79,8 @@ func TestBrowserDirector(t *testing.T) {
 		chromedp.Navigate(f.srv.URL+"/enregistrements"),
 		chromedp.WaitVisible(css(`#identifiant`)),
 		shot(t, "connexion"),
-		chromedp.SendKeys(css(`#identifiant`), "jtremblay"),
-		chromedp.SendKeys(css(`#mot_de_passe`), password),
+		chromedp.SendKeys(css(`#identifiant`), "chef.police"),
+		chromedp.SendKeys(css(`#mot_de_passe`), ldapPassword),
 		chromedp.Submit(css(`#mot_de_passe`)),
 		chromedp.WaitVisible(css(`#results tbody tr`)),
 		shot(t, "enregistrements"),
@@ -88,11 +89,11 @@ func TestBrowserDirector(t *testing.T) {
 		t.Fatalf("login and list: %v", err)
 	}
 	list, err := chromedp.Run(ctx, chromedp.Text(css(`#results`)))
-	if err != nil || !strings.Contains(list, "comm.wav") || strings.Contains(list, "police.wav") || strings.Contains(list, "confidential.wav") {
+	if err != nil || !strings.Contains(list, "police.wav") || strings.Contains(list, "comm.wav") || strings.Contains(list, "confidential.wav") {
 		t.Errorf("the director's list: %q %v", list, err)
 	}
 	err = chromedp.Do(ctx,
-		chromedp.Navigate(fmt.Sprintf("%s/enregistrements/%d", f.srv.URL, f.ids["comm"])),
+		chromedp.Navigate(fmt.Sprintf("%s/enregistrements/%d", f.srv.URL, f.ids["police"])),
 		chromedp.WaitVisible(css(`#purpose-form`)),
 		chromedp.SetValue(css(`#purpose`), "service"),
 		chromedp.Click(css(`#purpose-form button`)),
@@ -111,7 +112,7 @@ func TestBrowserDirector(t *testing.T) {
 		t.Error(err)
 	}
 	err = chromedp.Do(ctx,
-		chromedp.Navigate(fmt.Sprintf("%s/enregistrements/%d", f.srv.URL, f.ids["police"])),
+		chromedp.Navigate(fmt.Sprintf("%s/enregistrements/%d", f.srv.URL, f.ids["comm"])),
 	)
 	if err == nil {
 		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("title").textContent === "Enregistrement introuvable" || null`,
@@ -125,8 +126,8 @@ func TestBrowserDirector(t *testing.T) {
 	}
 	var listened, refused bool
 	for _, e := range f.accessLog(t) {
-		listened = listened || (e.Login == "jtremblay" && e.Action == "console listen" && e.Outcome == register.Granted && e.Object == fmt.Sprint(f.ids["comm"]))
-		refused = refused || (e.Login == "jtremblay" && e.Outcome == register.Refused && e.Object == fmt.Sprint(f.ids["police"]))
+		listened = listened || (e.Login == "chef.police" && e.Action == "console listen" && e.Outcome == register.Granted && e.Object == fmt.Sprint(f.ids["police"]))
+		refused = refused || (e.Login == "chef.police" && e.Outcome == register.Refused && e.Object == fmt.Sprint(f.ids["comm"]))
 	}
 	if !listened || !refused {
 		t.Errorf("access log: listen %v, refused other department %v", listened, refused)

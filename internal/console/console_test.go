@@ -27,6 +27,7 @@ import (
 	"github.com/villedemercier/recpolicy/archive/register"
 	"github.com/villedemercier/recpolicy/internal/auth"
 	"github.com/villedemercier/recpolicy/internal/config"
+	"github.com/villedemercier/recpolicy/internal/ldaptest"
 	"github.com/villedemercier/recpolicy/internal/pgtest"
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -41,7 +42,10 @@ type fixture struct {
 	wavs    map[string][]byte
 }
 
-const password = "une phrase de passe assez longue"
+const (
+	password     = "une phrase de passe assez longue"
+	ldapPassword = "mot-de-passe-annuaire"
+)
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
@@ -59,6 +63,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	dir := t.TempDir()
 	src = bytes.Replace(src, []byte("  - id: communications-ti\n"), []byte("  - id: communications-ti\n    director_user: jtremblay\n"), 1)
+	src = bytes.Replace(src, []byte("  - id: police\n"), []byte("  - id: police\n    director_user: chef.police\n"), 1)
 	os.MkdirAll(filepath.Join(dir, "sounds"), 0o755)
 	os.WriteFile(filepath.Join(dir, "sounds", "avis-enregistrement.wav"), []byte("RIFF"), 0o644)
 	rulesFile := filepath.Join(dir, "rules.yaml")
@@ -120,8 +125,20 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
+	// The city's directory: the police director, and the IT department's
+	// "dsi" in the administrators' group. Local accounts stay beside it.
+	directoryServer := ldaptest.Start(t, []ldaptest.Person{
+		{UID: "chef.police", Name: "Chef de police", Password: ldapPassword},
+		{UID: "dsi", Name: "Direction des TI", Password: ldapPassword, Groups: []string{"recpolicy-admins"}},
+	})
+	policy := &auth.Policy{LockAfter: 5, LockFor: 15 * time.Minute}
+	directory, err := auth.NewLDAP(auth.LDAPConfig{URL: directoryServer.URL, BindDN: ldaptest.Admin, BindPassword: ldaptest.AdminPassword,
+		BaseDN: "ou=people," + ldaptest.Base, AdminGroup: "cn=recpolicy-admins,ou=groups," + ldaptest.Base}, policy)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := New(Options{Config: cfg, Store: st, Rules: func() *rules.Rules { return r }, Log: zerolog.New(zerolog.NewTestWriter(t)),
-		Auth: auth.NewLocal(acc, &auth.Policy{LockAfter: 5, LockFor: 15 * time.Minute})})
+		Auth: auth.Chain{Directory: directory, Local: auth.NewLocal(acc, policy)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,5 +389,36 @@ func TestConsoleAdministratorAndStrangers(t *testing.T) {
 	}
 	if res := f.login(t, x, "visiteur", password); res.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("locked account: %d", res.StatusCode)
+	}
+}
+
+// TestConsoleDirectory: people of the city's directory log in with its
+// password; its groups give roles (the IT department's group: everything),
+// the rules' director_user a department; the access log says "ldap".
+func TestConsoleDirectory(t *testing.T) {
+	f := newFixture(t)
+	police := f.client(t)
+	if res := f.login(t, police, "chef.police", "wrong"); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong directory password: %d", res.StatusCode)
+	}
+	if res := f.login(t, police, "chef.police", ldapPassword); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("directory login: %d", res.StatusCode)
+	}
+	code, body, _ := f.do(t, police, "GET", "/api/recordings", nil)
+	if code != 200 || !strings.Contains(body, "police.wav") || strings.Contains(body, "comm.wav") || strings.Contains(body, "confidential.wav") {
+		t.Errorf("the police director's list: %d %s", code, body)
+	}
+	dsi := f.client(t)
+	f.login(t, dsi, "dsi", ldapPassword)
+	code, body, _ = f.do(t, dsi, "GET", "/api/moi", nil)
+	if code != 200 || !strings.Contains(body, `"role": "administrator"`) {
+		t.Errorf("the directory's administrators' group: %d %s", code, body)
+	}
+	var sawLDAP bool
+	for _, e := range f.accessLog(t) {
+		sawLDAP = sawLDAP || (e.Action == "console login" && e.Login == "dsi" && e.Detail["source"] == "ldap" && e.Outcome == register.Granted)
+	}
+	if !sawLDAP {
+		t.Error("the directory login is not in the access log with its source")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/villedemercier/recpolicy/archive/register"
@@ -47,9 +48,17 @@ func (s *Server) rights() access.Rights {
 	return access.Rights{Administrators: s.cfg.Access.Administrators, GreffeReviewers: s.cfg.Access.GreffeReviewers}
 }
 
-// guardFor returns the guard of login.
-func (s *Server) guardFor(login string) *access.Guard {
-	v := access.Resolve(access.Identity{Login: login}, s.rights(), s.rules())
+// guardFor returns the guard of login, with the roles the directory's
+// groups gave them at login (added to the config's lists).
+func (s *Server) guardFor(login string, roles []string) *access.Guard {
+	rights := s.rights()
+	if slices.Contains(roles, auth.RoleAdministrator) {
+		rights.Administrators = append(slices.Clone(rights.Administrators), login)
+	}
+	if slices.Contains(roles, auth.RoleReviewer) {
+		rights.GreffeReviewers = append(slices.Clone(rights.GreffeReviewers), login)
+	}
+	v := access.Resolve(access.Identity{Login: login}, rights, s.rules())
 	return access.NewGuard(s.guards, v, "every access is logged first; is the database up and its schema migrated?")
 }
 
@@ -64,7 +73,7 @@ func (s *Server) visitorOf(r *http.Request) *visitor {
 	if err != nil {
 		return nil
 	}
-	return &visitor{idHash: idHash, guard: s.guardFor(se.Login)}
+	return &visitor{idHash: idHash, guard: s.guardFor(se.Login, se.Roles)}
 }
 
 func (s *Server) setCookie(w http.ResponseWriter, token string, maxAge int) {
@@ -104,8 +113,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o, err := s.auth.Authenticate(r.Context(), client(r), login, password)
-	g := s.guardFor(login)
-	detail := map[string]any{"client": client(r), "reason": o.Reason, "source": "local"}
+	g := s.guardFor(login, o.Roles)
+	detail := map[string]any{"client": client(r), "reason": o.Reason, "source": o.Source}
+	if len(o.Roles) > 0 {
+		detail["directory_roles"] = o.Roles
+	}
 	if err != nil {
 		if aerr := g.Audit(r.Context(), "console login", login, "", nil, register.Refused, detail); aerr != nil {
 			s.log.Error().Err(aerr).Msg("console: a refused login could not be logged")
@@ -123,7 +135,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	token, idHash, err := newToken()
 	if err == nil {
-		err = s.accounts.CreateSession(r.Context(), idHash, login, "local", client(r), s.cfg.Console.SessionMax.Std())
+		err = s.accounts.CreateSession(r.Context(), idHash, login, o.Source, client(r), o.Roles, s.cfg.Console.SessionMax.Std())
 	}
 	if err == nil {
 		err = g.Audit(r.Context(), "console login", login, "", nil, register.Granted, detail)
