@@ -194,6 +194,19 @@ func (s *Store) CloseRequest(ctx context.Context, id int64, by, note string) (Ac
 	if strings.TrimSpace(by) == "" || strings.TrimSpace(note) == "" {
 		return AccessRequest{}, fmt.Errorf("close request %d: %w: who closes it and a note (--note TEXT, e.g. \"copies destroyed by the requester on 2026-12-01\") are required", id, ErrBadRequest)
 	}
+	// Closed only once every copy that left is confirmed destroyed.
+	out, err := s.ListTransmissions(ctx, TransmissionFilter{RequestID: id, Outstanding: true})
+	if err != nil {
+		return AccessRequest{}, fmt.Errorf("close request %d: %w", id, err)
+	}
+	if len(out) > 0 {
+		ids := make([]string, len(out))
+		for i, t := range out {
+			ids[i] = fmt.Sprint(t.ID)
+		}
+		return AccessRequest{}, fmt.Errorf("close request %d: %w: the holders of transmissions %s have not confirmed the copies destroyed (recpolicy requests confirm-destruction %d --transmission T --statement TEXT)",
+			id, ErrRequestState, strings.Join(ids, ", "), id)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE access_requests SET status = 'closed', closed_by = $2, close_note = $3, closed_at = now()
 WHERE id = $1 AND status IN ('granted', 'refused')`, id, by, note)
 	if err != nil {

@@ -238,6 +238,17 @@ func TestRecordingsGetAndTheRegister(t *testing.T) {
 	f := newAccessFixture(t)
 	recs := group("recordings")
 	out := func(name string) string { return filepath.Join(f.dir, name) }
+	// The city's signing key, named in the config; the passphrase in a file.
+	keyFile := out("signing-key.pem")
+	if rc, stdout, stderr := f.as(t, "root", group("package"), "keygen", "--out", keyFile); rc != 0 || !strings.Contains(stdout, "fingerprint") {
+		t.Fatalf("keygen: %d %q %q", rc, stdout, stderr)
+	}
+	cfgBody, _ := os.ReadFile(f.cfg)
+	cfgBody = bytes.Replace(cfgBody, []byte("dsn: {env: RECPOLICY_TEST_ARCHIVE_DSN}}"), []byte("dsn: {env: RECPOLICY_TEST_ARCHIVE_DSN}, signing_key: "+keyFile+"}"), 1)
+	os.WriteFile(f.cfg, cfgBody, 0o600)
+	passFile := out("passphrase")
+	os.WriteFile(passFile, []byte("une phrase de passe pour Marie Gagnon\n"), 0o600)
+	pkg := []string{"package", "1", "--to", "Marie Gagnon", "--via", "courriel", "--out", out("demande-1.tar.age"), "--passphrase-file", passFile}
 	steps := []struct {
 		login string
 		fn    command
@@ -272,6 +283,18 @@ func TestRecordingsGetAndTheRegister(t *testing.T) {
 		{"root", recs, []string{"get", f.id("greffe"), "--out", out("q.wav"), "--request", "1"}, 1, "request 1 does not name recording"},
 		{"dferland", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 1, "handed over by the IT department"},
 		{"root", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 0, "destroy this copy once it is no longer needed"},
+		// The copy leaves signed and encrypted; the register keeps it, and
+		// the request closes only once its holder confirms it destroyed.
+		{"dferland", group("requests"), pkg, 1, "recpolicy requests package is for the administrators"},
+		{"root", group("requests"), pkg, 0, "transmission 1: request 1, 1 recordings, to Marie Gagnon by courriel"},
+		{"root", group("requests"), pkg, 2, "exists: give a new file name"},
+		{"root", group("package"), []string{"verify", out("demande-1.tar.age"), "--passphrase-file", passFile}, 0, "OK: request 1 (plainte), for Marie Gagnon"},
+		{"root", group("package"), []string{"verify", out("demande-1.tar.age"), "--passphrase-file", keyFile}, 1, "wrong passphrase"},
+		{"root", group("requests"), []string{"copies", "--outstanding"}, 0, "Marie Gagnon"},
+		{"root", group("requests"), []string{"close", "1", "--note", "x"}, 1, "have not confirmed the copies destroyed"},
+		{"root", group("requests"), []string{"confirm-destruction", "1", "--transmission", "9", "--statement", "x"}, 2, "not one of request 1's"},
+		{"root", group("requests"), []string{"confirm-destruction", "1", "--transmission", "1", "--statement", "courriel de Marie Gagnon du 2026-12-01"}, 0, "destruction confirmed"},
+		{"root", group("requests"), []string{"confirm-destruction", "1", "--transmission", "1", "--statement", "again"}, 1, "confirmed already"},
 		{"root", group("requests"), []string{"close", "1", "--note", "copie remise le 2026-11-28, détruite par la requérante"}, 0, "status      closed"},
 		{"root", recs, []string{"get", f.id("police"), "--out", out("p2.wav"), "--request", "1"}, 1, "request 1 is closed, not granted"},
 		{"root", group("requests"), []string{"list"}, 0, "Marie Gagnon"},

@@ -102,6 +102,9 @@ type Archive struct {
 	// apply migrations (the daemon at start, recpolicy migrate); unset,
 	// DSN migrates too.
 	MigrateDSN Secret `yaml:"migrate_dsn"`
+	// SigningKey is the city's Ed25519 key (PKCS #8 PEM, root-only) that
+	// signs transmission packages' manifests (recpolicy package keygen).
+	SigningKey string `yaml:"signing_key"`
 	// SpoolDir holds what waits for PostgreSQL (fsync'd; replayed in order).
 	SpoolDir string `yaml:"spool_dir"`
 	// PBXTimezone is the zone of the times in Asterisk's Cdr events (the
@@ -274,6 +277,7 @@ func (c *Config) resolvePaths() {
 	abs(&c.ARI.Password.File)
 	abs(&c.Archive.DSN.File)
 	abs(&c.Archive.MigrateDSN.File)
+	abs(&c.Archive.SigningKey)
 	abs(&c.Console.TLSCert)
 	abs(&c.Console.TLSKey)
 	if c.Console.LDAP != nil {
