@@ -21,10 +21,21 @@ func (env *archiveEnv) guardFor() *access.Guard {
 	return access.NewGuard(access.NewArchive(env.store), v, "every access is logged first; is the schema migrated? recpolicy migrate --config "+env.cfg.Path)
 }
 
-// authorize resolves who runs the command (see access.Guard.Authorize).
+// authorize resolves who runs the command: the command line is the
+// administrators' tool (access.Guard.AuthorizeTool), then the action's own
+// rule (access.Guard.Authorize).
 func (env *archiveEnv) authorize(ctx context.Context, action, object string, adminOnly bool) error {
-	env.guard = env.guardFor()
+	if err := env.tool(ctx, action); err != nil {
+		return err
+	}
 	return env.guard.Authorize(ctx, action, object, adminOnly)
+}
+
+// tool sets env's guard and lets only the administrators (or root acting
+// as someone) use the command line (access.Guard.AuthorizeTool).
+func (env *archiveEnv) tool(ctx context.Context, action string) error {
+	env.guard = env.guardFor()
+	return env.guard.AuthorizeTool(ctx, action)
 }
 
 // audit writes one line of the access log (see access.Guard.Audit).

@@ -68,7 +68,9 @@ func recordingsGet(ctx context.Context, args []string, stdout, stderr io.Writer)
 		reqID = request
 	}
 	// Logged before the copy: an access the log cannot hold does not happen.
-	env.guard = env.guardFor()
+	if err := env.tool(ctx, name); err != nil {
+		return exitCode(stderr, name, err)
+	}
 	rec, err := env.guard.Recording(ctx, name, pos[0], *purpose, reqID, map[string]any{"out": *out})
 	if err != nil {
 		return exitCode(stderr, name, err)
@@ -173,7 +175,9 @@ func requestsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // requests: administrators and the Greffe's reviewers (access logged).
 func registerEnv(ctx context.Context, configFile, action string) (*archiveEnv, error) {
 	return authorizedEnv(ctx, configFile, func(ctx context.Context, env *archiveEnv) error {
-		env.guard = env.guardFor()
+		if err := env.tool(ctx, action); err != nil {
+			return err
+		}
 		return env.guard.AuthorizeRegister(ctx, action, "")
 	})
 }

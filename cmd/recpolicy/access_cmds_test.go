@@ -212,6 +212,32 @@ func TestDirectorsSeeTheirDepartmentOnly(t *testing.T) {
 		}
 	}
 
+	// Through sudo, a director or a Greffe reviewer is sent to the console:
+	// the command line is the administrators' tool. Root acting as them
+	// (RECPOLICY_AS, above) still sees what they see.
+	t.Setenv(asEnv, "")
+	t.Setenv("SUDO_UID", "1000")
+	t.Setenv("SUDO_GID", "1000")
+	home := filepath.Join(f.dir, "home")
+	os.Mkdir(home, 0o755)
+	os.Chown(home, 1000, 1000)
+	for _, who := range []string{"dferland", "mgreffe"} {
+		t.Setenv("SUDO_USER", who)
+		for _, args := range [][]string{{"list"}, {"get", f.id("greffe"), "--out", filepath.Join(home, "x.wav"), "--purpose", "x"}} {
+			var stdout, stderr bytes.Buffer
+			full := append([]string{args[0], "--config", f.cfg}, args[1:]...)
+			if rc := group("recordings")(full, &stdout, &stderr); rc != 1 || !strings.Contains(stderr.String(), "use the console") {
+				t.Errorf("sudo %s recordings %v: exit %d, %q", who, args[0], rc, stderr.String())
+			}
+		}
+		var stdout, stderr bytes.Buffer
+		if rc := group("requests")([]string{"list", "--config", f.cfg}, &stdout, &stderr); rc != 1 || !strings.Contains(stderr.String(), "use the console") {
+			t.Errorf("sudo %s requests list: exit %d, %q", who, rc, stderr.String())
+		}
+	}
+	t.Setenv("SUDO_USER", "")
+	t.Setenv(asEnv, "root")
+
 	// The log proves itself: whole, verify says OK; one row altered (by a
 	// superuser, triggers off), it names the row and exits 1; directors may
 	// not run it.

@@ -288,7 +288,9 @@ func recordingsList(ctx context.Context, args []string, stdout, stderr io.Writer
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	env.guard = env.guardFor()
+	if err := env.tool(ctx, name); err != nil {
+		return exitCode(stderr, name, err)
+	}
 	recs, err := env.guard.ListRecordings(ctx, name, l.describe(), q.access(l.limit))
 	if err != nil {
 		return exitCode(stderr, name, listHint(err, l.config))
@@ -323,7 +325,9 @@ func callsList(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	env.guard = env.guardFor()
+	if err := env.tool(ctx, name); err != nil {
+		return exitCode(stderr, name, err)
+	}
 	calls, err := env.guard.ListCalls(ctx, name, l.describe(), q.access(l.limit))
 	if err != nil {
 		return exitCode(stderr, name, listHint(err, l.config))

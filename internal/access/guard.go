@@ -138,6 +138,31 @@ func (g *Guard) Authorize(ctx context.Context, action, object string, adminOnly 
 	return nil
 }
 
+// ConsoleHint is what the CLI's refusal tells directors and the Greffe.
+const ConsoleHint = "the command line is the administrators' tool on the server; directors and the Greffe use the console (recpolicy console; ask the IT department for its address)"
+
+// AuthorizeTool lets the viewer use the administrators' command-line tool
+// at all: an administrator, or root acting as another login (RECPOLICY_AS,
+// to see what that person sees). Anyone else, through sudo included, is
+// refused (logged) and sent to the console.
+func (g *Guard) AuthorizeTool(ctx context.Context, action string) error {
+	if g.v.Admin() || g.v.By != "" {
+		return nil
+	}
+	return g.refuse(ctx, action, "", "", nil, &DeniedError{Login: g.v.Login, Reason: action + " is not for " + roleWords(g.v), Hint: ConsoleHint})
+}
+
+// roleWords names v's role for a refusal.
+func roleWords(v Viewer) string {
+	switch {
+	case v.Role == RoleDirector:
+		return "a director"
+	case v.Reviewer:
+		return "a Greffe reviewer"
+	}
+	return "anyone but the administrators"
+}
+
 // AuthorizeRegister lets the viewer read the register of written requests
 // (action on object): administrators and the Greffe's reviewers may; the
 // grant or the refusal is logged.

@@ -294,3 +294,30 @@ func TestGreffeReviewersReadTheRegisterOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestTheCommandLineIsTheAdministrators: only administrators (and root
+// acting as someone, to see what they see) use the command line; a
+// director or a reviewer is refused, logged, and sent to the console.
+func TestTheCommandLineIsTheAdministrators(t *testing.T) {
+	r := cityRules(t)
+	rights := Rights{Administrators: []string{"root"}, GreffeReviewers: []string{"mgreffe"}}
+	for _, tt := range []struct {
+		id Identity
+		ok bool
+	}{
+		{Identity{Login: "root"}, true},
+		{Identity{Login: "dferland", By: "root"}, true},
+		{Identity{Login: "dferland"}, false},
+		{Identity{Login: "mgreffe"}, false},
+		{Identity{Login: "jdoe"}, false},
+	} {
+		st := store()
+		err := NewGuard(st, Resolve(tt.id, rights, r), "").AuthorizeTool(t.Context(), "recordings list")
+		if tt.ok != (err == nil) {
+			t.Errorf("%+v: %v", tt.id, err)
+		}
+		if !tt.ok && (!errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), "use the console") || len(st.log) != 1 || st.log[0].Outcome != register.Refused) {
+			t.Errorf("%+v: %v %+v, want a logged refusal naming the console", tt.id, err, st.log)
+		}
+	}
+}
