@@ -163,31 +163,6 @@ func (s *Store) ListRequests(ctx context.Context, open bool) ([]AccessRequest, e
 	return out, nil
 }
 
-// DecideRequest grants or refuses a received request; the policy has the
-// IT department decide jointly with the Greffe, whose reviewer is named.
-func (s *Store) DecideRequest(ctx context.Context, id int64, grant bool, by, greffe, note string) (AccessRequest, error) {
-	if strings.TrimSpace(by) == "" || strings.TrimSpace(greffe) == "" || strings.TrimSpace(note) == "" {
-		return AccessRequest{}, fmt.Errorf("decide request %d: %w: who decides, the Greffe's reviewer (--greffe NAME) and a note (--note TEXT) are required", id, ErrBadRequest)
-	}
-	status := RequestRefused
-	if grant {
-		status = RequestGranted
-	}
-	res, err := s.db.ExecContext(ctx, `UPDATE access_requests SET status = $2, decided_by = $3, greffe_reviewer = $4, decision_note = $5, decided_at = now()
-WHERE id = $1 AND status = 'received'`, id, status, by, greffe, note)
-	if err != nil {
-		return AccessRequest{}, fmt.Errorf("decide request %d: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		cur, err := s.GetRequest(ctx, id)
-		if err != nil {
-			return cur, fmt.Errorf("decide request: %w", err)
-		}
-		return cur, fmt.Errorf("decide request %d: it is %s already: %w", id, cur.Status, ErrRequestState)
-	}
-	return s.GetRequest(ctx, id)
-}
-
 // CloseRequest closes a decided request, once the requester's copies are
 // no longer needed (the policy: every holder destroys them then).
 func (s *Store) CloseRequest(ctx context.Context, id int64, by, note string) (AccessRequest, error) {

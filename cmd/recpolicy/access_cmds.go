@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -188,7 +187,6 @@ func requestsStep(ctx context.Context, step string, args []string, stdout, stder
 	fs, cfgFile := commandFlags(name, stderr)
 	grant := fs.Bool("grant", false, "decide: grant the request")
 	refuse := fs.Bool("refuse", false, "decide: refuse the request")
-	greffe := fs.String("greffe", "", "decide: the Greffe's reviewer, with whom the request was decided (required)")
 	note := fs.String("note", "", "decide, close: the decision's grounds, or how the request ended (required)")
 	asJSON := fs.Bool("json", false, "show: print JSON")
 	pos, err := parseInterleaved(fs, args)
@@ -214,9 +212,6 @@ func requestsStep(ctx context.Context, step string, args []string, stdout, stder
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	if rs := env.cfg.Access.GreffeReviewers; step == "decide" && len(rs) > 0 && strings.TrimSpace(*greffe) != "" && !slices.Contains(rs, strings.TrimSpace(*greffe)) {
-		return exitCode(stderr, name, badUsage("--greffe %q is not one of the Greffe's reviewers of %s (access.greffe_reviewers: %s)", *greffe, *cfgFile, strings.Join(rs, ", ")))
-	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var r register.AccessRequest
@@ -224,7 +219,9 @@ func requestsStep(ctx context.Context, step string, args []string, stdout, stder
 	case "show":
 		r, err = env.register.GetRequest(ctx, id)
 	case "decide":
-		r, err = env.register.DecideRequest(ctx, id, *grant, env.login(), *greffe, *note)
+		// The IT department's opinion; the request is decided when the
+		// Greffe's (given in the console) agrees.
+		r, err = env.register.GiveOpinion(ctx, id, register.SideIT, env.login(), *grant, *note)
 	case "close":
 		r, err = env.register.CloseRequest(ctx, id, env.login(), *note)
 	}
@@ -249,6 +246,18 @@ func requestsStep(ctx context.Context, step string, args []string, stdout, stder
 	}
 	if r.ClosedAt != nil {
 		fmt.Fprintf(tw, "closed\t%s by %s: %s\n", r.ClosedAt.In(loc).Format("2006-01-02 15:04"), r.ClosedBy, r.CloseNote)
+	}
+	if ops, err := env.register.Opinions(ctx, id); err == nil {
+		for _, o := range ops {
+			verdict := "refuse"
+			if o.Grant {
+				verdict = "grant"
+			}
+			fmt.Fprintf(tw, "opinion\t%s, %s by %s (%s): %s\n", o.GivenAt.In(loc).Format("2006-01-02 15:04"), verdict, o.Login, o.Side, o.Note)
+		}
+	}
+	if r.Status == register.RequestReceived && step == "decide" {
+		fmt.Fprintln(tw, "waiting\tfor the Greffe's opinion (a Greffe reviewer gives it in the console); decided when both agree")
 	}
 	tw.Flush()
 	return 0

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -274,6 +275,19 @@ func TestRecordingsGetAndTheRegister(t *testing.T) {
 	os.WriteFile(f.cfg, cfgBody, 0o600)
 	passFile := out("passphrase")
 	os.WriteFile(passFile, []byte("une phrase de passe pour Marie Gagnon\n"), 0o600)
+	// opinion gives the Greffe side's opinion on request 1 as login (what
+	// the console does for a Greffe reviewer).
+	opinion := func(login string) command {
+		return func(_ []string, stdout, stderr io.Writer) int {
+			r, err := register.NewStore(f.st).GiveOpinion(context.Background(), 1, register.SideGreffe, login, true, "d'accord : plainte documentée")
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			fmt.Fprintln(stdout, r.Status)
+			return 0
+		}
+	}
 	pkg := []string{"package", "1", "--to", "Marie Gagnon", "--via", "courriel", "--out", out("demande-1.tar.age"), "--passphrase-file", passFile}
 	steps := []struct {
 		login string
@@ -300,12 +314,15 @@ func TestRecordingsGetAndTheRegister(t *testing.T) {
 		{"root", group("requests"), []string{"add", "--received", "2026-11-26", "--via", "pigeon", "--requester", "X", "--purpose", "plainte",
 			"--subject", "s", "--recording", f.id("police")}, 1, `channel "pigeon" is unknown: use courriel or guichet`},
 		{"root", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 1, "request 1 is received, not granted"},
-		{"root", group("requests"), []string{"decide", "1", "--grant", "--note", "plainte recevable"}, 1, "the Greffe's reviewer (--greffe NAME)"},
-		{"root", group("requests"), []string{"decide", "1", "--grant", "--greffe", "Me Denis Ferland", "--note", "plainte recevable"}, 2, `--greffe "Me Denis Ferland" is not one of the Greffe's reviewers`},
-		{"root", group("requests"), []string{"decide", "1", "--grant", "--greffe", "mgreffe", "--note", "plainte recevable"}, 0, "status      granted"},
+		// Decided jointly: the IT department's opinion, then the Greffe's
+		// (in the console); one person cannot give both.
+		{"root", group("requests"), []string{"decide", "1", "--grant"}, 1, "its grounds (--note TEXT)"},
+		{"root", group("requests"), []string{"decide", "1", "--grant", "--note", "plainte recevable"}, 0, "for the Greffe's opinion"},
+		{"root", opinion("root"), []string{"avis"}, 1, "decided by two distinct people"},
+		{"mgreffe", opinion("mgreffe"), []string{"avis"}, 0, "granted"},
 		{"mgreffe", group("requests"), []string{"show", "1"}, 0, "status      granted"},
 		{"mgreffe", group("requests"), []string{"close", "1", "--note", "x"}, 1, "recpolicy requests close is not for a Greffe reviewer"},
-		{"root", group("requests"), []string{"decide", "1", "--refuse", "--greffe", "mgreffe", "--note", "changed my mind"}, 1, "it is granted already"},
+		{"root", group("requests"), []string{"decide", "1", "--refuse", "--note", "changed my mind"}, 1, "it is granted already"},
 		{"root", recs, []string{"get", f.id("greffe"), "--out", out("q.wav"), "--request", "1"}, 1, "request 1 does not name recording"},
 		{"dferland", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 1, "handed over by the IT department"},
 		{"root", recs, []string{"get", f.id("police"), "--out", out("p.wav"), "--request", "1"}, 0, "destroy this copy once it is no longer needed"},

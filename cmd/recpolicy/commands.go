@@ -40,7 +40,7 @@ func commandTable() []cliCommand {
 		{"requests add", "--config FILE ...", "register a written request", requestsAdd},
 		{"requests list", "--config FILE", "the register of written requests", requestsList},
 		{"requests show", "N --config FILE", "one request", requests("show")},
-		{"requests decide", "N --config FILE ...", "decide a request, jointly with the Greffe", requests("decide")},
+		{"requests decide", "N --config FILE (--grant | --refuse) --note TEXT", "the IT department's opinion; decided when the Greffe's agrees", requests("decide")},
 		{"requests close", "N --config FILE ...", "close a request once its copies are destroyed", requests("close")},
 		{"requests package", "N --config FILE --to NAME --via HOW --out FILE --passphrase-file P [--destroy-by DATE]", "the recordings of a granted request, signed and encrypted for its requester", requestsPackage},
 		{"requests copies", "--config FILE [--outstanding] [--json]", "the packages that left, and whose destruction is not confirmed", requestsCopies},
