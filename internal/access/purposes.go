@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/register"
 )
 
 // Purpose is an end for which the policy lets someone hear a recording
@@ -85,4 +86,17 @@ func (g *Guard) Listen(ctx context.Context, action, ref, code string, requestID 
 	}
 	rec, err := g.Recording(ctx, action, ref, p.Label, requestID, d)
 	return rec, p, err
+}
+
+// RegisterSide is the side v speaks for on a written request: the IT
+// department for an administrator, the Greffe for a reviewer; ok is false
+// for anyone else.
+func (v Viewer) RegisterSide() (side string, ok bool) {
+	switch {
+	case v.Admin():
+		return register.SideIT, true
+	case v.Reviewer:
+		return register.SideGreffe, true
+	}
+	return "", false
 }

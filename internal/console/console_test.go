@@ -73,7 +73,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	cfg := &config.Config{Archive: config.Archive{Dir: filepath.Join(dir, "archive")},
-		Access: config.Access{Administrators: []string{"mlaroche"}}}
+		Access: config.Access{Administrators: []string{"mlaroche"}, GreffeReviewers: []string{"mgreffe"}}}
 	cfg.Console = config.Console{SessionIdle: config.Duration(30 * time.Minute), SessionMax: config.Duration(10 * time.Hour), LockAfter: 5, LockFor: config.Duration(15 * time.Minute)}
 
 	f := &fixture{st: st, archive: cfg.Archive.Dir, ids: map[string]int64{}, wavs: map[string][]byte{}}
@@ -120,7 +120,7 @@ func newFixture(t *testing.T) *fixture {
 	rows.Close()
 	acc := accounts.NewStore(st)
 	h, _ := auth.HashPassword(password)
-	for _, l := range []string{"jtremblay", "mlaroche", "visiteur"} {
+	for _, l := range []string{"jtremblay", "mlaroche", "visiteur", "mgreffe"} {
 		if err := acc.AddUser(t.Context(), l, "", h); err != nil {
 			t.Fatal(err)
 		}
@@ -173,10 +173,9 @@ func toneWAV(secs, hz float64) []byte {
 // client returns a browser-like client: cookies kept, redirects not followed.
 func (f *fixture) client(t *testing.T) *http.Client {
 	t.Helper()
-	c := f.srv.Client()
-	c.Jar, _ = cookiejar.New(nil)
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return c
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Transport: f.srv.Client().Transport, Jar: jar, // a client of its own: f.srv.Client() is shared
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // login logs c in as login; it returns the answer.
@@ -420,5 +419,58 @@ func TestConsoleDirectory(t *testing.T) {
 	}
 	if !sawLDAP {
 		t.Error("the directory login is not in the access log with its source")
+	}
+}
+
+// TestConsoleRegister: the IT director registers a written request and
+// gives the IT department's opinion; the Greffe's reviewer reads the
+// register and gives the Greffe's; the request is granted only when both
+// agree, and one person cannot give both. A director does not read it.
+func TestConsoleRegister(t *testing.T) {
+	f := newFixture(t)
+	it, greffe, director := f.client(t), f.client(t), f.client(t)
+	f.login(t, it, "mlaroche", password)
+	f.login(t, greffe, "mgreffe", password)
+	f.login(t, director, "jtremblay", password)
+
+	code, body, _ := f.do(t, it, "POST", "/api/requests", map[string]any{"received_on": "2026-11-26", "channel": "courriel",
+		"requester": "Marie Gagnon", "purpose": "plainte", "subject": "accueil au poste de police", "recordings": []int64{f.ids["police"]}})
+	if code != 200 || !strings.Contains(body, `"status": "received"`) {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	if code, _, _ := f.do(t, greffe, "POST", "/api/requests", map[string]any{"received_on": "2026-11-26", "channel": "courriel",
+		"requester": "X", "purpose": "plainte", "subject": "s", "recordings": []int64{f.ids["police"]}}); code != 403 {
+		t.Errorf("the Greffe registers: %d", code)
+	}
+	if code, _, _ := f.do(t, director, "GET", "/api/requests", nil); code != 403 {
+		t.Errorf("a director reads the register: %d", code)
+	}
+	if code, _, _ := f.do(t, director, "GET", "/registre", nil); code != 404 {
+		t.Errorf("a director's register page: %d", code)
+	}
+	if code, body, _ := f.do(t, greffe, "GET", "/api/requests", nil); code != 200 || !strings.Contains(body, "Marie Gagnon") || !strings.Contains(body, `"side": "greffe"`) {
+		t.Errorf("the Greffe reads the register: %d %s", code, body)
+	}
+	if code, _, h := f.do(t, greffe, "GET", "/", nil); code != http.StatusSeeOther || h.Get("Location") != "/registre" {
+		t.Errorf("the Greffe's home: %d %v", code, h.Get("Location"))
+	}
+	opinion := func(c *http.Client, grant bool) (int, string) {
+		code, body, _ := f.do(t, c, "POST", "/api/requests/1/avis", map[string]any{"grant": grant, "note": "motifs"})
+		return code, body
+	}
+	if code, body := opinion(it, true); code != 200 || !strings.Contains(body, `"status": "received"`) {
+		t.Errorf("IT's opinion: %d %s", code, body)
+	}
+	if code, body := opinion(greffe, false); code != 200 || !strings.Contains(body, `"status": "received"`) {
+		t.Errorf("the Greffe disagrees: %d %s", code, body)
+	}
+	if code, body := opinion(greffe, true); code != 200 || !strings.Contains(body, `"status": "granted"`) || !strings.Contains(body, `"greffe_reviewer": "mgreffe"`) {
+		t.Errorf("both agree: %d %s", code, body)
+	}
+	if code, _ := opinion(it, false); code != http.StatusConflict {
+		t.Errorf("an opinion after the decision: %d", code)
+	}
+	if code, body, _ := f.do(t, greffe, "GET", "/api/requests/1", nil); code != 200 || strings.Count(body, `"side": "`) < 3 {
+		t.Errorf("the request with its opinions: %d %s", code, body)
 	}
 }

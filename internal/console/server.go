@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/archive/accounts"
+	"github.com/villedemercier/recpolicy/archive/register"
 	"github.com/villedemercier/recpolicy/internal/access"
 	"github.com/villedemercier/recpolicy/internal/auth"
 	"github.com/villedemercier/recpolicy/internal/config"
@@ -46,6 +47,7 @@ type Server struct {
 	store    *archive.Store
 	guards   access.Archive
 	accounts *accounts.Store
+	register *register.Store
 	rules    func() *rules.Rules
 	auth     Authenticator
 	log      zerolog.Logger
@@ -68,7 +70,7 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("new console: static files: %w", err)
 	}
 	return &Server{
-		cfg: o.Config, store: o.Store, guards: access.NewArchive(o.Store), accounts: accounts.NewStore(o.Store),
+		cfg: o.Config, store: o.Store, guards: access.NewArchive(o.Store), accounts: accounts.NewStore(o.Store), register: register.NewStore(o.Store),
 		rules: o.Rules, auth: o.Auth, log: o.Log, pages: pages,
 		static: http.StripPrefix("/static/", http.FileServerFS(static)), tickets: newTickets(),
 	}, nil
@@ -80,7 +82,13 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", s.static)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/enregistrements", http.StatusSeeOther)
+		to := "/enregistrements"
+		if v := s.visitorOf(r); v != nil {
+			if d := s.pageData(v); d["Records"] == false && d["Register"] == true {
+				to = "/registre" // a Greffe reviewer's page
+			}
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 	})
 	mux.HandleFunc("GET /connexion", s.loginPage)
 	mux.HandleFunc("POST /connexion", s.login)
@@ -92,6 +100,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/recordings/{id}", s.api(s.showRecording))
 	mux.HandleFunc("POST /api/recordings/{id}/ecoute", s.api(s.listen))
 	mux.HandleFunc("GET /api/recordings/{id}/audio", s.audio)
+	mux.HandleFunc("GET /registre", s.registerPage("register.html"))
+	mux.HandleFunc("GET /registre/{id}", s.registerPage("request.html"))
+	mux.HandleFunc("GET /api/requests", s.api(s.listRequests))
+	mux.HandleFunc("POST /api/requests", s.api(s.addRequest))
+	mux.HandleFunc("GET /api/requests/{id}", s.api(s.showRequest))
+	mux.HandleFunc("POST /api/requests/{id}/avis", s.api(s.giveOpinion))
 	mux.HandleFunc("/", s.notFound)
 	cop := http.NewCrossOriginProtection()
 	return secureHeaders(cop.Handler(mux))

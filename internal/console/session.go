@@ -92,7 +92,7 @@ func client(r *http.Request) string {
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	if v := s.visitorOf(r); v != nil {
-		http.Redirect(w, r, "/enregistrements", http.StatusSeeOther)
+		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
 	s.render(w, http.StatusOK, "login.html", map[string]any{"Error": r.URL.Query().Get("erreur") != ""})
@@ -146,7 +146,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, token, int(s.cfg.Console.SessionMax.Std().Seconds()))
-	http.Redirect(w, r, "/enregistrements", http.StatusSeeOther)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 // logout ends the session.

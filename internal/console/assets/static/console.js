@@ -147,8 +147,136 @@ async function recordingPage() {
   document.getElementById("speed").addEventListener("change", (ev) => { audio.playbackRate = Number(ev.target.value); });
 }
 
+const statuses = { received: "reçue, à décider", granted: "accordée", refused: "refusée", closed: "fermée" };
+const fmtDay = (s) => (s || "").slice(0, 10);
+
+async function registerPage() {
+  const status = document.getElementById("status");
+  const tbody = document.querySelector("#requests tbody");
+  const openOnly = document.getElementById("open-only");
+  async function load() {
+    tbody.replaceChildren();
+    try {
+      const body = await api("/api/requests" + (openOnly.checked ? "?ouvertes=1" : ""));
+      for (const q of body.requests) {
+        const tr = document.createElement("tr");
+        const td = cell(tr, "");
+        const a = document.createElement("a");
+        a.href = "/registre/" + encodeURIComponent(q.id);
+        a.textContent = String(q.id);
+        td.appendChild(a);
+        cell(tr, fmtDay(q.received_on));
+        cell(tr, q.channel);
+        cell(tr, q.requester);
+        cell(tr, q.subject);
+        cell(tr, q.purpose);
+        cell(tr, statuses[q.status] || q.status);
+        tbody.appendChild(tr);
+      }
+      status.textContent = body.requests.length + " demande(s)";
+      document.getElementById("add").hidden = !body.may_register;
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  }
+  openOnly.addEventListener("change", load);
+  document.getElementById("add-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target.elements;
+    const payload = {
+      received_on: f.received_on.value, channel: f.channel.value, requester: f.requester.value, purpose: f.purpose.value,
+      subject: f.subject.value, recordings: f.recordings.value.split(",").map((x) => Number(x.trim())).filter((x) => x > 0),
+    };
+    try {
+      const res = await api("/api/requests", { method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify(payload) });
+      location.href = "/registre/" + encodeURIComponent(res.request.id);
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  });
+  load();
+}
+
+async function requestPage() {
+  const id = location.pathname.split("/").pop();
+  const status = document.getElementById("status");
+  async function load() {
+    let body;
+    try {
+      body = await api("/api/requests/" + encodeURIComponent(id));
+    } catch (e) {
+      document.getElementById("title").textContent = e.status === 404 ? "Demande introuvable" : "Erreur";
+      status.textContent = e.message;
+      return;
+    }
+    const q = body.request;
+    document.getElementById("title").textContent = "Demande n° " + q.id + " — " + (statuses[q.status] || q.status);
+    const facts = document.getElementById("facts");
+    facts.replaceChildren();
+    const rows = [
+      ["Reçue le", fmtDay(q.received_on) + " par " + q.channel], ["Demandeur", q.requester], ["Motif", q.purpose], ["Objet", q.subject],
+      ["Enregistrements visés", (q.recordings || []).join(", ")], ["Inscrite", fmtDate(q.registered_at) + " par " + q.registered_by],
+    ];
+    if (q.decided_at) rows.push(["Décision", fmtDate(q.decided_at) + " — " + q.decided_by + " (TI) et " + q.greffe_reviewer + " (Greffe) : " + q.decision_note]);
+    if (q.closed_at) rows.push(["Fermée", fmtDate(q.closed_at) + " par " + q.closed_by + " : " + q.close_note]);
+    for (const [k, v] of rows) {
+      const dt = document.createElement("dt");
+      dt.textContent = k;
+      const dd = document.createElement("dd");
+      dd.textContent = v;
+      facts.append(dt, dd);
+    }
+    const ul = document.getElementById("opinions");
+    ul.replaceChildren();
+    for (const o of body.opinions) {
+      const li = document.createElement("li");
+      li.textContent = fmtDate(o.given_at) + " — " + (o.side === "it" ? "Direction des TI" : "Greffe") + ", " + o.login + " : " +
+        (o.grant ? "accorder" : "refuser") + " — " + o.note;
+      ul.appendChild(li);
+    }
+    if (!body.opinions.length) {
+      const li = document.createElement("li");
+      li.textContent = "Aucun avis encore.";
+      ul.appendChild(li);
+    }
+    const form = document.getElementById("opinion-form");
+    form.hidden = !body.may_give_opinion;
+    document.getElementById("side").textContent = "Votre avis, pour " + (body.side === "it" ? "la Direction des TI" : "le Greffe") +
+      " (la demande est décidée quand les deux avis concordent, donnés par deux personnes distinctes) :";
+    const tbody = document.querySelector("#transmissions tbody");
+    tbody.replaceChildren();
+    for (const t of body.transmissions) {
+      const tr = document.createElement("tr");
+      cell(tr, String(t.id));
+      cell(tr, t.recipient);
+      cell(tr, t.channel);
+      cell(tr, fmtDay(t.created_at));
+      cell(tr, fmtDay(t.destroy_by));
+      cell(tr, t.destroyed_statement ? "confirmée : " + t.destroyed_statement : "en attente de confirmation");
+      tbody.appendChild(tr);
+    }
+  }
+  document.getElementById("opinion-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target.elements;
+    try {
+      await api("/api/requests/" + encodeURIComponent(id) + "/avis", {
+        method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify({ grant: f.grant.value === "1", note: f.note.value }),
+      });
+      status.textContent = "Avis enregistré.";
+      load();
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  });
+  load();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   if (page === "recordings") recordingsPage();
   if (page === "recording") recordingPage();
+  if (page === "register") registerPage();
+  if (page === "request") requestPage();
 });
