@@ -47,7 +47,7 @@ const (
 	ldapPassword = "mot-de-passe-annuaire"
 )
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	st, err := archive.Connect(pgtest.DB(t))
 	if err != nil {
@@ -171,7 +171,7 @@ func toneWAV(secs, hz float64) []byte {
 }
 
 // client returns a browser-like client: cookies kept, redirects not followed.
-func (f *fixture) client(t *testing.T) *http.Client {
+func (f *fixture) client(t testing.TB) *http.Client {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Transport: f.srv.Client().Transport, Jar: jar, // a client of its own: f.srv.Client() is shared
@@ -179,7 +179,7 @@ func (f *fixture) client(t *testing.T) *http.Client {
 }
 
 // login logs c in as login; it returns the answer.
-func (f *fixture) login(t *testing.T, c *http.Client, login, pw string) *http.Response {
+func (f *fixture) login(t testing.TB, c *http.Client, login, pw string) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest("POST", f.srv.URL+"/connexion", strings.NewReader(url.Values{"identifiant": {login}, "mot_de_passe": {pw}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -196,7 +196,7 @@ func (f *fixture) login(t *testing.T, c *http.Client, login, pw string) *http.Re
 
 // do sends a request (same-origin, as the console's pages do) and returns
 // the status and body.
-func (f *fixture) do(t *testing.T, c *http.Client, method, path string, body any, hdr ...string) (int, string, http.Header) {
+func (f *fixture) do(t testing.TB, c *http.Client, method, path string, body any, hdr ...string) (int, string, http.Header) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -220,7 +220,7 @@ func (f *fixture) do(t *testing.T, c *http.Client, method, path string, body any
 	return res.StatusCode, string(b), res.Header
 }
 
-func (f *fixture) accessLog(t *testing.T) []register.AccessEntry {
+func (f *fixture) accessLog(t testing.TB) []register.AccessEntry {
 	t.Helper()
 	e, err := register.NewStore(f.st).AccessLog(context.Background(), register.AccessLogFilter{})
 	if err != nil {
