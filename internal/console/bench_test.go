@@ -44,7 +44,7 @@ FROM (SELECT i, timestamptz '2025-12-01' + (i * interval '31 seconds') AS t FROM
 	f.login(b, admin, "mlaroche", password)
 	for _, q := range []struct {
 		name, who, query string
-		c               *http.Client
+		c                *http.Client
 	}{
 		{"director", "jtremblay", "/api/recordings", director},
 		{"director_month", "jtremblay", "/api/recordings?depuis=2026-03-01&jusqua=2026-03-31", director},

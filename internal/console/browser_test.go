@@ -108,6 +108,12 @@ func TestBrowserDirector(t *testing.T) {
 	if err != nil || played <= 1 || !strings.Contains(status, "Finalité journalisée") {
 		t.Fatalf("playing: %.1f s, %v, status %q", played, err, status)
 	}
+	// The waveform is drawn (wavesurfer.js, its style allowed by the nonce).
+	drawn, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const h = document.querySelector("#waveform > div"); return !!(h && h.shadowRoot && h.shadowRoot.querySelector("canvas")) || null })()`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil || !drawn {
+		t.Errorf("waveform: %v", err)
+	}
 	if err := chromedp.Do(ctx, shot(t, "ecoute")); err != nil {
 		t.Error(err)
 	}

@@ -15,7 +15,7 @@ func (s *Server) page(name string) http.HandlerFunc {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		s.render(w, http.StatusOK, name, s.pageData(v))
+		s.render(w, http.StatusOK, name, s.pageData(v, r))
 	}
 }
 

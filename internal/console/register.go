@@ -157,13 +157,14 @@ func (s *Server) registerPage(name string) http.HandlerFunc {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		s.render(w, http.StatusOK, name, s.pageData(v))
+		s.render(w, http.StatusOK, name, s.pageData(v, r))
 	}
 }
 
-// pageData is what every page's bar shows.
-func (s *Server) pageData(v *visitor) map[string]any {
+// pageData is what every page's bar shows, and the answer's style nonce.
+func (s *Server) pageData(v *visitor, r *http.Request) map[string]any {
 	vw := v.viewer()
 	_, reg := vw.RegisterSide()
-	return map[string]any{"Login": vw.Login, "Role": vw.Role, "Register": reg, "Records": vw.Role == access.RoleAdministrator || vw.Role == access.RoleDirector}
+	return map[string]any{"Login": vw.Login, "Role": vw.Role, "Register": reg, "Nonce": nonceOf(r),
+		"Records": vw.Role == access.RoleAdministrator || vw.Role == access.RoleDirector}
 }

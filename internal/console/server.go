@@ -2,8 +2,10 @@ package console
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -84,7 +86,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		to := "/enregistrements"
 		if v := s.visitorOf(r); v != nil {
-			if d := s.pageData(v); d["Records"] == false && d["Register"] == true {
+			if d := s.pageData(v, r); d["Records"] == false && d["Register"] == true {
 				to = "/registre" // a Greffe reviewer's page
 			}
 		}
@@ -111,11 +113,27 @@ func (s *Server) Handler() http.Handler {
 	return secureHeaders(cop.Handler(mux))
 }
 
-// secureHeaders adds the headers every answer carries.
+// nonceKey carries the answer's style nonce in its request's context.
+type nonceKey struct{}
+
+// nonceOf is the style nonce of r's answer (see secureHeaders).
+func nonceOf(r *http.Request) string {
+	n, _ := r.Context().Value(nonceKey{}).(string)
+	return n
+}
+
+// secureHeaders adds the headers every answer carries. Scripts come from
+// the console itself only, never inline; styles too, but for the one
+// <style> the waveform player puts in its shadow DOM, allowed by a nonce
+// drawn for each answer.
 func secureHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 16)
+		rand.Read(b)
+		nonce := base64.StdEncoding.EncodeToString(b)
+		r = r.WithContext(context.WithValue(r.Context(), nonceKey{}, nonce))
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "+
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-"+nonce+"'; img-src 'self' data:; media-src 'self' blob:; "+
 			"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")

@@ -128,8 +128,20 @@ async function recordingPage() {
       const res = await api("/api/recordings/" + encodeURIComponent(id) + "/ecoute", {
         method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify(payload),
       });
-      audio.src = res.audio;
       document.getElementById("player").hidden = false;
+      if (window.WaveSurfer) {
+        // The waveform (wavesurfer.js, served by the console itself) loads
+        // the audio into the page's audio element; click it to seek.
+        const ws = WaveSurfer.create({
+          container: "#waveform", media: audio, url: res.audio, height: 80, cspNonce: document.body.dataset.nonce,
+          waveColor: "#8aa9cc", progressColor: "#12436b", cursorColor: "#a01818", normalize: true,
+        });
+        ws.on("ready", () => { ws.play().catch(() => {}); });
+        ws.on("error", (e) => { status.textContent = "Forme d'onde indisponible : " + e; audio.src = res.audio; });
+      } else {
+        audio.src = res.audio;
+        audio.play().catch(() => {});
+      }
       document.getElementById("purpose-form").hidden = true;
       status.textContent = "Finalité journalisée : " + res.purpose.label;
       if (body.may_download) {
@@ -137,7 +149,6 @@ async function recordingPage() {
         a.href = res.audio + "&telecharger=1";
         a.hidden = false;
       }
-      audio.play().catch(() => {});
     } catch (e) {
       status.textContent = e.message;
     }
