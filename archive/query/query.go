@@ -79,9 +79,20 @@ type RecordingFilter struct {
 	ByExtension bool
 	Direction   string
 	Number      string // a number of a call linked to the recording
+	// MinDuration keeps recordings at least this many seconds long.
+	MinDuration float64
+	// After pages: only recordings older than this one (its start and id),
+	// in the newest-first order of the list; zero for the first page.
+	After Cursor
 	// Hidden hides the recordings of calls that involve confidential extensions.
 	Hidden Confidential
 	Limit  int
+}
+
+// Cursor is a place in a newest-first list of recordings.
+type Cursor struct {
+	Start time.Time
+	ID    int64
 }
 
 // ListCalls returns call records, newest first.
@@ -153,6 +164,12 @@ func (s *Store) ListRecordings(ctx context.Context, f RecordingFilter) ([]archiv
 	var q pg.Querier
 	if !f.Since.IsZero() {
 		q.Add("r.start_time >= " + q.Arg(f.Since.UTC()))
+	}
+	if f.MinDuration > 0 {
+		q.Add("r.duration >= " + q.Arg(f.MinDuration))
+	}
+	if f.After.ID > 0 {
+		q.Add("(r.start_time, r.id) < (" + q.Arg(f.After.Start.UTC()) + ", " + q.Arg(f.After.ID) + ")")
 	}
 	if !f.Until.IsZero() {
 		q.Add("r.start_time < " + q.Arg(f.Until.UTC()))

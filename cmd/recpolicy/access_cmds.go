@@ -9,12 +9,36 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive/register"
 	"github.com/villedemercier/recpolicy/internal/access"
 )
+
+// outFile checks --out before anything is read: a new file in a folder
+// that exists, and under sudo a folder the caller owns (root writes for the
+// caller only where the caller could write). It returns how to create it:
+// mode 0600, never over a file nor through a link, given to the caller
+// under sudo.
+func outFile(out string) (func(string) (*os.File, error), error) {
+	if _, err := os.Lstat(out); err == nil {
+		return nil, badUsage("--out %s exists: give a new file name (a copy never overwrites a file)", out)
+	}
+	if fi, err := os.Stat(filepath.Dir(out)); err != nil || !fi.IsDir() {
+		return nil, badUsage("--out %s: its directory %s does not exist", out, filepath.Dir(out))
+	}
+	if c, ok := access.Sudo(); ok {
+		if err := access.CheckCallersFolder(c, filepath.Dir(out)); err != nil {
+			return nil, fmt.Errorf("--out %s: %w", out, err)
+		}
+		return func(p string) (*os.File, error) { return access.CreateFor(c, p) }, nil
+	}
+	return func(p string) (*os.File, error) {
+		return os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	}, nil
+}
 
 // recordingsGet runs `recpolicy recordings get ID --out FILE …`: a copy of
 // one recording for someone allowed to have it, checked against its
@@ -41,19 +65,9 @@ func recordingsGet(ctx context.Context, args []string, stdout, stderr io.Writer)
 	case *request < 0:
 		return exitCode(stderr, name, badUsage("--request %d is not a request number (recpolicy requests list)", *request))
 	}
-	if _, err := os.Lstat(*out); err == nil {
-		return exitCode(stderr, name, badUsage("--out %s exists: give a new file name (a copy never overwrites a file)", *out))
-	}
-	if fi, err := os.Stat(filepath.Dir(*out)); err != nil || !fi.IsDir() {
-		return exitCode(stderr, name, badUsage("--out %s: its directory %s does not exist", *out, filepath.Dir(*out)))
-	}
-	var create func(string) (*os.File, error) // nil: a new 0600 file
-	if c, ok := access.Sudo(); ok {
-		// Root writes for the caller only where the caller could write.
-		if err := access.CheckCallersFolder(c, filepath.Dir(*out)); err != nil {
-			return exitCode(stderr, name, fmt.Errorf("--out %s: %w", *out, err))
-		}
-		create = func(p string) (*os.File, error) { return access.CreateFor(c, p) }
+	create, err := outFile(*out)
+	if err != nil {
+		return exitCode(stderr, name, err)
 	}
 	env, err := openArchiveEnv(*cfgFile, true)
 	if err != nil {
@@ -133,7 +147,7 @@ func requestsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
-	fmt.Fprintf(stdout, "request %d registered (%s, %s by %s, recordings %v); decide it with the Greffe: recpolicy requests decide %d --grant|--refuse --greffe NAME --note TEXT\n",
+	fmt.Fprintf(stdout, "request %d registered (%s, %s by %s, recordings %v); the IT department's opinion: recpolicy requests decide %d --grant|--refuse --note TEXT; the Greffe's: in the console\n",
 		r.ID, r.Purpose, r.Channel, r.Requester, r.Recordings, r.ID)
 	return 0
 }

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/villedemercier/recpolicy/archive/query"
 	"github.com/villedemercier/recpolicy/archive/register"
-	"github.com/villedemercier/recpolicy/internal/access"
 	"github.com/villedemercier/recpolicy/internal/transmit"
 )
 
@@ -131,8 +128,9 @@ func requestsPackage(ctx context.Context, args []string, stdout, stderr io.Write
 	case *out == "":
 		return exitCode(stderr, name, badUsage("--out FILE is required"))
 	}
-	if _, err := os.Lstat(*out); err == nil {
-		return exitCode(stderr, name, badUsage("--out %s exists: give a new file name", *out))
+	create, err := outFile(*out)
+	if err != nil {
+		return exitCode(stderr, name, err)
 	}
 	pass, err := readSecretFile("--passphrase-file", *passFile)
 	if err != nil {
@@ -146,15 +144,6 @@ func requestsPackage(ctx context.Context, args []string, stdout, stderr io.Write
 		if due, err = time.Parse(time.DateOnly, *destroyBy); err != nil || due.Before(time.Now()) {
 			return exitCode(stderr, name, badUsage("--destroy-by %q: a date to come, e.g. 2027-03-31", *destroyBy))
 		}
-	}
-	create := func(p string) (*os.File, error) {
-		return os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	}
-	if c, ok := access.Sudo(); ok {
-		if err := access.CheckCallersFolder(c, filepath.Dir(*out)); err != nil {
-			return exitCode(stderr, name, fmt.Errorf("--out %s: %w", *out, err))
-		}
-		create = func(p string) (*os.File, error) { return access.CreateFor(c, p) }
 	}
 	env, err := retentionEnv(ctx, *cfgFile, name)
 	if err != nil {
@@ -244,12 +233,7 @@ func requestsCopies(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(ts); err != nil {
-			return exitCode(stderr, name, err)
-		}
-		return 0
+		return writeJSON(stdout, stderr, name, ts)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tREQUEST\tTO\tVIA\tSENT\tDESTROY BY\tDESTRUCTION")

@@ -186,6 +186,8 @@ type Query struct {
 	Direction             string
 	Trunks                []string // the trunks' endpoints, for Direction on call records
 	Number                string
+	MinDuration           float64      // recordings only: at least this many seconds
+	After                 query.Cursor // recordings only: the next page after this one
 	Limit                 int
 }
 
@@ -225,7 +227,7 @@ func (g *Guard) ListRecordings(ctx context.Context, action, described string, q 
 	q, hidden := g.narrow(q)
 	recs, err := g.store.ListRecordings(ctx, query.RecordingFilter{
 		Since: q.Since, Until: q.Until, Extensions: q.Extensions, ByExtension: q.ByExtension,
-		Direction: q.Direction, Number: q.Number, Hidden: hidden, Limit: q.Limit,
+		Direction: q.Direction, Number: q.Number, MinDuration: q.MinDuration, After: q.After, Hidden: hidden, Limit: q.Limit,
 	})
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/archive/query"
 	"github.com/villedemercier/recpolicy/internal/access"
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -145,6 +146,22 @@ func (s *Server) listRecordings(v *visitor, r *http.Request) (any, error) {
 	if err := access.Select(&q, rl, exts, r.URL.Query().Get("service")); err != nil {
 		return nil, badRequest("« service » : ce service n'existe pas.")
 	}
+	if d := r.URL.Query().Get("duree_min"); d != "" {
+		n, err := strconv.ParseFloat(d, 64)
+		if err != nil || n < 0 || n > 86400 {
+			return nil, badRequest("« durée minimale » : un nombre de secondes, par exemple 30.")
+		}
+		q.MinDuration = n
+	}
+	if a := r.URL.Query().Get("apres"); a != "" {
+		start, id, ok := strings.Cut(a, "_")
+		t, err1 := time.Parse(time.RFC3339Nano, start)
+		n, err2 := strconv.ParseInt(id, 10, 64)
+		if !ok || err1 != nil || err2 != nil || n <= 0 {
+			return nil, badRequest("« après » : la page suivante se demande avec la valeur « next » de la réponse.")
+		}
+		q.After = query.Cursor{Start: t, ID: n}
+	}
 	recs, err := v.guard.ListRecordings(r.Context(), "console recordings list", described, q)
 	if err != nil {
 		return nil, err
@@ -153,7 +170,12 @@ func (s *Server) listRecordings(v *visitor, r *http.Request) (any, error) {
 	for i, rec := range recs {
 		out[i] = toJSON(rec, rl)
 	}
-	return map[string]any{"recordings": out, "limit": q.Limit}, nil
+	next := ""
+	if len(recs) == q.Limit {
+		last := recs[len(recs)-1]
+		next = last.Start.UTC().Format(time.RFC3339Nano) + "_" + strconv.FormatInt(last.ID, 10)
+	}
+	return map[string]any{"recordings": out, "limit": q.Limit, "next": next}, nil
 }
 
 // parseList reads the filters every list shares; described is the query
@@ -200,7 +222,7 @@ func parseList(r *http.Request, loc *time.Location) (access.Query, string, error
 		q.Limit = n
 	}
 	var parts []string
-	for _, k := range []string{"depuis", "jusqua", "poste", "service", "direction", "numero", "limite"} {
+	for _, k := range []string{"depuis", "jusqua", "poste", "service", "direction", "numero", "duree_min", "apres", "limite"} {
 		if v := qs.Get(k); v != "" {
 			parts = append(parts, k+"="+v)
 		}

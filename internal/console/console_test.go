@@ -474,3 +474,67 @@ func TestConsoleRegister(t *testing.T) {
 		t.Errorf("the request with its opinions: %d %s", code, body)
 	}
 }
+
+// TestConsolePagingAndExport: the list pages with its "next" cursor and
+// keeps recordings of a minimum length; the register exports as CSV, with
+// a requester's formula defused.
+func TestConsolePagingAndExport(t *testing.T) {
+	f := newFixture(t)
+	admin := f.client(t)
+	f.login(t, admin, "mlaroche", password)
+	var page struct {
+		Recordings []struct{ File string }
+		Next       string
+	}
+	seen := map[string]bool{}
+	q := "/api/recordings?limite=1"
+	for i := 0; i < 5 && q != ""; i++ {
+		code, body, _ := f.do(t, admin, "GET", q, nil)
+		page.Next, page.Recordings = "", nil
+		if err := json.Unmarshal([]byte(body), &page); err != nil || code != 200 {
+			t.Fatalf("page %d: %d %s", i, code, body)
+		}
+		for _, r := range page.Recordings {
+			if seen[r.File] {
+				t.Errorf("%s shown twice", r.File)
+			}
+			seen[r.File] = true
+		}
+		q = ""
+		if page.Next != "" {
+			q = "/api/recordings?limite=1&apres=" + url.QueryEscape(page.Next)
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("pages showed %v, want the 3 recordings", seen)
+	}
+	if code, body, _ := f.do(t, admin, "GET", "/api/recordings?duree_min=31", nil); code != 200 || strings.Contains(body, ".wav") {
+		t.Errorf("minimum duration 31 s over 30 s recordings: %d %s", code, body)
+	}
+	if code, _, _ := f.do(t, admin, "GET", "/api/recordings?apres=hier", nil); code != 400 {
+		t.Errorf("bad cursor: %d", code)
+	}
+	f.do(t, admin, "POST", "/api/requests", map[string]any{"received_on": "2026-11-26", "channel": "guichet",
+		"requester": "=HYPERLINK(\"x\")", "purpose": "commentaire", "subject": "accueil", "recordings": []int64{f.ids["police"]}})
+	code, body, h := f.do(t, admin, "GET", "/api/requests.csv", nil)
+	if code != 200 || h.Get("Content-Type") != "text/csv; charset=utf-8" || !strings.Contains(body, "numero,recue_le") ||
+		!strings.Contains(body, `'=HYPERLINK`) {
+		t.Errorf("CSV: %d %v %s", code, h, body)
+	}
+	director := f.client(t)
+	f.login(t, director, "jtremblay", password)
+	if code, _, _ := f.do(t, director, "GET", "/api/requests.csv", nil); code != 403 {
+		t.Errorf("a director's export: %d", code)
+	}
+	// The access log, for the administrators, with its chain's state.
+	if code, body, _ := f.do(t, admin, "GET", "/api/access-log?login=jtremblay", nil); code != 200 || !strings.Contains(body, `"console login"`) ||
+		!strings.Contains(body, `"head_seq"`) || strings.Contains(body, `"login": "mlaroche"`) {
+		t.Errorf("access log: %d %s", code, body)
+	}
+	if code, _, _ := f.do(t, director, "GET", "/api/access-log", nil); code != 403 {
+		t.Errorf("a director reads the access log: %d", code)
+	}
+	if code, _, _ := f.do(t, director, "GET", "/journal", nil); code != 404 {
+		t.Errorf("a director's access log page: %d", code)
+	}
+}

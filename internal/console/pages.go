@@ -36,3 +36,21 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data any
 	w.WriteHeader(status)
 	buf.WriteTo(w)
 }
+
+// adminPage serves a page of the administrators'; anyone else gets the
+// not-found page, and the refusal is logged.
+func (s *Server) adminPage(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v := s.visitorOf(r)
+		if v == nil {
+			http.Redirect(w, r, "/connexion", http.StatusSeeOther)
+			return
+		}
+		if err := v.guard.Authorize(r.Context(), "console page "+r.URL.Path, "", true); err != nil {
+			s.notFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		s.render(w, http.StatusOK, name, s.pageData(v, r))
+	}
+}

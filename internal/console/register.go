@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"io"
@@ -165,6 +166,117 @@ func (s *Server) registerPage(name string) http.HandlerFunc {
 func (s *Server) pageData(v *visitor, r *http.Request) map[string]any {
 	vw := v.viewer()
 	_, reg := vw.RegisterSide()
-	return map[string]any{"Login": vw.Login, "Role": vw.Role, "Register": reg, "Nonce": nonceOf(r),
+	return map[string]any{"Login": vw.Login, "Role": vw.Role, "Register": reg, "Nonce": nonceOf(r), "Admin": vw.Admin(),
 		"Records": vw.Role == access.RoleAdministrator || vw.Role == access.RoleDirector}
+}
+
+// exportRegister answers GET /api/requests.csv: the register as CSV (UTF-8,
+// one request a row, its opinions and transmissions counted), for the IT
+// department and the Greffe.
+func (s *Server) exportRegister(w http.ResponseWriter, r *http.Request) {
+	v := s.visitorOf(r)
+	if v == nil {
+		http.Error(w, "Session expirée : reconnectez-vous.", http.StatusUnauthorized)
+		return
+	}
+	if err := v.guard.AuthorizeRegister(r.Context(), "console register export", "csv"); err != nil {
+		http.Error(w, "Accès refusé.", http.StatusForbidden)
+		return
+	}
+	reqs, err := s.register.ListRequests(r.Context(), false)
+	if err != nil {
+		s.log.Error().Err(err).Msg("console: register not exported")
+		http.Error(w, "Erreur du serveur ; réessayez plus tard.", http.StatusInternalServerError)
+		return
+	}
+	loc := s.rules().Location()
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="registre-des-demandes.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"numero", "recue_le", "recue_par", "demandeur", "motif", "objet", "enregistrements", "inscrite_le", "inscrite_par",
+		"etat", "decidee_le", "decidee_par_ti", "greffe", "motifs", "fermee_le", "fermee_par", "note_de_fermeture", "copies_transmises", "copies_non_detruites"})
+	stamp := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.In(loc).Format("2006-01-02 15:04")
+	}
+	for _, q := range reqs {
+		ts, err := s.register.ListTransmissions(r.Context(), register.TransmissionFilter{RequestID: q.ID})
+		if err != nil {
+			s.log.Error().Err(err).Msg("console: register export cut short")
+			break
+		}
+		outstanding := 0
+		for _, t := range ts {
+			if t.Outstanding() {
+				outstanding++
+			}
+		}
+		recs := make([]string, len(q.Recordings))
+		for i, id := range q.Recordings {
+			recs[i] = strconv.FormatInt(id, 10)
+		}
+		registered := q.RegisteredAt
+		cw.Write([]string{strconv.FormatInt(q.ID, 10), q.ReceivedOn.Format(time.DateOnly), q.Channel, csvSafe(q.Requester), q.Purpose, csvSafe(q.Subject),
+			strings.Join(recs, " "), stamp(&registered), q.RegisteredBy, q.Status, stamp(q.DecidedAt), q.DecidedBy, q.GreffeReviewer,
+			csvSafe(q.DecisionNote), stamp(q.ClosedAt), q.ClosedBy, csvSafe(q.CloseNote), strconv.Itoa(len(ts)), strconv.Itoa(outstanding)})
+	}
+	cw.Flush()
+}
+
+// csvSafe keeps a spreadsheet from taking a cell for a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// accessLog answers GET /api/access-log?login=&depuis=&jusqua=&limite=: the
+// access log, newest first, for the administrators; with whether its hash
+// chain holds.
+func (s *Server) accessLog(v *visitor, r *http.Request) (any, error) {
+	qs := r.URL.Query()
+	if err := v.guard.Authorize(r.Context(), "console access log", r.URL.RawQuery, true); err != nil {
+		return nil, err
+	}
+	loc := s.rules().Location()
+	f := register.AccessLogFilter{Login: strings.TrimSpace(qs.Get("login")), Limit: 200}
+	for _, d := range []struct {
+		key string
+		t   *time.Time
+		end bool
+	}{{"depuis", &f.Since, false}, {"jusqua", &f.Until, true}} {
+		if v := qs.Get(d.key); v != "" {
+			t, err := time.ParseInLocation(time.DateOnly, v, loc)
+			if err != nil {
+				return nil, badRequest("« " + d.key + " » : une date comme 2026-11-28.")
+			}
+			if d.end {
+				t = t.AddDate(0, 0, 1)
+			}
+			*d.t = t
+		}
+	}
+	if l := qs.Get("limite"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > maxLimit {
+			return nil, badRequest("« limite » : de 1 à 1000.")
+		}
+		f.Limit = n
+	}
+	entries, err := s.register.AccessLog(r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	if entries == nil {
+		entries = []register.AccessEntry{}
+	}
+	rep, err := s.register.VerifyAccessLog(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"entries": entries, "chain": rep}, nil
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -110,7 +111,12 @@ func ringGroupCall(t *testing.T, number, caller string, phones map[string]time.D
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("ring group filed %d recordings, want only the leg that answered", len(got))
+		var what []string
+		for _, f := range got {
+			what = append(what, fmt.Sprintf("%s (%.2f s, channel %s, linkedid %s)", f.Path, f.Duration, f.Recording.Channel, f.Recording.Linkedid))
+		}
+		t.Fatalf("ring group filed %d recordings, want only the leg that answered (%s, bridged %.2f s): %s",
+			len(got), answerer, call.Bridged().Seconds(), strings.Join(what, "; "))
 	}
 	checkRecording(t, got[0], answerer, call.Bridged())
 	if after := spoolFiles(t); len(after) > len(before) {

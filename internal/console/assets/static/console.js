@@ -37,18 +37,26 @@ async function recordingsPage() {
   const form = document.getElementById("filters");
   const status = document.getElementById("status");
   const tbody = document.querySelector("#results tbody");
+  const more = document.getElementById("more");
   const params = new URLSearchParams(location.search);
   for (const [k, v] of params) {
     if (form.elements[k]) form.elements[k].value = v;
   }
-  async function search() {
+  let next = "";
+  let shown = 0;
+  async function search(append) {
     const q = new URLSearchParams();
     for (const el of form.elements) {
       if (el.name && el.value) q.set(el.name, el.value);
     }
     history.replaceState(null, "", "?" + q.toString());
+    if (append && next) {
+      q.set("apres", next);
+    } else {
+      tbody.replaceChildren();
+      shown = 0;
+    }
     status.textContent = "Recherche…";
-    tbody.replaceChildren();
     try {
       const body = await api("/api/recordings?" + q.toString());
       for (const r of body.recordings) {
@@ -65,14 +73,17 @@ async function recordingsPage() {
         td.appendChild(a);
         tbody.appendChild(tr);
       }
-      status.textContent = body.recordings.length + " enregistrement(s)" +
-        (body.recordings.length >= body.limit ? " — les plus récents ; précisez la recherche pour voir les autres" : "");
+      shown += body.recordings.length;
+      next = body.next || "";
+      more.hidden = !next;
+      status.textContent = shown + " enregistrement(s)" + (next ? ", les plus récents d'abord" : "");
     } catch (e) {
       status.textContent = e.message;
     }
   }
-  form.addEventListener("submit", (ev) => { ev.preventDefault(); search(); });
-  search();
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); search(false); });
+  more.addEventListener("click", () => search(true));
+  search(false);
 }
 
 async function recordingPage() {
@@ -284,10 +295,47 @@ async function requestPage() {
   load();
 }
 
+async function accessLogPage() {
+  const form = document.getElementById("filters");
+  const chain = document.getElementById("chain");
+  const tbody = document.querySelector("#entries tbody");
+  async function load() {
+    const q = new URLSearchParams();
+    for (const el of form.elements) {
+      if (el.name && el.value) q.set(el.name, el.value);
+    }
+    tbody.replaceChildren();
+    try {
+      const body = await api("/api/access-log?" + q.toString());
+      const c = body.chain;
+      chain.textContent = (c.breaks && c.breaks.length)
+        ? "ATTENTION : la chaîne du journal est rompue en " + c.breaks.length + " endroit(s) : " + c.breaks.map((b) => "ligne " + b.id + " (" + b.reason + ")").join(" ; ")
+        : "Chaîne du journal intacte : " + c.rows + " lignes, tête " + c.head_seq + " " + c.head_hash.slice(0, 16) + "…";
+      chain.classList.toggle("error", !!(c.breaks && c.breaks.length));
+      for (const e of body.entries) {
+        const tr = document.createElement("tr");
+        cell(tr, fmtDate(e.at));
+        cell(tr, e.login);
+        cell(tr, e.role);
+        cell(tr, e.action);
+        cell(tr, e.object);
+        cell(tr, e.purpose || "");
+        cell(tr, e.outcome === "granted" ? "accordé" : "refusé");
+        tbody.appendChild(tr);
+      }
+    } catch (e) {
+      chain.textContent = e.message;
+    }
+  }
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
+  load();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   if (page === "recordings") recordingsPage();
   if (page === "recording") recordingPage();
   if (page === "register") registerPage();
   if (page === "request") requestPage();
+  if (page === "accesslog") accessLogPage();
 });
