@@ -115,6 +115,9 @@ func ringGroupCall(t *testing.T, number, caller string, phones map[string]time.D
 		for _, f := range got {
 			what = append(what, fmt.Sprintf("%s (%.2f s, channel %s, linkedid %s)", f.Path, f.Duration, f.Recording.Channel, f.Recording.Linkedid))
 		}
+		if len(got) > 0 {
+			t.Logf("the daemon's log of that call:\n%s", callLog(got[0].Recording.Linkedid))
+		}
 		t.Fatalf("ring group filed %d recordings, want only the leg that answered (%s, bridged %.2f s): %s",
 			len(got), answerer, call.Bridged().Seconds(), strings.Join(what, "; "))
 	}

@@ -451,14 +451,19 @@ func (t *Tracker) expand(members []*channel) []*channel {
 			return
 		}
 		seen[other] = true
-		switch {
-		case other.bridge != "":
+		// The other half's bridge, once someone else is in it; until then
+		// (Asterisk can put a Local channel alone in its bridge a moment
+		// before the party it connects to), the channel that dialled it.
+		n := 0
+		if other.bridge != "" {
 			for _, m := range t.bridges[other.bridge] {
 				if m != other {
+					n++
 					walk(m, depth+1)
 				}
 			}
-		case other.dialedBy != nil:
+		}
+		if n == 0 && other.dialedBy != nil {
 			walk(other.dialedBy, depth+1)
 		}
 	}
