@@ -41,6 +41,8 @@ type CallFilter struct {
 	Trunks    []string
 	// Number matches the calling or called number (raw or usable form).
 	Number string
+	// LinkedID selects the records of one call.
+	LinkedID string
 	// Hidden hides the calls that involve confidential extensions.
 	Hidden Confidential
 	Limit  int // 0: no limit
@@ -103,6 +105,9 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]Call, error) {
 	}
 	if !f.Until.IsZero() {
 		q.Add("c.start_time < " + q.Arg(f.Until.UTC()))
+	}
+	if f.LinkedID != "" {
+		q.Add("c.linkedid = " + q.Arg(f.LinkedID))
 	}
 	if f.ByExtension || len(f.Numbers) > 0 || len(f.Endpoints) > 0 {
 		nums, eps := q.Arg(pq.Array(pg.NonNil(f.Numbers))), q.Arg(pq.Array(pg.NonNil(f.Endpoints)))

@@ -186,6 +186,7 @@ type Query struct {
 	Direction             string
 	Trunks                []string // the trunks' endpoints, for Direction on call records
 	Number                string
+	LinkedID              string       // call records only: those of one call
 	MinDuration           float64      // recordings only: at least this many seconds
 	After                 query.Cursor // recordings only: the next page after this one
 	Limit                 int
@@ -250,7 +251,7 @@ func (g *Guard) ListCalls(ctx context.Context, action, described string, q Query
 	q, hidden := g.narrow(q)
 	calls, err := g.store.ListCalls(ctx, query.CallFilter{
 		Since: q.Since, Until: q.Until, Numbers: q.Extensions, Endpoints: q.Endpoints, ByExtension: q.ByExtension,
-		Direction: q.Direction, Trunks: q.Trunks, Number: q.Number, Hidden: hidden, Limit: q.Limit,
+		Direction: q.Direction, Trunks: q.Trunks, Number: q.Number, LinkedID: q.LinkedID, Hidden: hidden, Limit: q.Limit,
 	})
 	if err != nil {
 		return nil, err

@@ -123,6 +123,20 @@ func toJSON(r archive.StoredRecording, rl *rules.Rules) recordingJSON {
 		RulesSHA256: r.RulesSHA256, Greeting: r.Greeting, Parties: r.Parties}
 }
 
+// callJSON is one call record (a leg of a recording's call) as the
+// recording page shows it.
+type callJSON struct {
+	Start       time.Time  `json:"start"`
+	Answer      *time.Time `json:"answer,omitempty"`
+	End         time.Time  `json:"end"`
+	From        string     `json:"from"`
+	To          string     `json:"to"`
+	Channel     string     `json:"channel"`
+	DestChannel string     `json:"destination_channel"`
+	Disposition string     `json:"disposition"`
+	Billable    int64      `json:"billable_seconds"`
+}
+
 // maxLimit caps a list's rows.
 const maxLimit = 1000
 
@@ -249,7 +263,31 @@ func (s *Server) showRecording(v *visitor, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, hideRefusal(err)
 	}
-	return map[string]any{"recording": toJSON(rec, s.rules()), "purposes": access.PurposesFor(v.viewer()), "may_download": v.viewer().MayDownload()}, nil
+	// The call's legs, as the viewer may see call records (narrowed and
+	// logged by the guard like any list).
+	legs := []callJSON{}
+	if rec.LinkedID != "" {
+		calls, err := v.guard.ListCalls(r.Context(), "console recording call records", "linkedid="+rec.LinkedID, access.Query{LinkedID: rec.LinkedID, Limit: 50})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range calls {
+			legs = append(legs, callJSON{Start: c.Start, Answer: c.Answer, End: c.End, From: c.SourceRaw, To: c.DestinationRaw,
+				Channel: c.Channel, DestChannel: c.DestChannel, Disposition: c.Disposition, Billable: c.BillableSeconds})
+		}
+	}
+	// Kept at least until the end of its retention class from the call's end
+	// (a hold keeps it longer).
+	var keepUntil *time.Time
+	if d, ok := s.rules().Retention()[rec.RetentionClass]; ok {
+		end := rec.End
+		if end.IsZero() {
+			end = rec.Start
+		}
+		k := end.Add(d)
+		keepUntil = &k
+	}
+	return map[string]any{"recording": toJSON(rec, s.rules()), "legs": legs, "keep_until": keepUntil, "purposes": access.PurposesFor(v.viewer()), "may_download": v.viewer().MayDownload()}, nil
 }
 
 // hideRefusal makes a recording refused and one missing answer alike.

@@ -49,7 +49,7 @@ func browser(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancel3 := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(cancel3)
 	return ctx
 }
@@ -137,5 +137,74 @@ func TestBrowserDirector(t *testing.T) {
 	}
 	if !listened || !refused {
 		t.Errorf("access log: listen %v, refused other department %v", listened, refused)
+	}
+}
+
+// TestBrowserRegister: in Chromium, the IT director registers a written
+// request and gives the IT department's opinion; a Greffe reviewer, on the
+// register page she lands on, gives the Greffe's; the request is granted,
+// decided by the two.
+func TestBrowserRegister(t *testing.T) {
+	f := newFixture(t)
+	ctx := browser(t)
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	login := func(who string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.Navigate(f.srv.URL+"/connexion"),
+			chromedp.WaitVisible(css(`#identifiant`)),
+			chromedp.SendKeys(css(`#identifiant`), who),
+			chromedp.SendKeys(css(`#mot_de_passe`), password),
+			chromedp.Submit(css(`#mot_de_passe`)),
+			chromedp.WaitVisible(css(`.bar`)), // a page of the console, logged in
+		)
+	}
+	opinion := chromedp.Steps(
+		chromedp.WaitVisible(css(`#opinion-form`)),
+		chromedp.Click(css(`#opinion-form input[value="1"]`)),
+		chromedp.SendKeys(css(`#opinion-form textarea`), "plainte documentée, enregistrement visé"),
+		chromedp.Click(css(`#opinion-form button`)),
+	)
+	err := chromedp.Do(ctx,
+		login("mlaroche"),
+		chromedp.Navigate(f.srv.URL+"/registre"),
+		chromedp.WaitVisible(css(`#add-form`)),
+		chromedp.SetValue(css(`#add-form input[name="received_on"]`), "2026-11-26"),
+		chromedp.SendKeys(css(`#add-form input[name="requester"]`), "Marie Gagnon"),
+		chromedp.SendKeys(css(`#add-form input[name="subject"]`), "accueil au poste de police"),
+		chromedp.SendKeys(css(`#add-form input[name="recordings"]`), fmt.Sprint(f.ids["police"])),
+		chromedp.Click(css(`#add-form button`)),
+		opinion,
+	)
+	if err != nil {
+		chromedp.Do(context.WithoutCancel(ctx), shot(t, "registre-erreur"))
+		st, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Location())
+		t.Fatalf("the IT director registers and gives an opinion: %v (at %s)", err, st)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("opinions").textContent.includes("Direction des TI, mlaroche : accorder") || null`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("the IT department's opinion is not shown: %v", err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(css(`.bar form button`)), // se déconnecter
+		chromedp.WaitVisible(css(`#identifiant`)),
+		login("mgreffe"),
+		chromedp.WaitVisible(css(`#requests tbody tr`)), // the Greffe lands on the register
+		chromedp.Click(css(`#requests tbody tr a`)),
+		opinion,
+	)
+	if err != nil {
+		t.Fatalf("the Greffe gives its opinion: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("title").textContent.includes("accordée") || null`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		title, _ := chromedp.Run(ctx, chromedp.Text(css(`#title`)))
+		t.Fatalf("the request is not granted: %v (%q)", err, title)
+	}
+	if err := chromedp.Do(ctx, shot(t, "registre")); err != nil {
+		t.Error(err)
+	}
+	r, err := register.NewStore(f.st).GetRequest(t.Context(), 1)
+	if err != nil || r.Status != register.RequestGranted || r.DecidedBy != "mlaroche" || r.GreffeReviewer != "mgreffe" {
+		t.Errorf("the register: %+v %v", r, err)
 	}
 }

@@ -277,8 +277,9 @@ func TestConsoleDirector(t *testing.T) {
 
 	// Its own recording: facts, then the purpose before any audio.
 	comm := fmt.Sprintf("/api/recordings/%d", f.ids["comm"])
-	if code, body, _ := f.do(t, c, "GET", comm, nil); code != 200 || !strings.Contains(body, `"greeting": "played"`) || !strings.Contains(body, `"service"`) {
-		t.Fatalf("own recording: %d %s", code, body)
+	if code, body, _ := f.do(t, c, "GET", comm, nil); code != 200 || !strings.Contains(body, `"greeting": "played"`) || !strings.Contains(body, `"service"`) ||
+		!strings.Contains(body, `"from": "5145550100"`) || !strings.Contains(body, `"keep_until": "2027-11-27T15:00:30Z"`) {
+		t.Fatalf("own recording (facts, the call's legs, kept until): %d %s", code, body)
 	}
 	if code, body, _ := f.do(t, c, "POST", comm+"/ecoute", map[string]any{"purpose": "curiosite"}); code != 403 || !strings.Contains(body, "jamais la curiosité") {
 		t.Errorf("curiosity: %d %s", code, body)

@@ -104,7 +104,8 @@ async function recordingPage() {
     ["Date", fmtDate(r.start)], ["Poste", r.extension], ["Service", (r.department_names || r.departments || []).join(", ")],
     ["Sens", dirs[r.direction] || r.direction], ["Durée", fmtDur(r.duration)],
     ["Avis d'enregistrement", greetings[r.greeting] || r.greeting || "—"], ["Règle", r.decision_rule ? r.decision_rule + " — " + (r.decision_reason || "") : "—"],
-    ["Version des règles", r.rules_sha256 ? r.rules_sha256.slice(0, 12) : "—"], ["Conservation", r.retention_class],
+    ["Version des règles", r.rules_sha256 ? r.rules_sha256.slice(0, 12) : "—"],
+    ["Conservation", r.retention_class + (body.keep_until ? ", au moins jusqu'au " + fmtDay(body.keep_until) + " (plus longtemps sous garde)" : "")],
     ["Empreinte SHA-256", r.sha256], ["Appel (linkedid)", r.linkedid || "—"],
   ];
   for (const [k, v] of rows) {
@@ -113,6 +114,22 @@ async function recordingPage() {
     const dd = document.createElement("dd");
     dd.textContent = v;
     facts.append(dt, dd);
+  }
+  const legs = document.querySelector("#legs tbody");
+  for (const c of body.legs || []) {
+    const tr = document.createElement("tr");
+    cell(tr, fmtDate(c.start));
+    cell(tr, c.from);
+    cell(tr, c.to);
+    cell(tr, c.channel + " → " + c.destination_channel);
+    cell(tr, c.disposition);
+    cell(tr, c.billable_seconds + " s");
+    legs.appendChild(tr);
+  }
+  if (!(body.legs || []).length) {
+    const tr = document.createElement("tr");
+    cell(tr, "Aucun journal d'appel visible pour cet enregistrement.");
+    legs.appendChild(tr);
   }
   const section = document.getElementById("listen");
   const select = document.getElementById("purpose");
