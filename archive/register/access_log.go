@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
@@ -147,8 +146,9 @@ func (s *Store) AccessLog(ctx context.Context, f AccessLogFilter) ([]AccessEntry
 }
 
 // CopyOut copies a recording out of the archive (area) to dst, a new file
-// made by create (nil: created mode 0600, never overwritten, never through
-// a link), after checking the archived file against its checksum; the copy
+// made by create (the caller decides how: the CLI makes it mode 0600,
+// never over a file nor through a link, given to the caller under sudo),
+// after checking the archived file against its checksum; the copy
 // is checked too, and removed when anything failed.
 func CopyOut(area string, r archive.StoredRecording, dst string, create func(string) (*os.File, error)) error {
 	if err := files.Check(area, r.Path, r.SHA256, r.Size); err != nil {
@@ -159,11 +159,6 @@ func CopyOut(area string, r archive.StoredRecording, dst string, create func(str
 		return fmt.Errorf("copy recording %d: %w", r.ID, err)
 	}
 	defer src.Close()
-	if create == nil {
-		create = func(p string) (*os.File, error) {
-			return os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-		}
-	}
 	out, err := create(dst)
 	if err != nil {
 		return fmt.Errorf("copy recording %d: %w (give a new file name)", r.ID, err)

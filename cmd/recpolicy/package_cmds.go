@@ -14,6 +14,7 @@ import (
 
 	"github.com/villedemercier/recpolicy/archive/query"
 	"github.com/villedemercier/recpolicy/archive/register"
+	"github.com/villedemercier/recpolicy/internal/config"
 	"github.com/villedemercier/recpolicy/internal/transmit"
 )
 
@@ -23,11 +24,11 @@ func readSecretFile(flagName, path string) (string, error) {
 	if path == "" {
 		return "", badUsage("%s FILE is required: a file holding the passphrase on its first line (give the passphrase to the requester apart, e.g. by telephone)", flagName)
 	}
-	b, err := os.ReadFile(path)
+	pass, err := config.Secret{File: path}.Resolve() // the config's secrets are read the same way
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", flagName, err)
 	}
-	return strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r"), nil
+	return pass, nil
 }
 
 // packageKeygen runs `recpolicy package keygen --out FILE`.

@@ -192,30 +192,44 @@ func (s *Server) listRecordings(v *visitor, r *http.Request) (any, error) {
 	return map[string]any{"recordings": out, "limit": q.Limit, "next": next}, nil
 }
 
+// parseDay reads a list's date parameter key (value s, "" for none) as
+// midnight in loc, or the next midnight when end (the day is included).
+func parseDay(key, s string, end bool, loc *time.Location) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.ParseInLocation(time.DateOnly, s, loc)
+	if err != nil {
+		return t, badRequest("« " + key + " » : une date comme 2026-11-28.")
+	}
+	if end {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t, nil
+}
+
+// parseLimit reads a list's « limite » (1 to maxLimit), def when absent.
+func parseLimit(s string, def int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxLimit {
+		return 0, badRequest("« limite » : de 1 à 1000.")
+	}
+	return n, nil
+}
+
 // parseList reads the filters every list shares; described is the query
 // as the access log keeps it.
 func parseList(r *http.Request, loc *time.Location) (access.Query, string, error) {
 	qs := r.URL.Query()
 	q := access.Query{Limit: 100}
-	day := func(key string, end bool) (time.Time, error) {
-		s := strings.TrimSpace(qs.Get(key))
-		if s == "" {
-			return time.Time{}, nil
-		}
-		t, err := time.ParseInLocation("2006-01-02", s, loc)
-		if err != nil {
-			return t, badRequest("« " + key + " » : une date comme 2026-11-28.")
-		}
-		if end {
-			t = t.AddDate(0, 0, 1)
-		}
-		return t, nil
-	}
 	var err error
-	if q.Since, err = day("depuis", false); err != nil {
+	if q.Since, err = parseDay("depuis", strings.TrimSpace(qs.Get("depuis")), false, loc); err != nil {
 		return q, "", err
 	}
-	if q.Until, err = day("jusqua", true); err != nil {
+	if q.Until, err = parseDay("jusqua", strings.TrimSpace(qs.Get("jusqua")), true, loc); err != nil {
 		return q, "", err
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
@@ -228,12 +242,8 @@ func parseList(r *http.Request, loc *time.Location) (access.Query, string, error
 		return q, "", badRequest("« direction » : inbound, outbound ou other.")
 	}
 	q.Number = strings.TrimSpace(qs.Get("numero"))
-	if l := qs.Get("limite"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > maxLimit {
-			return q, "", badRequest("« limite » : de 1 à 1000.")
-		}
-		q.Limit = n
+	if q.Limit, err = parseLimit(qs.Get("limite"), q.Limit); err != nil {
+		return q, "", err
 	}
 	var parts []string
 	for _, k := range []string{"depuis", "jusqua", "poste", "service", "direction", "numero", "duree_min", "apres", "limite"} {

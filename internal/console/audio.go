@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -137,22 +138,13 @@ func (s *Server) audio(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", tk.rec.Start, f)
 }
 
-// safeName is a file name fit for a header.
+// safeName is a file's base name, fit for a header.
 func safeName(p string) string {
-	b := []byte(p[len(p)-len(baseName(p)):])
+	b := []byte(filepath.Base(p))
 	for i, c := range b {
 		if c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
 			b[i] = '_'
 		}
 	}
 	return string(b)
-}
-
-func baseName(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[i+1:]
-		}
-	}
-	return p
 }

@@ -244,28 +244,15 @@ func (s *Server) accessLog(v *visitor, r *http.Request) (any, error) {
 	}
 	loc := s.rules().Location()
 	f := register.AccessLogFilter{Login: strings.TrimSpace(qs.Get("login")), Limit: 200}
-	for _, d := range []struct {
-		key string
-		t   *time.Time
-		end bool
-	}{{"depuis", &f.Since, false}, {"jusqua", &f.Until, true}} {
-		if v := qs.Get(d.key); v != "" {
-			t, err := time.ParseInLocation(time.DateOnly, v, loc)
-			if err != nil {
-				return nil, badRequest("« " + d.key + " » : une date comme 2026-11-28.")
-			}
-			if d.end {
-				t = t.AddDate(0, 0, 1)
-			}
-			*d.t = t
-		}
+	var err error
+	if f.Since, err = parseDay("depuis", qs.Get("depuis"), false, loc); err != nil {
+		return nil, err
 	}
-	if l := qs.Get("limite"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > maxLimit {
-			return nil, badRequest("« limite » : de 1 à 1000.")
-		}
-		f.Limit = n
+	if f.Until, err = parseDay("jusqua", qs.Get("jusqua"), true, loc); err != nil {
+		return nil, err
+	}
+	if f.Limit, err = parseLimit(qs.Get("limite"), f.Limit); err != nil {
+		return nil, err
 	}
 	entries, err := s.register.AccessLog(r.Context(), f)
 	if err != nil {

@@ -302,6 +302,7 @@ func randomPassword() string {
 	return string(b)
 }
 
+// waitURL waits until url answers 200, within the given time.
 func waitURL(ctx context.Context, url string, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
@@ -320,22 +321,13 @@ func waitURL(ctx context.Context, url string, within time.Duration) error {
 	return fmt.Errorf("%s did not answer within %s", url, within)
 }
 
+// waitHealthy waits until the daemon's health endpoint says AMI and ARI
+// are up.
 func waitHealthy(ctx context.Context, url string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	if err := waitURL(ctx, url, 30*time.Second); err != nil {
+		return fmt.Errorf("the daemon did not connect to AMI and ARI within 30 s: %w", err)
 	}
-	return fmt.Errorf("the daemon did not connect to AMI and ARI within 30 s")
+	return nil
 }
 
 func printDecisions(logPath string) {
