@@ -26,6 +26,17 @@ async function api(path, opts) {
   return body;
 }
 
+// showFacts fills a <dl> with [term, value] rows.
+function showFacts(dl, rows) {
+  for (const [k, v] of rows) {
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    dd.textContent = v;
+    dl.append(dt, dd);
+  }
+}
+
 function cell(tr, text) {
   const td = document.createElement("td");
   td.textContent = text;
@@ -100,6 +111,7 @@ async function recordingPage() {
   }
   const r = body.recording;
   document.getElementById("title").textContent = r.file;
+  document.getElementById("details").hidden = false; // nothing of it shows for a recording not found
   const rows = [
     ["Date", fmtDate(r.start)], ["Poste", r.extension], ["Service", (r.department_names || r.departments || []).join(", ")],
     ["Sens", dirs[r.direction] || r.direction], ["Durée", fmtDur(r.duration)],
@@ -108,13 +120,7 @@ async function recordingPage() {
     ["Conservation", r.retention_class + (body.keep_until ? ", au moins jusqu'au " + fmtDay(body.keep_until) + " (plus longtemps sous garde)" : "")],
     ["Empreinte SHA-256", r.sha256], ["Appel (linkedid)", r.linkedid || "—"],
   ];
-  for (const [k, v] of rows) {
-    const dt = document.createElement("dt");
-    dt.textContent = k;
-    const dd = document.createElement("dd");
-    dd.textContent = v;
-    facts.append(dt, dd);
-  }
+  showFacts(facts, rows);
   const legs = document.querySelector("#legs tbody");
   for (const c of body.legs || []) {
     const tr = document.createElement("tr");
@@ -258,13 +264,7 @@ async function requestPage() {
     ];
     if (q.decided_at) rows.push(["Décision", fmtDate(q.decided_at) + " — " + q.decided_by + " (TI) et " + q.greffe_reviewer + " (Greffe) : " + q.decision_note]);
     if (q.closed_at) rows.push(["Fermée", fmtDate(q.closed_at) + " par " + q.closed_by + " : " + q.close_note]);
-    for (const [k, v] of rows) {
-      const dt = document.createElement("dt");
-      dt.textContent = k;
-      const dd = document.createElement("dd");
-      dd.textContent = v;
-      facts.append(dt, dd);
-    }
+    showFacts(facts, rows);
     const ul = document.getElementById("opinions");
     ul.replaceChildren();
     for (const o of body.opinions) {
