@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -201,6 +202,14 @@ func TestCityFileSettings(t *testing.T) {
 	}
 	if days, ok := r.RetentionDays("standard"); !ok || days < 365 {
 		t.Errorf("standard retention %d days", days)
+	}
+	// The nightly purge at 3:30, Mercier's time, whatever the machine's zone.
+	after := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	if next := r.NextRun(r.Schedules().Retention, after); !next.Equal(time.Date(2026, 12, 3, 8, 30, 0, 0, time.UTC)) {
+		t.Errorf("next purge after %s: %s, want 2026-12-03 03:30 America/Toronto", after, next)
+	}
+	if !r.NextRun("not a schedule", after).IsZero() {
+		t.Error("a schedule that does not parse has a next run")
 	}
 	for number, want := range map[string]bool{"235": true, "252": true, "811": true, "899": false} {
 		d := r.Decide(rules.Party{Endpoint: "carrier", Number: "5145550100"}, rules.Party{Endpoint: number, Number: number})

@@ -118,6 +118,17 @@ func (r *Rules) Period(spec string) time.Duration {
 	return longest
 }
 
+// NextRun returns the first run of a schedule of s (spec one of its
+// fields) after t, in the rules' time zone; the zero time for a spec that
+// does not parse or never runs.
+func (r *Rules) NextRun(spec string, t time.Time) time.Time {
+	sched, err := parseCron(spec)
+	if err != nil {
+		return time.Time{}
+	}
+	return sched.Next(t.In(r.loc))
+}
+
 // numberPattern is one external number regex, anchored to the whole number.
 type numberPattern struct {
 	src string

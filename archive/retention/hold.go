@@ -205,11 +205,13 @@ var holdColumns = `h.id, h.kind, h.recording_id, h.path, h.linkedid, h.extension
      OR (h.kind = 'extension' AND c.start_time < h.until AND c.end_time >= h.since
          AND ` + pg.InvolvesOneSQL("c", "h.extension", "h.endpoint") + `))`
 
-func scanHold(sc interface{ Scan(...any) error }) (Hold, error) {
+// scanHold reads holdColumns, then the extra columns that follow them.
+func scanHold(sc interface{ Scan(...any) error }, extra ...any) (Hold, error) {
 	var h Hold
-	err := sc.Scan(&h.ID, &h.Kind, &h.RecordingID, &h.Path, &h.LinkedID, &h.Extension, &h.Endpoint, &h.Since, &h.Until,
+	dest := append([]any{&h.ID, &h.Kind, &h.RecordingID, &h.Path, &h.LinkedID, &h.Extension, &h.Endpoint, &h.Since, &h.Until,
 		&h.Case, &h.Reason, &h.Class, &h.CreatedAt, &h.CreatedBy, &h.ReleasedAt, &h.ReleasedBy, &h.ReleaseReason,
-		&h.Recordings, &h.Calls)
+		&h.Recordings, &h.Calls}, extra...)
+	err := sc.Scan(dest...)
 	return h, err
 }
 

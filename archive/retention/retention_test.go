@@ -429,3 +429,60 @@ func TestShorteningAClassNeverShortensAReleasedHold(t *testing.T) {
 		t.Errorf("after shortening complaint to 365 days: %d destroyed, %d held; want 0, 1 (the hold keeps 1095 days from its release)", len(rep.Recordings), rep.Held)
 	}
 }
+
+func TestScheduleAndRecordingHolds(t *testing.T) {
+	e := newRetentionEnv(t)
+	ctx := t.Context()
+	overdue := e.rec("235", "L-overdue", 370*day, "standard")
+	soon := e.rec("235", "L-soon", 360*day, "standard")   // due in about 5 days
+	later := e.rec("245", "L-later", 300*day, "standard") // due in about 65 days
+	e.rec("245", "L-far", 100*day, "standard")            // beyond the horizon
+	heldSoon := e.rec("800", "L-held", 362*day, "standard")
+	e.rec("801", "L-odd", 900*day, "no-such-class") // never destroyed, never listed
+	h, err := e.store.AddHold(ctx, HoldRequest{LinkedID: "L-held", Case: "PL-1", Reason: "plainte", Class: "complaint", Actor: person}, testClasses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := e.store.Schedule(ctx, ScheduleOptions{Classes: testClasses, Now: e.now, Horizon: 90 * day, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Overdue != 1 || sc.HeldPastDue != 0 {
+		t.Errorf("overdue %d, held past due %d; want 1, 0", sc.Overdue, sc.HeldPastDue)
+	}
+	var ids []int64
+	for _, d := range sc.Next {
+		ids = append(ids, d.ID)
+		if d.Held != (d.ID == heldSoon.ID) {
+			t.Errorf("recording %d held=%v", d.ID, d.Held)
+		}
+	}
+	if want := []int64{overdue.ID, heldSoon.ID, soon.ID, later.ID}; fmt.Sprint(ids) != fmt.Sprint(want) {
+		t.Errorf("next %v, want %v (overdue first, then by due date; nothing beyond the horizon or of an unknown class)", ids, want)
+	}
+	var total, held int64
+	for _, d := range sc.Days {
+		total += d.Recordings
+		held += d.Held
+	}
+	if total != 2 || held != 1 {
+		t.Errorf("days count %d to destroy and %d held; want 2 and 1: %+v", total, held, sc.Days)
+	}
+	hs, err := e.store.RecordingHolds(ctx, heldSoon.ID, testClasses, e.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 1 || hs[0].ID != h.ID || !hs[0].InForce {
+		t.Errorf("holds of the held recording: %+v", hs)
+	}
+	if _, err := e.store.ReleaseHold(ctx, h.ID, person, "réglée", false); err != nil {
+		t.Fatal(err)
+	}
+	// Released, the hold still keeps it for its class's duration.
+	if hs, _ = e.store.RecordingHolds(ctx, heldSoon.ID, testClasses, e.now); len(hs) != 1 || !hs[0].InForce || hs[0].ReleasedAt == nil {
+		t.Errorf("released hold: %+v", hs)
+	}
+	if hs, _ = e.store.RecordingHolds(ctx, soon.ID, testClasses, e.now); len(hs) != 0 {
+		t.Errorf("holds of an unheld recording: %+v", hs)
+	}
+}

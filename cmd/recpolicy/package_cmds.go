@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,9 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/villedemercier/recpolicy/archive/query"
 	"github.com/villedemercier/recpolicy/archive/register"
 	"github.com/villedemercier/recpolicy/internal/config"
+	"github.com/villedemercier/recpolicy/internal/fulfil"
 	"github.com/villedemercier/recpolicy/internal/transmit"
 )
 
@@ -152,7 +151,7 @@ func requestsPackage(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	defer env.store.Close()
 	if env.cfg.Archive.SigningKey == "" {
-		return exitCode(stderr, name, errors.New("archive.signing_key is not set: make the city's key with recpolicy package keygen --out /etc/recpolicy/signing-key.pem, then name it in the config"))
+		return exitCode(stderr, name, fulfil.ErrNoSigningKey)
 	}
 	key, err := transmit.LoadKey(env.cfg.Archive.SigningKey)
 	if err != nil {
@@ -160,54 +159,14 @@ func requestsPackage(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
-	req, err := env.register.GetRequest(ctx, id)
+	t, res, err := fulfil.Fulfil(ctx, fulfil.Deps{Guard: env.guard, Register: env.register, ArchiveDir: env.cfg.Archive.Dir, Key: key},
+		fulfil.Order{RequestID: id, To: *to, Via: *via, DestroyBy: due, By: env.login(), Passphrase: pass, Action: name},
+		func() (*os.File, error) { return create(*out) })
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
-	if req.Status != register.RequestGranted {
-		return exitCode(stderr, name, fmt.Errorf("request %d is %s: only a granted request is fulfilled: %w", id, req.Status, register.ErrRequestState))
-	}
-	// Each recording is handed over by the guard for this request: it
-	// checks the request names it, and logs it before it is read.
-	var sources []transmit.Source
-	for _, rid := range req.Recordings {
-		rec, err := env.guard.Recording(ctx, name, strconv.FormatInt(rid, 10), "", &id, map[string]any{"to": *to, "via": *via})
-		if err != nil {
-			return exitCode(stderr, name, err)
-		}
-		if err := query.Verify(env.cfg.Archive.Dir, rec); err != nil {
-			return exitCode(stderr, name, err)
-		}
-		sources = append(sources, transmit.Source{
-			Entry: transmit.FileEntry{Name: rec.Path, RecordingID: rec.ID, Extension: rec.Extension, Start: rec.Start, End: rec.End, Size: rec.Size, SHA256: rec.SHA256},
-			Open:  func() (io.ReadCloser, error) { return query.Open(env.cfg.Archive.Dir, rec) },
-		})
-	}
-	f, err := create(*out)
-	if err != nil {
-		return exitCode(stderr, name, fmt.Errorf("--out: %w", err))
-	}
-	m := transmit.Manifest{Request: transmit.Request{ID: req.ID, ReceivedOn: req.ReceivedOn.Format(time.DateOnly), Requester: req.Requester,
-		Purpose: req.Purpose, Subject: req.Subject}, Recipient: *to, Channel: *via, CreatedAt: time.Now().UTC().Truncate(time.Second),
-		CreatedBy: env.login(), DueOn: due.Format(time.DateOnly)}
-	res, err := transmit.Build(f, m, sources, key, pass)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(*out)
-		return exitCode(stderr, name, err)
-	}
-	t, err := env.register.AddTransmission(ctx, register.Transmission{RequestID: id, Recipient: *to, Channel: *via, Recordings: req.Recordings,
-		PackageSHA256: res.SHA256, PackageSize: res.Size, ManifestSHA256: res.ManifestSHA256, KeySHA256: res.Manifest.KeyFinger,
-		DestroyBy: due, CreatedBy: env.login()})
-	if err != nil {
-		os.Remove(*out) // what the register does not hold does not leave
-		return exitCode(stderr, name, err)
-	}
+	m := res.Manifest
+	sources := m.Files
 	fmt.Fprintf(stdout, "transmission %d: request %d, %d recordings, to %s by %s\npackage %s (%d bytes), sha256 %s\n", t.ID, id, len(sources), *to, *via, *out, res.Size, res.SHA256)
 	fmt.Fprintf(stdout, "signed by the key %s; give the passphrase to %s apart (by telephone, in person)\ndestroy by %s: recpolicy requests confirm-destruction %d --transmission %d --statement TEXT when the holder confirms it\n",
 		res.Manifest.KeyFinger, *to, m.DueOn, id, t.ID)

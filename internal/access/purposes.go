@@ -58,6 +58,11 @@ func LookupPurpose(code string) (Purpose, bool) {
 // apart from hearing it): the administrators.
 func (v Viewer) MayDownload() bool { return v.Admin() }
 
+// SeesHoldDetails tells whether v sees a hold's case reference, reason and
+// author (administrators only; others see that a recording is held, and
+// since when).
+func (v Viewer) SeesHoldDetails() bool { return v.Admin() }
+
 // Listen hands over a recording to be heard for the purpose with code
 // (and the granted request requestID when the purpose needs one): the
 // purpose must be one of the policy's and open to the viewer; then it is

@@ -12,6 +12,7 @@ import (
 
 	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/archive/query"
+	"github.com/villedemercier/recpolicy/archive/retention"
 	"github.com/villedemercier/recpolicy/internal/access"
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -297,7 +298,37 @@ func (s *Server) showRecording(v *visitor, r *http.Request) (any, error) {
 		k := end.Add(d)
 		keepUntil = &k
 	}
-	return map[string]any{"recording": toJSON(rec, s.rules()), "legs": legs, "keep_until": keepUntil, "purposes": access.PurposesFor(v.viewer()), "may_download": v.viewer().MayDownload()}, nil
+	// The holds that cover it: a hold in force keeps it past that date.
+	hs, err := s.retention.RecordingHolds(r.Context(), rec.ID, retention.Classes(s.rules().Retention()), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	holds := make([]holdJSON, 0, len(hs))
+	held := false
+	for _, h := range hs {
+		held = held || h.InForce
+		j := holdJSON{ID: h.ID, Kind: h.Kind, CreatedAt: h.CreatedAt, ReleasedAt: h.ReleasedAt, InForce: h.InForce, Class: h.Class}
+		if v.viewer().SeesHoldDetails() {
+			j.Case, j.Reason, j.CreatedBy = h.Case, h.Reason, h.CreatedBy
+		}
+		holds = append(holds, j)
+	}
+	return map[string]any{"recording": toJSON(rec, s.rules()), "legs": legs, "keep_until": keepUntil, "held": held, "holds": holds,
+		"purposes": access.PurposesFor(v.viewer()), "may_download": v.viewer().MayDownload()}, nil
+}
+
+// holdJSON is a hold as a recording's page shows it; the case, reason and
+// author only to those the guard lets see them.
+type holdJSON struct {
+	ID         int64      `json:"id"`
+	Kind       string     `json:"kind"`
+	Class      string     `json:"retention_class"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ReleasedAt *time.Time `json:"released_at,omitempty"`
+	InForce    bool       `json:"in_force"`
+	Case       string     `json:"case,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	CreatedBy  string     `json:"created_by,omitempty"`
 }
 
 // hideRefusal makes a recording refused and one missing answer alike.

@@ -1,7 +1,12 @@
 package console
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +17,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/villedemercier/recpolicy/archive/register"
+	"github.com/villedemercier/recpolicy/archive/retention"
+	"github.com/villedemercier/recpolicy/internal/transmit"
+	"github.com/villedemercier/recpolicy/rules"
 )
 
 // chromium is Debian's browser, which docker/sandbox installs; the test
@@ -89,8 +97,9 @@ func TestBrowserDirector(t *testing.T) {
 		t.Fatalf("login and list: %v", err)
 	}
 	list, err := chromedp.Run(ctx, chromedp.Text(css(`#results`)))
-	if err != nil || !strings.Contains(list, "police.wav") || strings.Contains(list, "comm.wav") || strings.Contains(list, "confidential.wav") {
-		t.Errorf("the director's list: %q %v", list, err)
+	if err != nil || !strings.Contains(list, "police.wav") || strings.Contains(list, "comm.wav") || strings.Contains(list, "confidential.wav") ||
+		strings.Contains(list, "transfert252.wav") {
+		t.Errorf("the director's list (police only, never 252's calls nor one 252 handed to 801): %q %v", list, err)
 	}
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(fmt.Sprintf("%s/enregistrements/%d", f.srv.URL, f.ids["police"])),
@@ -117,26 +126,34 @@ func TestBrowserDirector(t *testing.T) {
 	if err := chromedp.Do(ctx, shot(t, "ecoute")); err != nil {
 		t.Error(err)
 	}
-	err = chromedp.Do(ctx,
-		chromedp.Navigate(fmt.Sprintf("%s/enregistrements/%d", f.srv.URL, f.ids["comm"])),
-	)
-	if err == nil {
-		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("title").textContent === "Enregistrement introuvable" || null`,
-			chromedp.WithPollingTimeout(10*time.Second)))
-	}
-	if err != nil {
-		t.Fatalf("another department's recording: %v", err)
+	// Another department's recording, and the call 252 handed to the
+	// police's 801, opened by their URLs: not found, alike.
+	for _, label := range []string{"comm", "transfert252"} {
+		err = chromedp.Do(ctx,
+			chromedp.Navigate(fmt.Sprintf("%s/enregistrements/%d", f.srv.URL, f.ids[label])),
+		)
+		if err == nil {
+			_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("title").textContent === "Enregistrement introuvable" || null`,
+				chromedp.WithPollingTimeout(10*time.Second)))
+		}
+		if err != nil {
+			t.Fatalf("recording %s by its URL: %v", label, err)
+		}
+		if hidden, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("details").hidden`)); !hidden {
+			t.Errorf("recording %s: its facts show on the not-found page", label)
+		}
 	}
 	if err := chromedp.Do(ctx, shot(t, "introuvable")); err != nil {
 		t.Error(err)
 	}
-	var listened, refused bool
+	var listened, refused, refused252 bool
 	for _, e := range f.accessLog(t) {
 		listened = listened || (e.Login == "chef.police" && e.Action == "console listen" && e.Outcome == register.Granted && e.Object == fmt.Sprint(f.ids["police"]))
 		refused = refused || (e.Login == "chef.police" && e.Outcome == register.Refused && e.Object == fmt.Sprint(f.ids["comm"]))
+		refused252 = refused252 || (e.Login == "chef.police" && e.Outcome == register.Refused && e.Object == fmt.Sprint(f.ids["transfert252"]))
 	}
-	if !listened || !refused {
-		t.Errorf("access log: listen %v, refused other department %v", listened, refused)
+	if !listened || !refused || !refused252 {
+		t.Errorf("access log: listen %v, refused other department %v, refused 252's handed call %v", listened, refused, refused252)
 	}
 }
 
@@ -205,6 +222,175 @@ func TestBrowserRegister(t *testing.T) {
 	}
 	r, err := register.NewStore(f.st).GetRequest(t.Context(), 1)
 	if err != nil || r.Status != register.RequestGranted || r.DecidedBy != "mlaroche" || r.GreffeReviewer != "mgreffe" {
-		t.Errorf("the register: %+v %v", r, err)
+		t.Fatalf("the register: %+v %v", r, err)
+	}
+
+	// The IT director fulfils it: the package is made, its passphrase shown
+	// once; Debian's age opens it and its signature verifies.
+	err = chromedp.Do(ctx,
+		chromedp.Click(css(`.bar form button`)),
+		chromedp.WaitVisible(css(`#identifiant`)),
+		login("mlaroche"),
+		chromedp.Navigate(f.srv.URL+"/registre/1"),
+		chromedp.WaitVisible(css(`#package-form`)),
+		chromedp.SendKeys(css(`#package-form input[name="to"]`), "Me Lucie Avocate"),
+		chromedp.SendKeys(css(`#package-form input[name="via"]`), "courriel"),
+		chromedp.Click(css(`#package-form button`)),
+		chromedp.WaitVisible(css(`#package-made`)),
+		shot(t, "demande-paquet"),
+	)
+	if err != nil {
+		st, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Text(css(`#status`)))
+		t.Fatalf("the IT director makes the package: %v (%q)", err, st)
+	}
+	pass, err := chromedp.Run(ctx, chromedp.Text(css(`#passphrase`)))
+	if err != nil || len(pass) < transmit.MinPassphrase {
+		t.Fatalf("passphrase %q: %v", pass, err)
+	}
+	b64, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+  const res = await fetch(document.getElementById("package-link").href);
+  if (!res.ok) throw new Error("download " + res.status);
+  const b = new Uint8Array(await res.arrayBuffer());
+  let s = "";
+  for (const x of b) s += String.fromCharCode(x);
+  return btoa(s);
+})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("download the package: %v", err)
+	}
+	pkg, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPackage(t, pkg, pass, f)
+
+	// The holder confirms the copies destroyed; then the request closes.
+	err = chromedp.Do(ctx,
+		chromedp.WaitVisible(css(`#destruction-form`)),
+		chromedp.SendKeys(css(`#destruction-form textarea`), "courriel de Me Avocate du 2026-12-10 : copies détruites"),
+		chromedp.Click(css(`#destruction-form button`)),
+		chromedp.WaitVisible(css(`#close-form`)),
+		chromedp.SendKeys(css(`#close-form textarea`), "plainte traitée, copies détruites"),
+		chromedp.Click(css(`#close-form button`)),
+	)
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("title").textContent.includes("fermée") || null`,
+			chromedp.WithPollingTimeout(10*time.Second)))
+	}
+	if err != nil {
+		st, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Text(css(`#status`)))
+		t.Fatalf("confirm destruction and close: %v (%q)", err, st)
+	}
+	ts, err := register.NewStore(f.st).ListTransmissions(t.Context(), register.TransmissionFilter{RequestID: 1})
+	if err != nil || len(ts) != 1 || ts[0].Recipient != "Me Lucie Avocate" || ts[0].DestroyedStatement == nil || ts[0].PackageSHA256 != sha256Hex(pkg) {
+		t.Errorf("the register's transmissions: %+v %v", ts, err)
+	}
+}
+
+// checkPackage opens a transmission package with Debian's age (the
+// passphrase typed on a terminal, as the requester would) and checks it
+// holds the police recording, and verifies it as recpolicy package verify
+// does, with the city's public key.
+func checkPackage(t *testing.T, pkg []byte, pass string, f *fixture) {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "demande-1.tar.age")
+	if err := os.WriteFile(file, pkg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("script", "-q", "-e", "-c", "age -d -o "+filepath.Join(dir, "paquet.tar")+" "+file, "/dev/null")
+	cmd.Stdin = strings.NewReader(pass + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("age -d: %v: %s", err, out)
+	}
+	list, err := exec.Command("tar", "-tf", filepath.Join(dir, "paquet.tar")).CombinedOutput()
+	if err != nil || !strings.Contains(string(list), transmit.ManifestName) || !strings.Contains(string(list), "police.wav") {
+		t.Errorf("the package holds %q (%v)", list, err)
+	}
+	key, err := transmit.LoadKey(f.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := transmit.Verify(bytes.NewReader(pkg), pass, key.Public().(ed25519.PublicKey))
+	if err != nil || len(v.Manifest.Files) != 1 || v.Manifest.Recipient != "Me Lucie Avocate" {
+		t.Errorf("verify: %+v %v", v, err)
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// TestBrowserRetentionAndTamperedLog: the IT director sees the holds and
+// what retention will destroy and when, a recording's page shows its hold,
+// and a row of the access log altered in the database shows the chain
+// broken on the access log's page.
+func TestBrowserRetentionAndTamperedLog(t *testing.T) {
+	f := newFixture(t)
+	ctx := browser(t)
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	rl, err := rules.Load(f.rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := retention.NewStore(f.st).AddHold(t.Context(), retention.HoldRequest{RecordingID: f.ids["police"], Case: "PL-2026-031",
+		Reason: "plainte de Marie Gagnon", Class: "complaint", Actor: retention.Actor{Name: "mlaroche"}}, retention.Classes(rl.Retention())); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/connexion"),
+		chromedp.WaitVisible(css(`#identifiant`)),
+		chromedp.SendKeys(css(`#identifiant`), "mlaroche"),
+		chromedp.SendKeys(css(`#mot_de_passe`), password),
+		chromedp.Submit(css(`#mot_de_passe`)),
+		chromedp.WaitVisible(css(`.bar`)),
+		chromedp.Navigate(f.srv.URL+"/conservation"),
+		chromedp.WaitVisible(css(`#holds tbody tr`)),
+		chromedp.SetValue(css(`#horizon input[name="jours"]`), "400"),
+		chromedp.Click(css(`#horizon button`)),
+	)
+	if err != nil {
+		t.Fatalf("retention page: %v", err)
+	}
+	// The fixture's recordings end on 2026-11-27 and keep 365 days: three
+	// fall due on 2027-11-27, the held one is kept.
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#days tbody").textContent.includes("2027-11-27") || null`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("the retention schedule: %v", err)
+	}
+	page, _ := chromedp.Run(ctx, chromedp.Text(css(`main`)))
+	if !strings.Contains(page, "PL-2026-031") || !strings.Contains(page, "gardé par une retenue") || !strings.Contains(page, "Prochaine purge") {
+		t.Errorf("the retention page: %q", page)
+	}
+	if err := chromedp.Do(ctx, shot(t, "conservation")); err != nil {
+		t.Error(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(fmt.Sprintf("%s/enregistrements/%d", f.srv.URL, f.ids["police"])),
+		chromedp.WaitVisible(css(`#holds li`)),
+	)
+	holds, _ := chromedp.Run(ctx, chromedp.Text(css(`#holds`)))
+	if err != nil || !strings.Contains(holds, "PL-2026-031") || !strings.Contains(holds, "en vigueur") {
+		t.Errorf("the recording's holds: %q %v", holds, err)
+	}
+	// A row of the access log altered behind the console's back.
+	for _, q := range []string{`ALTER TABLE access_log DISABLE TRIGGER USER`,
+		`UPDATE access_log SET login = 'quelquun' WHERE chain_seq = 2`, `ALTER TABLE access_log ENABLE TRIGGER USER`} {
+		if _, err := f.st.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+"/journal"))
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("chain").textContent.includes("rompue") || null`,
+			chromedp.WithPollingTimeout(10*time.Second)))
+	}
+	if err != nil {
+		chain, _ := chromedp.Run(context.WithoutCancel(ctx), chromedp.Text(css(`#chain`)))
+		t.Errorf("the access log's page does not show the broken chain: %v (%q)", err, chain)
+	}
+	if err := chromedp.Do(ctx, shot(t, "journal-rompu")); err != nil {
+		t.Error(err)
 	}
 }

@@ -29,17 +29,20 @@ import (
 	"github.com/villedemercier/recpolicy/internal/config"
 	"github.com/villedemercier/recpolicy/internal/ldaptest"
 	"github.com/villedemercier/recpolicy/internal/pgtest"
+	"github.com/villedemercier/recpolicy/internal/transmit"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
 // fixture is a console over a fresh database holding one recording of
 // each kind that matters to a director of communications-ti (jtremblay).
 type fixture struct {
-	srv     *httptest.Server
-	archive string
-	st      *archive.Store
-	ids     map[string]int64
-	wavs    map[string][]byte
+	srv       *httptest.Server
+	archive   string
+	keyFile   string
+	rulesFile string
+	st        *archive.Store
+	ids       map[string]int64
+	wavs      map[string][]byte
 }
 
 const (
@@ -72,15 +75,25 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{Archive: config.Archive{Dir: filepath.Join(dir, "archive")},
+	// The city's signing key for transmission packages.
+	keyFile := filepath.Join(dir, "signing-key.pem")
+	if _, err := transmit.GenerateKey(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Archive: config.Archive{Dir: filepath.Join(dir, "archive"), SigningKey: keyFile},
 		Access: config.Access{Administrators: []string{"mlaroche"}, GreffeReviewers: []string{"mgreffe"}}}
 	cfg.Console = config.Console{SessionIdle: config.Duration(30 * time.Minute), SessionMax: config.Duration(10 * time.Hour), LockAfter: 5, LockFor: config.Duration(15 * time.Minute)}
 
-	f := &fixture{st: st, archive: cfg.Archive.Dir, ids: map[string]int64{}, wavs: map[string][]byte{}}
+	f := &fixture{st: st, archive: cfg.Archive.Dir, keyFile: keyFile, rulesFile: rulesFile, ids: map[string]int64{}, wavs: map[string][]byte{}}
 	t0 := time.Date(2026, 11, 27, 15, 0, 0, 0, time.UTC)
 	var cdrs []*ingest.CDR
 	var recs []*archive.Recording
-	for i, c := range []struct{ label, ext string }{{"comm", "235"}, {"confidential", "252"}, {"police", "801"}} {
+	// transfert252: a citizen's call that the confidential extension 252
+	// took and handed to the police's 801; the daemon flagged the call.
+	for i, c := range []struct {
+		label, ext   string
+		confidential bool
+	}{{"comm", "235", false}, {"confidential", "252", true}, {"police", "801", false}, {"transfert252", "801", true}} {
 		start := t0.Add(time.Duration(i) * time.Minute)
 		linked := "L" + c.label
 		ft := func(t time.Time) string { return t.Format("2006-01-02 15:04:05") }
@@ -94,6 +107,18 @@ func newFixture(t testing.TB) *fixture {
 			t.Fatal(err)
 		}
 		cdrs = append(cdrs, &cdr)
+		if c.label == "transfert252" {
+			leg, _, err := ingest.ParseCDR([]ingest.Field{
+				{Key: "Source", Value: "5145550100"}, {Key: "Destination", Value: "252"}, {Key: "Channel", Value: fmt.Sprintf("PJSIP/carrier-%08d", i)},
+				{Key: "DestinationChannel", Value: fmt.Sprintf("PJSIP/252-%08d", 90+i)}, {Key: "StartTime", Value: ft(start)}, {Key: "AnswerTime", Value: ft(start)},
+				{Key: "EndTime", Value: ft(start.Add(10 * time.Second))}, {Key: "Duration", Value: "10"}, {Key: "BillableSeconds", Value: "10"},
+				{Key: "Disposition", Value: "ANSWERED"}, {Key: "UniqueID", Value: linked + "-252"}, {Key: "LinkedID", Value: linked}, {Key: "Sequence", Value: "2"},
+			}, time.UTC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cdrs = append(cdrs, &leg)
+		}
 		p := filepath.Join(cfg.Archive.Dir, "2026", "11", "27", c.label+".wav")
 		os.MkdirAll(filepath.Dir(p), 0o750)
 		data := toneWAV(5, 440+100*float64(i))
@@ -102,7 +127,7 @@ func newFixture(t testing.TB) *fixture {
 		sum := sha256.Sum256(data)
 		recs = append(recs, &archive.Recording{Path: p, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), Duration: 30,
 			Extension: c.ext, Direction: "inbound", Start: start, End: start.Add(30 * time.Second), UniqueID: linked + "b", LinkedID: linked,
-			RetentionClass: "standard", DecisionRule: "external-call", Greeting: "played"})
+			RetentionClass: "standard", DecisionRule: "external-call", Greeting: "played", CallConfidential: c.confidential})
 	}
 	if _, err := ingest.NewStore(st).InsertBatch(t.Context(), cdrs, recs); err != nil {
 		t.Fatal(err)
@@ -489,7 +514,7 @@ func TestConsolePagingAndExport(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	q := "/api/recordings?limite=1"
-	for i := 0; i < 5 && q != ""; i++ {
+	for i := 0; i < 6 && q != ""; i++ {
 		code, body, _ := f.do(t, admin, "GET", q, nil)
 		page.Next, page.Recordings = "", nil
 		if err := json.Unmarshal([]byte(body), &page); err != nil || code != 200 {
@@ -506,8 +531,8 @@ func TestConsolePagingAndExport(t *testing.T) {
 			q = "/api/recordings?limite=1&apres=" + url.QueryEscape(page.Next)
 		}
 	}
-	if len(seen) != 3 {
-		t.Errorf("pages showed %v, want the 3 recordings", seen)
+	if len(seen) != len(f.ids) {
+		t.Errorf("pages showed %v, want the %d recordings", seen, len(f.ids))
 	}
 	if code, body, _ := f.do(t, admin, "GET", "/api/recordings?duree_min=31", nil); code != 200 || strings.Contains(body, ".wav") {
 		t.Errorf("minimum duration 31 s over 30 s recordings: %d %s", code, body)

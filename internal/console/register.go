@@ -85,7 +85,7 @@ func (s *Server) showRequest(v *visitor, r *http.Request) (any, error) {
 	}
 	side, _ := v.viewer().RegisterSide()
 	return map[string]any{"request": req, "opinions": ops, "transmissions": ts, "side": side,
-		"may_give_opinion": side != "" && req.Status == register.RequestReceived}, nil
+		"may_give_opinion": side != "" && req.Status == register.RequestReceived, "may_fulfil": v.viewer().Admin()}, nil
 }
 
 // giveOpinion answers POST /api/requests/{id}/avis {"grant": bool, "note": "…"}.

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
 	"embed"
@@ -19,9 +20,11 @@ import (
 	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/archive/accounts"
 	"github.com/villedemercier/recpolicy/archive/register"
+	"github.com/villedemercier/recpolicy/archive/retention"
 	"github.com/villedemercier/recpolicy/internal/access"
 	"github.com/villedemercier/recpolicy/internal/auth"
 	"github.com/villedemercier/recpolicy/internal/config"
+	"github.com/villedemercier/recpolicy/internal/transmit"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
@@ -45,17 +48,22 @@ type Options struct {
 
 // Server is the console's HTTP side.
 type Server struct {
-	cfg      *config.Config
-	store    *archive.Store
-	guards   access.Archive
-	accounts *accounts.Store
-	register *register.Store
-	rules    func() *rules.Rules
-	auth     Authenticator
-	log      zerolog.Logger
-	pages    *template.Template
-	static   http.Handler
-	tickets  *tickets
+	cfg       *config.Config
+	store     *archive.Store
+	guards    access.Archive
+	accounts  *accounts.Store
+	register  *register.Store
+	retention *retention.Store
+	rules     func() *rules.Rules
+	auth      Authenticator
+	log       zerolog.Logger
+	pages     *template.Template
+	static    http.Handler
+	tickets   *tickets
+	packages  *packages
+	// signingKey signs transmission packages (archive.signing_key); nil
+	// when the config names none.
+	signingKey ed25519.PrivateKey
 }
 
 // New builds a console; it does not listen.
@@ -71,10 +79,18 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new console: static files: %w", err)
 	}
+	var key ed25519.PrivateKey
+	if o.Config.Archive.SigningKey != "" {
+		if key, err = transmit.LoadKey(o.Config.Archive.SigningKey); err != nil {
+			return nil, fmt.Errorf("new console: %w", err)
+		}
+	}
 	return &Server{
 		cfg: o.Config, store: o.Store, guards: access.NewArchive(o.Store), accounts: accounts.NewStore(o.Store), register: register.NewStore(o.Store),
-		rules: o.Rules, auth: o.Auth, log: o.Log, pages: pages,
+		retention: retention.NewStore(o.Store),
+		rules:     o.Rules, auth: o.Auth, log: o.Log, pages: pages,
 		static: http.StripPrefix("/static/", http.FileServerFS(static)), tickets: newTickets(),
+		packages: newPackages(), signingKey: key,
 	}, nil
 }
 
@@ -111,6 +127,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/requests", s.api(s.addRequest))
 	mux.HandleFunc("GET /api/requests/{id}", s.api(s.showRequest))
 	mux.HandleFunc("POST /api/requests/{id}/avis", s.api(s.giveOpinion))
+	mux.HandleFunc("GET /conservation", s.adminPage("retention.html"))
+	mux.HandleFunc("GET /api/holds", s.api(s.holds))
+	mux.HandleFunc("GET /api/conservation", s.api(s.schedule))
+	mux.HandleFunc("POST /api/requests/{id}/paquet", s.api(s.makePackage))
+	mux.HandleFunc("GET /api/transmissions/{id}/paquet", s.downloadPackage)
+	mux.HandleFunc("POST /api/requests/{id}/destruction", s.api(s.confirmDestruction))
+	mux.HandleFunc("POST /api/requests/{id}/fermeture", s.api(s.closeRequest))
 	mux.HandleFunc("/", s.notFound)
 	cop := http.NewCrossOriginProtection()
 	return secureHeaders(cop.Handler(mux))
@@ -196,6 +219,7 @@ func (s *Server) Run(ctx context.Context) error {
 		<-errc
 	}
 	wg.Wait()
+	s.packages.removeAll()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -219,6 +243,7 @@ func (s *Server) prune(ctx context.Context) {
 			}
 			cancel()
 			s.tickets.prune(time.Now())
+			s.packages.prune(time.Now())
 		}
 	}
 }

@@ -150,3 +150,17 @@ func TestKeys(t *testing.T) {
 		t.Errorf("key mode %v", fi.Mode())
 	}
 }
+
+func TestNewPassphrase(t *testing.T) {
+	seen := map[string]bool{}
+	for range 50 {
+		p := NewPassphrase()
+		if len(p) != 35 || len([]rune(p)) < MinPassphrase || strings.Count(p, "-") != 5 || strings.ContainsAny(p, "01ilo") {
+			t.Fatalf("passphrase %q: want six groups of five unambiguous characters", p)
+		}
+		if seen[p] {
+			t.Fatalf("passphrase %q drawn twice", p)
+		}
+		seen[p] = true
+	}
+}

@@ -117,7 +117,8 @@ async function recordingPage() {
     ["Sens", dirs[r.direction] || r.direction], ["Durée", fmtDur(r.duration)],
     ["Avis d'enregistrement", greetings[r.greeting] || r.greeting || "—"], ["Règle", r.decision_rule ? r.decision_rule + " — " + (r.decision_reason || "") : "—"],
     ["Version des règles", r.rules_sha256 ? r.rules_sha256.slice(0, 12) : "—"],
-    ["Conservation", r.retention_class + (body.keep_until ? ", au moins jusqu'au " + fmtDay(body.keep_until) + " (plus longtemps sous garde)" : "")],
+    ["Conservation", r.retention_class + (body.keep_until ? ", au moins jusqu'au " + fmtDay(body.keep_until) : "") +
+      (body.held ? " ; sous retenue : gardé tant qu'elle dure" : " (plus longtemps sous retenue)")],
     ["Empreinte SHA-256", r.sha256], ["Appel (linkedid)", r.linkedid || "—"],
   ];
   showFacts(facts, rows);
@@ -136,6 +137,18 @@ async function recordingPage() {
     const tr = document.createElement("tr");
     cell(tr, "Aucun journal d'appel visible pour cet enregistrement.");
     legs.appendChild(tr);
+  }
+  const holds = document.getElementById("holds");
+  for (const h of body.holds || []) {
+    const li = document.createElement("li");
+    li.textContent = holdKinds[h.kind] + ", placée le " + fmtDay(h.created_at) + (h.case ? " — dossier " + h.case + " : " + h.reason + " (" + h.created_by + ")" : "") +
+      (h.released_at ? " ; levée le " + fmtDay(h.released_at) + (h.in_force ? ", garde encore l'enregistrement (catégorie " + h.retention_class + ")" : "") : " ; en vigueur");
+    holds.appendChild(li);
+  }
+  if (!(body.holds || []).length) {
+    const li = document.createElement("li");
+    li.textContent = "Aucune retenue.";
+    holds.appendChild(li);
   }
   const section = document.getElementById("listen");
   const select = document.getElementById("purpose");
@@ -191,6 +204,8 @@ async function recordingPage() {
   document.getElementById("fwd10").addEventListener("click", () => { audio.currentTime = Math.min(audio.duration || 0, audio.currentTime + 10); });
   document.getElementById("speed").addEventListener("change", (ev) => { audio.playbackRate = Number(ev.target.value); });
 }
+
+const holdKinds = { recording: "Retenue de l'enregistrement", linkedid: "Retenue de l'appel", extension: "Retenue du poste sur une période" };
 
 const statuses = { received: "reçue, à décider", granted: "accordée", refused: "refusée", closed: "fermée" };
 const fmtDay = (s) => (s || "").slice(0, 10);
@@ -294,7 +309,64 @@ async function requestPage() {
       cell(tr, t.destroyed_statement ? "confirmée : " + t.destroyed_statement : "en attente de confirmation");
       tbody.appendChild(tr);
     }
+    const admin = body.may_fulfil;
+    document.getElementById("fulfil").hidden = !(admin && q.status === "granted");
+    const outstanding = body.transmissions.filter((t) => !t.destroyed_statement);
+    const sel = document.querySelector("#destruction-form select");
+    sel.replaceChildren();
+    for (const t of outstanding) {
+      const o = document.createElement("option");
+      o.value = String(t.id);
+      o.textContent = "n° " + t.id + " — " + t.recipient + ", à détruire au plus tard le " + fmtDay(t.destroy_by);
+      sel.appendChild(o);
+    }
+    document.getElementById("destruction").hidden = !(admin && outstanding.length);
+    document.getElementById("closing").hidden = !(admin && (q.status === "granted" || q.status === "refused") && !outstanding.length);
   }
+  const post = (path, payload) => api("/api/requests/" + encodeURIComponent(id) + path, {
+    method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify(payload),
+  });
+  document.getElementById("package-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target.elements;
+    status.textContent = "Production du paquet…";
+    try {
+      const res = await post("/paquet", { to: f.to.value, via: f.via.value, destroy_by: f.destroy_by.value });
+      document.getElementById("passphrase").textContent = res.passphrase;
+      document.getElementById("package-sha").textContent = res.sha256;
+      const a = document.getElementById("package-link");
+      a.href = res.download;
+      a.setAttribute("download", res.file);
+      document.getElementById("package-made").hidden = false;
+      ev.target.reset();
+      status.textContent = "Paquet produit : transmission n° " + res.transmission.id + " inscrite au registre.";
+      load();
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  });
+  document.getElementById("destruction-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target.elements;
+    try {
+      await post("/destruction", { transmission: Number(f.transmission.value), statement: f.statement.value });
+      ev.target.reset();
+      status.textContent = "Confirmation de destruction enregistrée.";
+      load();
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  });
+  document.getElementById("close-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await post("/fermeture", { note: ev.target.elements.note.value });
+      status.textContent = "Demande fermée.";
+      load();
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  });
   document.getElementById("opinion-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = ev.target.elements;
@@ -348,7 +420,97 @@ async function accessLogPage() {
   load();
 }
 
+async function retentionPage() {
+  const status = document.getElementById("status");
+  const form = document.getElementById("horizon");
+  const allHolds = document.getElementById("all-holds");
+  async function loadSchedule() {
+    const days = document.querySelector("#days tbody");
+    const next = document.querySelector("#next tbody");
+    const summary = document.getElementById("summary");
+    days.replaceChildren();
+    next.replaceChildren();
+    summary.replaceChildren();
+    try {
+      const body = await api("/api/conservation?jours=" + encodeURIComponent(form.elements.jours.value || "90"));
+      const sc = body.schedule;
+      const classes = Object.entries(body.classes_days).map(([k, v]) => k + " " + Math.round(v) + " j").join(", ");
+      showFacts(summary, [
+        ["Prochaine purge", body.next_purge ? fmtDate(body.next_purge) + " (" + body.purge_schedule + ")" : "aucune planifiée"],
+        ["Déjà échus, détruits à la prochaine purge", String(sc.overdue)],
+        ["Échus mais gardés par une retenue", String(sc.held_past_due)],
+        ["Copies de formation échues d'ici au " + fmtDay(sc.until), String(sc.training_due)],
+        ["Durées de conservation", classes],
+      ]);
+      for (const d of sc.days) {
+        const tr = document.createElement("tr");
+        cell(tr, d.day);
+        cell(tr, String(d.recordings));
+        cell(tr, String(d.held));
+        days.appendChild(tr);
+      }
+      if (!sc.days.length) {
+        const tr = document.createElement("tr");
+        cell(tr, "Rien n'arrive à échéance sur cette période.");
+        days.appendChild(tr);
+      }
+      for (const r of sc.next) {
+        const tr = document.createElement("tr");
+        const td = cell(tr, "");
+        const a = document.createElement("a");
+        a.href = "/enregistrements/" + encodeURIComponent(r.id);
+        a.textContent = String(r.id);
+        td.appendChild(a);
+        cell(tr, r.extension);
+        cell(tr, fmtDate(r.start));
+        cell(tr, r.retention_class);
+        cell(tr, fmtDay(r.due_at));
+        cell(tr, r.held ? "gardé par une retenue" : (new Date(r.due_at) <= new Date(sc.now) ? "échu : détruit à la prochaine purge" : "à détruire"));
+        next.appendChild(tr);
+      }
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  }
+  async function loadHolds() {
+    const tbody = document.querySelector("#holds tbody");
+    tbody.replaceChildren();
+    try {
+      const body = await api("/api/holds" + (allHolds.checked ? "?toutes=1" : ""));
+      for (const h of body.holds) {
+        const tr = document.createElement("tr");
+        cell(tr, String(h.id));
+        let target = holdKinds[h.kind];
+        if (h.kind === "recording") target += " n° " + h.recording_id;
+        if (h.kind === "linkedid") target += " " + h.linkedid;
+        if (h.kind === "extension") target += " " + h.extension + " du " + fmtDay(h.since) + " au " + fmtDay(h.until);
+        cell(tr, target);
+        cell(tr, h.case);
+        cell(tr, h.reason);
+        cell(tr, h.retention_class);
+        cell(tr, fmtDay(h.created_at) + " par " + h.created_by);
+        cell(tr, h.released_at ? fmtDay(h.released_at) + " par " + h.released_by + " : " + h.release_reason : "en vigueur");
+        cell(tr, String(h.recordings));
+        cell(tr, String(h.calls));
+        tbody.appendChild(tr);
+      }
+      if (!body.holds.length) {
+        const tr = document.createElement("tr");
+        cell(tr, "Aucune retenue.");
+        tbody.appendChild(tr);
+      }
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  }
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); loadSchedule(); });
+  allHolds.addEventListener("change", loadHolds);
+  loadSchedule();
+  loadHolds();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  if (document.body.dataset.page === "retention") retentionPage();
   const page = document.body.dataset.page;
   if (page === "recordings") recordingsPage();
   if (page === "recording") recordingPage();
