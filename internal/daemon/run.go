@@ -210,6 +210,7 @@ func (d *Daemon) buildArchive(ctx context.Context) error {
 		return fmt.Errorf("start daemon: %w", err)
 	}
 	d.reg.MustRegister(d.archiver.Collectors()...)
+	d.reg.MustRegister(newDiskCollector(map[string]string{"archive": cfg.Archive.Dir, "spool": cfg.Archive.SpoolDir, "recordings": cfg.Recording.LocalDir}))
 	d.archiver.SetGreetings(d.greetings.Outcome)
 	d.archiver.RulesLoaded(d.rules.Current(), "start", time.Now())
 	if d.jobStore, err = archive.Connect(dsn); err != nil {

@@ -17,12 +17,15 @@ import (
 
 // Env is what a test needs to know of the running sandbox.
 type Env struct {
-	Repo   string // repository root
-	Root   string // the Asterisk chroot
-	State  string // logs, PostgreSQL data
-	PGDSN  string
-	Vars   map[string]string
-	script string
+	Repo  string // repository root
+	Root  string // the Asterisk chroot
+	State string // logs, PostgreSQL data
+	PGDSN string // the superuser, standing for the schema owner
+	// PGAppDSN is the runtime login (member of recpolicy_runtime) the
+	// daemon and the console connect with.
+	PGAppDSN string
+	Vars     map[string]string
+	script   string
 }
 
 // RepoRoot finds the repository root (the directory holding go.mod) above
@@ -96,6 +99,11 @@ func Up(ctx context.Context) (*Env, func(), error) {
 	env.Root = env.Vars["RECPOLICY_SANDBOX_ROOT"]
 	env.State = env.Vars["RECPOLICY_SANDBOX_STATE"]
 	env.PGDSN = env.Vars["RECPOLICY_PG_DSN"]
+	env.PGAppDSN = env.Vars["RECPOLICY_PG_APP_DSN"]
+	if env.PGAppDSN == "" {
+		stop()
+		return nil, nil, errors.New("the sandbox names no runtime database login (RECPOLICY_PG_APP_DSN): it was started by an older docker/sandbox; run docker/sandbox down, then up")
+	}
 	return env, stop, nil
 }
 
@@ -230,7 +238,8 @@ recording:
 archive:
   dir: %s
   spool_dir: %s
-  dsn: {env: RECPOLICY_DSN}
+  dsn: {env: RECPOLICY_DSN}                 # the runtime login (recpolicy_runtime)
+  migrate_dsn: {env: RECPOLICY_MIGRATE_DSN} # the schema's owner, for migrations only
   # the sandbox PBX runs in UTC; Cdr event times are its local time
   pbx_timezone: UTC
 listen: %s
@@ -245,7 +254,8 @@ func (e *Env) SandboxSecrets() map[string]string {
 	return map[string]string{
 		"RECPOLICY_AMI_SECRET":   "sandbox-ami-secret",
 		"RECPOLICY_ARI_PASSWORD": "sandbox-ari-secret",
-		"RECPOLICY_DSN":          e.PGDSN,
+		"RECPOLICY_DSN":          e.PGAppDSN,
+		"RECPOLICY_MIGRATE_DSN":  e.PGDSN,
 	}
 }
 

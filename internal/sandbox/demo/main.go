@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/villedemercier/recpolicy/internal/sandbox"
+	"github.com/villedemercier/recpolicy/rules"
 )
 
 func main() {
@@ -165,7 +167,11 @@ func run(ctx context.Context, bin, out string) error {
 	if n != 3 {
 		return fmt.Errorf("filed %d recordings, expected 3 (see %s)", n, logPath)
 	}
-	return runConsole(ctx, bin, cfg, out, cmd.Env, keep, cmd.Process.Pid)
+	rl, err := rules.Load(rulesFile)
+	if err != nil {
+		return err
+	}
+	return runConsole(ctx, bin, cfg, out, cmd.Env, keep, cmd.Process.Pid, rl.DirectorExtensions("dir.comm"))
 }
 
 // demoRules writes the city's rules with a director for communications-ti
@@ -195,7 +201,9 @@ func appendFile(p, text string) error {
 // runConsole gives the console two local accounts (the IT director
 // "admin" and the communications director "dir.comm"), starts it, and
 // prints its address and logins; with KEEP=1 it leaves it running.
-func runConsole(ctx context.Context, bin, cfg, out string, envv []string, keep bool, daemonPID int) error {
+// dirExts are the extensions dir.comm may hear (the database may hold
+// earlier runs' and tests' recordings of the whole department).
+func runConsole(ctx context.Context, bin, cfg, out string, envv []string, keep bool, daemonPID int, dirExts []string) error {
 	logins := map[string]string{"admin": randomPassword(), "dir.comm": randomPassword()}
 	for _, login := range []string{"admin", "dir.comm"} {
 		for _, step := range []string{"add", "passwd"} {
@@ -237,18 +245,24 @@ func runConsole(ctx context.Context, bin, cfg, out string, envv []string, keep b
 	if err != nil {
 		return fmt.Errorf("the console: %w (see %s)", err, logPath)
 	}
+	of235 := 0
 	for _, f := range seen {
-		if !strings.Contains(f, "-235") {
-			return fmt.Errorf("the console shows dir.comm %s, not one of their department's", f)
+		// <YYYYMMDD>-<HHMM>-<extension>[-n].wav
+		parts := strings.Split(strings.TrimSuffix(f, ".wav"), "-")
+		if len(parts) < 3 || !slices.Contains(dirExts, parts[2]) {
+			return fmt.Errorf("the console shows dir.comm %s, not one of their department's (%s)", f, strings.Join(dirExts, ", "))
+		}
+		if parts[2] == "235" {
+			of235++
 		}
 	}
-	if len(seen) == 0 {
-		return fmt.Errorf("the console shows dir.comm no recording (see %s)", logPath)
+	if of235 == 0 {
+		return fmt.Errorf("the console shows dir.comm no recording of 235 (see %s)", logPath)
 	}
-	fmt.Printf("\ndemo: console %s (log %s): dir.comm sees %d recordings of 235 in the database (newest %s), none of 236's or 800's\n",
-		url, logPath, len(seen), seen[0])
+	fmt.Printf("\ndemo: console %s (log %s): dir.comm sees %d recordings of their department in the database (%d of 235; newest %s), none of 236's or 800's\n",
+		url, logPath, len(seen), of235, seen[0])
 	fmt.Printf("  IT director:              login admin     password %s\n", logins["admin"])
-	fmt.Printf("  director, communications: login dir.comm  password %s (sees 235's recording only)\n", logins["dir.comm"])
+	fmt.Printf("  director, communications: login dir.comm  password %s (sees their department's recordings only: 235's and its colleagues')\n", logins["dir.comm"])
 	if keep {
 		fmt.Printf("demo: KEEP=1: the daemon (pid %d), the console (pid %d) and the sandbox keep running; stop them with\n"+
 			"  kill %d %d; docker/sandbox down\n", daemonPID, c.Process.Pid, daemonPID, c.Process.Pid)
