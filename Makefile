@@ -4,12 +4,17 @@
 SHELL := /bin/bash
 GO ?= go
 
-.PHONY: all build test demo unit lint bench load sandbox-up sandbox-down
+.PHONY: all build deb test demo unit lint bench load sandbox-up sandbox-down
 
 all: build
 
 build:
 	$(GO) build -o bin/recpolicy ./cmd/recpolicy
+
+# The Debian package: dist/recpolicy_<version>_amd64.deb (README "Debian package").
+deb:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/recpolicy ./cmd/recpolicy
+	internal/packaging/build-deb bin/recpolicy dist
 
 test:
 	bash docker/test.sh

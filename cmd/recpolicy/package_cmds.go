@@ -150,10 +150,10 @@ func requestsPackage(ctx context.Context, args []string, stdout, stderr io.Write
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	if env.cfg.Archive.SigningKey == "" {
+	if env.cfg.SigningKeyFile() == "" {
 		return exitCode(stderr, name, fulfil.ErrNoSigningKey)
 	}
-	key, err := transmit.LoadKey(env.cfg.Archive.SigningKey)
+	key, err := transmit.LoadKey(env.cfg.SigningKeyFile())
 	if err != nil {
 		return exitCode(stderr, name, err)
 	}

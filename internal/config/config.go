@@ -14,39 +14,81 @@ import (
 // ErrInvalid marks a configuration that failed validation.
 var ErrInvalid = errors.New("invalid configuration")
 
-// Secret names where a secret comes from: an environment variable or a file.
-// Its value is resolved by Resolve and never serialised.
+// Secret names where a secret comes from: an environment variable, a
+// systemd credential, or a file. Its value is resolved by Resolve and never
+// serialised.
 type Secret struct {
-	Env  string `yaml:"env"`
-	File string `yaml:"file"`
+	Env string `yaml:"env"`
+	// Credential is the name of a systemd credential (LoadCredential=NAME:FILE
+	// in the unit): read from $CREDENTIALS_DIRECTORY/NAME when the process
+	// runs under systemd with credentials, else File is read (the root-only
+	// file the unit loads it from, which the administrators' CLI reads).
+	Credential string `yaml:"credential"`
+	File       string `yaml:"file"`
 }
 
 // Set reports whether the secret names a source.
-func (s Secret) Set() bool { return s.Env != "" || s.File != "" }
+func (s Secret) Set() bool { return s.Env != "" || s.File != "" || s.Credential != "" }
+
+// credentialPath returns $CREDENTIALS_DIRECTORY/name when systemd passed
+// the process that credential, else "".
+func credentialPath(name string) string {
+	dir := os.Getenv("CREDENTIALS_DIRECTORY")
+	if dir == "" || name == "" || strings.ContainsAny(name, "/\x00") {
+		return ""
+	}
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
 
 // Resolve returns the secret's value: the environment variable when set,
-// else the file's first line.
+// else the systemd credential when passed, else the file's first line.
 func (s Secret) Resolve() (string, error) {
 	if s.Env != "" {
 		if v, ok := os.LookupEnv(s.Env); ok && v != "" {
 			return v, nil
 		}
-		if s.File == "" {
+		if s.File == "" && s.Credential == "" {
 			return "", fmt.Errorf("read secret: environment variable %s is empty or unset; export it or name a file", s.Env)
 		}
 	}
-	if s.File != "" {
-		b, err := os.ReadFile(s.File)
+	file := s.File
+	if p := credentialPath(s.Credential); p != "" {
+		file = p
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", fmt.Errorf("read secret: %w", err)
 		}
 		v := strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
 		if v == "" {
-			return "", fmt.Errorf("read secret: %s is empty", s.File)
+			return "", fmt.Errorf("read secret: %s is empty", file)
 		}
 		return v, nil
 	}
-	return "", errors.New("read secret: no source; set env or file")
+	if s.Credential != "" {
+		return "", fmt.Errorf("read secret: no systemd credential %s (run under a unit with LoadCredential=%s:FILE, or name a file)", s.Credential, s.Credential)
+	}
+	return "", errors.New("read secret: no source; set env, credential or file")
+}
+
+// SigningKeyCredential is the systemd credential that, when a unit passes
+// it (LoadCredential=signing-key:FILE), stands for archive.signing_key: the
+// console reads the root-only key through it.
+const SigningKeyCredential = "signing-key"
+
+// SigningKeyFile returns the file of the city's signing key: the systemd
+// credential signing-key when the process was passed it, else
+// archive.signing_key ("" when neither).
+func (c *Config) SigningKeyFile() string {
+	if p := credentialPath(SigningKeyCredential); p != "" {
+		return p
+	}
+	return c.Archive.SigningKey
 }
 
 // AMI is the Asterisk Manager Interface connection.

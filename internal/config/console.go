@@ -46,6 +46,20 @@ type LDAP struct {
 // TLS tells whether the console serves HTTPS.
 func (c Console) TLS() bool { return c.TLSCert != "" }
 
+// TLSKeyCredential is the systemd credential that, when the console's unit
+// passes it (LoadCredential=console-tls-key:FILE), stands for
+// console.tls_key: the root-only key reaches the console through it.
+const TLSKeyCredential = "console-tls-key"
+
+// TLSKeyFile returns the console's TLS key: the systemd credential
+// console-tls-key when the process was passed it, else console.tls_key.
+func (c Console) TLSKeyFile() string {
+	if p := credentialPath(TLSKeyCredential); p != "" {
+		return p
+	}
+	return c.TLSKey
+}
+
 func (c *Console) setDefaults() {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8443"
@@ -87,7 +101,7 @@ func (c *Console) validate() []string {
 			p = append(p, "console.ldap needs url (ldaps://host:636) and base_dn (where people are searched)")
 		}
 		if l.BindDN != "" && !l.BindPassword.Set() {
-			p = append(p, "console.ldap.bind_password needs env or file (secrets are never written in the config)")
+			p = append(p, "console.ldap.bind_password needs env, credential or file (secrets are never written in the config)")
 		}
 	}
 	return p

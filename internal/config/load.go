@@ -71,13 +71,13 @@ func (c *Config) validate() []string {
 	need(c.RulesFile, "rules_file", "path of the rules file, e.g. /etc/recpolicy/rules.yaml")
 	need(c.AMI.Address, "ami.address", "host:port of Asterisk's AMI, e.g. 127.0.0.1:5038")
 	need(c.AMI.Username, "ami.username", "the manager.conf user")
-	if c.AMI.Secret.Env == "" && c.AMI.Secret.File == "" {
-		p = append(p, "ami.secret needs env or file (secrets are never written in the config)")
+	if !c.AMI.Secret.Set() {
+		p = append(p, "ami.secret needs env, credential or file (secrets are never written in the config)")
 	}
 	need(c.ARI.URL, "ari.url", "e.g. http://127.0.0.1:8088/ari")
 	need(c.ARI.Username, "ari.username", "the ari.conf user")
-	if c.ARI.Password.Env == "" && c.ARI.Password.File == "" {
-		p = append(p, "ari.password needs env or file (secrets are never written in the config)")
+	if !c.ARI.Password.Set() {
+		p = append(p, "ari.password needs env, credential or file (secrets are never written in the config)")
 	}
 	switch c.Recording.Backend {
 	case "mixmonitor", "snoop":
@@ -102,8 +102,8 @@ func (c *Config) validate() []string {
 	}
 	need(c.Archive.Dir, "archive.dir", "where complete recordings are filed")
 	need(c.Archive.SpoolDir, "archive.spool_dir", "where call records and recording metadata wait for PostgreSQL")
-	if c.Archive.DSN.Env == "" && c.Archive.DSN.File == "" {
-		p = append(p, "archive.dsn needs env or file (secrets are never written in the config)")
+	if !c.Archive.DSN.Set() {
+		p = append(p, "archive.dsn needs env, credential or file (secrets are never written in the config)")
 	}
 	if _, _, err := c.ArchiveOwner(); err != nil {
 		p = append(p, err.Error())

@@ -80,8 +80,8 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("new console: static files: %w", err)
 	}
 	var key ed25519.PrivateKey
-	if o.Config.Archive.SigningKey != "" {
-		if key, err = transmit.LoadKey(o.Config.Archive.SigningKey); err != nil {
+	if kf := o.Config.SigningKeyFile(); kf != "" {
+		if key, err = transmit.LoadKey(kf); err != nil {
 			return nil, fmt.Errorf("new console: %w", err)
 		}
 	}
@@ -186,7 +186,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ErrorLog: nil, MaxHeaderBytes: 64 << 10,
 	}
 	if c.TLS() {
-		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKeyFile())
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("console: load console.tls_cert and console.tls_key: %w", err)
