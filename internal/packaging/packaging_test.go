@@ -165,7 +165,7 @@ func TestUnitsAreHardened(t *testing.T) {
 	need(t, "systemd-analyze", "systemd")
 	for _, c := range []struct {
 		unit, exec, caps string
-		writes          []string
+		writes           []string
 	}{
 		{"recpolicy.service", "/usr/bin/recpolicy run --config /etc/recpolicy/recpolicy.yaml", "", []string{"/var/lib/recpolicy", "/var/spool/asterisk/recpolicy"}},
 		{"recpolicy-console.service", "/usr/bin/recpolicy console --config /etc/recpolicy/recpolicy.yaml", "CAP_NET_BIND_SERVICE", nil},
