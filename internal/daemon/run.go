@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -202,7 +203,14 @@ func (d *Daemon) buildArchive(ctx context.Context) error {
 	}
 	var migrateDSN string
 	if cfg.Archive.MigrateDSN.Set() {
-		if migrateDSN, err = cfg.Archive.MigrateDSN.Resolve(); err != nil {
+		migrateDSN, err = cfg.Archive.MigrateDSN.Resolve()
+		switch {
+		case errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist):
+			// The packaged service: the owner's secret is root's, for
+			// `recpolicy migrate`; the daemon runs on the schema as it is.
+			d.log.Warn().Err(err).Msg("archive.migrate_dsn is not readable by the daemon: the schema's owner migrates with recpolicy migrate (as root); the daemon uses archive.dsn")
+			migrateDSN = ""
+		case err != nil:
 			return fmt.Errorf("start daemon: archive migrate_dsn: %w", err)
 		}
 	}
