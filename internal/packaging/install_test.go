@@ -363,6 +363,15 @@ func TestInstallInCleanDebian(t *testing.T) {
 	console, consoleLog := start(t, root, "recpolicy-console.service", readUnit(t, "recpolicy-console.service"))
 	waitHTTP(t, "http://"+consoleAddr+"/connexion", consoleLog)
 
+	// The doctor, as the package's postinst tells the administrator to run
+	// it: everything holds (the PBX's files are not on this machine: warnings).
+	doc := exec.Command("chroot", root, "/usr/bin/recpolicy", "doctor", "--config", "/etc/recpolicy/recpolicy.yaml")
+	if out, err := doc.CombinedOutput(); err != nil {
+		t.Errorf("recpolicy doctor in the installed system: %v\n%s", err, out)
+	} else if !strings.Contains(string(out), "database role") || !strings.Contains(string(out), "recording folder") {
+		t.Errorf("recpolicy doctor: %s", out)
+	}
+
 	d, err := sandbox.NewDriver(ctx, sandbox.SimAMI, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
