@@ -51,7 +51,8 @@ func (r *Rules) DecideBridge(parties []Party) BridgeDecision {
 				dd := d
 				b.Veto = &dd
 			}
-			if d.Record && b.Classes[i].Kind == KindExtension && b.Classes[i].Extension == d.Extension {
+			if d.Record && (b.Classes[i].Kind == KindExtension && b.Classes[i].Extension == d.Extension ||
+				d.Instruction != "" && partyNumber(a) == d.Extension) {
 				b.Parties[i] = d
 				continue
 			}

@@ -59,6 +59,25 @@ type Party struct {
 	Number string
 }
 
+// EndpointOf returns the endpoint an Asterisk channel name names:
+// "PJSIP/235-0000001a" → "235"; "" for a Local channel or a technology
+// without endpoints ("Local/200@internal-00000001;2").
+func EndpointOf(channel string) string {
+	tech, rest, ok := strings.Cut(channel, "/")
+	if !ok {
+		return ""
+	}
+	switch strings.ToUpper(tech) {
+	case "PJSIP", "SIP", "IAX2":
+	default:
+		return ""
+	}
+	if dash := strings.LastIndexByte(rest, '-'); dash > 0 {
+		rest = rest[:dash]
+	}
+	return rest
+}
+
 // String describes the party: "carrier (5145550100)", "235", "number 5145550100".
 func (p Party) String() string {
 	ep, num := strings.TrimSpace(p.Endpoint), strings.TrimSpace(p.Number)
@@ -187,6 +206,9 @@ type Decision struct {
 	Confidential bool   // the extension's recordings are hidden from directors
 	Rule         string // short id of the deciding rule: RuleExternalCall, RuleInternalCall…
 	Reason       string // a sentence for logs and the CLI
+	// Instruction names the exceptional instruction that changed the
+	// decision (Rule is then RuleInstruction).
+	Instruction string
 }
 
 // Decide decides whether a pairing (two parties in one bridge) is
@@ -197,7 +219,15 @@ type Decision struct {
 //   - two city phones (Annexe A or not): not recorded, internal call;
 //   - otherwise (no Annexe A extension with the external party): not
 //     recorded.
+//
+// Exceptional instructions in force (rules.At) then apply: a suspend turns
+// a recorded pairing off, a record turns a named phone's external call on
+// (never a never_record phone's).
 func (r *Rules) Decide(a, b Party) Decision {
+	return r.instruct(a, b, r.decide(a, b))
+}
+
+func (r *Rules) decide(a, b Party) Decision {
 	ca, cb := r.Classify(a), r.Classify(b)
 	if ca.Confidential || cb.Confidential {
 		// A confidential extension's correspondents stay out of logs.

@@ -220,6 +220,7 @@ const (
 	nameText                   // a string or an integer (endpoint and trunk names)
 	numberText                 // a string or an integer, announced as a number
 	regexText                  // a string or an integer, announced as a regular expression
+	timeText                   // a string or a YAML timestamp (2026-11-21, 2026-11-21T08:00)
 )
 
 // text decodes a string. Except for plainText, a YAML integer is accepted
@@ -230,7 +231,7 @@ func (d *decoder) text(n *yaml.Node, label string, kind textKind) scalar {
 	}
 	if n.Kind == yaml.ScalarNode {
 		switch tag := n.ShortTag(); {
-		case tag == "!!str", kind != plainText && tag == "!!int":
+		case tag == "!!str", kind != plainText && kind != timeText && tag == "!!int", kind == timeText && tag == "!!timestamp":
 			return scalar{V: n.Value, N: n}
 		case tag == "!!null":
 			d.errs.at(n, "%s is empty; give a value", label)
@@ -316,6 +317,9 @@ func (d *decoder) decodeFile(root *yaml.Node) *rawFile {
 		}},
 		{"schedules", true, "cron schedules of the retention and integrity jobs", func(v *yaml.Node) {
 			d.schedules(v, &f.Schedules)
+		}},
+		{"instructions", false, "", func(v *yaml.Node) {
+			d.instructions(v, &f.Instructions)
 		}},
 	})
 	return f
@@ -455,6 +459,37 @@ func (d *decoder) siteLinks(n *yaml.Node, ls *[]rawSiteLink) {
 	})
 }
 
+func (d *decoder) instructions(n *yaml.Node, ls *[]rawInstruction) {
+	d.list(n, "instructions", func(item *yaml.Node) {
+		in := rawInstruction{N: item}
+		d.mapping(item, "instruction", "an exceptional instruction", []field{
+			{"id", true, "its identifier, e.g. id: DG-2026-07", func(v *yaml.Node) { in.ID = d.text(v, "instructions.id", nameText) }},
+			{"role", true, "who gave it: role: mairesse (or maire, directeur général, directrice générale)", func(v *yaml.Node) {
+				in.Role = d.text(v, "instructions.role", plainText)
+			}},
+			{"name", true, "the name of who gave it, e.g. name: \"Paul Gagnon\"", func(v *yaml.Node) { in.Name = d.text(v, "instructions.name", plainText) }},
+			{"reference", true, "the written instruction's reference, e.g. reference: \"note DG-2026-07 du 2026-11-20\"", func(v *yaml.Node) {
+				in.Reference = d.text(v, "instructions.reference", plainText)
+			}},
+			{"from", true, "when it starts, e.g. from: 2026-11-21T08:00", func(v *yaml.Node) { in.From = d.text(v, "instructions.from", timeText) }},
+			{"until", true, "when it ends (an instruction is never open-ended), e.g. until: 2026-11-28T08:00", func(v *yaml.Node) {
+				in.Until = d.text(v, "instructions.until", timeText)
+			}},
+			{"effect", true, "what it does: effect: suspend, record or retain", func(v *yaml.Node) { in.Effect = d.text(v, "instructions.effect", plainText) }},
+			{"extensions", true, "the extensions it concerns, e.g. extensions: [245]", func(v *yaml.Node) {
+				d.list(v, "instructions.extensions", func(x *yaml.Node) {
+					if s := d.text(x, "instructions.extensions", numberText); s.ok() {
+						in.Extensions = append(in.Extensions, s)
+					}
+				})
+			}},
+			{"class", false, "", func(v *yaml.Node) { in.Class = d.text(v, "instructions.class", plainText) }},
+			{"reason", false, "", func(v *yaml.Node) { in.Reason = d.text(v, "instructions.reason", plainText) }},
+		})
+		*ls = append(*ls, in)
+	})
+}
+
 func (d *decoder) retention(n *yaml.Node, r *rawRetention) {
 	r.N = n
 	if !d.usable(n, "retention") {
@@ -478,6 +513,9 @@ func (d *decoder) schedules(n *yaml.Node, s *rawSchedules) {
 		}},
 		{"integrity", true, "when the integrity job runs, e.g. integrity: \"@weekly\"", func(v *yaml.Node) {
 			s.Integrity = d.text(v, "schedules.integrity", plainText)
+		}},
+		{"report", false, "when the monthly compliance report of the month before is written, e.g. report: \"0 6 1 * *\"", func(v *yaml.Node) {
+			s.Report = d.text(v, "schedules.report", plainText)
 		}},
 	})
 }

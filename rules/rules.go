@@ -41,6 +41,11 @@ type Rules struct {
 
 	retention map[string]int // days
 	schedules Schedules
+
+	// instructions are the file's exceptional instructions; active those
+	// in force at the instant At was given (none for the rules as loaded).
+	instructions []Instruction
+	active       []Instruction
 }
 
 // SiteLink is a trunk to another of the city's own PBX sites (a police
@@ -93,6 +98,7 @@ type Greeting struct {
 type Schedules struct {
 	Retention string // purge of recordings past their retention
 	Integrity string // verification of the recordings' hashes
+	Report    string // the previous month's compliance report ("" when not written by the daemon)
 }
 
 // Period returns the longest gap between two runs of a schedule of s

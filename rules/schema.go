@@ -40,6 +40,8 @@ type rawFile struct {
 	SiteLinks   []rawSiteLink
 	Retention   rawRetention
 	Schedules   rawSchedules
+	// Instructions are the exceptional instructions (optional).
+	Instructions []rawInstruction
 }
 
 type rawGreeting struct {
@@ -94,6 +96,12 @@ type rawSiteLink struct {
 	Numbers     []scalar
 }
 
+type rawInstruction struct {
+	N                                                             *yaml.Node
+	ID, Role, Name, Reference, From, Until, Effect, Class, Reason scalar
+	Extensions                                                    []scalar
+}
+
 type rawRetention struct {
 	N       *yaml.Node
 	Classes []rawClass
@@ -105,5 +113,5 @@ type rawClass struct {
 }
 
 type rawSchedules struct {
-	Retention, Integrity scalar
+	Retention, Integrity, Report scalar
 }

@@ -39,7 +39,14 @@ func (r *Rules) WriteShow(w io.Writer) error {
 		p("site link\t%s: %s, trusted for city numbers%s\n", l.Trunk, cell(l.Name), cell(siteNumbers(l)))
 	}
 	p("retention\t%s\n", strings.Join(classes, ", "))
-	p("schedules\tretention %q, integrity %q\n", r.schedules.Retention, r.schedules.Integrity)
+	p("schedules\tretention %q, integrity %q, report %q\n", r.schedules.Retention, r.schedules.Integrity, r.schedules.Report)
+	for _, in := range r.instructions {
+		what := in.Effect + " " + strings.Join(in.Extensions, ", ")
+		if in.Class != "" {
+			what += " (class " + in.Class + ")"
+		}
+		p("instruction\t%s: %s, by %s\n", in.ID, what, cell(in.Describe(r.loc)))
+	}
 	p("\n")
 	if err := tw.Flush(); err != nil {
 		return err

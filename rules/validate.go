@@ -56,6 +56,10 @@ func compile(raw *rawFile, baseDir string, errs *errorList) *Rules {
 	v.retention(raw.Retention)
 	v.r.schedules.Retention = v.schedule(raw.Schedules.Retention, "retention")
 	v.r.schedules.Integrity = v.schedule(raw.Schedules.Integrity, "integrity")
+	if raw.Schedules.Report.N != nil {
+		v.r.schedules.Report = v.schedule(raw.Schedules.Report, "report")
+	}
+	v.instructions(raw.Instructions)
 	return v.r
 }
 

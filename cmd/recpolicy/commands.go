@@ -34,6 +34,7 @@ func commandTable() []cliCommand {
 		{"rules test", "FILE --from X --to Y [--via TRUNK] [--party Z]...", "what the daemon decides for parties talking together (X, Y, Z: a phone, NUMBER@TRUNK, or a number)", rulesTest},
 		{"rules show", "FILE", "the rules, extensions by department", rulesShow},
 		{"migrate", "--config FILE", "bring the archive's schema up to date", cmdMigrate},
+		{"report", "--config FILE --month YYYY-MM [--department ID] [--format html|pdf|csv] [--out FILE]", "the month's compliance report: coverage recomputed from the call records", cmdReport},
 		{"doctor", "--config FILE [--asterisk-etc DIR] [--daemon-user USER] [--json]", "check everything the daemon depends on, against the running PBX", cmdDoctor},
 		{"recordings list", "--config FILE [--extension N[,N]] [--department ID] [--direction inbound|outbound|other] [--since T] [--until T] [--number N] [--json] [--limit N]", "recordings you may see", recordingsList},
 		{"calls list", "--config FILE [same filters]", "call records you may see", callsList},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/villedemercier/recpolicy/rules"
 )
@@ -46,6 +47,7 @@ func rulesTest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	via := fs.String("via", "", "trunk the outside party uses: --from arrives on it presenting that caller ID (for an outbound call from a phone, --to leaves through it)")
 	var more partyList
 	fs.Var(&more, "party", "another party in the same bridge, read like --to (repeat for a conference)")
+	at := fs.String("at", "", "decide as at this date and time, e.g. 2026-11-21T09:00 (the exceptional instructions in force then apply); default now")
 	if err := fs.Parse(rest); err != nil {
 		return 2
 	}
@@ -66,7 +68,15 @@ func rulesTest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "recpolicy rules test: %v\n", err)
 		return 2
 	}
-	writeBridgeDecision(stdout, r, parties, r.DecideBridge(parties))
+	when := time.Now()
+	if *at != "" {
+		if when, err = time.ParseInLocation("2006-01-02T15:04", *at, r.Location()); err != nil {
+			fmt.Fprintf(stderr, "recpolicy rules test: --at %q: give a date and time such as 2026-11-21T09:00 (in the rules' time zone)\n", *at)
+			return 2
+		}
+	}
+	snap := r.At(when)
+	writeBridgeDecision(stdout, snap, parties, snap.DecideBridge(parties))
 	return 0
 }
 

@@ -155,10 +155,25 @@ type Archive struct {
 	// TrainingDir holds the de-identified training copies; empty means
 	// training/ beside Dir. The CLI and the nightly jobs use the same.
 	TrainingDir string `yaml:"training_dir"`
+	// ReportsDir holds the monthly compliance reports (schedules.report);
+	// empty means reports/ beside Dir.
+	ReportsDir string `yaml:"reports_dir"`
 	// Owner and Group own the archived recordings (0640) and their folders
 	// (0750): user and group names; empty keeps the daemon's own.
 	Owner string `yaml:"owner"`
 	Group string `yaml:"group"`
+}
+
+// ReportsDir returns the monthly reports' folder: archive.reports_dir, or
+// reports/ beside archive.dir; "" when neither is set.
+func (c *Config) ReportsDir() string {
+	if c.Archive.ReportsDir != "" {
+		return filepath.Clean(c.Archive.ReportsDir)
+	}
+	if c.Archive.Dir == "" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(filepath.Clean(c.Archive.Dir)), "reports")
 }
 
 // TrainingDir returns the training copies' folder: archive.training_dir,
@@ -319,6 +334,7 @@ func (c *Config) resolvePaths() {
 	abs(&c.ARI.Password.File)
 	abs(&c.Archive.DSN.File)
 	abs(&c.Archive.MigrateDSN.File)
+	abs(&c.Archive.ReportsDir)
 	abs(&c.Archive.SigningKey)
 	abs(&c.Console.TLSCert)
 	abs(&c.Console.TLSKey)

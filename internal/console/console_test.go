@@ -564,3 +564,42 @@ func TestConsolePagingAndExport(t *testing.T) {
 		t.Errorf("a director's access log page: %d", code)
 	}
 }
+
+// TestConsoleReport: the IT director reads the month's compliance report
+// (recomputed from the call records: the call 252 took before handing it
+// to 801 has no recording of 252's), downloads it as CSV; a director gets
+// the not-found page; bad parameters are refused with the fix.
+func TestConsoleReport(t *testing.T) {
+	f := newFixture(t)
+	admin, director := f.client(t), f.client(t)
+	f.login(t, admin, "mlaroche", password)
+	f.login(t, director, "jtremblay", password)
+	code, body, h := f.do(t, admin, "GET", "/rapport?mois=2026-11", nil)
+	if code != 200 || !strings.Contains(h.Get("Content-Type"), "text/html") {
+		t.Fatalf("report: %d %s", code, body)
+	}
+	for _, want := range []string{"Rapport de conformité", "<svg", "Ltransfert252", "Télécharger en CSV", `<style nonce="`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the report page has no %q", want)
+		}
+	}
+	code, body, h = f.do(t, admin, "GET", "/rapport?mois=2026-11&service=police&format=csv", nil)
+	if code != 200 || !strings.Contains(h.Get("Content-Disposition"), "rapport-conformite-2026-11-police.csv") || !strings.Contains(body, "couverture,police,801") {
+		t.Errorf("report CSV: %d %v %s", code, h, body)
+	}
+	if code, _, _ := f.do(t, director, "GET", "/rapport?mois=2026-11", nil); code != 404 {
+		t.Errorf("a director's report: %d, want the not-found page", code)
+	}
+	for _, q := range []string{"mois=novembre", "mois=2026-11&service=nulle-part", "mois=2026-11&format=docx"} {
+		if code, body, _ := f.do(t, admin, "GET", "/rapport?"+q, nil); code != 400 || !strings.Contains(body, "«") {
+			t.Errorf("%s: %d %s", q, code, body)
+		}
+	}
+	var granted bool
+	for _, e := range f.accessLog(t) {
+		granted = granted || (e.Login == "mlaroche" && e.Action == "console report" && e.Outcome == register.Granted)
+	}
+	if !granted {
+		t.Error("the report's reading is not in the access log")
+	}
+}

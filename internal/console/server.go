@@ -128,6 +128,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/requests/{id}", s.api(s.showRequest))
 	mux.HandleFunc("POST /api/requests/{id}/avis", s.api(s.giveOpinion))
 	mux.HandleFunc("GET /conservation", s.adminPage("retention.html"))
+	mux.HandleFunc("GET /rapport", s.compliance)
 	mux.HandleFunc("GET /api/holds", s.api(s.holds))
 	mux.HandleFunc("GET /api/conservation", s.api(s.schedule))
 	mux.HandleFunc("POST /api/requests/{id}/paquet", s.api(s.makePackage))

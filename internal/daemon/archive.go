@@ -295,6 +295,11 @@ func RecordingRow(f engine.Filed) archive.Recording {
 			row.Start = r.CallStart
 		}
 		if r.Rules != nil {
+			// A retain instruction in force at the recording's start
+			// names its class.
+			if class, _ := r.Rules.RetentionClassAt(r.Extension, row.Start); class != "" {
+				row.RetentionClass = class
+			}
 			if e, ok := r.Rules.Extension(r.Extension); ok {
 				row.Departments = e.Departments
 				row.CallConfidential = e.Confidential

@@ -32,6 +32,11 @@ type JobOptions struct {
 	// RulesCheck is how often the rules are looked at for new schedules
 	// (default 30s).
 	RulesCheck time.Duration
+	// ReportsDir is where the monthly compliance report is written
+	// (schedules.report); Archive and RulesFile are what it reads.
+	ReportsDir string
+	Archive    *archive.Store
+	RulesFile  string
 }
 
 // Jobs runs the purge of recordings, training copies and call records past
@@ -48,8 +53,8 @@ type Jobs struct {
 	opts  JobOptions
 
 	// One run of each job at a time, across schedule changes too.
-	purging, verifying sync.Mutex
-	reload             chan struct{} // RulesChanged
+	purging, verifying, reporting sync.Mutex
+	reload                        chan struct{} // RulesChanged
 
 	runs        *prometheus.CounterVec
 	lastSuccess *prometheus.GaugeVec
@@ -193,7 +198,10 @@ func (j *Jobs) start(ctx context.Context, r *rules.Rules) (*cron.Cron, error) {
 	for _, job := range []struct {
 		name, spec string
 		run        func(context.Context) error
-	}{{JobRetention, s.Retention, j.purgeOnce}, {JobIntegrity, s.Integrity, j.verifyOnce}} {
+	}{{JobRetention, s.Retention, j.purgeOnce}, {JobIntegrity, s.Integrity, j.verifyOnce}, {JobReport, s.Report, j.reportOnce}} {
+		if job.spec == "" {
+			continue // schedules.report is optional
+		}
 		run := job.run
 		if j.every > 0 {
 			job.spec = "@every " + j.every.String()
@@ -208,8 +216,8 @@ func (j *Jobs) start(ctx context.Context, r *rules.Rules) (*cron.Cron, error) {
 		}
 	}
 	c.Start()
-	j.log.Info().Str("retention", s.Retention).Str("integrity", s.Integrity).Str("timezone", r.Location().String()).
-		Msg("retention and integrity jobs scheduled")
+	j.log.Info().Str("retention", s.Retention).Str("integrity", s.Integrity).Str("report", s.Report).Str("timezone", r.Location().String()).
+		Msg("retention, integrity and report jobs scheduled")
 	return c, nil
 }
 

@@ -161,3 +161,57 @@ func TestJobsRefusedPurgeIsReported(t *testing.T) {
 		t.Error("second registration accepted")
 	}
 }
+
+// TestJobsMonthlyReport: on the 1st the job writes the month before's
+// report (HTML and CSV, 0640) listing the external call that has no
+// recording; a second run leaves the files as they are.
+func TestJobsMonthlyReport(t *testing.T) {
+	dsn := pgtest.DB(t)
+	st, err := archive.Connect(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// An answered call from the carrier to 236 in November, never recorded.
+	start := time.Date(2026, 11, 18, 15, 0, 0, 0, time.UTC)
+	if _, err := st.DB().Exec(`INSERT INTO calls (uniqueid, sequence, start_time, answer_time, end_time, linkedid, source, source_flag, source_raw,
+  destination, destination_flag, destination_raw, channel, destination_channel, duration, billable_seconds, disposition)
+VALUES ('u1', 1, $1::timestamptz, $1::timestamptz, $1::timestamptz + interval '40 seconds', 'L-nov', '5145550100', 'ok', '5145550100', '236', 'ok', '236',
+  'PJSIP/carrier-00000001', 'PJSIP/236-00000002', 40, 40, 'ANSWERED')`, start); err != nil {
+		t.Fatal(err)
+	}
+	r := cityRules(t)
+	if r.Schedules().Report == "" {
+		t.Fatal("the city's rules schedule no monthly report (schedules.report)")
+	}
+	dir := t.TempDir()
+	reports := filepath.Join(dir, "reports")
+	reg := prometheus.NewRegistry()
+	jobs, err := NewJobs(st, func() *rules.Rules { return r }, zerolog.New(zerolog.NewTestWriter(t)), reg,
+		JobOptions{ArchiveDir: dir, ReportsDir: reports, Archive: st, RulesFile: "../../rules/mercier.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC) // 6:00 in Mercier
+	files, err := jobs.Report(t.Context(), now)
+	if err != nil || len(files) != 2 {
+		t.Fatalf("report job: %v %v", files, err)
+	}
+	html, _ := os.ReadFile(filepath.Join(reports, "rapport-conformite-2026-11.html"))
+	csv, _ := os.ReadFile(filepath.Join(reports, "rapport-conformite-2026-11.csv"))
+	if !strings.Contains(string(html), "L-nov") || !strings.Contains(string(csv), "manquant,2026-11-18 10:00:00,236") {
+		t.Errorf("the report does not list the missing recording:\n%s", csv)
+	}
+	if fi, err := os.Stat(filepath.Join(reports, "rapport-conformite-2026-11.csv")); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("report file mode: %v %v", fi, err)
+	}
+	if v := testutil.ToFloat64(jobs.runs.WithLabelValues(JobReport, "problems")); v != 1 {
+		t.Errorf("report runs with problems: %v", v)
+	}
+	if again, err := jobs.Report(t.Context(), now); err != nil || len(again) != 0 {
+		t.Errorf("second run rewrote %v (%v)", again, err)
+	}
+}

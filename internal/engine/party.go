@@ -10,21 +10,11 @@ import (
 // "PJSIP/235-0000001a" → ("PJSIP", "235"); "Local/200@internal-00000001;2" →
 // ("Local", ""). Only PJSIP, SIP and IAX2 channels name an endpoint.
 func endpointOf(channel string) (tech, endpoint string) {
-	slash := strings.IndexByte(channel, '/')
-	if slash < 0 {
-		return "", ""
+	tech, _, _ = strings.Cut(channel, "/")
+	if !strings.Contains(channel, "/") {
+		tech = ""
 	}
-	tech = channel[:slash]
-	rest := channel[slash+1:]
-	switch strings.ToUpper(tech) {
-	case "PJSIP", "SIP", "IAX2":
-	default:
-		return tech, ""
-	}
-	if dash := strings.LastIndexByte(rest, '-'); dash > 0 {
-		rest = rest[:dash]
-	}
-	return tech, rest
+	return tech, rules.EndpointOf(channel)
 }
 
 // dialledNumber extracts the number from a Dial string: "5145550100@carrier"

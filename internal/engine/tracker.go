@@ -313,7 +313,12 @@ func (t *Tracker) bridgeEnter(ctx context.Context, e Event) {
 func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 	members = t.expand(members)
 	start := t.now()
-	snap := t.snapshot(members)
+	// The call's rules, with the exceptional instructions in force now.
+	when := t.evTime
+	if when.IsZero() {
+		when = start
+	}
+	snap := t.snapshot(members).At(when)
 	parties := make([]rules.Party, len(members))
 	for i, m := range members {
 		parties[i] = m.party()
