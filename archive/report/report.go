@@ -25,6 +25,7 @@ type Leg struct {
 	ID          int64
 	LinkedID    string
 	UniqueID    string
+	Sequence    int64
 	Start       time.Time
 	Answer      *time.Time
 	End         time.Time
@@ -119,11 +120,11 @@ func (s *Store) Month(ctx context.Context, from, to time.Time) (*Month, error) {
 		}
 		return nil
 	}
-	err := q("call records", `SELECT id, linkedid, uniqueid, start_time, answer_time, end_time, source_raw, destination_raw,
+	err := q("call records", `SELECT id, linkedid, uniqueid, sequence, start_time, answer_time, end_time, source_raw, destination_raw,
   channel, destination_channel, billable_seconds, disposition FROM calls WHERE start_time >= $1 AND start_time < $2 ORDER BY start_time, id`,
 		func(r *sql.Rows) error {
 			var l Leg
-			err := r.Scan(&l.ID, &l.LinkedID, &l.UniqueID, &l.Start, &l.Answer, &l.End, &l.Source, &l.Destination, &l.Channel, &l.DestChannel, &l.Billable, &l.Disposition)
+			err := r.Scan(&l.ID, &l.LinkedID, &l.UniqueID, &l.Sequence, &l.Start, &l.Answer, &l.End, &l.Source, &l.Destination, &l.Channel, &l.DestChannel, &l.Billable, &l.Disposition)
 			m.Legs = append(m.Legs, l)
 			return err
 		}, m.From, m.To)

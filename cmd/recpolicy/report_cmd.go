@@ -21,6 +21,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	dept := fs.String("department", "", "one department's id (recpolicy rules show lists them); default the whole city")
 	format := fs.String("format", report.FormatHTML, "html, pdf or csv")
 	out := fs.String("out", "", "a new file to write (default: the standard output)")
+	pbx := fs.String("pbx-cdr-csv", "", "the PBX's own call records, cdr_csv's Master.csv (default: archive.pbx_cdr_csv)")
 	if rc := parseFlagsOnly(fs, args, stderr, name); rc != 0 {
 		return rc
 	}
@@ -48,7 +49,11 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer env.store.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	rep, err := report.Make(ctx, env.store, env.rules, env.cfg.RulesFile, *month, *dept, time.Now())
+	pbxCSV := env.cfg.Archive.PBXCDRCSV
+	if *pbx != "" {
+		pbxCSV = *pbx
+	}
+	rep, err := report.Make(ctx, env.store, env.rules, env.cfg.RulesFile, pbxCSV, *month, *dept, time.Now())
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}

@@ -158,6 +158,9 @@ type Archive struct {
 	// ReportsDir holds the monthly compliance reports (schedules.report);
 	// empty means reports/ beside Dir.
 	ReportsDir string `yaml:"reports_dir"`
+	// PBXCDRCSV is the PBX's own call records (cdr_csv's Master.csv), read
+	// by the compliance report beside the archived ones; empty: only those.
+	PBXCDRCSV string `yaml:"pbx_cdr_csv"`
 	// Owner and Group own the archived recordings (0640) and their folders
 	// (0750): user and group names; empty keeps the daemon's own.
 	Owner string `yaml:"owner"`
@@ -335,6 +338,7 @@ func (c *Config) resolvePaths() {
 	abs(&c.Archive.DSN.File)
 	abs(&c.Archive.MigrateDSN.File)
 	abs(&c.Archive.ReportsDir)
+	abs(&c.Archive.PBXCDRCSV)
 	abs(&c.Archive.SigningKey)
 	abs(&c.Console.TLSCert)
 	abs(&c.Console.TLSKey)

@@ -43,7 +43,7 @@ func (s *Server) compliance(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "« service » : un service des règles, ou rien pour toute la Ville."})
 		return
 	}
-	rep, err := report.Make(r.Context(), s.store, rl, s.cfg.RulesFile, month, dept, time.Now())
+	rep, err := report.Make(r.Context(), s.store, rl, s.cfg.RulesFile, s.cfg.Archive.PBXCDRCSV, month, dept, time.Now())
 	if err != nil {
 		s.log.Error().Err(err).Msg("console: report failed")
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "Erreur du serveur ; réessayez plus tard."})

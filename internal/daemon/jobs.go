@@ -37,6 +37,7 @@ type JobOptions struct {
 	ReportsDir string
 	Archive    *archive.Store
 	RulesFile  string
+	PBXCDRCSV  string // the PBX's own call records (archive.pbx_cdr_csv)
 }
 
 // Jobs runs the purge of recordings, training copies and call records past

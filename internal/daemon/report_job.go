@@ -44,7 +44,7 @@ func (j *Jobs) Report(ctx context.Context, now time.Time) ([]string, error) {
 	if err := os.MkdirAll(j.opts.ReportsDir, 0o750); err != nil {
 		return fail(fmt.Errorf("reports folder: %w", err))
 	}
-	rep, err := report.Make(ctx, j.opts.Archive, r, j.opts.RulesFile, month, "", now)
+	rep, err := report.Make(ctx, j.opts.Archive, r, j.opts.RulesFile, j.opts.PBXCDRCSV, month, "", now)
 	if err != nil {
 		return fail(err)
 	}

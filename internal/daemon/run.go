@@ -225,7 +225,7 @@ func (d *Daemon) buildArchive(ctx context.Context) error {
 		return fmt.Errorf("start daemon: %w", err)
 	}
 	if d.jobs, err = NewJobs(d.jobStore, d.rules.Current, d.part("jobs"), d.reg,
-		JobOptions{ArchiveDir: cfg.Archive.Dir, TrainingDir: cfg.TrainingDir(), ReportsDir: cfg.ReportsDir(), Archive: d.jobStore, RulesFile: cfg.RulesFile}); err != nil {
+		JobOptions{ArchiveDir: cfg.Archive.Dir, TrainingDir: cfg.TrainingDir(), ReportsDir: cfg.ReportsDir(), Archive: d.jobStore, RulesFile: cfg.RulesFile, PBXCDRCSV: cfg.Archive.PBXCDRCSV}); err != nil {
 		return fmt.Errorf("start daemon: %w", err)
 	}
 	return nil

@@ -32,6 +32,12 @@ type Options struct {
 	RulesDir  string
 	Loc       *time.Location
 	Generated time.Time
+	// PBXLegs are the call records the PBX wrote itself (ReadPBXCSV), when
+	// it does: those the archive lacks are added (the daemon was down, or
+	// its connection was), so that their calls count.
+	PBXLegs []store.Leg
+	// PBXSource names where PBXLegs come from, for the report.
+	PBXSource string
 }
 
 // MonthWindow returns the first instant of month (YYYY-MM) in loc and the
@@ -161,6 +167,11 @@ type Report struct {
 	Instructions []InstructionRow  `json:"instructions"`
 	// Chain is the access log's hash chain as verified when the report was
 	// made (set by the caller).
+	// PBXSource, PBXRecords and PBXOnly: the PBX's own call records read,
+	// and how many of them the archive lacked.
+	PBXSource   string   `json:"pbx_source,omitempty"`
+	PBXRecords  int      `json:"pbx_records"`
+	PBXOnly     int      `json:"pbx_only"`
 	ChainRows   int64    `json:"access_log_rows"`
 	ChainBreaks []string `json:"access_log_breaks"`
 }
@@ -227,12 +238,29 @@ func Build(m *store.Month, o Options) (*Report, error) {
 		return r, sha
 	}
 
+	// The call records: the archive's, and the PBX's own it lacks.
+	legs := m.Legs
+	if o.PBXSource != "" {
+		rep.PBXSource, rep.PBXRecords = o.PBXSource, len(o.PBXLegs)
+		have := map[string]bool{}
+		for _, l := range m.Legs {
+			have[fmt.Sprintf("%s/%d", l.UniqueID, l.Sequence)] = true
+		}
+		for _, l := range o.PBXLegs {
+			if !have[fmt.Sprintf("%s/%d", l.UniqueID, l.Sequence)] {
+				legs = append(legs, l)
+				rep.PBXOnly++
+			}
+		}
+		sort.SliceStable(legs, func(i, j int) bool { return legs[i].Start.Before(legs[j].Start) })
+	}
+
 	// Expected recordings, from the call records alone.
 	changed := map[callKey]bool{}
 	suspendedBy, recordedBy := map[string]int{}, map[string]int{}
 	exp := map[callKey]*expected{}
 	var order []callKey
-	for _, l := range m.Legs {
+	for _, l := range legs {
 		if l.Disposition != "ANSWERED" || l.Billable <= 0 {
 			continue
 		}
@@ -410,7 +438,7 @@ func Build(m *store.Month, o Options) (*Report, error) {
 	for _, nr := range o.Rules.NeverRecord() {
 		n := NeverRow{Number: nr.Number, Reason: nr.Reason}
 		calls := map[string]bool{}
-		for _, l := range m.Legs {
+		for _, l := range legs {
 			if rules.EndpointOf(l.Channel) == nr.Endpoint || rules.EndpointOf(l.DestChannel) == nr.Endpoint ||
 				(nr.Number != "" && (l.Source == nr.Number || l.Destination == nr.Number)) {
 				calls[l.LinkedID] = true

@@ -216,3 +216,37 @@ instructions:
 		t.Errorf("CSV: %s", csv.String())
 	}
 }
+
+// TestPBXCallRecords: a call the PBX recorded in its own Master.csv but
+// the archive never received (the daemon was down) counts, and is missing
+// its recording; a call in both counts once.
+func TestPBXCallRecords(t *testing.T) {
+	r, src := cityRules(t)
+	m := month(t, src, r.Digest())
+	csv := `"","5145550100","235","internal","""X"" <5145550100>","PJSIP/carrier-00000001","PJSIP/235-00000002","Dial","PJSIP/235,45,t","2026-11-03 15:00:00","2026-11-03 15:00:00","2026-11-03 15:01:00",60,60,"ANSWERED","DOCUMENTATION","L1","","","L1",0
+"","5145550142","801","internal","""Y"" <5145550142>","PJSIP/carrier-00000011","PJSIP/801-00000012","Dial","PJSIP/801,45,t","2026-11-20 14:00:00","2026-11-20 14:00:00","2026-11-20 14:00:30",30,30,"ANSWERED","DOCUMENTATION","mercier-pbx-1.99","","","mercier-pbx-1.99",0
+"","5145550142","801","internal","","PJSIP/carrier-00000011","PJSIP/801-00000012","Dial","","2026-12-20 14:00:00","2026-12-20 14:00:00","2026-12-20 14:00:30",30,30,"ANSWERED","DOCUMENTATION","later","","","later",0
+`
+	legs, err := ReadPBXCSV(strings.NewReader(csv), m.From, m.To)
+	if err != nil || len(legs) != 2 {
+		t.Fatalf("read: %d legs, %v", len(legs), err)
+	}
+	m.Legs[0].Sequence = 0 // L1 is in the archive too
+	rep, err := Build(m, Options{Month: "2026-11", Rules: r, RulesDir: "../../rules", PBXLegs: legs, PBXSource: "Master.csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.PBXRecords != 2 || rep.PBXOnly != 1 || rep.Total.External != 5 {
+		t.Errorf("PBX records %d, only in the PBX %d, external %d; want 2, 1, 5", rep.PBXRecords, rep.PBXOnly, rep.Total.External)
+	}
+	var found bool
+	for _, x := range rep.Missing {
+		found = found || x.LinkedID == "mercier-pbx-1.99" && x.Extension == "801"
+	}
+	if !found {
+		t.Errorf("the call only the PBX recorded is not missing: %+v", rep.Missing)
+	}
+	if _, err := ReadPBXCSV(strings.NewReader(`"","a","b"`+"\n"), m.From, m.To); err == nil || !strings.Contains(err.Error(), "newcdrcolumns") {
+		t.Errorf("a short line: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -15,7 +16,10 @@ import (
 // Make reads month's facts from the archive and builds its report, the
 // access log's chain verified as it stands now. rulesFile is the rules in
 // force now (their folder resolves past versions' relative paths).
-func Make(ctx context.Context, st *archive.Store, r *rules.Rules, rulesFile, month, department string, now time.Time) (*Report, error) {
+//
+// pbxCSV, when not empty, is the PBX's own Master.csv (archive.pbx_cdr_csv):
+// its call records the archive lacks count too.
+func Make(ctx context.Context, st *archive.Store, r *rules.Rules, rulesFile, pbxCSV, month, department string, now time.Time) (*Report, error) {
 	from, to, err := MonthWindow(month, r.Location())
 	if err != nil {
 		return nil, err
@@ -24,7 +28,20 @@ func Make(ctx context.Context, st *archive.Store, r *rules.Rules, rulesFile, mon
 	if err != nil {
 		return nil, err
 	}
-	rep, err := Build(m, Options{Month: month, Department: department, Rules: r, RulesDir: filepath.Dir(rulesFile), Loc: r.Location(), Generated: now})
+	o := Options{Month: month, Department: department, Rules: r, RulesDir: filepath.Dir(rulesFile), Loc: r.Location(), Generated: now}
+	if pbxCSV != "" {
+		f, err := os.Open(pbxCSV)
+		if err != nil {
+			return nil, fmt.Errorf("report: the PBX's call records (archive.pbx_cdr_csv): %w", err)
+		}
+		o.PBXLegs, err = ReadPBXCSV(f, from, to)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("report: %s: %w", pbxCSV, err)
+		}
+		o.PBXSource = pbxCSV
+	}
+	rep, err := Build(m, o)
 	if err != nil {
 		return nil, err
 	}

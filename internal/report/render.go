@@ -170,6 +170,8 @@ func (r *Report) CSV(w io.Writer, loc *time.Location) error {
 		put("instruction", in.ID, in.Role+" "+in.Name, in.Reference, in.From.In(loc).Format(time.RFC3339), in.Until.In(loc).Format(time.RFC3339),
 			in.Effect, strings.Join(in.Extensions, " "), strconv.Itoa(in.Suspended), strconv.Itoa(in.Recorded), strconv.Itoa(in.Retained))
 	}
+	put("autocommutateur", "fichier", "journaux lus", "absents des archives")
+	put("autocommutateur", r.PBXSource, strconv.Itoa(r.PBXRecords), strconv.Itoa(r.PBXOnly))
 	put("journal-des-accès", "lignes", "ruptures")
 	put("journal-des-accès", strconv.FormatInt(r.ChainRows, 10), strings.Join(r.ChainBreaks, "; "))
 	c.Flush()
