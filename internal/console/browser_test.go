@@ -374,6 +374,21 @@ func TestBrowserRetentionAndTamperedLog(t *testing.T) {
 	if err != nil || !strings.Contains(holds, "PL-2026-031") || !strings.Contains(holds, "en vigueur") {
 		t.Errorf("the recording's holds: %q %v", holds, err)
 	}
+	// The month's compliance report, as the IT director reads it.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/rapport?mois=2026-11"),
+		chromedp.WaitVisible(css(`form.console`)),
+	)
+	page, _ = chromedp.Run(ctx, chromedp.Text(css(`body`)))
+	if err != nil || !strings.Contains(page, "Rapport de conformité") || !strings.Contains(page, "Ltransfert252") {
+		t.Errorf("the report page: %v %q", err, page)
+	}
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("svg").length`)); n < 2 {
+		t.Errorf("the report page draws %d charts", n)
+	}
+	if err := chromedp.Do(ctx, shot(t, "rapport")); err != nil {
+		t.Error(err)
+	}
 	// A row of the access log altered behind the console's back.
 	for _, q := range []string{`ALTER TABLE access_log DISABLE TRIGGER USER`,
 		`UPDATE access_log SET login = 'quelquun' WHERE chain_seq = 2`, `ALTER TABLE access_log ENABLE TRIGGER USER`} {

@@ -2,9 +2,12 @@ package doctor
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -126,6 +129,47 @@ func readFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return b, nil
+}
+
+// checkPBXCSV checks the PBX's own call records the compliance report
+// reads (archive.pbx_cdr_csv): the daemon's user reads them, with the
+// columns the report needs.
+func checkPBXCSV(_ context.Context, r *Report, o Options) {
+	const check = "PBX call records"
+	file := o.Config.Archive.PBXCDRCSV
+	if file == "" {
+		r.warn(check, "archive.pbx_cdr_csv is not set: the compliance report sees only the call records the daemon archived (a call taken while it was down is not counted)",
+			"set archive.pbx_cdr_csv: /var/log/asterisk/cdr-csv/Master.csv (cdr.conf [csv]: usegmtime, loguniqueid, loguserfield, newcdrcolumns = yes)", o.ConfigFile)
+		return
+	}
+	fi, err := os.Stat(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		if d, derr := os.Stat(filepath.Dir(file)); derr == nil && d.IsDir() {
+			r.warn(check, file+" does not exist yet: Asterisk writes it at the first call record", "place a call, then run the doctor again", "")
+			return
+		}
+	}
+	if err != nil {
+		r.fail(check, fmt.Sprintf("%s: %v", file, errors.Unwrap(err)), "load cdr_csv in Asterisk (modules.conf) with cdr.conf [csv] usegmtime, loguniqueid, loguserfield, newcdrcolumns = yes, or fix archive.pbx_cdr_csv", o.ConfigFile)
+		return
+	}
+	if p, err := lookupPrincipal(o.DaemonUser); err == nil && !p.may(fi, 4) {
+		r.fail(check, fmt.Sprintf("%s: the daemon's user %s cannot read it (%s:%s %o)", file, p.name, ownerName(fi), groupName(fi), fi.Mode().Perm()), "put the daemon's user in Asterisk's group (adduser recpolicy asterisk)", file)
+		return
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		r.fail(check, err.Error(), "", file)
+		return
+	}
+	defer f.Close()
+	rec, err := csv.NewReader(f).Read()
+	if err == nil && len(rec) < 21 {
+		r.fail(check, fmt.Sprintf("%s: %d columns a line, not 21: the report cannot tell its calls apart", file, len(rec)),
+			"in cdr.conf [csv]: usegmtime, loguniqueid, loguserfield, newcdrcolumns = yes; module reload cdr_csv.so; start a new Master.csv", filepath.Join(o.AsteriskEtc, "cdr.conf"))
+		return
+	}
+	r.ok(check, file+", readable, with the unique ID, linkedid and sequence")
 }
 
 // checkCDRManager checks that Asterisk sends call records to AMI with the

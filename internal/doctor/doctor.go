@@ -111,6 +111,7 @@ func Run(ctx context.Context, o Options) *Report {
 	step(checkAMI)
 	step(checkARI)
 	step(checkCDRManager)
+	step(checkPBXCSV)
 	step(checkFolders)
 	step(checkDatabase)
 	step(checkDaemon)

@@ -183,6 +183,11 @@ func TestDoctorAgainstTheSandbox(t *testing.T) {
 			c.Recording.LocalDir = closed
 			c.Recording.SpoolOwner = "nobody" // Asterisk's user, as this machine knows it
 		}},
+		{"PBX call records", "PBX call records", "5 columns a line, not 21", "cdr.conf", func(t *testing.T, c *config.Config, _ *Options) {
+			p := filepath.Join(t.TempDir(), "Master.csv")
+			os.WriteFile(p, []byte(`"","5145550100","235","internal","x"`+"\n"), 0o644)
+			c.Archive.PBXCDRCSV = p
+		}},
 		{"archive space", "archive space", "recordings stop being filed when it is full", full, func(t *testing.T, c *config.Config, _ *Options) {
 			c.Archive.Dir = full
 		}},

@@ -355,6 +355,12 @@ func TestInstallInCleanDebian(t *testing.T) {
 		t.Fatal(err)
 	}
 	mount(t, env.RecordingSpool(), filepath.Join(root, "var/spool/asterisk/recpolicy"), "")
+	// The PBX's own call records, where the packaged config reads them.
+	cdrCSV := filepath.Join(root, "var/log/asterisk/cdr-csv")
+	if err := os.MkdirAll(cdrCSV, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mount(t, filepath.Join(env.Root, "var/log/asterisk/cdr-csv"), cdrCSV, "")
 	t.Log(chroot("/usr/bin/recpolicy", "migrate", "--config", "/etc/recpolicy/recpolicy.yaml"))
 
 	// The units' ExecStart lines, as the units run them.

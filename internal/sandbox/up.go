@@ -242,9 +242,12 @@ archive:
   migrate_dsn: {env: RECPOLICY_MIGRATE_DSN} # the schema's owner, for migrations only
   # the sandbox PBX runs in UTC; Cdr event times are its local time
   pbx_timezone: UTC
+  # the PBX's own call records, for the compliance report
+  pbx_cdr_csv: %s
 listen: %s
 log_level: info
-`, rulesFile, ep.AMI, ep.ARI, e.Backend(), e.asteriskRecordingDir(), e.RecordingSpool(), archiveDir, filepath.Join(filepath.Dir(archiveDir), "spool"), listen)
+`, rulesFile, ep.AMI, ep.ARI, e.Backend(), e.asteriskRecordingDir(), e.RecordingSpool(), archiveDir, filepath.Join(filepath.Dir(archiveDir), "spool"),
+		filepath.Join(e.Root, "var/log/asterisk/cdr-csv/Master.csv"), listen)
 	p := filepath.Join(dir, "recpolicy.yaml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
 }
