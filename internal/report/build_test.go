@@ -167,7 +167,7 @@ func TestPDF(t *testing.T) {
 			t.Errorf("the PDF's text has no %q", want)
 		}
 	}
-	if out, err := exec.Command("pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", pdf, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+	if out, err := exec.Command("pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", pdf, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
 		t.Fatalf("pdftoppm: %v: %s", err, out)
 	}
 	png, err := filepath.Glob(filepath.Join(dir, "page*.png"))
