@@ -64,9 +64,13 @@ instructions:
 	defer cancel()
 	mark := h.filedCount()
 	for _, place := range []func() (*sandbox.Call, error){
-		func() (*sandbox.Call, error) { return h.driver.Inbound(ctx, sandbox.DIDPrefix+"236", "5145550121", sandbox.Options{}) },
+		func() (*sandbox.Call, error) {
+			return h.driver.Inbound(ctx, sandbox.DIDPrefix+"236", "5145550121", sandbox.Options{})
+		},
 		func() (*sandbox.Call, error) { return h.driver.Outbound(ctx, "292", "5145550122", sandbox.Options{}) },
-		func() (*sandbox.Call, error) { return h.driver.Inbound(ctx, sandbox.DIDPrefix+"237", "5145550123", sandbox.Options{}) },
+		func() (*sandbox.Call, error) {
+			return h.driver.Inbound(ctx, sandbox.DIDPrefix+"237", "5145550123", sandbox.Options{})
+		},
 	} {
 		c, err := place()
 		if err != nil {
