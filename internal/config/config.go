@@ -169,26 +169,21 @@ type Archive struct {
 
 // ReportsDir returns the monthly reports' folder: archive.reports_dir, or
 // reports/ beside archive.dir; "" when neither is set.
-func (c *Config) ReportsDir() string {
-	if c.Archive.ReportsDir != "" {
-		return filepath.Clean(c.Archive.ReportsDir)
-	}
-	if c.Archive.Dir == "" {
-		return ""
-	}
-	return filepath.Join(filepath.Dir(filepath.Clean(c.Archive.Dir)), "reports")
-}
+func (c *Config) ReportsDir() string { return c.besideArchive(c.Archive.ReportsDir, "reports") }
 
 // TrainingDir returns the training copies' folder: archive.training_dir,
 // or training/ beside archive.dir; "" when neither is set.
-func (c *Config) TrainingDir() string {
-	if c.Archive.TrainingDir != "" {
-		return filepath.Clean(c.Archive.TrainingDir)
+func (c *Config) TrainingDir() string { return c.besideArchive(c.Archive.TrainingDir, "training") }
+
+// besideArchive is dir when set, else the folder name beside archive.dir.
+func (c *Config) besideArchive(dir, name string) string {
+	if dir != "" {
+		return filepath.Clean(dir)
 	}
 	if c.Archive.Dir == "" {
 		return ""
 	}
-	return filepath.Join(filepath.Dir(filepath.Clean(c.Archive.Dir)), "training")
+	return filepath.Join(filepath.Dir(filepath.Clean(c.Archive.Dir)), name)
 }
 
 // SpoolOwner resolves Recording.SpoolOwner to a uid; -1 when it is empty.

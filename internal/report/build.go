@@ -260,8 +260,24 @@ func Build(m *store.Month, o Options) (*Report, error) {
 	suspendedBy, recordedBy := map[string]int{}, map[string]int{}
 	exp := map[callKey]*expected{}
 	var order []callKey
+	// A leg that reached no other channel (a caller who hung up during the
+	// greeting) was no conversation: nothing to record. An inbound call
+	// whose every leg is such ended in the greeting.
+	reached := map[string]bool{}
 	for _, l := range legs {
-		if l.Disposition != "ANSWERED" || l.Billable <= 0 {
+		if l.DestChannel != "" {
+			reached[l.LinkedID] = true
+		}
+	}
+	endedInGreeting := map[string]bool{}
+	for _, l := range legs {
+		if l.DestChannel == "" && l.Disposition == "ANSWERED" && !reached[l.LinkedID] && slices.Contains(o.Rules.Trunks(), rules.EndpointOf(l.Channel)) {
+			endedInGreeting[l.LinkedID] = true
+		}
+	}
+	rep.Greetings["cut_short"] += len(endedInGreeting)
+	for _, l := range legs {
+		if l.Disposition != "ANSWERED" || l.Billable <= 0 || l.DestChannel == "" {
 			continue
 		}
 		r, sha := inForce(l.Start)

@@ -47,6 +47,7 @@ func month(t *testing.T, src []byte, sha string) *store.Month {
 			leg(6, "L6", at(7, 9), "236", "5145550177", "PJSIP/236-0000000b", "PJSIP/carrier-0000000c", 100, "ANSWERED"), // outbound, recorded short
 			leg(7, "L7", at(8, 9), "899", "5145550166", "PJSIP/899-0000000d", "PJSIP/carrier-0000000e", 40, "ANSWERED"),  // detainee phone out
 			leg(8, "L8", at(9, 9), "5145550103", "801", "PJSIP/carrier-0000000f", "PJSIP/801-00000010", 20, "ANSWERED"),  // police
+			leg(9, "L9", at(10, 9), "5145550104", "235", "PJSIP/carrier-00000011", "", 2, "ANSWERED"),                    // hung up in the greeting
 		},
 		Recordings: []store.Recording{
 			{ID: 1, LinkedID: "L1", Extension: "235", Direction: "inbound", Greeting: "played", RulesSHA: sha, Start: at(3, 10), Duration: 59.8, Size: 960000},
@@ -73,7 +74,7 @@ func TestBuildRecomputesCoverageFromCallRecords(t *testing.T) {
 	if len(rep.NeverRecord) != 1 || rep.NeverRecord[0].Calls != 2 || rep.NeverRecord[0].Recordings != 0 || rep.NeverRecord[0].Bytes != 0 {
 		t.Errorf("never-record %+v: want 899's 2 calls, nothing recorded", rep.NeverRecord)
 	}
-	if rep.Greetings["played"] != 1 || rep.Greetings["fallback"] != 1 || rep.Greetings["missed"] != 1 {
+	if rep.Greetings["played"] != 1 || rep.Greetings["fallback"] != 1 || rep.Greetings["missed"] != 1 || rep.Greetings["cut_short"] != 1 {
 		t.Errorf("greetings %v", rep.Greetings)
 	}
 	var fin ExtRow
