@@ -171,6 +171,9 @@ func run(ctx context.Context, bin, out string) error {
 	if err != nil {
 		return err
 	}
+	if err := printReport(ctx, bin, cfg, out, cmd.Env, rl); err != nil {
+		return err
+	}
 	return runConsole(ctx, bin, cfg, out, cmd.Env, keep, cmd.Process.Pid, rl.DirectorExtensions("dir.comm"))
 }
 
@@ -371,4 +374,37 @@ func printDecisions(logPath string) {
 		lines = append(lines, fmt.Sprintf("  %s %-28s %-14s %s", rec, m["channel"], m["rule"], m["message"]))
 	}
 	fmt.Println(strings.Join(lines, "\n"))
+}
+
+// printReport makes this month's compliance report with the CLI (CSV to
+// the demo's folder, HTML beside it) and prints its totals.
+func printReport(ctx context.Context, bin, cfg, out string, envv []string, rl *rules.Rules) error {
+	month := time.Now().In(rl.Location()).Format("2006-01")
+	var totals []string
+	for _, format := range []string{"csv", "html"} {
+		file := filepath.Join(out, "rapport-conformite-"+month+"."+format)
+		os.Remove(file)
+		c := exec.CommandContext(ctx, bin, "report", "--config", cfg, "--month", month, "--format", format, "--out", file)
+		c.Env = envv
+		if b, err := c.CombinedOutput(); err != nil {
+			return fmt.Errorf("recpolicy report: %v: %s", err, b)
+		}
+		if format == "csv" {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(line, "couverture-ville,") {
+					totals = strings.Split(line, ",")
+				}
+			}
+		}
+	}
+	if len(totals) < 7 {
+		return fmt.Errorf("recpolicy report: no city total in the CSV (see %s)", out)
+	}
+	fmt.Printf("\ndemo: compliance report %s (recpolicy report --month %s; %s/rapport-conformite-%s.html): %s external calls of Annexe A extensions in the archive this month, %s recorded, coverage %s\n",
+		month, month, out, month, totals[4], totals[5], totals[6])
+	return nil
 }
