@@ -8,6 +8,7 @@ package report
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -89,6 +90,16 @@ type Request struct {
 	ClosedAt     *time.Time
 }
 
+// IntegrityRun is an integrity check of the window.
+type IntegrityRun struct {
+	Started, Finished time.Time
+	Actor             string
+	Checked           int
+	Problems          map[string]int
+	ChainOK           *bool
+	ChainRows         *int64
+}
+
 // Month is every fact of the window [From, To).
 type Month struct {
 	From, To      time.Time
@@ -99,6 +110,7 @@ type Month struct {
 	Destructions  []Count // kind, state, actor kind
 	Requests      []Request
 	Accesses      []Count // login, role, purpose, outcome
+	Integrity     []IntegrityRun
 }
 
 // Month reads the facts of [from, to).
@@ -185,6 +197,23 @@ WHERE requested_at >= $1 AND requested_at < $2 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 	}
 	if err := count("accesses", `SELECT login, role, purpose, outcome, count(*) FROM access_log
 WHERE at >= $1 AND at < $2 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, &m.Accesses, 4); err != nil {
+		return nil, err
+	}
+	err = q("integrity runs", `SELECT started_at, finished_at, actor, checked, problems, chain_ok, chain_rows FROM integrity_runs
+WHERE started_at >= $1 AND started_at < $2 ORDER BY started_at, id`,
+		func(r *sql.Rows) error {
+			var x IntegrityRun
+			var problems []byte
+			if err := r.Scan(&x.Started, &x.Finished, &x.Actor, &x.Checked, &problems, &x.ChainOK, &x.ChainRows); err != nil {
+				return err
+			}
+			if err := json.Unmarshal(problems, &x.Problems); err != nil {
+				return fmt.Errorf("integrity run of %s: problems: %w", x.Started, err)
+			}
+			m.Integrity = append(m.Integrity, x)
+			return nil
+		}, m.From, m.To)
+	if err != nil {
 		return nil, err
 	}
 	err = q("requests", `SELECT r.id, r.purpose, r.received_on, r.registered_at, r.decided_at, r.status,

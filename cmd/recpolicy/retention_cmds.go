@@ -531,6 +531,9 @@ func retentionVerify(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
+	if err := env.retention.LogIntegrityRun(ctx, retention.IntegrityRun{Report: rep, Actor: env.login()}); err != nil {
+		return exitCode(stderr, name, dbHint(err, *cfgFile))
+	}
 	if *asJSON {
 		if code := writeJSON(stdout, stderr, name, rep); code != 0 {
 			return code

@@ -200,8 +200,8 @@ func (j *Jobs) start(ctx context.Context, r *rules.Rules) (*cron.Cron, error) {
 		name, spec string
 		run        func(context.Context) error
 	}{{JobRetention, s.Retention, j.purgeOnce}, {JobIntegrity, s.Integrity, j.verifyOnce}, {JobReport, s.Report, j.reportOnce}} {
-		if job.spec == "" {
-			continue // schedules.report is optional
+		if job.spec == "" || job.name == JobReport && (j.opts.ReportsDir == "" || j.opts.Archive == nil) {
+			continue // schedules.report is optional, and needs its folder
 		}
 		run := job.run
 		if j.every > 0 {
@@ -314,7 +314,10 @@ func (j *Jobs) Verify(ctx context.Context) (*retention.IntegrityReport, error) {
 	for _, k := range []string{archive.ProblemMissing, archive.ProblemAltered, archive.ProblemUnreadable, archive.ProblemOutside, archive.ProblemUnknown} {
 		j.problems.WithLabelValues(k).Set(float64(counts[k]))
 	}
-	chainOK := j.verifyAccessLog(ctx, log)
+	chainOK, chainRows := j.verifyAccessLog(ctx, log)
+	if err := j.store.LogIntegrityRun(ctx, retention.IntegrityRun{Report: rep, Actor: JobIntegrity, ChainOK: &chainOK, ChainRows: chainRows}); err != nil {
+		log.Error().Err(err).Msg("integrity run not logged")
+	}
 	outcome := "ok"
 	if !rep.OK() || !chainOK {
 		outcome = "problems"
@@ -329,11 +332,11 @@ func (j *Jobs) Verify(ctx context.Context) (*retention.IntegrityReport, error) {
 // verifyAccessLog walks the access log's hash chain, logs each break and
 // the head (kept in the daemon's log, the head shows later that no row was
 // removed from the end), and sets the "access-log-chain" problem gauge.
-func (j *Jobs) verifyAccessLog(ctx context.Context, log zerolog.Logger) bool {
+func (j *Jobs) verifyAccessLog(ctx context.Context, log zerolog.Logger) (bool, int64) {
 	rep, err := j.reg.VerifyAccessLog(ctx)
 	if err != nil {
 		log.Error().Err(err).Msg("access log chain not checked")
-		return false
+		return false, 0
 	}
 	for _, b := range rep.Breaks {
 		log.Error().Int64("id", b.ID).Int64("seq", b.Seq).Str("detail", b.Reason).Msg("access log chain broken")
@@ -341,7 +344,7 @@ func (j *Jobs) verifyAccessLog(ctx context.Context, log zerolog.Logger) bool {
 	j.problems.WithLabelValues(ProblemAccessLogChain).Set(float64(len(rep.Breaks)))
 	log.Info().Int64("rows", rep.Rows).Int64("head_seq", rep.HeadSeq).Str("head_hash", rep.HeadHash).
 		Int64("unsealed", rep.Unsealed).Bool("ok", rep.OK()).Msg("access log chain checked")
-	return rep.OK()
+	return rep.OK(), rep.Rows
 }
 
 // ProblemAccessLogChain labels the integrity problems gauge with the

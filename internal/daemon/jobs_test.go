@@ -114,6 +114,12 @@ VALUES ($1, $2, $3, '235', $4, $4, $5)`, p, hex.EncodeToString(sum[:]), len(data
 	if err := db.QueryRow(`SELECT count(*) FROM destruction_log WHERE actor = 'retention' AND actor_kind = 'job' AND state = 'done'`).Scan(&n); err != nil || n != 1 {
 		t.Errorf("destruction log rows %d %v, want 1", n, err)
 	}
+	// Each integrity check is logged, with its problems and the chain.
+	var altered int
+	var chainOK bool
+	if err := db.QueryRow(`SELECT (problems->>'altered')::int, chain_ok FROM integrity_runs WHERE actor = 'integrity' ORDER BY id LIMIT 1`).Scan(&altered, &chainOK); err != nil || altered != 1 || !chainOK {
+		t.Errorf("integrity run logged: altered %d, chain %v, %v", altered, chainOK, err)
+	}
 }
 
 func TestJobsRefusedPurgeIsReported(t *testing.T) {

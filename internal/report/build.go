@@ -59,6 +59,7 @@ type ExtRow struct {
 	Recorded     int     `json:"recorded"`
 	Coverage     float64 `json:"coverage"` // Recorded / External; 1 without external calls
 	Incomplete   int     `json:"incomplete"`
+	Late         int     `json:"started_late"` // recordings that began more than 2 s after the extension answered
 	BridgedSecs  float64 `json:"bridged_seconds"`
 	RecordedSecs float64 `json:"recorded_seconds"`
 }
@@ -67,6 +68,7 @@ func (e *ExtRow) add(o ExtRow) {
 	e.External += o.External
 	e.Recorded += o.Recorded
 	e.Incomplete += o.Incomplete
+	e.Late += o.Late
 	e.BridgedSecs += o.BridgedSecs
 	e.RecordedSecs += o.RecordedSecs
 }
@@ -148,23 +150,24 @@ type RequestsSummary struct {
 
 // Report is the month's compliance report.
 type Report struct {
-	Month        string            `json:"month"`
-	Department   string            `json:"department,omitempty"`
-	From         time.Time         `json:"from"`
-	To           time.Time         `json:"to"`
-	Generated    time.Time         `json:"generated"`
-	Departments  []DeptRow         `json:"departments"`
-	Total        ExtRow            `json:"total"`
-	Missing      []Missing         `json:"missing"`
-	NeverRecord  []NeverRow        `json:"never_record"`
-	Greetings    map[string]int    `json:"greetings"`
-	Holds        []store.HoldEvent `json:"holds"`
-	Destructions []store.Count     `json:"destructions"`
-	Requests     RequestsSummary   `json:"requests"`
-	Accesses     []store.Count     `json:"accesses"`
-	Rules        []RulesWindow     `json:"rules_versions"`
-	Daily        []Day             `json:"daily"`
-	Instructions []InstructionRow  `json:"instructions"`
+	Month        string               `json:"month"`
+	Department   string               `json:"department,omitempty"`
+	From         time.Time            `json:"from"`
+	To           time.Time            `json:"to"`
+	Generated    time.Time            `json:"generated"`
+	Departments  []DeptRow            `json:"departments"`
+	Total        ExtRow               `json:"total"`
+	Missing      []Missing            `json:"missing"`
+	NeverRecord  []NeverRow           `json:"never_record"`
+	Greetings    map[string]int       `json:"greetings"`
+	Holds        []store.HoldEvent    `json:"holds"`
+	Destructions []store.Count        `json:"destructions"`
+	Requests     RequestsSummary      `json:"requests"`
+	Accesses     []store.Count        `json:"accesses"`
+	Rules        []RulesWindow        `json:"rules_versions"`
+	Daily        []Day                `json:"daily"`
+	Instructions []InstructionRow     `json:"instructions"`
+	Integrity    []store.IntegrityRun `json:"integrity_runs"`
 	// Chain is the access log's hash chain as verified when the report was
 	// made (set by the caller).
 	// PBXSource, PBXRecords and PBXOnly: the PBX's own call records read,
@@ -181,6 +184,7 @@ type callKey struct{ linkedid, ext string }
 
 type expected struct {
 	start    time.Time
+	answer   *time.Time
 	from, to string
 	bridged  int
 	sha      string
@@ -202,7 +206,7 @@ func Build(m *store.Month, o Options) (*Report, error) {
 			return nil, fmt.Errorf("build report: no department %q in the rules (recpolicy rules show lists them)", o.Department)
 		}
 	}
-	rep := &Report{Month: o.Month, Department: o.Department, From: m.From, To: m.To, Generated: o.Generated,
+	rep := &Report{Month: o.Month, Department: o.Department, From: m.From, To: m.To, Generated: o.Generated, Integrity: m.Integrity,
 		Greetings: map[string]int{}, Holds: m.Holds, Destructions: m.Destructions, Accesses: m.Accesses,
 		Missing: []Missing{}, Daily: []Day{}}
 
@@ -301,7 +305,7 @@ func Build(m *store.Month, o Options) (*Report, error) {
 		k := callKey{l.LinkedID, d.Extension}
 		e, ok := exp[k]
 		if !ok {
-			e = &expected{start: l.Start, from: l.Source, to: l.Destination, sha: sha, rule: d.Rule, inbound: b.Endpoint == d.Extension || b.Number == d.Extension}
+			e = &expected{start: l.Start, answer: l.Answer, from: l.Source, to: l.Destination, sha: sha, rule: d.Rule, inbound: b.Endpoint == d.Extension || b.Number == d.Extension}
 			exp[k] = e
 			order = append(order, k)
 		}
@@ -346,8 +350,15 @@ func Build(m *store.Month, o Options) (*Report, error) {
 		x.BridgedSecs += float64(e.bridged)
 		got := recs[k]
 		var secs float64
+		var first time.Time
 		for _, g := range got {
 			secs += g.Duration
+			if first.IsZero() || g.Start.Before(first) {
+				first = g.Start
+			}
+		}
+		if len(got) > 0 && e.answer != nil && first.After(e.answer.Add(2*time.Second)) {
+			x.Late++
 		}
 		if len(got) > 0 {
 			x.Recorded++

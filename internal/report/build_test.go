@@ -26,6 +26,7 @@ func cityRules(t *testing.T) (*rules.Rules, []byte) {
 // month is November 2026 with a few calls: what the daemon recorded and
 // what it did not.
 func month(t *testing.T, src []byte, sha string) *store.Month {
+	chainOK := true
 	loc, _ := time.LoadLocation("America/Toronto")
 	from, to, err := MonthWindow("2026-11", loc)
 	if err != nil {
@@ -51,9 +52,11 @@ func month(t *testing.T, src []byte, sha string) *store.Month {
 		},
 		Recordings: []store.Recording{
 			{ID: 1, LinkedID: "L1", Extension: "235", Direction: "inbound", Greeting: "played", RulesSHA: sha, Start: at(3, 10), Duration: 59.8, Size: 960000},
-			{ID: 2, LinkedID: "L6", Extension: "236", Direction: "outbound", Greeting: "none", RulesSHA: sha, Start: at(7, 9), Duration: 30, Size: 480000},
+			{ID: 2, LinkedID: "L6", Extension: "236", Direction: "outbound", Greeting: "none", RulesSHA: sha, Start: at(7, 9).Add(10 * time.Second), Duration: 30, Size: 480000}, // started late
 			{ID: 3, LinkedID: "L8", Extension: "801", Direction: "inbound", Greeting: "fallback", RulesSHA: sha, Start: at(9, 9), Duration: 20, Size: 320000},
 		},
+		Integrity: []store.IntegrityRun{{Started: at(8, 4), Finished: at(8, 4).Add(time.Minute), Actor: "integrity", Checked: 120,
+			Problems: map[string]int{"altered": 1}, ChainOK: &chainOK}},
 		RulesVersions: []store.RulesVersion{{SHA256: sha, LoadedAt: at(1, 0).Add(-time.Hour), Trigger: "start", Source: "/etc/recpolicy/rules.yaml", Content: string(src)}},
 	}
 }
@@ -85,7 +88,7 @@ func TestBuildRecomputesCoverageFromCallRecords(t *testing.T) {
 			}
 		}
 	}
-	if fin.External != 2 || fin.Recorded != 1 || fin.Coverage != 0.5 || fin.BridgedSecs != 145 || fin.RecordedSecs != 30 {
+	if fin.External != 2 || fin.Recorded != 1 || fin.Coverage != 0.5 || fin.BridgedSecs != 145 || fin.RecordedSecs != 30 || fin.Late != 1 {
 		t.Errorf("236: %+v", fin)
 	}
 	if len(rep.Rules) != 1 || !rep.Rules[0].Parsed || !rep.Rules[0].From.Equal(m.From) || !rep.Rules[0].Until.Equal(m.To) {
@@ -107,7 +110,8 @@ func TestBuildRecomputesCoverageFromCallRecords(t *testing.T) {
 	if err := rep.HTML(&html, Page{Loc: r.Location()}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Rapport de conformité", "75,0 %", "<code>L2</code>", "Téléphones jamais enregistrés", "<svg", "diffusé par le plan de numérotation", r.Digest()} {
+	for _, want := range []string{"Rapport de conformité", "75,0 %", "<code>L2</code>", "Téléphones jamais enregistrés", "<svg", "diffusé par le plan de numérotation", r.Digest(),
+		"Vérifications d'intégrité", "altered : 1"} {
 		if !strings.Contains(html.String(), want) {
 			t.Errorf("the HTML has no %q", want)
 		}
@@ -115,7 +119,8 @@ func TestBuildRecomputesCoverageFromCallRecords(t *testing.T) {
 	if err := rep.CSV(&csv, r.Location()); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"manquant,2026-11-03 11:00:00,236,5145550101,236,45,L2", "couverture-ville,,,,4,3,0.7500", "jamais-enregistré,899,2,0,0"} {
+	for _, want := range []string{"manquant,2026-11-03 11:00:00,236,5145550101,236,45,L2", "couverture-ville,,,,4,3,0.7500", "jamais-enregistré,899,2,0,0",
+		"intégrité,2026-11-08T04:00:00-05:00,integrity,120,altered:1,true"} {
 		if !strings.Contains(csv.String(), want) {
 			t.Errorf("the CSV has no %q:\n%s", want, csv.String())
 		}

@@ -69,6 +69,7 @@ func (r *Report) HTML(w io.Writer, p Page) error {
 		"greeting": func(s string) string { return greetingLabel(s) },
 		"bad":      func(x ExtRow) bool { return x.Recorded < x.External },
 		"nz":       func(n int) bool { return n != 0 },
+		"deref":    func(b *bool) bool { return b != nil && *b },
 		"svgDaily": func() template.HTML { return r.dailyChart() },
 		"svgDepts": func() template.HTML { return r.deptChart() },
 		"greetings": func() [][2]string {
@@ -114,17 +115,17 @@ func (r *Report) CSV(w io.Writer, loc *time.Location) error {
 		}
 		c.Write(rec)
 	}
-	put("section", "service", "poste", "description", "appels externes", "enregistrés", "couverture", "incomplets", "secondes en communication", "secondes enregistrées")
+	put("section", "service", "poste", "description", "appels externes", "enregistrés", "couverture", "incomplets", "secondes en communication", "secondes enregistrées", "démarrés en retard")
 	for _, d := range r.Departments {
 		for _, x := range d.Extensions {
 			put("couverture", d.ID, x.Extension, x.Description, strconv.Itoa(x.External), strconv.Itoa(x.Recorded), fmt.Sprintf("%.4f", x.Coverage),
-				strconv.Itoa(x.Incomplete), fmt.Sprintf("%.0f", x.BridgedSecs), fmt.Sprintf("%.1f", x.RecordedSecs))
+				strconv.Itoa(x.Incomplete), fmt.Sprintf("%.0f", x.BridgedSecs), fmt.Sprintf("%.1f", x.RecordedSecs), strconv.Itoa(x.Late))
 		}
 		put("couverture-service", d.ID, "", d.Name, strconv.Itoa(d.Total.External), strconv.Itoa(d.Total.Recorded), fmt.Sprintf("%.4f", d.Total.Coverage),
-			strconv.Itoa(d.Total.Incomplete), fmt.Sprintf("%.0f", d.Total.BridgedSecs), fmt.Sprintf("%.1f", d.Total.RecordedSecs))
+			strconv.Itoa(d.Total.Incomplete), fmt.Sprintf("%.0f", d.Total.BridgedSecs), fmt.Sprintf("%.1f", d.Total.RecordedSecs), strconv.Itoa(d.Total.Late))
 	}
 	put("couverture-ville", "", "", "", strconv.Itoa(r.Total.External), strconv.Itoa(r.Total.Recorded), fmt.Sprintf("%.4f", r.Total.Coverage),
-		strconv.Itoa(r.Total.Incomplete), fmt.Sprintf("%.0f", r.Total.BridgedSecs), fmt.Sprintf("%.1f", r.Total.RecordedSecs))
+		strconv.Itoa(r.Total.Incomplete), fmt.Sprintf("%.0f", r.Total.BridgedSecs), fmt.Sprintf("%.1f", r.Total.RecordedSecs), strconv.Itoa(r.Total.Late))
 	put("manquant", "début", "poste", "de", "vers", "secondes en communication", "linkedid", "règles (sha256)")
 	for _, m := range r.Missing {
 		put("manquant", m.Start.In(loc).Format("2006-01-02 15:04:05"), m.Extension, m.From, m.To, strconv.Itoa(m.Bridged), m.LinkedID, m.RulesSHA)
@@ -169,6 +170,18 @@ func (r *Report) CSV(w io.Writer, loc *time.Location) error {
 	for _, in := range r.Instructions {
 		put("instruction", in.ID, in.Role+" "+in.Name, in.Reference, in.From.In(loc).Format(time.RFC3339), in.Until.In(loc).Format(time.RFC3339),
 			in.Effect, strings.Join(in.Extensions, " "), strconv.Itoa(in.Suspended), strconv.Itoa(in.Recorded), strconv.Itoa(in.Retained))
+	}
+	put("intégrité", "début", "par", "fichiers vérifiés", "problèmes", "chaîne intacte")
+	for _, v := range r.Integrity {
+		var probs []string
+		for _, k := range sortedKeys(v.Problems) {
+			probs = append(probs, fmt.Sprintf("%s:%d", k, v.Problems[k]))
+		}
+		chain := ""
+		if v.ChainOK != nil {
+			chain = strconv.FormatBool(*v.ChainOK)
+		}
+		put("intégrité", v.Started.In(loc).Format(time.RFC3339), v.Actor, strconv.Itoa(v.Checked), strings.Join(probs, " "), chain)
 	}
 	put("autocommutateur", "fichier", "journaux lus", "absents des archives")
 	put("autocommutateur", r.PBXSource, strconv.Itoa(r.PBXRecords), strconv.Itoa(r.PBXOnly))
