@@ -250,6 +250,8 @@ func (d *Daemon) buildEngine() error {
 	d.filer = engine.NewWatchedFiler(cfg.Recording.LocalDir, cfg.Archive.Dir, cfg.Recording.CloseTimeout.Std(), d.part("filer"), d.metrics, d.archiver.OnFiled(d.opts.OnFiled), d.closes)
 	d.filer.SetArchiveOwner(archiveUID, archiveGID)
 	d.filer.SetSpoolOwner(spoolUID)
+	// MixMonitor writes each party on its own channel (option D).
+	d.filer.SetInterleaved(cfg.Recording.Backend == "mixmonitor")
 	sessions := make([]engine.Session, len(d.amiActions))
 	for i, c := range d.amiActions {
 		sessions[i] = c

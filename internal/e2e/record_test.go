@@ -83,6 +83,7 @@ func oneWholeRecording(t *testing.T, mark int, ext string, call *sandbox.Call) e
 		t.Errorf("tone shares: phone (600 Hz) %.2f, carrier (1400 Hz) %.2f; both directions must be in the recording", phone, carrier)
 	}
 	t.Logf("filed %s: %.2f s for %.2f s bridged; phone tone %.2f, carrier tone %.2f", f.Path, audio.Duration(), bridged, phone, carrier)
+	checkChannels(t, audio, h.env.Backend())
 	return f
 }
 
@@ -177,5 +178,30 @@ func TestTwoCallsSameExtensionSameMinute(t *testing.T) {
 	}
 	if strings.TrimSuffix(a, ".wav")+"-2.wav" != b {
 		t.Fatalf("second call in the same minute filed as %s, want %s", b, strings.TrimSuffix(a, ".wav")+"-2.wav")
+	}
+}
+
+// checkChannels asserts which party is on which channel: with the
+// MixMonitor backend (option D) each party has its own, the extension's
+// phone (600 Hz) on the left and the other party (1400 Hz here) on the
+// right; the snoop backend mixes them into one.
+func checkChannels(t *testing.T, a sandbox.Audio, backend string) {
+	t.Helper()
+	if backend != "mixmonitor" {
+		if len(a.Channels) != 0 {
+			t.Errorf("the %s backend filed a stereo recording", backend)
+		}
+		return
+	}
+	if len(a.Channels) != 2 {
+		t.Fatalf("the mixmonitor backend filed %d channels, want 2 (each party on its own)", max(1, len(a.Channels)))
+	}
+	end := a.Duration()
+	left, right := a.Channel(0), a.Channel(1)
+	lp, lc := left.ToneShare(sandbox.PhoneFreq, 0.2, end-0.2), left.ToneShare(sandbox.CarrierFreq, 0.2, end-0.2)
+	rp, rc := right.ToneShare(sandbox.PhoneFreq, 0.2, end-0.2), right.ToneShare(sandbox.CarrierFreq, 0.2, end-0.2)
+	t.Logf("left: phone %.2f carrier %.2f; right: phone %.2f carrier %.2f", lp, lc, rp, rc)
+	if lp < 0.5 || lc > 0.1 || rc < 0.5 || rp > 0.1 {
+		t.Errorf("channels: left phone %.2f carrier %.2f, right phone %.2f carrier %.2f; want the extension's phone alone on the left and the other party alone on the right", lp, lc, rp, rc)
 	}
 }

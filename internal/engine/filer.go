@@ -49,6 +49,7 @@ type Filer struct {
 	watch        *CloseWatch // nil: judge by the file's looks alone
 	uid, gid     int         // owner of archived files and folders; -1 keeps the daemon's
 	spoolUID     int         // Asterisk's user, who owns spool files; -1: the spool folder's owner
+	interleaved  bool        // the recorder writes two channels under a one-channel header (SetInterleaved)
 }
 
 // SetSpoolOwner says which uid Asterisk writes the spool's files as (-1,
@@ -58,6 +59,12 @@ func (f *Filer) SetSpoolOwner(uid int) { f.spoolUID = uid }
 // SetArchiveOwner makes archived recordings (0640) and their folders (0750)
 // belong to uid and gid (-1 keeps the daemon's own). Call it before Run.
 func (f *Filer) SetArchiveOwner(uid, gid int) { f.uid, f.gid = uid, gid }
+
+// SetInterleaved tells the filer that the recorder writes each party on
+// its own channel, interleaved under a one-channel header (MixMonitor's
+// option D): the archived copy's header says two channels, and lengths
+// are counted in stereo frames.
+func (f *Filer) SetInterleaved(on bool) { f.interleaved = on }
 
 // NewFiler returns a filer; Run starts its workers. onFiled, when not nil,
 // is called for each filed recording.
@@ -157,6 +164,9 @@ func (f *Filer) file(r *Recording) {
 		return
 	}
 	info, err := readWAVInfo(src, r.LocalPath)
+	if err == nil && f.interleaved && info.Channels == 1 {
+		info.Channels = 2
+	}
 	if err != nil || info.DataBytes == 0 {
 		if err == nil || st.Size() <= 44 {
 			if !f.silentlyEmpty(log, r, 0) {
@@ -352,6 +362,11 @@ func (f *Filer) archive(r *Recording, src *os.File) (string, string, int64, bool
 	repaired, err := repairWAV(tmp, r.LocalPath)
 	if err != nil {
 		return "", "", 0, false, err
+	}
+	if f.interleaved {
+		if _, err := markStereo(tmp, r.LocalPath); err != nil {
+			return "", "", 0, false, err
+		}
 	}
 	if err := tmp.Chmod(0o640); err != nil {
 		return "", "", 0, false, fmt.Errorf("file recording: %w", err)

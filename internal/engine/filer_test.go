@@ -173,6 +173,27 @@ func TestFilerArchivesAPrivateCopy(t *testing.T) {
 	}
 }
 
+// TestFilerInterleaved: with MixMonitor's option D, the spool file holds
+// stereo frames under a one-channel header; the archived copy says two
+// channels and the recording's length is counted in stereo frames; the
+// spool file itself is not touched.
+func TestFilerInterleaved(t *testing.T) {
+	spool, arch := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	f := NewFiler(spool, arch, 200*time.Millisecond, zerolog.Nop(), NewMetrics(nil), nil)
+	f.SetInterleaved(true)
+	r := &Recording{ID: "1700000000-235-inbound-pbx-1.2~pbx-1.1-1", Extension: "235", Uniqueid: "pbx-1.2", CallStart: time.Unix(1700000000, 0)}
+	r.LocalPath = filepath.Join(spool, r.ID+".wav")
+	writeWAV(t, r.LocalPath, 64000, 64000) // two seconds of stereo
+	got := fileOne(t, f, r)
+	if len(got) != 1 || got[0].Duration != 2 {
+		t.Fatalf("filed %+v, want one recording of 2 s", got)
+	}
+	info, err := ReadWAVInfo(got[0].Path)
+	if err != nil || info.Channels != 2 || info.Duration() != 2 {
+		t.Errorf("archived header %+v %v, want 2 channels, 2 s", info, err)
+	}
+}
+
 // TestFilerRefusesWhatIsPlantedInTheSpool: a symbolic link (to a file the
 // daemon may read as root) or a file of another owner, named like a
 // recording, is never read, repaired, copied or removed: it is left in

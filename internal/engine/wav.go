@@ -20,6 +20,7 @@ type WAVInfo struct {
 	SampleRate    int
 	Channels      int
 	BitsPerSample int
+	FmtOffset     int64 // where the "fmt " chunk's body begins
 	DataOffset    int64 // where the samples begin
 	DataBytes     int64 // sample bytes actually in the file
 	HeaderBytes   int64 // sample bytes the header claims
@@ -56,7 +57,7 @@ func readWAVInfo(f *os.File, name string) (WAVInfo, error) {
 	if err != nil {
 		return WAVInfo{}, fmt.Errorf("read wav header of %s: %w: %w", name, ErrNotWAV, err)
 	}
-	return WAVInfo{SampleRate: h.SampleRate, Channels: h.Channels, BitsPerSample: h.BitsPerSample,
+	return WAVInfo{SampleRate: h.SampleRate, Channels: h.Channels, BitsPerSample: h.BitsPerSample, FmtOffset: h.FmtOffset,
 		DataOffset: h.DataOffset, DataBytes: h.DataBytes, HeaderBytes: h.DeclaredBytes}, nil
 }
 
@@ -93,6 +94,31 @@ func repairWAV(f *os.File, name string) (bool, error) {
 	}
 	if err := f.Sync(); err != nil {
 		return false, fmt.Errorf("repair wav %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// markStereo rewrites the fmt chunk of an open WAV file whose samples are
+// two channels interleaved but whose header says one (MixMonitor's option
+// D writes such files): channels 2, byte rate and block align doubled. It
+// reports whether it changed the file; a header that already says two
+// channels is left alone.
+func markStereo(f *os.File, name string) (bool, error) {
+	info, err := readWAVInfo(f, name)
+	if err != nil {
+		return false, err
+	}
+	if info.Channels != 1 {
+		return false, nil
+	}
+	bps := info.BitsPerSample / 8
+	var b [12]byte
+	binary.LittleEndian.PutUint16(b[0:2], 2)                              // channels
+	binary.LittleEndian.PutUint32(b[2:6], uint32(info.SampleRate))        // sample rate
+	binary.LittleEndian.PutUint32(b[6:10], uint32(info.SampleRate*2*bps)) // byte rate
+	binary.LittleEndian.PutUint16(b[10:12], uint16(2*bps))                // block align
+	if _, err := f.WriteAt(b[:], info.FmtOffset+2); err != nil {
+		return false, fmt.Errorf("mark wav %s stereo: %w", name, err)
 	}
 	return true, nil
 }

@@ -70,3 +70,31 @@ func TestReadWAVInfoRejectsOtherFiles(t *testing.T) {
 		t.Fatal("want an error for a file that is not WAV")
 	}
 }
+
+// TestMarkStereo: a file MixMonitor's option D wrote (stereo frames under a
+// one-channel header) gets a two-channel header; its length halves to the
+// truth; a stereo header is left as it is.
+func TestMarkStereo(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "d.wav")
+	writeWAV(t, p, 32000, 32000) // one second of stereo, said to be two of mono
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	changed, err := markStereo(f, p)
+	if err != nil || !changed {
+		t.Fatalf("markStereo: %v %v", changed, err)
+	}
+	info, err := ReadWAVInfo(p)
+	if err != nil || info.Channels != 2 || info.Duration() != 1 {
+		t.Fatalf("after: %+v %v", info, err)
+	}
+	b, _ := os.ReadFile(p)
+	if rate, align := binary.LittleEndian.Uint32(b[28:]), binary.LittleEndian.Uint16(b[32:]); rate != 32000 || align != 4 {
+		t.Errorf("byte rate %d, block align %d; want 32000, 4", rate, align)
+	}
+	if again, err := markStereo(f, p); err != nil || again {
+		t.Errorf("a stereo header changed again: %v %v", again, err)
+	}
+}

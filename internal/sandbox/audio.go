@@ -17,34 +17,56 @@ const (
 	MOHFreq = 425.0
 )
 
-// Audio is a mono 16-bit PCM recording.
+// Audio is a 16-bit PCM recording: Samples the mono signal (the channels'
+// mean for a stereo file, as a mixing recorder would write it), Channels
+// each channel of a stereo file (nil for a mono one).
 type Audio struct {
-	Rate    int
-	Samples []float64 // -1..1
+	Rate     int
+	Samples  []float64 // -1..1
+	Channels [][]float64
+}
+
+// Channel returns channel i of a stereo recording as a mono one.
+func (a Audio) Channel(i int) Audio {
+	if i < 0 || i >= len(a.Channels) {
+		return Audio{Rate: a.Rate}
+	}
+	return Audio{Rate: a.Rate, Samples: a.Channels[i]}
 }
 
 // Duration returns the audio's length in seconds.
 func (a Audio) Duration() float64 { return float64(len(a.Samples)) / float64(a.Rate) }
 
-// ReadWAV reads a mono 16-bit PCM WAV file.
+// ReadWAV reads a mono or stereo 16-bit PCM WAV file.
 func ReadWAV(path string) (Audio, error) {
 	info, err := engine.ReadWAVInfo(path)
 	if err != nil {
 		return Audio{}, err
 	}
-	if info.Channels != 1 || info.BitsPerSample != 16 {
-		return Audio{}, fmt.Errorf("read wav %s: %d channels, %d bits; want mono 16-bit", path, info.Channels, info.BitsPerSample)
+	if (info.Channels != 1 && info.Channels != 2) || info.BitsPerSample != 16 {
+		return Audio{}, fmt.Errorf("read wav %s: %d channels, %d bits; want mono or stereo 16-bit", path, info.Channels, info.BitsPerSample)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Audio{}, err
 	}
 	data := b[info.DataOffset:]
-	s := make([]float64, len(data)/2)
-	for i := range s {
-		s[i] = float64(int16(binary.LittleEndian.Uint16(data[2*i:]))) / 32768
+	sample := func(i int) float64 { return float64(int16(binary.LittleEndian.Uint16(data[2*i:]))) / 32768 }
+	if info.Channels == 1 {
+		s := make([]float64, len(data)/2)
+		for i := range s {
+			s[i] = sample(i)
+		}
+		return Audio{Rate: info.SampleRate, Samples: s}, nil
 	}
-	return Audio{Rate: info.SampleRate, Samples: s}, nil
+	n := len(data) / 4
+	a := Audio{Rate: info.SampleRate, Samples: make([]float64, n), Channels: [][]float64{make([]float64, n), make([]float64, n)}}
+	for i := range n {
+		l, r := sample(2*i), sample(2*i+1)
+		a.Channels[0][i], a.Channels[1][i] = l, r
+		a.Samples[i] = (l + r) / 2
+	}
+	return a, nil
 }
 
 // ToneShare returns, for the window [from, to) in seconds, the share of the

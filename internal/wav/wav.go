@@ -17,6 +17,7 @@ var ErrNotWAV = errors.New("not a WAV file")
 // Header is what comes before a WAV file's samples.
 type Header struct {
 	Fmt           []byte // the "fmt " chunk's body; nil when none came before the data
+	FmtOffset     int64  // where the "fmt " chunk's body begins
 	SampleRate    int
 	Channels      int
 	BitsPerSample int
@@ -52,7 +53,7 @@ func ReadHeader(r io.Reader, size int64) (Header, error) {
 			if n < 16 || n > maxFmt {
 				return h, fmt.Errorf("%w: fmt chunk of %d bytes", ErrNotWAV, n)
 			}
-			h.Fmt = make([]byte, n)
+			h.Fmt, h.FmtOffset = make([]byte, n), pos
 			if _, err := io.ReadFull(r, h.Fmt); err != nil {
 				return h, fmt.Errorf("%w: short fmt chunk", ErrNotWAV)
 			}

@@ -49,7 +49,10 @@ func (m *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	resp, err := m.AMI.Action(ctx, "MixMonitor",
 		ami.Header{Key: "Channel", Value: r.Uniqueid},
 		ami.Header{Key: "File", Value: r.AsteriskPath},
-		ami.Header{Key: "Options", Value: "bi(" + idVar + ")"},
+		// b: only while bridged; i(var): its ID in a channel variable; D:
+		// each party on its own channel (left what the extension's channel
+		// receives from its phone, right what it sends to it).
+		ami.Header{Key: "Options", Value: "bi(" + idVar + ")D"},
 	)
 	if err != nil {
 		return fmt.Errorf("start mixmonitor on %s: %w", r.Channel, err)
