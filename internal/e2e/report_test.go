@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +47,7 @@ func TestReportListsACallMadeWhileTheDaemonWasDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() }) // after the generated rows are removed (cleanups run last first)
 	recorded := place()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		var n, calls int
@@ -61,6 +62,28 @@ func TestReportListsACallMadeWhileTheDaemonWasDown(t *testing.T) {
 	}
 	setGreeter(t, obs, byDialplanDaemonStopped)
 	unrecorded := place()
+	// Generated rows beside the real calls: an outbound call of 236 earlier
+	// today, recorded, and one of 237, not.
+	gen := fmt.Sprintf("GEN-%d", time.Now().UnixNano())
+	t.Cleanup(func() { // the generated rows leave the shared archive
+		db.Exec(`DELETE FROM recordings WHERE linkedid LIKE $1`, gen+"%")
+		db.Exec(`DELETE FROM calls WHERE linkedid LIKE $1`, gen+"%")
+	})
+	genStart := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	for i, ext := range []string{"236", "237"} {
+		linked := fmt.Sprintf("%s-%s", gen, ext)
+		if _, err := db.Exec(`INSERT INTO calls (uniqueid, sequence, start_time, answer_time, end_time, linkedid, source, source_flag, source_raw,
+  destination, destination_flag, destination_raw, channel, destination_channel, duration, billable_seconds, disposition)
+VALUES ($1, 1, $2::timestamptz, $2::timestamptz, $2::timestamptz + interval '30 seconds', $1, $3, 'ok', $3, '5145550177', 'ok', '5145550177',
+  'PJSIP/' || $3 || '-0000ff0' || $4, 'PJSIP/carrier-0000ff1' || $4, 30, 30, 'ANSWERED')`, linked, genStart, ext, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO recordings (path, sha256, size, duration, extension, direction, start_time, end_time, uniqueid, linkedid)
+VALUES ($1, repeat('0', 64), 960044, 30, '236', 'outbound', $2::timestamptz, $2::timestamptz + interval '30 seconds', $3, $3)`,
+		"/generated/"+gen+".wav", genStart, gen+"-236"); err != nil {
+		t.Fatal(err)
+	}
 
 	r, err := rules.Load(h.rulesFile)
 	if err != nil {
@@ -88,6 +111,14 @@ func TestReportListsACallMadeWhileTheDaemonWasDown(t *testing.T) {
 	}
 	if missing(rep, recorded) {
 		t.Errorf("the recorded call %s is listed as missing", recorded)
+	}
+	var gen236, gen237 bool
+	for _, m := range rep.Missing {
+		gen236 = gen236 || m.LinkedID == gen+"-236"
+		gen237 = gen237 || m.LinkedID == gen+"-237" && m.Extension == "237"
+	}
+	if gen236 || !gen237 {
+		t.Errorf("generated rows: 236's recorded call listed missing %v, 237's unrecorded call listed missing %v", gen236, gen237)
 	}
 	if rep.PBXOnly < 1 {
 		t.Errorf("the PBX's call records the archive lacks: %d", rep.PBXOnly)
