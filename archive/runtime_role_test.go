@@ -79,6 +79,8 @@ VALUES ('recording', 1, 'retention over', 'retention', 'job', 'pending') RETURNI
 		`UPDATE integrity_runs SET checked = 0`,
 		`DELETE FROM integrity_runs`,
 		`TRUNCATE integrity_runs`,
+		`UPDATE training_redactions SET fill = 'silence'`,
+		`DELETE FROM training_redactions`,
 		`ALTER TABLE access_log DISABLE TRIGGER USER`,
 		`DROP TRIGGER access_log_no_change ON access_log`,
 		`CREATE OR REPLACE FUNCTION access_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$`,

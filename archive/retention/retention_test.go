@@ -2,8 +2,12 @@ package retention
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +15,7 @@ import (
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
+	"github.com/villedemercier/recpolicy/internal/redact"
 )
 
 func TestPurgeRetentionAndHolds(t *testing.T) {
@@ -484,5 +489,114 @@ func TestScheduleAndRecordingHolds(t *testing.T) {
 	}
 	if hs, _ = e.store.RecordingHolds(ctx, soon.ID, testClasses, e.now); len(hs) != 0 {
 		t.Errorf("holds of an unheld recording: %+v", hs)
+	}
+}
+
+// stereoWAV is secs seconds of 8 kHz 16-bit stereo: 600 Hz on the left (the
+// employee), 1400 Hz on the right (the citizen).
+func stereoWAV(secs float64) []byte {
+	n := int(secs * 8000)
+	b := []byte("RIFF")
+	b = binary.LittleEndian.AppendUint32(b, uint32(36+4*n))
+	b = append(b, "WAVEfmt "...)
+	b = binary.LittleEndian.AppendUint32(b, 16)
+	b = binary.LittleEndian.AppendUint16(b, 1)
+	b = binary.LittleEndian.AppendUint16(b, 2)
+	b = binary.LittleEndian.AppendUint32(b, 8000)
+	b = binary.LittleEndian.AppendUint32(b, 32000)
+	b = binary.LittleEndian.AppendUint16(b, 4)
+	b = binary.LittleEndian.AppendUint16(b, 16)
+	b = append(b, "data"...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(4*n))
+	for i := range n {
+		t := float64(i) / 8000
+		b = binary.LittleEndian.AppendUint16(b, uint16(int16(9000*math.Sin(2*math.Pi*600*t))))
+		b = binary.LittleEndian.AppendUint16(b, uint16(int16(9000*math.Sin(2*math.Pi*1400*t))))
+	}
+	return b
+}
+
+// TestRedactedTrainingCopy: a two-channel recording's copy with the
+// citizen's channel masked over an interval: the employee's channel
+// identical sample for sample, the citizen's identical outside the padded
+// interval and a 1 kHz tone inside; a random name, no metadata; the
+// redaction logged with its source; refused unless the whole call was
+// heard; with the citizen's channel dropped, the employee's alone.
+func TestRedactedTrainingCopy(t *testing.T) {
+	e := newRetentionEnv(t)
+	ctx := t.Context()
+	data := stereoWAV(3)
+	p := filepath.Join(e.archive, "2026", "11", "30", "20261130-1000-235.wav")
+	os.MkdirAll(filepath.Dir(p), 0o750)
+	os.WriteFile(p, data, 0o640)
+	sum := sha256.Sum256(data)
+	src := archive.StoredRecording{Recording: archive.Recording{Path: p, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), Extension: "235"}}
+	if err := e.store.db.QueryRow(`INSERT INTO recordings (path, sha256, size, duration, extension, start_time) VALUES ($1, $2, $3, 3, '235', now()) RETURNING id`,
+		p, src.SHA256, src.Size).Scan(&src.ID); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "training")
+	mask, err := ParseMask("1-2:citizen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := RedactedRequest{TrainingRequest: TrainingRequest{Source: src, ArchiveDir: e.archive, Dir: dir, Actor: person}, Masks: []redact.Mask{mask}}
+	if _, err := e.store.ExportRedacted(ctx, req); !errors.Is(err, ErrNotHeard) {
+		t.Fatalf("not heard whole: %v", err)
+	}
+	req.HeardAll = true
+	rc, err := e.store.ExportRedacted(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(filepath.Base(rc.Path), "formation-") || strings.Contains(rc.Path, "235") || len(rc.Masks) != 1 || rc.Masks[0].Start != 750*time.Millisecond {
+		t.Errorf("copy %+v", rc)
+	}
+	out, err := os.ReadFile(rc.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(data) || bytes.Contains(out, []byte("LIST")) {
+		t.Fatalf("copy of %d bytes (source %d)", len(out), len(data))
+	}
+	s, en := int(0.75*8000), int(2.25*8000)
+	for i := range 3 * 8000 {
+		l, r := out[44+4*i:44+4*i+2], out[44+4*i+2:44+4*i+4]
+		if !bytes.Equal(l, data[44+4*i:44+4*i+2]) {
+			t.Fatalf("the employee's channel changed at frame %d", i)
+		}
+		if (i < s || i >= en) && !bytes.Equal(r, data[44+4*i+2:44+4*i+4]) {
+			t.Fatalf("the citizen's channel changed outside the mask at frame %d", i)
+		}
+	}
+	var logged struct {
+		source  int64
+		masks   string
+		fill    string
+		by      string
+		heard   bool
+		dropped *int64
+	}
+	if err := e.store.db.QueryRow(`SELECT source_recording_id, masks::text, fill, confirmed_by, heard_all, dropped_channel FROM training_redactions WHERE copy_id = $1`, rc.ID).
+		Scan(&logged.source, &logged.masks, &logged.fill, &logged.by, &logged.heard, &logged.dropped); err != nil {
+		t.Fatal(err)
+	}
+	if logged.source != src.ID || logged.fill != "tone" || logged.by != person.Name || !logged.heard || logged.dropped != nil || !strings.Contains(logged.masks, `"channels": [1]`) {
+		t.Errorf("redaction log %+v", logged)
+	}
+	citizen := 1
+	req.Drop, req.Fill, req.Masks = &citizen, redact.Silence, nil
+	mono, err := e.store.ExportRedacted(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(mono.Path)
+	if binary.LittleEndian.Uint16(b[22:]) != 1 || len(b) != 44+2*3*8000 {
+		t.Fatalf("dropped copy: %d channels, %d bytes", binary.LittleEndian.Uint16(b[22:]), len(b))
+	}
+	for i := range 3 * 8000 {
+		if !bytes.Equal(b[44+2*i:46+2*i], data[44+4*i:46+4*i]) {
+			t.Fatalf("the dropped copy differs from the employee's channel at frame %d", i)
+		}
 	}
 }

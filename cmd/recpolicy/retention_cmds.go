@@ -17,6 +17,7 @@ import (
 	"github.com/villedemercier/recpolicy/archive/register"
 	"github.com/villedemercier/recpolicy/archive/retention"
 	"github.com/villedemercier/recpolicy/internal/access"
+	"github.com/villedemercier/recpolicy/internal/redact"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
@@ -339,9 +340,21 @@ func exportTraining(ctx context.Context, args []string, stdout, stderr io.Writer
 	by := fs.String("by", "", "who exports (required)")
 	dryRun := fs.Bool("dry-run", false, "check and show the copy's name, write nothing")
 	asJSON := fs.Bool("json", false, "print JSON")
+	var masks maskList
+	fs.Var(&masks, "mask", "an interval to mask, START-END:citizen or START-END:both, in seconds (repeat)")
+	fill := fs.String("fill", "tone", "what replaces masked audio: tone or silence")
+	dropCitizen := fs.Bool("drop-citizen", false, "leave the citizen's channel out of the copy (two-channel recordings)")
+	heardAll := fs.Bool("heard-all", false, "confirm you heard every second of the call (required with --mask or --drop-citizen)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 2
+	}
+	if *fill != "tone" && *fill != "silence" {
+		return exitCode(stderr, name, badUsage("--fill %q: tone or silence", *fill))
+	}
+	redacting := len(masks) > 0 || *dropCitizen
+	if redacting && !*heardAll {
+		return exitCode(stderr, name, badUsage("--heard-all is required with --mask or --drop-citizen: a redacted copy is released only once every second of the call was heard"))
 	}
 	if !*training {
 		return exitCode(stderr, name, badUsage("--training is required: only de-identified training copies are exported (recpolicy export --training ID --config FILE --by NAME)"))
@@ -374,8 +387,34 @@ func exportTraining(ctx context.Context, args []string, stdout, stderr io.Writer
 	if e, ok := env.rules.Extension(src.Extension); ok && e.Confidential {
 		return exitCode(stderr, name, fmt.Errorf("recording %d is of extension %s, whose staff are bound by professional confidentiality: it is not used for training", src.ID, src.Extension))
 	}
-	tc, err := env.retention.ExportTraining(ctx, retention.TrainingRequest{Source: src, ArchiveDir: env.cfg.Archive.Dir, Dir: tdir,
-		Actor: retention.Actor{Name: *by}, DryRun: *dryRun})
+	treq := retention.TrainingRequest{Source: src, ArchiveDir: env.cfg.Archive.Dir, Dir: tdir, Actor: retention.Actor{Name: *by}, DryRun: *dryRun}
+	var tc retention.TrainingCopy
+	if redacting {
+		req := retention.RedactedRequest{TrainingRequest: treq, Masks: masks, HeardAll: *heardAll}
+		if *fill == "silence" {
+			req.Fill = redact.Silence
+		}
+		if *dropCitizen {
+			citizen := 1
+			req.Drop = &citizen
+		}
+		rc, err := env.retention.ExportRedacted(ctx, req)
+		if err != nil {
+			return exitCode(stderr, name, dbHint(err, *cfgFile))
+		}
+		if *asJSON {
+			return writeJSON(stdout, stderr, name, rc)
+		}
+		if *dryRun {
+			fmt.Fprintf(stdout, "would write %s with %d masked intervals (dry run; recording %d checked)\n", rc.Path, len(rc.Masks), src.ID)
+			return 0
+		}
+		days, _ := env.rules.RetentionDays(retention.TrainingRetention)
+		fmt.Fprintf(stdout, "redacted training copy %d: %s (%s, %d bytes), %d intervals masked; kept %d days; the redaction is logged for the administrators\n",
+			rc.ID, rc.Path, formatSeconds(rc.Duration), rc.Size, len(rc.Masks), days)
+		return 0
+	}
+	tc, err = env.retention.ExportTraining(ctx, treq)
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
@@ -738,4 +777,18 @@ func (p *progress) done() {
 	if p.shown {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// maskList collects --mask flags.
+type maskList []redact.Mask
+
+func (l *maskList) String() string { return fmt.Sprint(len(*l)) }
+
+func (l *maskList) Set(s string) error {
+	m, err := retention.ParseMask(s)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, m)
+	return nil
 }

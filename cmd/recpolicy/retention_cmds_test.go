@@ -98,6 +98,10 @@ VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id`, p, hex.EncodeToString(sum[:])
 		{ret, []string{"purge", "--config", cfg, "--max-share", "3"}, "--max-share"},
 		{ret, []string{"purge"}, "--config"},
 		{exp, []string{"--config", cfg, "1", "--by", "me"}, "--training"},
+		{exp, []string{"--training", "--config", cfg, "1", "--by", "me", "--mask", "1-2:citizen"}, "--heard-all"},
+		{exp, []string{"--training", "--config", cfg, "1", "--by", "me", "--mask", "2-1:citizen", "--heard-all"}, "end comes before the start"},
+		{exp, []string{"--training", "--config", cfg, "1", "--by", "me", "--mask", "1-2:caller", "--heard-all"}, "citizen or both"},
+		{exp, []string{"--training", "--config", cfg, "1", "--by", "me", "--fill", "beep"}, "--fill"},
 		{destroy, []string{"1", "--config", cfg, "--by", "me"}, "--reason"},
 	} {
 		rc, _, errs := runCmd(c.fn, c.args...)
@@ -150,6 +154,18 @@ VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id`, p, hex.EncodeToString(sum[:])
 	}
 	if rc, _, errs := runCmd(exp, "--training", fmt.Sprint(confID), "--config", cfg, "--by", "formatrice"); rc != 1 || !strings.Contains(errs, "confidentiality") {
 		t.Errorf("export confidential: %d %q", rc, errs)
+	}
+	// A redacted copy, the redaction logged for the administrators.
+	rc, out, errs = runCmd(exp, "--training", young[2], "--config", cfg, "--by", "formatrice", "--mask", "0-0.05:both", "--fill", "silence", "--heard-all")
+	if rc != 0 || !strings.Contains(out, "1 intervals masked") {
+		t.Fatalf("redacted export: %d %q %q", rc, out, errs)
+	}
+	var logged int
+	if err := db.QueryRow(`SELECT count(*) FROM training_redactions WHERE fill = 'silence' AND confirmed_by = 'formatrice'`).Scan(&logged); err != nil || logged != 1 {
+		t.Errorf("training_redactions rows %d %v", logged, err)
+	}
+	if rc, _, errs := runCmd(exp, "--training", fmt.Sprint(confID), "--config", cfg, "--by", "formatrice", "--drop-citizen", "--heard-all"); rc != 1 || !strings.Contains(errs, "confidentiality") {
+		t.Errorf("redacted export of a confidential call: %d %q", rc, errs)
 	}
 
 	// Verify: clean, then a tampered file fails it.

@@ -1,0 +1,263 @@
+package retention
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/villedemercier/recpolicy/archive/internal/files"
+	"github.com/villedemercier/recpolicy/internal/redact"
+	wavfile "github.com/villedemercier/recpolicy/internal/wav"
+)
+
+// ErrNotHeard: the operator has not confirmed hearing the whole call.
+var ErrNotHeard = errors.New("the whole call was not heard")
+
+// RedactedRequest asks for a training copy with intervals masked.
+type RedactedRequest struct {
+	TrainingRequest
+	Masks []redact.Mask
+	Fill  redact.Fill
+	// Drop, when not nil, leaves that channel out of the copy (the
+	// citizen's, 1): the copy is then the other channel alone.
+	Drop *int
+	// HeardAll is the operator's confirmation of having heard every second
+	// of the call; the copy is refused without it.
+	HeardAll bool
+}
+
+// RedactedCopy is a redacted training copy and what its log keeps.
+type RedactedCopy struct {
+	TrainingCopy
+	Masks []redact.Mask `json:"masks"`
+}
+
+// ExportRedacted writes a training copy of a 16-bit PCM recording with
+// req.Masks masked (tone or silence, padded) and, with Drop, one channel
+// left out; the copy has a random name and no metadata, the class
+// "training"; the redaction (intervals, channels, fill, who confirmed
+// hearing the whole call, when, the source recording) goes to the
+// administrators' training_redactions log in the same transaction.
+func (s *Store) ExportRedacted(ctx context.Context, req RedactedRequest) (RedactedCopy, error) {
+	var rc RedactedCopy
+	fail := func(err error) (RedactedCopy, error) {
+		return rc, fmt.Errorf("export redacted copy of recording %d: %w", req.Source.ID, err)
+	}
+	if !req.HeardAll {
+		return fail(fmt.Errorf("%w: confirm that every second was heard before the copy is released", ErrNotHeard))
+	}
+	if err := req.Actor.check(); err != nil {
+		return fail(err)
+	}
+	if req.Dir == "" || !filepath.IsAbs(req.Dir) {
+		return fail(fmt.Errorf("training directory %q must be an absolute path", req.Dir))
+	}
+	if err := files.Inside(req.ArchiveDir, filepath.Join(req.Dir, "x")); err == nil || filepath.Clean(req.Dir) == filepath.Clean(req.ArchiveDir) {
+		return fail(fmt.Errorf("the training directory %s lies inside the archive %s: give a separate area", req.Dir, req.ArchiveDir))
+	}
+	src := req.Source
+	if err := files.Check(req.ArchiveDir, src.Path, src.SHA256, src.Size); err != nil {
+		return fail(err)
+	}
+	pcm, err := readPCM(src.Path)
+	if err != nil {
+		return fail(err)
+	}
+	if req.Drop != nil && (pcm.Channels != 2 || *req.Drop < 0 || *req.Drop > 1) {
+		return fail(fmt.Errorf("channel %d cannot be dropped from a %d-channel recording", *req.Drop, pcm.Channels))
+	}
+	masks := req.Masks
+	if pcm.Channels == 1 {
+		// A mono recording mixes both parties: every mask covers it.
+		masks = make([]redact.Mask, len(req.Masks))
+		for i, m := range req.Masks {
+			masks[i] = redact.Mask{Segment: m.Segment, Channels: []int{0}}
+		}
+	}
+	masked, done, err := redact.Apply(pcm, masks, req.Fill)
+	if err != nil {
+		return fail(err)
+	}
+	if req.Drop != nil {
+		masked = keepChannel(masked, 1-*req.Drop)
+	}
+	token := make([]byte, 12)
+	if _, err := rand.Read(token); err != nil {
+		return fail(err)
+	}
+	tc := TrainingCopy{Name: "formation-" + hex.EncodeToString(token), Class: TrainingRetention, CreatedBy: req.Actor.Name}
+	tc.Path = filepath.Join(req.Dir, tc.Name+".wav")
+	rc.TrainingCopy, rc.Masks = tc, done
+	if req.DryRun {
+		return rc, nil
+	}
+	if err := os.MkdirAll(req.Dir, 0o750); err != nil {
+		return fail(err)
+	}
+	sum, size, err := writePCM(masked, req.Dir, tc.Path)
+	if err != nil {
+		return fail(err)
+	}
+	tc.SHA256, tc.Size, tc.Duration = sum, size, masked.Duration().Seconds()
+	masksJSON, err := json.Marshal(logMasks(done))
+	if err != nil {
+		return fail(err)
+	}
+	fill := "tone"
+	if req.Fill == redact.Silence {
+		fill = "silence"
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		_ = files.Remove(tc.Path)
+		return fail(err)
+	}
+	defer tx.Rollback()
+	err = tx.QueryRowContext(ctx, `INSERT INTO training_copies (name, path, sha256, size, duration, retention_class, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`, tc.Name, tc.Path, tc.SHA256, tc.Size, tc.Duration,
+		tc.Class, tc.CreatedBy).Scan(&tc.ID, &tc.CreatedAt)
+	if err == nil {
+		_, err = tx.ExecContext(ctx, `INSERT INTO training_redactions (copy_id, source_recording_id, masks, fill, dropped_channel, heard_all, confirmed_by)
+VALUES ($1, $2, $3, $4, $5, true, $6)`, tc.ID, src.ID, string(masksJSON), fill, req.Drop, req.Actor.Name)
+	}
+	if err == nil {
+		err = tx.Commit()
+	}
+	if err != nil {
+		_ = files.Remove(tc.Path) // never leave a copy the archive does not know
+		return fail(fmt.Errorf("register: %w", err))
+	}
+	rc.TrainingCopy = tc
+	return rc, nil
+}
+
+// logMasks is the masks as the log keeps them, in seconds.
+func logMasks(ms []redact.Mask) []map[string]any {
+	out := []map[string]any{}
+	for _, m := range ms {
+		out = append(out, map[string]any{"start": m.Start.Seconds(), "end": m.End.Seconds(), "channels": m.Channels})
+	}
+	return out
+}
+
+// readPCM reads a 16-bit PCM WAV file.
+func readPCM(path string) (redact.PCM, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return redact.PCM{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return redact.PCM{}, err
+	}
+	br := bufio.NewReader(f)
+	h, err := wavfile.ReadHeader(br, fi.Size())
+	if err != nil {
+		return redact.PCM{}, fmt.Errorf("%w: %w", ErrNotWAV, err)
+	}
+	if h.Fmt == nil || binary.LittleEndian.Uint16(h.Fmt[0:2]) != 1 || h.BitsPerSample != 16 || h.Channels < 1 || h.Channels > 2 {
+		return redact.PCM{}, fmt.Errorf("%w: redaction takes 16-bit PCM, mono or stereo", ErrNotWAV)
+	}
+	n := h.DeclaredBytes
+	if n > h.DataBytes {
+		n = h.DataBytes
+	}
+	buf := make([]byte, n-n%int64(2*h.Channels))
+	if _, err := io.ReadFull(br, buf); err != nil {
+		return redact.PCM{}, fmt.Errorf("read audio: %w", err)
+	}
+	p := redact.PCM{Rate: h.SampleRate, Channels: h.Channels, Samples: make([]int16, len(buf)/2)}
+	for i := range p.Samples {
+		p.Samples[i] = int16(binary.LittleEndian.Uint16(buf[2*i:]))
+	}
+	return p, nil
+}
+
+// keepChannel returns channel c of p alone.
+func keepChannel(p redact.PCM, c int) redact.PCM {
+	out := redact.PCM{Rate: p.Rate, Channels: 1, Samples: make([]int16, p.Frames())}
+	for i := range out.Samples {
+		out.Samples[i] = p.Samples[i*p.Channels+c]
+	}
+	return out
+}
+
+// writePCM writes p as a WAV file with only its fmt and data chunks (through
+// a temporary file, fsync'd, claimed with link(2)) and returns its SHA-256
+// and size.
+func writePCM(p redact.PCM, dir, dst string) (string, int64, error) {
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return "", 0, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	h := sha256.New()
+	bw := bufio.NewWriter(io.MultiWriter(tmp, h))
+	fmtChunk := make([]byte, 16)
+	binary.LittleEndian.PutUint16(fmtChunk[0:], 1)
+	binary.LittleEndian.PutUint16(fmtChunk[2:], uint16(p.Channels))
+	binary.LittleEndian.PutUint32(fmtChunk[4:], uint32(p.Rate))
+	binary.LittleEndian.PutUint32(fmtChunk[8:], uint32(p.Rate*p.Channels*2))
+	binary.LittleEndian.PutUint16(fmtChunk[12:], uint16(p.Channels*2))
+	binary.LittleEndian.PutUint16(fmtChunk[14:], 16)
+	data := make([]byte, 2*len(p.Samples))
+	for i, v := range p.Samples {
+		binary.LittleEndian.PutUint16(data[2*i:], uint16(v))
+	}
+	if _, err := copyData(bytes.NewReader(data), bw, fmtChunk, int64(len(data))); err != nil {
+		return "", 0, err
+	}
+	if err := bw.Flush(); err != nil {
+		return "", 0, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", 0, err
+	}
+	st, err := tmp.Stat()
+	if err != nil {
+		return "", 0, err
+	}
+	if err := os.Link(tmp.Name(), dst); err != nil {
+		return "", 0, err
+	}
+	if err := files.SyncDir(dir); err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), st.Size(), nil
+}
+
+// ParseMask reads a mask as the CLI takes it: "12.5-18:citizen" (seconds,
+// the citizen's channel, 1) or "30-31.2:both".
+func ParseMask(s string) (redact.Mask, error) {
+	var from, to float64
+	var which string
+	if n, err := fmt.Sscanf(s, "%f-%f:%s", &from, &to, &which); err != nil || n != 3 {
+		return redact.Mask{}, fmt.Errorf("mask %q: write START-END:citizen or START-END:both, in seconds, e.g. 12.5-18:citizen", s)
+	}
+	m := redact.Mask{Segment: redact.Segment{Start: time.Duration(from * float64(time.Second)), End: time.Duration(to * float64(time.Second))}}
+	switch which {
+	case "citizen":
+		m.Channels = []int{1}
+	case "both":
+		m.Channels = []int{0, 1}
+	default:
+		return redact.Mask{}, fmt.Errorf("mask %q: the channel is citizen or both", s)
+	}
+	if m.End <= m.Start {
+		return redact.Mask{}, fmt.Errorf("mask %q: the end comes before the start", s)
+	}
+	return m, nil
+}
