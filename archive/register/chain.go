@@ -117,8 +117,17 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
 type ChainBreak struct {
 	Seq    int64  `json:"seq"`
 	ID     int64  `json:"id"`
+	Kind   string `json:"kind"` // BreakUnchained, BreakMissing, BreakRelinked or BreakAltered
 	Reason string `json:"reason"`
 }
+
+// Kinds of chain break.
+const (
+	BreakUnchained = "unchained" // a row written after the chain began, outside it
+	BreakMissing   = "missing"   // rows of the chain removed
+	BreakRelinked  = "relinked"  // a row's link to the one before does not hold
+	BreakAltered   = "altered"   // a row's content does not match its hash
+)
 
 // ChainReport is what VerifyAccessLog found.
 type ChainReport struct {
@@ -172,7 +181,7 @@ func (s *Store) VerifyAccessLog(ctx context.Context) (*ChainReport, error) {
 				rows.Close()
 				return nil, fmt.Errorf("verify access log: %w", err)
 			}
-			brk(ChainBreak{ID: id, Reason: "row without a place in the chain, written after the chain began"})
+			brk(ChainBreak{ID: id, Kind: BreakUnchained, Reason: "row without a place in the chain, written after the chain began"})
 		}
 		rows.Close()
 	}
@@ -194,14 +203,14 @@ FROM access_log WHERE chain_seq IS NOT NULL ORDER BY chain_seq`)
 		}
 		rep.Rows++
 		if seq != want {
-			brk(ChainBreak{Seq: seq, ID: e.ID, Reason: fmt.Sprintf("rows %d to %d of the chain are missing", want, seq-1)})
+			brk(ChainBreak{Seq: seq, ID: e.ID, Kind: BreakMissing, Reason: fmt.Sprintf("rows %d to %d of the chain are missing", want, seq-1)})
 		}
 		if prevHash != prev {
-			brk(ChainBreak{Seq: seq, ID: e.ID, Reason: "its previous hash is not the hash of the row before it: a row before it was removed or altered"})
+			brk(ChainBreak{Seq: seq, ID: e.ID, Kind: BreakRelinked, Reason: "its previous hash is not the hash of the row before it: a row before it was removed or altered"})
 		}
 		got, err := chainHash(prevHash, seq, e.At, e, detail)
 		if err != nil || got != hash {
-			brk(ChainBreak{Seq: seq, ID: e.ID, Reason: "its content does not match its hash: the row was altered"})
+			brk(ChainBreak{Seq: seq, ID: e.ID, Kind: BreakAltered, Reason: "its content does not match its hash: the row was altered"})
 		}
 		prev, want = hash, seq+1
 		rep.HeadSeq, rep.HeadHash = seq, hash

@@ -83,7 +83,7 @@ func TestAccessLogChain(t *testing.T) {
 	// Altered: the purpose of row 10 in the chain.
 	tamper(t, st, `UPDATE access_log SET purpose = 'curiosité' WHERE chain_seq = 10`)
 	rep, _ = s.VerifyAccessLog(t.Context())
-	if rep.OK() || rep.Breaks[0].Seq != 10 || !strings.Contains(rep.Breaks[0].Reason, "altered") {
+	if rep.OK() || rep.Breaks[0].Seq != 10 || !strings.Contains(rep.Breaks[0].Reason, "altered") || rep.Breaks[0].Kind != BreakAltered {
 		t.Fatalf("altered row: %+v", rep)
 	}
 	tamper(t, st, `UPDATE access_log SET purpose = 'qualité du service <&>' WHERE chain_seq = 10`)
@@ -100,7 +100,7 @@ func TestAccessLogChain(t *testing.T) {
 	// Removed: row 30, then the last row (the head shows it).
 	tamper(t, st, `DELETE FROM access_log WHERE chain_seq = 30`)
 	rep, _ = s.VerifyAccessLog(t.Context())
-	if rep.OK() || rep.Breaks[0].Seq != 31 || !strings.Contains(rep.Breaks[0].Reason, "missing") {
+	if rep.OK() || rep.Breaks[0].Seq != 31 || !strings.Contains(rep.Breaks[0].Reason, "missing") || rep.Breaks[0].Kind != BreakMissing {
 		t.Fatalf("removed row: %+v", rep)
 	}
 	before := rep.HeadHash

@@ -398,7 +398,7 @@ func TestBrowserRetentionAndTamperedLog(t *testing.T) {
 	}
 	err = chromedp.Do(ctx, chromedp.Navigate(f.srv.URL+"/journal"))
 	if err == nil {
-		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("chain").textContent.includes("rompue") || null`,
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`(document.getElementById("chain").textContent.includes("rompue") && document.getElementById("chain").textContent.includes("la ligne a été modifiée")) || null`,
 			chromedp.WithPollingTimeout(10*time.Second)))
 	}
 	if err != nil {

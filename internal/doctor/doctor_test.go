@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/internal/config"
 	"github.com/villedemercier/recpolicy/internal/pgtest"
 	"github.com/villedemercier/recpolicy/internal/sandbox"
@@ -40,6 +41,16 @@ func newFixture(t *testing.T) *fixture {
 	for k, v := range env.SandboxSecrets() {
 		t.Setenv(k, v)
 	}
+	// The archive's schema, migrated by its owner as `recpolicy migrate`
+	// does (the doctor then finds it current).
+	owner, err := archive.Connect(env.PGDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Migrate(ctx); err != nil {
+		t.Fatalf("migrate the sandbox's archive: %v", err)
+	}
+	owner.Close()
 	dir := t.TempDir()
 	rulesFile, err := env.CopyRules(dir)
 	if err != nil {
@@ -131,7 +142,8 @@ func TestDoctorAgainstTheSandbox(t *testing.T) {
 	f := newFixture(t)
 	good := f.run(t, nil)
 	for _, x := range good.Findings {
-		if x.Status == Fail || (x.Status == Warn && x.Check != "ARI applications" && x.Check != "daemon") {
+		firstCall := x.Check == "PBX call records" && strings.Contains(x.Detail, "does not exist yet") // a sandbox that took no call yet
+		if x.Status == Fail || (x.Status == Warn && x.Check != "ARI applications" && x.Check != "daemon" && !firstCall) {
 			t.Errorf("in good order: %+v", x)
 		}
 	}

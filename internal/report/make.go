@@ -51,7 +51,7 @@ func Make(ctx context.Context, st *archive.Store, r *rules.Rules, rulesFile, pbx
 	}
 	rep.ChainRows = chain.Rows
 	for _, b := range chain.Breaks {
-		rep.ChainBreaks = append(rep.ChainBreaks, fmt.Sprintf("ligne %d : %s", b.ID, b.Reason))
+		rep.ChainBreaks = append(rep.ChainBreaks, fmt.Sprintf("ligne %d : %s", b.ID, breakWords[b.Kind]))
 	}
 	return rep, nil
 }
@@ -61,4 +61,12 @@ func Make(ctx context.Context, st *archive.Store, r *rules.Rules, rulesFile, pbx
 func PreviousMonth(t time.Time, loc *time.Location) string {
 	t = t.In(loc)
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, loc).AddDate(0, -1, 0).Format("2006-01")
+}
+
+// breakWords say a chain break's kind in French.
+var breakWords = map[string]string{
+	register.BreakUnchained: "ligne écrite hors de la chaîne après son début",
+	register.BreakMissing:   "lignes de la chaîne supprimées",
+	register.BreakRelinked:  "son lien à la ligne précédente ne tient plus",
+	register.BreakAltered:   "son contenu ne correspond plus à son empreinte",
 }

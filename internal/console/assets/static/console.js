@@ -397,8 +397,13 @@ async function accessLogPage() {
     try {
       const body = await api("/api/access-log?" + q.toString());
       const c = body.chain;
+      const kinds = {
+        unchained: "ligne écrite hors de la chaîne après son début", missing: "lignes de la chaîne supprimées",
+        relinked: "son lien à la ligne précédente ne tient plus : une ligne antérieure a été supprimée ou modifiée",
+        altered: "son contenu ne correspond plus à son empreinte : la ligne a été modifiée",
+      };
       chain.textContent = (c.breaks && c.breaks.length)
-        ? "ATTENTION : la chaîne du journal est rompue en " + c.breaks.length + " endroit(s) : " + c.breaks.map((b) => "ligne " + b.id + " (" + b.reason + ")").join(" ; ")
+        ? "ATTENTION : la chaîne du journal est rompue en " + c.breaks.length + " endroit(s) : " + c.breaks.map((b) => "ligne " + b.id + " (" + (kinds[b.kind] || b.reason) + ")").join(" ; ")
         : "Chaîne du journal intacte : " + c.rows + " lignes, tête " + c.head_seq + " " + c.head_hash.slice(0, 16) + "…";
       chain.classList.toggle("error", !!(c.breaks && c.breaks.length));
       for (const e of body.entries) {
