@@ -4,16 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive/internal/files"
@@ -57,19 +53,11 @@ func (s *Store) ExportRedacted(ctx context.Context, req RedactedRequest) (Redact
 	if !req.HeardAll {
 		return fail(fmt.Errorf("%w: confirm that every second was heard before the copy is released", ErrNotHeard))
 	}
-	if err := req.Actor.check(); err != nil {
+	tc, err := req.prepare()
+	if err != nil {
 		return fail(err)
-	}
-	if req.Dir == "" || !filepath.IsAbs(req.Dir) {
-		return fail(fmt.Errorf("training directory %q must be an absolute path", req.Dir))
-	}
-	if err := files.Inside(req.ArchiveDir, filepath.Join(req.Dir, "x")); err == nil || filepath.Clean(req.Dir) == filepath.Clean(req.ArchiveDir) {
-		return fail(fmt.Errorf("the training directory %s lies inside the archive %s: give a separate area", req.Dir, req.ArchiveDir))
 	}
 	src := req.Source
-	if err := files.Check(req.ArchiveDir, src.Path, src.SHA256, src.Size); err != nil {
-		return fail(err)
-	}
 	pcm, err := readPCM(src.Path)
 	if err != nil {
 		return fail(err)
@@ -92,24 +80,14 @@ func (s *Store) ExportRedacted(ctx context.Context, req RedactedRequest) (Redact
 	if req.Drop != nil {
 		masked = keepChannel(masked, 1-*req.Drop)
 	}
-	token := make([]byte, 12)
-	if _, err := rand.Read(token); err != nil {
-		return fail(err)
-	}
-	tc := TrainingCopy{Name: "formation-" + hex.EncodeToString(token), Class: TrainingRetention, CreatedBy: req.Actor.Name}
-	tc.Path = filepath.Join(req.Dir, tc.Name+".wav")
 	rc.TrainingCopy, rc.Masks = tc, done
 	if req.DryRun {
 		return rc, nil
 	}
-	if err := os.MkdirAll(req.Dir, 0o750); err != nil {
+	tc.Duration = masked.Duration().Seconds()
+	if err := writeCopy(req.Dir, tc.Path, func(w io.Writer) error { return writePCM(masked, w) }, &tc); err != nil {
 		return fail(err)
 	}
-	sum, size, err := writePCM(masked, req.Dir, tc.Path)
-	if err != nil {
-		return fail(err)
-	}
-	tc.SHA256, tc.Size, tc.Duration = sum, size, masked.Duration().Seconds()
 	masksJSON, err := json.Marshal(logMasks(done))
 	if err != nil {
 		return fail(err)
@@ -124,9 +102,7 @@ func (s *Store) ExportRedacted(ctx context.Context, req RedactedRequest) (Redact
 		return fail(err)
 	}
 	defer tx.Rollback()
-	err = tx.QueryRowContext(ctx, `INSERT INTO training_copies (name, path, sha256, size, duration, retention_class, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`, tc.Name, tc.Path, tc.SHA256, tc.Size, tc.Duration,
-		tc.Class, tc.CreatedBy).Scan(&tc.ID, &tc.CreatedAt)
+	err = insertCopy(ctx, tx, &tc)
 	if err == nil {
 		_, err = tx.ExecContext(ctx, `INSERT INTO training_redactions (copy_id, source_recording_id, masks, fill, dropped_channel, heard_all, confirmed_by)
 VALUES ($1, $2, $3, $4, $5, true, $6)`, tc.ID, src.ID, string(masksJSON), fill, req.Drop, req.Actor.Name)
@@ -194,18 +170,8 @@ func keepChannel(p redact.PCM, c int) redact.PCM {
 	return out
 }
 
-// writePCM writes p as a WAV file with only its fmt and data chunks (through
-// a temporary file, fsync'd, claimed with link(2)) and returns its SHA-256
-// and size.
-func writePCM(p redact.PCM, dir, dst string) (string, int64, error) {
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return "", 0, err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	h := sha256.New()
-	bw := bufio.NewWriter(io.MultiWriter(tmp, h))
+// writePCM writes p as a WAV file with only its fmt and data chunks.
+func writePCM(p redact.PCM, w io.Writer) error {
 	fmtChunk := make([]byte, 16)
 	binary.LittleEndian.PutUint16(fmtChunk[0:], 1)
 	binary.LittleEndian.PutUint16(fmtChunk[2:], uint16(p.Channels))
@@ -217,26 +183,8 @@ func writePCM(p redact.PCM, dir, dst string) (string, int64, error) {
 	for i, v := range p.Samples {
 		binary.LittleEndian.PutUint16(data[2*i:], uint16(v))
 	}
-	if _, err := copyData(bytes.NewReader(data), bw, fmtChunk, int64(len(data))); err != nil {
-		return "", 0, err
-	}
-	if err := bw.Flush(); err != nil {
-		return "", 0, err
-	}
-	if err := tmp.Sync(); err != nil {
-		return "", 0, err
-	}
-	st, err := tmp.Stat()
-	if err != nil {
-		return "", 0, err
-	}
-	if err := os.Link(tmp.Name(), dst); err != nil {
-		return "", 0, err
-	}
-	if err := files.SyncDir(dir); err != nil {
-		return "", 0, err
-	}
-	return hex.EncodeToString(h.Sum(nil)), st.Size(), nil
+	_, err := copyData(bytes.NewReader(data), w, fmtChunk, int64(len(data)))
+	return err
 }
 
 // ParseMask reads a mask as the CLI takes it: "12.5-18:citizen" (seconds,

@@ -75,15 +75,15 @@ func (s *Store) Schedule(ctx context.Context, o ScheduleOptions) (*Schedule, err
 	}
 	sc := &Schedule{Now: o.Now.UTC(), Until: o.Now.Add(o.Horizon).UTC(), Days: []DueDay{}, Next: []DueRecording{}}
 	names, secs := o.Classes.args()
-	// $4 the horizon, $5 the days' time zone.
+	// $4 the horizon (and, for the days, $5 their time zone).
 	due := `WITH ` + classesCTE + `, due AS (
   SELECT r.id, r.extension, r.start_time, r.retention_class, ` + recordingEnd + ` + make_interval(secs => rc.secs) AS due_at,
          ` + recordingHeld + ` AS held
   FROM recordings r JOIN cls rc ON rc.name = r.retention_class
   WHERE ` + recordingEnd + ` + make_interval(secs => rc.secs) <= $4)`
 	err := s.db.QueryRowContext(ctx, due+` SELECT count(*) FILTER (WHERE due_at <= $3 AND NOT held),
-  count(*) FILTER (WHERE due_at <= $3 AND held) FROM due WHERE $5 <> ''`,
-		names, secs, sc.Now, sc.Until, zone).Scan(&sc.Overdue, &sc.HeldPastDue)
+  count(*) FILTER (WHERE due_at <= $3 AND held) FROM due`,
+		names, secs, sc.Now, sc.Until).Scan(&sc.Overdue, &sc.HeldPastDue)
 	if err != nil {
 		return nil, fmt.Errorf("retention schedule: count due: %w", err)
 	}
@@ -105,7 +105,7 @@ FROM due WHERE due_at > $3 GROUP BY day ORDER BY day`, names, secs, sc.Now, sc.U
 		return nil, fmt.Errorf("retention schedule: days: %w", err)
 	}
 	rows, err = s.db.QueryContext(ctx, due+` SELECT id, extension, start_time, retention_class, due_at, held
-FROM due WHERE $5 <> '' ORDER BY due_at, id LIMIT $6`, names, secs, sc.Now, sc.Until, zone, o.Limit)
+FROM due ORDER BY due_at, id LIMIT $5`, names, secs, sc.Now, sc.Until, o.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("retention schedule: next: %w", err)
 	}
@@ -121,7 +121,7 @@ FROM due WHERE $5 <> '' ORDER BY due_at, id LIMIT $6`, names, secs, sc.Now, sc.U
 		return nil, fmt.Errorf("retention schedule: next: %w", err)
 	}
 	err = s.db.QueryRowContext(ctx, `WITH `+classesCTE+` SELECT count(*) FROM training_copies t JOIN cls rc ON rc.name = t.retention_class
-WHERE t.created_at + make_interval(secs => rc.secs) <= $4 AND $3::timestamptz IS NOT NULL`, names, secs, sc.Now, sc.Until).Scan(&sc.TrainingDue)
+WHERE t.created_at + make_interval(secs => rc.secs) <= $3`, names, secs, sc.Until).Scan(&sc.TrainingDue)
 	if err != nil {
 		return nil, fmt.Errorf("retention schedule: training copies: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -54,70 +55,81 @@ type TrainingRequest struct {
 // "training". The recording's audio itself may still say names or
 // numbers: whoever exports listens to it first.
 func (s *Store) ExportTraining(ctx context.Context, req TrainingRequest) (TrainingCopy, error) {
-	var tc TrainingCopy
-	if err := req.Actor.check(); err != nil {
+	tc, err := req.prepare()
+	if err != nil {
 		return tc, fmt.Errorf("export training copy: %w", err)
 	}
-	if req.Dir == "" || !filepath.IsAbs(req.Dir) {
-		return tc, fmt.Errorf("export training copy: training directory %q must be an absolute path", req.Dir)
-	}
-	if err := files.Inside(req.ArchiveDir, filepath.Join(req.Dir, "x")); err == nil || filepath.Clean(req.Dir) == filepath.Clean(req.ArchiveDir) {
-		return tc, fmt.Errorf("export training copy: the training directory %s lies inside the archive %s: give a separate area", req.Dir, req.ArchiveDir)
-	}
-	src := req.Source
-	if err := files.Check(req.ArchiveDir, src.Path, src.SHA256, src.Size); err != nil {
-		return tc, fmt.Errorf("export training copy of recording %d: %w", src.ID, err)
-	}
-	token := make([]byte, 12)
-	if _, err := rand.Read(token); err != nil {
-		return tc, fmt.Errorf("export training copy: %w", err)
-	}
-	tc.Name = "formation-" + hex.EncodeToString(token)
-	tc.Path = filepath.Join(req.Dir, tc.Name+".wav")
-	tc.Class, tc.CreatedBy = TrainingRetention, req.Actor.Name
 	if req.DryRun {
 		return tc, nil
 	}
-	if err := os.MkdirAll(req.Dir, 0o750); err != nil {
-		return tc, fmt.Errorf("export training copy: %w", err)
-	}
-	sum, size, dur, err := writeStripped(src.Path, req.Dir, tc.Path)
+	src := req.Source
+	err = writeCopy(req.Dir, tc.Path, func(w io.Writer) error {
+		in, err := os.Open(src.Path)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		fi, err := in.Stat()
+		if err != nil {
+			return err
+		}
+		tc.Duration, err = StripWAV(bufio.NewReader(in), fi.Size(), w)
+		return err
+	}, &tc)
 	if err != nil {
 		return tc, fmt.Errorf("export training copy of recording %d: %w", src.ID, err)
 	}
-	tc.SHA256, tc.Size, tc.Duration = sum, size, dur
-	err = s.db.QueryRowContext(ctx, `INSERT INTO training_copies (name, path, sha256, size, duration, retention_class, created_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`, tc.Name, tc.Path, tc.SHA256, tc.Size, tc.Duration,
-		tc.Class, tc.CreatedBy).Scan(&tc.ID, &tc.CreatedAt)
-	if err != nil {
+	if err := insertCopy(ctx, s.db, &tc); err != nil {
 		_ = files.Remove(tc.Path) // never leave a copy the archive does not know
 		return tc, fmt.Errorf("export training copy: register: %w", err)
 	}
 	return tc, nil
 }
 
-// writeStripped copies src's format and audio chunks to dst (through a
-// temporary file, fsync'd, claimed with link(2) so nothing is overwritten)
-// and returns the copy's SHA-256, size and duration.
-func writeStripped(src, dir, dst string) (string, int64, float64, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", 0, 0, err
+// prepare checks a training request (who, where, the source's file
+// against its checksum) and names the copy: a random name in the training
+// area, the class "training".
+func (req TrainingRequest) prepare() (TrainingCopy, error) {
+	var tc TrainingCopy
+	if err := req.Actor.check(); err != nil {
+		return tc, err
 	}
-	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return "", 0, 0, err
+	if req.Dir == "" || !filepath.IsAbs(req.Dir) {
+		return tc, fmt.Errorf("training directory %q must be an absolute path", req.Dir)
+	}
+	if err := files.Inside(req.ArchiveDir, filepath.Join(req.Dir, "x")); err == nil || filepath.Clean(req.Dir) == filepath.Clean(req.ArchiveDir) {
+		return tc, fmt.Errorf("the training directory %s lies inside the archive %s: give a separate area", req.Dir, req.ArchiveDir)
+	}
+	src := req.Source
+	if err := files.Check(req.ArchiveDir, src.Path, src.SHA256, src.Size); err != nil {
+		return tc, fmt.Errorf("recording %d: %w", src.ID, err)
+	}
+	token := make([]byte, 12)
+	if _, err := rand.Read(token); err != nil {
+		return tc, err
+	}
+	tc.Name = "formation-" + hex.EncodeToString(token)
+	tc.Path = filepath.Join(req.Dir, tc.Name+".wav")
+	tc.Class, tc.CreatedBy = TrainingRetention, req.Actor.Name
+	return tc, nil
+}
+
+// writeCopy creates the training area, writes a copy with write through
+// a temporary file (fsync'd, claimed with link(2) so nothing is
+// overwritten) at dst, and sets tc's SHA-256 and size.
+func writeCopy(dir, dst string, write func(io.Writer) error, tc *TrainingCopy) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
 	}
 	tmp, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
-		return "", 0, 0, err
+		return err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	h := sha256.New()
 	bw := bufio.NewWriter(io.MultiWriter(tmp, h))
-	dur, err := StripWAV(bufio.NewReader(in), fi.Size(), bw)
+	err = write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -125,19 +137,29 @@ func writeStripped(src, dir, dst string) (string, int64, float64, error) {
 		err = tmp.Sync()
 	}
 	if err != nil {
-		return "", 0, 0, err
+		return err
 	}
 	st, err := tmp.Stat()
 	if err != nil {
-		return "", 0, 0, err
+		return err
 	}
 	if err := os.Link(tmp.Name(), dst); err != nil {
-		return "", 0, 0, err
+		return err
 	}
 	if err := files.SyncDir(dir); err != nil {
-		return "", 0, 0, err
+		return err
 	}
-	return hex.EncodeToString(h.Sum(nil)), st.Size(), dur, nil
+	tc.SHA256, tc.Size = hex.EncodeToString(h.Sum(nil)), st.Size()
+	return nil
+}
+
+// insertCopy registers a written training copy (on db or in a transaction).
+func insertCopy(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, tc *TrainingCopy) error {
+	return q.QueryRowContext(ctx, `INSERT INTO training_copies (name, path, sha256, size, duration, retention_class, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`, tc.Name, tc.Path, tc.SHA256, tc.Size, tc.Duration,
+		tc.Class, tc.CreatedBy).Scan(&tc.ID, &tc.CreatedAt)
 }
 
 // StripWAV copies a RIFF/WAVE stream of the given size keeping only its

@@ -166,10 +166,9 @@ func requestsPackage(ctx context.Context, args []string, stdout, stderr io.Write
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
 	m := res.Manifest
-	sources := m.Files
-	fmt.Fprintf(stdout, "transmission %d: request %d, %d recordings, to %s by %s\npackage %s (%d bytes), sha256 %s\n", t.ID, id, len(sources), *to, *via, *out, res.Size, res.SHA256)
+	fmt.Fprintf(stdout, "transmission %d: request %d, %d recordings, to %s by %s\npackage %s (%d bytes), sha256 %s\n", t.ID, id, len(m.Files), *to, *via, *out, res.Size, res.SHA256)
 	fmt.Fprintf(stdout, "signed by the key %s; give the passphrase to %s apart (by telephone, in person)\ndestroy by %s: recpolicy requests confirm-destruction %d --transmission %d --statement TEXT when the holder confirms it\n",
-		res.Manifest.KeyFinger, *to, m.DueOn, id, t.ID)
+		m.KeyFinger, *to, m.DueOn, id, t.ID)
 	return 0
 }
 

@@ -64,6 +64,15 @@ func (s *Server) api(h func(*visitor, *http.Request) (any, error)) http.HandlerF
 	}
 }
 
+// decodeBody reads a JSON body of at most limit bytes into v, or answers
+// msg (400).
+func decodeBody(r *http.Request, v any, limit int64, msg string) error {
+	if err := json.NewDecoder(io.LimitReader(r.Body, limit)).Decode(v); err != nil {
+		return badRequest(msg)
+	}
+	return nil
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
@@ -351,8 +360,8 @@ func (s *Server) listen(v *visitor, r *http.Request) (any, error) {
 		Purpose string `json:"purpose"`
 		Request *int64 `json:"request"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<10)).Decode(&body); err != nil {
-		return nil, badRequest("Indiquez la finalité de l'écoute.")
+	if err := decodeBody(r, &body, 4<<10, "Indiquez la finalité de l'écoute."); err != nil {
+		return nil, err
 	}
 	rec, p, err := v.guard.Listen(r.Context(), "console listen", ref, body.Purpose, body.Request, map[string]any{"client": client(r)})
 	if err != nil {

@@ -1,10 +1,8 @@
 package console
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -104,14 +102,6 @@ func (p *packages) removeAll() {
 	clear(p.made)
 }
 
-// decodeBody reads a small JSON body into v, or answers msg.
-func decodeBody(r *http.Request, v any, msg string) error {
-	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<10)).Decode(v); err != nil {
-		return badRequest(msg)
-	}
-	return nil
-}
-
 // makePackage answers POST /api/requests/{id}/paquet {"to", "via",
 // "destroy_by"}: the package of a granted request, its passphrase (shown
 // this once) and where to download it.
@@ -126,7 +116,7 @@ func (s *Server) makePackage(v *visitor, r *http.Request) (any, error) {
 		DestroyBy string `json:"destroy_by"`
 	}
 	const need = "Nommez le destinataire et le moyen de transmission (le registre les garde)."
-	if err := decodeBody(r, &body, need); err != nil {
+	if err := decodeBody(r, &body, 16<<10, need); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(body.To) == "" || strings.TrimSpace(body.Via) == "" {
@@ -220,7 +210,7 @@ func (s *Server) confirmDestruction(v *visitor, r *http.Request) (any, error) {
 		Statement    string `json:"statement"`
 	}
 	const need = "Nommez la transmission et recopiez la confirmation de destruction reçue du détenteur."
-	if err := decodeBody(r, &body, need); err != nil {
+	if err := decodeBody(r, &body, 16<<10, need); err != nil {
 		return nil, err
 	}
 	if body.Transmission <= 0 || strings.TrimSpace(body.Statement) == "" {
@@ -259,7 +249,7 @@ func (s *Server) closeRequest(v *visitor, r *http.Request) (any, error) {
 		Note string `json:"note"`
 	}
 	const need = "Dites comment la demande s'est terminée (par exemple : copies détruites par le demandeur le 2026-12-01)."
-	if err := decodeBody(r, &body, need); err != nil {
+	if err := decodeBody(r, &body, 16<<10, need); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(body.Note) == "" {

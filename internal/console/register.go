@@ -2,9 +2,7 @@ package console
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -98,8 +96,12 @@ func (s *Server) giveOpinion(v *visitor, r *http.Request) (any, error) {
 		Grant *bool  `json:"grant"`
 		Note  string `json:"note"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 16<<10)).Decode(&body); err != nil || body.Grant == nil || strings.TrimSpace(body.Note) == "" {
-		return nil, badRequest("Donnez votre avis (accorder ou refuser) et ses motifs.")
+	const need = "Donnez votre avis (accorder ou refuser) et ses motifs."
+	if err := decodeBody(r, &body, 16<<10, need); err != nil {
+		return nil, err
+	}
+	if body.Grant == nil || strings.TrimSpace(body.Note) == "" {
+		return nil, badRequest(need)
 	}
 	side, ok := v.viewer().RegisterSide()
 	if err := v.guard.AuthorizeRegister(r.Context(), "console request opinion", strconv.FormatInt(id, 10)); err != nil {
@@ -126,8 +128,8 @@ func (s *Server) addRequest(v *visitor, r *http.Request) (any, error) {
 		Subject    string  `json:"subject"`
 		Recordings []int64 `json:"recordings"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&body); err != nil {
-		return nil, badRequest("Formulaire illisible.")
+	if err := decodeBody(r, &body, 64<<10, "Formulaire illisible."); err != nil {
+		return nil, err
 	}
 	if err := v.guard.Authorize(r.Context(), "console request add", body.Requester, true); err != nil {
 		return nil, err

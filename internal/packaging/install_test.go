@@ -1,7 +1,6 @@
 package packaging
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
@@ -113,33 +112,18 @@ type unit struct {
 
 func readUnit(t *testing.T, name string) unit {
 	t.Helper()
-	f, err := os.Open(filepath.Join("systemd", name))
-	if err != nil {
-		t.Fatal(err)
+	set := unitSettings(t, name)
+	last := func(k string) string {
+		if v := set[k]; len(v) > 0 {
+			return v[len(v)-1]
+		}
+		return ""
 	}
-	defer f.Close()
-	u := unit{creds: map[string]string{}}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if !ok || strings.HasPrefix(k, "#") {
-			continue
-		}
-		switch k {
-		case "User":
-			u.user = v
-		case "Group":
-			u.group = v
-		case "SupplementaryGroups":
-			u.groups = strings.Fields(v)
-		case "ExecStart":
-			u.exec = strings.Fields(v)
-		case "UMask":
-			u.umask = v
-		case "LoadCredential":
-			id, file, _ := strings.Cut(v, ":")
-			u.creds[id] = file
-		}
+	u := unit{user: last("User"), group: last("Group"), umask: last("UMask"), groups: strings.Fields(last("SupplementaryGroups")),
+		exec: strings.Fields(last("ExecStart")), creds: map[string]string{}}
+	for _, c := range set["LoadCredential"] {
+		id, file, _ := strings.Cut(c, ":")
+		u.creds[id] = file
 	}
 	return u
 }

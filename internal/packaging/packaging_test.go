@@ -176,12 +176,7 @@ func TestUnitsAreHardened(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			set := map[string][]string{}
-			for _, ln := range strings.Split(string(b), "\n") {
-				if k, v, ok := strings.Cut(ln, "="); ok && !strings.HasPrefix(ln, "#") {
-					set[k] = append(set[k], v)
-				}
-			}
+			set := unitSettings(t, c.unit)
 			want := map[string]string{"User": "recpolicy", "ProtectSystem": "strict", "NoNewPrivileges": "yes", "PrivateTmp": "yes",
 				"ProtectHome": "yes", "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6", "CapabilityBoundingSet": c.caps,
 				"ExecStart": c.exec}
@@ -215,4 +210,21 @@ func TestUnitsAreHardened(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unitSettings reads a unit file of systemd/: each setting's values, in
+// order (comments left out).
+func unitSettings(t *testing.T, name string) map[string][]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("systemd", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := map[string][]string{}
+	for _, ln := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(ln, "="); ok && !strings.HasPrefix(ln, "#") {
+			set[k] = append(set[k], v)
+		}
+	}
+	return set
 }

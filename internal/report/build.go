@@ -274,8 +274,9 @@ func Build(m *store.Month, o Options) (*Report, error) {
 		}
 	}
 	endedInGreeting := map[string]bool{}
+	trunks := o.Rules.Trunks()
 	for _, l := range legs {
-		if l.DestChannel == "" && l.Disposition == "ANSWERED" && !reached[l.LinkedID] && slices.Contains(o.Rules.Trunks(), rules.EndpointOf(l.Channel)) {
+		if l.DestChannel == "" && l.Disposition == "ANSWERED" && !reached[l.LinkedID] && slices.Contains(trunks, rules.EndpointOf(l.Channel)) {
 			endedInGreeting[l.LinkedID] = true
 		}
 	}
