@@ -46,6 +46,7 @@ const (
 	RoleAdministrator = "administrator"
 	RoleDirector      = "director"
 	RoleReviewer      = "reviewer" // the Greffe's reviewer of written requests
+	RoleTrainer       = "trainer"  // prepares de-identified training copies
 	RoleNone          = "none"
 )
 
@@ -76,7 +77,7 @@ func (s *Store) LogAccess(ctx context.Context, e AccessEntry) (int64, error) {
 		return 0, errors.New("log access: login and action are required")
 	}
 	switch e.Role {
-	case RoleAdministrator, RoleDirector, RoleReviewer, RoleNone:
+	case RoleAdministrator, RoleDirector, RoleReviewer, RoleTrainer, RoleNone:
 	default:
 		return 0, fmt.Errorf("log access: role %q is unknown", e.Role)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/archive/internal/files"
 	"github.com/villedemercier/recpolicy/internal/redact"
 	wavfile "github.com/villedemercier/recpolicy/internal/wav"
@@ -58,27 +59,9 @@ func (s *Store) ExportRedacted(ctx context.Context, req RedactedRequest) (Redact
 		return fail(err)
 	}
 	src := req.Source
-	pcm, err := readPCM(src.Path)
+	masked, done, err := req.render()
 	if err != nil {
 		return fail(err)
-	}
-	if req.Drop != nil && (pcm.Channels != 2 || *req.Drop < 0 || *req.Drop > 1) {
-		return fail(fmt.Errorf("channel %d cannot be dropped from a %d-channel recording", *req.Drop, pcm.Channels))
-	}
-	masks := req.Masks
-	if pcm.Channels == 1 {
-		// A mono recording mixes both parties: every mask covers it.
-		masks = make([]redact.Mask, len(req.Masks))
-		for i, m := range req.Masks {
-			masks[i] = redact.Mask{Segment: m.Segment, Channels: []int{0}}
-		}
-	}
-	masked, done, err := redact.Apply(pcm, masks, req.Fill)
-	if err != nil {
-		return fail(err)
-	}
-	if req.Drop != nil {
-		masked = keepChannel(masked, 1-*req.Drop)
 	}
 	rc.TrainingCopy, rc.Masks = tc, done
 	if req.DryRun {
@@ -116,6 +99,90 @@ VALUES ($1, $2, $3, $4, $5, true, $6)`, tc.ID, src.ID, string(masksJSON), fill, 
 	}
 	rc.TrainingCopy = tc
 	return rc, nil
+}
+
+// render reads the source's audio and applies the request's masks and
+// dropped channel; it returns the result and the intervals masked.
+func (req RedactedRequest) render() (redact.PCM, []redact.Mask, error) {
+	pcm, err := readPCM(req.Source.Path)
+	if err != nil {
+		return pcm, nil, err
+	}
+	if req.Drop != nil && (pcm.Channels != 2 || *req.Drop < 0 || *req.Drop > 1) {
+		return pcm, nil, fmt.Errorf("channel %d cannot be dropped from a %d-channel recording", *req.Drop, pcm.Channels)
+	}
+	masks := req.Masks
+	if pcm.Channels == 1 {
+		// A mono recording mixes both parties: every mask covers it.
+		masks = make([]redact.Mask, len(req.Masks))
+		for i, m := range req.Masks {
+			masks[i] = redact.Mask{Segment: m.Segment, Channels: []int{0}}
+		}
+	}
+	masked, done, err := redact.Apply(pcm, masks, req.Fill)
+	if err != nil {
+		return pcm, nil, err
+	}
+	if req.Drop != nil {
+		masked = keepChannel(masked, 1-*req.Drop)
+	}
+	return masked, done, nil
+}
+
+// PreviewRedacted writes to w what ExportRedacted would file for req (the
+// source checked against its checksum first), and keeps nothing: the
+// operator hears the masks before producing the copy. It returns the
+// intervals masked.
+func PreviewRedacted(req RedactedRequest, w io.Writer) ([]redact.Mask, error) {
+	if err := files.Check(req.ArchiveDir, req.Source.Path, req.Source.SHA256, req.Source.Size); err != nil {
+		return nil, fmt.Errorf("preview redacted copy of recording %d: %w", req.Source.ID, err)
+	}
+	masked, done, err := req.render()
+	if err != nil {
+		return nil, fmt.Errorf("preview redacted copy of recording %d: %w", req.Source.ID, err)
+	}
+	if err := writePCM(masked, w); err != nil {
+		return nil, fmt.Errorf("preview redacted copy of recording %d: %w", req.Source.ID, err)
+	}
+	return done, nil
+}
+
+// Analysis is what helps an operator redact a recording without a speech
+// model: its length and channels, its turns of speech per channel, and the
+// in-band DTMF digits heard on the citizen's side (the mix, on a mono
+// recording), proposed for masking.
+type Analysis struct {
+	Duration time.Duration
+	Channels int
+	// Turns[c] are channel c's turns: 0 the extension's phone, 1 what it
+	// hears (the citizen) on a two-channel recording.
+	Turns  [][]redact.Segment
+	Digits []redact.Digit
+}
+
+// Analyse reads a recording (checked against its checksum first) and
+// finds its turns and DTMF digits.
+func Analyse(archiveDir string, src archive.StoredRecording) (Analysis, error) {
+	var a Analysis
+	if err := files.Check(archiveDir, src.Path, src.SHA256, src.Size); err != nil {
+		return a, fmt.Errorf("analyse recording %d: %w", src.ID, err)
+	}
+	pcm, err := readPCM(src.Path)
+	if err != nil {
+		return a, fmt.Errorf("analyse recording %d: %w", src.ID, err)
+	}
+	a.Duration, a.Channels = pcm.Duration(), pcm.Channels
+	for c := 0; c < pcm.Channels; c++ {
+		t, err := redact.Turns(pcm, c)
+		if err != nil {
+			return a, fmt.Errorf("analyse recording %d: %w", src.ID, err)
+		}
+		a.Turns = append(a.Turns, t)
+	}
+	if a.Digits, err = redact.DTMF(pcm, pcm.Channels-1); err != nil {
+		return a, fmt.Errorf("analyse recording %d: %w", src.ID, err)
+	}
+	return a, nil
 }
 
 // logMasks is the masks as the log keeps them, in seconds.

@@ -68,7 +68,7 @@ func runConsole(ctx context.Context, args []string, _, stderr io.Writer) int {
 			}
 		}
 		dir, err := auth.NewLDAP(auth.LDAPConfig{URL: l.URL, StartTLS: l.StartTLS, CAFile: l.CAFile, BindDN: l.BindDN, BindPassword: pw,
-			BaseDN: l.BaseDN, UserFilter: l.UserFilter, GroupFilter: l.GroupFilter, AdminGroup: l.AdminGroup, ReviewerGroup: l.ReviewerGroup}, policy)
+			BaseDN: l.BaseDN, UserFilter: l.UserFilter, GroupFilter: l.GroupFilter, AdminGroup: l.AdminGroup, ReviewerGroup: l.ReviewerGroup, TrainerGroup: l.TrainerGroup}, policy)
 		if err != nil {
 			return exitCode(stderr, name, fmt.Errorf("console.ldap: %w", err))
 		}

@@ -127,7 +127,7 @@ func (g *Guard) Authorize(ctx context.Context, action, object string, adminOnly 
 		return g.refuse(ctx, action, object, "", nil, g.v.Denied("no access to recordings or call records"))
 	case g.v.Role == RoleReviewer:
 		return g.refuse(ctx, action, object, "", nil, g.v.Denied(action+" is not for a Greffe reviewer"))
-	case g.v.Role != RoleAdministrator && g.v.Role != RoleDirector:
+	case g.v.Role != RoleAdministrator && g.v.Role != RoleDirector && g.v.Role != RoleTrainer:
 		return g.refuse(ctx, action, object, "", nil, g.v.Denied("unknown role "+strconv.Quote(g.v.Role)))
 	case adminOnly && !g.v.Admin():
 		return g.refuse(ctx, action, object, "", nil, g.v.Denied(action+" is for the administrators of the recording system"))
@@ -157,6 +157,8 @@ func roleWords(v Viewer) string {
 	switch {
 	case v.Role == RoleDirector:
 		return "a director"
+	case v.Role == RoleTrainer:
+		return "a trainer"
 	case v.Reviewer:
 		return "a Greffe reviewer"
 	}

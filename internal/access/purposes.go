@@ -19,6 +19,9 @@ type Purpose struct {
 	Request bool `json:"request"`
 	// AdminOnly: only the IT department (administrators) may use it.
 	AdminOnly bool `json:"admin_only"`
+	// Training: preparing a de-identified training copy, for the
+	// administrators and the trainers (and the only purpose of a trainer).
+	Training bool `json:"training"`
 }
 
 // purposes is the policy's list, in the console's order.
@@ -27,8 +30,11 @@ var purposes = []Purpose{
 	{Code: "rh", Label: "Service à la clientèle : gestion des ressources humaines"},
 	{Code: "statistiques", Label: "Service à la clientèle : tenue de statistiques"},
 	{Code: "plainte", Label: "Gestion d'une plainte ou d'un litige (demande écrite accordée)", Request: true, AdminOnly: true},
-	{Code: "formation", Label: "Formation (préparation d'une copie dépersonnalisée)", AdminOnly: true},
+	{Code: PurposeTraining, Label: "Formation (préparation d'une copie dépersonnalisée)", Training: true},
 }
+
+// PurposeTraining is the code of the training purpose.
+const PurposeTraining = "formation"
 
 // Purposes returns the purposes the policy allows.
 func Purposes() []Purpose { return append([]Purpose(nil), purposes...) }
@@ -37,11 +43,26 @@ func Purposes() []Purpose { return append([]Purpose(nil), purposes...) }
 func PurposesFor(v Viewer) []Purpose {
 	var out []Purpose
 	for _, p := range purposes {
-		if !p.AdminOnly || v.Admin() {
+		if v.MayState(p) {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// MayState tells whether v may hear a recording for p: an administrator
+// for any; a trainer for training only; a director for those neither the
+// IT department's nor training.
+func (v Viewer) MayState(p Purpose) bool {
+	switch {
+	case v.Admin():
+		return true
+	case v.Role == RoleTrainer:
+		return p.Training
+	case v.Role == RoleDirector:
+		return !p.AdminOnly && !p.Training
+	}
+	return false
 }
 
 // LookupPurpose returns the purpose with code.
@@ -78,8 +99,12 @@ func (g *Guard) Listen(ctx context.Context, action, ref, code string, requestID 
 	switch {
 	case !ok:
 		return refuse(fmt.Sprintf("purpose %q is not one the policy allows (customer service, human-resources management, statistics, a complaint or litigation): never curiosity", code))
-	case p.AdminOnly && !g.v.Admin():
+	case !g.v.MayState(p) && p.AdminOnly:
 		return refuse(fmt.Sprintf("the purpose %q is the IT department's", p.Label))
+	case !g.v.MayState(p) && p.Training:
+		return refuse(fmt.Sprintf("the purpose %q is for the administrators and the trainers", p.Label))
+	case !g.v.MayState(p):
+		return refuse(fmt.Sprintf("the purpose %q is not yours: a trainer hears recordings for training only", p.Label))
 	case p.Request && requestID == nil:
 		return refuse(fmt.Sprintf("the purpose %q needs the number of the granted written request", p.Label))
 	case !p.Request && requestID != nil:

@@ -13,6 +13,7 @@ const (
 	RoleAdministrator = register.RoleAdministrator // the IT director and the admins of the daemon config
 	RoleDirector      = register.RoleDirector      // a department's director_user in the rules
 	RoleReviewer      = register.RoleReviewer      // a Greffe reviewer of written requests: reads the register
+	RoleTrainer       = register.RoleTrainer       // prepares de-identified training copies
 	RoleNone          = register.RoleNone          // anyone else: no access
 )
 
@@ -20,6 +21,7 @@ const (
 type Rights struct {
 	Administrators  []string // access.administrators
 	GreffeReviewers []string // access.greffe_reviewers
+	Trainers        []string // access.trainers
 }
 
 // Viewer is an identity with its rights.
@@ -29,7 +31,9 @@ type Viewer struct {
 	Departments []string // a director's departments
 	Extensions  []string // a director's extensions (confidential ones excluded)
 	Endpoints   []string // their PJSIP endpoints, in the same order
-	// Hidden is the directors' confidentiality filter (fails closed).
+	// Hidden is the confidentiality filter of the rules' confidential
+	// extensions (fails closed): a director's and a trainer's lists never
+	// show those calls, and no one takes a training copy of one.
 	Hidden query.Confidential
 	// Reviewer: a Greffe reviewer of written requests (a director may be
 	// one too); reads the register.
@@ -42,20 +46,46 @@ func (v Viewer) Admin() bool { return v.Role == RoleAdministrator }
 // Resolve gives id its rights: an administrator (rights.Administrators,
 // the daemon config's access.administrators) sees everything; a director
 // (the director_user of departments of r) the extensions of those
-// departments, never a call of a confidential extension; a Greffe reviewer
-// (rights.GreffeReviewers) reads the register of written requests, and
-// nothing else unless also a director; anyone else nothing. It is a pure
-// function.
+// departments, never a call of a confidential extension; a trainer
+// (rights.Trainers) the extensions not bound by confidentiality, for
+// training copies only; a Greffe reviewer (rights.GreffeReviewers) reads
+// the register of written requests, and nothing else unless also a
+// director; anyone else nothing. It is a pure function.
 func Resolve(id Identity, rights Rights, r *rules.Rules) Viewer {
 	v := Viewer{Identity: id, Role: RoleNone}
+	if r != nil {
+		v.Hidden.Directors = true
+		for _, e := range r.Extensions() {
+			if e.Confidential {
+				v.Hidden.Numbers = append(v.Hidden.Numbers, e.Number)
+				v.Hidden.Endpoints = append(v.Hidden.Endpoints, e.Endpoint)
+			}
+		}
+	}
 	if slices.Contains(rights.Administrators, id.Login) {
 		v.Role = RoleAdministrator
 		return v
 	}
-	if slices.Contains(rights.GreffeReviewers, id.Login) && id.Login != "" {
+	if id.Login == "" {
+		return v
+	}
+	if slices.Contains(rights.GreffeReviewers, id.Login) {
 		v.Role, v.Reviewer = RoleReviewer, true
 	}
 	if r == nil {
+		return v
+	}
+	if slices.Contains(rights.Trainers, id.Login) {
+		// A trainer's scope is every extension not bound by
+		// confidentiality; a trainer who also directs a department stays a
+		// trainer (the wider of the two scopes, for training only).
+		v.Role = RoleTrainer
+		for _, e := range r.Extensions() {
+			if !e.Confidential {
+				v.Extensions = append(v.Extensions, e.Number)
+				v.Endpoints = append(v.Endpoints, e.Endpoint)
+			}
+		}
 		return v
 	}
 	for _, d := range r.Departments() {
@@ -67,7 +97,6 @@ func Resolve(id Identity, rights Rights, r *rules.Rules) Viewer {
 		return v
 	}
 	v.Role = RoleDirector // a director who reviews for the Greffe keeps Reviewer
-	v.Hidden.Directors = true
 	for _, n := range r.DirectorExtensions(id.Login) {
 		ep := n
 		if e, ok := r.Extension(n); ok {
@@ -75,12 +104,6 @@ func Resolve(id Identity, rights Rights, r *rules.Rules) Viewer {
 		}
 		v.Extensions = append(v.Extensions, n)
 		v.Endpoints = append(v.Endpoints, ep)
-	}
-	for _, e := range r.Extensions() {
-		if e.Confidential {
-			v.Hidden.Numbers = append(v.Hidden.Numbers, e.Number)
-			v.Hidden.Endpoints = append(v.Hidden.Endpoints, e.Endpoint)
-		}
 	}
 	return v
 }
@@ -94,6 +117,8 @@ func (v Viewer) Denied(reason string) error {
 		hint = "only the administrators of the daemon config (access.administrators) and the directors named in the rules file (director_user) have access; ask the IT director"
 	case RoleDirector:
 		hint = "a director sees the extensions of their own department, never those of staff bound by professional confidentiality; other access goes through a written request (recpolicy requests)"
+	case RoleTrainer:
+		hint = "a trainer opens recordings of extensions not bound by professional confidentiality, to prepare training copies; nothing else"
 	case RoleReviewer:
 		hint = "a Greffe reviewer reads the register of written requests (recpolicy requests list, show); recordings are handed over by the IT department for a granted request"
 	}

@@ -31,6 +31,8 @@ type LDAPConfig struct {
 	// AdminGroup and ReviewerGroup are group DNs whose members are
 	// administrators and Greffe reviewers; empty: none from the directory.
 	AdminGroup, ReviewerGroup string
+	// TrainerGroup is the group DN whose members prepare training copies.
+	TrainerGroup string
 	// GroupFilter tells whether the person (%s: their DN, escaped) is a
 	// member of the group searched at its DN. Default
 	// (|(member=%s)(uniqueMember=%s)); Active Directory, nested groups:
@@ -144,7 +146,7 @@ func (l *LDAP) Authenticate(ctx context.Context, client, login, password string)
 			return o, fmt.Errorf("log in through the directory: bind as the search account again: %w", err)
 		}
 	}
-	for _, g := range []struct{ dn, role string }{{l.cfg.AdminGroup, RoleAdministrator}, {l.cfg.ReviewerGroup, RoleReviewer}} {
+	for _, g := range []struct{ dn, role string }{{l.cfg.AdminGroup, RoleAdministrator}, {l.cfg.ReviewerGroup, RoleReviewer}, {l.cfg.TrainerGroup, RoleTrainer}} {
 		if g.dn == "" {
 			continue
 		}

@@ -97,6 +97,7 @@ type Outcome struct {
 const (
 	RoleAdministrator = "administrator"
 	RoleReviewer      = "reviewer"
+	RoleTrainer       = "trainer"
 )
 
 // Authenticate checks login and password for a client (its address).

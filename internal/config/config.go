@@ -255,6 +255,10 @@ type Access struct {
 	// written requests are decided: they read the register; a decision
 	// names one of them.
 	GreffeReviewers []string `yaml:"greffe_reviewers"`
+	// Trainers are the logins of those who prepare de-identified training
+	// copies in the console: they open recordings of extensions not bound
+	// by professional confidentiality, for training only.
+	Trainers []string `yaml:"trainers"`
 }
 
 // Duration is a time.Duration written as "5s" in YAML.

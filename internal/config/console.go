@@ -41,6 +41,7 @@ type LDAP struct {
 	GroupFilter   string `yaml:"group_filter"`   // default (|(member=%s)(uniqueMember=%s))
 	AdminGroup    string `yaml:"admin_group"`    // DN: its members are administrators
 	ReviewerGroup string `yaml:"reviewer_group"` // DN: its members are Greffe reviewers
+	TrainerGroup  string `yaml:"trainer_group"`  // DN: its members prepare training copies
 }
 
 // TLS tells whether the console serves HTTPS.

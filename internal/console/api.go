@@ -323,7 +323,7 @@ func (s *Server) showRecording(v *visitor, r *http.Request) (any, error) {
 		holds = append(holds, j)
 	}
 	return map[string]any{"recording": toJSON(rec, s.rules()), "legs": legs, "keep_until": keepUntil, "held": held, "holds": holds,
-		"purposes": access.PurposesFor(v.viewer()), "may_download": v.viewer().MayDownload()}, nil
+		"purposes": access.PurposesFor(v.viewer()), "may_download": v.viewer().MayDownload(), "may_train": v.viewer().MayTrain()}, nil
 }
 
 // holdJSON is a hold as a recording's page shows it; the case, reason and
@@ -368,7 +368,7 @@ func (s *Server) listen(v *visitor, r *http.Request) (any, error) {
 		// The guard decided and logged; the words only differ: a purpose
 		// refused is said, a recording refused answers as one missing.
 		if p, ok := access.LookupPurpose(body.Purpose); errors.Is(err, access.ErrAccessDenied) &&
-			(!ok || (p.AdminOnly && !v.viewer().Admin()) || (p.Request && body.Request == nil)) {
+			(!ok || !v.viewer().MayState(p) || (p.Request && body.Request == nil)) {
 			return nil, &apiError{http.StatusForbidden, "Cette finalité ne vous est pas permise par la politique (jamais la curiosité) ; une plainte ou un litige passe par une demande écrite accordée."}
 		}
 		return nil, hideRefusal(err)

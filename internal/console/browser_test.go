@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -408,4 +409,128 @@ func TestBrowserRetentionAndTamperedLog(t *testing.T) {
 	if err := chromedp.Do(ctx, shot(t, "journal-rompu")); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestBrowserTraining: in Chromium, a trainer goes from the recording's
+// page to its training page, opens it (purpose logged), finds the DTMF key
+// proposed, plays the call through at double speed until the console
+// counts every second heard, marks an interval with the keyboard (M twice),
+// replays it (R), switches its channel (C) and back, previews the copy,
+// confirms and produces it; the copy masks the citizen's channel there and
+// nowhere else.
+func TestBrowserTraining(t *testing.T) {
+	f := newFixture(t)
+	id := f.addStereo(t)
+	ctx := browser(t)
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(fmt.Sprintf("%s/enregistrements/%d", f.srv.URL, id)),
+		chromedp.WaitVisible(css(`#identifiant`)),
+		chromedp.SendKeys(css(`#identifiant`), "formateur"),
+		chromedp.SendKeys(css(`#mot_de_passe`), password),
+		chromedp.Submit(css(`#mot_de_passe`)),
+		chromedp.WaitVisible(css(`#results`)),
+		chromedp.Navigate(fmt.Sprintf("%s/enregistrements/%d", f.srv.URL, id)),
+		chromedp.WaitVisible(css(`#train`)),
+		chromedp.Click(css(`#train`)),
+		chromedp.WaitVisible(css(`#open`)),
+		chromedp.Click(css(`#open`)),
+		chromedp.WaitVisible(css(`#editor`)),
+	)
+	if err != nil {
+		t.Fatalf("open for training: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector("#masks").textContent.includes("touche 5") || null`,
+		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the DTMF key proposed: %v", err)
+	}
+	// Play it all at double speed.
+	err = chromedp.Do(ctx,
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById("speed"); s.value = "2"; s.dispatchEvent(new Event("change")); })()`),
+		chromedp.Click(css(`#play`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("coverage").textContent.includes("Tout l'appel") || null`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		cov, _ := chromedp.Run(ctx, chromedp.Text(css(`#coverage`)))
+		t.Fatalf("every second heard: %v (%q)", err, cov)
+	}
+	if disabled, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("confirm").disabled`)); disabled {
+		t.Fatal("the confirmation stays disabled once the call was heard")
+	}
+	// Mark 1.2–2.0 s with the keyboard, replay it, switch its channel.
+	seek := func(s float64) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const a = document.getElementById("audio"); a.pause(); a.currentTime = %g; })()`, s))
+	}
+	err = chromedp.Do(ctx,
+		seek(1.2), chromedp.Sleep(200*time.Millisecond), chromedp.KeyEvent("m"),
+		seek(2.0), chromedp.Sleep(200*time.Millisecond), chromedp.KeyEvent("m"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Poll[int](`(() => { const n = document.querySelectorAll("#masks tbody tr").length; return n === 2 ? n : null })()`,
+		chromedp.WithPollingTimeout(5*time.Second)))
+	if err != nil || rows != 2 {
+		txt, _ := chromedp.Run(ctx, chromedp.Text(css(`#masks`)))
+		t.Fatalf("the marked interval: %d rows, %v (%q)", rows, err, txt)
+	}
+	err = chromedp.Do(ctx, chromedp.KeyEvent("r"))
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const a = document.getElementById("audio"); return (!a.paused && a.currentTime >= 1.2 && a.currentTime <= 2.1) || null })()`,
+			chromedp.WithPollingTimeout(5*time.Second)))
+	}
+	if err != nil {
+		t.Fatalf("R replays the interval: %v", err)
+	}
+	channel := `document.querySelector("#masks tr.selected select").value`
+	err = chromedp.Do(ctx, chromedp.KeyEvent("c"))
+	both, _ := chromedp.Run(ctx, chromedp.Evaluate[string](channel))
+	err2 := chromedp.Do(ctx, chromedp.KeyEvent("c"))
+	citizen, _ := chromedp.Run(ctx, chromedp.Evaluate[string](channel))
+	if err != nil || err2 != nil || both != "both" || citizen != "citizen" {
+		t.Errorf("C switches the channel: %q then %q (%v %v)", both, citizen, err, err2)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(css(`#preview-button`)),
+		chromedp.WaitVisible(css(`#preview`)),
+		shot(t, "formation"),
+		chromedp.Click(css(`#confirm`)),
+		chromedp.Click(css(`#produce`)),
+	)
+	if err != nil {
+		t.Fatalf("preview and produce: %v", err)
+	}
+	result, err := chromedp.Run(ctx, chromedp.Poll[string](`(() => { const t = document.getElementById("result").textContent; return t || null })()`,
+		chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil || !strings.Contains(result, "Copie produite : formation-") {
+		t.Fatalf("the copy: %q %v", result, err)
+	}
+	if err := chromedp.Do(ctx, shot(t, "formation-copie")); err != nil {
+		t.Error(err)
+	}
+	rs := f.redactions(t)
+	if len(rs) != 1 || len(rs[0].masks) != 2 || rs[0].by != "formateur" {
+		t.Fatalf("the redaction log: %+v", rs)
+	}
+	var spans [][2]float64
+	marked := false
+	for _, m := range rs[0].masks {
+		spans = append(spans, [2]float64{m.Start, m.End})
+		marked = marked || (math.Abs(m.Start-0.95) < 0.1 && math.Abs(m.End-2.25) < 0.1 && len(m.Channels) == 1 && m.Channels[0] == 1)
+	}
+	if !marked {
+		t.Errorf("no mask 1.2–2.0 s (padded 0.95–2.25) on the citizen's channel: %+v", rs[0].masks)
+	}
+	data, err := os.ReadFile(rs[0].path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The marked interval first: checkRedacted looks for the tone there.
+	if spans[0][0] > 2 {
+		spans[0], spans[1] = spans[1], spans[0]
+	}
+	checkRedacted(t, f.wavs["stereo"], data, spans)
 }

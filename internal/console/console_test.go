@@ -37,6 +37,9 @@ import (
 // each kind that matters to a director of communications-ti (jtremblay).
 type fixture struct {
 	srv       *httptest.Server
+	console   *Server
+	cfg       *config.Config
+	rules     *rules.Rules
 	archive   string
 	keyFile   string
 	rulesFile string
@@ -80,8 +83,8 @@ func newFixture(t testing.TB) *fixture {
 	if _, err := transmit.GenerateKey(keyFile); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{Archive: config.Archive{Dir: filepath.Join(dir, "archive"), SigningKey: keyFile},
-		Access: config.Access{Administrators: []string{"mlaroche"}, GreffeReviewers: []string{"mgreffe"}}}
+	cfg := &config.Config{Archive: config.Archive{Dir: filepath.Join(dir, "archive"), SigningKey: keyFile, TrainingDir: filepath.Join(dir, "training")},
+		Access: config.Access{Administrators: []string{"mlaroche"}, GreffeReviewers: []string{"mgreffe"}, Trainers: []string{"formateur"}}}
 	cfg.Console = config.Console{SessionIdle: config.Duration(30 * time.Minute), SessionMax: config.Duration(10 * time.Hour), LockAfter: 5, LockFor: config.Duration(15 * time.Minute)}
 
 	f := &fixture{st: st, archive: cfg.Archive.Dir, keyFile: keyFile, rulesFile: rulesFile, ids: map[string]int64{}, wavs: map[string][]byte{}}
@@ -145,7 +148,7 @@ func newFixture(t testing.TB) *fixture {
 	rows.Close()
 	acc := accounts.NewStore(st)
 	h, _ := auth.HashPassword(password)
-	for _, l := range []string{"jtremblay", "mlaroche", "visiteur", "mgreffe"} {
+	for _, l := range []string{"jtremblay", "mlaroche", "visiteur", "mgreffe", "formateur"} {
 		if err := acc.AddUser(t.Context(), l, "", h); err != nil {
 			t.Fatal(err)
 		}
@@ -167,6 +170,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.console, f.cfg, f.rules = s, cfg, r
 	f.srv = httptest.NewTLSServer(s.Handler())
 	t.Cleanup(f.srv.Close)
 	return f

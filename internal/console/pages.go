@@ -19,6 +19,22 @@ func (s *Server) page(name string) http.HandlerFunc {
 	}
 }
 
+// trainingPage serves the redaction page to those who prepare training
+// copies; anyone else gets the not-found page.
+func (s *Server) trainingPage(w http.ResponseWriter, r *http.Request) {
+	v := s.visitorOf(r)
+	if v == nil {
+		http.Redirect(w, r, "/connexion", http.StatusSeeOther)
+		return
+	}
+	if !v.viewer().MayTrain() {
+		s.notFound(w, r)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.render(w, http.StatusOK, "training.html", s.pageData(v, r))
+}
+
 // notFound is every unknown address's page.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusNotFound, "notfound.html", nil)

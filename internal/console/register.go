@@ -169,7 +169,7 @@ func (s *Server) pageData(v *visitor, r *http.Request) map[string]any {
 	vw := v.viewer()
 	_, reg := vw.RegisterSide()
 	return map[string]any{"Login": vw.Login, "Role": vw.Role, "Register": reg, "Nonce": nonceOf(r), "Admin": vw.Admin(),
-		"Records": vw.Role == access.RoleAdministrator || vw.Role == access.RoleDirector}
+		"Records": vw.Role == access.RoleAdministrator || vw.Role == access.RoleDirector || vw.Role == access.RoleTrainer}
 }
 
 // exportRegister answers GET /api/requests.csv: the register as CSV (UTF-8,

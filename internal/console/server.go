@@ -60,6 +60,7 @@ type Server struct {
 	pages     *template.Template
 	static    http.Handler
 	tickets   *tickets
+	trainings *trainings
 	packages  *packages
 	// signingKey signs transmission packages (archive.signing_key); nil
 	// when the config names none.
@@ -89,7 +90,7 @@ func New(o Options) (*Server, error) {
 		cfg: o.Config, store: o.Store, guards: access.NewArchive(o.Store), accounts: accounts.NewStore(o.Store), register: register.NewStore(o.Store),
 		retention: retention.NewStore(o.Store),
 		rules:     o.Rules, auth: o.Auth, log: o.Log, pages: pages,
-		static: http.StripPrefix("/static/", http.FileServerFS(static)), tickets: newTickets(),
+		static: http.StripPrefix("/static/", http.FileServerFS(static)), tickets: newTickets(), trainings: newTrainings(),
 		packages: newPackages(), signingKey: key,
 	}, nil
 }
@@ -118,6 +119,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/recordings/{id}", s.api(s.showRecording))
 	mux.HandleFunc("POST /api/recordings/{id}/ecoute", s.api(s.listen))
 	mux.HandleFunc("GET /api/recordings/{id}/audio", s.audio)
+	mux.HandleFunc("GET /formation/{id}", s.trainingPage)
+	mux.HandleFunc("POST /api/recordings/{id}/formation", s.api(s.openTraining))
+	mux.HandleFunc("POST /api/formation/{tid}/ecoute", s.api(s.heard))
+	mux.HandleFunc("POST /api/formation/{tid}/apercu", s.preview)
+	mux.HandleFunc("POST /api/formation/{tid}/copie", s.api(s.produce))
 	mux.HandleFunc("GET /registre", s.registerPage("register.html"))
 	mux.HandleFunc("GET /registre/{id}", s.registerPage("request.html"))
 	mux.HandleFunc("GET /api/requests", s.api(s.listRequests))
@@ -244,6 +250,7 @@ func (s *Server) prune(ctx context.Context) {
 			}
 			cancel()
 			s.tickets.prune(time.Now())
+			s.trainings.prune(time.Now())
 			s.packages.prune(time.Now())
 		}
 	}

@@ -45,7 +45,7 @@ func hashToken(token string) string {
 
 // rights are who holds which role, from the daemon config.
 func (s *Server) rights() access.Rights {
-	return access.Rights{Administrators: s.cfg.Access.Administrators, GreffeReviewers: s.cfg.Access.GreffeReviewers}
+	return access.Rights{Administrators: s.cfg.Access.Administrators, GreffeReviewers: s.cfg.Access.GreffeReviewers, Trainers: s.cfg.Access.Trainers}
 }
 
 // guardFor returns the guard of login, with the roles the directory's
@@ -57,6 +57,9 @@ func (s *Server) guardFor(login string, roles []string) *access.Guard {
 	}
 	if slices.Contains(roles, auth.RoleReviewer) {
 		rights.GreffeReviewers = append(slices.Clone(rights.GreffeReviewers), login)
+	}
+	if slices.Contains(roles, auth.RoleTrainer) {
+		rights.Trainers = append(slices.Clone(rights.Trainers), login)
 	}
 	v := access.Resolve(access.Identity{Login: login}, rights, s.rules())
 	return access.NewGuard(s.guards, v, "every access is logged first; is the database up and its schema migrated?")
@@ -156,6 +159,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			s.log.Warn().Err(err).Msg("console: session not ended")
 		}
 		s.tickets.endSession(hashToken(c.Value))
+		s.trainings.endSession(hashToken(c.Value))
 	}
 	s.setCookie(w, "", -1)
 	http.Redirect(w, r, "/connexion", http.StatusSeeOther)

@@ -150,6 +150,11 @@ async function recordingPage() {
     li.textContent = "Aucune retenue.";
     holds.appendChild(li);
   }
+  if (body.may_train) {
+    const a = document.getElementById("train");
+    a.href = "/formation/" + encodeURIComponent(id);
+    a.hidden = false;
+  }
   const section = document.getElementById("listen");
   const select = document.getElementById("purpose");
   const reqLabel = document.getElementById("request-label");
@@ -514,6 +519,268 @@ async function retentionPage() {
   loadHolds();
 }
 
+const fmtSec = (x) => x.toFixed(2).replace(".", ",") + " s";
+
+// trainingPage: a recording opened for training (purpose logged by the
+// server), its two channels drawn apart, intervals marked on the waveform
+// (drag, or M twice) to be masked on the citizen's channel or both, DTMF
+// digits proposed, turns stepped with N and P; what is played is reported
+// every second, and the copy can only be produced once the server counts
+// every second heard and the operator confirms.
+async function trainingPage() {
+  const id = location.pathname.split("/").pop();
+  const status = document.getElementById("status");
+  document.getElementById("back").href = "/enregistrements/" + encodeURIComponent(id);
+  const openButton = document.getElementById("open");
+  openButton.addEventListener("click", async () => {
+    let res;
+    try {
+      res = await api("/api/recordings/" + encodeURIComponent(id) + "/formation", {
+        method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: "{}",
+      });
+    } catch (e) {
+      status.textContent = e.message;
+      return;
+    }
+    document.getElementById("opening").hidden = true;
+    document.getElementById("editor").hidden = false;
+    status.textContent = "Finalité « Formation » journalisée. Enregistrement du poste " + res.recording.extension + ", " + fmtDur(res.duration) + ".";
+    editor(res);
+  });
+
+  function editor(res) {
+    const stereo = res.channels === 2;
+    const base = "/api/formation/" + encodeURIComponent(res.training);
+    const audio = document.getElementById("audio");
+    const legend = document.getElementById("legend");
+    legend.textContent = stereo ? "En haut : la voix de l'employé (le poste). En bas : l'autre partie (le citoyen)." :
+      "Enregistrement mono : les deux voix sont mêlées ; chaque masque couvre les deux.";
+    document.getElementById("drop-label").hidden = !stereo;
+    document.getElementById("padding").textContent = "Chaque intervalle est élargi de " + fmtSec(res.padding) + " de part et d'autre.";
+    const regions = WaveSurfer.Regions.create();
+    const ws = WaveSurfer.create({
+      container: "#waveform", media: audio, url: res.audio, height: stereo ? 70 : 100, cspNonce: document.body.dataset.nonce,
+      waveColor: "#8aa9cc", progressColor: "#12436b", cursorColor: "#a01818", normalize: true, plugins: [regions],
+      splitChannels: stereo ? [{ waveColor: "#6d9b6d", progressColor: "#2f5f2f" }, { waveColor: "#8aa9cc", progressColor: "#12436b" }] : undefined,
+    });
+    const masks = new Map(); // region id -> {region, channel, origin}
+    let selected = null;
+    let markStart = null;
+    const tbody = document.querySelector("#masks tbody");
+    const colors = { citizen: "rgba(28, 93, 147, 0.25)", both: "rgba(160, 24, 24, 0.25)" };
+
+    function render() {
+      tbody.replaceChildren();
+      const rows = [...masks.values()].sort((a, b) => a.region.start - b.region.start);
+      for (const m of rows) {
+        const tr = document.createElement("tr");
+        if (m === selected) tr.className = "selected";
+        cell(tr, fmtSec(m.region.start));
+        cell(tr, fmtSec(m.region.end));
+        const td = cell(tr, "");
+        if (stereo) {
+          const sel = document.createElement("select");
+          for (const [v, l] of [["citizen", "le citoyen"], ["both", "les deux"]]) {
+            const o = document.createElement("option");
+            o.value = v;
+            o.textContent = l;
+            sel.appendChild(o);
+          }
+          sel.value = m.channel;
+          sel.addEventListener("change", () => { setChannel(m, sel.value); });
+          td.appendChild(sel);
+        } else {
+          td.textContent = "les deux (mono)";
+        }
+        cell(tr, m.origin);
+        const act = cell(tr, "");
+        const again = document.createElement("button");
+        again.type = "button";
+        again.textContent = "Réécouter";
+        again.addEventListener("click", () => { select(m); m.region.play(true); });
+        const del = document.createElement("button");
+        del.type = "button";
+        del.textContent = "Retirer";
+        del.addEventListener("click", () => { remove(m); });
+        act.append(again, " ", del);
+        tr.addEventListener("click", (ev) => { if (ev.target.tagName !== "SELECT") select(m); });
+        tbody.appendChild(tr);
+      }
+      if (!rows.length) {
+        const tr = document.createElement("tr");
+        cell(tr, "Aucun intervalle : glissez sur la forme d'onde, ou appuyez deux fois sur M.");
+        tbody.appendChild(tr);
+      }
+    }
+    function track(region, origin) {
+      const m = { region, channel: stereo ? "citizen" : "both", origin };
+      region.setOptions({ color: colors[m.channel] });
+      masks.set(region.id, m);
+      selected = m;
+      render();
+      return m;
+    }
+    function setChannel(m, ch) {
+      m.channel = ch;
+      m.region.setOptions({ color: colors[ch] });
+      render();
+    }
+    function select(m) { selected = m; render(); }
+    function remove(m) {
+      masks.delete(m.region.id);
+      m.region.remove();
+      if (selected === m) selected = null;
+      render();
+    }
+    regions.enableDragSelection({ color: colors.citizen });
+    regions.on("region-created", (region) => { if (!masks.has(region.id)) track(region, "marqué"); });
+    regions.on("region-updated", () => render());
+    regions.on("region-clicked", (region, ev) => { ev.stopPropagation(); const m = masks.get(region.id); if (m) select(m); });
+    ws.on("ready", () => {
+      for (const d of res.digits) {
+        const region = regions.addRegion({ start: d.start, end: d.end, content: "DTMF " + d.key });
+        if (!masks.has(region.id)) track(region, "touche " + d.key + " (proposée)");
+        else masks.get(region.id).origin = "touche " + d.key + " (proposée)";
+      }
+      selected = null;
+      render();
+      if (res.digits.length) status.textContent += " " + res.digits.length + " touche(s) DTMF trouvée(s) et proposée(s) au masquage.";
+    });
+    ws.on("error", (e) => { status.textContent = "Forme d'onde indisponible : " + e; });
+    render();
+
+    // Turns of speech, all channels, to step through.
+    const turns = [];
+    (res.turns || []).forEach((ts, c) => { for (const t of ts) turns.push({ start: t.start, end: t.end, channel: c }); });
+    turns.sort((a, b) => a.start - b.start);
+    const counts = (res.turns || []).map((ts) => ts.length);
+    document.getElementById("turns").textContent = stereo ? "Tours de parole : employé " + counts[0] + ", citoyen " + counts[1] + " (N / P pour passer de l'un à l'autre)." :
+      "Tours de parole : " + (counts[0] || 0) + " (N / P).";
+    function step(dir) {
+      const t = audio.currentTime;
+      const next = dir > 0 ? turns.find((x) => x.start > t + 0.05) : [...turns].reverse().find((x) => x.start < t - 0.5);
+      if (next) ws.setTime(next.start);
+    }
+    function mark() {
+      const t = audio.currentTime;
+      if (markStart === null) {
+        markStart = t;
+        status.textContent = "Début marqué à " + fmtSec(t) + " : M encore pour la fin.";
+        return;
+      }
+      const [a, b] = [Math.min(markStart, t), Math.max(markStart, t)];
+      markStart = null;
+      if (b - a < 0.05) {
+        status.textContent = "Intervalle vide : marquez un début et une fin distincts.";
+        return;
+      }
+      const region = regions.addRegion({ start: a, end: b });
+      if (!masks.has(region.id)) track(region, "marqué");
+      status.textContent = "Intervalle " + fmtSec(a) + " – " + fmtSec(b) + " ajouté.";
+    }
+    document.getElementById("play").addEventListener("click", () => ws.playPause());
+    document.getElementById("prev-turn").addEventListener("click", () => step(-1));
+    document.getElementById("next-turn").addEventListener("click", () => step(1));
+    document.getElementById("mark").addEventListener("click", mark);
+    document.getElementById("speed").addEventListener("change", (ev) => { audio.playbackRate = Number(ev.target.value); });
+    document.addEventListener("keydown", (ev) => {
+      const tag = ev.target.tagName;
+      if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      const k = ev.key.toLowerCase();
+      const handled = {
+        " ": () => ws.playPause(), "m": mark, "n": () => step(1), "p": () => step(-1),
+        "r": () => { if (selected) selected.region.play(true); },
+        "c": () => { if (selected && stereo) setChannel(selected, selected.channel === "citizen" ? "both" : "citizen"); },
+        "delete": () => { if (selected) remove(selected); }, "backspace": () => { if (selected) remove(selected); },
+        "arrowleft": () => ws.setTime(Math.max(0, audio.currentTime - 2)), "arrowright": () => ws.setTime(Math.min(res.duration, audio.currentTime + 2)),
+      }[k];
+      if (handled) {
+        ev.preventDefault();
+        handled();
+      }
+    });
+
+    // What was heard: contiguous playback between two time updates (a seek
+    // breaks it), sent every second; the server keeps the count.
+    const clock = document.getElementById("clock");
+    const bar = document.getElementById("heard-bar");
+    const coverage = document.getElementById("coverage");
+    const confirm = document.getElementById("confirm");
+    const produce = document.getElementById("produce");
+    let prev = null;
+    let pending = [];
+    let complete = false;
+    const note = (t) => {
+      if (prev !== null && t > prev && t - prev <= 1.5 * Math.max(1, audio.playbackRate)) pending.push([prev, t]);
+      prev = t;
+    };
+    audio.addEventListener("play", () => { prev = audio.currentTime; });
+    audio.addEventListener("timeupdate", () => {
+      clock.textContent = fmtSec(audio.currentTime) + " / " + fmtSec(res.duration);
+      if (!audio.paused) note(audio.currentTime);
+    });
+    audio.addEventListener("pause", () => { note(audio.currentTime); prev = null; });
+    audio.addEventListener("ended", () => { note(audio.duration || res.duration); prev = null; flush(); });
+    audio.addEventListener("seeking", () => { prev = null; });
+    audio.addEventListener("seeked", () => { prev = audio.paused ? null : audio.currentTime; });
+    async function flush() {
+      if (!pending.length) return;
+      const spans = pending;
+      pending = [];
+      try {
+        const cov = await api(base + "/ecoute", { method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: JSON.stringify({ spans }) });
+        bar.value = cov.duration ? cov.heard / cov.duration : 0;
+        complete = cov.complete;
+        coverage.textContent = complete ? "Tout l'appel a été écouté." :
+          "Écouté : " + fmtSec(cov.heard) + " sur " + fmtSec(cov.duration) + " ; reste : " + cov.missing.slice(0, 6).map(([a, b]) => fmtSec(a) + " – " + fmtSec(b)).join(", ") + (cov.missing.length > 6 ? "…" : "");
+        confirm.disabled = !complete;
+        produce.disabled = !(complete && confirm.checked);
+      } catch (e) {
+        coverage.textContent = e.message;
+      }
+    }
+    setInterval(flush, 1000);
+    confirm.addEventListener("change", () => { produce.disabled = !(complete && confirm.checked); });
+
+    function payload(withConfirm) {
+      const form = document.getElementById("copy-form");
+      const body = {
+        masks: [...masks.values()].map((m) => ({ start: m.region.start, end: m.region.end, channel: m.channel })),
+        fill: form.elements.fill.value, drop_citizen: stereo && document.getElementById("drop-citizen").checked,
+      };
+      if (withConfirm) body.confirm = confirm.checked;
+      return JSON.stringify(body);
+    }
+    const preview = document.getElementById("preview");
+    document.getElementById("preview-button").addEventListener("click", async () => {
+      const r = await fetch(base + "/apercu", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" }, body: payload(false) });
+      if (!r.ok) {
+        const b = await r.json().catch(() => ({}));
+        status.textContent = b.error || ("Erreur " + r.status);
+        return;
+      }
+      if (preview.src) URL.revokeObjectURL(preview.src);
+      preview.src = URL.createObjectURL(await r.blob());
+      preview.hidden = false;
+      status.textContent = "Aperçu : " + masks.size + " intervalle(s) masqué(s). Il n'est gardé nulle part.";
+      ws.pause();
+      preview.play().catch(() => {});
+    });
+    document.getElementById("copy-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const result = document.getElementById("result");
+      try {
+        const out = await api(base + "/copie", { method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: payload(true) });
+        result.textContent = "Copie produite : " + out.copy.name + " (" + out.copy.masks + " intervalle(s) masqué(s), " + fmtDur(out.copy.duration) +
+          ", catégorie de conservation « " + out.copy.retention_class + " »). Le caviardage est consigné pour l'administration.";
+        produce.disabled = true;
+      } catch (e) {
+        result.textContent = e.message;
+      }
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   if (document.body.dataset.page === "retention") retentionPage();
   const page = document.body.dataset.page;
@@ -522,4 +789,5 @@ document.addEventListener("DOMContentLoaded", () => {
   if (page === "register") registerPage();
   if (page === "request") requestPage();
   if (page === "accesslog") accessLogPage();
+  if (page === "training") trainingPage();
 });

@@ -1,0 +1,191 @@
+package console
+
+import (
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// maxSpeed is the fastest playback whose seconds count as heard: the
+// player offers no more, and reports that outrun it are cut to it.
+const maxSpeed = 2.0
+
+// maxGap is the longest stretch left unheard that still lets a call count
+// as heard whole: the player reports four times a second.
+const maxGap = 0.3
+
+// trainingLife is how long a training session lasts without a report.
+const trainingLife = 2 * time.Hour
+
+// maxTrainings bounds the training sessions kept (the oldest go first).
+const maxTrainings = 1000
+
+// training is one recording opened for training in one console session:
+// what of it was heard, so that the copy is released only once every
+// second was played.
+type training struct {
+	session   string
+	recording int64
+	ticket    string
+	duration  time.Duration
+	// heard are the intervals played, in seconds, sorted and merged.
+	heard [][2]float64
+	// last is the time of the last report; budget caps what a report may
+	// add (wall time × maxSpeed since the last one).
+	last    time.Time
+	expires time.Time
+}
+
+// trainings are the live training sessions, in memory: a restarted
+// console asks for a new hearing.
+type trainings struct {
+	mu sync.Mutex
+	m  map[string]*training
+}
+
+func newTrainings() *trainings { return &trainings{m: map[string]*training{}} }
+
+// open starts a training session and returns its id.
+func (t *trainings) open(session string, recording int64, ticket string, d time.Duration, now time.Time) string {
+	id := newID()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) >= maxTrainings {
+		t.pruneLocked(now)
+		var oldest string
+		for k, tr := range t.m {
+			if oldest == "" || tr.expires.Before(t.m[oldest].expires) {
+				oldest = k
+			}
+		}
+		delete(t.m, oldest)
+	}
+	t.m[id] = &training{session: session, recording: recording, ticket: ticket, duration: d, last: now, expires: now.Add(trainingLife)}
+	return id
+}
+
+// get returns session's training id, if live.
+func (t *trainings) get(id, session string, now time.Time) (*training, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr, ok := t.m[id]
+	if !ok || tr.session != session || now.After(tr.expires) {
+		return nil, false
+	}
+	return tr, true
+}
+
+// coverageJSON is what of a call was heard.
+type coverageJSON struct {
+	Heard    float64      `json:"heard"`    // seconds heard
+	Duration float64      `json:"duration"` // the call's seconds
+	Missing  [][2]float64 `json:"missing"`  // the stretches not heard yet (longer than maxGap)
+	Complete bool         `json:"complete"` // every second heard
+	// Refused is what a report claimed beyond what the time since the
+	// last one allows at maxSpeed (not counted).
+	Refused float64 `json:"refused,omitempty"`
+}
+
+// hear adds what the player reports to have played, each span cut to the
+// call and the whole to what the time since the last report allows at
+// maxSpeed (plus a second for the network); it returns the coverage.
+func (t *trainings) hear(tr *training, spans [][2]float64, now time.Time) coverageJSON {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	budget := now.Sub(tr.last).Seconds()*maxSpeed + 1
+	tr.last, tr.expires = now, now.Add(trainingLife)
+	dur := tr.duration.Seconds()
+	refused := 0.0
+	for _, s := range spans {
+		from, to := math.Max(0, s[0]), math.Min(dur, s[1])
+		if math.IsNaN(from) || math.IsNaN(to) || to <= from {
+			continue
+		}
+		if to-from > budget {
+			refused += to - from - budget
+			to = from + budget
+		}
+		budget -= to - from
+		if to > from {
+			tr.heard = merge(tr.heard, [2]float64{from, to})
+		}
+	}
+	c := coverageOf(tr)
+	c.Refused = refused
+	return c
+}
+
+// coverage returns what of tr was heard.
+func (t *trainings) coverage(tr *training) coverageJSON {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return coverageOf(tr)
+}
+
+func coverageOf(tr *training) coverageJSON {
+	dur := tr.duration.Seconds()
+	c := coverageJSON{Duration: dur, Missing: [][2]float64{}}
+	at := 0.0
+	for _, h := range tr.heard {
+		c.Heard += h[1] - h[0]
+		if h[0]-at > maxGap {
+			c.Missing = append(c.Missing, [2]float64{at, h[0]})
+		}
+		at = h[1]
+	}
+	if dur-at > maxGap {
+		c.Missing = append(c.Missing, [2]float64{at, dur})
+	}
+	c.Complete = len(c.Missing) == 0 && dur > 0
+	return c
+}
+
+// merge adds s to the sorted, disjoint intervals hs.
+func merge(hs [][2]float64, s [2]float64) [][2]float64 {
+	hs = append(hs, s)
+	slices.SortFunc(hs, func(a, b [2]float64) int {
+		switch {
+		case a[0] < b[0]:
+			return -1
+		case a[0] > b[0]:
+			return 1
+		}
+		return 0
+	})
+	out := hs[:1]
+	for _, h := range hs[1:] {
+		last := &out[len(out)-1]
+		if h[0] <= last[1] {
+			last[1] = math.Max(last[1], h[1])
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+func (t *trainings) prune(now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pruneLocked(now)
+}
+
+func (t *trainings) pruneLocked(now time.Time) {
+	for k, tr := range t.m {
+		if now.After(tr.expires) {
+			delete(t.m, k)
+		}
+	}
+}
+
+// endSession forgets a console session's trainings (at logout).
+func (t *trainings) endSession(session string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, tr := range t.m {
+		if tr.session == session {
+			delete(t.m, k)
+		}
+	}
+}
