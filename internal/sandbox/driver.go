@@ -486,6 +486,22 @@ func (d *Driver) Talk(ctx context.Context, c *Call, talk time.Duration) error {
 	return d.Hangup(ctx, c)
 }
 
+// Speak makes the simulator channel that placed c say a sound file of
+// the simulator's (file: its path inside the chroot, without the
+// extension), then play its tone again, as a caller who speaks once the
+// call is bridged (docker/asterisk/sim/extensions.conf, sim-speech).
+func (d *Driver) Speak(ctx context.Context, c *Call, file string) error {
+	if _, err := d.client.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: c.ID},
+		ami.Header{Key: "Variable", Value: "SIM_SPEECH"}, ami.Header{Key: "Value", Value: file}); err != nil {
+		return fmt.Errorf("speak on %s: %w", c.ID, err)
+	}
+	if _, err := d.client.Action(ctx, "Redirect", ami.Header{Key: "Channel", Value: c.ID},
+		ami.Header{Key: "Context", Value: "sim-speech"}, ami.Header{Key: "Exten", Value: "s"}, ami.Header{Key: "Priority", Value: "1"}); err != nil {
+		return fmt.Errorf("speak on %s: %w", c.ID, err)
+	}
+	return nil
+}
+
 // SetPhone steers a simulated phone: mode answer, busy, noanswer or reject,
 // after delay seconds of ringing.
 func (d *Driver) SetPhone(ctx context.Context, ext, mode string, delay time.Duration) error {
