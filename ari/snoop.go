@@ -22,9 +22,9 @@ const DefaultSnoopApplication = "recpolicy-snoop"
 var ErrNotConnected = errors.New("ari snoop application not connected")
 
 // SnoopClient records channels through ARI: for each recording it creates a
-// snoop channel (spy both directions) on the recorded channel, which enters
-// its own Stasis application, and records the snoop channel into Asterisk's
-// recording spool as <name>.wav.
+// snoop channel on the recorded channel (spying on one direction, or both),
+// which enters its own Stasis application, and records the snoop channel
+// into Asterisk's recording spool as <name>.wav.
 //
 // Pre-answer audio: Dial passes the caller's audio to a ringing callee, and
 // that must not be recorded. The snoop channel is created at once (its
@@ -90,12 +90,20 @@ func (s *SnoopClient) setState(st ConnState) {
 	}
 }
 
-// Record starts recording channelID through a snoop channel named snoopID
-// into the recording spool as <name>.wav. It returns once the snoop channel
-// exists; the recording itself starts when the snoop channel is in the
-// application and channelID is Up (see SnoopClient). IDs are chosen by the
-// caller, before the requests, because events can precede REST replies.
-func (s *SnoopClient) Record(ctx context.Context, channelID, snoopID, name string) error {
+// ErrSpy: a snoop direction other than in, out or both.
+var ErrSpy = errors.New("snoop direction must be in, out or both")
+
+// Record starts recording channelID's audio in the direction spy ("in", the
+// phone's voice; "out", what it hears; "both", mixed) through a snoop
+// channel named snoopID into the recording spool as <name>.wav. It returns
+// once the snoop channel exists; the recording itself starts when the snoop
+// channel is in the application and channelID is Up (see SnoopClient). IDs
+// are chosen by the caller, before the requests, because events can precede
+// REST replies.
+func (s *SnoopClient) Record(ctx context.Context, channelID, snoopID, name, spy string) error {
+	if spy != "in" && spy != "out" && spy != "both" {
+		return fmt.Errorf("record %s: %w: %q", channelID, ErrSpy, spy)
+	}
 	rest := s.rest.Load()
 	if rest == nil || !s.Connected() {
 		return fmt.Errorf("record %s: %w", channelID, ErrNotConnected)
@@ -127,7 +135,7 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, snoopID, name strin
 	if ch.State == "Up" {
 		s.markUp(channelID)
 	}
-	if err := rest.snoop(ctx, channelID, snoopID, s.cfg.Application); err != nil {
+	if err := rest.snoop(ctx, channelID, snoopID, spy, s.cfg.Application); err != nil {
 		s.hangupSnoop(snoopID) // in case the request timed out after creating it
 		return fail(err, true)
 	}

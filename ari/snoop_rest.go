@@ -9,10 +9,12 @@ import (
 	"github.com/CyCoreSystems/ari/v6"
 )
 
-// snoop creates a snoop channel with the given ID that spies on both
-// directions of channelID's audio and enters the Stasis application app.
-func (r *restClient) snoop(ctx context.Context, channelID, snoopID, app string) error {
-	q := url.Values{"spy": {"both"}, "whisper": {"none"}, "app": {app}, "snoopId": {snoopID}}
+// snoop creates a snoop channel with the given ID that spies on spy
+// ("in": what channelID receives from its endpoint, the phone's voice;
+// "out": what Asterisk sends it, what the phone hears; "both") and enters
+// the Stasis application app.
+func (r *restClient) snoop(ctx context.Context, channelID, snoopID, spy, app string) error {
+	q := url.Values{"spy": {spy}, "whisper": {"none"}, "app": {app}, "snoopId": {snoopID}}
 	if err := r.do(ctx, http.MethodPost, channelPath(channelID, "/snoop"), q, nil); err != nil {
 		return fmt.Errorf("snoop channel: %w", err)
 	}

@@ -276,10 +276,13 @@ func TestSnoopRecordsOnlyOnceAnswered(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c1", "Ringing", false)
-	if err := s.Record(context.Background(), "c1", "snoop-r1", "r1"); err != nil {
+	if err := s.Record(context.Background(), "c1", "snoop-r1", "r1", "sideways"); !errors.Is(err, ErrSpy) {
+		t.Fatalf("a snoop direction that is none: %v", err)
+	}
+	if err := s.Record(context.Background(), "c1", "snoop-r1", "r1", "in"); err != nil {
 		t.Fatal(err)
 	}
-	if !f.hasCall("POST /channels/c1/snoop?") || !f.hasCall("POST /applications/"+fakeSnoopApp+"/subscription?eventSource=channel%3Ac1") {
+	if !f.hasCall("POST /channels/c1/snoop?app="+fakeSnoopApp+"&snoopId=snoop-r1&spy=in&whisper=none") || !f.hasCall("POST /applications/"+fakeSnoopApp+"/subscription?eventSource=channel%3Ac1") {
 		t.Fatalf("no snoop or subscription request: %q", f.calls)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -304,7 +307,7 @@ func TestSnoopEventBeforeReplyOnAnsweredChannel(t *testing.T) {
 	f.early = true
 	s := runSnoop(t, f.config())
 	f.setState("c2", "Up", false)
-	if err := s.Record(context.Background(), "c2", "snoop-r2", "r2"); err != nil {
+	if err := s.Record(context.Background(), "c2", "snoop-r2", "r2", "both"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "record request", func() bool { return f.recording("r2") })
@@ -314,7 +317,7 @@ func TestSnoopUnansweredLegLeavesNothing(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c3", "Ringing", false)
-	if err := s.Record(context.Background(), "c3", "snoop-r3", "r3"); err != nil {
+	if err := s.Record(context.Background(), "c3", "snoop-r3", "r3", "both"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "snoop channel", func() bool { return f.snoopExists("snoop-r3") })
@@ -331,7 +334,7 @@ func TestSnoopResyncAfterReconnect(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c4", "Ringing", false)
-	if err := s.Record(context.Background(), "c4", "snoop-r4", "r4"); err != nil {
+	if err := s.Record(context.Background(), "c4", "snoop-r4", "r4", "both"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -368,7 +371,7 @@ func TestSnoopAdopt(t *testing.T) {
 
 func TestSnoopRecordWhileDisconnected(t *testing.T) {
 	s := NewSnoopClient(Config{URL: "http://127.0.0.1:1/ari", Username: "u", Password: "p"}, testLogger(t))
-	err := s.Record(context.Background(), "c7", "snoop-r7", "r7")
+	err := s.Record(context.Background(), "c7", "snoop-r7", "r7", "both")
 	if !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("Record = %v, want ErrNotConnected", err)
 	}
@@ -380,7 +383,7 @@ func TestSnoopRecordWhileDisconnected(t *testing.T) {
 func TestSnoopRecordFailsOnGoneChannel(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
-	err := s.Record(context.Background(), "gone", "snoop-r8", "r8")
+	err := s.Record(context.Background(), "gone", "snoop-r8", "r8", "both")
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Record = %v, want ErrNotFound", err)
 	}

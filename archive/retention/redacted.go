@@ -186,10 +186,10 @@ func Analyse(archiveDir string, src archive.StoredRecording) (Analysis, error) {
 }
 
 // logMasks is the masks as the log keeps them, in seconds.
-func logMasks(ms []redact.Mask) []map[string]any {
-	out := []map[string]any{}
+func logMasks(ms []redact.Mask) []MaskLogged {
+	out := []MaskLogged{}
 	for _, m := range ms {
-		out = append(out, map[string]any{"start": m.Start.Seconds(), "end": m.End.Seconds(), "channels": m.Channels})
+		out = append(out, MaskLogged{Start: m.Start.Seconds(), End: m.End.Seconds(), Channels: m.Channels})
 	}
 	return out
 }
@@ -275,4 +275,51 @@ func ParseMask(s string) (redact.Mask, error) {
 		return redact.Mask{}, fmt.Errorf("mask %q: the end comes before the start", s)
 	}
 	return m, nil
+}
+
+// Redaction is one redacted training copy as the administrators' log keeps
+// it: the copy (its name while it exists), the recording it came from,
+// what was masked, and who confirmed having heard the whole call, when.
+type Redaction struct {
+	CopyID         int64         `json:"copy_id"`
+	CopyName       string        `json:"copy_name,omitempty"` // "" once the copy was destroyed
+	Source         int64         `json:"source_recording_id"`
+	Masks          []MaskLogged  `json:"masks"`
+	Fill           string        `json:"fill"`
+	DroppedChannel *int          `json:"dropped_channel,omitempty"`
+	ConfirmedBy    string        `json:"confirmed_by"`
+	ConfirmedAt    time.Time     `json:"confirmed_at"`
+}
+
+// MaskLogged is a masked interval as the log keeps it, in seconds.
+type MaskLogged struct {
+	Start    float64 `json:"start"`
+	End      float64 `json:"end"`
+	Channels []int   `json:"channels"`
+}
+
+// ListRedactions returns the redaction log, newest first.
+func (s *Store) ListRedactions(ctx context.Context) ([]Redaction, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT r.copy_id, coalesce(c.name, ''), r.source_recording_id, r.masks, r.fill, r.dropped_channel, r.confirmed_by, r.confirmed_at
+FROM training_redactions r LEFT JOIN training_copies c ON c.id = r.copy_id ORDER BY r.confirmed_at DESC, r.id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list redactions: %w", err)
+	}
+	defer rows.Close()
+	out := []Redaction{}
+	for rows.Next() {
+		var r Redaction
+		var masks []byte
+		if err := rows.Scan(&r.CopyID, &r.CopyName, &r.Source, &masks, &r.Fill, &r.DroppedChannel, &r.ConfirmedBy, &r.ConfirmedAt); err != nil {
+			return nil, fmt.Errorf("list redactions: %w", err)
+		}
+		if err := json.Unmarshal(masks, &r.Masks); err != nil {
+			return nil, fmt.Errorf("list redactions: copy %d: masks: %w", r.CopyID, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list redactions: %w", err)
+	}
+	return out, nil
 }

@@ -57,6 +57,7 @@ func commandTable() []cliCommand {
 		{"hold list", "--config FILE", "the holds", holdList},
 		{"export", "--training --config FILE ...", "a de-identified training copy", exportTraining},
 		{"export list", "--config FILE", "the training copies", exportList},
+		{"export redactions", "--config FILE", "what was masked in each redacted training copy, and who confirmed it", exportRedactions},
 		{"retention purge", "--config FILE [--dry-run] [--accept-gap]", "destroy what the retention classes no longer keep (the nightly job)", retentionPurge},
 		{"retention verify", "--config FILE", "check every file against its checksum", retentionVerify},
 		{"retention destroy", "ID --config FILE ...", "destroy one recording, logged", func(ctx context.Context, args []string, stdout, stderr io.Writer) int {

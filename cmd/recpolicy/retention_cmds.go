@@ -443,6 +443,35 @@ func exportList(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		})
 }
 
+// exportRedactions runs `recpolicy export redactions`: the administrators'
+// log of redacted training copies.
+func exportRedactions(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return adminList(ctx, "recpolicy export redactions", args, stdout, stderr, nil,
+		func(ctx context.Context, env *archiveEnv) ([]retention.Redaction, error) {
+			return env.retention.ListRedactions(ctx)
+		},
+		"COPY	NAME	RECORDING	MASKED	FILL	CITIZEN	CONFIRMED BY	AT",
+		func(env *archiveEnv, r retention.Redaction) string {
+			var masks []string
+			for _, m := range r.Masks {
+				who := "citizen"
+				if len(m.Channels) != 1 || m.Channels[0] != 1 {
+					who = "both"
+				}
+				masks = append(masks, fmt.Sprintf("%.2f-%.2f:%s", m.Start, m.End, who))
+			}
+			name, citizen := r.CopyName, "kept"
+			if name == "" {
+				name = "(destroyed)"
+			}
+			if r.DroppedChannel != nil {
+				citizen = "dropped"
+			}
+			return fmt.Sprintf("%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s", r.CopyID, name, r.Source, strings.Join(masks, " "), r.Fill, citizen, r.ConfirmedBy,
+				r.ConfirmedAt.In(env.rules.Location()).Format("2006-01-02 15:04"))
+		})
+}
+
 // cmdRecordingsDestroy runs `recpolicy recordings destroy ID|PATH …`.
 func cmdRecordingsDestroy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return retentionDestroy(ctx, "recpolicy recordings destroy", args, true, stdout, stderr)

@@ -164,6 +164,9 @@ VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id`, p, hex.EncodeToString(sum[:])
 	if err := db.QueryRow(`SELECT count(*) FROM training_redactions WHERE fill = 'silence' AND confirmed_by = 'formatrice'`).Scan(&logged); err != nil || logged != 1 {
 		t.Errorf("training_redactions rows %d %v", logged, err)
 	}
+	if rc, out, errs := runCmd(exp, "redactions", "--config", cfg); rc != 0 || !strings.Contains(out, "formatrice") || !strings.Contains(out, "0.00-0.10:both") || !strings.Contains(out, "silence") {
+		t.Errorf("export redactions: %d %q %q", rc, out, errs)
+	}
 	if rc, _, errs := runCmd(exp, "--training", fmt.Sprint(confID), "--config", cfg, "--by", "formatrice", "--drop-citizen", "--heard-all"); rc != 1 || !strings.Contains(errs, "confidentiality") {
 		t.Errorf("redacted export of a confidential call: %d %q", rc, errs)
 	}

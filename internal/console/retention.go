@@ -26,6 +26,20 @@ func (s *Server) holds(v *visitor, r *http.Request) (any, error) {
 	return map[string]any{"holds": hs}, nil
 }
 
+// redactions answers GET /api/formation/caviardages: the redaction log of
+// the training copies (what was masked, who confirmed having heard the
+// whole call, when, the recording each came from), for the administrators.
+func (s *Server) redactions(v *visitor, r *http.Request) (any, error) {
+	if err := v.guard.Authorize(r.Context(), "console training redactions", "", true); err != nil {
+		return nil, err
+	}
+	rs, err := s.retention.ListRedactions(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"redactions": rs}, nil
+}
+
 // schedule answers GET /api/conservation[?jours=N]: what retention will
 // destroy over the next N days (90 by default, 1 to 3660), day by day, and
 // the first recordings due.

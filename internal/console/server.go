@@ -124,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/formation/{tid}/ecoute", s.api(s.heard))
 	mux.HandleFunc("POST /api/formation/{tid}/apercu", s.preview)
 	mux.HandleFunc("POST /api/formation/{tid}/copie", s.api(s.produce))
+	mux.HandleFunc("GET /api/formation/caviardages", s.api(s.redactions))
 	mux.HandleFunc("GET /registre", s.registerPage("register.html"))
 	mux.HandleFunc("GET /registre/{id}", s.registerPage("request.html"))
 	mux.HandleFunc("GET /api/requests", s.api(s.listRequests))

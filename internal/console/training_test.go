@@ -274,6 +274,16 @@ func TestConsoleTraining(t *testing.T) {
 	if len(rs) != 2 || rs[1].dropped == nil || *rs[1].dropped != 1 {
 		t.Fatalf("the redaction log: %+v", rs)
 	}
+	// The redaction log is the administrators' alone.
+	if st, body, _ := f.do(t, c, "GET", "/api/formation/caviardages", nil); st != 403 {
+		t.Errorf("the redaction log for a trainer: %d %s", st, body)
+	}
+	ac := f.client(t)
+	f.login(t, ac, "mlaroche", password)
+	st, body, _ = f.do(t, ac, "GET", "/api/formation/caviardages", nil)
+	if st != 200 || strings.Count(body, `"confirmed_by": "formateur"`) != 2 || !strings.Contains(body, fmt.Sprintf(`"source_recording_id": %d`, id)) {
+		t.Errorf("the redaction log for an administrator: %d %s", st, body)
+	}
 	mono, _ := os.ReadFile(rs[1].path)
 	src := f.wavs["stereo"]
 	if len(mono) != 44+(len(src)-44)/2 || binary.LittleEndian.Uint16(mono[22:]) != 1 {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -133,10 +134,14 @@ func (f *Filer) Wait() { f.pending.Wait() }
 func (f *Filer) file(r *Recording) {
 	defer f.pending.Done()
 	defer f.inflight.Delete(r.ID)
+	log := f.log.With().Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).Str("recording", r.ID).Logger()
+	if len(r.Parts) > 0 {
+		f.fileParts(log, r)
+		return
+	}
 	if f.watch != nil {
 		defer f.watch.Forget(filepath.Base(r.LocalPath))
 	}
-	log := f.log.With().Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).Str("recording", r.ID).Logger()
 	closed := r.orphan || f.waitClosed(r.LocalPath)
 	src, err := f.openSpooled(r.LocalPath)
 	if errors.Is(err, os.ErrNotExist) {
@@ -180,21 +185,40 @@ func (f *Filer) file(r *Recording) {
 		return
 	}
 	f.silentlyEmpty(log, r, info.Duration())
-	dst, sum, size, repaired, err := f.archive(r, src)
+	dst, sum, size, repaired, err := f.archive(r, func(tmp *os.File) (bool, error) {
+		if _, err := io.Copy(tmp, io.NewSectionReader(src, 0, 1<<62)); err != nil {
+			return false, fmt.Errorf("file recording: copy: %w", err)
+		}
+		repaired, err := repairWAV(tmp, r.LocalPath)
+		if err != nil {
+			return false, err
+		}
+		if f.interleaved {
+			if _, err := markStereo(tmp, r.LocalPath); err != nil {
+				return false, err
+			}
+		}
+		return repaired, nil
+	})
 	if err != nil {
 		f.fail(log, r, err)
 		return
 	}
-	if repaired {
-		f.metrics.RecordingsRepaired.Inc()
-		log.Warn().Str("file", dst).Msg("WAV header did not match the file size; repaired in the archived copy")
-	}
 	os.Remove(r.LocalPath)
+	f.filed(log, Filed{Recording: r, Path: dst, SHA256: sum, Size: size, Duration: info.Duration(), Repaired: repaired})
+}
+
+// filed counts, logs and reports a recording filed.
+func (f *Filer) filed(log zerolog.Logger, fd Filed) {
+	if fd.Repaired {
+		f.metrics.RecordingsRepaired.Inc()
+		log.Warn().Str("file", fd.Path).Msg("WAV header did not match the file size; repaired in the archived copy")
+	}
 	f.metrics.RecordingsFiled.Inc()
-	log.Info().Str("file", dst).Str("sha256", sum).Float64("seconds", info.Duration()).
-		Float64("bridged_seconds", r.Bridged.Seconds()).Str("direction", r.Direction).Msg("recording filed")
+	log.Info().Str("file", fd.Path).Str("sha256", fd.SHA256).Float64("seconds", fd.Duration).
+		Float64("bridged_seconds", fd.Recording.Bridged.Seconds()).Str("direction", fd.Recording.Direction).Msg("recording filed")
 	if f.onFiled != nil {
-		f.onFiled(Filed{Recording: r, Path: dst, SHA256: sum, Size: size, Duration: info.Duration(), Repaired: repaired})
+		f.onFiled(fd)
 	}
 }
 
@@ -332,13 +356,14 @@ func (f *Filer) openSpooled(p string) (*os.File, error) {
 	return fh, nil
 }
 
-// archive copies an open spool recording under a free name in
+// archive writes a recording (write fills the new file from the spool
+// and tells whether it repaired what a crash left) under a free name in
 // <ArchiveDir>/YYYY/MM/DD, into a new file the daemon owns (0640, owned as
-// SetArchiveOwner says), with its WAV header repaired when a crash left it
-// unfinished, fsync'd with its folder. The archived file shares nothing
-// with the spool: Asterisk cannot alter it after filing. It returns the
-// path, sha256 and size of the archived file, and whether it was repaired.
-func (f *Filer) archive(r *Recording, src *os.File) (string, string, int64, bool, error) {
+// SetArchiveOwner says), fsync'd with its folder. The archived file shares
+// nothing with the spool: Asterisk cannot alter it after filing. It returns
+// the path, sha256 and size of the archived file, and whether it was
+// repaired.
+func (f *Filer) archive(r *Recording, write func(tmp *os.File) (bool, error)) (string, string, int64, bool, error) {
 	loc := time.UTC
 	base := r.Extension
 	if r.Rules != nil {
@@ -356,17 +381,9 @@ func (f *Filer) archive(r *Recording, src *os.File) (string, string, int64, bool
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	if _, err := io.Copy(tmp, io.NewSectionReader(src, 0, 1<<62)); err != nil {
-		return "", "", 0, false, fmt.Errorf("file recording: copy: %w", err)
-	}
-	repaired, err := repairWAV(tmp, r.LocalPath)
+	repaired, err := write(tmp)
 	if err != nil {
 		return "", "", 0, false, err
-	}
-	if f.interleaved {
-		if _, err := markStereo(tmp, r.LocalPath); err != nil {
-			return "", "", 0, false, err
-		}
 	}
 	if err := tmp.Chmod(0o640); err != nil {
 		return "", "", 0, false, fmt.Errorf("file recording: %w", err)
@@ -467,32 +484,60 @@ func (f *Filer) Orphans(running map[string]bool, r *rules.Rules) int {
 		return 0
 	}
 	n := 0
+	// A recording made of one file per party is filed once, when none of
+	// its files was touched lately.
+	parted := map[string]SpoolInfo{}
+	young := map[string]bool{}
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || filepath.Ext(name) != ".wav" {
 			continue
 		}
 		id := name[:len(name)-len(".wav")]
-		if running[id] {
+		base := id
+		for _, s := range PartSuffixes {
+			if b, ok := strings.CutSuffix(id, s); ok {
+				base = b
+			}
+		}
+		if running[base] {
 			continue
 		}
-		if _, busy := f.inflight.Load(id); busy {
+		if _, busy := f.inflight.Load(base); busy {
 			continue
 		}
 		fi, err := e.Info()
 		if err != nil || time.Since(fi.ModTime()) < orphanAge {
+			young[base] = true
 			continue
 		}
-		info, err := ParseSpoolID(id)
+		info, err := ParseSpoolID(base)
 		if err != nil {
 			f.metrics.RecordingsFailed.Inc()
 			f.log.Error().Err(err).Str("file", filepath.Join(f.spoolDir, name)).
 				Msg("unknown file in the recording spool: left in place; move it away or file it by hand")
 			continue
 		}
+		if base != id {
+			parted[base] = info
+			continue
+		}
 		f.log.Warn().Str("file", filepath.Join(f.spoolDir, name)).Msg("recording left by a crash or restart; filing it")
 		f.Submit(&Recording{ID: id, Extension: info.Extension, Direction: info.Direction, Uniqueid: info.Uniqueid, Linkedid: info.Linkedid,
 			CallStart: info.CallStart, Rules: r, LocalPath: filepath.Join(f.spoolDir, name), orphan: true})
+		n++
+	}
+	for base, info := range parted {
+		if young[base] {
+			continue
+		}
+		rec := &Recording{ID: base, Extension: info.Extension, Direction: info.Direction, Uniqueid: info.Uniqueid, Linkedid: info.Linkedid,
+			CallStart: info.CallStart, Rules: r, LocalPath: filepath.Join(f.spoolDir, base+".wav"), orphan: true}
+		for _, s := range PartSuffixes {
+			rec.Parts = append(rec.Parts, filepath.Join(f.spoolDir, base+s+".wav"))
+		}
+		f.log.Warn().Strs("files", rec.Parts).Msg("recording left by a crash or restart; filing it")
+		f.Submit(rec)
 		n++
 	}
 	return n

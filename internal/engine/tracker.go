@@ -63,6 +63,11 @@ type Recording struct {
 	AsteriskPath string
 	LocalPath    string
 	BackendID    string
+	// Parts, when the backend records each party to its own file (the
+	// snoop backend: the extension's voice, then what it hears), are their
+	// local paths in channel order: the filer interleaves them into one
+	// two-channel file, and LocalPath is only the name they share.
+	Parts []string
 	// Bridged is how long the recorded channel talked (was in a bridge with
 	// another party) while the recording was asked for: the filer compares
 	// the file with it. Set by the tracker before it hands the recording
@@ -836,9 +841,19 @@ func (t *Tracker) CheckGrowth(size func(path string) (int64, error)) {
 		if r == nil || r.verified || r.violated || r.bridgedAt.IsZero() || now.Sub(r.bridgedAt) < growthGrace {
 			continue
 		}
-		n, err := size(r.LocalPath)
-		if err == nil && n > 44 {
-			r.verified = true
+		files := r.Parts
+		if len(files) == 0 {
+			files = []string{r.LocalPath}
+		}
+		var n int64
+		var err error
+		for _, p := range files {
+			if n, err = size(p); err == nil && n > 44 {
+				r.verified = true
+				break
+			}
+		}
+		if r.verified {
 			continue
 		}
 		r.violated = true

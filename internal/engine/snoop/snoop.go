@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/villedemercier/recpolicy/ami"
 	"github.com/villedemercier/recpolicy/internal/engine"
@@ -16,9 +17,10 @@ import (
 
 // Snooper records channels through ARI snoop channels (ari.SnoopClient).
 type Snooper interface {
-	// Record starts recording channelID (an Asterisk unique ID) through the
-	// snoop channel snoopID into Asterisk's recording spool as <name>.wav.
-	Record(ctx context.Context, channelID, snoopID, name string) error
+	// Record starts recording channelID's audio (an Asterisk unique ID) in
+	// the direction spy ("in", "out") through the snoop channel snoopID into
+	// Asterisk's recording spool as <name>.wav.
+	Record(ctx context.Context, channelID, snoopID, name, spy string) error
 	// Stop stops the recording and hangs up its snoop channel.
 	Stop(ctx context.Context, snoopID, name string) error
 	// Release hangs up the snoop channel of a recording whose channel hung
@@ -29,10 +31,14 @@ type Snooper interface {
 	Adopt(channelID, snoopID, name string)
 }
 
-// Recorder records channels through ARI: a snoop channel spying on both
-// directions of the recorded channel, recorded into Asterisk's ARI
-// recording directory (<astspooldir>/recording), which is AsteriskDir as
-// Asterisk sees it and LocalDir as the daemon sees it. The recording starts
+// Recorder records channels through ARI: two snoop channels on the recorded
+// channel, one spying on what it receives from its endpoint (the
+// extension's voice), one on what Asterisk sends it (what the extension
+// hears, the other party), each recorded into Asterisk's ARI recording
+// directory (<astspooldir>/recording, which is AsteriskDir as Asterisk sees
+// it and LocalDir as the daemon sees it) as <ID>.in.wav and <ID>.out.wav;
+// the filer interleaves the two into one two-channel file (left the
+// extension, right the other party), as MixMonitor's option D writes it. The recording starts
 // when the recorded channel answers (see ari.SnoopClient), so the audio
 // Dial passes to a ringing phone is not in it and a leg that never answers
 // leaves no file. Like MixMonitor, the recorded channel carries the
@@ -47,12 +53,25 @@ type Recorder struct {
 }
 
 // snoopIDPrefix starts the ID of every snoop channel the daemon creates;
-// the rest is the recording's ID, so the snoop channel of a recording is
+// the rest is the recording's ID, so the snoop channels of a recording are
 // known from its ID alone.
 const snoopIDPrefix = "recpolicy-snoop-"
 
-// SnoopID returns the snoop channel ID of the recording id.
+// ID returns the recording id's backend ID, the stem of its snoop
+// channels' IDs.
 func ID(id string) string { return snoopIDPrefix + id }
+
+// direction is one snoop of a recording: which way it spies, and the
+// suffix of its snoop channel's ID and of its file's name.
+type direction struct{ spy, suffix string }
+
+// directions are a recording's two snoops, in the file's channel order:
+// left the extension's voice, right what it hears.
+var directions = [2]direction{{"in", engine.PartSuffixes[0]}, {"out", engine.PartSuffixes[1]}}
+
+// snoopID is the snoop channel of direction d of the recording whose
+// backend ID is backendID.
+func snoopID(backendID string, d direction) string { return backendID + d.suffix }
 
 // Start marks r.Channel with r.ID, then starts the snoop channel and its
 // recording of <AsteriskDir>/<r.ID>.wav. The mark comes first so that no
@@ -68,7 +87,21 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	if err := s.mark(ctx, r.Uniqueid, r.ID); err != nil {
 		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
 	}
-	if err := s.ARI.Record(ctx, r.Uniqueid, r.BackendID, r.ID); err != nil {
+	// The two directions start together: each is a few REST round trips.
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, d := range directions {
+		wg.Go(func() { errs[i] = s.ARI.Record(ctx, r.Uniqueid, snoopID(r.BackendID, d), r.ID+d.suffix, d.spy) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		for i, d := range directions {
+			if errs[i] == nil { // the other direction started: stop it
+				if serr := s.ARI.Stop(ctx, snoopID(r.BackendID, d), r.ID+d.suffix); serr != nil {
+					err = errors.Join(err, serr)
+				}
+			}
+		}
 		if uerr := s.mark(ctx, r.Uniqueid, ""); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("unmark recording: %w", uerr))
 		}
@@ -88,8 +121,10 @@ func (s *Recorder) mark(ctx context.Context, channel, id string) error {
 // and clears the channel's mark.
 func (s *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 	var errs []error
-	if err := s.ARI.Stop(ctx, s.backendID(r), r.ID); err != nil {
-		errs = append(errs, err)
+	for _, d := range directions {
+		if err := s.ARI.Stop(ctx, snoopID(s.backendID(r), d), r.ID+d.suffix); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := s.mark(ctx, r.Uniqueid, ""); err != nil {
 		errs = append(errs, fmt.Errorf("unmark recording: %w", err))
@@ -100,10 +135,15 @@ func (s *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 	return nil
 }
 
-// Finish hangs up the snoop channel if it is still there (so Asterisk
-// closes the file now) and hands the recording to the filer.
+// Finish hangs up the snoop channels if they are still there (so Asterisk
+// closes the files now) and hands the recording to the filer.
 func (s *Recorder) Finish(r *engine.Recording) {
-	s.ARI.Release(s.backendID(r))
+	for _, d := range directions {
+		s.ARI.Release(snoopID(s.backendID(r), d))
+	}
+	if len(r.Parts) == 0 {
+		s.Paths(r)
+	}
 	s.Filer.Submit(r)
 }
 
@@ -126,14 +166,22 @@ func (s *Recorder) Running(ctx context.Context, channel string) (id, backendID s
 		return "", "", fmt.Errorf("read %s on %s: %w", engine.MarkVar, channel, err)
 	}
 	backendID = ID(id)
-	s.ARI.Adopt(info.Uniqueid, backendID, id)
+	for _, d := range directions {
+		s.ARI.Adopt(info.Uniqueid, snoopID(backendID, d), id+d.suffix)
+	}
 	return id, backendID, nil
 }
 
-// Paths sets r's spool paths from its ID.
+// Paths sets r's spool paths from its ID: the two directions' files
+// (Parts), and the name of the file they make together (LocalPath, never
+// written in the spool).
 func (s *Recorder) Paths(r *engine.Recording) {
 	r.AsteriskPath = path.Join(s.AsteriskDir, r.ID+".wav")
 	r.LocalPath = filepath.Join(s.LocalDir, r.ID+".wav")
+	r.Parts = nil
+	for _, d := range directions {
+		r.Parts = append(r.Parts, filepath.Join(s.LocalDir, r.ID+d.suffix+".wav"))
+	}
 }
 
 // backendID is r's snoop channel ID (derived from its ID when unset).

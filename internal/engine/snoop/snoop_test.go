@@ -3,6 +3,8 @@ package snoop
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -27,9 +29,12 @@ func (f *fakeSnooper) log(s string) {
 	f.calls = append(f.calls, s)
 }
 
-func (f *fakeSnooper) Record(_ context.Context, channelID, snoopID, name string) error {
-	f.log("record " + channelID + " " + snoopID + " " + name)
-	return f.recordErr
+func (f *fakeSnooper) Record(_ context.Context, channelID, snoopID, name, spy string) error {
+	f.log("record " + channelID + " " + snoopID + " " + name + " " + spy)
+	if f.recordErr != nil && spy == "out" {
+		return f.recordErr
+	}
+	return nil
 }
 func (f *fakeSnooper) Stop(_ context.Context, snoopID, name string) error {
 	f.log("stop " + snoopID + " " + name)
@@ -90,9 +95,14 @@ func TestSnoopStartMarksThenRecords(t *testing.T) {
 	if got := a.vars["1700000000.12/RECPOLICY_REC"]; got != r.ID {
 		t.Errorf("RECPOLICY_REC = %q, want %q", got, r.ID)
 	}
-	want := "record 1700000000.12 " + r.BackendID + " " + r.ID
-	if len(sn.calls) != 1 || sn.calls[0] != want {
-		t.Errorf("ari calls %q, want [%q]", sn.calls, want)
+	// One snoop per direction: the extension's voice (in), what it hears (out).
+	want := []string{"record 1700000000.12 " + r.BackendID + ".in " + r.ID + ".in in", "record 1700000000.12 " + r.BackendID + ".out " + r.ID + ".out out"}
+	slices.Sort(sn.calls) // the two start together
+	if !slices.Equal(sn.calls, want) {
+		t.Errorf("ari calls %q, want %q", sn.calls, want)
+	}
+	if len(r.Parts) != 2 || r.Parts[0] != filepath.Join(s.LocalDir, r.ID+".in.wav") || r.Parts[1] != filepath.Join(s.LocalDir, r.ID+".out.wav") {
+		t.Errorf("parts %q", r.Parts)
 	}
 
 	if err := s.Stop(context.Background(), r); err != nil {
@@ -102,8 +112,9 @@ func TestSnoopStartMarksThenRecords(t *testing.T) {
 		t.Errorf("after Stop, RECPOLICY_REC = %q, want cleared", got)
 	}
 	s.Finish(r)
-	if sn.calls[1] != "stop "+r.BackendID+" "+r.ID || sn.calls[2] != "release "+r.BackendID {
-		t.Errorf("ari calls %q", sn.calls)
+	want = []string{"stop " + r.BackendID + ".in " + r.ID + ".in", "stop " + r.BackendID + ".out " + r.ID + ".out", "release " + r.BackendID + ".in", "release " + r.BackendID + ".out"}
+	if !slices.Equal(sn.calls[2:], want) {
+		t.Errorf("ari calls %q, want %q", sn.calls[2:], want)
 	}
 }
 
@@ -116,6 +127,10 @@ func TestSnoopStartFailureClearsMark(t *testing.T) {
 	}
 	if got := a.vars["1700000000.12/RECPOLICY_REC"]; got != "" {
 		t.Errorf("RECPOLICY_REC = %q after a failed start, want cleared", got)
+	}
+	// The direction that started is stopped again.
+	if !slices.Contains(sn.calls, "stop recpolicy-snoop-"+r.ID+".in "+r.ID+".in") {
+		t.Errorf("ari calls %q: the started direction was not stopped", sn.calls)
 	}
 }
 
@@ -141,8 +156,8 @@ func TestSnoopRunningAdopts(t *testing.T) {
 	if gotID != id || backend != ID(id) {
 		t.Errorf("Running = %q, %q", gotID, backend)
 	}
-	if want := "adopt 1700000000.7 " + ID(id) + " " + id; len(sn.calls) != 1 || sn.calls[0] != want {
-		t.Errorf("ari calls %q, want [%q]", sn.calls, want)
+	if want := []string{"adopt 1700000000.7 " + ID(id) + ".in " + id + ".in", "adopt 1700000000.7 " + ID(id) + ".out " + id + ".out"}; !slices.Equal(sn.calls, want) {
+		t.Errorf("ari calls %q, want %q", sn.calls, want)
 	}
 	if id, _, err := s.Running(context.Background(), "PJSIP/250-00000003"); err != nil || id != "" {
 		t.Errorf("unmarked channel: Running = %q, %v", id, err)

@@ -513,10 +513,40 @@ async function retentionPage() {
       status.textContent = e.message;
     }
   }
+  async function loadRedactions() {
+    const tbody = document.querySelector("#redactions tbody");
+    tbody.replaceChildren();
+    try {
+      const body = await api("/api/formation/caviardages");
+      for (const r of body.redactions) {
+        const tr = document.createElement("tr");
+        cell(tr, r.copy_name || "(détruite)");
+        const td = cell(tr, "");
+        const a = document.createElement("a");
+        a.href = "/enregistrements/" + encodeURIComponent(r.source_recording_id);
+        a.textContent = String(r.source_recording_id);
+        td.appendChild(a);
+        cell(tr, r.masks.map((m) => fmtSec(m.start) + " – " + fmtSec(m.end) + (m.channels.length === 1 ? " (citoyen)" : " (les deux)")).join(" ; ") || "aucun");
+        cell(tr, r.fill === "silence" ? "silence" : "tonalité");
+        cell(tr, r.dropped_channel != null ? "retiré" : "gardé");
+        cell(tr, r.confirmed_by);
+        cell(tr, fmtDate(r.confirmed_at));
+        tbody.appendChild(tr);
+      }
+      if (!body.redactions.length) {
+        const tr = document.createElement("tr");
+        cell(tr, "Aucune copie caviardée.");
+        tbody.appendChild(tr);
+      }
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  }
   form.addEventListener("submit", (ev) => { ev.preventDefault(); loadSchedule(); });
   allHolds.addEventListener("change", loadHolds);
   loadSchedule();
   loadHolds();
+  loadRedactions();
 }
 
 const fmtSec = (x) => x.toFixed(2).replace(".", ",") + " s";
