@@ -281,14 +281,14 @@ func ParseMask(s string) (redact.Mask, error) {
 // it: the copy (its name while it exists), the recording it came from,
 // what was masked, and who confirmed having heard the whole call, when.
 type Redaction struct {
-	CopyID         int64         `json:"copy_id"`
-	CopyName       string        `json:"copy_name,omitempty"` // "" once the copy was destroyed
-	Source         int64         `json:"source_recording_id"`
-	Masks          []MaskLogged  `json:"masks"`
-	Fill           string        `json:"fill"`
-	DroppedChannel *int          `json:"dropped_channel,omitempty"`
-	ConfirmedBy    string        `json:"confirmed_by"`
-	ConfirmedAt    time.Time     `json:"confirmed_at"`
+	CopyID         int64        `json:"copy_id"`
+	CopyName       string       `json:"copy_name,omitempty"` // "" once the copy was destroyed
+	Source         int64        `json:"source_recording_id"`
+	Masks          []MaskLogged `json:"masks"`
+	Fill           string       `json:"fill"`
+	DroppedChannel *int         `json:"dropped_channel,omitempty"`
+	ConfirmedBy    string       `json:"confirmed_by"`
+	ConfirmedAt    time.Time    `json:"confirmed_at"`
 }
 
 // MaskLogged is a masked interval as the log keeps it, in seconds.
