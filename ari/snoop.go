@@ -93,31 +93,51 @@ func (s *SnoopClient) setState(st ConnState) {
 // ErrSpy: a snoop direction other than in, out or both.
 var ErrSpy = errors.New("snoop direction must be in, out or both")
 
-// Record starts recording channelID's audio in the direction spy ("in", the
-// phone's voice; "out", what it hears; "both", mixed) through a snoop
-// channel named snoopID into the recording spool as <name>.wav. It returns
-// once the snoop channel exists; the recording itself starts when the snoop
-// channel is in the application and channelID is Up (see SnoopClient). IDs
-// are chosen by the caller, before the requests, because events can precede
-// REST replies.
-func (s *SnoopClient) Record(ctx context.Context, channelID, snoopID, name, spy string) error {
-	if spy != "in" && spy != "out" && spy != "both" {
-		return fmt.Errorf("record %s: %w: %q", channelID, ErrSpy, spy)
+// Snoop is one snoop channel of a recording: its ID, the name of its
+// recording (the file's, without .wav), and the direction it spies on
+// ("in": what the channel receives from its endpoint, the phone's voice;
+// "out": what Asterisk sends it, what the phone hears; "both", mixed).
+type Snoop struct {
+	ID, Name, Spy string
+}
+
+// Record starts recording channelID's audio through snoops, each a snoop
+// channel recorded into the recording spool as <Name>.wav. The channel is
+// subscribed to and read once, the snoop channels are created together,
+// and Record returns once they all exist (or, on any failure, none is
+// left); each recording itself starts when its snoop channel is in the
+// application and channelID is Up (see SnoopClient). IDs are chosen by
+// the caller, before the requests, because events can precede REST
+// replies.
+func (s *SnoopClient) Record(ctx context.Context, channelID string, snoops ...Snoop) error {
+	if len(snoops) == 0 {
+		return fmt.Errorf("record %s: no snoop channel asked for", channelID)
+	}
+	for _, sn := range snoops {
+		if sn.Spy != "in" && sn.Spy != "out" && sn.Spy != "both" {
+			return fmt.Errorf("record %s: %w: %q", channelID, ErrSpy, sn.Spy)
+		}
 	}
 	rest := s.rest.Load()
 	if rest == nil || !s.Connected() {
 		return fmt.Errorf("record %s: %w", channelID, ErrNotConnected)
 	}
-	e := &snoopEntry{channelID: channelID, snoopID: snoopID, name: name, since: time.Now()}
+	now := time.Now()
 	s.mu.Lock()
-	if _, dup := s.entries[snoopID]; dup {
-		s.mu.Unlock()
-		return fmt.Errorf("record %s: snoop %s already exists: %w", channelID, snoopID, ErrConflict)
+	for _, sn := range snoops {
+		if _, dup := s.entries[sn.ID]; dup {
+			s.mu.Unlock()
+			return fmt.Errorf("record %s: snoop %s already exists: %w", channelID, sn.ID, ErrConflict)
+		}
 	}
-	s.entries[snoopID] = e
+	for _, sn := range snoops {
+		s.entries[sn.ID] = &snoopEntry{channelID: channelID, snoopID: sn.ID, name: sn.Name, since: now}
+	}
 	s.mu.Unlock()
 	fail := func(err error, subscribed bool) error {
-		s.forget(snoopID)
+		for _, sn := range snoops {
+			s.forget(sn.ID)
+		}
 		if subscribed {
 			s.unsubscribe(channelID)
 		}
@@ -135,11 +155,20 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, snoopID, name, spy 
 	if ch.State == "Up" {
 		s.markUp(channelID)
 	}
-	if err := rest.snoop(ctx, channelID, snoopID, spy, s.cfg.Application); err != nil {
-		s.hangupSnoop(snoopID) // in case the request timed out after creating it
+	errs := make([]error, len(snoops))
+	var wg sync.WaitGroup
+	for i, sn := range snoops {
+		wg.Go(func() { errs[i] = rest.snoop(ctx, channelID, sn.ID, sn.Spy, s.cfg.Application) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, sn := range snoops {
+			// Created, or perhaps created by a request that timed out.
+			s.hangupSnoop(sn.ID)
+		}
 		return fail(err, true)
 	}
-	s.log.Debug().Str("channel", channelID).Str("snoop", snoopID).Str("recording", name).Bool("up", ch.State == "Up").Msg("snoop channel created")
+	s.log.Debug().Str("channel", channelID).Int("snoops", len(snoops)).Str("recording", snoops[0].Name).Bool("up", ch.State == "Up").Msg("snoop channels created")
 	return nil
 }
 

@@ -276,10 +276,10 @@ func TestSnoopRecordsOnlyOnceAnswered(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c1", "Ringing", false)
-	if err := s.Record(context.Background(), "c1", "snoop-r1", "r1", "sideways"); !errors.Is(err, ErrSpy) {
+	if err := s.Record(context.Background(), "c1", Snoop{ID: "snoop-r1", Name: "r1", Spy: "sideways"}); !errors.Is(err, ErrSpy) {
 		t.Fatalf("a snoop direction that is none: %v", err)
 	}
-	if err := s.Record(context.Background(), "c1", "snoop-r1", "r1", "in"); err != nil {
+	if err := s.Record(context.Background(), "c1", Snoop{ID: "snoop-r1", Name: "r1", Spy: "in"}); err != nil {
 		t.Fatal(err)
 	}
 	if !f.hasCall("POST /channels/c1/snoop?app="+fakeSnoopApp+"&snoopId=snoop-r1&spy=in&whisper=none") || !f.hasCall("POST /applications/"+fakeSnoopApp+"/subscription?eventSource=channel%3Ac1") {
@@ -307,7 +307,7 @@ func TestSnoopEventBeforeReplyOnAnsweredChannel(t *testing.T) {
 	f.early = true
 	s := runSnoop(t, f.config())
 	f.setState("c2", "Up", false)
-	if err := s.Record(context.Background(), "c2", "snoop-r2", "r2", "both"); err != nil {
+	if err := s.Record(context.Background(), "c2", Snoop{ID: "snoop-r2", Name: "r2", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "record request", func() bool { return f.recording("r2") })
@@ -317,7 +317,7 @@ func TestSnoopUnansweredLegLeavesNothing(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c3", "Ringing", false)
-	if err := s.Record(context.Background(), "c3", "snoop-r3", "r3", "both"); err != nil {
+	if err := s.Record(context.Background(), "c3", Snoop{ID: "snoop-r3", Name: "r3", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "snoop channel", func() bool { return f.snoopExists("snoop-r3") })
@@ -334,7 +334,7 @@ func TestSnoopResyncAfterReconnect(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c4", "Ringing", false)
-	if err := s.Record(context.Background(), "c4", "snoop-r4", "r4", "both"); err != nil {
+	if err := s.Record(context.Background(), "c4", Snoop{ID: "snoop-r4", Name: "r4", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -371,7 +371,7 @@ func TestSnoopAdopt(t *testing.T) {
 
 func TestSnoopRecordWhileDisconnected(t *testing.T) {
 	s := NewSnoopClient(Config{URL: "http://127.0.0.1:1/ari", Username: "u", Password: "p"}, testLogger(t))
-	err := s.Record(context.Background(), "c7", "snoop-r7", "r7", "both")
+	err := s.Record(context.Background(), "c7", Snoop{ID: "snoop-r7", Name: "r7", Spy: "both"})
 	if !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("Record = %v, want ErrNotConnected", err)
 	}
@@ -383,7 +383,7 @@ func TestSnoopRecordWhileDisconnected(t *testing.T) {
 func TestSnoopRecordFailsOnGoneChannel(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
-	err := s.Record(context.Background(), "gone", "snoop-r8", "r8", "both")
+	err := s.Record(context.Background(), "gone", Snoop{ID: "snoop-r8", Name: "r8", Spy: "both"})
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Record = %v, want ErrNotFound", err)
 	}
@@ -393,4 +393,35 @@ func TestSnoopRecordFailsOnGoneChannel(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%d entries left after a failed Record", n)
 	}
+}
+
+// TestSnoopBothDirectionsApart: one recording through two snoop channels,
+// one spying on what the channel receives (the phone's voice), one on what
+// it hears: one subscription and one read of the channel, both snoop
+// channels created, and both recorded once it answers.
+func TestSnoopBothDirectionsApart(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	f.setState("c9", "Ringing", false)
+	err := s.Record(context.Background(), "c9", Snoop{ID: "snoop-r9.in", Name: "r9.in", Spy: "in"}, Snoop{ID: "snoop-r9.out", Name: "r9.out", Spy: "out"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.hasCall("POST /channels/c9/snoop?app="+fakeSnoopApp+"&snoopId=snoop-r9.in&spy=in&whisper=none") ||
+		!f.hasCall("POST /channels/c9/snoop?app="+fakeSnoopApp+"&snoopId=snoop-r9.out&spy=out&whisper=none") {
+		t.Fatalf("snoop requests: %q", f.calls)
+	}
+	f.mu.Lock()
+	subs := 0
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, "POST /applications/"+fakeSnoopApp+"/subscription") {
+			subs++
+		}
+	}
+	f.mu.Unlock()
+	if subs != 1 {
+		t.Errorf("%d subscriptions for one recording, want 1", subs)
+	}
+	f.setState("c9", "Up", true)
+	waitFor(t, 5*time.Second, "both directions recorded", func() bool { return f.recording("r9.in") && f.recording("r9.out") })
 }

@@ -9,18 +9,18 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/villedemercier/recpolicy/ami"
+	"github.com/villedemercier/recpolicy/ari"
 	"github.com/villedemercier/recpolicy/internal/engine"
 )
 
 // Snooper records channels through ARI snoop channels (ari.SnoopClient).
 type Snooper interface {
-	// Record starts recording channelID's audio (an Asterisk unique ID) in
-	// the direction spy ("in", "out") through the snoop channel snoopID into
-	// Asterisk's recording spool as <name>.wav.
-	Record(ctx context.Context, channelID, snoopID, name, spy string) error
+	// Record starts recording channelID's audio (an Asterisk unique ID)
+	// through snoops, each a snoop channel recorded into Asterisk's
+	// recording spool as <Name>.wav; on failure none is left.
+	Record(ctx context.Context, channelID string, snoops ...ari.Snoop) error
 	// Stop stops the recording and hangs up its snoop channel.
 	Stop(ctx context.Context, snoopID, name string) error
 	// Release hangs up the snoop channel of a recording whose channel hung
@@ -87,21 +87,13 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	if err := s.mark(ctx, r.Uniqueid, r.ID); err != nil {
 		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
 	}
-	// The two directions start together: each is a few REST round trips.
-	var errs [2]error
-	var wg sync.WaitGroup
+	// The two directions start together (one subscription, one read of the
+	// channel, the two snoop channels created in parallel).
+	snoops := make([]ari.Snoop, len(directions))
 	for i, d := range directions {
-		wg.Go(func() { errs[i] = s.ARI.Record(ctx, r.Uniqueid, snoopID(r.BackendID, d), r.ID+d.suffix, d.spy) })
+		snoops[i] = ari.Snoop{ID: snoopID(r.BackendID, d), Name: r.ID + d.suffix, Spy: d.spy}
 	}
-	wg.Wait()
-	if err := errors.Join(errs[:]...); err != nil {
-		for i, d := range directions {
-			if errs[i] == nil { // the other direction started: stop it
-				if serr := s.ARI.Stop(ctx, snoopID(r.BackendID, d), r.ID+d.suffix); serr != nil {
-					err = errors.Join(err, serr)
-				}
-			}
-		}
+	if err := s.ARI.Record(ctx, r.Uniqueid, snoops...); err != nil {
 		if uerr := s.mark(ctx, r.Uniqueid, ""); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("unmark recording: %w", uerr))
 		}
