@@ -115,6 +115,12 @@ type ARI struct {
 	MaxBackoff       Duration `yaml:"max_backoff"`
 }
 
+// The values of recording.parties.
+const (
+	PartiesApart = "apart"
+	PartiesMixed = "mixed"
+)
+
 // Recording says where Asterisk writes recordings in progress, and how:
 // Backend mixmonitor (the default: MixMonitor over AMI) or snoop (an ARI
 // snoop channel recorded over ARI; AsteriskDir is then Asterisk's ARI
@@ -122,7 +128,14 @@ type ARI struct {
 // view (AsteriskDir) and the daemon's view (LocalDir) of the same directory
 // differ when Asterisk runs in a chroot or a container.
 type Recording struct {
-	Backend     string `yaml:"backend"`
+	Backend string `yaml:"backend"`
+	// Parties is PartiesApart (the default: the extension's voice on the
+	// left channel, what it hears on the right, so that a training copy can
+	// mask the citizen alone) or PartiesMixed (one channel: MixMonitor
+	// without option D, one snoop channel instead of two, for a PBX that
+	// cannot carry two snoops per call; a training copy then masks both
+	// voices).
+	Parties     string `yaml:"parties"`
 	AsteriskDir string `yaml:"asterisk_dir"`
 	LocalDir    string `yaml:"local_dir"`
 	// CloseTimeout is how long after hangup the daemon waits for Asterisk to
@@ -301,6 +314,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Recording.Backend == "" {
 		c.Recording.Backend = "mixmonitor"
+	}
+	if c.Recording.Parties == "" {
+		c.Recording.Parties = PartiesApart
 	}
 	if c.Recording.CloseTimeout == 0 {
 		c.Recording.CloseTimeout = Duration(15 * time.Second)

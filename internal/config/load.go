@@ -84,6 +84,9 @@ func (c *Config) validate() []string {
 	default:
 		p = append(p, fmt.Sprintf("recording.backend %q is unknown; use mixmonitor or snoop", c.Recording.Backend))
 	}
+	if c.Recording.Parties != PartiesApart && c.Recording.Parties != PartiesMixed {
+		p = append(p, fmt.Sprintf("recording.parties %q is unknown; use apart (each party on its own channel) or mixed", c.Recording.Parties))
+	}
 	if c.Recording.Backend == "snoop" && path.Base(c.Recording.AsteriskDir) != "recording" {
 		p = append(p, fmt.Sprintf("recording.asterisk_dir %q: with backend snoop it must be Asterisk's ARI recording directory, <astspooldir>/recording (e.g. /var/spool/asterisk/recording)", c.Recording.AsteriskDir))
 	}

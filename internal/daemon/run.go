@@ -251,16 +251,17 @@ func (d *Daemon) buildEngine() error {
 	d.filer.SetArchiveOwner(archiveUID, archiveGID)
 	d.filer.SetSpoolOwner(spoolUID)
 	// MixMonitor writes each party on its own channel (option D).
-	d.filer.SetInterleaved(cfg.Recording.Backend == "mixmonitor")
+	mixed := cfg.Recording.Parties == config.PartiesMixed
+	d.filer.SetInterleaved(cfg.Recording.Backend == "mixmonitor" && !mixed)
 	sessions := make([]engine.Session, len(d.amiActions))
 	for i, c := range d.amiActions {
 		sessions[i] = c
 	}
 	// Orders wait up to 5 s for the actions session when it is reconnecting.
 	actions := engine.Patient(engine.Spread(sessions...), 5*time.Second)
-	var recorder engine.Recorder = &mixmonitor.Recorder{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer}
+	var recorder engine.Recorder = &mixmonitor.Recorder{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer, Mixed: mixed}
 	if d.snoopClient != nil {
-		recorder = &snoop.Recorder{ARI: d.snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer}
+		recorder = &snoop.Recorder{ARI: d.snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer, Mixed: mixed}
 	}
 	d.pipe = engine.NewPipeline(recorder, pipelineLanes)
 	d.tracker = engine.NewTracker(d.part("tracker"), d.rules.Current, recorder, d.metrics, d.pipe)

@@ -171,6 +171,15 @@ func (e *Env) Backend() string {
 	return "mixmonitor"
 }
 
+// Parties is how the sandbox daemon records the parties: apart (each on
+// its own channel), or what RECPOLICY_E2E_PARTIES names.
+func (e *Env) Parties() string {
+	if p := os.Getenv("RECPOLICY_E2E_PARTIES"); p != "" {
+		return p
+	}
+	return "apart"
+}
+
 // RecordingSpool is the daemon's view of the PBX's recording spool for
 // the backend in use (see asteriskRecordingDir).
 func (e *Env) RecordingSpool() string {
@@ -233,6 +242,7 @@ ari:
   application: recpolicy
 recording:
   backend: %s
+  parties: %s
   asterisk_dir: %s
   local_dir: %s
 archive:
@@ -246,7 +256,7 @@ archive:
   pbx_cdr_csv: %s
 listen: %s
 log_level: info
-`, rulesFile, ep.AMI, ep.ARI, e.Backend(), e.asteriskRecordingDir(), e.RecordingSpool(), archiveDir, filepath.Join(filepath.Dir(archiveDir), "spool"),
+`, rulesFile, ep.AMI, ep.ARI, e.Backend(), e.Parties(), e.asteriskRecordingDir(), e.RecordingSpool(), archiveDir, filepath.Join(filepath.Dir(archiveDir), "spool"),
 		filepath.Join(e.Root, "var/log/asterisk/cdr-csv/Master.csv"), listen)
 	p := filepath.Join(dir, "recpolicy.yaml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)

@@ -21,6 +21,8 @@ type Recorder struct {
 	AsteriskDir string
 	LocalDir    string
 	Filer       *engine.Filer
+	// Mixed records both parties on one channel (no option D).
+	Mixed bool
 }
 
 // idVar is the channel variable MixMonitor stores its id in (option i).
@@ -52,7 +54,7 @@ func (m *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		// b: only while bridged; i(var): its ID in a channel variable; D:
 		// each party on its own channel (left what the extension's channel
 		// receives from its phone, right what it sends to it).
-		ami.Header{Key: "Options", Value: "bi(" + idVar + ")D"},
+		ami.Header{Key: "Options", Value: m.options()},
 	)
 	if err != nil {
 		return fmt.Errorf("start mixmonitor on %s: %w", r.Channel, err)
@@ -129,3 +131,12 @@ func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 
 // Finish hands the recording to the filer.
 func (m *Recorder) Finish(r *engine.Recording) { m.Filer.Submit(r) }
+
+// options are MixMonitor's: b (only while bridged), i (its id in idVar),
+// and D (each party on its own channel) unless Mixed.
+func (m *Recorder) options() string {
+	if m.Mixed {
+		return "bi(" + idVar + ")"
+	}
+	return "bi(" + idVar + ")D"
+}

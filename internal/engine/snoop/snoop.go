@@ -50,6 +50,10 @@ type Recorder struct {
 	AsteriskDir string
 	LocalDir    string
 	Filer       *engine.Filer
+	// Mixed records both parties through one snoop channel spying on both
+	// directions, into one mixed channel (<ID>.wav): half the snoop
+	// channels, for a PBX that cannot carry two per call.
+	Mixed bool
 }
 
 // snoopIDPrefix starts the ID of every snoop channel the daemon creates;
@@ -68,6 +72,17 @@ type direction struct{ spy, suffix string }
 // directions are a recording's two snoops, in the file's channel order:
 // left the extension's voice, right what it hears.
 var directions = [2]direction{{"in", engine.PartSuffixes[0]}, {"out", engine.PartSuffixes[1]}}
+
+// mixed is the one snoop of a recording whose parties are mixed.
+var mixed = []direction{{"both", ""}}
+
+// dirs are the recorder's snoops per recording.
+func (s *Recorder) dirs() []direction {
+	if s.Mixed {
+		return mixed
+	}
+	return directions[:]
+}
 
 // snoopID is the snoop channel of direction d of the recording whose
 // backend ID is backendID.
@@ -89,8 +104,8 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	}
 	// The two directions start together (one subscription, one read of the
 	// channel, the two snoop channels created in parallel).
-	snoops := make([]ari.Snoop, len(directions))
-	for i, d := range directions {
+	snoops := make([]ari.Snoop, len(s.dirs()))
+	for i, d := range s.dirs() {
 		snoops[i] = ari.Snoop{ID: snoopID(r.BackendID, d), Name: r.ID + d.suffix, Spy: d.spy}
 	}
 	if err := s.ARI.Record(ctx, r.Uniqueid, snoops...); err != nil {
@@ -113,7 +128,7 @@ func (s *Recorder) mark(ctx context.Context, channel, id string) error {
 // and clears the channel's mark.
 func (s *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 	var errs []error
-	for _, d := range directions {
+	for _, d := range s.dirs() {
 		if err := s.ARI.Stop(ctx, snoopID(s.backendID(r), d), r.ID+d.suffix); err != nil {
 			errs = append(errs, err)
 		}
@@ -130,10 +145,10 @@ func (s *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 // Finish hangs up the snoop channels if they are still there (so Asterisk
 // closes the files now) and hands the recording to the filer.
 func (s *Recorder) Finish(r *engine.Recording) {
-	for _, d := range directions {
+	for _, d := range s.dirs() {
 		s.ARI.Release(snoopID(s.backendID(r), d))
 	}
-	if len(r.Parts) == 0 {
+	if r.LocalPath == "" {
 		s.Paths(r)
 	}
 	s.Filer.Submit(r)
@@ -158,7 +173,7 @@ func (s *Recorder) Running(ctx context.Context, channel string) (id, backendID s
 		return "", "", fmt.Errorf("read %s on %s: %w", engine.MarkVar, channel, err)
 	}
 	backendID = ID(id)
-	for _, d := range directions {
+	for _, d := range s.dirs() {
 		s.ARI.Adopt(info.Uniqueid, snoopID(backendID, d), id+d.suffix)
 	}
 	return id, backendID, nil
@@ -171,6 +186,9 @@ func (s *Recorder) Paths(r *engine.Recording) {
 	r.AsteriskPath = path.Join(s.AsteriskDir, r.ID+".wav")
 	r.LocalPath = filepath.Join(s.LocalDir, r.ID+".wav")
 	r.Parts = nil
+	if s.Mixed {
+		return
+	}
 	for _, d := range directions {
 		r.Parts = append(r.Parts, filepath.Join(s.LocalDir, r.ID+d.suffix+".wav"))
 	}

@@ -158,3 +158,20 @@ func TestSnoopRunningAdopts(t *testing.T) {
 		t.Errorf("unmarked channel: Running = %q, %v", id, err)
 	}
 }
+
+// TestSnoopMixed: with the parties mixed, one snoop channel spies on both
+// directions into <ID>.wav, and there are no parts to interleave.
+func TestSnoopMixed(t *testing.T) {
+	s, sn, _ := newSnoopForTest(t)
+	s.Mixed = true
+	r := &engine.Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12"}
+	if err := s.Start(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"record 1700000000.12 " + ID(r.ID) + " " + r.ID + " both"}; !slices.Equal(sn.calls, want) {
+		t.Errorf("ari calls %q, want %q", sn.calls, want)
+	}
+	if len(r.Parts) != 0 || r.LocalPath != filepath.Join(s.LocalDir, r.ID+".wav") {
+		t.Errorf("parts %q, local path %q", r.Parts, r.LocalPath)
+	}
+}

@@ -67,6 +67,7 @@ type options struct {
 	profiles     []profile
 	runs         int
 	backend      string
+	parties      string
 	amiDelay     time.Duration
 	ramp         time.Duration // of the wave being placed
 	talk         time.Duration
@@ -101,6 +102,7 @@ func main() {
 	talk := flag.Duration("talk", 0, "override every profile's talk time after answer")
 	flag.IntVar(&o.runs, "runs", 1, "how many times to run the profiles in a row")
 	flag.StringVar(&o.backend, "backend", "mixmonitor", "recorder backend: mixmonitor or snoop")
+	flag.StringVar(&o.parties, "parties", "apart", "apart (each party on its own channel) or mixed")
 	flag.DurationVar(&o.amiDelay, "ami-delay", 0, "deliver the daemon's AMI actions this late, through a proxy (a loaded PBX)")
 	flag.StringVar(&o.bin, "recpolicy", "bin/recpolicy", "where the daemon binary is built")
 	flag.StringVar(&o.out, "out", "var/load", "where the daemon's config, logs and archive go")
@@ -143,6 +145,11 @@ func main() {
 	}
 	// The sandbox's recording directory follows the backend (sandbox.Env).
 	os.Setenv("RECPOLICY_E2E_BACKEND", o.backend)
+	if o.parties != "apart" && o.parties != "mixed" {
+		fmt.Fprintf(os.Stderr, "load: -parties: %q is not apart or mixed\n", o.parties)
+		os.Exit(2)
+	}
+	os.Setenv("RECPOLICY_E2E_PARTIES", o.parties)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ok, err := run(ctx, o)
