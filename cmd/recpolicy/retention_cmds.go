@@ -380,12 +380,11 @@ func exportTraining(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	src, err := env.query.FindRecording(ctx, pos[0])
+	// The guard decides (a call that involved a confidential extension on
+	// any leg is never used for training) and logs the training purpose.
+	src, err := env.guard.TrainingSource(ctx, name, pos[0], map[string]any{"dry_run": *dryRun, "redacted": redacting})
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
-	}
-	if e, ok := env.rules.Extension(src.Extension); ok && e.Confidential {
-		return exitCode(stderr, name, fmt.Errorf("recording %d is of extension %s, whose staff are bound by professional confidentiality: it is not used for training", src.ID, src.Extension))
 	}
 	treq := retention.TrainingRequest{Source: src, ArchiveDir: env.cfg.Archive.Dir, Dir: tdir, Actor: retention.Actor{Name: *by}, DryRun: *dryRun}
 	var tc retention.TrainingCopy
