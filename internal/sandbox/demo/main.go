@@ -69,7 +69,7 @@ func run(ctx context.Context, bin, out string) error {
 		return err
 	}
 	// The console's section, and who administers: root (the demo's CLI) and admin.
-	if err := appendFile(cfg, "access: {administrators: [root, admin]}\nconsole: {listen: \"127.0.0.1:8443\"}\n"); err != nil {
+	if err := appendFile(cfg, "access: {administrators: [root, admin], trainers: [formation]}\nconsole: {listen: \"127.0.0.1:8443\"}\n"); err != nil {
 		return err
 	}
 	keep := os.Getenv("KEEP") == "1"
@@ -158,8 +158,13 @@ func run(ctx context.Context, bin, out string) error {
 			return nil
 		}
 		rel, _ := filepath.Rel(archive, p)
-		fmt.Printf("  %-40s %5.1f s  phone tone %.2f  carrier tone %.2f\n", rel, a.Duration(),
+		fmt.Printf("  %-40s %5.1f s  phone tone %.2f  carrier tone %.2f", rel, a.Duration(),
 			a.ToneShare(sandbox.PhoneFreq, 0, a.Duration()), a.ToneShare(sandbox.CarrierFreq, 0, a.Duration()))
+		if len(a.Channels) == 2 {
+			l, r := a.Channel(0), a.Channel(1)
+			fmt.Printf("  left (the extension) phone %.2f, right (the other party) carrier %.2f", l.ToneShare(sandbox.PhoneFreq, 0, a.Duration()), r.ToneShare(sandbox.CarrierFreq, 0, a.Duration()))
+		}
+		fmt.Println()
 		n++
 		return nil
 	})
@@ -207,8 +212,8 @@ func appendFile(p, text string) error {
 // dirExts are the extensions dir.comm may hear (the database may hold
 // earlier runs' and tests' recordings of the whole department).
 func runConsole(ctx context.Context, bin, cfg, out string, envv []string, keep bool, daemonPID int, dirExts []string) error {
-	logins := map[string]string{"admin": randomPassword(), "dir.comm": randomPassword()}
-	for _, login := range []string{"admin", "dir.comm"} {
+	logins := map[string]string{"admin": randomPassword(), "dir.comm": randomPassword(), "formation": randomPassword()}
+	for _, login := range []string{"admin", "dir.comm", "formation"} {
 		for _, step := range []string{"add", "passwd"} {
 			c := exec.CommandContext(ctx, bin, "users", step, login, "--config", cfg)
 			c.Env = envv
@@ -266,6 +271,7 @@ func runConsole(ctx context.Context, bin, cfg, out string, envv []string, keep b
 		url, logPath, len(seen), of235, seen[0])
 	fmt.Printf("  IT director:              login admin     password %s\n", logins["admin"])
 	fmt.Printf("  director, communications: login dir.comm  password %s (sees their department's recordings only: 235's and its colleagues')\n", logins["dir.comm"])
+	fmt.Printf("  trainer:                  login formation password %s (prepares de-identified training copies: a recording's page, « Préparer une copie de formation »)\n", logins["formation"])
 	if keep {
 		fmt.Printf("demo: KEEP=1: the daemon (pid %d), the console (pid %d) and the sandbox keep running; stop them with\n"+
 			"  kill %d %d; docker/sandbox down\n", daemonPID, c.Process.Pid, daemonPID, c.Process.Pid)
