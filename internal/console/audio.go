@@ -65,6 +65,15 @@ func (t *tickets) get(id, session string, now time.Time) (*ticket, bool) {
 	return tk, true
 }
 
+// extend keeps session's ticket id alive for ticketLife from now.
+func (t *tickets) extend(id, session string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tk, ok := t.m[id]; ok && tk.session == session && !now.After(tk.expires) {
+		tk.expires = now.Add(ticketLife)
+	}
+}
+
 func (t *tickets) prune(now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -2,6 +2,8 @@ package console
 
 import (
 	"math"
+
+	"github.com/villedemercier/recpolicy/archive"
 	"slices"
 	"sync"
 	"time"
@@ -25,17 +27,23 @@ const maxTrainings = 1000
 // what of it was heard, so that the copy is released only once every
 // second was played.
 type training struct {
-	session   string
-	recording int64
-	ticket    string
-	duration  time.Duration
+	session  string
+	rec      archive.StoredRecording // as the guard handed it over
+	ticket   string                  // the audio's, kept alive by the reports
+	duration time.Duration
 	// heard are the intervals played, in seconds, sorted and merged.
 	heard [][2]float64
-	// last is the time of the last report; budget caps what a report may
-	// add (wall time × maxSpeed since the last one).
+	// budget is how many seconds the reports may still claim: it grows by
+	// maxSpeed a second of wall time, up to maxBudget, and each span heard
+	// takes from it (a token bucket: reports sent often gain nothing).
+	budget  float64
 	last    time.Time
 	expires time.Time
 }
+
+// maxBudget bounds the seconds of playback reports may claim at once (a
+// player whose reports were held back ten seconds, at double speed).
+const maxBudget = 10*maxSpeed + 1
 
 // trainings are the live training sessions, in memory: a restarted
 // console asks for a new hearing.
@@ -47,7 +55,7 @@ type trainings struct {
 func newTrainings() *trainings { return &trainings{m: map[string]*training{}} }
 
 // open starts a training session and returns its id.
-func (t *trainings) open(session string, recording int64, ticket string, d time.Duration, now time.Time) string {
+func (t *trainings) open(session string, rec archive.StoredRecording, ticket string, d time.Duration, now time.Time) string {
 	id := newID()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -61,7 +69,7 @@ func (t *trainings) open(session string, recording int64, ticket string, d time.
 		}
 		delete(t.m, oldest)
 	}
-	t.m[id] = &training{session: session, recording: recording, ticket: ticket, duration: d, last: now, expires: now.Add(trainingLife)}
+	t.m[id] = &training{session: session, rec: rec, ticket: ticket, duration: d, budget: 1, last: now, expires: now.Add(trainingLife)}
 	return id
 }
 
@@ -88,13 +96,14 @@ type coverageJSON struct {
 }
 
 // hear adds what the player reports to have played, each span cut to the
-// call and the whole to what the time since the last report allows at
-// maxSpeed (plus a second for the network); it returns the coverage.
+// call and the whole to the budget (what wall time allows at maxSpeed); it
+// returns the coverage.
 func (t *trainings) hear(tr *training, spans [][2]float64, now time.Time) coverageJSON {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	budget := now.Sub(tr.last).Seconds()*maxSpeed + 1
+	budget := min(tr.budget+max(0, now.Sub(tr.last).Seconds())*maxSpeed, maxBudget)
 	tr.last, tr.expires = now, now.Add(trainingLife)
+	defer func() { tr.budget = budget }()
 	dur := tr.duration.Seconds()
 	refused := 0.0
 	for _, s := range spans {

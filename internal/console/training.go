@@ -47,7 +47,7 @@ func (s *Server) openTraining(v *visitor, r *http.Request) (any, error) {
 	}
 	now := time.Now()
 	t := s.tickets.issue(v.idHash, rec, access.PurposeTraining, now)
-	id := s.trainings.open(v.idHash, rec.ID, t, a.Duration, now)
+	id := s.trainings.open(v.idHash, rec, t, a.Duration, now)
 	turns := make([][]spanJSON, len(a.Turns))
 	for c, ts := range a.Turns {
 		turns[c] = make([]spanJSON, 0, len(ts))
@@ -105,7 +105,9 @@ func (s *Server) heard(v *visitor, r *http.Request) (any, error) {
 	if len(body.Spans) > 1000 {
 		return nil, badRequest("« spans » : au plus 1000 intervalles par envoi.")
 	}
-	return s.trainings.hear(tr, body.Spans, time.Now()), nil
+	now := time.Now()
+	s.tickets.extend(tr.ticket, v.idHash, now) // the audio stays reachable while it is heard
+	return s.trainings.hear(tr, body.Spans, now), nil
 }
 
 // copyBody is what the operator asks of a copy, for the preview and for
@@ -130,10 +132,6 @@ func (s *Server) redactedRequest(v *visitor, r *http.Request, tr *training) (ret
 	}
 	if len(body.Masks) > maxMasks {
 		return req, body, badRequest("Au plus 500 intervalles par copie.")
-	}
-	tk, ok := s.tickets.get(tr.ticket, v.idHash, time.Now())
-	if !ok {
-		return req, body, &apiError{http.StatusNotFound, "Cette préparation a expiré : rouvrez l'enregistrement pour la formation."}
 	}
 	dur := tr.duration.Seconds()
 	for i, m := range body.Masks {
@@ -164,7 +162,7 @@ func (s *Server) redactedRequest(v *visitor, r *http.Request, tr *training) (ret
 		citizen := 1
 		req.Drop = &citizen
 	}
-	req.Source, req.ArchiveDir = tk.rec, s.cfg.Archive.Dir
+	req.Source, req.ArchiveDir = tr.rec, s.cfg.Archive.Dir
 	req.Dir, req.Actor = s.cfg.TrainingDir(), retention.Actor{Name: v.viewer().Login}
 	return req, body, nil
 }
