@@ -376,6 +376,6 @@ func (s *Server) listen(v *visitor, r *http.Request) (any, error) {
 	if err := s.verify(rec); err != nil {
 		return nil, err
 	}
-	t := s.tickets.issue(v.idHash, rec, p.Code, time.Now())
+	t := s.tickets.add(v.idHash, ticket{rec: rec, purpose: p.Code}, time.Now())
 	return map[string]any{"audio": "/api/recordings/" + ref + "/audio?t=" + t, "purpose": p}, nil
 }

@@ -1,12 +1,9 @@
 package console
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"net/http"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/villedemercier/recpolicy/archive"
@@ -21,90 +18,31 @@ const ticketLife = 30 * time.Minute
 const maxTickets = 10000
 
 // ticket is the right to fetch one recording's audio, given once its
-// purpose was logged, for one session.
+// purpose was logged, for one session (kept in a sessionStore).
 type ticket struct {
-	session string
 	rec     archive.StoredRecording
 	purpose string
-	expires time.Time
 }
 
-// tickets are the live tickets, in memory: a restarted console asks for
-// the purpose again.
-type tickets struct {
-	mu sync.Mutex
-	m  map[string]*ticket
-}
+// tickets are the live tickets: a restarted console asks for the purpose
+// again.
+type tickets = sessionStore[ticket]
 
-func newTickets() *tickets { return &tickets{m: map[string]*ticket{}} }
-
-func (t *tickets) issue(session string, rec archive.StoredRecording, purpose string, now time.Time) string {
-	b := make([]byte, 24)
-	rand.Read(b)
-	id := base64.RawURLEncoding.EncodeToString(b)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.m) >= maxTickets {
-		t.pruneLocked(now)
-		for k := range t.m { // still full: drop one
-			delete(t.m, k)
-			break
-		}
-	}
-	t.m[id] = &ticket{session: session, rec: rec, purpose: purpose, expires: now.Add(ticketLife)}
-	return id
-}
-
-func (t *tickets) get(id, session string, now time.Time) (*ticket, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	tk, ok := t.m[id]
-	if !ok || tk.session != session || now.After(tk.expires) {
-		return nil, false
-	}
-	return tk, true
-}
-
-// extend keeps session's ticket id alive for ticketLife from now.
-func (t *tickets) extend(id, session string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if tk, ok := t.m[id]; ok && tk.session == session && !now.After(tk.expires) {
-		tk.expires = now.Add(ticketLife)
-	}
-}
-
-func (t *tickets) prune(now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.pruneLocked(now)
-}
-
-func (t *tickets) pruneLocked(now time.Time) {
-	for k, tk := range t.m {
-		if now.After(tk.expires) {
-			delete(t.m, k)
-		}
-	}
-}
-
-func (t *tickets) endSession(session string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for k, tk := range t.m {
-		if tk.session == session {
-			delete(t.m, k)
-		}
-	}
-}
+func newTickets() *tickets { return newSessionStore[ticket](ticketLife, maxTickets) }
 
 // verify checks a recording's file before its first byte is served.
 func (s *Server) verify(rec archive.StoredRecording) error {
 	if err := query.Verify(s.cfg.Archive.Dir, rec); err != nil {
-		s.log.Error().Err(err).Int64("recording", rec.ID).Msg("console: recording fails its integrity check; not served")
-		return &apiError{http.StatusConflict, "Le fichier de cet enregistrement ne correspond pas à l'archive : il n'est pas servi, et l'incident est journalisé."}
+		return s.altered(rec, err)
 	}
 	return nil
+}
+
+// altered logs a recording whose file fails its integrity check, and is
+// the answer that says so.
+func (s *Server) altered(rec archive.StoredRecording, err error) error {
+	s.log.Error().Err(err).Int64("recording", rec.ID).Msg("console: recording fails its integrity check; not served")
+	return &apiError{http.StatusConflict, "Le fichier de cet enregistrement ne correspond pas à l'archive : il n'est pas servi, et l'incident est journalisé."}
 }
 
 // audio answers GET /api/recordings/{id}/audio?t=TICKET: the WAV file,

@@ -2,11 +2,11 @@ package console
 
 import (
 	"math"
-
-	"github.com/villedemercier/recpolicy/archive"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/villedemercier/recpolicy/archive"
 )
 
 // maxSpeed is the fastest playback whose seconds count as heard: the
@@ -20,69 +20,41 @@ const maxGap = 0.3
 // trainingLife is how long a training session lasts without a report.
 const trainingLife = 2 * time.Hour
 
-// maxTrainings bounds the training sessions kept (the oldest go first).
+// maxTrainings bounds the training sessions kept (the one nearest to
+// expiring goes first).
 const maxTrainings = 1000
 
-// training is one recording opened for training in one console session:
-// what of it was heard, so that the copy is released only once every
-// second was played.
+// training is one recording opened for training in one console session
+// (kept in a sessionStore): what of it was heard, so that the copy is
+// released only once every second was played.
 type training struct {
-	session  string
 	rec      archive.StoredRecording // as the guard handed it over
 	ticket   string                  // the audio's, kept alive by the reports
 	duration time.Duration
+	mu       sync.Mutex // guards what follows
 	// heard are the intervals played, in seconds, sorted and merged.
 	heard [][2]float64
 	// budget is how many seconds the reports may still claim: it grows by
 	// maxSpeed a second of wall time, up to maxBudget, and each span heard
 	// takes from it (a token bucket: reports sent often gain nothing).
-	budget  float64
-	last    time.Time
-	expires time.Time
+	budget float64
+	last   time.Time
 }
 
 // maxBudget bounds the seconds of playback reports may claim at once (a
 // player whose reports were held back ten seconds, at double speed).
 const maxBudget = 10*maxSpeed + 1
 
-// trainings are the live training sessions, in memory: a restarted
-// console asks for a new hearing.
-type trainings struct {
-	mu sync.Mutex
-	m  map[string]*training
+// newTraining is a training of rec (duration d, audio ticket) opened at now.
+func newTraining(rec archive.StoredRecording, ticket string, d time.Duration, now time.Time) *training {
+	return &training{rec: rec, ticket: ticket, duration: d, budget: 1, last: now}
 }
 
-func newTrainings() *trainings { return &trainings{m: map[string]*training{}} }
+// trainings are the live training sessions: a restarted console asks for
+// a new hearing.
+type trainings = sessionStore[*training]
 
-// open starts a training session and returns its id.
-func (t *trainings) open(session string, rec archive.StoredRecording, ticket string, d time.Duration, now time.Time) string {
-	id := newID()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.m) >= maxTrainings {
-		t.pruneLocked(now)
-		var oldest string
-		for k, tr := range t.m {
-			if oldest == "" || tr.expires.Before(t.m[oldest].expires) {
-				oldest = k
-			}
-		}
-		delete(t.m, oldest)
-	}
-	t.m[id] = &training{session: session, rec: rec, ticket: ticket, duration: d, budget: 1, last: now, expires: now.Add(trainingLife)}
-	return id
-}
-
-// get returns session's training id, if live.
-func (t *trainings) get(id, session string, now time.Time) (*training, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	tr, ok := t.m[id]
-	if !ok || tr.session != session || now.After(tr.expires) {
-		return nil, false
-	}
-	return tr, true
-}
+func newTrainings() *trainings { return newSessionStore[*training](trainingLife, maxTrainings) }
 
 // coverageJSON is what of a call was heard.
 type coverageJSON struct {
@@ -98,11 +70,11 @@ type coverageJSON struct {
 // hear adds what the player reports to have played, each span cut to the
 // call and the whole to the budget (what wall time allows at maxSpeed); it
 // returns the coverage.
-func (t *trainings) hear(tr *training, spans [][2]float64, now time.Time) coverageJSON {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (tr *training) hear(spans [][2]float64, now time.Time) coverageJSON {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
 	budget := min(tr.budget+max(0, now.Sub(tr.last).Seconds())*maxSpeed, maxBudget)
-	tr.last, tr.expires = now, now.Add(trainingLife)
+	tr.last = now
 	defer func() { tr.budget = budget }()
 	dur := tr.duration.Seconds()
 	refused := 0.0
@@ -120,19 +92,19 @@ func (t *trainings) hear(tr *training, spans [][2]float64, now time.Time) covera
 			tr.heard = merge(tr.heard, [2]float64{from, to})
 		}
 	}
-	c := coverageOf(tr)
+	c := tr.coverageLocked()
 	c.Refused = refused
 	return c
 }
 
 // coverage returns what of tr was heard.
-func (t *trainings) coverage(tr *training) coverageJSON {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return coverageOf(tr)
+func (tr *training) coverage() coverageJSON {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.coverageLocked()
 }
 
-func coverageOf(tr *training) coverageJSON {
+func (tr *training) coverageLocked() coverageJSON {
 	dur := tr.duration.Seconds()
 	c := coverageJSON{Duration: dur, Missing: [][2]float64{}}
 	at := 0.0
@@ -172,29 +144,4 @@ func merge(hs [][2]float64, s [2]float64) [][2]float64 {
 		out = append(out, h)
 	}
 	return out
-}
-
-func (t *trainings) prune(now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.pruneLocked(now)
-}
-
-func (t *trainings) pruneLocked(now time.Time) {
-	for k, tr := range t.m {
-		if now.After(tr.expires) {
-			delete(t.m, k)
-		}
-	}
-}
-
-// endSession forgets a console session's trainings (at logout).
-func (t *trainings) endSession(session string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for k, tr := range t.m {
-		if tr.session == session {
-			delete(t.m, k)
-		}
-	}
 }

@@ -2,13 +2,12 @@ package console
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/archive/register"
 	"github.com/villedemercier/recpolicy/archive/retention"
 	"github.com/villedemercier/recpolicy/internal/access"
@@ -35,19 +34,22 @@ func (s *Server) openTraining(v *visitor, r *http.Request) (any, error) {
 		}
 		return nil, hideRefusal(err)
 	}
-	if err := s.verify(rec); err != nil {
-		return nil, err
-	}
+	// Analyse checks the file against the archive first (once: no verify
+	// of our own before it).
 	a, err := retention.Analyse(s.cfg.Archive.Dir, rec)
 	if err != nil {
+		var ie *archive.IntegrityError
+		if errors.As(err, &ie) || errors.Is(err, archive.ErrOutsideArea) {
+			return nil, s.altered(rec, err)
+		}
 		if errors.Is(err, retention.ErrNotWAV) {
 			return nil, &apiError{http.StatusConflict, "Cet enregistrement n'est pas en PCM 16 bits : il ne peut pas être caviardé dans la console."}
 		}
 		return nil, err
 	}
 	now := time.Now()
-	t := s.tickets.issue(v.idHash, rec, access.PurposeTraining, now)
-	id := s.trainings.open(v.idHash, rec, t, a.Duration, now)
+	t := s.tickets.add(v.idHash, ticket{rec: rec, purpose: access.PurposeTraining}, now)
+	id := s.trainings.add(v.idHash, newTraining(rec, t, a.Duration, now), now)
 	turns := make([][]spanJSON, len(a.Turns))
 	for c, ts := range a.Turns {
 		turns[c] = make([]spanJSON, 0, len(ts))
@@ -106,8 +108,9 @@ func (s *Server) heard(v *visitor, r *http.Request) (any, error) {
 		return nil, badRequest("« spans » : au plus 1000 intervalles par envoi.")
 	}
 	now := time.Now()
+	s.trainings.extend(r.PathValue("tid"), v.idHash, now)
 	s.tickets.extend(tr.ticket, v.idHash, now) // the audio stays reachable while it is heard
-	return s.trainings.hear(tr, body.Spans, now), nil
+	return tr.hear(body.Spans, now), nil
 }
 
 // copyBody is what the operator asks of a copy, for the preview and for
@@ -218,7 +221,7 @@ func (s *Server) produce(v *visitor, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cov := s.trainings.coverage(tr)
+	cov := tr.coverage()
 	if !cov.Complete {
 		return nil, &apiError{http.StatusConflict, "Écoutez d'abord chaque seconde de l'appel : la copie n'est produite qu'ensuite."}
 	}
@@ -245,11 +248,4 @@ func (s *Server) produce(v *visitor, r *http.Request) (any, error) {
 	}
 	return map[string]any{"copy": map[string]any{"id": rc.ID, "name": rc.Name, "duration": rc.Duration, "sha256": rc.SHA256,
 		"masks": len(rc.Masks), "retention_class": rc.Class}}, nil
-}
-
-// newID is a random identifier for the URL.
-func newID() string {
-	b := make([]byte, 18)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -206,8 +206,11 @@ func TestConsoleTraining(t *testing.T) {
 	// Ten seconds later (the session's clock moved back), the rest of the call
 	// but half a second.
 	f.console.trainings.mu.Lock()
-	f.console.trainings.m[o.Training].last = time.Now().Add(-10 * time.Second)
+	tr := f.console.trainings.m[o.Training].v
 	f.console.trainings.mu.Unlock()
+	tr.mu.Lock()
+	tr.last = time.Now().Add(-10 * time.Second)
+	tr.mu.Unlock()
 	_, body, _ = f.do(t, c, "POST", base+"/ecoute", map[string]any{"spans": [][2]float64{{0, 4}, {4.5, stereoSecs}}})
 	json.Unmarshal([]byte(body), &cov)
 	if cov.Complete || len(cov.Missing) != 1 || cov.Missing[0] != [2]float64{4, 4.5} {
