@@ -239,13 +239,7 @@ func keepChannel(p redact.PCM, c int) redact.PCM {
 
 // writePCM writes p as a WAV file with only its fmt and data chunks.
 func writePCM(p redact.PCM, w io.Writer) error {
-	fmtChunk := make([]byte, 16)
-	binary.LittleEndian.PutUint16(fmtChunk[0:], 1)
-	binary.LittleEndian.PutUint16(fmtChunk[2:], uint16(p.Channels))
-	binary.LittleEndian.PutUint32(fmtChunk[4:], uint32(p.Rate))
-	binary.LittleEndian.PutUint32(fmtChunk[8:], uint32(p.Rate*p.Channels*2))
-	binary.LittleEndian.PutUint16(fmtChunk[12:], uint16(p.Channels*2))
-	binary.LittleEndian.PutUint16(fmtChunk[14:], 16)
+	fmtChunk := wavfile.PCMFmt(p.Channels, p.Rate, 16)
 	data := make([]byte, 2*len(p.Samples))
 	for i, v := range p.Samples {
 		binary.LittleEndian.PutUint16(data[2*i:], uint16(v))

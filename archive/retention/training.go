@@ -183,18 +183,10 @@ func StripWAV(r io.Reader, size int64, w io.Writer) (float64, error) {
 
 func copyData(r io.Reader, w io.Writer, fmtChunk []byte, n int64) (float64, error) {
 	pad := n % 2
-	riff := 4 + 8 + int64(len(fmtChunk)) + 8 + n + pad
-	if riff > 0xFFFFFFFF {
+	b, err := wavfile.Prefix(fmtChunk, n)
+	if err != nil {
 		return 0, fmt.Errorf("%w: too large for RIFF", ErrNotWAV)
 	}
-	var b []byte
-	b = append(b, "RIFF"...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(riff))
-	b = append(b, "WAVEfmt "...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(fmtChunk)))
-	b = append(b, fmtChunk...)
-	b = append(b, "data"...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(n))
 	if _, err := w.Write(b); err != nil {
 		return 0, err
 	}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/internal/wav"
 )
 
 // PartSuffixes end the IDs (and file names, before .wav) of the two files
@@ -110,24 +111,11 @@ func (f *Filer) fileParts(log zerolog.Logger, r *Recording) {
 // into w: frame i is sample i of parts[0] and of parts[1] (silence past a
 // part's end, or for a part without a file).
 func interleave(w io.Writer, parts []part, frames int64, rate int) error {
-	data := frames * 4
-	if data+36 > 1<<32-1 {
-		return fmt.Errorf("file recording: %d frames do not fit a WAV file", frames)
+	hdr, err := wav.Prefix(wav.PCMFmt(2, rate, 16), frames*4)
+	if err != nil {
+		return fmt.Errorf("file recording: %d frames: %w", frames, err)
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	hdr := make([]byte, 44)
-	copy(hdr[0:], "RIFF")
-	binary.LittleEndian.PutUint32(hdr[4:], uint32(36+data))
-	copy(hdr[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(hdr[16:], 16)
-	binary.LittleEndian.PutUint16(hdr[20:], 1) // PCM
-	binary.LittleEndian.PutUint16(hdr[22:], 2)
-	binary.LittleEndian.PutUint32(hdr[24:], uint32(rate))
-	binary.LittleEndian.PutUint32(hdr[28:], uint32(rate*4))
-	binary.LittleEndian.PutUint16(hdr[32:], 4)
-	binary.LittleEndian.PutUint16(hdr[34:], 16)
-	copy(hdr[36:], "data")
-	binary.LittleEndian.PutUint32(hdr[40:], uint32(data))
 	if _, err := bw.Write(hdr); err != nil {
 		return fmt.Errorf("file recording: write: %w", err)
 	}

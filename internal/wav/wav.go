@@ -1,6 +1,7 @@
-// Package wav reads the chunk layout of RIFF/WAVE files: the one reader
-// the recording engine (header checks and repair) and the archive
-// (training copies stripped of their metadata) share.
+// Package wav reads the chunk layout of RIFF/WAVE files, and writes the
+// canonical header of a PCM one: the one reader and writer the recording
+// engine (header checks and repair, a recording's parts interleaved) and
+// the archive (training copies stripped of their metadata, redacted) share.
 package wav
 
 import (

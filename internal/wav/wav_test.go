@@ -59,3 +59,23 @@ func FuzzReadHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestPrefixReadsBack: a header written by Prefix and PCMFmt reads back as
+// what it says, an odd length counting its pad byte in the RIFF length.
+func TestPrefixReadsBack(t *testing.T) {
+	for _, n := range []int64{0, 1600, 1601} {
+		b, err := Prefix(PCMFmt(2, 8000, 16), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := append(b, make([]byte, n+n%2)...)
+		h, err := ReadHeader(bytes.NewReader(f), int64(len(f)))
+		if err != nil || h.Channels != 2 || h.SampleRate != 8000 || h.BitsPerSample != 16 || h.ByteRate != 32000 ||
+			h.DataOffset != 44 || h.DeclaredBytes != n || binary.LittleEndian.Uint32(f[4:]) != uint32(len(f)-8) {
+			t.Errorf("%d bytes: %+v %v", n, h, err)
+		}
+	}
+	if _, err := Prefix(PCMFmt(1, 8000, 16), 1<<32); !errors.Is(err, ErrNotWAV) {
+		t.Errorf("4 GiB of samples: %v", err)
+	}
+}
