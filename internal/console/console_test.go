@@ -30,6 +30,7 @@ import (
 	"github.com/villedemercier/recpolicy/internal/ldaptest"
 	"github.com/villedemercier/recpolicy/internal/pgtest"
 	"github.com/villedemercier/recpolicy/internal/transmit"
+	"github.com/villedemercier/recpolicy/internal/wav"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
@@ -181,18 +182,8 @@ func toneWAV(secs, hz float64) []byte {
 	n := int(secs * 8000)
 	var b bytes.Buffer
 	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
-	b.WriteString("RIFF")
-	le(uint32(36 + 2*n))
-	b.WriteString("WAVEfmt ")
-	le(uint32(16))
-	le(uint16(1))
-	le(uint16(1))
-	le(uint32(8000))
-	le(uint32(16000))
-	le(uint16(2))
-	le(uint16(16))
-	b.WriteString("data")
-	le(uint32(2 * n))
+	hdr, _ := wav.Prefix(wav.PCMFmt(1, 8000, 16), int64(2*n))
+	b.Write(hdr)
 	for i := 0; i < n; i++ {
 		le(int16(8000 * math.Sin(2*math.Pi*hz*float64(i)/8000)))
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/villedemercier/recpolicy/archive"
 	"github.com/villedemercier/recpolicy/archive/ingest"
 	"github.com/villedemercier/recpolicy/archive/register"
+	"github.com/villedemercier/recpolicy/internal/wav"
 )
 
 // stereoSecs is the length of the two-channel test recording.
@@ -29,18 +30,8 @@ func stereoWAV() []byte {
 	n := int(stereoSecs * 8000)
 	var b bytes.Buffer
 	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
-	b.WriteString("RIFF")
-	le(uint32(36 + 4*n))
-	b.WriteString("WAVEfmt ")
-	le(uint32(16))
-	le(uint16(1))
-	le(uint16(2))
-	le(uint32(8000))
-	le(uint32(32000))
-	le(uint16(4))
-	le(uint16(16))
-	b.WriteString("data")
-	le(uint32(4 * n))
+	hdr, _ := wav.Prefix(wav.PCMFmt(2, 8000, 16), int64(4*n))
+	b.Write(hdr)
 	for i := 0; i < n; i++ {
 		t := float64(i) / 8000
 		var l, r float64

@@ -18,6 +18,7 @@ import (
 	"github.com/villedemercier/recpolicy/archive/retention"
 	"github.com/villedemercier/recpolicy/internal/redact"
 	"github.com/villedemercier/recpolicy/internal/sandbox"
+	"github.com/villedemercier/recpolicy/internal/wav"
 )
 
 // speech is French speech made with espeak-ng, 8 kHz mono: a caller who
@@ -75,18 +76,11 @@ func frenchSpeech(t *testing.T) speech {
 func writeMonoWAV(path string, s []float64) error {
 	var b bytes.Buffer
 	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
-	b.WriteString("RIFF")
-	le(uint32(36 + 2*len(s)))
-	b.WriteString("WAVEfmt ")
-	le(uint32(16))
-	le(uint16(1))
-	le(uint16(1))
-	le(uint32(8000))
-	le(uint32(16000))
-	le(uint16(2))
-	le(uint16(16))
-	b.WriteString("data")
-	le(uint32(2 * len(s)))
+	hdr, err := wav.Prefix(wav.PCMFmt(1, 8000, 16), int64(2*len(s)))
+	if err != nil {
+		return err
+	}
+	b.Write(hdr)
 	for _, v := range s {
 		le(int16(math.Max(-1, math.Min(1, v)) * 32767))
 	}
