@@ -315,15 +315,27 @@ VALUES ('recording', $1, $2, $3, $4, 'retention period over', 'retention', 'job'
 	}
 }
 
+func TestTrainingKeep(t *testing.T) {
+	if days, err := TrainingKeep(testClasses); err != nil || days != 365 {
+		t.Errorf("the city's classes: %d days, %v", days, err)
+	}
+	if _, err := TrainingKeep(Classes{"standard": 365 * day}); !errors.Is(err, ErrNoTrainingClass) {
+		t.Errorf("no training class: %v", err)
+	}
+}
+
 func TestTrainingCopy(t *testing.T) {
 	e := newRetentionEnv(t)
 	ctx := t.Context()
 	src := e.rec("235", "mercier-pbx-1795847182.138", 10*day, "standard")
 	dir := filepath.Join(t.TempDir(), "formation")
-	if _, err := e.store.ExportTraining(ctx, TrainingRequest{Source: src, ArchiveDir: e.archive, Dir: filepath.Join(e.archive, "t"), Actor: person}); err == nil {
+	if _, err := e.store.ExportTraining(ctx, TrainingRequest{Source: src, ArchiveDir: e.archive, Dir: filepath.Join(e.archive, "t"), Actor: person, KeepDays: 365}); err == nil {
 		t.Error("a training area inside the archive was accepted")
 	}
-	tc, err := e.store.ExportTraining(ctx, TrainingRequest{Source: src, ArchiveDir: e.archive, Dir: dir, Actor: person})
+	if _, err := e.store.ExportTraining(ctx, TrainingRequest{Source: src, ArchiveDir: e.archive, Dir: dir, Actor: person}); !errors.Is(err, ErrNoTrainingClass) {
+		t.Errorf("a copy without a training class in the rules: %v", err)
+	}
+	tc, err := e.store.ExportTraining(ctx, TrainingRequest{Source: src, ArchiveDir: e.archive, Dir: dir, Actor: person, KeepDays: 365})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +552,7 @@ func TestRedactedTrainingCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := RedactedRequest{TrainingRequest: TrainingRequest{Source: src, ArchiveDir: e.archive, Dir: dir, Actor: person}, Masks: []redact.Mask{mask}}
+	req := RedactedRequest{TrainingRequest: TrainingRequest{Source: src, ArchiveDir: e.archive, Dir: dir, Actor: person, KeepDays: 365}, Masks: []redact.Mask{mask}}
 	if _, err := e.store.ExportRedacted(ctx, req); !errors.Is(err, ErrNotHeard) {
 		t.Fatalf("not heard whole: %v", err)
 	}

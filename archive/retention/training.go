@@ -46,6 +46,24 @@ type TrainingRequest struct {
 	Dir        string // the training area; created when missing; must not be inside ArchiveDir
 	Actor      Actor
 	DryRun     bool
+	// KeepDays is how long the rules keep class "training" (RetentionDays);
+	// 0 when the rules have no such class: no copy is then made, since
+	// nothing would ever destroy it.
+	KeepDays int
+}
+
+// ErrNoTrainingClass: the rules file has no retention class "training".
+var ErrNoTrainingClass = errors.New(`the rules have no retention class "training"`)
+
+// TrainingKeep returns how many days the rules' classes keep training
+// copies, or ErrNoTrainingClass: asked before anything is opened, by the
+// console and the CLI alike.
+func TrainingKeep(c Classes) (int, error) {
+	d, ok := c[TrainingRetention]
+	if !ok || d <= 0 {
+		return 0, fmt.Errorf("%w: add it under retention: (days, at least 365)", ErrNoTrainingClass)
+	}
+	return int(d / (24 * time.Hour)), nil
 }
 
 // ExportTraining writes a training copy of a recording: its checksum is
@@ -93,6 +111,9 @@ func (req TrainingRequest) prepare() (TrainingCopy, error) {
 	var tc TrainingCopy
 	if err := req.Actor.check(); err != nil {
 		return tc, err
+	}
+	if req.KeepDays <= 0 {
+		return tc, fmt.Errorf("%w: add it under retention: (days, at least 365)", ErrNoTrainingClass)
 	}
 	if req.Dir == "" || !filepath.IsAbs(req.Dir) {
 		return tc, fmt.Errorf("training directory %q must be an absolute path", req.Dir)

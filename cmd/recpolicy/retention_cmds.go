@@ -370,9 +370,9 @@ func exportTraining(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitCode(stderr, name, err)
 	}
 	defer env.store.Close()
-	if _, ok := env.rules.RetentionDays(retention.TrainingRetention); !ok {
-		return exitCode(stderr, name, fmt.Errorf("the rules file %s has no retention class %q: add it under retention: (days, at least 365)",
-			env.rules.Source(), retention.TrainingRetention))
+	days, err := retention.TrainingKeep(classes(env.rules))
+	if err != nil {
+		return exitCode(stderr, name, fmt.Errorf("the rules file %s: %w", env.rules.Source(), err))
 	}
 	tdir, err := trainingDir(*dir, env)
 	if err != nil {
@@ -386,7 +386,7 @@ func exportTraining(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return exitCode(stderr, name, dbHint(err, *cfgFile))
 	}
-	treq := retention.TrainingRequest{Source: src, ArchiveDir: env.cfg.Archive.Dir, Dir: tdir, Actor: retention.Actor{Name: *by}, DryRun: *dryRun}
+	treq := retention.TrainingRequest{Source: src, ArchiveDir: env.cfg.Archive.Dir, Dir: tdir, Actor: retention.Actor{Name: *by}, DryRun: *dryRun, KeepDays: days}
 	var tc retention.TrainingCopy
 	if redacting {
 		req := retention.RedactedRequest{TrainingRequest: treq, Masks: masks, HeardAll: *heardAll}
@@ -408,7 +408,6 @@ func exportTraining(ctx context.Context, args []string, stdout, stderr io.Writer
 			fmt.Fprintf(stdout, "would write %s with %d masked intervals (dry run; recording %d checked)\n", rc.Path, len(rc.Masks), src.ID)
 			return 0
 		}
-		days, _ := env.rules.RetentionDays(retention.TrainingRetention)
 		fmt.Fprintf(stdout, "redacted training copy %d: %s (%s, %d bytes), %d intervals masked; kept %d days; the redaction is logged for the administrators\n",
 			rc.ID, rc.Path, formatSeconds(rc.Duration), rc.Size, len(rc.Masks), days)
 		return 0
@@ -424,7 +423,6 @@ func exportTraining(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "would write %s (dry run; recording %d checked)\n", tc.Path, src.ID)
 		return 0
 	}
-	days, _ := env.rules.RetentionDays(retention.TrainingRetention)
 	fmt.Fprintf(stdout, "training copy %d: %s (%s, %d bytes); kept %d days. Listen to it first: the audio itself may say names or numbers\n",
 		tc.ID, tc.Path, formatSeconds(tc.Duration), tc.Size, days)
 	return 0

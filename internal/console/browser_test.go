@@ -511,6 +511,13 @@ func TestBrowserTraining(t *testing.T) {
 	if err != nil || !strings.Contains(result, "Copie produite : formation-") {
 		t.Fatalf("the copy: %q %v", result, err)
 	}
+	// What was heard is reported again each second: the button stays off
+	// until the operator confirms anew for another copy.
+	time.Sleep(1500 * time.Millisecond)
+	state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const b = document.getElementById("produce"), c = document.getElementById("confirm"); return b.disabled + " " + c.checked + " " + b.textContent })()`))
+	if err != nil || state != "true false Produire une autre copie" {
+		t.Errorf("after the copy, the button (disabled, confirmed, label): %q %v", state, err)
+	}
 	if err := chromedp.Do(ctx, shot(t, "formation-copie")); err != nil {
 		t.Error(err)
 	}

@@ -228,13 +228,14 @@ func (s *Server) produce(v *visitor, r *http.Request) (any, error) {
 	if !body.Confirm {
 		return nil, badRequest("Confirmez avoir écouté tout l'appel et marqué tout ce qui identifie une personne.")
 	}
-	if _, ok := s.rules().RetentionDays(retention.TrainingRetention); !ok {
+	days, err := retention.TrainingKeep(s.rules().Retention())
+	if err != nil {
 		return nil, &apiError{http.StatusConflict, "Le fichier de règles n'a pas de catégorie de conservation « training » : l'administration doit l'ajouter."}
 	}
 	if req.Dir == "" {
 		return nil, &apiError{http.StatusConflict, "Aucun dossier de formation n'est configuré (archive.training_dir) : l'administration doit le fixer."}
 	}
-	req.HeardAll = true
+	req.HeardAll, req.KeepDays = true, days
 	rc, err := s.retention.ExportRedacted(r.Context(), req)
 	if err != nil {
 		s.log.Error().Err(err).Int64("recording", req.Source.ID).Msg("console: training copy not produced")

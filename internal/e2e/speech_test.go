@@ -226,7 +226,7 @@ func TestCitizenSpeechRedacted(t *testing.T) {
 		return redact.Segment{Start: time.Duration(iv[0] * float64(time.Second)), End: time.Duration(iv[1] * float64(time.Second))}
 	}
 	rc, err := retention.NewStore(st).ExportRedacted(ctx, retention.RedactedRequest{
-		TrainingRequest: retention.TrainingRequest{Source: rec, ArchiveDir: h.archive, Dir: filepath.Join(filepath.Dir(h.archive), "training"), Actor: retention.Actor{Name: "e2e"}},
+		TrainingRequest: retention.TrainingRequest{Source: rec, ArchiveDir: h.archive, Dir: filepath.Join(filepath.Dir(h.archive), "training"), Actor: retention.Actor{Name: "e2e"}, KeepDays: 365},
 		Masks:           []redact.Mask{{Segment: seg(name), Channels: []int{1}}, {Segment: seg(number), Channels: []int{1}}},
 		Fill:            redact.Tone, HeardAll: true,
 	})

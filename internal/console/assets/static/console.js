@@ -802,7 +802,11 @@ async function trainingPage() {
       try {
         const out = await api(base + "/copie", { method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" }, body: payload(true) });
         result.textContent = "Copie produite : " + out.copy.name + " (" + out.copy.masks + " intervalle(s) masqué(s), " + fmtDur(out.copy.duration) +
-          ", catégorie de conservation « " + out.copy.retention_class + " »). Le caviardage est consigné pour l'administration.";
+          ", catégorie de conservation « " + out.copy.retention_class + " »). Le caviardage est consigné pour l'administration." +
+          " Une autre copie (d'autres intervalles) demande de confirmer de nouveau.";
+        // A second copy is allowed, but only on a fresh confirmation.
+        confirm.checked = false;
+        produce.textContent = "Produire une autre copie";
         produce.disabled = true;
       } catch (e) {
         result.textContent = e.message;
