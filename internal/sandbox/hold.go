@@ -17,8 +17,38 @@ import (
 
 // SimARI is the simulator's ARI (docker/asterisk/sim/http.conf, ari.conf):
 // the driver's hold key.
-var SimARI = struct{ Base, Username, Password, App string }{
+var SimARI = ARIUser{
 	Base: "http://127.0.0.1:8089/ari", Username: "driver", Password: "sandbox-sim-ari-secret", App: "sim-hold",
+}
+
+// ARIUser is an ARI base URL, a user and the application it registers.
+type ARIUser struct{ Base, Username, Password, App string }
+
+// PBXObserverARI is the PBX's read-only ARI user for tests and make load
+// (docker/asterisk/pbx/ari.conf); the daemon never uses it.
+var PBXObserverARI = ARIUser{Base: "http://127.0.0.1:8088/ari", Username: "sandbox-observer", Password: "sandbox-observer-secret", App: "load-observer"}
+
+// DialARIEvents opens u's events WebSocket, registering its application;
+// with all, the application receives every event of the instance
+// (subscribeAll), not only its own channels'.
+func DialARIEvents(ctx context.Context, u ARIUser, all bool) (*websocket.Conn, error) {
+	addr, err := url.Parse(u.Base + "/events")
+	if err != nil {
+		return nil, err
+	}
+	addr.Scheme = "ws"
+	q := url.Values{"app": {u.App}, "api_key": {u.Username + ":" + u.Password}}
+	if all {
+		q.Set("subscribeAll", "true")
+	}
+	addr.RawQuery = q.Encode()
+	cfg, err := websocket.NewConfig(addr.String(), "http://"+addr.Host)
+	if err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return cfg.DialContext(dctx)
 }
 
 // holdContext is the simulator's dialplan context that hands a phone's
@@ -52,19 +82,7 @@ func (k *holdKey) register(ctx context.Context) error {
 			return nil
 		}
 	}
-	u, err := url.Parse(SimARI.Base + "/events")
-	if err != nil {
-		return err
-	}
-	u.Scheme = "ws"
-	u.RawQuery = url.Values{"app": {SimARI.App}, "api_key": {SimARI.Username + ":" + SimARI.Password}}.Encode()
-	cfg, err := websocket.NewConfig(u.String(), "http://"+u.Host)
-	if err != nil {
-		return err
-	}
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	ws, err := cfg.DialContext(dctx)
+	ws, err := DialARIEvents(ctx, ARIUser(SimARI), false)
 	if err != nil {
 		return fmt.Errorf("register simulator ARI app %s at %s (is the sandbox's simulator config current? docker/sandbox up): %w", SimARI.App, SimARI.Base, err)
 	}

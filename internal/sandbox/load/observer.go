@@ -33,8 +33,10 @@ type observer struct {
 	spans     map[string][2]time.Time // linkedid → extension leg's bridge enter, leave
 	cur, peak int
 	// Per extension channel (uniqueid): the PBX's time of its first
-	// BridgeEnter and of its first MixMonitorStart (event Timestamps).
-	enterTS, mixTS map[string]float64
+	// BridgeEnter (event Timestamp) and of its recording's start: its first
+	// MixMonitorStart, or for the snoop backend the latest of its parts'
+	// first ARI RecordingStarted (partTS: uniqueid+part → first start).
+	enterTS, recTS, partTS map[string]float64
 	// leaveTS is the PBX's time when that channel left its bridge or hung up.
 	leaveTS map[string]float64
 }
@@ -47,12 +49,15 @@ type answer struct {
 func observePBX(ctx context.Context, endpoints map[string]string) (*observer, error) {
 	cfg := sandbox.PBXObserverAMI
 	cfg.Events = "call"
+	// Only the events read here (and the AMI client's notices): the
+	// harness must not load the PBX it measures.
+	cfg.Filter = `Event: (Newchannel|BridgeEnter|BridgeLeave|MixMonitorStart|Hangup|FullyBooted|Shutdown)[[:space:]]`
 	cfg.ActionTimeout, cfg.PingInterval = 30*time.Second, 10*time.Second
 	cctx, cancel := context.WithCancel(context.Background())
 	o := &observer{client: ami.NewClient(cfg, zerolog.Nop()), cancel: cancel, endpoints: endpoints,
 		byCaller: map[string]string{}, answered: map[string]*answer{}, inBridge: map[string]bool{},
 		bridgedAt: map[string]time.Time{}, spans: map[string][2]time.Time{},
-		enterTS: map[string]float64{}, mixTS: map[string]float64{}, leaveTS: map[string]float64{}}
+		enterTS: map[string]float64{}, recTS: map[string]float64{}, partTS: map[string]float64{}, leaveTS: map[string]float64{}}
 	connected := make(chan struct{})
 	var once sync.Once
 	o.wg.Add(2)
@@ -130,8 +135,8 @@ func (o *observer) event(m *ami.Message) {
 			return
 		}
 		uid := strings.Clone(m.Get("Uniqueid"))
-		if _, ok := o.mixTS[uid]; !ok {
-			o.mixTS[uid] = timestamp(m)
+		if _, ok := o.recTS[uid]; !ok {
+			o.recTS[uid] = timestamp(m)
 		}
 	case "BridgeLeave", "Hangup":
 		uid := m.Get("Uniqueid")
@@ -155,15 +160,28 @@ func timestamp(m *ami.Message) float64 {
 	return f
 }
 
+// recordingStarted notes, from the PBX's ARI events, that a part of a
+// snoop recording of channel uid started at the PBX's time at.
+func (o *observer) recordingStarted(uid, part string, at float64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	key := uid + "|" + part
+	if _, ok := o.partTS[key]; ok {
+		return
+	}
+	o.partTS[key] = at
+	o.recTS[uid] = max(o.recTS[uid], at)
+}
+
 // lateStart returns how long after the extension channel entered its
-// bridge the daemon's MixMonitor started on it (0 when before), and
-// whether both events were seen. With option b, what the bridge carried
-// in between is not recorded.
+// bridge its recording started (0 when before: the first recorded frame
+// is then the bridge's first, by the PBX's own events), and whether both
+// events were seen. What the bridge carried in between is not recorded.
 func (o *observer) lateStart(uid string) (time.Duration, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	e, ok1 := o.enterTS[uid]
-	s, ok2 := o.mixTS[uid]
+	s, ok2 := o.recTS[uid]
 	if !ok1 || !ok2 || e == 0 || s == 0 {
 		return 0, false
 	}
