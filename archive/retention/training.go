@@ -61,9 +61,14 @@ var ErrNoTrainingClass = errors.New(`the rules have no retention class "training
 func TrainingKeep(c Classes) (int, error) {
 	d, ok := c[TrainingRetention]
 	if !ok || d <= 0 {
-		return 0, fmt.Errorf("%w: add it under retention: (days, at least 365)", ErrNoTrainingClass)
+		return 0, errNoTrainingClass()
 	}
 	return int(d / (24 * time.Hour)), nil
+}
+
+// errNoTrainingClass is ErrNoTrainingClass with the operator's fix.
+func errNoTrainingClass() error {
+	return fmt.Errorf("%w: add it under retention: (days, at least 365)", ErrNoTrainingClass)
 }
 
 // ExportTraining writes a training copy of a recording: its checksum is
@@ -113,7 +118,7 @@ func (req TrainingRequest) prepare() (TrainingCopy, error) {
 		return tc, err
 	}
 	if req.KeepDays <= 0 {
-		return tc, fmt.Errorf("%w: add it under retention: (days, at least 365)", ErrNoTrainingClass)
+		return tc, errNoTrainingClass()
 	}
 	if req.Dir == "" || !filepath.IsAbs(req.Dir) {
 		return tc, fmt.Errorf("training directory %q must be an absolute path", req.Dir)

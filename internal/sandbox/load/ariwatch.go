@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/net/websocket"
 
+	"github.com/villedemercier/recpolicy/internal/backoff"
 	"github.com/villedemercier/recpolicy/internal/engine"
 	"github.com/villedemercier/recpolicy/internal/sandbox"
 )
@@ -48,16 +49,15 @@ func watchARI(started func(uniqueid, part string, at float64)) *ariWatch {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		backoff := 100 * time.Millisecond
+		bo := backoff.New(100*time.Millisecond, 2*time.Second)
 		for ctx.Err() == nil {
 			if w.session(ctx) {
-				backoff = 100 * time.Millisecond
+				bo.Reset()
 			}
 			select {
 			case <-ctx.Done():
-			case <-time.After(backoff):
+			case <-time.After(bo.Next()):
 			}
-			backoff = min(2*backoff, 2*time.Second)
 		}
 	}()
 	return w
