@@ -29,7 +29,11 @@ func checkRecording(t *testing.T, f engine.Filed, ext string, bridged time.Durat
 		t.Fatal(err)
 	}
 	if d := a.Duration(); math.Abs(d-bridged.Seconds()) > 0.3 {
-		t.Errorf("recording of %s lasts %.2f s, bridged %.2f s (tolerance 0.3 s)", ext, d, bridged.Seconds())
+		// The PBX's own view (BridgeEnter to BridgeLeave, as the daemon
+		// saw it) tells a late or short recording from a simulator that
+		// timed the call differently.
+		t.Errorf("recording of %s lasts %.2f s, bridged %.2f s (tolerance 0.3 s); the PBX bridged it %.2f s",
+			ext, d, bridged.Seconds(), f.Recording.Bridged.Seconds())
 	}
 	checkBothSides(t, a, ext)
 }
