@@ -126,7 +126,8 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
-	if code != 0 {
+	// RECPOLICY_E2E_LOG=1: the daemon log's tail even when every test passed.
+	if code != 0 || os.Getenv("RECPOLICY_E2E_LOG") != "" {
 		dumpLog(os.Stderr, h.logPath)
 	}
 	return code

@@ -135,6 +135,10 @@ func (f *Filer) file(r *Recording) {
 	defer f.pending.Done()
 	defer f.inflight.Delete(r.ID)
 	log := f.log.With().Str("linkedid", r.Linkedid).Str("channel", r.Channel).Str("extension", r.Extension).Str("recording", r.ID).Logger()
+	if r.Discard != "" {
+		f.discard(log, r)
+		return
+	}
 	if len(r.Parts) > 0 {
 		f.fileParts(log, r)
 		return
@@ -206,6 +210,33 @@ func (f *Filer) file(r *Recording) {
 	}
 	os.Remove(r.LocalPath)
 	f.filed(log, Filed{Recording: r, Path: dst, SHA256: sum, Size: size, Duration: info.Duration(), Repaired: repaired})
+}
+
+// discard removes a recording that must not be filed (r.Discard) from the
+// spool, each file once Asterisk has closed it, without reading it.
+func (f *Filer) discard(log zerolog.Logger, r *Recording) {
+	paths := r.Parts
+	if len(paths) == 0 {
+		paths = []string{r.LocalPath}
+	}
+	for _, p := range paths {
+		if f.watch != nil {
+			defer f.watch.Forget(filepath.Base(p))
+		}
+		if !f.waitClosed(p) {
+			log.Warn().Str("file", p).Dur("waited", f.closeTimeout).Msg("Asterisk did not report the discarded recording closed; removing it as it is")
+		}
+		var size int64
+		if st, err := os.Lstat(p); err == nil {
+			size = st.Size()
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			log.Error().Err(err).Str("file", p).Msg("remove discarded recording from the spool; remove it by hand, it must not be filed")
+			continue
+		}
+		log.Info().Str("file", p).Int64("bytes", size).Str("reason", r.Discard).Msg("recording discarded unfiled")
+	}
+	f.metrics.RecordingsPickedUp.Inc()
 }
 
 // filed counts, logs and reports a recording filed.

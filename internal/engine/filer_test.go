@@ -64,6 +64,47 @@ func TestFilerFlagsLegsThatTalkedButHoldLittle(t *testing.T) {
 	}
 }
 
+// TestFilerDiscardsWithoutFiling: a recording marked for discard (a ringing
+// leg picked up by another phone) leaves the spool once closed, whatever it
+// holds, and nothing reaches the archive.
+func TestFilerDiscardsWithoutFiling(t *testing.T) {
+	for _, parts := range []bool{false, true} {
+		spool, arch := t.TempDir(), t.TempDir()
+		m := NewMetrics(nil)
+		f := NewFiler(spool, arch, 300*time.Millisecond, zerolog.Nop(), m, nil)
+		f.poll = 10 * time.Millisecond
+		r := &Recording{ID: "1700000000-235-inbound-pbx-1.2-1", Extension: "235", Uniqueid: "pbx-1.3",
+			CallStart: time.Unix(1700000000, 0), Bridged: 0, Discard: "picked up by PJSIP/899-00000003 before answer"}
+		r.LocalPath = filepath.Join(spool, r.ID+".wav")
+		paths := []string{r.LocalPath}
+		if parts {
+			r.Parts = []string{filepath.Join(spool, r.ID+".in.wav"), filepath.Join(spool, r.ID+".out.wav")}
+			paths = r.Parts
+		}
+		for _, p := range paths {
+			writeWAV(t, p, 16000, 16000)
+		}
+		fileOne(t, f, r)
+		for _, p := range paths {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("parts %v: %s still in the spool (%v)", parts, filepath.Base(p), err)
+			}
+		}
+		if got := testutil.ToFloat64(m.RecordingsFiled); got != 0 {
+			t.Errorf("parts %v: filed %v, want 0", parts, got)
+		}
+		if got := testutil.ToFloat64(m.RecordingsPickedUp); got != 1 {
+			t.Errorf("parts %v: discarded %v, want 1", parts, got)
+		}
+		if got := testutil.ToFloat64(m.Violations); got != 0 {
+			t.Errorf("parts %v: violations %v, want 0", parts, got)
+		}
+		if entries, _ := os.ReadDir(arch); len(entries) != 0 {
+			t.Errorf("parts %v: the archive holds %d entries, want none", parts, len(entries))
+		}
+	}
+}
+
 // TestWaitClosedTrustsTheKernelNotAHeaderOnlyFile: a file that shows only
 // its header (Asterisk still holds its first frames in its stdio buffer) is
 // not taken for closed by its looks; the kernel's close-write is.

@@ -10,6 +10,7 @@ type Metrics struct {
 	RecordingsFailed   prometheus.Counter
 	RecordingsFiled    prometheus.Counter
 	RecordingsEmpty    prometheus.Counter
+	RecordingsPickedUp prometheus.Counter
 	RecordingsRepaired prometheus.Counter
 	RecordingsLate     prometheus.Counter
 	RecordingsShort    prometheus.Counter
@@ -39,6 +40,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RecordingsEmpty: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "recpolicy_recordings_discarded_empty_total", Help: "Recordings discarded because they hold no audio (unanswered legs).",
 		}),
+		RecordingsPickedUp: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recpolicy_recordings_discarded_picked_up_total",
+			Help: "Recordings of ringing legs that another phone picked up, discarded unfiled: Asterisk leaves their audio hooks on the picker's channel, whose call is decided on its own.",
+		}),
 		RecordingsRepaired: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "recpolicy_recordings_repaired_total", Help: "Recordings whose WAV header was repaired from the file size.",
 		}),
@@ -66,7 +71,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.CallsSeen, m.RecordingsStarted, m.RecordingsStopped, m.RecordingsFailed,
-			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsRepaired, m.RecordingsLate, m.RecordingsShort, m.DecisionLatency, m.Violations, m.StartLatency)
+			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsPickedUp, m.RecordingsRepaired, m.RecordingsLate, m.RecordingsShort, m.DecisionLatency, m.Violations, m.StartLatency)
 	}
 	return m
 }

@@ -74,6 +74,9 @@ type Recording struct {
 	// over; zero for a recording adopted or left by a crash.
 	Bridged time.Duration
 	orphan  bool // left by a crash: filed without waiting for a close
+	// Discard, when set, says why the recording must not be filed: once
+	// Asterisk has closed it, the filer removes its files from the spool.
+	Discard string
 	// Tracker-side state (the tracker's goroutine only).
 	bridgedAt  time.Time // when the recorded channel was first seen bridged
 	verified   bool      // the file was seen growing after answer
@@ -165,7 +168,7 @@ func NewTracker(log zerolog.Logger, src RulesSource, rec Recorder, m *Metrics, p
 
 // TrackedEvents are the AMI events HandleAt reads; the daemon asks
 // Asterisk for these only.
-var TrackedEvents = []string{"Newchannel", "NewCallerid", "Rename", "DialBegin", "BridgeEnter", "BridgeLeave", "BridgeDestroy", "Hangup"}
+var TrackedEvents = []string{"Newchannel", "NewCallerid", "Rename", "DialBegin", "BridgeEnter", "BridgeLeave", "BridgeDestroy", "Hangup", "Pickup"}
 
 // Handle applies one AMI event received now.
 func (t *Tracker) Handle(ctx context.Context, e Event) { t.HandleAt(ctx, e, time.Time{}) }
@@ -221,7 +224,39 @@ func (t *Tracker) HandleAt(ctx context.Context, e Event, received time.Time) {
 		delete(t.bridges, e.Get("BridgeUniqueid"))
 	case "Hangup":
 		t.hangup(ctx, e.Get("Uniqueid"))
+	case "Pickup":
+		t.pickup(ctx, e)
 	}
+}
+
+// pickup handles a call pickup (*8, Pickup, PickupChan): Asterisk moves the
+// picking phone into the ringing leg's channel (a masquerade). The channel
+// that Dial holds, and the audio hooks attached to it (a recording started
+// at the dial, MixMonitor's or a snoop's), go on as the picker's channel,
+// under the picker's name and unique ID; the ringing leg's identity is left
+// on a husk that hangs up. A recording of the ringing leg would therefore
+// record the picker's call, whoever the picker is (the detainee phone, a
+// phone outside Annexe A, another extension): it is stopped where its hooks
+// now are and discarded unfiled. The ringing leg never talked, and the
+// picker's own call is decided when it enters the caller's bridge, like
+// any other.
+func (t *Tracker) pickup(ctx context.Context, e Event) {
+	target := t.channels[e.Get("TargetUniqueid")]
+	if target == nil || target.rec == nil {
+		return
+	}
+	picker := t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), t.evTime)
+	if picker == nil {
+		return
+	}
+	r := target.rec
+	t.log.Warn().Str("linkedid", target.linkedid).Str("channel", target.name).Str("extension", r.Extension).
+		Str("picked_up_by", picker.name).Str("recording", r.ID).
+		Msg("ringing leg picked up by another phone: its recording would hold the picker's call; stopped and discarded, the picker's call is decided on its own")
+	r.Discard = "picked up by " + picker.name + " before answer"
+	// The stop must reach the hooks where they are now.
+	r.Channel, r.Uniqueid = picker.name, picker.uniqueid
+	t.handOver(ctx, target, true)
 }
 
 // eventTime is the event's Timestamp header, or fallback when it has none.

@@ -275,6 +275,59 @@ func TestTrackerDecisions(t *testing.T) {
 	}
 }
 
+// A call pickup moves the picker into the ringing leg's channel: the leg's
+// recording is stopped on the picker's channel (where its hooks now are)
+// and discarded; the picker is decided on its own at the bridge.
+func TestTrackerPickup(t *testing.T) {
+	r := cityRules(t)
+	pickup := func(picker, pickerName, target, targetName string) ev {
+		return ev{"Event": "Pickup", "Uniqueid": picker, "Channel": pickerName, "Linkedid": picker,
+			"TargetUniqueid": target, "TargetChannel": targetName}
+	}
+	tests := []struct {
+		name    string
+		picker  string
+		started []string // channels recorded, in order (a discarded one named where it was stopped)
+		discard int
+	}{
+		{"the detainee phone picks up: nothing of it kept", "PJSIP/899-00000003", []string{"PJSIP/899-00000003"}, 1},
+		{"another Annexe A extension picks up: its own recording", "PJSIP/250-00000003", []string{"PJSIP/250-00000003", "PJSIP/250-00000003"}, 1},
+		{"a phone outside Annexe A picks up: nothing of it kept", "PJSIP/290-00000003", []string{"PJSIP/290-00000003"}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &fakeRecorder{}
+			tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
+			for _, e := range []ev{
+				newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+				dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
+				newChan("3", tc.picker, "3", "0"),
+				pickup("3", tc.picker, "2", "PJSIP/235-00000002"),
+				enter("b1", "3", tc.picker),
+				enter("b1", "1", "PJSIP/carrier-00000001"),
+				hangup("2"), hangup("1"), hangup("3"),
+			} {
+				tr.Handle(context.Background(), e)
+			}
+			if got := channels(rec.started); !equal(got, tc.started) {
+				t.Errorf("started %v, want %v", got, tc.started)
+			}
+			if len(rec.stopped) != 1 || rec.stopped[0] != rec.started[0] || rec.stopped[0].Uniqueid != "3" {
+				t.Fatalf("stopped %+v, want the ringing leg's recording, on the picker's channel", rec.stopped)
+			}
+			discarded := 0
+			for _, f := range rec.finished {
+				if f.Discard != "" {
+					discarded++
+				}
+			}
+			if discarded != tc.discard || len(rec.finished) != len(tc.started) {
+				t.Errorf("finished %d, %d discarded; want %d, %d discarded", len(rec.finished), discarded, len(tc.started), tc.discard)
+			}
+		})
+	}
+}
+
 func channels(rs []*Recording) []string {
 	var out []string
 	for _, r := range rs {

@@ -184,6 +184,7 @@ type Observer struct {
 	greeted  map[string][]Greeted
 	cdrs     map[string][]*ami.Message
 	enters   map[string][]BridgeEnter
+	dials    []BridgeEnter // DialBegin: the dialled channel, no bridge
 	changed  chan struct{}
 }
 
@@ -232,6 +233,8 @@ func (o *Observer) event(m *ami.Message) {
 	case "Cdr":
 		id := strings.Clone(m.Get("LinkedID"))
 		o.cdrs[id] = append(o.cdrs[id], m)
+	case "DialBegin":
+		o.dials = append(o.dials, BridgeEnter{Channel: strings.Clone(m.Get("DestChannel")), At: eventTime(m)})
 	case "BridgeEnter":
 		id := strings.Clone(m.Get("Linkedid"))
 		o.enters[id] = append(o.enters[id], BridgeEnter{Channel: strings.Clone(m.Get("Channel")),
@@ -249,6 +252,59 @@ func (o *Observer) BridgeEnters(linkedid string) []BridgeEnter {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return append([]BridgeEnter(nil), o.enters[linkedid]...)
+}
+
+// WaitEnter waits until a channel whose name starts with prefix enters a
+// bridge at or after since (in any call: a channel that picked a call up
+// keeps its own linkedid until the bridge), and returns that entry.
+func (o *Observer) WaitEnter(ctx context.Context, prefix string, since time.Time, timeout time.Duration) (BridgeEnter, error) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		o.mu.Lock()
+		ch := o.changed
+		for _, es := range o.enters {
+			for _, e := range es {
+				if strings.HasPrefix(e.Channel, prefix) && !e.At.Before(since) {
+					o.mu.Unlock()
+					return e, nil
+				}
+			}
+		}
+		o.mu.Unlock()
+		select {
+		case <-ch:
+		case <-t.C:
+			return BridgeEnter{}, fmt.Errorf("wait for %s to enter a bridge: %w after %s", prefix, ErrTimeout, timeout)
+		case <-ctx.Done():
+			return BridgeEnter{}, ctx.Err()
+		}
+	}
+}
+
+// WaitRinging waits until the PBX dials a channel whose name starts with
+// prefix (a DialBegin) at or after since.
+func (o *Observer) WaitRinging(ctx context.Context, prefix string, since time.Time, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		o.mu.Lock()
+		ch := o.changed
+		for _, d := range o.dials {
+			if strings.HasPrefix(d.Channel, prefix) && !d.At.Before(since) {
+				o.mu.Unlock()
+				return nil
+			}
+		}
+		o.mu.Unlock()
+		select {
+		case <-ch:
+		case <-t.C:
+			return fmt.Errorf("wait for the PBX to ring %s: %w after %s", prefix, ErrTimeout, timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // LinkedID returns the linkedid of the first PBX channel whose caller
