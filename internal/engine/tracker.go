@@ -215,10 +215,12 @@ func (t *Tracker) HandleAt(ctx context.Context, e Event, received time.Time) {
 		if c := t.channels[e.Get("Uniqueid")]; c != nil {
 			t.stopTalking(c)
 			c.bridge = ""
-			if isLocal(c) {
-				// A Local channel swapped out: start what waited for it.
-				t.redecideBridge(ctx, e.Get("BridgeUniqueid"))
-			}
+			// Those who stay talk among themselves now: a Local channel
+			// swapped out starts what waited for it; the external party
+			// leaving a conference or a three-way call leaves an internal
+			// call, which is not recorded; the detainee phone leaving lets
+			// the others be recorded again.
+			t.redecideBridge(ctx, e.Get("BridgeUniqueid"))
 		}
 	case "BridgeDestroy":
 		delete(t.bridges, e.Get("BridgeUniqueid"))

@@ -200,6 +200,44 @@ func TestTrackerDecisions(t *testing.T) {
 		stopped  []string
 		finished int
 	}{
+		name: "conference: the external party leaving stops the extensions, who talk internally now",
+		events: []ev{
+			newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+			newChan("2", "PJSIP/235-00000002", "2", "235"),
+			newChan("3", "PJSIP/250-00000003", "3", "250"),
+			enter("c1", "1", "PJSIP/carrier-00000001"),
+			enter("c1", "2", "PJSIP/235-00000002"),
+			enter("c1", "3", "PJSIP/250-00000003"),
+			leave("c1", "1"), hangup("1"),
+		},
+		started: []string{"PJSIP/235-00000002", "PJSIP/250-00000003"},
+		stopped: []string{"PJSIP/235-00000002", "PJSIP/250-00000003"}, finished: 2,
+	}, struct {
+		name     string
+		events   []ev
+		started  []string
+		stopped  []string
+		finished int
+	}{
+		name: "conference: recorded again, in a new recording, once the detainee phone has left",
+		events: []ev{
+			newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+			newChan("2", "PJSIP/235-00000002", "2", "235"),
+			newChan("3", "PJSIP/899-00000003", "3", "899"),
+			enter("c1", "1", "PJSIP/carrier-00000001"),
+			enter("c1", "2", "PJSIP/235-00000002"),
+			enter("c1", "3", "PJSIP/899-00000003"),
+			leave("c1", "3"), hangup("3"),
+		},
+		started: []string{"PJSIP/235-00000002", "PJSIP/235-00000002"},
+		stopped: []string{"PJSIP/235-00000002"}, finished: 1,
+	}, struct {
+		name     string
+		events   []ev
+		started  []string
+		stopped  []string
+		finished int
+	}{
 		name: "attended transfer through Local channels: 235 stops at the consultation, 250 starts at completion",
 		events: []ev{
 			newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),

@@ -24,6 +24,15 @@ const (
 	// LocalGroupNumber reaches ring group 201, whose members are dialled
 	// through Local channels (as FreePBX builds ring groups).
 	LocalGroupNumber = "4506982001"
+	// QueueNumber reaches call queue 202 (members 235, and 250 through a
+	// Local channel; every member rings at once).
+	QueueNumber = "4506982002"
+	// ConferenceNumber reaches conference room 203 (ConfBridge).
+	ConferenceNumber = "4506982003"
+	Conference       = "203"
+	// ParkingLot is where a blind transfer parks a call; the lot announces
+	// the space (701-720), which retrieves it when dialled.
+	ParkingLot = "700"
 )
 
 // ReceptionGroup is who the ring group rings.

@@ -185,6 +185,7 @@ type Observer struct {
 	cdrs     map[string][]*ami.Message
 	enters   map[string][]BridgeEnter
 	dials    []BridgeEnter // DialBegin: the dialled channel, no bridge
+	parked   []BridgeEnter // ParkedCall: the parked channel, its space as Bridge
 	changed  chan struct{}
 }
 
@@ -233,6 +234,8 @@ func (o *Observer) event(m *ami.Message) {
 	case "Cdr":
 		id := strings.Clone(m.Get("LinkedID"))
 		o.cdrs[id] = append(o.cdrs[id], m)
+	case "ParkedCall":
+		o.parked = append(o.parked, BridgeEnter{Channel: strings.Clone(m.Get("ParkeeChannel")), Bridge: strings.Clone(m.Get("ParkingSpace")), At: eventTime(m)})
 	case "DialBegin":
 		o.dials = append(o.dials, BridgeEnter{Channel: strings.Clone(m.Get("DestChannel")), At: eventTime(m)})
 	case "BridgeEnter":
@@ -278,6 +281,31 @@ func (o *Observer) WaitEnter(ctx context.Context, prefix string, since time.Time
 			return BridgeEnter{}, fmt.Errorf("wait for %s to enter a bridge: %w after %s", prefix, ErrTimeout, timeout)
 		case <-ctx.Done():
 			return BridgeEnter{}, ctx.Err()
+		}
+	}
+}
+
+// WaitParked waits until a channel is parked at or after since and returns
+// its parking space.
+func (o *Observer) WaitParked(ctx context.Context, since time.Time, timeout time.Duration) (string, error) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		o.mu.Lock()
+		ch := o.changed
+		for _, p := range o.parked {
+			if !p.At.Before(since) {
+				o.mu.Unlock()
+				return p.Bridge, nil
+			}
+		}
+		o.mu.Unlock()
+		select {
+		case <-ch:
+		case <-t.C:
+			return "", fmt.Errorf("wait for a parked call: %w after %s", ErrTimeout, timeout)
+		case <-ctx.Done():
+			return "", ctx.Err()
 		}
 	}
 }

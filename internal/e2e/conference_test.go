@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/villedemercier/recpolicy/internal/sandbox"
+)
+
+// conferenceMember is one party placed into the conference room.
+type conferenceMember struct {
+	call  *sandbox.Call
+	enter time.Time // when its PBX channel entered the conference's bridge
+}
+
+// joinConference places a call into the conference room: from the carrier
+// (caller "" : an extension) or from extension ext, and waits until its PBX
+// channel is in the conference.
+func joinConference(ctx context.Context, t *testing.T, obs *sandbox.Observer, ext string) conferenceMember {
+	t.Helper()
+	since := time.Now().Add(-time.Second)
+	var m conferenceMember
+	var err error
+	prefix := "PJSIP/" + ext + "-"
+	if ext == "carrier" {
+		m.call, err = h.driver.Inbound(ctx, sandbox.ConferenceNumber, callerNumber(), sandbox.Options{Answerers: []string{}})
+	} else {
+		m.call, err = h.driver.Internal(ctx, ext, sandbox.Conference, sandbox.Options{Answerers: []string{}})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := obs.WaitEnter(ctx, prefix, since, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.enter = e.At
+	return m
+}
+
+// An Annexe A extension in a conference with an external caller is
+// recorded while it is in the room with them: from its entry until it
+// leaves, both the extension and the room in its recording.
+func TestConferenceWithExternalCallerIsRecorded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	obs := observePBX(t)
+	mark := h.filedCount()
+	caller := joinConference(ctx, t, obs, "carrier")
+	ext := joinConference(ctx, t, obs, "235")
+	time.Sleep(3 * time.Second)
+	if err := h.driver.Hangup(ctx, ext.call); err != nil {
+		t.Fatal(err)
+	}
+	left := ext.call.HungUp()
+	time.Sleep(time.Second)
+	if err := h.driver.Hangup(ctx, caller.call); err != nil {
+		t.Fatal(err)
+	}
+	waitFiled(t, mark, 1, 2*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings, want 1 (235 in the room with the caller)", len(got))
+	}
+	checkRecording(t, got[0], "235", left.Sub(ext.enter))
+}
+
+// The detainee phone in a conference stops every recording of the room
+// while it is there: an Annexe A extension's recording, running with an
+// external caller, ends when the detainee phone enters.
+func TestConferenceJoinedByDetaineePhone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	obs := observePBX(t)
+	mark := h.filedCount()
+	caller := joinConference(ctx, t, obs, "carrier")
+	ext := joinConference(ctx, t, obs, "235")
+	time.Sleep(2 * time.Second)
+	detainee := joinConference(ctx, t, obs, "899")
+	time.Sleep(2 * time.Second)
+	for _, c := range []*sandbox.Call{detainee.call, ext.call, caller.call} {
+		if err := h.driver.Hangup(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFiled(t, mark, 1, 2*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings, want 1 (235 until the detainee phone entered)", len(got))
+	}
+	a, err := sandbox.ReadWAV(got[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := detainee.enter.Sub(ext.enter).Seconds()
+	if d := a.Duration(); math.Abs(d-want) > 0.3 {
+		t.Errorf("recording of 235 lasts %.2f s, want %.2f s (until the detainee phone entered; tolerance 0.3 s)", d, want)
+	}
+	checkBothSides(t, a, "235")
+}
+
+// When the external caller leaves a conference, the extensions left in the
+// room talk internally: their recordings end when the caller leaves.
+func TestConferenceLeftByTheExternalCaller(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	obs := observePBX(t)
+	mark := h.filedCount()
+	caller := joinConference(ctx, t, obs, "carrier")
+	a := joinConference(ctx, t, obs, "235")
+	b := joinConference(ctx, t, obs, "250")
+	time.Sleep(2 * time.Second)
+	if err := h.driver.Hangup(ctx, caller.call); err != nil {
+		t.Fatal(err)
+	}
+	left := caller.call.HungUp()
+	time.Sleep(2 * time.Second)
+	for _, c := range []*sandbox.Call{a.call, b.call} {
+		if err := h.driver.Hangup(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFiled(t, mark, 2, 2*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 2 {
+		t.Fatalf("filed %d recordings, want 2 (235 and 250 until the caller left)", len(got))
+	}
+	for _, f := range got {
+		m := map[string]conferenceMember{"235": a, "250": b}[f.Recording.Extension]
+		if m.call == nil {
+			t.Fatalf("recording of %q, want 235 and 250", f.Recording.Extension)
+		}
+		checkRecording(t, f, f.Recording.Extension, left.Sub(m.enter))
+	}
+}
+
+// Once the detainee phone has left the conference, the Annexe A extension
+// still in the room with the external caller is recorded again, in a
+// recording of its own.
+func TestConferenceLeftByDetaineePhone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	obs := observePBX(t)
+	mark := h.filedCount()
+	caller := joinConference(ctx, t, obs, "carrier")
+	detainee := joinConference(ctx, t, obs, "899")
+	ext := joinConference(ctx, t, obs, "235")
+	time.Sleep(2 * time.Second)
+	if err := h.driver.Hangup(ctx, detainee.call); err != nil {
+		t.Fatal(err)
+	}
+	gone := detainee.call.HungUp()
+	time.Sleep(3 * time.Second)
+	if err := h.driver.Hangup(ctx, ext.call); err != nil {
+		t.Fatal(err)
+	}
+	end := ext.call.HungUp()
+	if err := h.driver.Hangup(ctx, caller.call); err != nil {
+		t.Fatal(err)
+	}
+	waitFiled(t, mark, 1, 2*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings, want 1 (235 from the detainee phone's departure)", len(got))
+	}
+	checkRecording(t, got[0], "235", end.Sub(gone))
+}
