@@ -839,6 +839,18 @@ func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
 			Started: now, BackendID: backendID, Rules: t.snapshot([]*channel{c})}
 		r.talkedBase = c.talkedUntil(now)
 		t.rec.Paths(r)
+		if info.Uniqueid != c.uniqueid {
+			// Started on another channel, whose audio hooks (and marks)
+			// Asterisk has since moved into this one: a call pickup while
+			// the daemon could not see it (see pickup). It holds this
+			// channel's call, not the one it was decided for.
+			r.Discard = "started on " + info.Uniqueid + ", found on " + c.name + " after a call pickup the daemon did not see"
+			t.log.Warn().Str("linkedid", c.linkedid).Str("channel", c.name).Str("recording", id).
+				Msg("reconcile: a recording started on a ringing leg runs on the phone that picked it up; stopped and discarded, the call is decided on its own")
+			t.submit(ctx, OpStop, r)
+			t.submit(ctx, OpFinish, r)
+			continue
+		}
 		c.rec = r
 		adopted++
 		t.log.Info().Str("linkedid", c.linkedid).Str("channel", c.name).Str("recording", id).Msg("reconcile: adopted a recording already running")

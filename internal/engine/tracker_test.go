@@ -386,6 +386,45 @@ func equal(a, b []string) bool {
 	return true
 }
 
+// A recording found after a reconnection on a channel other than the one
+// it was started on was moved there by a call pickup the daemon did not
+// see: it is stopped and discarded, and the channel is decided on its own.
+func TestTrackerReconcileDiscardsAPickedUpRecording(t *testing.T) {
+	r := cityRules(t)
+	item := func(uid, name, cid string) Event {
+		return ev{"Event": "CoreShowChannel", "Uniqueid": uid, "Channel": name, "Linkedid": "1", "BridgeId": "b1", "CallerIDNum": cid}
+	}
+	for _, tc := range []struct {
+		picker  string
+		started []string
+	}{
+		{"PJSIP/899-00000003", nil},
+		{"PJSIP/250-00000003", []string{"PJSIP/250-00000003"}},
+	} {
+		// 235's leg (unique ID 2) rang with its recording started; the
+		// picker (3) took it while the daemon was away.
+		rec := &fakeRecorder{running: map[string]string{"3": "1795847391-235-inbound-2~1-1"}}
+		m := NewMetrics(nil)
+		tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, m, nil)
+		adopted := tr.Reconcile(context.Background(), []Event{
+			item("1", "PJSIP/carrier-00000001", "5145550142"),
+			item("3", tc.picker, "0"),
+		})
+		if adopted != 0 {
+			t.Errorf("%s: adopted %d, want 0", tc.picker, adopted)
+		}
+		if len(rec.stopped) != 1 || rec.stopped[0].Uniqueid != "3" || rec.stopped[0].Discard == "" {
+			t.Fatalf("%s: stopped %+v, want the moved recording, on the picker, to discard", tc.picker, rec.stopped)
+		}
+		if len(rec.finished) != 1 || rec.finished[0] != rec.stopped[0] {
+			t.Errorf("%s: finished %v, want the discarded recording", tc.picker, channels(rec.finished))
+		}
+		if got := channels(rec.started); !equal(got, tc.started) {
+			t.Errorf("%s: started %v, want %v", tc.picker, got, tc.started)
+		}
+	}
+}
+
 func TestTrackerReconcile(t *testing.T) {
 	r := cityRules(t)
 	item := func(uid, name, bridge, cid string) Event {
@@ -420,6 +459,9 @@ func TestTrackerReconcile(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.RecordingsLate); got != 1 {
 		t.Errorf("late recordings %v, want 1 (250's call was bridged before the reconnect)", got)
+	}
+	if len(rec.stopped) != 0 {
+		t.Errorf("stopped %v, want none", channels(rec.stopped))
 	}
 	if got := testutil.ToFloat64(m.Violations); got != 1 {
 		t.Errorf("violations %v, want 1 (the beginning of 250's call is lost)", got)
