@@ -77,6 +77,10 @@ type Recording struct {
 	// Discard, when set, says why the recording must not be filed: once
 	// Asterisk has closed it, the filer removes its files from the spool.
 	Discard string
+	// MovedTo is the unique ID of the channel Asterisk moved the
+	// recording's audio hooks and marks into (a call pickup), where a stop
+	// must act; "" when they are still on Uniqueid. See StopOn.
+	MovedTo string
 	// Tracker-side state (the tracker's goroutine only).
 	bridgedAt  time.Time // when the recorded channel was first seen bridged
 	verified   bool      // the file was seen growing after answer
@@ -84,6 +88,15 @@ type Recording struct {
 	askedAt    time.Time // the time of the event that called for it
 	talkedBase time.Duration
 	attempt    int // starts tried for this need (1 = first)
+}
+
+// StopOn is the unique ID of the channel that carries the recording's
+// audio hooks and marks now: MovedTo after a call pickup, else Uniqueid.
+func (r *Recording) StopOn() string {
+	if r.MovedTo != "" {
+		return r.MovedTo
+	}
+	return r.Uniqueid
 }
 
 type channel struct {
@@ -256,8 +269,10 @@ func (t *Tracker) pickup(ctx context.Context, e Event) {
 		Str("picked_up_by", picker.name).Str("recording", r.ID).
 		Msg("ringing leg picked up by another phone: its recording would hold the picker's call; stopped and discarded, the picker's call is decided on its own")
 	r.Discard = "picked up by " + picker.name + " before answer"
-	// The stop must reach the hooks where they are now.
-	r.Channel, r.Uniqueid = picker.name, picker.uniqueid
+	// The stop must reach the hooks where they are now. (r's other fields
+	// stay: its orders keep their pipeline lane, after a start that may
+	// still be in flight.)
+	r.MovedTo = picker.uniqueid
 	t.handOver(ctx, target, true)
 }
 

@@ -325,12 +325,12 @@ func TestTrackerPickup(t *testing.T) {
 	tests := []struct {
 		name    string
 		picker  string
-		started []string // channels recorded, in order (a discarded one named where it was stopped)
+		started []string // channels recorded, in order
 		discard int
 	}{
-		{"the detainee phone picks up: nothing of it kept", "PJSIP/899-00000003", []string{"PJSIP/899-00000003"}, 1},
-		{"another Annexe A extension picks up: its own recording", "PJSIP/250-00000003", []string{"PJSIP/250-00000003", "PJSIP/250-00000003"}, 1},
-		{"a phone outside Annexe A picks up: nothing of it kept", "PJSIP/290-00000003", []string{"PJSIP/290-00000003"}, 1},
+		{"the detainee phone picks up: nothing of it kept", "PJSIP/899-00000003", []string{"PJSIP/235-00000002"}, 1},
+		{"another Annexe A extension picks up: its own recording", "PJSIP/250-00000003", []string{"PJSIP/235-00000002", "PJSIP/250-00000003"}, 1},
+		{"a phone outside Annexe A picks up: nothing of it kept", "PJSIP/290-00000003", []string{"PJSIP/235-00000002"}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -350,7 +350,7 @@ func TestTrackerPickup(t *testing.T) {
 			if got := channels(rec.started); !equal(got, tc.started) {
 				t.Errorf("started %v, want %v", got, tc.started)
 			}
-			if len(rec.stopped) != 1 || rec.stopped[0] != rec.started[0] || rec.stopped[0].Uniqueid != "3" {
+			if len(rec.stopped) != 1 || rec.stopped[0] != rec.started[0] || rec.stopped[0].StopOn() != "3" || rec.stopped[0].Uniqueid != "2" {
 				t.Fatalf("stopped %+v, want the ringing leg's recording, on the picker's channel", rec.stopped)
 			}
 			discarded := 0

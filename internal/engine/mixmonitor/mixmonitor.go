@@ -111,9 +111,10 @@ func (m *Recorder) Paths(r *engine.Recording) {
 }
 
 // Stop ends the recording by its MixMonitor id, so a recording started
-// later on the same channel is left alone.
+// later on the same channel is left alone, on the channel that carries it
+// now (engine.Recording.StopOn: after a call pickup, the picker's).
 func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
-	h := []ami.Header{{Key: "Channel", Value: r.Uniqueid}}
+	h := []ami.Header{{Key: "Channel", Value: r.StopOn()}}
 	if r.BackendID != "" {
 		h = append(h, ami.Header{Key: "MixMonitorID", Value: r.BackendID})
 	}
@@ -121,7 +122,7 @@ func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 		return fmt.Errorf("stop mixmonitor on %s: %w", r.Channel, err)
 	}
 	for _, v := range []string{engine.MarkVar, idVar} {
-		if _, err := m.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: r.Uniqueid},
+		if _, err := m.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: r.StopOn()},
 			ami.Header{Key: "Variable", Value: v}, ami.Header{Key: "Value", Value: ""}); err != nil {
 			return fmt.Errorf("unmark recording on %s: %w", r.Channel, err)
 		}

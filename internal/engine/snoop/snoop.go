@@ -125,7 +125,7 @@ func (s *Recorder) mark(ctx context.Context, channel, id string) error {
 }
 
 // Stop stops the recording (its file is kept), hangs up its snoop channel
-// and clears the channel's mark.
+// and clears the mark of the channel that carries it now (StopOn).
 func (s *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 	var errs []error
 	for _, d := range s.dirs() {
@@ -133,7 +133,7 @@ func (s *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := s.mark(ctx, r.Uniqueid, ""); err != nil {
+	if err := s.mark(ctx, r.StopOn(), ""); err != nil {
 		errs = append(errs, fmt.Errorf("unmark recording: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
