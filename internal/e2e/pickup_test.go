@@ -73,6 +73,10 @@ func TestPickupByAnnexeAExtension(t *testing.T) {
 		t.Fatalf("filed %d recordings, want 1 (250 from the pickup)", len(got))
 	}
 	checkRecording(t, got[0], "250", p.end.Sub(p.bridge))
+	// The picker took the ringing leg's place in the caller's call.
+	if d := got[0].Recording.Direction; d != "inbound" {
+		t.Errorf("the picker's recording is %q, want inbound (the external caller's call)", d)
+	}
 }
 
 // An external call ringing at an Annexe A extension and picked up by

@@ -44,6 +44,7 @@ type Filer struct {
 	onFiled      func(Filed)
 	jobs         chan *Recording
 	inflight     sync.Map // recording ID → struct{}: submitted, not yet handled
+	discarded    sync.Map // spool file name → struct{}: discarded, not yet removed
 	wg           sync.WaitGroup
 	pending      sync.WaitGroup
 	poll         time.Duration
@@ -213,12 +214,15 @@ func (f *Filer) file(r *Recording) {
 }
 
 // discard removes a recording that must not be filed (r.Discard) from the
-// spool, each file once Asterisk has closed it, without reading it.
+// spool, each file once Asterisk has closed it, without reading it. A file
+// that cannot be removed is remembered, so that the scan for leftovers
+// never files it.
 func (f *Filer) discard(log zerolog.Logger, r *Recording) {
 	paths := r.Parts
 	if len(paths) == 0 {
 		paths = []string{r.LocalPath}
 	}
+	removed := 0
 	for _, p := range paths {
 		if f.watch != nil {
 			defer f.watch.Forget(filepath.Base(p))
@@ -226,17 +230,25 @@ func (f *Filer) discard(log zerolog.Logger, r *Recording) {
 		if !f.waitClosed(p) {
 			log.Warn().Str("file", p).Dur("waited", f.closeTimeout).Msg("Asterisk did not report the discarded recording closed; removing it as it is")
 		}
-		var size int64
-		if st, err := os.Lstat(p); err == nil {
-			size = st.Size()
+		st, err := os.Lstat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(p); err != nil {
+			f.discarded.Store(filepath.Base(p), struct{}{})
 			log.Error().Err(err).Str("file", p).Msg("remove discarded recording from the spool; remove it by hand, it must not be filed")
 			continue
 		}
+		removed++
+		var size int64
+		if st != nil {
+			size = st.Size()
+		}
 		log.Info().Str("file", p).Int64("bytes", size).Str("reason", r.Discard).Msg("recording discarded unfiled")
 	}
-	f.metrics.RecordingsPickedUp.Inc()
+	if removed > 0 {
+		f.metrics.RecordingsPickedUp.Inc()
+	}
 }
 
 // filed counts, logs and reports a recording filed.
@@ -532,6 +544,12 @@ func (f *Filer) Orphans(running map[string]bool, r *rules.Rules) int {
 			}
 		}
 		if running[base] {
+			continue
+		}
+		if _, no := f.discarded.Load(name); no {
+			if os.Remove(filepath.Join(f.spoolDir, name)) == nil {
+				f.discarded.Delete(name)
+			}
 			continue
 		}
 		if _, busy := f.inflight.Load(base); busy {

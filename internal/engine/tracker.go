@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +89,21 @@ type Recording struct {
 	askedAt    time.Time // the time of the event that called for it
 	talkedBase time.Duration
 	attempt    int // starts tried for this need (1 = first)
+}
+
+// joinCall moves c into call linkedid (a picker into the call it picked up).
+func (t *Tracker) joinCall(c *channel, linkedid string) {
+	if c.linkedid == linkedid || t.calls[linkedid] == nil {
+		return
+	}
+	if old := t.calls[c.linkedid]; old != nil {
+		old.channels--
+		if old.channels <= 0 {
+			delete(t.calls, c.linkedid)
+		}
+	}
+	c.linkedid = linkedid
+	t.calls[linkedid].channels++
 }
 
 // StopOn is the unique ID of the channel that carries the recording's
@@ -257,13 +273,20 @@ func (t *Tracker) HandleAt(ctx context.Context, e Event, received time.Time) {
 // any other.
 func (t *Tracker) pickup(ctx context.Context, e Event) {
 	target := t.channels[e.Get("TargetUniqueid")]
-	if target == nil || target.rec == nil {
+	if target == nil {
 		return
 	}
 	picker := t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), t.evTime)
 	if picker == nil {
 		return
 	}
+	if target.rec == nil {
+		t.joinCall(picker, target.linkedid)
+		return
+	}
+	// The picker takes the ringing leg's place in its call: its recording,
+	// if any, is filed with that call (its linkedid, start and direction).
+	t.joinCall(picker, target.linkedid)
 	r := target.rec
 	t.log.Warn().Str("linkedid", target.linkedid).Str("channel", target.name).Str("extension", r.Extension).
 		Str("picked_up_by", picker.name).Str("recording", r.ID).
@@ -342,6 +365,11 @@ func (t *Tracker) dialBegin(ctx context.Context, e Event) {
 func (t *Tracker) bridgeEnter(ctx context.Context, e Event) {
 	c := t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), t.evTime)
 	if c == nil {
+		return
+	}
+	if e.Get("BridgeTechnology") == "holding_bridge" {
+		// A parking lot (or an application's waiting room): its members
+		// wait, each hearing music or silence, and never talk together.
 		return
 	}
 	id := strings.Clone(e.Get("BridgeUniqueid"))
@@ -473,6 +501,10 @@ func members(m map[string]*channel) []*channel {
 	for _, c := range m {
 		out = append(out, c)
 	}
+	// In a steady order (their unique IDs, in creation order for one
+	// Asterisk run): the orders of one decision go out the same way each
+	// time.
+	slices.SortFunc(out, func(a, b *channel) int { return strings.Compare(a.uniqueid, b.uniqueid) })
 	return out
 }
 
@@ -782,9 +814,13 @@ func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
 			live[uid] = it
 		}
 	}
+	// Channels gone meanwhile are hung up once the live ones are read (see
+	// below): a recording of a ringing leg found moved into a live
+	// channel is discarded, not filed with its leg.
+	var gone []string
 	for uid := range t.channels {
 		if _, ok := live[uid]; !ok {
-			t.hangup(ctx, uid)
+			gone = append(gone, uid)
 		}
 	}
 	clear(t.bridges)
@@ -859,9 +895,17 @@ func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
 			// Asterisk has since moved into this one: a call pickup while
 			// the daemon could not see it (see pickup). It holds this
 			// channel's call, not the one it was decided for.
-			r.Discard = "started on " + info.Uniqueid + ", found on " + c.name + " after a call pickup the daemon did not see"
+			why := "started on " + info.Uniqueid + ", found on " + c.name + " after a call pickup the daemon did not see"
 			t.log.Warn().Str("linkedid", c.linkedid).Str("channel", c.name).Str("recording", id).
 				Msg("reconcile: a recording started on a ringing leg runs on the phone that picked it up; stopped and discarded, the call is decided on its own")
+			if leg := t.channels[info.Uniqueid]; leg != nil && leg.rec != nil && leg.rec.ID == id {
+				// Still tracked (the AMI session dropped, the daemon ran on).
+				leg.rec.Discard, leg.rec.MovedTo = why, c.uniqueid
+				t.handOver(ctx, leg, true)
+				continue
+			}
+			r.Discard = why
+			t.metrics.RecordingsStopped.Inc()
 			t.submit(ctx, OpStop, r)
 			t.submit(ctx, OpFinish, r)
 			continue
@@ -869,6 +913,9 @@ func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
 		c.rec = r
 		adopted++
 		t.log.Info().Str("linkedid", c.linkedid).Str("channel", c.name).Str("recording", id).Msg("reconcile: adopted a recording already running")
+	}
+	for _, uid := range gone {
+		t.hangup(ctx, uid)
 	}
 	for _, m := range t.bridges {
 		if len(m) >= 2 {

@@ -353,6 +353,11 @@ func TestTrackerPickup(t *testing.T) {
 			if len(rec.stopped) != 1 || rec.stopped[0] != rec.started[0] || rec.stopped[0].StopOn() != "3" || rec.stopped[0].Uniqueid != "2" {
 				t.Fatalf("stopped %+v, want the ringing leg's recording, on the picker's channel", rec.stopped)
 			}
+			if len(rec.started) == 2 {
+				if own := rec.started[1]; own.Direction != "inbound" || own.Linkedid != "1" {
+					t.Errorf("the picker's recording: direction %q, linkedid %q; want inbound, in the caller's call 1", own.Direction, own.Linkedid)
+				}
+			}
 			discarded := 0
 			for _, f := range rec.finished {
 				if f.Discard != "" {
@@ -422,6 +427,66 @@ func TestTrackerReconcileDiscardsAPickedUpRecording(t *testing.T) {
 		if got := channels(rec.started); !equal(got, tc.started) {
 			t.Errorf("%s: started %v, want %v", tc.picker, got, tc.started)
 		}
+	}
+}
+
+// A pickup made while the AMI session was down, the ringing leg's
+// recording still tracked: the reconciliation discards that recording (it
+// holds the picker's call) instead of filing it with the vanished leg.
+func TestTrackerReconcileDiscardsAPickedUpLegStillTracked(t *testing.T) {
+	r := cityRules(t)
+	rec := &fakeRecorder{running: map[string]string{}}
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
+	for _, e := range []ev{
+		newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+		dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
+	} {
+		tr.Handle(context.Background(), e)
+	}
+	if len(rec.started) != 1 {
+		t.Fatalf("started %v, want 235's leg", channels(rec.started))
+	}
+	leg := rec.started[0]
+	rec.running["3"] = leg.ID // the detainee phone picked it up meanwhile
+	item := func(uid, name, cid string) Event {
+		return ev{"Event": "CoreShowChannel", "Uniqueid": uid, "Channel": name, "Linkedid": "1", "BridgeId": "b1", "CallerIDNum": cid}
+	}
+	tr.Reconcile(context.Background(), []Event{
+		item("1", "PJSIP/carrier-00000001", "5145550142"),
+		item("3", "PJSIP/899-00000003", "899"),
+	})
+	if len(rec.stopped) != 1 || rec.stopped[0] != leg || leg.StopOn() != "3" || leg.Discard == "" {
+		t.Fatalf("stopped %v (discard %q, on %q), want 235's leg, on the picker, discarded", channels(rec.stopped), leg.Discard, leg.StopOn())
+	}
+	if len(rec.finished) != 1 || rec.finished[0] != leg {
+		t.Errorf("finished %v, want 235's leg once, discarded", channels(rec.finished))
+	}
+	if len(rec.started) != 1 {
+		t.Errorf("started %v, want nothing for the detainee phone", channels(rec.started))
+	}
+}
+
+// Channels parked in one lot share a holding bridge without talking
+// together: nobody is recorded there.
+func TestTrackerHoldingBridgeIsNoConversation(t *testing.T) {
+	r := cityRules(t)
+	rec := &fakeRecorder{}
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
+	hold := func(uid, name string) ev {
+		e := enter("lot", uid, name)
+		e["BridgeTechnology"] = "holding_bridge"
+		return e
+	}
+	for _, e := range []ev{
+		newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+		newChan("2", "PJSIP/235-00000002", "2", "235"),
+		hold("1", "PJSIP/carrier-00000001"),
+		hold("2", "PJSIP/235-00000002"),
+	} {
+		tr.Handle(context.Background(), e)
+	}
+	if len(rec.started) != 0 {
+		t.Errorf("started %v, want none", channels(rec.started))
 	}
 }
 

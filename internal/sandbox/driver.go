@@ -27,9 +27,11 @@ const (
 	// QueueNumber reaches call queue 202 (members 235, and 250 through a
 	// Local channel; every member rings at once).
 	QueueNumber = "4506982002"
-	// ConferenceNumber reaches conference room 203 (ConfBridge).
+	// ConferenceNumber reaches conference room 203 (ConfBridge) from the
+	// carrier.
 	ConferenceNumber = "4506982003"
-	Conference       = "203"
+	// Conference is the conference room's internal number.
+	Conference = "203"
 	// ParkingLot is where a blind transfer parks a call; the lot announces
 	// the space (701-720), which retrieves it when dialled.
 	ParkingLot = "700"

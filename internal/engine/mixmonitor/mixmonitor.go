@@ -119,7 +119,14 @@ func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 		h = append(h, ami.Header{Key: "MixMonitorID", Value: r.BackendID})
 	}
 	if _, err := m.AMI.Action(ctx, "StopMixMonitor", h...); err != nil {
-		return fmt.Errorf("stop mixmonitor on %s: %w", r.Channel, err)
+		return fmt.Errorf("stop mixmonitor on %s: %w", r.StopOn(), err)
+	}
+	if r.MovedTo != "" {
+		// The marks sit on the picker's channel now, where its own
+		// recording, started on another pipeline lane, may have just set
+		// them: they are left alone (a stale one is discarded again at a
+		// reconciliation).
+		return nil
 	}
 	for _, v := range []string{engine.MarkVar, idVar} {
 		if _, err := m.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: r.StopOn()},

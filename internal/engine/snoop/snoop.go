@@ -125,7 +125,8 @@ func (s *Recorder) mark(ctx context.Context, channel, id string) error {
 }
 
 // Stop stops the recording (its file is kept), hangs up its snoop channel
-// and clears the mark of the channel that carries it now (StopOn).
+// and clears the channel's mark (unless a call pickup moved it, see
+// engine.Recording.MovedTo).
 func (s *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 	var errs []error
 	for _, d := range s.dirs() {
@@ -133,8 +134,12 @@ func (s *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := s.mark(ctx, r.StopOn(), ""); err != nil {
-		errs = append(errs, fmt.Errorf("unmark recording: %w", err))
+	// After a call pickup the mark sits on the picker's channel, where its
+	// own recording may have just set it: it is left alone then.
+	if r.MovedTo == "" {
+		if err := s.mark(ctx, r.Uniqueid, ""); err != nil {
+			errs = append(errs, fmt.Errorf("unmark recording: %w", err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stop snoop on %s: %w", r.Channel, err)
