@@ -257,82 +257,74 @@ func (o *Observer) BridgeEnters(linkedid string) []BridgeEnter {
 	return append([]BridgeEnter(nil), o.enters[linkedid]...)
 }
 
-// WaitEnter waits until a channel whose name starts with prefix enters a
-// bridge at or after since (in any call: a channel that picked a call up
-// keeps its own linkedid until the bridge), and returns that entry.
-func (o *Observer) WaitEnter(ctx context.Context, prefix string, since time.Time, timeout time.Duration) (BridgeEnter, error) {
+// wait calls found, under the observer's lock, each time an event was
+// recorded, until it reports true; what names the wait in the timeout error.
+func (o *Observer) wait(ctx context.Context, what string, timeout time.Duration, found func() bool) error {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	for {
 		o.mu.Lock()
-		ch := o.changed
-		for _, es := range o.enters {
-			for _, e := range es {
-				if strings.HasPrefix(e.Channel, prefix) && !e.At.Before(since) {
-					o.mu.Unlock()
-					return e, nil
-				}
-			}
-		}
+		ok, ch := found(), o.changed
 		o.mu.Unlock()
+		if ok {
+			return nil
+		}
 		select {
 		case <-ch:
 		case <-t.C:
-			return BridgeEnter{}, fmt.Errorf("wait for %s to enter a bridge: %w after %s", prefix, ErrTimeout, timeout)
+			return fmt.Errorf("wait for %s: %w after %s", what, ErrTimeout, timeout)
 		case <-ctx.Done():
-			return BridgeEnter{}, ctx.Err()
+			return ctx.Err()
 		}
 	}
+}
+
+// WaitEnter waits until a channel whose name starts with prefix enters a
+// bridge at or after since (in any call: a channel that picked a call up
+// keeps its own linkedid until the bridge), and returns that entry.
+func (o *Observer) WaitEnter(ctx context.Context, prefix string, since time.Time, timeout time.Duration) (BridgeEnter, error) {
+	var got BridgeEnter
+	err := o.wait(ctx, prefix+" to enter a bridge", timeout, func() bool {
+		for _, es := range o.enters {
+			for _, e := range es {
+				if strings.HasPrefix(e.Channel, prefix) && !e.At.Before(since) {
+					got = e
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return got, err
 }
 
 // WaitParked waits until a channel is parked at or after since and returns
 // its parking space.
 func (o *Observer) WaitParked(ctx context.Context, since time.Time, timeout time.Duration) (string, error) {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	for {
-		o.mu.Lock()
-		ch := o.changed
+	var space string
+	err := o.wait(ctx, "a parked call", timeout, func() bool {
 		for _, p := range o.parked {
 			if !p.At.Before(since) {
-				o.mu.Unlock()
-				return p.Bridge, nil
+				space = p.Bridge
+				return true
 			}
 		}
-		o.mu.Unlock()
-		select {
-		case <-ch:
-		case <-t.C:
-			return "", fmt.Errorf("wait for a parked call: %w after %s", ErrTimeout, timeout)
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
-	}
+		return false
+	})
+	return space, err
 }
 
 // WaitRinging waits until the PBX dials a channel whose name starts with
 // prefix (a DialBegin) at or after since.
 func (o *Observer) WaitRinging(ctx context.Context, prefix string, since time.Time, timeout time.Duration) error {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	for {
-		o.mu.Lock()
-		ch := o.changed
+	return o.wait(ctx, "the PBX to ring "+prefix, timeout, func() bool {
 		for _, d := range o.dials {
 			if strings.HasPrefix(d.Channel, prefix) && !d.At.Before(since) {
-				o.mu.Unlock()
-				return nil
+				return true
 			}
 		}
-		o.mu.Unlock()
-		select {
-		case <-ch:
-		case <-t.C:
-			return fmt.Errorf("wait for the PBX to ring %s: %w after %s", prefix, ErrTimeout, timeout)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+		return false
+	})
 }
 
 // LinkedID returns the linkedid of the first PBX channel whose caller
@@ -366,21 +358,13 @@ func (o *Observer) CDRs(linkedid string) []*ami.Message {
 // WaitCDR waits until the call has produced at least one Cdr event and
 // returns them all.
 func (o *Observer) WaitCDR(ctx context.Context, linkedid string, timeout time.Duration) ([]*ami.Message, error) {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	for {
-		o.mu.Lock()
-		got, ch := append([]*ami.Message(nil), o.cdrs[linkedid]...), o.changed
-		o.mu.Unlock()
-		if len(got) > 0 {
-			return got, nil
-		}
-		select {
-		case <-ch:
-		case <-t.C:
-			return nil, fmt.Errorf("wait for the CDR of call %s: %w after %s", linkedid, ErrTimeout, timeout)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	var got []*ami.Message
+	err := o.wait(ctx, "the CDR of call "+linkedid, timeout, func() bool {
+		got = append([]*ami.Message(nil), o.cdrs[linkedid]...)
+		return len(got) > 0
+	})
+	if err != nil {
+		return nil, err
 	}
+	return got, nil
 }
