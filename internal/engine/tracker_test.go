@@ -70,15 +70,19 @@ func enter(bridge, uid, name string) ev {
 
 func hangup(uid string) ev { return ev{"Event": "Hangup", "Uniqueid": uid} }
 
+// decisionCase is one call of TestTrackerDecisions: its events, and the
+// channels whose recordings the tracker started and stopped.
+type decisionCase struct {
+	name     string
+	events   []ev
+	started  []string // channels recorded
+	stopped  []string
+	finished int
+}
+
 func TestTrackerDecisions(t *testing.T) {
 	r := cityRules(t)
-	tests := []struct {
-		name     string
-		events   []ev
-		started  []string // channels recorded
-		stopped  []string
-		finished int
-	}{
+	tests := []decisionCase{
 		{
 			name: "inbound external to Annexe A extension is recorded at dial",
 			events: []ev{
@@ -193,13 +197,7 @@ func TestTrackerDecisions(t *testing.T) {
 	leave := func(bridge, uid string) ev {
 		return ev{"Event": "BridgeLeave", "BridgeUniqueid": bridge, "Uniqueid": uid}
 	}
-	tests = append(tests, struct {
-		name     string
-		events   []ev
-		started  []string
-		stopped  []string
-		finished int
-	}{
+	tests = append(tests, decisionCase{
 		name: "conference: the external party leaving stops the extensions, who talk internally now",
 		events: []ev{
 			newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
@@ -212,13 +210,7 @@ func TestTrackerDecisions(t *testing.T) {
 		},
 		started: []string{"PJSIP/235-00000002", "PJSIP/250-00000003"},
 		stopped: []string{"PJSIP/235-00000002", "PJSIP/250-00000003"}, finished: 2,
-	}, struct {
-		name     string
-		events   []ev
-		started  []string
-		stopped  []string
-		finished int
-	}{
+	}, decisionCase{
 		name: "conference: recorded again, in a new recording, once the detainee phone has left",
 		events: []ev{
 			newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
@@ -231,13 +223,7 @@ func TestTrackerDecisions(t *testing.T) {
 		},
 		started: []string{"PJSIP/235-00000002", "PJSIP/235-00000002"},
 		stopped: []string{"PJSIP/235-00000002"}, finished: 1,
-	}, struct {
-		name     string
-		events   []ev
-		started  []string
-		stopped  []string
-		finished int
-	}{
+	}, decisionCase{
 		name: "attended transfer through Local channels: 235 stops at the consultation, 250 starts at completion",
 		events: []ev{
 			newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
@@ -264,13 +250,7 @@ func TestTrackerDecisions(t *testing.T) {
 		},
 		started: []string{"PJSIP/235-00000002", "PJSIP/250-00000005"}, stopped: []string{"PJSIP/235-00000002"}, finished: 2,
 	})
-	tests = append(tests, struct {
-		name     string
-		events   []ev
-		started  []string
-		stopped  []string
-		finished int
-	}{
+	tests = append(tests, decisionCase{
 		// Seen under load in the sandbox: Asterisk puts the caller's Local
 		// half alone in its bridge before the caller joins it, and the
 		// answering member's bridge forms meanwhile. The member's recording,
