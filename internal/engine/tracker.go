@@ -280,13 +280,12 @@ func (t *Tracker) pickup(ctx context.Context, e Event) {
 	if picker == nil {
 		return
 	}
-	if target.rec == nil {
-		t.joinCall(picker, target.linkedid)
-		return
-	}
 	// The picker takes the ringing leg's place in its call: its recording,
 	// if any, is filed with that call (its linkedid, start and direction).
 	t.joinCall(picker, target.linkedid)
+	if target.rec == nil {
+		return
+	}
 	r := target.rec
 	t.log.Warn().Str("linkedid", target.linkedid).Str("channel", target.name).Str("extension", r.Extension).
 		Str("picked_up_by", picker.name).Str("recording", r.ID).
