@@ -549,7 +549,17 @@ func reconcile(ctx context.Context, log zerolog.Logger, c *ami.Client, t *engine
 	for i, it := range items {
 		evs[i] = it
 	}
-	adopted := t.Reconcile(ctx, evs)
+	// Which bridges are parking lots: CoreShowChannels does not say.
+	var bridges []engine.Event
+	if list, err := c.List(ctx, "BridgeList"); err != nil {
+		log.Warn().Err(err).Msg("reconcile: list bridges failed; channels parked in one lot are taken for talking together until their next bridge event")
+	} else {
+		bridges = make([]engine.Event, len(list))
+		for i, b := range list {
+			bridges[i] = b
+		}
+	}
+	adopted := t.Reconcile(ctx, evs, bridges)
 	orphans := f.Orphans(t.RunningIDs(), rules())
 	log.Info().Int("channels", len(items)).Int("adopted", adopted).Int("orphans", orphans).Msg("reconciled with the calls up")
 }

@@ -15,10 +15,10 @@ import (
 )
 
 // amiActions are the actions the daemon sends, each with the write class
-// manager.conf must grant for it (Asterisk 22).
+// manager.conf must grant for it (Asterisk 22; none for BridgeList).
 var amiActions = []struct{ action, class string }{
 	{"MixMonitor", "system"}, {"StopMixMonitor", "call"}, {"Setvar", "call"}, {"Getvar", "call"},
-	{"CoreShowChannels", "reporting"}, {"Filter", "system"},
+	{"CoreShowChannels", "reporting"}, {"BridgeList", ""}, {"Filter", "system"},
 }
 
 // amiReadClasses are the event classes the daemon reads.
@@ -68,7 +68,11 @@ func checkAMI(ctx context.Context, r *Report, o Options) {
 	} else {
 		var missing []string
 		for _, a := range amiActions {
-			if resp.Get(a.action) == "" {
+			switch {
+			case resp.Get(a.action) != "":
+			case a.class == "":
+				missing = append(missing, a.action+" (Asterisk too old or the action unloaded)")
+			default:
 				missing = append(missing, a.action+" (write = "+a.class+")")
 			}
 		}

@@ -87,3 +87,76 @@ func TestParkedCallRetrievedByAnotherExtension(t *testing.T) {
 		}
 	}
 }
+
+// Two calls parked in the same lot, an external caller and an Annexe A
+// extension, while the daemon's AMI session is cut and comes back: the
+// reconciliation finds both channels in one bridge, and must not take the
+// lot (a holding bridge, which CoreShowChannels does not name) for a
+// conversation between them. Only 235's talk before it parked the caller is
+// filed.
+func TestParkedCallsAfterAMIReconnection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	obs := observePBX(t)
+	mark := h.filedCount()
+	lateBefore := metric(t, "recpolicy_recordings_started_late_total")
+	ext, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+"235", callerNumber(), sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.driver.Forget(ext)
+	if err := h.driver.WaitAnswered(ctx, ext, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	_, uid := ext.AnswerChannel()
+	since := time.Now().Add(-time.Second)
+	if err := h.driver.BlindTransfer(ctx, uid, sandbox.ParkingLot); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obs.WaitParked(ctx, since, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// 250 calls 235, which parks 250 in the same lot.
+	in, err := h.driver.Internal(ctx, "250", "235", sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.driver.Forget(in)
+	if err := h.driver.WaitAnswered(ctx, in, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	_, uid = in.AnswerChannel()
+	since = time.Now().Add(-100 * time.Millisecond)
+	if err := h.driver.BlindTransfer(ctx, uid, sandbox.ParkingLot); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obs.WaitParked(ctx, since, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	restore := cut(ctx, t, h.amiProxy, "ami")
+	time.Sleep(500 * time.Millisecond)
+	restore()
+	if err := waitDaemonReady(ctx, h.health, h.daemonDone); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // both wait in the lot, the daemon reconciled
+	for _, c := range []*sandbox.Call{ext, in} {
+		if err := h.driver.Hangup(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFiled(t, mark, 1, 3*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 1 || got[0].Recording.Extension != "235" {
+		var exts []string
+		for _, f := range got {
+			exts = append(exts, f.Recording.Extension)
+		}
+		t.Fatalf("filed recordings of %v, want only 235's (until it parked the caller); nobody talks in a parking lot", exts)
+	}
+	if after := metric(t, "recpolicy_recordings_started_late_total"); after != lateBefore {
+		t.Errorf("recpolicy_recordings_started_late_total went from %s to %s; the reconciliation started a recording in the parking lot", lateBefore, after)
+	}
+}

@@ -366,9 +366,7 @@ func (t *Tracker) bridgeEnter(ctx context.Context, e Event) {
 	if c == nil {
 		return
 	}
-	if e.Get("BridgeTechnology") == "holding_bridge" {
-		// A parking lot (or an application's waiting room): its members
-		// wait, each hearing music or silence, and never talk together.
+	if holdingBridge(e) {
 		return
 	}
 	id := strings.Clone(e.Get("BridgeUniqueid"))
@@ -801,12 +799,26 @@ func (t *Tracker) hangup(ctx context.Context, uniqueid string) {
 	}
 }
 
+// holdingBridge reports whether a bridge event or a BridgeList item names a
+// holding bridge: a parking lot (or an application's waiting room), whose
+// members wait, each hearing music or silence, and never talk together.
+func holdingBridge(e Event) bool { return e.Get("BridgeTechnology") == "holding_bridge" }
+
 // Reconcile rebuilds the tracker's view from a CoreShowChannels listing,
 // after every (re)connect: channels gone since are hung up (their recordings
 // filed), recordings of ours still running on live channels are adopted (so
 // nothing is recorded twice), and every bridge is decided again, starting
-// what the policy requires. It returns how many recordings it adopted.
-func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
+// what the policy requires. bridges is the BridgeList listing taken with
+// it (CoreShowChannels does not tell a bridge's technology): the members of
+// a holding bridge are not taken for talking together; nil when it could
+// not be read. It returns how many recordings it adopted.
+func (t *Tracker) Reconcile(ctx context.Context, items, bridges []Event) int {
+	holding := make(map[string]bool)
+	for _, b := range bridges {
+		if holdingBridge(b) {
+			holding[b.Get("BridgeUniqueid")] = true
+		}
+	}
 	live := make(map[string]Event, len(items))
 	for _, it := range items {
 		if uid := it.Get("Uniqueid"); uid != "" {
@@ -832,7 +844,7 @@ func (t *Tracker) Reconcile(ctx context.Context, items []Event) int {
 		// its recording's name) is its own, not the reconnection's.
 		c := t.ensure(uid, it.Get("Channel"), it.Get("Linkedid"), it.Get("CallerIDNum"), now.Add(-parseHMS(it.Get("Duration"))))
 		c.bridge = ""
-		if b := it.Get("BridgeId"); b != "" {
+		if b := it.Get("BridgeId"); b != "" && !holding[b] {
 			c.bridge = strings.Clone(b)
 			m := t.bridges[c.bridge]
 			if m == nil {

@@ -394,7 +394,7 @@ func TestTrackerReconcileDiscardsAPickedUpRecording(t *testing.T) {
 		adopted := tr.Reconcile(context.Background(), []Event{
 			item("1", "PJSIP/carrier-00000001", "5145550142"),
 			item("3", tc.picker, "0"),
-		})
+		}, nil)
 		if adopted != 0 {
 			t.Errorf("%s: adopted %d, want 0", tc.picker, adopted)
 		}
@@ -434,7 +434,7 @@ func TestTrackerReconcileDiscardsAPickedUpLegStillTracked(t *testing.T) {
 	tr.Reconcile(context.Background(), []Event{
 		item("1", "PJSIP/carrier-00000001", "5145550142"),
 		item("3", "PJSIP/899-00000003", "899"),
-	})
+	}, nil)
 	if len(rec.stopped) != 1 || rec.stopped[0] != leg || leg.StopOn() != "3" || leg.Discard == "" {
 		t.Fatalf("stopped %v (discard %q, on %q), want 235's leg, on the picker, discarded", channels(rec.stopped), leg.Discard, leg.StopOn())
 	}
@@ -488,7 +488,7 @@ func TestTrackerReconcile(t *testing.T) {
 		item("2", "PJSIP/235-00000002", "b1", "235"), // already recorded: adopt
 		withDuration(item("3", "PJSIP/carrier-00000003", "b2", "5145550143"), "00:01:05"),
 		withDuration(item("4", "PJSIP/250-00000004", "b2", "250"), "00:01:04"), // not recorded yet: start, late
-	})
+	}, nil)
 	if adopted != 1 {
 		t.Errorf("adopted %d, want 1", adopted)
 	}
@@ -514,6 +514,34 @@ func TestTrackerReconcile(t *testing.T) {
 	// The call began when its first channel did, not at the reconnection.
 	if late := rec.started[1]; !late.CallStart.Equal(now.Add(-65 * time.Second)) {
 		t.Errorf("250's recording names its call as started at %v, want %v (CoreShowChannel Duration)", late.CallStart, now.Add(-65*time.Second))
+	}
+}
+
+// After a reconnection, an extension and an external caller parked in the
+// same lot are not in a conversation: BridgeList names the lot a holding
+// bridge, and neither is recorded. Without the listing (it failed), the
+// shared bridge is taken for a conversation, as before.
+func TestTrackerReconcileParkedChannelsDoNotTalk(t *testing.T) {
+	r := cityRules(t)
+	items := []Event{
+		ev{"Event": "CoreShowChannel", "Uniqueid": "1", "Channel": "PJSIP/carrier-00000001", "Linkedid": "1", "BridgeId": "lot", "CallerIDNum": "5145550142"},
+		ev{"Event": "CoreShowChannel", "Uniqueid": "2", "Channel": "PJSIP/235-00000002", "Linkedid": "2", "BridgeId": "lot", "CallerIDNum": "235"},
+	}
+	for _, tc := range []struct {
+		name    string
+		bridges []Event
+		started []string
+	}{
+		{"holding bridge", []Event{ev{"Event": "BridgeListItem", "BridgeUniqueid": "lot", "BridgeType": "basic", "BridgeTechnology": "holding_bridge"}}, nil},
+		{"mixing bridge", []Event{ev{"Event": "BridgeListItem", "BridgeUniqueid": "lot", "BridgeType": "basic", "BridgeTechnology": "simple_bridge"}}, []string{"PJSIP/235-00000002"}},
+		{"no listing", nil, []string{"PJSIP/235-00000002"}},
+	} {
+		rec := &fakeRecorder{running: map[string]string{}}
+		tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
+		tr.Reconcile(context.Background(), items, tc.bridges)
+		if got := channels(rec.started); !equal(got, tc.started) {
+			t.Errorf("%s: started %v, want %v", tc.name, got, tc.started)
+		}
 	}
 }
 
