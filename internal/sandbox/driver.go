@@ -301,6 +301,10 @@ type Options struct {
 	Withheld bool
 	// Answerers overrides who may answer (default: from the dialled number).
 	Answerers []string
+	// AnswerSide overrides which side answers (default: the phones for a
+	// call to the city, the carrier for an outbound call), e.g. the carrier
+	// for a call to an extension forwarded to an external number.
+	AnswerSide Side
 	// Context is the simulator context the placing channel runs once the
 	// PBX answers (default sim-originated: it plays its side's tone).
 	Context string
@@ -308,6 +312,9 @@ type Options struct {
 
 func (d *Driver) originate(ctx context.Context, endpoint, number, callerNum string, side Side, answerSide Side, answerers []string, o Options) (*Call, error) {
 	id := fmt.Sprintf("sim-%d-%d", time.Now().UnixNano()%1e9, d.seq.Add(1))
+	if o.AnswerSide != "" {
+		answerSide = o.AnswerSide
+	}
 	c := newCall(id, answerSide, answerers)
 	d.mu.Lock()
 	d.calls[id] = c
@@ -526,6 +533,19 @@ func (d *Driver) SetPhone(ctx context.Context, ext, mode string, delay time.Dura
 	}
 	if _, err := d.client.Action(ctx, "DBPut", ami.Header{Key: "Family", Value: "simphone/" + ext}, ami.Header{Key: "Key", Value: "delay"}, ami.Header{Key: "Val", Value: strconv.FormatFloat(delay.Seconds(), 'f', 2, 64)}); err != nil {
 		return fmt.Errorf("set phone %s: %w", ext, err)
+	}
+	return nil
+}
+
+// SetForward makes the simulated phone ext forward every call that rings it
+// to number (an extension or an external number) after delay, with a SIP
+// 302 as a desk phone's call-forward setting does, until ResetPhones.
+func (d *Driver) SetForward(ctx context.Context, ext, number string, delay time.Duration) error {
+	if err := d.SetPhone(ctx, ext, "forward", delay); err != nil {
+		return err
+	}
+	if _, err := d.client.Action(ctx, "DBPut", ami.Header{Key: "Family", Value: "simphone/" + ext}, ami.Header{Key: "Key", Value: "forward"}, ami.Header{Key: "Val", Value: number}); err != nil {
+		return fmt.Errorf("set phone %s to forward: %w", ext, err)
 	}
 	return nil
 }
