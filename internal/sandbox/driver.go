@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -597,6 +598,41 @@ func (d *Driver) StartAttendedTransfer(ctx context.Context, simChannel, target s
 	if _, err := d.client.Action(ctx, "Redirect", ami.Header{Key: "Channel", Value: simChannel},
 		ami.Header{Key: "Context", Value: "sim-dtmf"}, ami.Header{Key: "Exten", Value: "s"}, ami.Header{Key: "Priority", Value: "1"}); err != nil {
 		return fmt.Errorf("attended transfer %s to %s: %w", simChannel, target, err)
+	}
+	return nil
+}
+
+// TransferByRefer completes an attended transfer as a desk phone's transfer
+// key does after a consultation: the simulator channel simChannel (the
+// phone's call with the party to hand over) sends the PBX a SIP REFER whose
+// Refer-To names target and carries a Replaces of the consultation's dialog
+// (the simulator channel consultChannel, the same phone's call to target),
+// and hangs up once the PBX accepted it. The PBX joins the two far parties
+// (res_pjsip_refer, ast_bridge_transfer_attended), with no *2 and no Local
+// channel.
+func (d *Driver) TransferByRefer(ctx context.Context, simChannel, consultChannel, target string) error {
+	dialog := make(map[string]string, 3)
+	for _, v := range []string{"call-id", "local_tag", "remote_tag"} {
+		resp, err := d.client.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: consultChannel},
+			ami.Header{Key: "Variable", Value: "CHANNEL(pjsip," + v + ")"})
+		if err != nil {
+			return fmt.Errorf("transfer %s by REFER: read the consultation's %s: %w", simChannel, v, err)
+		}
+		if dialog[v] = resp.Get("Value"); dialog[v] == "" {
+			return fmt.Errorf("transfer %s by REFER: the consultation %s has no %s", simChannel, consultChannel, v)
+		}
+	}
+	// The PBX finds the dialog by its own tags: its local tag is the
+	// simulator's remote one (the consultation's To tag).
+	replaces := dialog["call-id"] + ";to-tag=" + dialog["remote_tag"] + ";from-tag=" + dialog["local_tag"]
+	referTo := "sip:" + target + "@127.0.0.1:5060?Replaces=" + url.QueryEscape(replaces)
+	if _, err := d.client.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: simChannel},
+		ami.Header{Key: "Variable", Value: "SIM_REFER_TO"}, ami.Header{Key: "Value", Value: referTo}); err != nil {
+		return fmt.Errorf("transfer %s by REFER: %w", simChannel, err)
+	}
+	if _, err := d.client.Action(ctx, "Redirect", ami.Header{Key: "Channel", Value: simChannel},
+		ami.Header{Key: "Context", Value: "sim-transfer-attended"}, ami.Header{Key: "Exten", Value: "s"}, ami.Header{Key: "Priority", Value: "1"}); err != nil {
+		return fmt.Errorf("transfer %s by REFER: %w", simChannel, err)
 	}
 	return nil
 }
