@@ -753,7 +753,9 @@ func (t *Tracker) stopRecording(ctx context.Context, c *channel) {
 }
 
 // direction tells whether the recorded extension received or placed the call:
-// the call's first channel is its originator.
+// the call's first channel is its originator. A call whose first channel is
+// a Local channel was placed by the PBX itself (an AMI Originate or a call
+// file: click-to-call, a callback), on the city's side: outbound.
 func direction(c *channel, cl *call, t *Tracker) string {
 	if cl == nil {
 		return "other"
@@ -764,7 +766,7 @@ func direction(c *channel, cl *call, t *Tracker) string {
 			first = o
 		}
 	}
-	if first == c {
+	if first == c || (first != nil && isLocal(first)) {
 		return "outbound"
 	}
 	return "inbound"

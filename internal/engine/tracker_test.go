@@ -545,6 +545,31 @@ func TestTrackerReconcileParkedChannelsDoNotTalk(t *testing.T) {
 	}
 }
 
+// A call the PBX places on an extension's behalf (click-to-call: AMI
+// Originate of Local/235@internal, which rings 235, then dials the number)
+// begins with a Local channel: 235's recording is of an outbound call, even
+// when the originate presents the customer's number to 235's phone.
+func TestTrackerDirectionOfACallThePBXPlaced(t *testing.T) {
+	r := cityRules(t)
+	rec := &fakeRecorder{}
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
+	for _, e := range []ev{
+		newChan("1", "Local/235@internal-00000001;1", "1", "5145550142"),
+		newChan("2", "Local/235@internal-00000001;2", "1", "5145550142"),
+		dial("2", "Local/235@internal-00000001;2", "3", "PJSIP/235-00000003", "1", "PJSIP/235"),
+		enter("b1", "3", "PJSIP/235-00000003"), enter("b1", "2", "Local/235@internal-00000001;2"),
+		dial("1", "Local/235@internal-00000001;1", "4", "PJSIP/carrier-00000004", "1", "PJSIP/5145550142@carrier"),
+	} {
+		tr.Handle(context.Background(), e)
+	}
+	if len(rec.started) != 1 || rec.started[0].Extension != "235" {
+		t.Fatalf("started %v, want 235's recording", channels(rec.started))
+	}
+	if d := rec.started[0].Direction; d != "outbound" {
+		t.Errorf("direction %q, want outbound (the PBX placed the call for 235)", d)
+	}
+}
+
 func withDuration(e Event, d string) Event {
 	m := e.(ev)
 	m["Duration"] = d
