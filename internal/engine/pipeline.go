@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"sync"
 	"time"
@@ -29,6 +30,12 @@ type Outcome struct {
 	Done time.Time
 }
 
+// ErrStoppedBeforeStart is the outcome of a start the pipeline did not carry
+// out because the tracker had already asked for the recording to stop (the
+// channel hung up, or the decision changed) while the start waited in its
+// lane behind a slow PBX.
+var ErrStoppedBeforeStart = errors.New("start recording: not carried out, the recording was stopped while its start waited behind a slow PBX")
+
 type op struct {
 	kind OpKind
 	r    *Recording
@@ -39,7 +46,11 @@ type op struct {
 // Orders for one channel go through one lane, in the order given (start,
 // stop, finish), so a stop never overtakes its start and a file is never
 // handed to the filer before its recording was asked for; orders for
-// different channels run in parallel on a fixed number of lanes. Each lane
+// different channels run in parallel on a fixed number of lanes. A start
+// whose stop was asked for meanwhile is not carried out (it would record
+// after the decision to stop: a channel gone, or a call the policy no
+// longer records, such as a conference the detainee phone has joined),
+// and neither is its stop. Each lane
 // queue is unbounded, so the event loop never blocks on a slow PBX; the
 // outcomes come back on Outcomes, which the event loop drains.
 type Pipeline struct {
@@ -108,6 +119,11 @@ func (p *Pipeline) do(ctx context.Context, l *lane, o op) {
 		if o.kind == OpFinish {
 			delete(l.failed, o.r)
 		}
+		return
+	}
+	if o.kind == OpStart && o.r.stopAsked.Load() {
+		l.failed[o.r] = true
+		p.report(ctx, Outcome{Kind: OpStart, Rec: o.r, Err: ErrStoppedBeforeStart, Done: time.Now()})
 		return
 	}
 	out, ok := carryOut(ctx, p.rec, o.kind, o.r)

@@ -166,3 +166,58 @@ func TestTrackerRetriesAFailedStart(t *testing.T) {
 		t.Errorf("violations %v, want still 1: a leg that never talked needs no recording", v)
 	}
 }
+
+// TestStartNotCarriedOutOnceStopped: a start still queued behind a slow PBX
+// when the tracker asks for its stop (the detainee phone joined the call,
+// or the channel hung up) is never carried out, nor are its stop and
+// finish: recording from then on would record what the policy no longer
+// allows. A call that talked and was never recorded is still a violation.
+func TestStartNotCarriedOutOnceStopped(t *testing.T) {
+	r := cityRules(t)
+	rec := &slowRecorder{delay: 300 * time.Millisecond}
+	m := NewMetrics(nil)
+	p := NewPipeline(rec, 1) // one lane: the second call's start waits
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, m, p)
+	ctx := context.Background()
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go p.Run(pctx)
+
+	for _, e := range []ev{
+		newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"),
+		dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
+		newChan("3", "PJSIP/carrier-00000003", "3", "5145550143"),
+		dial("3", "PJSIP/carrier-00000003", "4", "PJSIP/236-00000004", "3", "PJSIP/236"),
+		enter("b2", "4", "PJSIP/236-00000004"), enter("b2", "3", "PJSIP/carrier-00000003"),
+		// The detainee phone joins 236's call before its start was served.
+		newChan("5", "PJSIP/899-00000005", "5", "899"),
+		enter("b2", "5", "PJSIP/899-00000005"),
+	} {
+		tr.Handle(ctx, e)
+	}
+	var skipped *Outcome
+	for range 2 {
+		select {
+		case o := <-p.Outcomes():
+			if o.Rec.Uniqueid == "4" {
+				skipped = &o
+			}
+			tr.Apply(ctx, o)
+		case <-time.After(3 * time.Second):
+			t.Fatal("no outcome")
+		}
+	}
+	if skipped == nil || !errors.Is(skipped.Err, ErrStoppedBeforeStart) {
+		t.Fatalf("236's start outcome %+v, want ErrStoppedBeforeStart", skipped)
+	}
+	time.Sleep(400 * time.Millisecond) // let the lane run what it would
+	if got := rec.of("4"); len(got) != 0 {
+		t.Errorf("recorder calls for 236: %v, want none (stopped before its start was served)", got)
+	}
+	if got := rec.of("2"); len(got) != 1 || got[0] != "start" {
+		t.Errorf("recorder calls for 235: %v, want its start", got)
+	}
+	if v := testutil.ToFloat64(m.Violations); v != 1 {
+		t.Errorf("violations %v, want 1 (236 talked with the caller and was never recorded)", v)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -82,6 +83,10 @@ type Recording struct {
 	// recording's audio hooks and marks into (a call pickup), where a stop
 	// must act; "" when they are still on Uniqueid. See StopOn.
 	MovedTo string
+	// stopAsked is set (by the tracker, before it submits the stop) once
+	// the recording must end: a start still queued behind a slow PBX is
+	// then never carried out (see Pipeline).
+	stopAsked atomic.Bool
 	// Tracker-side state (the tracker's goroutine only).
 	bridgedAt  time.Time // when the recorded channel was first seen bridged
 	verified   bool      // the file was seen growing after answer
@@ -634,6 +639,9 @@ func (t *Tracker) startAttempt(ctx context.Context, c *channel, d rules.Decision
 
 // submit hands an order to the pipeline, or runs it at once without one.
 func (t *Tracker) submit(ctx context.Context, kind OpKind, r *Recording) {
+	if kind == OpStop {
+		r.stopAsked.Store(true)
+	}
 	if t.pipe != nil {
 		t.pipe.Submit(kind, r)
 		return
