@@ -47,10 +47,11 @@ type op struct {
 // stop, finish), so a stop never overtakes its start and a file is never
 // handed to the filer before its recording was asked for; orders for
 // different channels run in parallel on a fixed number of lanes. A start
-// whose stop was asked for meanwhile is not carried out (it would record
-// after the decision to stop: a channel gone, or a call the policy no
-// longer records, such as a conference the detainee phone has joined),
-// and neither is its stop. Each lane
+// whose recording had to end meanwhile is not carried out, nor its stop: a
+// channel that hung up (its round trips would only hold the lane from the
+// live calls behind it), or a decision to stop (it would record what the
+// policy no longer allows, such as a conference the detainee phone has
+// joined). Each lane
 // queue is unbounded, so the event loop never blocks on a slow PBX; the
 // outcomes come back on Outcomes, which the event loop drains.
 type Pipeline struct {

@@ -168,10 +168,11 @@ func TestTrackerRetriesAFailedStart(t *testing.T) {
 }
 
 // TestStartNotCarriedOutOnceStopped: a start still queued behind a slow PBX
-// when the tracker asks for its stop (the detainee phone joined the call,
-// or the channel hung up) is never carried out, nor are its stop and
+// when the tracker asks for its stop (the detainee phone joined the call)
+// or when its channel hangs up is never carried out, nor are its stop and
 // finish: recording from then on would record what the policy no longer
-// allows. A call that talked and was never recorded is still a violation.
+// allows, or hold the lane for a channel already gone. A call that talked
+// and was never recorded is still a violation.
 func TestStartNotCarriedOutOnceStopped(t *testing.T) {
 	r := cityRules(t)
 	rec := &slowRecorder{delay: 300 * time.Millisecond}
@@ -192,15 +193,23 @@ func TestStartNotCarriedOutOnceStopped(t *testing.T) {
 		// The detainee phone joins 236's call before its start was served.
 		newChan("5", "PJSIP/899-00000005", "5", "899"),
 		enter("b2", "5", "PJSIP/899-00000005"),
+		// 237 talks, then hangs up before its start was served.
+		newChan("6", "PJSIP/carrier-00000006", "6", "5145550144"),
+		dial("6", "PJSIP/carrier-00000006", "7", "PJSIP/237-00000007", "6", "PJSIP/237"),
+		enter("b3", "7", "PJSIP/237-00000007"), enter("b3", "6", "PJSIP/carrier-00000006"),
+		hangup("7"),
 	} {
 		tr.Handle(ctx, e)
 	}
-	var skipped *Outcome
-	for range 2 {
+	var skipped, gone *Outcome
+	for range 3 {
 		select {
 		case o := <-p.Outcomes():
-			if o.Rec.Uniqueid == "4" {
+			switch o.Rec.Uniqueid {
+			case "4":
 				skipped = &o
+			case "7":
+				gone = &o
 			}
 			tr.Apply(ctx, o)
 		case <-time.After(3 * time.Second):
@@ -210,14 +219,20 @@ func TestStartNotCarriedOutOnceStopped(t *testing.T) {
 	if skipped == nil || !errors.Is(skipped.Err, ErrStoppedBeforeStart) {
 		t.Fatalf("236's start outcome %+v, want ErrStoppedBeforeStart", skipped)
 	}
+	if gone == nil || !errors.Is(gone.Err, ErrStoppedBeforeStart) {
+		t.Fatalf("237's start outcome %+v, want ErrStoppedBeforeStart", gone)
+	}
 	time.Sleep(400 * time.Millisecond) // let the lane run what it would
 	if got := rec.of("4"); len(got) != 0 {
 		t.Errorf("recorder calls for 236: %v, want none (stopped before its start was served)", got)
 	}
+	if got := rec.of("7"); len(got) != 0 {
+		t.Errorf("recorder calls for 237: %v, want none (hung up before its start was served)", got)
+	}
 	if got := rec.of("2"); len(got) != 1 || got[0] != "start" {
 		t.Errorf("recorder calls for 235: %v, want its start", got)
 	}
-	if v := testutil.ToFloat64(m.Violations); v != 1 {
-		t.Errorf("violations %v, want 1 (236 talked with the caller and was never recorded)", v)
+	if v := testutil.ToFloat64(m.Violations); v != 2 {
+		t.Errorf("violations %v, want 2 (236 and 237 talked with a caller and were never recorded)", v)
 	}
 }

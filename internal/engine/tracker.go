@@ -83,9 +83,10 @@ type Recording struct {
 	// recording's audio hooks and marks into (a call pickup), where a stop
 	// must act; "" when they are still on Uniqueid. See StopOn.
 	MovedTo string
-	// stopAsked is set (by the tracker, before it submits the stop) once
-	// the recording must end: a start still queued behind a slow PBX is
-	// then never carried out (see Pipeline).
+	// stopAsked is set by the tracker once the recording must end (a stop
+	// asked for, or its channel hung up), before it submits the stop or the
+	// hand-over: a start still queued behind a slow PBX is then never
+	// carried out (see Pipeline).
 	stopAsked atomic.Bool
 	// Tracker-side state (the tracker's goroutine only).
 	bridgedAt  time.Time // when the recorded channel was first seen bridged
@@ -743,6 +744,7 @@ func (t *Tracker) stopTalking(c *channel) {
 func (t *Tracker) handOver(ctx context.Context, c *channel, stop bool) {
 	r := c.rec
 	c.rec = nil
+	r.stopAsked.Store(true)
 	r.Stopped = t.now()
 	r.Bridged = max(0, c.talkedUntil(t.evTime)-r.talkedBase)
 	r.CallConfidential = r.Decision.Confidential
