@@ -71,7 +71,7 @@ func checkAMI(ctx context.Context, r *Report, o Options) {
 			switch {
 			case resp.Get(a.action) != "":
 			case a.class == "":
-				missing = append(missing, a.action+" (Asterisk too old or the action unloaded)")
+				missing = append(missing, a.action+" (a core action every user may send: check the Asterisk version)")
 			default:
 				missing = append(missing, a.action+" (write = "+a.class+")")
 			}

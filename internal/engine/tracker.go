@@ -150,6 +150,11 @@ type call struct {
 	start        time.Time
 	channels     int
 	confidential bool // a confidential Annexe A extension took part
+	// origin is the unique ID of the call's originating channel, the one
+	// whose unique ID is the linkedid (Asterisk's definition), once seen;
+	// originLocal tells it was a Local channel (the PBX placed the call).
+	origin      string
+	originLocal bool
 }
 
 // PartyEvidence is one party of a decision as the rules classified it:
@@ -346,6 +351,9 @@ func (t *Tracker) ensure(uniqueid, name, linkedid, callerNum string, at time.Tim
 		t.metrics.CallsSeen.Inc()
 	}
 	cl.channels++
+	if uniqueid == linkedid {
+		cl.origin, cl.originLocal = uniqueid, isLocal(c)
+	}
 	return c
 }
 
@@ -763,20 +771,30 @@ func (t *Tracker) stopRecording(ctx context.Context, c *channel) {
 }
 
 // direction tells whether the recorded extension received or placed the call:
-// the call's first channel is its originator. A call whose first channel is
-// a Local channel was placed by the PBX itself (an AMI Originate or a call
-// file: click-to-call, a callback), on the city's side: outbound.
+// the call's originating channel (the one whose unique ID is the linkedid,
+// or else the oldest channel the tracker knows of the call) is its
+// originator. A call that a Local channel originated was placed by the PBX
+// itself (an AMI Originate or a call file of Local/<ext>@<context>:
+// click-to-call, a callback), on the city's side: outbound.
 func direction(c *channel, cl *call, t *Tracker) string {
 	if cl == nil {
 		return "other"
 	}
-	var first *channel
-	for _, o := range t.channels {
-		if o.linkedid == c.linkedid && (first == nil || o.created.Before(first.created) || (o.created.Equal(first.created) && o.uniqueid < first.uniqueid)) {
-			first = o
+	origin, local := cl.origin, cl.originLocal
+	if origin == "" {
+		// Met after a reconnection without its originator, or a call
+		// whose linkedid names no channel of it.
+		var first *channel
+		for _, o := range t.channels {
+			if o.linkedid == c.linkedid && (first == nil || o.created.Before(first.created) || (o.created.Equal(first.created) && o.uniqueid < first.uniqueid)) {
+				first = o
+			}
+		}
+		if first != nil {
+			origin, local = first.uniqueid, isLocal(first)
 		}
 	}
-	if first == c || (first != nil && isLocal(first)) {
+	if origin == c.uniqueid || local {
 		return "outbound"
 	}
 	return "inbound"

@@ -570,6 +570,33 @@ func TestTrackerDirectionOfACallThePBXPlaced(t *testing.T) {
 	}
 }
 
+// After a reconnection, channels of one call all created within the same
+// second tie on their start (CoreShowChannels gives whole seconds): the
+// originator is the channel whose unique ID is the linkedid, not the
+// smallest unique ID as a string (".10" sorts before ".9").
+func TestTrackerDirectionAfterReconnectByLinkedid(t *testing.T) {
+	r := cityRules(t)
+	rec := &fakeRecorder{running: map[string]string{}}
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
+	now := time.Unix(1795847500, 0)
+	tr.now = func() time.Time { return now }
+	item := func(uid, name, bridge, cid string) Event {
+		return withDuration(ev{"Event": "CoreShowChannel", "Uniqueid": uid, "Channel": name, "Linkedid": "pbx-1.9", "BridgeId": bridge, "CallerIDNum": cid}, "00:00:05")
+	}
+	tr.Reconcile(context.Background(), []Event{
+		item("pbx-1.9", "PJSIP/carrier-00000009", "b1", "5145550142"),
+		item("pbx-1.10", "Local/250@queue-member-00000001;1", "b1", "5145550142"),
+		item("pbx-1.11", "Local/250@queue-member-00000001;2", "b2", "5145550142"),
+		item("pbx-1.12", "PJSIP/250-0000000c", "b2", "250"),
+	}, nil)
+	if len(rec.started) != 1 || rec.started[0].Extension != "250" {
+		t.Fatalf("started %v, want 250's recording", channels(rec.started))
+	}
+	if d := rec.started[0].Direction; d != "inbound" {
+		t.Errorf("direction %q, want inbound (the carrier's channel originated the call)", d)
+	}
+}
+
 func withDuration(e Event, d string) Event {
 	m := e.(ev)
 	m["Duration"] = d

@@ -628,11 +628,11 @@ func (d *Driver) TransferByRefer(ctx context.Context, simChannel, consultChannel
 	referTo := "sip:" + target + "@127.0.0.1:5060?Replaces=" + url.QueryEscape(replaces)
 	if _, err := d.client.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: simChannel},
 		ami.Header{Key: "Variable", Value: "SIM_REFER_TO"}, ami.Header{Key: "Value", Value: referTo}); err != nil {
-		return fmt.Errorf("transfer %s by REFER: %w", simChannel, err)
+		return fmt.Errorf("transfer %s by REFER: set SIM_REFER_TO: %w", simChannel, err)
 	}
 	if _, err := d.client.Action(ctx, "Redirect", ami.Header{Key: "Channel", Value: simChannel},
 		ami.Header{Key: "Context", Value: "sim-transfer-attended"}, ami.Header{Key: "Exten", Value: "s"}, ami.Header{Key: "Priority", Value: "1"}); err != nil {
-		return fmt.Errorf("transfer %s by REFER: %w", simChannel, err)
+		return fmt.Errorf("transfer %s by REFER: redirect to the transfer key: %w", simChannel, err)
 	}
 	return nil
 }
