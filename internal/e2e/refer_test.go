@@ -169,3 +169,77 @@ func TestReferTransferToDetaineePhone(t *testing.T) {
 		t.Errorf("the transfer to 899 left files in the spool: %v", after)
 	}
 }
+
+// TestReferTransferOfInternalCallToExternalNumber: 250 calls 235 (internal,
+// not recorded); 235 consults an external number on a second call (235's
+// outbound call, recorded) and hands 250 over to it with its transfer key:
+// from the swap, 250 talks with an external party and is recorded.
+func TestReferTransferOfInternalCallToExternalNumber(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	obs := observePBX(t)
+	mark := h.filedCount()
+	const number = "5145559878"
+	in, err := h.driver.Internal(ctx, "250", "235", sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.driver.Forget(in)
+	if err := h.driver.WaitAnswered(ctx, in, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	consult, err := h.driver.Outbound(ctx, "235", number, sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.driver.Forget(consult)
+	if err := h.driver.WaitAnswered(ctx, consult, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	_, uid := in.AnswerChannel()
+	refer := time.Now()
+	if err := h.driver.TransferByRefer(ctx, uid, consult.ID, number); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswerGone(ctx, in, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	handOff := in.AnswerGone()
+	var swap time.Time
+	for deadline := time.Now().Add(10 * time.Second); swap.IsZero() && time.Now().Before(deadline); {
+		for _, p := range []string{"PJSIP/carrier-", "PJSIP/250-"} {
+			if e, err := obs.WaitEnter(ctx, p, refer, 50*time.Millisecond); err == nil {
+				swap = e.At
+				break
+			}
+		}
+	}
+	if swap.IsZero() {
+		t.Fatal("the PBX never bridged 250 with the external number after the REFER")
+	}
+	time.Sleep(2 * time.Second)
+	if err := h.driver.Hangup(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswerGone(ctx, consult, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFiled(t, mark, 2, 2*time.Second)
+	got := h.filedSince(mark)
+	if len(got) != 2 {
+		t.Fatalf("filed %d recordings, want 2 (235's consultation with the number, 250 after the hand-off; never the internal call)", len(got))
+	}
+	byExt := map[string]engine.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
+	if byExt["235"].Path == "" || byExt["250"].Path == "" {
+		t.Fatalf("filed %v and %v, want one recording of 235 and one of 250", got[0].Recording.Extension, got[1].Recording.Extension)
+	}
+	checkRecording(t, byExt["235"], "235", handOff.Sub(consult.Answered()))
+	checkRecording(t, byExt["250"], "250", consult.AnswerGone().Sub(swap))
+	for ext, f := range byExt {
+		if f.Recording.Direction != "outbound" {
+			t.Errorf("%s's recording: direction %q, want outbound (the city called the number)", ext, f.Recording.Direction)
+		}
+	}
+}
