@@ -219,13 +219,16 @@ func TestClientReconnectsAndResyncs(t *testing.T) {
 	waitFor(t, 5*time.Second, "the greetings to play", func() bool {
 		return f.playbackOf("c1") != "" && f.playbackOf("c2") != ""
 	})
-	f.set(func(f *fakeARI) { f.appMissing = true }) // keep it down until we say
+	// Keep it down until we say: no reconnection may see the events below
+	// (a client reconnecting to a server without the application would
+	// get them in the moment before its resynchronisation fails).
+	f.set(func(f *fakeARI) { f.appMissing, f.refuseWS = true, true })
 	f.drop()
 	waitFor(t, 5*time.Second, "the client to notice", func() bool { return !rc.Connected() })
 	pb1, pb2 := f.playbackOf("c1"), f.playbackOf("c2")
 	f.finishPlayback(pb2, "done") // lost: nobody is connected
 	f.startCall("c3", "Up", "greeting")
-	f.set(func(f *fakeARI) { f.appMissing = false })
+	f.set(func(f *fakeARI) { f.appMissing, f.refuseWS = false, false })
 	waitFor(t, 5*time.Second, "the client to reconnect", rc.Connected)
 
 	got := map[string]GreetingResult{}

@@ -37,6 +37,7 @@ type fakeARI struct {
 	playDelay  time.Duration
 	eventFirst bool // send PlaybackFinished before replying to play
 	appMissing bool // GET /applications/{app} answers 404
+	refuseWS   bool // the events WebSocket closes at once (Asterisk's HTTP server down)
 	silent     bool // the WebSocket neither reads nor answers pings
 	stop       chan struct{}
 }
@@ -98,6 +99,13 @@ func (f *fakeARI) config() Config {
 func (f *fakeARI) serveEvents(ws *websocket.Conn) {
 	req := ws.Request()
 	if u, p, ok := req.BasicAuth(); !ok || u != fakeUser || p != fakePassword || req.URL.Query().Get("app") != fakeApp {
+		_ = ws.Close()
+		return
+	}
+	f.mu.Lock()
+	refuse := f.refuseWS
+	f.mu.Unlock()
+	if refuse {
 		_ = ws.Close()
 		return
 	}
