@@ -737,28 +737,3 @@ func TestClientEventFilter(t *testing.T) {
 		})
 	}
 }
-
-// TestClientPinnedNeverCrossesSessions: actions through a Pinned go out on
-// the session it was pinned to, and fail once that session ended, even
-// when the client has connected again meanwhile.
-func TestClientPinnedNeverCrossesSessions(t *testing.T) {
-	srv := newServer(t)
-	c, _ := startClient(t, srv, nil)
-	connected(t, c)
-	p, err := c.Pin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m, err := p.Action(context.Background(), "Echo", h("Value", "x")); err != nil || m.Get("Echo") != "x" {
-		t.Fatalf("pinned action: %v, %v", m, err)
-	}
-	srv.DropConnections()
-	waitKind(t, c, ami.KindDisconnected, "")
-	waitKind(t, c, ami.KindConnected, "")
-	if _, err := p.Action(context.Background(), "Echo", h("Value", "y")); !errors.Is(err, ami.ErrNotConnected) {
-		t.Fatalf("pinned action after a reconnection: %v, want ErrNotConnected", err)
-	}
-	if _, err := c.Action(context.Background(), "Echo", h("Value", "z")); err != nil {
-		t.Fatalf("client action after the reconnection: %v", err)
-	}
-}

@@ -36,22 +36,11 @@ const idVar = "RECPOLICY_MIXMON_ID"
 // filer knows the recording is complete (MixMonitor's Command option would
 // need the AMI 'system' right, which the daemon does not ask for).
 //
-// The channel is named by its name, checked first: on one pinned AMI
-// session (one connection, so one run of Asterisk), Getvar UNIQUEID by
-// name must give the channel's unique ID, then MixMonitor goes to that
-// name. Asterisk finds a channel by name in a hash table; by unique ID,
-// its default channel storage (ao2_legacy, the only one Debian builds)
-// walks every channel, locking each in turn while it holds the whole
-// container, and under a burst the lookups of a hundred starts stalled
-// every action for seconds. Names restart from the same counters after
-// Asterisk restarts (PJSIP/235-00000001 again); the check on the same
-// connection keeps an order meant for a channel of an earlier run from
-// reaching a new one. With an Actioner that cannot pin (tests, tools), the
-// channel is named by its unique ID.
-//
-// The recording is not marked with a channel variable of its own:
-// MixMonitor's own (its id in idVar, MIXMONITOR_FILENAME) tell Running
-// which recording runs, one AMI round trip fewer per start.
+// Every action names the channel by its unique ID, which Asterisk accepts
+// wherever it takes a channel name: names restart from the same counters
+// after Asterisk restarts (PJSIP/235-00000001 again), unique IDs carry the
+// time they were made, so an order meant for a channel of an earlier run
+// can never reach a new one.
 func (m *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	if strings.ContainsAny(r.ID, ",|()\r\n/ ") || r.Uniqueid == "" || strings.ContainsAny(r.Uniqueid, ",\r\n") {
 		return fmt.Errorf("start mixmonitor on %s: %w: %q", r.Channel, engine.ErrUnsafeName, r.ID)
@@ -59,23 +48,8 @@ func (m *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	if r.AsteriskPath == "" {
 		m.Paths(r)
 	}
-	a, channel := m.AMI, r.Uniqueid
-	if p, ok := m.AMI.(engine.Pinner); ok && r.Channel != "" {
-		pinned, err := p.Pin(ctx)
-		if err != nil {
-			return fmt.Errorf("start mixmonitor on %s: %w", r.Channel, err)
-		}
-		resp, err := pinned.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: r.Channel}, ami.Header{Key: "Variable", Value: "UNIQUEID"})
-		if err != nil {
-			return fmt.Errorf("start mixmonitor on %s: check the channel: %w", r.Channel, err)
-		}
-		if got := resp.Get("Value"); got != r.Uniqueid {
-			return fmt.Errorf("start mixmonitor on %s: %w (unique ID %q, want %q)", r.Channel, engine.ErrNameReused, got, r.Uniqueid)
-		}
-		a, channel = pinned, r.Channel
-	}
-	resp, err := a.Action(ctx, "MixMonitor",
-		ami.Header{Key: "Channel", Value: channel},
+	resp, err := m.AMI.Action(ctx, "MixMonitor",
+		ami.Header{Key: "Channel", Value: r.Uniqueid},
 		ami.Header{Key: "File", Value: r.AsteriskPath},
 		// b: only while bridged; i(var): its ID in a channel variable; D:
 		// each party on its own channel (left what the extension's channel
@@ -86,13 +60,22 @@ func (m *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		return fmt.Errorf("start mixmonitor on %s: %w", r.Channel, err)
 	}
 	r.BackendID = strings.Clone(resp.Get("MixMonitorID"))
+	// Mark the channel, so that after a reconnect or a daemon restart the
+	// recording is adopted instead of started twice.
+	// This runs off the event loop (Pipeline), after the recording already
+	// runs: it costs the call nothing. Should it fail, Running still finds
+	// the recording from MixMonitor's own variables.
+	if _, err := m.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: r.Uniqueid},
+		ami.Header{Key: "Variable", Value: engine.MarkVar}, ami.Header{Key: "Value", Value: r.ID}); err != nil {
+		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
+	}
 	return nil
 }
 
 // Running tells which recording of ours runs on a channel (by unique ID),
-// from MixMonitor's own variables (its id in idVar, and MIXMONITOR_FILENAME
-// when the file is in our spool), or from the mark (engine.MarkVar) that
-// earlier versions set: its ID and MixMonitor ID, or "" when none.
+// from the mark Start set, or else from MixMonitor's own variables (its
+// id, and MIXMONITOR_FILENAME when the file is in our spool): its ID and
+// MixMonitor ID, or "" when none.
 func (m *Recorder) Running(ctx context.Context, uniqueid string) (id, backendID string, err error) {
 	get := func(v string) (string, error) {
 		resp, err := m.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: uniqueid}, ami.Header{Key: "Variable", Value: v})
@@ -108,7 +91,7 @@ func (m *Recorder) Running(ctx context.Context, uniqueid string) (id, backendID 
 		return "", "", err
 	}
 	if id == "" {
-		// Not marked: the file MixMonitor writes names the recording.
+		// Started, but the daemon stopped before marking it.
 		f, err := get("MIXMONITOR_FILENAME")
 		if err != nil {
 			return "", "", err
