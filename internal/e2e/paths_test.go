@@ -333,9 +333,17 @@ func attendedTransfer(t *testing.T, from, to, caller string) atxfer {
 	} else {
 		t.Logf("hand-off to swap: %s", gap.Round(time.Millisecond))
 	}
-	// The caller's voice reached the target (Asterisk passed it): what the
-	// target's recording, if any, is judged against.
-	_, legUID := x.leg.AnswerChannel()
+	checkTargetHeardCaller(ctx, t, x.leg, to)
+	return x
+}
+
+// checkTargetHeardCaller asserts that the transfer target's phone (set with
+// SetHear; leg is the call it answered) heard the caller in the call's last
+// second and a half: Asterisk passed the caller's voice, which the target's
+// recording, if any, is judged against.
+func checkTargetHeardCaller(ctx context.Context, t *testing.T, leg *sandbox.Call, to string) {
+	t.Helper()
+	_, legUID := leg.AnswerChannel()
 	heard := sandbox.HeardPath(h.env.Root, legUID)
 	t.Cleanup(func() { os.Remove(heard) })
 	if err := sandbox.WaitWAVClosed(ctx, heard, 10*time.Second); err != nil {
@@ -346,7 +354,6 @@ func attendedTransfer(t *testing.T, from, to, caller string) atxfer {
 	} else if s := b.ToneShare(sandbox.CarrierFreq, b.Duration()-1.5, b.Duration()-0.1); s < 0.3 {
 		t.Errorf("%s heard the caller for %.2f of the call's last second and a half; the PBX itself lost the caller's voice", to, s)
 	}
-	return x
 }
 
 // checkTransfererRecording asserts the transferer's recording: from answer

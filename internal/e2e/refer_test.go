@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -64,14 +63,7 @@ func referTransfer(t *testing.T, from, to, caller string) referXfer {
 	}
 	x.handOff = x.call.AnswerGone()
 	// The PBX moves one of the two far parties into the other's bridge.
-	for deadline := time.Now().Add(10 * time.Second); x.swap.IsZero() && time.Now().Before(deadline); {
-		for _, p := range []string{"PJSIP/carrier-", "PJSIP/" + to + "-"} {
-			if e, err := obs.WaitEnter(ctx, p, x.refer, 50*time.Millisecond); err == nil {
-				x.swap = e.At
-				break
-			}
-		}
-	}
+	x.swap = firstEnter(ctx, obs, x.refer, "PJSIP/carrier-", "PJSIP/"+to+"-")
 	if x.swap.IsZero() {
 		t.Fatalf("the PBX never bridged the caller with %s after the REFER", to)
 	}
@@ -83,20 +75,22 @@ func referTransfer(t *testing.T, from, to, caller string) referXfer {
 	if err := h.driver.WaitAnswerGone(ctx, x.consult, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	// The caller's voice reached the target: what its recording, if any, is
-	// judged against.
-	_, legUID := x.consult.AnswerChannel()
-	heard := sandbox.HeardPath(h.env.Root, legUID)
-	t.Cleanup(func() { os.Remove(heard) })
-	if err := sandbox.WaitWAVClosed(ctx, heard, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := sandbox.ReadWAV(heard); err != nil {
-		t.Fatal(err)
-	} else if s := b.ToneShare(sandbox.CarrierFreq, b.Duration()-1.5, b.Duration()-0.1); s < 0.3 {
-		t.Errorf("%s heard the caller for %.2f of the call's last second and a half; the PBX itself lost the caller's voice", to, s)
-	}
+	checkTargetHeardCaller(ctx, t, x.consult, to)
 	return x
+}
+
+// firstEnter returns when a channel whose name starts with one of prefixes
+// first entered a bridge at or after since (the REFER's swap moves either
+// far party into the other's bridge), waiting up to 10 s; zero if none did.
+func firstEnter(ctx context.Context, obs *sandbox.Observer, since time.Time, prefixes ...string) time.Time {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		for _, p := range prefixes {
+			if e, err := obs.WaitEnter(ctx, p, since, 50*time.Millisecond); err == nil {
+				return e.At
+			}
+		}
+	}
+	return time.Time{}
 }
 
 // checkReferTransferer asserts the transferer's recording: its whole call
@@ -207,15 +201,7 @@ func TestReferTransferOfInternalCallToExternalNumber(t *testing.T) {
 		t.Fatal(err)
 	}
 	handOff := in.AnswerGone()
-	var swap time.Time
-	for deadline := time.Now().Add(10 * time.Second); swap.IsZero() && time.Now().Before(deadline); {
-		for _, p := range []string{"PJSIP/carrier-", "PJSIP/250-"} {
-			if e, err := obs.WaitEnter(ctx, p, refer, 50*time.Millisecond); err == nil {
-				swap = e.At
-				break
-			}
-		}
-	}
+	swap := firstEnter(ctx, obs, refer, "PJSIP/carrier-", "PJSIP/250-")
 	if swap.IsZero() {
 		t.Fatal("the PBX never bridged 250 with the external number after the REFER")
 	}
