@@ -95,6 +95,26 @@ func (c *Client) Action(ctx context.Context, action string, headers ...Header) (
 	return cl.resp, nil
 }
 
+// ActionOnBoot is Action, sent only if the session connected now talks to
+// the run of Asterisk that boot names (Notification.Boot): an action that
+// names a channel by its name cannot then reach a channel of another run,
+// whose names start again from the same counters. It returns an error
+// wrapping ErrOtherBoot, with nothing sent, when boot is empty, unknown
+// for the session (Asterisk refused CoreStatus) or another run's; the
+// other errors are Action's. Once sent, the action is answered on that
+// session or fails: it never goes out again on a later one.
+func (c *Client) ActionOnBoot(ctx context.Context, boot, action string, headers ...Header) (*Message, error) {
+	s := c.sess.Load()
+	if s != nil && (boot == "" || s.boot != boot) {
+		return nil, fmt.Errorf("action %s: %w", printable(action), ErrOtherBoot)
+	}
+	cl, err := c.roundTrip(ctx, s, action, headers, false)
+	if err != nil {
+		return nil, err
+	}
+	return cl.resp, nil
+}
+
 // List sends a list action (CoreShowChannels, Status, QueueStatus...) and
 // collects its item events: those carrying the action's ActionID, until the
 // event with "EventList: Complete". The items are returned in order,

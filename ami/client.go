@@ -193,15 +193,16 @@ func (c *Client) connectAndServe(ctx context.Context) (established bool, err err
 
 	restarted := c.recordBoot(hs.boot)
 	s := newSession(conn, p, c.log)
+	s.boot = hs.boot.startup
 	c.sess.Store(s)
 	c.setLastErr(nil)
 	c.log.Info().Str("banner", hs.banner).Bool("asterisk_restarted", restarted).Msg("ami session established")
 	if restarted {
 		c.log.Warn().Msg("asterisk restarted since the previous ami session")
 	}
-	c.q.Push(Notification{Kind: KindConnected, Msg: hs.booted, Restarted: restarted})
+	c.q.Push(Notification{Kind: KindConnected, Msg: hs.booted, Restarted: restarted, Boot: s.boot})
 	for _, m := range hs.events {
-		c.q.Push(Notification{Kind: KindEvent, Msg: m})
+		c.q.Push(Notification{Kind: KindEvent, Msg: m, Boot: s.boot})
 	}
 
 	err = c.serve(ctx, s)
@@ -254,7 +255,7 @@ func (c *Client) readLoop(s *session) {
 				continue
 			}
 			c.observeEvent(m)
-			c.q.Push(Notification{Kind: KindEvent, Msg: m, Received: time.Now()})
+			c.q.Push(Notification{Kind: KindEvent, Msg: m, Received: time.Now(), Boot: s.boot})
 		default:
 			c.log.Debug().Int("headers", m.Len()).Msg("dropping message that is neither response nor event")
 		}

@@ -491,6 +491,60 @@ func TestClientReconnectAndRestart(t *testing.T) {
 	}
 }
 
+func TestClientActionOnBoot(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, nil)
+	first := connected(t, c)
+	if first.Boot == "" {
+		t.Fatal("Connected.Boot is empty; want the run's CoreStartupDate and CoreStartupTime")
+	}
+	if _, err := c.ActionOnBoot(context.Background(), first.Boot, "Echo", h("Value", "x")); err != nil {
+		t.Fatalf("action on the session's own run: %v", err)
+	}
+	for _, boot := range []string{"", "2019-05-01 08:00:00"} {
+		before := srv.ActionCount("Echo")
+		if _, err := c.ActionOnBoot(context.Background(), boot, "Echo", h("Value", "x")); !errors.Is(err, ami.ErrOtherBoot) {
+			t.Errorf("action on run %q = %v; want ErrOtherBoot", boot, err)
+		}
+		if srv.ActionCount("Echo") != before {
+			t.Errorf("action on run %q was sent; want nothing written", boot)
+		}
+	}
+
+	// A reconnection to the same run keeps its identity; a restart is
+	// another run, and the earlier run's actions are refused.
+	srv.DropConnections()
+	if n := waitKind(t, c, ami.KindConnected, ""); n.Boot != first.Boot {
+		t.Errorf("reconnection to the same run: Boot %q, want %q", n.Boot, first.Boot)
+	}
+	srv.Restart()
+	n := waitKind(t, c, ami.KindConnected, "")
+	if n.Boot == "" || n.Boot == first.Boot {
+		t.Fatalf("after a restart Boot = %q; want a new run (was %q)", n.Boot, first.Boot)
+	}
+	if ev := next(t, c); ev.Kind == ami.KindEvent && ev.Boot != n.Boot {
+		t.Errorf("event after the restart has Boot %q, want %q", ev.Boot, n.Boot)
+	}
+	if _, err := c.ActionOnBoot(context.Background(), first.Boot, "Echo", h("Value", "x")); !errors.Is(err, ami.ErrOtherBoot) {
+		t.Errorf("action meant for the run before the restart = %v; want ErrOtherBoot", err)
+	}
+	if _, err := c.ActionOnBoot(context.Background(), n.Boot, "Echo", h("Value", "x")); err != nil {
+		t.Errorf("action on the new run: %v", err)
+	}
+}
+
+func TestClientActionOnBootUnknownRun(t *testing.T) {
+	// CoreStatus refused: the run is unknown, no action may count on it.
+	srv := amitest.Start(t, amitest.Config{Secret: testSecret, Handler: handler, RefuseCoreStatus: true})
+	c, _ := startClient(t, srv, nil)
+	if n := connected(t, c); n.Boot != "" {
+		t.Errorf("Boot = %q with CoreStatus refused; want empty", n.Boot)
+	}
+	if _, err := c.ActionOnBoot(context.Background(), "", "Echo", h("Value", "x")); !errors.Is(err, ami.ErrOtherBoot) {
+		t.Errorf("action on an unknown run = %v; want ErrOtherBoot", err)
+	}
+}
+
 func TestClientRestartDetectedFromUptime(t *testing.T) {
 	// CoreStatus refused: restart detection falls back to FullyBooted.
 	srv := amitest.Start(t, amitest.Config{Secret: testSecret, Handler: handler, RefuseCoreStatus: true})

@@ -19,6 +19,10 @@ var (
 	// sent safely: empty name, CR or LF in a key or value, colon in a key,
 	// a line over 1024 bytes or more than 128 headers. Nothing is written.
 	ErrInvalidAction = errors.New("ami: invalid action")
+	// ErrOtherBoot is returned by ActionOnBoot when the session connected
+	// now does not talk to the run of Asterisk the action was meant for
+	// (or that run is unknown). Nothing is written.
+	ErrOtherBoot = errors.New("ami: the session talks to another run of asterisk")
 )
 
 // ProtocolError reports input that is not valid AMI, such as a message

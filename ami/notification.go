@@ -49,4 +49,10 @@ type Notification struct {
 	// previous session (its start time, from CoreStatus or the FullyBooted
 	// Uptime, moved forward). Best-effort; false on the first session.
 	Restarted bool
+	// Boot identifies the run of Asterisk the session talks to, for
+	// KindConnected and KindEvent: its start date and time (CoreStatus's
+	// CoreStartupDate and CoreStartupTime). Every session of one run gives
+	// the same; "" when Asterisk refused CoreStatus. See
+	// Client.ActionOnBoot.
+	Boot string
 }

@@ -34,6 +34,9 @@ type session struct {
 	conn net.Conn
 	p    *Parser
 	log  zerolog.Logger
+	// boot identifies the run of Asterisk the session talks to (see
+	// Notification.Boot); "" when CoreStatus was refused.
+	boot string
 
 	wmu sync.Mutex // serialises writes
 

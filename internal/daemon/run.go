@@ -463,7 +463,8 @@ func (d *Daemon) notification(ctx context.Context, n ami.Notification) {
 		}
 	case ami.KindConnected:
 		d.connected.WithLabelValues("ami").Set(1)
-		d.log.Info().Bool("asterisk_restarted", n.Restarted).Msg("ami connected")
+		d.log.Info().Bool("asterisk_restarted", n.Restarted).Str("asterisk_boot", n.Boot).Msg("ami connected")
+		d.tracker.SetBoot(n.Boot)
 		reconcile(ctx, d.log, d.amiClient, d.tracker, d.filer, d.rules.Current)
 	case ami.KindDisconnected:
 		d.connected.WithLabelValues("ami").Set(0)
@@ -545,23 +546,25 @@ func reconcile(ctx context.Context, log zerolog.Logger, c *ami.Client, t *engine
 		log.Error().Err(err).Msg("reconcile: list channels failed; the tracker follows new events only")
 		return
 	}
-	evs := make([]engine.Event, len(items))
-	for i, it := range items {
-		evs[i] = it
-	}
 	// Which bridges are parking lots: CoreShowChannels does not say.
 	var bridges []engine.Event
 	if list, err := c.List(ctx, "BridgeList"); err != nil {
 		log.Warn().Err(err).Msg("reconcile: list bridges failed; channels parked in one lot are taken for talking together until their next bridge event")
 	} else {
-		bridges = make([]engine.Event, len(list))
-		for i, b := range list {
-			bridges[i] = b
-		}
+		bridges = asEvents(list)
 	}
-	adopted := t.Reconcile(ctx, evs, bridges)
+	adopted := t.Reconcile(ctx, asEvents(items), bridges)
 	orphans := f.Orphans(t.RunningIDs(), rules())
 	log.Info().Int("channels", len(items)).Int("adopted", adopted).Int("orphans", orphans).Msg("reconciled with the calls up")
+}
+
+// asEvents gives AMI list items to the tracker.
+func asEvents(ms []*ami.Message) []engine.Event {
+	evs := make([]engine.Event, len(ms))
+	for i, m := range ms {
+		evs[i] = m
+	}
+	return evs
 }
 
 func fileSize(p string) (int64, error) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +13,16 @@ import (
 // Actioner sends AMI actions.
 type Actioner interface {
 	Action(ctx context.Context, action string, headers ...ami.Header) (*ami.Message, error)
+}
+
+// BootActioner sends an AMI action only on a session that talks to one
+// given run of Asterisk (see ami.Client.ActionOnBoot): an action that names
+// a channel by its name cannot reach another run's channel of that name.
+// When no such session is connected it fails with an error wrapping
+// ami.ErrOtherBoot (nothing sent), or ami.ErrNotConnected when no session
+// is connected at all.
+type BootActioner interface {
+	ActionOnBoot(ctx context.Context, boot, action string, headers ...ami.Header) (*ami.Message, error)
 }
 
 // ErrUnsafeName marks a recording whose identifiers would break a
@@ -39,6 +50,28 @@ func (p patient) Action(ctx context.Context, action string, headers ...ami.Heade
 	deadline := time.Now().Add(p.wait)
 	for {
 		m, err := p.a.Action(ctx, action, headers...)
+		if err == nil || !errors.Is(err, ami.ErrNotConnected) || time.Now().After(deadline) {
+			return m, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// ActionOnBoot waits, like Action, while no session is connected; it fails
+// at once with ami.ErrOtherBoot when the wrapped Actioner cannot send on a
+// given run (it is no BootActioner).
+func (p patient) ActionOnBoot(ctx context.Context, boot, action string, headers ...ami.Header) (*ami.Message, error) {
+	ba, ok := p.a.(BootActioner)
+	if !ok {
+		return nil, fmt.Errorf("action %s: %w", action, ami.ErrOtherBoot)
+	}
+	deadline := time.Now().Add(p.wait)
+	for {
+		m, err := ba.ActionOnBoot(ctx, boot, action, headers...)
 		if err == nil || !errors.Is(err, ami.ErrNotConnected) || time.Now().After(deadline) {
 			return m, err
 		}
@@ -80,4 +113,33 @@ func (s *spread) Action(ctx context.Context, action string, headers ...ami.Heade
 		}
 	}
 	return s.sessions[0].Action(ctx, action, headers...)
+}
+
+// ActionOnBoot sends the action on the next connected session, in turn,
+// that talks to run boot (each session is a BootActioner: *ami.Client).
+// It fails with ami.ErrOtherBoot when sessions are connected but none to
+// that run (or they cannot tell), ami.ErrNotConnected when none is.
+func (s *spread) ActionOnBoot(ctx context.Context, boot, action string, headers ...ami.Header) (*ami.Message, error) {
+	n := uint32(len(s.sessions))
+	connected := false
+	for range n {
+		c := s.sessions[s.next.Add(1)%n]
+		if !c.Connected() {
+			continue
+		}
+		connected = true
+		ba, ok := c.(BootActioner)
+		if !ok {
+			continue
+		}
+		m, err := ba.ActionOnBoot(ctx, boot, action, headers...)
+		if errors.Is(err, ami.ErrOtherBoot) {
+			continue
+		}
+		return m, err
+	}
+	if !connected {
+		return nil, fmt.Errorf("action %s: %w", action, ami.ErrNotConnected)
+	}
+	return nil, fmt.Errorf("action %s: %w", action, ami.ErrOtherBoot)
 }

@@ -44,10 +44,15 @@ type Recorder interface {
 
 // Recording is one recording of one channel.
 type Recording struct {
-	ID        string // unique within the daemon's spool: <uniqueid>-<n>
-	Channel   string
-	Uniqueid  string
-	Linkedid  string
+	ID       string // unique within the daemon's spool: <uniqueid>-<n>
+	Channel  string
+	Uniqueid string
+	Linkedid string
+	// Boot is the run of Asterisk the channel was seen in (see
+	// Tracker.SetBoot), "" when unknown: a backend may name the channel by
+	// its name only on an AMI session of that same run, where no other
+	// channel can bear it.
+	Boot      string
 	Extension string
 	Decision  rules.Decision
 	Rules     *rules.Rules // the snapshot the call started with
@@ -127,6 +132,7 @@ type channel struct {
 	linkedid  string
 	endpoint  string
 	callerNum string
+	boot      string // the run of Asterisk it was seen in (Tracker.SetBoot)
 	dialled   string // number this channel was dialled with, when it is a dial's destination
 	bridge    string
 	dialedBy  *channel        // the channel whose Dial created this one
@@ -186,7 +192,15 @@ type Tracker struct {
 	now      func() time.Time
 	// evTime is the time of the event being handled (its Timestamp header).
 	evTime time.Time
+	// boot is the run of Asterisk the events come from now (SetBoot).
+	boot string
 }
+
+// SetBoot tells the tracker which run of Asterisk the events that follow
+// come from (ami.Notification.Boot of the session that delivers them): the
+// channels it sees from now on, and their recordings, belong to that run.
+// Call it on each new AMI session, before Reconcile.
+func (t *Tracker) SetBoot(boot string) { t.boot = strings.Clone(boot) }
 
 // NewTracker returns a tracker deciding with src and recording through rec,
 // its orders carried by pipe (nil: run synchronously, for tests and tools;
@@ -337,7 +351,7 @@ func (t *Tracker) ensure(uniqueid, name, linkedid, callerNum string, at time.Tim
 	// AMI message strings alias the whole message: copy what outlives it.
 	uniqueid, name, linkedid, callerNum = strings.Clone(uniqueid), strings.Clone(name), strings.Clone(linkedid), strings.Clone(callerNum)
 	_, ep := endpointOf(name)
-	c := &channel{name: name, uniqueid: uniqueid, linkedid: linkedid, endpoint: ep, callerNum: callerNum, created: at}
+	c := &channel{name: name, uniqueid: uniqueid, linkedid: linkedid, endpoint: ep, callerNum: callerNum, created: at, boot: t.boot}
 	t.channels[uniqueid] = c
 	t.byName[name] = c
 	cl := t.calls[linkedid]
@@ -619,6 +633,7 @@ func (t *Tracker) startAttempt(ctx context.Context, c *channel, d rules.Decision
 		Channel:   c.name,
 		Uniqueid:  c.uniqueid,
 		Linkedid:  c.linkedid,
+		Boot:      c.boot,
 		Extension: d.Extension,
 		Decision:  d,
 		Started:   t.now(),
@@ -648,9 +663,6 @@ func (t *Tracker) startAttempt(ctx context.Context, c *channel, d rules.Decision
 
 // submit hands an order to the pipeline, or runs it at once without one.
 func (t *Tracker) submit(ctx context.Context, kind OpKind, r *Recording) {
-	if kind == OpStop {
-		r.stopAsked.Store(true)
-	}
 	if t.pipe != nil {
 		t.pipe.Submit(kind, r)
 		return

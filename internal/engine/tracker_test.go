@@ -722,3 +722,30 @@ func TestRecordingWaitsForLocalSwap(t *testing.T) {
 		}
 	})
 }
+
+// A recording carries the run of Asterisk its channel was seen in, so that
+// the backend names the channel by its name only on a session of that run.
+func TestTrackerRecordingKnowsItsRun(t *testing.T) {
+	r := cityRules(t)
+	rec := &fakeRecorder{}
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
+	ctx := context.Background()
+	tr.SetBoot("2026-12-03 15:06:35")
+	tr.Handle(ctx, newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"))
+	tr.SetBoot("2026-12-03 15:20:00") // Asterisk restarted
+	for _, e := range []ev{
+		newChan("2", "PJSIP/carrier-00000001", "2", "5145550199"),
+		dial("2", "PJSIP/carrier-00000001", "3", "PJSIP/235-00000002", "2", "PJSIP/235"),
+	} {
+		tr.Handle(ctx, e)
+	}
+	if len(rec.started) != 1 {
+		t.Fatalf("started %v, want 235's recording", channels(rec.started))
+	}
+	if b := rec.started[0].Boot; b != "2026-12-03 15:20:00" {
+		t.Errorf("recording's run %q, want the run its channel was seen in", b)
+	}
+	if c := tr.channels["1"]; c == nil || c.boot != "2026-12-03 15:06:35" {
+		t.Errorf("a channel seen before the restart took the new run")
+	}
+}
