@@ -82,7 +82,8 @@ func appendHeader(b []byte, key, value string) []byte {
 // notifications as usual.
 //
 // It returns an error wrapping ErrInvalidAction (nothing sent),
-// ErrNotConnected (no session, or the session was lost before the answer) or
+// ErrNotConnected (no session, or the session was lost before the answer:
+// then with ErrNoAnswer too) or
 // ErrTimeout (no answer before ctx's deadline or Config.ActionTimeout,
 // whichever comes first; a late response is discarded), and an *ActionError
 // when Asterisk answers "Response: Error". Every error message starts with
@@ -102,10 +103,13 @@ func (c *Client) Action(ctx context.Context, action string, headers ...Header) (
 // wrapping ErrOtherBoot, with nothing sent, when boot is empty, unknown
 // for the session (Asterisk refused CoreStatus) or another run's; the
 // other errors are Action's. Once sent, the action is answered on that
-// session or fails: it never goes out again on a later one.
+// session or fails (ErrNoAnswer): it never goes out on another session.
 func (c *Client) ActionOnBoot(ctx context.Context, boot, action string, headers ...Header) (*Message, error) {
+	if boot == "" {
+		return nil, fmt.Errorf("action %s: %w", printable(action), ErrOtherBoot)
+	}
 	s := c.sess.Load()
-	if s != nil && (boot == "" || s.boot != boot) {
+	if s != nil && s.boot != boot {
 		return nil, fmt.Errorf("action %s: %w", printable(action), ErrOtherBoot)
 	}
 	cl, err := c.roundTrip(ctx, s, action, headers, false)

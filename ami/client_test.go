@@ -533,6 +533,36 @@ func TestClientActionOnBoot(t *testing.T) {
 	}
 }
 
+// An action whose session ends after it was written may have been carried
+// out: its error says so (ErrNoAnswer), so that nobody sends it again
+// blindly. One that never went out says only ErrNotConnected.
+func TestClientSessionLostBeforeTheAnswer(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, nil)
+	connected(t, c)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Action(context.Background(), "Never")
+		errc <- err
+	}()
+	for srv.ActionCount("Never") == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.DropConnections()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ami.ErrNotConnected) || !errors.Is(err, ami.ErrNoAnswer) {
+			t.Errorf("action lost with its session = %v; want ErrNotConnected and ErrNoAnswer", err)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("no answer after the session was lost")
+	}
+	waitKind(t, c, ami.KindDisconnected, "")
+	if _, err := c.Action(context.Background(), "Echo"); err != nil && errors.Is(err, ami.ErrNoAnswer) {
+		t.Errorf("action sent with no session = %v; want no ErrNoAnswer (it never went out)", err)
+	}
+}
+
 func TestClientActionOnBootUnknownRun(t *testing.T) {
 	// CoreStatus refused: the run is unknown, no action may count on it.
 	srv := amitest.Start(t, amitest.Config{Secret: testSecret, Handler: handler, RefuseCoreStatus: true})

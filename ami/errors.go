@@ -22,7 +22,12 @@ var (
 	// ErrOtherBoot is returned by ActionOnBoot when the session connected
 	// now does not talk to the run of Asterisk the action was meant for
 	// (or that run is unknown). Nothing is written.
-	ErrOtherBoot = errors.New("ami: the session talks to another run of asterisk")
+	ErrOtherBoot = errors.New("ami: no session on that run of asterisk")
+	// ErrNoAnswer is wrapped, beside ErrNotConnected, in the error of an
+	// action whose session ended after it was written and before its
+	// answer: Asterisk may have carried it out. Sending it again may do it
+	// twice.
+	ErrNoAnswer = errors.New("ami: the session ended before the answer; the action may have been carried out")
 )
 
 // ProtocolError reports input that is not valid AMI, such as a message

@@ -150,7 +150,7 @@ func (s *session) close(err error) {
 		s.mu.Unlock()
 		_ = s.conn.Close()
 		for _, cl := range pending {
-			cl.finish(nil, fmt.Errorf("action %s: %w: %v", cl.action, ErrNotConnected, err))
+			cl.finish(nil, fmt.Errorf("action %s: %w: %w: %v", cl.action, ErrNotConnected, ErrNoAnswer, err))
 		}
 		s.err = err
 		close(s.done)

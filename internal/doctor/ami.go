@@ -19,9 +19,10 @@ import (
 var amiActions = []struct{ action, class string }{
 	{"MixMonitor", "system"}, {"StopMixMonitor", "call"}, {"Setvar", "call"}, {"Getvar", "call"},
 	{"CoreShowChannels", "reporting"}, {"BridgeList", ""}, {"Filter", "system"},
-	// CoreStatus names the run of Asterisk a session talks to: without it
-	// recordings start by unique ID, slow under a burst (see mixmonitor).
-	{"CoreStatus", "system"},
+	// CoreStatus (write = system or reporting) names the run of Asterisk a
+	// session talks to: without it recordings start by unique ID, slow
+	// under a burst (see mixmonitor).
+	{"CoreStatus", "reporting"},
 }
 
 // amiReadClasses are the event classes the daemon reads.

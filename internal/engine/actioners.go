@@ -38,7 +38,9 @@ const MarkVar = "RECPOLICY_REC"
 // down (a reconnection under way) waits for the session to come back, up to
 // wait, instead of failing at once: the recorder's orders run off the event
 // loop, and the session that carries them may reconnect a moment after the
-// one that reads the events.
+// one that reads the events. An action whose session ended after it was
+// written (ami.ErrNoAnswer) is not sent again: Asterisk may have carried it
+// out, and a MixMonitor carried out twice records twice.
 func Patient(a Actioner, wait time.Duration) Actioner { return patient{a, wait} }
 
 type patient struct {
@@ -47,18 +49,7 @@ type patient struct {
 }
 
 func (p patient) Action(ctx context.Context, action string, headers ...ami.Header) (*ami.Message, error) {
-	deadline := time.Now().Add(p.wait)
-	for {
-		m, err := p.a.Action(ctx, action, headers...)
-		if err == nil || !errors.Is(err, ami.ErrNotConnected) || time.Now().After(deadline) {
-			return m, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return p.retry(ctx, func() (*ami.Message, error) { return p.a.Action(ctx, action, headers...) })
 }
 
 // ActionOnBoot waits, like Action, while no session is connected; it fails
@@ -69,10 +60,17 @@ func (p patient) ActionOnBoot(ctx context.Context, boot, action string, headers 
 	if !ok {
 		return nil, fmt.Errorf("action %s: %w", action, ami.ErrOtherBoot)
 	}
+	return p.retry(ctx, func() (*ami.Message, error) { return ba.ActionOnBoot(ctx, boot, action, headers...) })
+}
+
+// retry calls send until it succeeds, fails otherwise than for want of a
+// session (or after a send that may have been carried out), or p.wait has
+// passed.
+func (p patient) retry(ctx context.Context, send func() (*ami.Message, error)) (*ami.Message, error) {
 	deadline := time.Now().Add(p.wait)
 	for {
-		m, err := ba.ActionOnBoot(ctx, boot, action, headers...)
-		if err == nil || !errors.Is(err, ami.ErrNotConnected) || time.Now().After(deadline) {
+		m, err := send()
+		if err == nil || !errors.Is(err, ami.ErrNotConnected) || errors.Is(err, ami.ErrNoAnswer) || time.Now().After(deadline) {
 			return m, err
 		}
 		select {

@@ -88,10 +88,10 @@ type Recording struct {
 	// recording's audio hooks and marks into (a call pickup), where a stop
 	// must act; "" when they are still on Uniqueid. See StopOn.
 	MovedTo string
-	// stopAsked is set by the tracker once the recording must end (a stop
-	// asked for, or its channel hung up), before it submits the stop or the
-	// hand-over: a start still queued behind a slow PBX is then never
-	// carried out (see Pipeline).
+	// stopAsked is set by the tracker's handOver once the recording must
+	// end (a stop asked for, or its channel hung up), before it submits
+	// the stop and the hand-over: a start still queued behind a slow PBX is
+	// then never carried out (see Pipeline).
 	stopAsked atomic.Bool
 	// Tracker-side state (the tracker's goroutine only).
 	bridgedAt  time.Time // when the recorded channel was first seen bridged
@@ -938,7 +938,7 @@ func (t *Tracker) Reconcile(ctx context.Context, items, bridges []Event) int {
 			t.log.Error().Err(err).Str("channel", c.name).Msg("reconcile: the channel names a recording this daemon cannot read")
 			continue
 		}
-		r := &Recording{ID: id, Channel: c.name, Uniqueid: c.uniqueid, Linkedid: c.linkedid,
+		r := &Recording{ID: id, Channel: c.name, Uniqueid: c.uniqueid, Linkedid: c.linkedid, Boot: c.boot,
 			Extension: info.Extension, Direction: info.Direction, CallStart: info.CallStart,
 			Started: now, BackendID: backendID, Rules: t.snapshot([]*channel{c})}
 		r.talkedBase = c.talkedUntil(now)

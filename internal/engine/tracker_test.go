@@ -723,29 +723,31 @@ func TestRecordingWaitsForLocalSwap(t *testing.T) {
 	})
 }
 
-// A recording carries the run of Asterisk its channel was seen in, so that
-// the backend names the channel by its name only on a session of that run.
+// A recording carries the run of Asterisk its channel was seen in (not the
+// run of the latest session), so that the backend names the channel by its
+// name only on a session of that run.
 func TestTrackerRecordingKnowsItsRun(t *testing.T) {
+	const before, after = "2026-12-03 15:06:35", "2026-12-03 15:20:00"
 	r := cityRules(t)
 	rec := &fakeRecorder{}
 	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
 	ctx := context.Background()
-	tr.SetBoot("2026-12-03 15:06:35")
+	tr.SetBoot(before)
 	tr.Handle(ctx, newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"))
-	tr.SetBoot("2026-12-03 15:20:00") // Asterisk restarted
-	for _, e := range []ev{
-		newChan("2", "PJSIP/carrier-00000001", "2", "5145550199"),
-		dial("2", "PJSIP/carrier-00000001", "3", "PJSIP/235-00000002", "2", "PJSIP/235"),
-	} {
-		tr.Handle(ctx, e)
+	tr.Handle(ctx, newChan("3", "PJSIP/235-00000002", "1", "235"))
+	// A new session (Asterisk restarted, or the events of the old run
+	// still queued behind its KindConnected): the channels seen before
+	// keep their run.
+	tr.SetBoot(after)
+	tr.Handle(ctx, dial("1", "PJSIP/carrier-00000001", "3", "PJSIP/235-00000002", "1", "PJSIP/235"))
+	tr.Handle(ctx, newChan("11", "PJSIP/carrier-00000001", "11", "5145550199"))
+	tr.Handle(ctx, dial("11", "PJSIP/carrier-00000001", "13", "PJSIP/250-00000001", "11", "PJSIP/250"))
+	if len(rec.started) != 2 {
+		t.Fatalf("started %v, want 235's and 250's recordings", channels(rec.started))
 	}
-	if len(rec.started) != 1 {
-		t.Fatalf("started %v, want 235's recording", channels(rec.started))
-	}
-	if b := rec.started[0].Boot; b != "2026-12-03 15:20:00" {
-		t.Errorf("recording's run %q, want the run its channel was seen in", b)
-	}
-	if c := tr.channels["1"]; c == nil || c.boot != "2026-12-03 15:06:35" {
-		t.Errorf("a channel seen before the restart took the new run")
+	for i, want := range []string{before, after} {
+		if b := rec.started[i].Boot; b != want {
+			t.Errorf("recording of %s: run %q, want %q (its channel's)", rec.started[i].Channel, b, want)
+		}
 	}
 }
