@@ -175,7 +175,7 @@ func TestARIConnectionDroppedDuringCall(t *testing.T) {
 	// call that the filer finishes meanwhile is not one of its own.
 	var got []engine.Filed
 	for _, f := range h.filedSince(mark) {
-		if e := f.Recording.Extension; e == "242" || e == "243" {
+		if e := f.Recording.Extension; e == "244" || e == "240" {
 			got = append(got, f)
 		} else {
 			t.Logf("ignored: a recording of %s filed meanwhile (another test's call)", e)
