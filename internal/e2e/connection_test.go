@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,22 @@ func cut(ctx context.Context, t *testing.T, p *sandbox.Proxy, part string) (rest
 	}
 	waitDown(ctx, t, part)
 	return func() { p.Refuse(false) }
+}
+
+// filedOf returns the recordings of exts filed since mark. Only a test's
+// own extensions count: a recording of an earlier test's call that the
+// filer finishes meanwhile is logged and left out.
+func filedOf(t *testing.T, mark int, exts ...string) []engine.Filed {
+	t.Helper()
+	var got []engine.Filed
+	for _, f := range h.filedSince(mark) {
+		if slices.Contains(exts, f.Recording.Extension) {
+			got = append(got, f)
+		} else {
+			t.Logf("ignored: a recording of %s filed meanwhile (another test's call)", f.Recording.Extension)
+		}
+	}
+	return got
 }
 
 // checkLateRecording asserts a recording that could only start once the
@@ -110,16 +127,7 @@ func TestAMIConnectionDroppedDuringCalls(t *testing.T) {
 		}
 	}
 	waitFiled(t, mark, 2, 2*time.Second)
-	// Only this test's extensions count: a recording of an earlier test's
-	// call that the filer finishes meanwhile is not one of its own.
-	var got []engine.Filed
-	for _, f := range h.filedSince(mark) {
-		if e := f.Recording.Extension; e == "242" || e == "243" {
-			got = append(got, f)
-		} else {
-			t.Logf("ignored: a recording of %s filed meanwhile (another test's call)", e)
-		}
-	}
+	got := filedOf(t, mark, "242", "243")
 	if len(got) != 2 {
 		t.Fatalf("filed %d recordings, want 2 (242's whole call; 243's from the reconnection on)", len(got))
 	}
@@ -171,16 +179,7 @@ func TestARIConnectionDroppedDuringCall(t *testing.T) {
 		return h.driver.Inbound(ctx, sandbox.DIDPrefix+"240", "5145550195", sandbox.Options{})
 	}, 2*time.Second)
 	waitFiled(t, mark, 2, 2*time.Second)
-	// Only this test's extensions count: a recording of an earlier test's
-	// call that the filer finishes meanwhile is not one of its own.
-	var got []engine.Filed
-	for _, f := range h.filedSince(mark) {
-		if e := f.Recording.Extension; e == "244" || e == "240" {
-			got = append(got, f)
-		} else {
-			t.Logf("ignored: a recording of %s filed meanwhile (another test's call)", e)
-		}
-	}
+	got := filedOf(t, mark, "244", "240")
 	if len(got) != 2 {
 		t.Fatalf("filed %d recordings, want 2 (244 across the cut, then 240)", len(got))
 	}
