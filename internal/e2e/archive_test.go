@@ -36,7 +36,7 @@ func TestArchiveSurvivesDatabaseOutage(t *testing.T) {
 	waitFiled(t, mark, 1, time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings during the outage, want 1: recording must not depend on the database", len(got))
+		t.Fatalf("filed %d recordings (%s) during the outage, want 1: recording must not depend on the database", len(got), describeFiled(got))
 	}
 	linkedid, path := got[0].Recording.Linkedid, got[0].Path
 	time.Sleep(2 * time.Second) // the daemon retries against a dead database meanwhile

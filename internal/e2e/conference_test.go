@@ -62,7 +62,7 @@ func TestConferenceWithExternalCallerIsRecorded(t *testing.T) {
 	waitFiled(t, mark, 1, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (235 in the room with the caller)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (235 in the room with the caller)", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "235", left.Sub(ext.enter))
 }
@@ -80,7 +80,10 @@ func TestConferenceJoinedByDetaineePhone(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	detainee := joinConference(ctx, t, obs, "899")
 	time.Sleep(2 * time.Second)
-	for _, c := range []*sandbox.Call{detainee.call, ext.call, caller.call} {
+	// 235 leaves first: were the detainee phone to leave first, 235 would
+	// be with the caller alone again for the few milliseconds before its
+	// own hangup, and rightly recorded anew (TestConferenceLeftByDetaineePhone).
+	for _, c := range []*sandbox.Call{ext.call, detainee.call, caller.call} {
 		if err := h.driver.Hangup(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +91,7 @@ func TestConferenceJoinedByDetaineePhone(t *testing.T) {
 	waitFiled(t, mark, 1, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (235 until the detainee phone entered)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (235 until the detainee phone entered)", len(got), describeFiled(got))
 	}
 	a, err := sandbox.ReadWAV(got[0].Path)
 	if err != nil {
@@ -125,7 +128,7 @@ func TestConferenceLeftByTheExternalCaller(t *testing.T) {
 	waitFiled(t, mark, 2, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 2 {
-		t.Fatalf("filed %d recordings, want 2 (235 and 250 until the caller left)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 2 (235 and 250 until the caller left)", len(got), describeFiled(got))
 	}
 	for _, f := range got {
 		m := map[string]conferenceMember{"235": a, "250": b}[f.Recording.Extension]
@@ -163,7 +166,7 @@ func TestConferenceLeftByDetaineePhone(t *testing.T) {
 	waitFiled(t, mark, 1, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (235 from the detainee phone's departure)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (235 from the detainee phone's departure)", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "235", end.Sub(gone))
 }

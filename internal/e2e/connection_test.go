@@ -129,7 +129,7 @@ func TestAMIConnectionDroppedDuringCalls(t *testing.T) {
 	waitFiled(t, mark, 2, 2*time.Second)
 	got := filedOf(t, mark, "242", "243")
 	if len(got) != 2 {
-		t.Fatalf("filed %d recordings, want 2 (242's whole call; 243's from the reconnection on)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 2 (242's whole call; 243's from the reconnection on)", len(got), describeFiled(got))
 	}
 	byExt := map[string]engine.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
 	checkRecording(t, byExt["242"], "242", a.Bridged())
@@ -181,7 +181,7 @@ func TestARIConnectionDroppedDuringCall(t *testing.T) {
 	waitFiled(t, mark, 2, 2*time.Second)
 	got := filedOf(t, mark, "244", "240")
 	if len(got) != 2 {
-		t.Fatalf("filed %d recordings, want 2 (244 across the cut, then 240)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 2 (244 across the cut, then 240)", len(got), describeFiled(got))
 	}
 	byExt := map[string]engine.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
 	checkRecording(t, byExt["244"], "244", a.Bridged())

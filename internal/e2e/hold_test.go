@@ -45,7 +45,7 @@ func TestCallOnHoldIsRecordedThroughout(t *testing.T) {
 	waitFiled(t, mark, 1, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (one recording through the hold)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (one recording through the hold)", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "235", call.Bridged())
 	a, err := sandbox.ReadWAV(got[0].Path)

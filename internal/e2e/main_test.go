@@ -234,3 +234,16 @@ func dumpLog(w io.Writer, path string) {
 	}
 	fmt.Fprintf(w, "---- daemon log (%s, tail) ----\n%s\n----\n", path, b)
 }
+
+// describeFiled names the recordings filed, for a test's failure message:
+// extension, length and file of each.
+func describeFiled(fs []engine.Filed) string {
+	if len(fs) == 0 {
+		return "none"
+	}
+	parts := make([]string, 0, len(fs))
+	for _, f := range fs {
+		parts = append(parts, fmt.Sprintf("%s: %.2f s bridged, %s", f.Recording.Extension, f.Recording.Bridged.Seconds(), filepath.Base(f.Path)))
+	}
+	return strings.Join(parts, "; ")
+}

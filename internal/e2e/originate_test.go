@@ -54,7 +54,7 @@ func TestClickToCallIsRecorded(t *testing.T) {
 			if tc.ext == "899" {
 				waitFiled(t, mark, 0, 3*time.Second)
 				if got := h.filedSince(mark); len(got) != 0 {
-					t.Fatalf("filed %d recordings, want none", len(got))
+					t.Fatalf("filed %d recordings (%s), want none", len(got), describeFiled(got))
 				}
 				if after := spoolFiles(t); len(after) > len(before) {
 					t.Errorf("files left in the spool: %v", after)
@@ -64,7 +64,7 @@ func TestClickToCallIsRecorded(t *testing.T) {
 			waitFiled(t, mark, 1, 2*time.Second)
 			got := h.filedSince(mark)
 			if len(got) != 1 {
-				t.Fatalf("filed %d recordings, want exactly 1 (235's)", len(got))
+				t.Fatalf("filed %d recordings (%s), want exactly 1 (235's)", len(got), describeFiled(got))
 			}
 			f := got[0]
 			if f.Recording.Extension != "235" {

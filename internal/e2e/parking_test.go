@@ -61,7 +61,7 @@ func TestParkedCallRetrievedByAnotherExtension(t *testing.T) {
 	waitFiled(t, mark, 2, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 2 {
-		t.Fatalf("filed %d recordings, want 2 (235 until it parked the call, 250 from the retrieval)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 2 (235 until it parked the call, 250 from the retrieval)", len(got), describeFiled(got))
 	}
 	for _, f := range got {
 		switch f.Recording.Extension {

@@ -66,7 +66,7 @@ func TestOutboundExternalCallIsRecorded(t *testing.T) {
 	waitFiled(t, mark, 1, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "236", call.Bridged())
 	if got[0].Recording.Direction != "outbound" {
@@ -82,7 +82,7 @@ func TestWithheldCallerIsRecorded(t *testing.T) {
 	waitFiled(t, mark, 1, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "800", call.Bridged())
 }
@@ -170,7 +170,7 @@ func TestDetaineePhoneOnEveryPath(t *testing.T) {
 	}
 	waitFiled(t, mark, 0, 3*time.Second)
 	if got := h.filedSince(mark); len(got) != 0 {
-		t.Fatalf("detainee phone calls filed %d recordings, want none", len(got))
+		t.Fatalf("detainee phone calls filed %d recordings (%s), want none", len(got), describeFiled(got))
 	}
 	if after := spoolFiles(t); len(after) > len(before) {
 		t.Fatalf("detainee phone calls left files in the spool: %v", after)
@@ -221,7 +221,7 @@ func TestBlindTransferBetweenAnnexeAExtensions(t *testing.T) {
 	waitFiled(t, mark, 2, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 2 {
-		t.Fatalf("filed %d recordings, want 2 (235 until the hand-off, then 250)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 2 (235 until the hand-off, then 250)", len(got), describeFiled(got))
 	}
 	byExt := map[string]engine.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
 	checkRecording(t, byExt["235"], "235", call.AnswerGone().Sub(call.Answered()))
@@ -234,7 +234,7 @@ func TestBlindTransferToPhoneOutsideAnnexeA(t *testing.T) {
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (235 until the hand-off, nothing for 290)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (235 until the hand-off, nothing for 290)", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "235", call.AnswerGone().Sub(call.Answered()))
 }
@@ -245,7 +245,7 @@ func TestBlindTransferFromOutsideAnnexeAIntoAnnexeA(t *testing.T) {
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (235 from the hand-off on)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (235 from the hand-off on)", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "235", leg.AnswerGone().Sub(leg.Answered()))
 }
@@ -256,7 +256,7 @@ func TestBlindTransferToDetaineePhone(t *testing.T) {
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (235 until the hand-off, not a byte of 899)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (235 until the hand-off, not a byte of 899)", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "235", call.AnswerGone().Sub(call.Answered()))
 }
@@ -388,7 +388,7 @@ func TestAttendedTransferBetweenAnnexeAExtensions(t *testing.T) {
 	waitFiled(t, mark, 2, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 2 {
-		t.Fatalf("filed %d recordings, want 2 (235 until *2, 250 after the hand-off; never the consultation)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 2 (235 until *2, 250 after the hand-off; never the consultation)", len(got), describeFiled(got))
 	}
 	byExt := map[string]engine.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
 	if byExt["235"].Path == "" || byExt["250"].Path == "" {
@@ -406,7 +406,7 @@ func TestAttendedTransferToPhoneOutsideAnnexeA(t *testing.T) {
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (235 until *2; nothing of 290)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (235 until *2; nothing of 290)", len(got), describeFiled(got))
 	}
 	checkTransfererRecording(t, got[0], "235", x)
 }
@@ -420,7 +420,7 @@ func TestAttendedTransferFromOutsideAnnexeAIntoAnnexeA(t *testing.T) {
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (235 from the hand-off on)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (235 from the hand-off on)", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "235", x.leg.AnswerGone().Sub(x.swap))
 }
@@ -434,7 +434,7 @@ func TestAttendedTransferToDetaineePhone(t *testing.T) {
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (235 until *2; nothing of 899)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (235 until *2; nothing of 899)", len(got), describeFiled(got))
 	}
 	checkTransfererRecording(t, got[0], "235", x)
 	if after := spoolFiles(t); len(after) > len(before) {

@@ -70,7 +70,7 @@ func TestPickupByAnnexeAExtension(t *testing.T) {
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (250 from the pickup)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (250 from the pickup)", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "250", p.end.Sub(p.bridge))
 	// The picker took the ringing leg's place in the caller's call.
@@ -88,7 +88,7 @@ func TestPickupBetweenAnnexeAExtensions(t *testing.T) {
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (250 from the pickup, nothing for 235)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (250 from the pickup, nothing for 235)", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "250", p.end.Sub(p.bridge))
 }

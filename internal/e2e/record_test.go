@@ -169,7 +169,7 @@ func TestTwoCallsSameExtensionSameMinute(t *testing.T) {
 	waitFiled(t, mark, 2, time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 2 {
-		t.Fatalf("filed %d recordings, want 2", len(got))
+		t.Fatalf("filed %d recordings (%s), want 2", len(got), describeFiled(got))
 	}
 	a, b := filepath.Base(got[0].Path), filepath.Base(got[1].Path)
 	loc, _ := time.LoadLocation("America/Toronto")

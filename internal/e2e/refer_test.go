@@ -111,7 +111,7 @@ func TestReferTransferBetweenAnnexeAExtensions(t *testing.T) {
 	waitFiled(t, mark, 2, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 2 {
-		t.Fatalf("filed %d recordings, want 2 (235 until the hand-off, 250 after it; never the consultation)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 2 (235 until the hand-off, 250 after it; never the consultation)", len(got), describeFiled(got))
 	}
 	byExt := map[string]engine.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
 	if byExt["235"].Path == "" || byExt["250"].Path == "" {
@@ -129,7 +129,7 @@ func TestReferTransferToPhoneOutsideAnnexeA(t *testing.T) {
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (235 until the hand-off; nothing of 290)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (235 until the hand-off; nothing of 290)", len(got), describeFiled(got))
 	}
 	checkReferTransferer(t, got[0], "235", x)
 }
@@ -142,7 +142,7 @@ func TestReferTransferFromOutsideAnnexeAIntoAnnexeA(t *testing.T) {
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (235 from the hand-off on)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (235 from the hand-off on)", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "235", x.consult.AnswerGone().Sub(x.swap))
 }
@@ -156,7 +156,7 @@ func TestReferTransferToDetaineePhone(t *testing.T) {
 	waitFiled(t, mark, 1, 3*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1 (235 until the hand-off; nothing of 899)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1 (235 until the hand-off; nothing of 899)", len(got), describeFiled(got))
 	}
 	checkReferTransferer(t, got[0], "235", x)
 	if after := spoolFiles(t); len(after) > len(before) {
@@ -215,7 +215,7 @@ func TestReferTransferOfInternalCallToExternalNumber(t *testing.T) {
 	waitFiled(t, mark, 2, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 2 {
-		t.Fatalf("filed %d recordings, want 2 (235's consultation with the number, 250 after the hand-off; never the internal call)", len(got))
+		t.Fatalf("filed %d recordings (%s), want 2 (235's consultation with the number, 250 after the hand-off; never the internal call)", len(got), describeFiled(got))
 	}
 	byExt := map[string]engine.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
 	if byExt["235"].Path == "" || byExt["250"].Path == "" {

@@ -42,7 +42,7 @@ func TestDaemonRestartDuringCallAdoptsTheRecording(t *testing.T) {
 	waitFiled(t, mark, 1, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings across a daemon restart, want exactly 1", len(got))
+		t.Fatalf("filed %d recordings (%s) across a daemon restart, want exactly 1", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], "240", call.Bridged())
 }

@@ -175,7 +175,7 @@ func TestCitizenSpeechRedacted(t *testing.T) {
 	waitFiled(t, mark, 1, 2*time.Second)
 	got := h.filedSince(mark)
 	if len(got) != 1 {
-		t.Fatalf("filed %d recordings, want 1", len(got))
+		t.Fatalf("filed %d recordings (%s), want 1", len(got), describeFiled(got))
 	}
 	orig, err := sandbox.ReadWAV(got[0].Path)
 	if err != nil {
