@@ -259,7 +259,7 @@ func (d *Daemon) buildEngine() error {
 	}
 	// Orders wait up to 5 s for the actions session when it is reconnecting.
 	actions := engine.Patient(engine.Spread(sessions...), 5*time.Second)
-	var recorder engine.Recorder = &mixmonitor.Recorder{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer, Mixed: mixed}
+	var recorder engine.Recorder = &mixmonitor.Recorder{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer, Mixed: mixed, ByUniqueid: d.metrics.StartsByUniqueid}
 	if d.snoopClient != nil {
 		recorder = &snoop.Recorder{ARI: d.snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer, Mixed: mixed}
 	}

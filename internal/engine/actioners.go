@@ -102,13 +102,10 @@ type spread struct {
 }
 
 func (s *spread) Action(ctx context.Context, action string, headers ...ami.Header) (*ami.Message, error) {
-	n := uint32(len(s.sessions))
-	for range n {
-		// Every try moves the turn on, so a session that is down does not
-		// hand its share to its neighbour alone.
-		if c := s.sessions[s.next.Add(1)%n]; c.Connected() {
-			return c.Action(ctx, action, headers...)
-		}
+	var m *ami.Message
+	var err error
+	if s.each(func(c Session) bool { m, err = c.Action(ctx, action, headers...); return true }) {
+		return m, err
 	}
 	return s.sessions[0].Action(ctx, action, headers...)
 }
@@ -118,26 +115,43 @@ func (s *spread) Action(ctx context.Context, action string, headers ...ami.Heade
 // It fails with ami.ErrOtherBoot when sessions are connected but none to
 // that run (or they cannot tell), ami.ErrNotConnected when none is.
 func (s *spread) ActionOnBoot(ctx context.Context, boot, action string, headers ...ami.Header) (*ami.Message, error) {
+	var m *ami.Message
+	var err error
+	taken := false
+	connected := s.each(func(c Session) bool {
+		ba, ok := c.(BootActioner)
+		if !ok {
+			return false
+		}
+		m, err = ba.ActionOnBoot(ctx, boot, action, headers...)
+		taken = !errors.Is(err, ami.ErrOtherBoot)
+		return taken
+	})
+	switch {
+	case taken:
+		return m, err
+	case !connected:
+		return nil, fmt.Errorf("action %s: %w", action, ami.ErrNotConnected)
+	default:
+		return nil, fmt.Errorf("action %s: %w", action, ami.ErrOtherBoot)
+	}
+}
+
+// each offers an action to the connected sessions, one at a time from the
+// next in turn, until take takes it (returns true); it tells whether any
+// session was connected. Every offer moves the turn on, so a session that
+// is down or refuses does not hand its share to its neighbour alone.
+func (s *spread) each(take func(Session) bool) (connected bool) {
 	n := uint32(len(s.sessions))
-	connected := false
 	for range n {
 		c := s.sessions[s.next.Add(1)%n]
 		if !c.Connected() {
 			continue
 		}
 		connected = true
-		ba, ok := c.(BootActioner)
-		if !ok {
-			continue
+		if take(c) {
+			return true
 		}
-		m, err := ba.ActionOnBoot(ctx, boot, action, headers...)
-		if errors.Is(err, ami.ErrOtherBoot) {
-			continue
-		}
-		return m, err
 	}
-	if !connected {
-		return nil, fmt.Errorf("action %s: %w", action, ami.ErrNotConnected)
-	}
-	return nil, fmt.Errorf("action %s: %w", action, ami.ErrOtherBoot)
+	return connected
 }

@@ -17,6 +17,7 @@ type Metrics struct {
 	DecisionLatency    prometheus.Histogram
 	Violations         prometheus.Counter
 	StartLatency       prometheus.Histogram
+	StartsByUniqueid   prometheus.Counter
 }
 
 // NewMetrics creates the core's metrics and registers them on reg (when not nil).
@@ -63,6 +64,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "From the AMI event that called for a recording (its Timestamp, else when the daemon received it) to the recorder's confirmation.",
 			Buckets: []float64{.001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2},
 		}),
+		StartsByUniqueid: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "recpolicy_recording_starts_by_uniqueid_total",
+			Help: "Recording starts that named the channel by its unique ID, not its name: no AMI session of the channel's run of Asterisk was connected (a channel from before a restart), or the run is unknown (CoreStatus refused). Slower under a burst; see the README.",
+		}),
 		DecisionLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "recpolicy_decision_seconds",
 			Help:    "Time to decide whether a pairing is recorded.",
@@ -71,7 +76,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.CallsSeen, m.RecordingsStarted, m.RecordingsStopped, m.RecordingsFailed,
-			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsPickedUp, m.RecordingsRepaired, m.RecordingsLate, m.RecordingsShort, m.DecisionLatency, m.Violations, m.StartLatency)
+			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsPickedUp, m.RecordingsRepaired, m.RecordingsLate, m.RecordingsShort, m.DecisionLatency, m.Violations, m.StartLatency, m.StartsByUniqueid)
 	}
 	return m
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/villedemercier/recpolicy/ami"
 	"github.com/villedemercier/recpolicy/internal/engine"
 )
@@ -24,6 +26,9 @@ type Recorder struct {
 	Filer       *engine.Filer
 	// Mixed records both parties on one channel (no option D).
 	Mixed bool
+	// ByUniqueid, when set, counts the starts that named the channel by
+	// its unique ID (see Start).
+	ByUniqueid prometheus.Counter
 }
 
 // idVar is the channel variable MixMonitor stores its id in (option i).
@@ -72,6 +77,9 @@ func (m *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 			return fmt.Errorf("start mixmonitor on %s: %w", r.Channel, err)
 		}
 		// No session of that run is connected, or none can tell its run.
+	}
+	if m.ByUniqueid != nil {
+		m.ByUniqueid.Inc()
 	}
 	resp, err := m.AMI.Action(ctx, "MixMonitor", m.startArgs(r.Uniqueid, r)...)
 	if err != nil {

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/villedemercier/recpolicy/ami"
 	"github.com/villedemercier/recpolicy/internal/engine"
 )
@@ -66,7 +69,8 @@ func TestStartNamesTheChannelOnlyInItsRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := &Recorder{AMI: tt.ami, AsteriskDir: "/spool", LocalDir: t.TempDir()}
+			byUID := prometheus.NewCounter(prometheus.CounterOpts{Name: "by_uniqueid"})
+			m := &Recorder{AMI: tt.ami, AsteriskDir: "/spool", LocalDir: t.TempDir(), ByUniqueid: byUID}
 			r := &engine.Recording{ID: "rec-1", Channel: name, Uniqueid: uid, Boot: tt.boot}
 			err := m.Start(context.Background(), r)
 			if !errors.Is(err, tt.wantErr) {
@@ -81,6 +85,14 @@ func TestStartNamesTheChannelOnlyInItsRun(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("sent %v, want %v", got, tt.want)
+			}
+			// The counter tells an operator how many starts took the slow way.
+			want := 0.0
+			if len(tt.want) > 0 && tt.want[0].channel == uid {
+				want = 1
+			}
+			if n := testutil.ToFloat64(byUID); n != want {
+				t.Errorf("starts by unique ID counted %v, want %v", n, want)
 			}
 			if err == nil && r.BackendID != "0x1" {
 				t.Errorf("BackendID = %q, want MixMonitor's ID from its answer", r.BackendID)
