@@ -261,7 +261,7 @@ func (d *Daemon) buildEngine() error {
 	actions := engine.Patient(engine.Spread(sessions...), 5*time.Second)
 	var recorder engine.Recorder = &mixmonitor.Recorder{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer, Mixed: mixed, ByUniqueid: d.metrics.StartsByUniqueid}
 	if d.snoopClient != nil {
-		recorder = &snoop.Recorder{ARI: d.snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer, Mixed: mixed}
+		recorder = &snoop.Recorder{ARI: d.snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer, Mixed: mixed, ByUniqueid: d.metrics.StartsByUniqueid}
 	}
 	d.pipe = engine.NewPipeline(recorder, pipelineLanes)
 	d.tracker = engine.NewTracker(d.part("tracker"), d.rules.Current, recorder, d.metrics, d.pipe)

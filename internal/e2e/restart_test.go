@@ -117,7 +117,9 @@ func TestAsteriskCrashDuringCallFilesWhatWasRecorded(t *testing.T) {
 // restart now`: channel names start over from the same counters), the
 // daemon reconnects on its own, and 24 inbound calls arrive at once, each
 // greeted, then bridged about 3 s. Every one is recorded once, whole, both
-// sides, with no policy violation.
+// sides, with no policy violation; and, every AMI session being back on
+// the new run, every start names its channel by name on that run (none by
+// unique ID, the slow way).
 func TestBurstRightAfterPBXRestartIsRecordedWhole(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -131,6 +133,7 @@ func TestBurstRightAfterPBXRestartIsRecordedWhole(t *testing.T) {
 	}
 	mark := h.filedCount()
 	violations := metricValue(t, "recpolicy_policy_violations_total")
+	byUID := metricValue(t, "recpolicy_recording_starts_by_uniqueid_total")
 	exts := []string{"231", "232", "233", "234", "236", "237", "238", "239", "240", "241", "242", "243",
 		"244", "248", "249", "250", "251", "253", "256", "260", "261", "271", "312", "314"}
 	calls := make([]*sandbox.Call, len(exts))
@@ -170,5 +173,8 @@ func TestBurstRightAfterPBXRestartIsRecordedWhole(t *testing.T) {
 	}
 	if v := metricValue(t, "recpolicy_policy_violations_total"); v != violations {
 		t.Errorf("policy violations went from %.0f to %.0f during the burst", violations, v)
+	}
+	if v := metricValue(t, "recpolicy_recording_starts_by_uniqueid_total"); v != byUID {
+		t.Errorf("%.0f starts named their channel by unique ID after the restart, want none: the sessions are on the new run", v-byUID)
 	}
 }

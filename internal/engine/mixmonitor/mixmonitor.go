@@ -4,7 +4,6 @@ package mixmonitor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -42,21 +41,8 @@ const idVar = "RECPOLICY_MIXMON_ID"
 // filer knows the recording is complete (MixMonitor's Command option would
 // need the AMI 'system' right, which the daemon does not ask for).
 //
-// The channel is named by its name when the recording knows the run of
-// Asterisk it was seen in (r.Boot) and an AMI session of that run is
-// connected; else by its unique ID, which Asterisk accepts wherever it
-// takes a channel name. Asterisk finds a channel by name in a hash table;
-// by unique ID its default channel storage (ao2_legacy, the only one
-// Debian builds) walks every channel, locking each in turn while it holds
-// the whole container, and under a burst of a hundred calls those lookups
-// stalled every action in flight for up to 1.7 s. A name is safe only in
-// its run: after Asterisk restarts, names start again from the same
-// counters (PJSIP/235-00000001 again), so an order meant for a channel of
-// the earlier run could reach a new one. Within one run a name is never
-// given to another channel: only a masquerade (a call pickup) moves it,
-// and the unique ID moves with it. The check costs no round trip: each AMI
-// session knows the run it talks to (CoreStatus at login), and the order
-// is sent only on a session of r's run (engine.BootActioner).
+// The channel is named as engine.SendToChannel says: by its name on an AMI
+// session of its run of Asterisk, else by its unique ID.
 func (m *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	if strings.ContainsAny(r.ID, ",|()\r\n/ ") || r.Uniqueid == "" || strings.ContainsAny(r.Uniqueid, ",\r\n") {
 		return fmt.Errorf("start mixmonitor on %s: %w: %q", r.Channel, engine.ErrUnsafeName, r.ID)
@@ -64,54 +50,29 @@ func (m *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	if r.AsteriskPath == "" {
 		m.Paths(r)
 	}
-	if ba, ok := m.AMI.(engine.BootActioner); ok && r.Boot != "" && r.Channel != "" {
-		onBoot := func(ctx context.Context, action string, h ...ami.Header) (*ami.Message, error) {
-			return ba.ActionOnBoot(ctx, r.Boot, action, h...)
-		}
-		resp, err := onBoot(ctx, "MixMonitor", m.startArgs(r.Channel, r)...)
-		if err == nil {
-			// The mark goes the same way, on a session of the same run.
-			return m.mark(ctx, r, r.Channel, resp, onBoot)
-		}
-		if !errors.Is(err, ami.ErrOtherBoot) {
-			return fmt.Errorf("start mixmonitor on %s: %w", r.Channel, err)
-		}
-		// No session of that run is connected, or none can tell its run.
-	}
-	if m.ByUniqueid != nil {
-		m.ByUniqueid.Inc()
-	}
-	resp, err := m.AMI.Action(ctx, "MixMonitor", m.startArgs(r.Uniqueid, r)...)
-	if err != nil {
-		return fmt.Errorf("start mixmonitor on %s: %w", r.Channel, err)
-	}
-	return m.mark(ctx, r, r.Uniqueid, resp, m.AMI.Action)
-}
-
-// startArgs are the MixMonitor action's headers for r, its channel named
-// by channel.
-func (m *Recorder) startArgs(channel string, r *engine.Recording) []ami.Header {
-	return []ami.Header{
-		{Key: "Channel", Value: channel},
-		{Key: "File", Value: r.AsteriskPath},
+	resp, ref, err := engine.SendToChannel(ctx, m.AMI, r, m.ByUniqueid, "MixMonitor",
+		ami.Header{Key: "File", Value: r.AsteriskPath},
 		// b: only while bridged; i(var): its ID in a channel variable; D:
 		// each party on its own channel (left what the extension's channel
 		// receives from its phone, right what it sends to it).
-		{Key: "Options", Value: m.options()},
+		ami.Header{Key: "Options", Value: m.options()})
+	if err != nil {
+		return fmt.Errorf("start mixmonitor on %s: %w", r.Channel, err)
 	}
+	// The mark goes the same way (by name: on a session of the same run).
+	return m.mark(ctx, r, ref, resp)
 }
 
 // mark keeps MixMonitor's ID from its answer resp and marks the channel
-// (named by channel) with the recording's ID, through send.
-func (m *Recorder) mark(ctx context.Context, r *engine.Recording, channel string, resp *ami.Message, send func(context.Context, string, ...ami.Header) (*ami.Message, error)) error {
+// (named and reached through ref) with the recording's ID.
+func (m *Recorder) mark(ctx context.Context, r *engine.Recording, ref engine.ChannelRef, resp *ami.Message) error {
 	r.BackendID = strings.Clone(resp.Get("MixMonitorID"))
 	// Mark the channel, so that after a reconnect or a daemon restart the
 	// recording is adopted instead of started twice.
 	// This runs off the event loop (Pipeline), after the recording already
 	// runs: it costs the call nothing. Should it fail, Running still finds
 	// the recording from MixMonitor's own variables.
-	if _, err := send(ctx, "Setvar", ami.Header{Key: "Channel", Value: channel},
-		ami.Header{Key: "Variable", Value: engine.MarkVar}, ami.Header{Key: "Value", Value: r.ID}); err != nil {
+	if _, err := ref.Action(ctx, "Setvar", ami.Header{Key: "Variable", Value: engine.MarkVar}, ami.Header{Key: "Value", Value: r.ID}); err != nil {
 		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/villedemercier/recpolicy/ami"
 	"github.com/villedemercier/recpolicy/ari"
 	"github.com/villedemercier/recpolicy/internal/engine"
@@ -54,6 +56,9 @@ type Recorder struct {
 	// directions, into one mixed channel (<ID>.wav): half the snoop
 	// channels, for a PBX that cannot carry two per call.
 	Mixed bool
+	// ByUniqueid, when set, counts the starts whose mark named the channel
+	// by its unique ID (see engine.SendToChannel).
+	ByUniqueid prometheus.Counter
 }
 
 // snoopIDPrefix starts the ID of every snoop channel the daemon creates;
@@ -90,7 +95,10 @@ func snoopID(backendID string, d direction) string { return backendID + d.suffix
 
 // Start marks r.Channel with r.ID, then starts the snoop channel and its
 // recording of <AsteriskDir>/<r.ID>.wav. The mark comes first so that no
-// recording runs unmarked; it is removed again when the start fails.
+// recording runs unmarked; it is removed again when the start fails. The
+// mark names the channel as engine.SendToChannel says (by its name on an
+// AMI session of its run, else by its unique ID); the snoop channels are
+// asked of ARI by the unique ID, which carries its run.
 func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	if strings.ContainsAny(r.ID, "/\\ \r\n") || r.ID == "" || r.Uniqueid == "" {
 		return fmt.Errorf("start snoop on %s: %w: %q", r.Channel, engine.ErrUnsafeName, r.ID)
@@ -99,7 +107,8 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		s.Paths(r)
 	}
 	r.BackendID = ID(r.ID)
-	if err := s.mark(ctx, r.Uniqueid, r.ID); err != nil {
+	_, ref, err := engine.SendToChannel(ctx, s.AMI, r, s.ByUniqueid, "Setvar", markHeaders(r.ID)...)
+	if err != nil {
 		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
 	}
 	// The two directions start together (one subscription, one read of the
@@ -109,7 +118,7 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		snoops[i] = ari.Snoop{ID: snoopID(r.BackendID, d), Name: r.ID + d.suffix, Spy: d.spy}
 	}
 	if err := s.ARI.Record(ctx, r.Uniqueid, snoops...); err != nil {
-		if uerr := s.mark(ctx, r.Uniqueid, ""); uerr != nil {
+		if _, uerr := ref.Action(ctx, "Setvar", markHeaders("")...); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("unmark recording: %w", uerr))
 		}
 		return fmt.Errorf("start snoop on %s: %w", r.Channel, err)
@@ -117,10 +126,15 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	return nil
 }
 
+// markHeaders are a Setvar's headers after its Channel: RECPOLICY_REC set
+// to id ("" clears it).
+func markHeaders(id string) []ami.Header {
+	return []ami.Header{{Key: "Variable", Value: engine.MarkVar}, {Key: "Value", Value: id}}
+}
+
 // mark sets RECPOLICY_REC on the channel, named by its unique ID ("" clears it).
 func (s *Recorder) mark(ctx context.Context, channel, id string) error {
-	_, err := s.AMI.Action(ctx, "Setvar", ami.Header{Key: "Channel", Value: channel},
-		ami.Header{Key: "Variable", Value: engine.MarkVar}, ami.Header{Key: "Value", Value: id})
+	_, err := s.AMI.Action(ctx, "Setvar", append([]ami.Header{{Key: "Channel", Value: channel}}, markHeaders(id)...)...)
 	return err
 }
 

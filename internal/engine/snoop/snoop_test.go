@@ -3,8 +3,10 @@ package snoop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -173,5 +175,47 @@ func TestSnoopMixed(t *testing.T) {
 	}
 	if len(r.Parts) != 0 || r.LocalPath != filepath.Join(s.LocalDir, r.ID+".wav") {
 		t.Errorf("parts %q, local path %q", r.Parts, r.LocalPath)
+	}
+}
+
+// bootAMI is a fakeAMI connected to run boot, which sends on that run only.
+type bootAMI struct {
+	*fakeAMI
+	boot string
+}
+
+func (b bootAMI) ActionOnBoot(ctx context.Context, boot, action string, h ...ami.Header) (*ami.Message, error) {
+	if boot == "" || boot != b.boot {
+		return nil, fmt.Errorf("action %s: %w", action, ami.ErrOtherBoot)
+	}
+	return b.Action(ctx, action, h...)
+}
+
+// The mark of a recording whose run is connected names the channel by its
+// name (a hash lookup for Asterisk, not a walk of every channel), and so
+// does its removal after a failed start; ARI still gets the unique ID.
+func TestSnoopMarkNamesTheChannelOnItsRun(t *testing.T) {
+	const run = "2026-12-03 15:06:35"
+	for _, fail := range []bool{false, true} {
+		s, sn, a := newSnoopForTest(t)
+		s.AMI = bootAMI{a, run}
+		if fail {
+			sn.recordErr = errors.New("record channel: ari status 500")
+		}
+		r := &engine.Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12", Boot: run}
+		err := s.Start(context.Background(), r)
+		if (err != nil) != fail {
+			t.Fatalf("ARI failing %v: Start = %v", fail, err)
+		}
+		want := []string{"Setvar PJSIP/235-00000001 RECPOLICY_REC=" + r.ID}
+		if fail {
+			want = append(want, "Setvar PJSIP/235-00000001 RECPOLICY_REC=")
+		}
+		if !slices.Equal(a.acts, want) {
+			t.Errorf("ARI failing %v: AMI actions %q, want %q", fail, a.acts, want)
+		}
+		if len(sn.calls) == 0 || !strings.HasPrefix(sn.calls[0], "record 1700000000.12 ") {
+			t.Errorf("ARI failing %v: ari calls %q, want the snoop asked by unique ID", fail, sn.calls)
+		}
 	}
 }
