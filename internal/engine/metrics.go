@@ -66,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		StartsByUniqueid: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "recpolicy_recording_starts_by_uniqueid_total",
-			Help: "Recording starts whose first AMI action (MixMonitor, or the snoop backend's mark) named the channel by its unique ID, not its name: no AMI session of the channel's run of Asterisk was connected (a channel from before a restart), or the run is unknown (CoreStatus refused). Slower under a burst; see the README.",
+			Help: "Recording start attempts whose first AMI action (MixMonitor, or the snoop backend's mark) named the channel by its unique ID, not its name: no AMI session of the channel's run of Asterisk was connected (a channel from before a restart), or the run is unknown (CoreStatus refused). Slower under a burst; see the README.",
 		}),
 		DecisionLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "recpolicy_decision_seconds",

@@ -20,6 +20,7 @@ type ChannelRef struct {
 }
 
 // Action sends action with a Channel header naming the channel, then headers.
+// A ChannelRef comes from SendToChannel; its zero value cannot send.
 func (c ChannelRef) Action(ctx context.Context, action string, headers ...ami.Header) (*ami.Message, error) {
 	return c.Send(ctx, action, append([]ami.Header{{Key: "Channel", Value: c.Channel}}, headers...)...)
 }
@@ -31,7 +32,8 @@ func (c ChannelRef) Action(ctx context.Context, action string, headers ...ami.He
 // The channel is named by its name when r knows the run of Asterisk it was
 // seen in (r.Boot) and a is a BootActioner with a session of that run
 // connected; else by its unique ID, which Asterisk accepts wherever it
-// takes a channel name, and the start counts in byUID (nil: not counted).
+// takes a channel name, and the attempt counts in byUID (nil: not
+// counted), whether Asterisk then carries it out or not.
 // Asterisk finds a channel by name in a hash table; by unique ID its
 // default channel storage (ao2_legacy, the only one Debian builds) walks
 // every channel, locking each in turn while it holds the whole container,
@@ -62,4 +64,10 @@ func SendToChannel(ctx context.Context, a Actioner, r *Recording, byUID promethe
 	ref := ChannelRef{Channel: r.Uniqueid, Send: a.Action}
 	resp, err := ref.Action(ctx, action, headers...)
 	return resp, ref, err
+}
+
+// MarkHeaders are the headers, after its Channel, of the Setvar that marks
+// a channel with the recording id running on it (MarkVar; "" clears it).
+func MarkHeaders(id string) []ami.Header {
+	return []ami.Header{{Key: "Variable", Value: MarkVar}, {Key: "Value", Value: id}}
 }

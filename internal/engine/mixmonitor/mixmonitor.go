@@ -72,7 +72,7 @@ func (m *Recorder) mark(ctx context.Context, r *engine.Recording, ref engine.Cha
 	// This runs off the event loop (Pipeline), after the recording already
 	// runs: it costs the call nothing. Should it fail, Running still finds
 	// the recording from MixMonitor's own variables.
-	if _, err := ref.Action(ctx, "Setvar", ami.Header{Key: "Variable", Value: engine.MarkVar}, ami.Header{Key: "Value", Value: r.ID}); err != nil {
+	if _, err := ref.Action(ctx, "Setvar", engine.MarkHeaders(r.ID)...); err != nil {
 		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
 	}
 	return nil

@@ -98,7 +98,8 @@ func snoopID(backendID string, d direction) string { return backendID + d.suffix
 // recording runs unmarked; it is removed again when the start fails. The
 // mark names the channel as engine.SendToChannel says (by its name on an
 // AMI session of its run, else by its unique ID); the snoop channels are
-// asked of ARI by the unique ID, which carries its run.
+// asked of ARI by the unique ID, which no channel of a later run has (it
+// holds the channel's creation time).
 func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	if strings.ContainsAny(r.ID, "/\\ \r\n") || r.ID == "" || r.Uniqueid == "" {
 		return fmt.Errorf("start snoop on %s: %w: %q", r.Channel, engine.ErrUnsafeName, r.ID)
@@ -107,7 +108,7 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		s.Paths(r)
 	}
 	r.BackendID = ID(r.ID)
-	_, ref, err := engine.SendToChannel(ctx, s.AMI, r, s.ByUniqueid, "Setvar", markHeaders(r.ID)...)
+	_, ref, err := engine.SendToChannel(ctx, s.AMI, r, s.ByUniqueid, "Setvar", engine.MarkHeaders(r.ID)...)
 	if err != nil {
 		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
 	}
@@ -118,7 +119,7 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		snoops[i] = ari.Snoop{ID: snoopID(r.BackendID, d), Name: r.ID + d.suffix, Spy: d.spy}
 	}
 	if err := s.ARI.Record(ctx, r.Uniqueid, snoops...); err != nil {
-		if _, uerr := ref.Action(ctx, "Setvar", markHeaders("")...); uerr != nil {
+		if _, uerr := ref.Action(ctx, "Setvar", engine.MarkHeaders("")...); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("unmark recording: %w", uerr))
 		}
 		return fmt.Errorf("start snoop on %s: %w", r.Channel, err)
@@ -126,15 +127,9 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	return nil
 }
 
-// markHeaders are a Setvar's headers after its Channel: RECPOLICY_REC set
-// to id ("" clears it).
-func markHeaders(id string) []ami.Header {
-	return []ami.Header{{Key: "Variable", Value: engine.MarkVar}, {Key: "Value", Value: id}}
-}
-
 // mark sets RECPOLICY_REC on the channel, named by its unique ID ("" clears it).
-func (s *Recorder) mark(ctx context.Context, channel, id string) error {
-	_, err := s.AMI.Action(ctx, "Setvar", append([]ami.Header{{Key: "Channel", Value: channel}}, markHeaders(id)...)...)
+func (s *Recorder) mark(ctx context.Context, uniqueid, id string) error {
+	_, err := engine.ChannelRef{Channel: uniqueid, Send: s.AMI.Action}.Action(ctx, "Setvar", engine.MarkHeaders(id)...)
 	return err
 }
 

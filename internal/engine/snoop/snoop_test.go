@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/villedemercier/recpolicy/ami"
@@ -178,13 +179,18 @@ func TestSnoopMixed(t *testing.T) {
 	}
 }
 
-// bootAMI is a fakeAMI connected to run boot, which sends on that run only.
+// bootAMI is a fakeAMI connected to run boot, which sends on that run
+// only; refuse, when set, answers what is sent on the run instead.
 type bootAMI struct {
 	*fakeAMI
-	boot string
+	boot   string
+	refuse error
 }
 
 func (b bootAMI) ActionOnBoot(ctx context.Context, boot, action string, h ...ami.Header) (*ami.Message, error) {
+	if b.refuse != nil {
+		return nil, b.refuse
+	}
 	if boot == "" || boot != b.boot {
 		return nil, fmt.Errorf("action %s: %w", action, ami.ErrOtherBoot)
 	}
@@ -198,7 +204,7 @@ func TestSnoopMarkNamesTheChannelOnItsRun(t *testing.T) {
 	const run = "2026-12-03 15:06:35"
 	for _, fail := range []bool{false, true} {
 		s, sn, a := newSnoopForTest(t)
-		s.AMI = bootAMI{a, run}
+		s.AMI = bootAMI{fakeAMI: a, boot: run}
 		if fail {
 			sn.recordErr = errors.New("record channel: ari status 500")
 		}
@@ -217,5 +223,45 @@ func TestSnoopMarkNamesTheChannelOnItsRun(t *testing.T) {
 		if len(sn.calls) == 0 || !strings.HasPrefix(sn.calls[0], "record 1700000000.12 ") {
 			t.Errorf("ARI failing %v: ari calls %q, want the snoop asked by unique ID", fail, sn.calls)
 		}
+	}
+}
+
+// The mark of a recording whose run has no session connected names the
+// channel by its unique ID, and counts it; a mark refused by name is not
+// tried again by unique ID, and ARI is not asked for a snoop.
+func TestSnoopMarkFallsBackToTheUniqueID(t *testing.T) {
+	const run = "2026-12-03 15:06:35"
+	noSuch := &ami.ActionError{Action: "Setvar", Message: "No such channel"}
+	for _, tt := range []struct {
+		name      string
+		ami       func(*fakeAMI) engine.Actioner
+		wantErr   error
+		wantActs  []string
+		wantUID   float64
+		wantSnoop bool
+	}{
+		{"sessions on another run", func(a *fakeAMI) engine.Actioner { return bootAMI{fakeAMI: a, boot: "2026-12-03 15:20:00"} },
+			nil, []string{"Setvar 1700000000.12 RECPOLICY_REC=" + "1700000000-235-inbound-1700000000.12-1"}, 1, true},
+		{"refused by name", func(a *fakeAMI) engine.Actioner { return bootAMI{fakeAMI: a, boot: run, refuse: noSuch} },
+			noSuch, nil, 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, sn, a := newSnoopForTest(t)
+			byUID := prometheus.NewCounter(prometheus.CounterOpts{Name: "by_uniqueid"})
+			s.AMI, s.ByUniqueid = tt.ami(a), byUID
+			r := &engine.Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12", Boot: run}
+			if err := s.Start(context.Background(), r); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Start = %v, want %v", err, tt.wantErr)
+			}
+			if !slices.Equal(a.acts, tt.wantActs) {
+				t.Errorf("AMI actions %q, want %q", a.acts, tt.wantActs)
+			}
+			if n := testutil.ToFloat64(byUID); n != tt.wantUID {
+				t.Errorf("marks by unique ID counted %v, want %v", n, tt.wantUID)
+			}
+			if got := len(sn.calls) > 0; got != tt.wantSnoop {
+				t.Errorf("ari calls %q, want any: %v", sn.calls, tt.wantSnoop)
+			}
+		})
 	}
 }
