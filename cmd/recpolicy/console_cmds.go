@@ -20,6 +20,7 @@ import (
 	"github.com/villedemercier/recpolicy/archive/accounts"
 	"github.com/villedemercier/recpolicy/internal/auth"
 	"github.com/villedemercier/recpolicy/internal/console"
+	"github.com/villedemercier/recpolicy/internal/daemon"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
@@ -42,7 +43,7 @@ func runConsole(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return exitCode(stderr, name, err)
 	}
 	lvl, _ := zerolog.ParseLevel(cfg.LogLevel)
-	log := zerolog.New(stderr).Level(lvl).With().Timestamp().Str("service", "recpolicy-console").Logger()
+	log := daemon.NewLogger(stderr, lvl, "recpolicy-console")
 	r, err := loadRules(cfg.RulesFile)
 	if err != nil {
 		return exitCode(stderr, name, fmt.Errorf("load rules %s (rules_file of %s): %w", cfg.RulesFile, *cfgFile, err))

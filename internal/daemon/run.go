@@ -96,7 +96,7 @@ func New(ctx context.Context, opts Options) (d *Daemon, err error) {
 		w = os.Stderr
 	}
 	lvl, _ := zerolog.ParseLevel(cfg.LogLevel)
-	d = &Daemon{cfg: cfg, opts: opts, log: zerolog.New(w).Level(lvl).With().Timestamp().Str("service", "recpolicy").Logger()}
+	d = &Daemon{cfg: cfg, opts: opts, log: NewLogger(w, lvl, "recpolicy")}
 	defer func() {
 		if err != nil {
 			d.Close()
