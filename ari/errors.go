@@ -18,6 +18,13 @@ var (
 	// ErrConflict reports an ARI 409, e.g. a channel that is not in a Stasis
 	// application any more.
 	ErrConflict = errors.New("ari conflict")
+	// ErrUnprocessable reports an ARI 422, e.g. a subscription to an event
+	// source (a channel) that does not exist.
+	ErrUnprocessable = errors.New("ari request unprocessable")
+	// ErrWrongChannel reports a snoop channel that Asterisk created on
+	// another channel than the one meant: the name it was asked by belongs
+	// to another channel now.
+	ErrWrongChannel = errors.New("snoop channel on the wrong channel")
 	// ErrUnauthorized reports an ARI 401 or 403: wrong username or password.
 	ErrUnauthorized = errors.New("ari credentials refused")
 	// ErrPlaybackFailed reports a greeting playback that finished in a state
@@ -63,6 +70,8 @@ func (e *statusError) Is(target error) bool {
 		return e.code == http.StatusNotFound
 	case ErrConflict:
 		return e.code == http.StatusConflict
+	case ErrUnprocessable:
+		return e.code == http.StatusUnprocessableEntity
 	case ErrUnauthorized:
 		return e.code == http.StatusUnauthorized || e.code == http.StatusForbidden
 	}

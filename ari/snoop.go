@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,8 @@ type snoopEntry struct {
 	name      string // the recording's name (file name without .wav)
 	inStasis  bool   // the snoop channel entered the application
 	up        bool   // the recorded channel is Up
+	checked   bool   // the snoop channel is known to spy on channelID
+	chanName  string // the snoop channel's name, once checked
 	recording bool   // the record request was sent (or found running)
 	stopped   bool
 	since     time.Time
@@ -101,15 +104,27 @@ type Snoop struct {
 	ID, Name, Spy string
 }
 
-// Record starts recording channelID's audio through snoops, each a snoop
-// channel recorded into the recording spool as <Name>.wav. The channel is
+// Record starts recording channelID's audio (channelID is the channel's
+// unique ID, name its name or "") through snoops, each a snoop channel
+// recorded into the recording spool as <Name>.wav. The channel is
 // subscribed to and read once, the snoop channels are created together,
 // and Record returns once they all exist (or, on any failure, none is
 // left); each recording itself starts when its snoop channel is in the
 // application and channelID is Up (see SnoopClient). IDs are chosen by
 // the caller, before the requests, because events can precede REST
 // replies.
-func (s *SnoopClient) Record(ctx context.Context, channelID string, snoops ...Snoop) error {
+//
+// The subscription and the snoop channels name the channel by name when
+// it is given: Asterisk finds a channel by name in its hash table, but by
+// unique ID only by locking every channel in turn, which a burst of calls
+// (each channel's lock held by its audio) makes last seconds. The name is
+// checked against the unique ID: the channel is read by unique ID (from
+// ARI's snapshot cache, no such walk) and must bear the name, and each
+// snoop channel's own name (Snoop/<spied unique ID>-<n>) must name it; a
+// name that is not, or no longer, the channel's falls back to the unique
+// ID, so a restarted Asterisk's new channel of the same name is never
+// recorded in its place.
+func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops ...Snoop) error {
 	if len(snoops) == 0 {
 		return fmt.Errorf("record %s: no snoop channel asked for", channelID)
 	}
@@ -145,12 +160,22 @@ func (s *SnoopClient) Record(ctx context.Context, channelID string, snoops ...Sn
 	}
 	// Subscribe before reading the state: a change in between is then seen
 	// either way.
-	if err := rest.subscribe(ctx, s.cfg.Application, channelID); err != nil {
+	target, err := s.subscribeTo(ctx, rest, channelID, name)
+	if err != nil {
 		return fail(err, false)
 	}
 	ch, err := rest.channel(ctx, channelID)
 	if err != nil {
 		return fail(err, true)
+	}
+	if target != channelID && ch.Name != name {
+		// The name is another channel's now (ours was renamed): the
+		// subscription that matters is by unique ID.
+		s.log.Debug().Str("channel", channelID).Str("name", name).Str("now", ch.Name).Msg("channel renamed; subscribing by unique ID")
+		if err := rest.subscribe(ctx, s.cfg.Application, channelID); err != nil {
+			return fail(err, true)
+		}
+		target = channelID
 	}
 	if ch.State == "Up" {
 		s.markUp(channelID)
@@ -158,7 +183,7 @@ func (s *SnoopClient) Record(ctx context.Context, channelID string, snoops ...Sn
 	errs := make([]error, len(snoops))
 	var wg sync.WaitGroup
 	for i, sn := range snoops {
-		wg.Go(func() { errs[i] = rest.snoop(ctx, channelID, sn.ID, sn.Spy, s.cfg.Application) })
+		wg.Go(func() { errs[i] = s.createSnoop(ctx, rest, target, channelID, sn) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -169,6 +194,43 @@ func (s *SnoopClient) Record(ctx context.Context, channelID string, snoops ...Sn
 		return fail(err, true)
 	}
 	s.log.Debug().Str("channel", channelID).Int("snoops", len(snoops)).Str("recording", snoops[0].Name).Bool("up", ch.State == "Up").Msg("snoop channels created")
+	return nil
+}
+
+// subscribeTo subscribes the application to the channel whose unique ID is
+// channelID: by name when one is given and Asterisk knows it, else by
+// unique ID. It returns how it named the channel.
+func (s *SnoopClient) subscribeTo(ctx context.Context, rest *restClient, channelID, name string) (string, error) {
+	if name != "" {
+		err := rest.subscribe(ctx, s.cfg.Application, name)
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnprocessable) {
+			return "", err
+		}
+		// No such name ("Event source does not exist"): renamed, or gone.
+	}
+	return channelID, rest.subscribe(ctx, s.cfg.Application, channelID)
+}
+
+// createSnoop creates sn's snoop channel on the channel that target names
+// (its name or channelID, its unique ID), and checks by the snoop
+// channel's own name that it spies on channelID; only then may it record.
+func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target, channelID string, sn Snoop) error {
+	ch, err := rest.snoop(ctx, target, sn.ID, sn.Spy, s.cfg.Application)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(ch.Name, "Snoop/"+channelID+"-") {
+		return fmt.Errorf("snoop channel %s: %w: it is %q, not a snoop on %s", sn.ID, ErrWrongChannel, ch.Name, channelID)
+	}
+	s.mu.Lock()
+	if e := s.entries[sn.ID]; e != nil {
+		e.checked, e.chanName = true, ch.Name
+	}
+	s.mu.Unlock()
+	s.maybeRecord(sn.ID)
 	return nil
 }
 
@@ -186,11 +248,12 @@ func (s *SnoopClient) Stop(ctx context.Context, snoopID, name string) error {
 		e.stopped = true
 	}
 	s.mu.Unlock()
+	target := s.snoopTarget(snoopID)
 	var errs []error
 	if err := rest.stopRecording(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
 		errs = append(errs, err)
 	}
-	if err := rest.hangup(ctx, snoopID); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := rest.hangup(ctx, target); err != nil && !errors.Is(err, ErrNotFound) {
 		errs = append(errs, err)
 	}
 	if e != nil {
@@ -228,7 +291,7 @@ func (s *SnoopClient) Adopt(channelID, snoopID, name string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]
 	if e == nil {
-		e = &snoopEntry{channelID: channelID, snoopID: snoopID, name: name, since: time.Now()}
+		e = &snoopEntry{channelID: channelID, snoopID: snoopID, name: name, checked: true, since: time.Now()}
 		s.entries[snoopID] = e
 	}
 	s.mu.Unlock()
@@ -255,10 +318,24 @@ func (s *SnoopClient) spawn(fn func(ctx context.Context, rest *restClient)) {
 	s.wg.Go(func() { fn(ctx, rest) })
 }
 
+// snoopTarget names a snoop channel for a request: by its name once
+// known (Snoop/<spied unique ID>-<n>, which no channel of another run of
+// Asterisk bears, and which Asterisk finds without walking every channel),
+// else by its ID.
+func (s *SnoopClient) snoopTarget(snoopID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.entries[snoopID]; e != nil && e.chanName != "" {
+		return e.chanName
+	}
+	return snoopID
+}
+
 // hangupSnoop hangs a snoop channel up in the background.
 func (s *SnoopClient) hangupSnoop(snoopID string) {
+	target := s.snoopTarget(snoopID)
 	s.spawn(func(ctx context.Context, rest *restClient) {
-		if err := rest.hangup(ctx, snoopID); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := rest.hangup(ctx, target); err != nil && !errors.Is(err, ErrNotFound) {
 			s.log.Warn().Err(err).Str("snoop", snoopID).Msg("hang up snoop channel")
 		}
 	})

@@ -102,12 +102,13 @@ func (s *SnoopClient) markUp(channelID string) {
 	}
 }
 
-// maybeRecord starts the recording of a snoop channel that is in the
-// application and whose recorded channel is Up, once.
+// maybeRecord starts the recording of a snoop channel that is checked (see
+// createSnoop), in the application, and whose recorded channel is Up,
+// once.
 func (s *SnoopClient) maybeRecord(snoopID string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]
-	if e == nil || !e.inStasis || !e.up || e.recording || e.stopped {
+	if e == nil || !e.checked || !e.inStasis || !e.up || e.recording || e.stopped {
 		s.mu.Unlock()
 		return
 	}

@@ -12,13 +12,16 @@ import (
 // snoop creates a snoop channel with the given ID that spies on spy
 // ("in": what channelID receives from its endpoint, the phone's voice;
 // "out": what Asterisk sends it, what the phone hears; "both") and enters
-// the Stasis application app.
-func (r *restClient) snoop(ctx context.Context, channelID, snoopID, spy, app string) error {
+// the Stasis application app. channelID may be the channel's unique ID or
+// its name. The reply is the snoop channel, named
+// Snoop/<the spied channel's unique ID>-<counter>.
+func (r *restClient) snoop(ctx context.Context, channelID, snoopID, spy, app string) (*ari.ChannelData, error) {
 	q := url.Values{"spy": {spy}, "whisper": {"none"}, "app": {app}, "snoopId": {snoopID}}
-	if err := r.do(ctx, http.MethodPost, channelPath(channelID, "/snoop"), q, nil); err != nil {
-		return fmt.Errorf("snoop channel: %w", err)
+	var ch ari.ChannelData
+	if err := r.do(ctx, http.MethodPost, channelPath(channelID, "/snoop"), q, &ch); err != nil {
+		return nil, fmt.Errorf("snoop channel: %w", err)
 	}
-	return nil
+	return &ch, nil
 }
 
 // record starts recording the channel (which must be in Stasis) into the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -32,10 +33,30 @@ type fakeSnoopARI struct {
 	live       map[string]bool   // live recording names
 	subscribed map[string]bool
 	early      bool // send StasisStart before replying to snoop
+	// names maps a channel name to another channel's ID (a name that was
+	// taken over); renameOnGet does so for a channel once it is read.
+	names       map[string]string
+	renameOnGet map[string]string // channel id → the ID its name goes to
+	snoopNames  map[string]string // snoop channel name → its ID
+	snoopCount  int
+}
+
+// byName finds a channel the way Asterisk does for the requests that take
+// a name or an ID: by name ("PJSIP/235-<id>", unless names says the name
+// is another's), else by ID. The caller holds f.mu.
+func (f *fakeSnoopARI) byName(x string) string {
+	if id, ok := f.names[x]; ok {
+		return id
+	}
+	if id, ok := strings.CutPrefix(x, "PJSIP/235-"); ok {
+		return id
+	}
+	return x
 }
 
 func newFakeSnoopARI(t *testing.T) *fakeSnoopARI {
-	f := &fakeSnoopARI{t: t, state: map[string]string{}, snoops: map[string]string{}, live: map[string]bool{}, subscribed: map[string]bool{}}
+	f := &fakeSnoopARI{t: t, state: map[string]string{}, snoops: map[string]string{}, live: map[string]bool{}, subscribed: map[string]bool{},
+		names: map[string]string{}, renameOnGet: map[string]string{}, snoopNames: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /ari/events", websocket.Server{
 		Handshake: func(*websocket.Config, *http.Request) error { return nil },
@@ -131,7 +152,7 @@ func (f *fakeSnoopARI) rest(h func(*http.Request) (int, any)) http.HandlerFunc {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		call := r.Method + " " + strings.TrimPrefix(r.URL.Path, "/ari")
+		call := r.Method + " " + strings.TrimPrefix(r.URL.EscapedPath(), "/ari")
 		if r.URL.RawQuery != "" {
 			call += "?" + r.URL.RawQuery
 		}
@@ -155,19 +176,26 @@ func (f *fakeSnoopARI) channel(r *http.Request) (int, any) {
 		return http.StatusOK, chanJSON(id, "Up")
 	}
 	if st := f.state[id]; st != "" {
+		if to, ok := f.renameOnGet[id]; ok {
+			f.names["PJSIP/235-"+id] = to
+		}
 		return http.StatusOK, chanJSON(id, st)
 	}
 	return http.StatusNotFound, map[string]string{"message": "Channel not found"}
 }
 
 func (f *fakeSnoopARI) snoop(r *http.Request) (int, any) {
-	id, snoopID := r.PathValue("id"), r.URL.Query().Get("snoopId")
+	snoopID := r.URL.Query().Get("snoopId")
 	f.mu.Lock()
+	id := f.byName(r.PathValue("id"))
 	if f.state[id] == "" {
 		f.mu.Unlock()
 		return http.StatusNotFound, map[string]string{"message": "Channel not found"}
 	}
 	f.snoops[snoopID] = id
+	f.snoopCount++
+	snoopName := fmt.Sprintf("Snoop/%s-%08x", id, f.snoopCount)
+	f.snoopNames[snoopName] = snoopID
 	early := f.early
 	f.mu.Unlock()
 	start := func() { f.send("StasisStart", map[string]any{"args": []string{}, "channel": chanJSON(snoopID, "Up")}) }
@@ -177,7 +205,7 @@ func (f *fakeSnoopARI) snoop(r *http.Request) (int, any) {
 	} else {
 		defer func() { go start() }()
 	}
-	return http.StatusOK, chanJSON(snoopID, "Up")
+	return http.StatusOK, map[string]any{"id": snoopID, "name": snoopName, "state": "Up"}
 }
 
 func (f *fakeSnoopARI) record(r *http.Request) (int, any) {
@@ -194,6 +222,9 @@ func (f *fakeSnoopARI) record(r *http.Request) (int, any) {
 func (f *fakeSnoopARI) hangup(r *http.Request) (int, any) {
 	id := r.PathValue("id")
 	f.mu.Lock()
+	if byName, ok := f.snoopNames[id]; ok {
+		id = byName
+	}
 	_, ok := f.snoops[id]
 	delete(f.snoops, id)
 	f.mu.Unlock()
@@ -226,7 +257,15 @@ func (f *fakeSnoopARI) liveRecording(r *http.Request) (int, any) {
 func (f *fakeSnoopARI) subscribe(r *http.Request) (int, any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.subscribed[r.URL.Query().Get("eventSource")] = r.Method == http.MethodPost
+	src := r.URL.Query().Get("eventSource")
+	if n, ok := strings.CutPrefix(src, "channel:"); ok && strings.Contains(n, "/") {
+		id := f.byName(n)
+		if r.Method == http.MethodPost && f.state[id] == "" {
+			return http.StatusUnprocessableEntity, map[string]string{"message": "Event source does not exist"}
+		}
+		src = "channel:" + id
+	}
+	f.subscribed[src] = r.Method == http.MethodPost
 	return http.StatusOK, map[string]any{"name": fakeSnoopApp}
 }
 
@@ -276,10 +315,10 @@ func TestSnoopRecordsOnlyOnceAnswered(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c1", "Ringing", false)
-	if err := s.Record(context.Background(), "c1", Snoop{ID: "snoop-r1", Name: "r1", Spy: "sideways"}); !errors.Is(err, ErrSpy) {
+	if err := s.Record(context.Background(), "c1", "", Snoop{ID: "snoop-r1", Name: "r1", Spy: "sideways"}); !errors.Is(err, ErrSpy) {
 		t.Fatalf("a snoop direction that is none: %v", err)
 	}
-	if err := s.Record(context.Background(), "c1", Snoop{ID: "snoop-r1", Name: "r1", Spy: "in"}); err != nil {
+	if err := s.Record(context.Background(), "c1", "", Snoop{ID: "snoop-r1", Name: "r1", Spy: "in"}); err != nil {
 		t.Fatal(err)
 	}
 	if !f.hasCall("POST /channels/c1/snoop?app="+fakeSnoopApp+"&snoopId=snoop-r1&spy=in&whisper=none") || !f.hasCall("POST /applications/"+fakeSnoopApp+"/subscription?eventSource=channel%3Ac1") {
@@ -307,7 +346,7 @@ func TestSnoopEventBeforeReplyOnAnsweredChannel(t *testing.T) {
 	f.early = true
 	s := runSnoop(t, f.config())
 	f.setState("c2", "Up", false)
-	if err := s.Record(context.Background(), "c2", Snoop{ID: "snoop-r2", Name: "r2", Spy: "both"}); err != nil {
+	if err := s.Record(context.Background(), "c2", "", Snoop{ID: "snoop-r2", Name: "r2", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "record request", func() bool { return f.recording("r2") })
@@ -317,7 +356,7 @@ func TestSnoopUnansweredLegLeavesNothing(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c3", "Ringing", false)
-	if err := s.Record(context.Background(), "c3", Snoop{ID: "snoop-r3", Name: "r3", Spy: "both"}); err != nil {
+	if err := s.Record(context.Background(), "c3", "", Snoop{ID: "snoop-r3", Name: "r3", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "snoop channel", func() bool { return f.snoopExists("snoop-r3") })
@@ -334,7 +373,7 @@ func TestSnoopResyncAfterReconnect(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c4", "Ringing", false)
-	if err := s.Record(context.Background(), "c4", Snoop{ID: "snoop-r4", Name: "r4", Spy: "both"}); err != nil {
+	if err := s.Record(context.Background(), "c4", "", Snoop{ID: "snoop-r4", Name: "r4", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -371,7 +410,7 @@ func TestSnoopAdopt(t *testing.T) {
 
 func TestSnoopRecordWhileDisconnected(t *testing.T) {
 	s := NewSnoopClient(Config{URL: "http://127.0.0.1:1/ari", Username: "u", Password: "p"}, testLogger(t))
-	err := s.Record(context.Background(), "c7", Snoop{ID: "snoop-r7", Name: "r7", Spy: "both"})
+	err := s.Record(context.Background(), "c7", "", Snoop{ID: "snoop-r7", Name: "r7", Spy: "both"})
 	if !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("Record = %v, want ErrNotConnected", err)
 	}
@@ -383,7 +422,7 @@ func TestSnoopRecordWhileDisconnected(t *testing.T) {
 func TestSnoopRecordFailsOnGoneChannel(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
-	err := s.Record(context.Background(), "gone", Snoop{ID: "snoop-r8", Name: "r8", Spy: "both"})
+	err := s.Record(context.Background(), "gone", "", Snoop{ID: "snoop-r8", Name: "r8", Spy: "both"})
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Record = %v, want ErrNotFound", err)
 	}
@@ -403,7 +442,7 @@ func TestSnoopBothDirectionsApart(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c9", "Ringing", false)
-	err := s.Record(context.Background(), "c9", Snoop{ID: "snoop-r9.in", Name: "r9.in", Spy: "in"}, Snoop{ID: "snoop-r9.out", Name: "r9.out", Spy: "out"})
+	err := s.Record(context.Background(), "c9", "", Snoop{ID: "snoop-r9.in", Name: "r9.in", Spy: "in"}, Snoop{ID: "snoop-r9.out", Name: "r9.out", Spy: "out"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,4 +463,86 @@ func TestSnoopBothDirectionsApart(t *testing.T) {
 	}
 	f.setState("c9", "Up", true)
 	waitFor(t, 5*time.Second, "both directions recorded", func() bool { return f.recording("r9.in") && f.recording("r9.out") })
+}
+
+// TestSnoopNamesTheChannelByName: the subscription and the snoop channel
+// name the channel by name (a hash lookup in Asterisk), the read is by
+// unique ID, and the recording starts on answer.
+func TestSnoopNamesTheChannelByName(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	f.setState("c12", "Ringing", false)
+	if err := s.Record(context.Background(), "c12", "PJSIP/235-c12", Snoop{ID: "snoop-r12", Name: "r12", Spy: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"POST /applications/" + fakeSnoopApp + "/subscription?eventSource=channel%3APJSIP%2F235-c12",
+		"GET /channels/c12",
+		"POST /channels/PJSIP%2F235-c12/snoop?",
+	} {
+		if !f.hasCall(want) {
+			t.Errorf("no request %q in %q", want, f.calls)
+		}
+	}
+	f.setState("c12", "Up", true)
+	waitFor(t, 5*time.Second, "record request", func() bool { return f.recording("r12") })
+	if err := s.Stop(context.Background(), "snoop-r12", "r12"); err != nil {
+		t.Fatal(err)
+	}
+	if !f.hasCall("DELETE /channels/Snoop%2Fc12-") || f.snoopExists("snoop-r12") {
+		t.Errorf("snoop channel not hung up by its name: %q", f.calls)
+	}
+}
+
+// TestSnoopNameOfAnotherChannelFallsBackToTheUniqueID: a name that is
+// unknown, or now another channel's, is not used for the snoop channel:
+// the channel is named by its unique ID.
+func TestSnoopNameOfAnotherChannelFallsBackToTheUniqueID(t *testing.T) {
+	f, s := runSnoopOnAnswered(t, "c13", "other")
+	f.names["PJSIP/235-old13"] = "other"
+	if err := s.Record(context.Background(), "c13", "PJSIP/235-old13", Snoop{ID: "snoop-r13", Name: "r13", Spy: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	f.setState("c14", "Up", false)
+	if err := s.Record(context.Background(), "c14", "PJSIP/235-gone14", Snoop{ID: "snoop-r14", Name: "r14", Spy: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "both recordings", func() bool { return f.recording("r13") && f.recording("r14") })
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.snoops["snoop-r13"] != "c13" || f.snoops["snoop-r14"] != "c14" {
+		t.Errorf("snoop channels on %q and %q, want c13 and c14", f.snoops["snoop-r13"], f.snoops["snoop-r14"])
+	}
+	if !f.subscribed["channel:c13"] || !f.subscribed["channel:c14"] {
+		t.Errorf("subscriptions %v: want c13 and c14 by unique ID", f.subscribed)
+	}
+}
+
+// TestSnoopOnAnotherChannelIsRefused: a snoop channel whose own name shows
+// it spies on another channel than the one meant (the name changed hands
+// after the check) fails the start, and is hung up.
+func TestSnoopOnAnotherChannelIsRefused(t *testing.T) {
+	f, s := runSnoopOnAnswered(t, "c15", "other")
+	f.renameOnGet["c15"] = "other"
+	err := s.Record(context.Background(), "c15", "PJSIP/235-c15", Snoop{ID: "snoop-r15", Name: "r15", Spy: "both"})
+	if !errors.Is(err, ErrWrongChannel) {
+		t.Fatalf("Record = %v, want ErrWrongChannel", err)
+	}
+	waitFor(t, 5*time.Second, "the wrong snoop channel hung up", func() bool { return !f.snoopExists("snoop-r15") })
+	time.Sleep(100 * time.Millisecond)
+	if f.recording("r15") {
+		t.Error("recorded another channel")
+	}
+}
+
+// runSnoopOnAnswered runs a SnoopClient against a fake on which the
+// channels ids are answered.
+func runSnoopOnAnswered(t *testing.T, ids ...string) (*fakeSnoopARI, *SnoopClient) {
+	t.Helper()
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	for _, id := range ids {
+		f.setState(id, "Up", false)
+	}
+	return f, s
 }

@@ -19,10 +19,11 @@ import (
 
 // Snooper records channels through ARI snoop channels (ari.SnoopClient).
 type Snooper interface {
-	// Record starts recording channelID's audio (an Asterisk unique ID)
-	// through snoops, each a snoop channel recorded into Asterisk's
-	// recording spool as <Name>.wav; on failure none is left.
-	Record(ctx context.Context, channelID string, snoops ...ari.Snoop) error
+	// Record starts recording channelID's audio (an Asterisk unique ID;
+	// name is the channel's name, "" when unknown) through snoops, each a
+	// snoop channel recorded into Asterisk's recording spool as
+	// <Name>.wav; on failure none is left.
+	Record(ctx context.Context, channelID, name string, snoops ...ari.Snoop) error
 	// Stop stops the recording and hangs up its snoop channel.
 	Stop(ctx context.Context, snoopID, name string) error
 	// Release hangs up the snoop channel of a recording whose channel hung
@@ -97,9 +98,10 @@ func snoopID(backendID string, d direction) string { return backendID + d.suffix
 // recording of <AsteriskDir>/<r.ID>.wav. The mark comes first so that no
 // recording runs unmarked; it is removed again when the start fails. The
 // mark names the channel as engine.SendToChannel says (by its name on an
-// AMI session of its run, else by its unique ID); the snoop channels are
-// asked of ARI by the unique ID, which no channel of a later run has (it
-// holds the channel's creation time).
+// AMI session of its run, else by its unique ID); the subscription and the
+// snoop channels name it by name too, checked through ARI against the
+// unique ID, which no channel of a later run has (it holds the channel's
+// creation time): see ari.SnoopClient.Record.
 func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	if strings.ContainsAny(r.ID, "/\\ \r\n") || r.ID == "" || r.Uniqueid == "" {
 		return fmt.Errorf("start snoop on %s: %w: %q", r.Channel, engine.ErrUnsafeName, r.ID)
@@ -118,7 +120,7 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	for i, d := range s.dirs() {
 		snoops[i] = ari.Snoop{ID: snoopID(r.BackendID, d), Name: r.ID + d.suffix, Spy: d.spy}
 	}
-	if err := s.ARI.Record(ctx, r.Uniqueid, snoops...); err != nil {
+	if err := s.ARI.Record(ctx, r.Uniqueid, r.Channel, snoops...); err != nil {
 		if _, uerr := ref.Action(ctx, "Setvar", engine.MarkHeaders("")...); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("unmark recording: %w", uerr))
 		}

@@ -33,7 +33,7 @@ func (f *fakeSnooper) log(s string) {
 	f.calls = append(f.calls, s)
 }
 
-func (f *fakeSnooper) Record(_ context.Context, channelID string, snoops ...ari.Snoop) error {
+func (f *fakeSnooper) Record(_ context.Context, channelID, _ string, snoops ...ari.Snoop) error {
 	for _, sn := range snoops {
 		f.log("record " + channelID + " " + sn.ID + " " + sn.Name + " " + sn.Spy)
 	}
