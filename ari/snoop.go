@@ -215,10 +215,15 @@ func (s *SnoopClient) subscribeTo(ctx context.Context, rest *restClient, channel
 }
 
 // createSnoop creates sn's snoop channel on the channel that target names
-// (its name or channelID, its unique ID), and checks by the snoop
-// channel's own name that it spies on channelID; only then may it record.
+// (its name or channelID, its unique ID; a name Asterisk no longer knows,
+// the channel renamed since it was read, falls back to the unique ID), and
+// checks by the snoop channel's own name that it spies on channelID; only
+// then may it record.
 func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target, channelID string, sn Snoop) error {
 	ch, err := rest.snoop(ctx, target, sn.ID, sn.Spy, s.cfg.Application)
+	if target != channelID && errors.Is(err, ErrNotFound) {
+		ch, err = rest.snoop(ctx, channelID, sn.ID, sn.Spy, s.cfg.Application)
+	}
 	if err != nil {
 		return err
 	}

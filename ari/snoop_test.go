@@ -518,6 +518,23 @@ func TestSnoopNameOfAnotherChannelFallsBackToTheUniqueID(t *testing.T) {
 	}
 }
 
+// TestSnoopNameGoneBeforeTheSnoopFallsBack: a name that Asterisk no
+// longer knows when the snoop channel is asked for (the channel renamed
+// after it was read) falls back to the unique ID.
+func TestSnoopNameGoneBeforeTheSnoopFallsBack(t *testing.T) {
+	f, s := runSnoopOnAnswered(t, "c16")
+	f.renameOnGet["c16"] = "nobody"
+	if err := s.Record(context.Background(), "c16", "PJSIP/235-c16", Snoop{ID: "snoop-r16", Name: "r16", Spy: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("r16") })
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.snoops["snoop-r16"] != "c16" {
+		t.Errorf("snoop channel on %q, want c16", f.snoops["snoop-r16"])
+	}
+}
+
 // TestSnoopOnAnotherChannelIsRefused: a snoop channel whose own name shows
 // it spies on another channel than the one meant (the name changed hands
 // after the check) fails the start, and is hung up.
