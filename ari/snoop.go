@@ -189,7 +189,10 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 	if err := errors.Join(errs...); err != nil {
 		for _, sn := range snoops {
 			// Created, or perhaps created by a request that timed out.
-			s.hangupSnoop(sn.ID)
+			s.mu.Lock()
+			target := s.entries[sn.ID].target(sn.ID)
+			s.mu.Unlock()
+			s.hangupSnoop(sn.ID, target)
 		}
 		return fail(err, true)
 	}
@@ -252,8 +255,8 @@ func (s *SnoopClient) Stop(ctx context.Context, snoopID, name string) error {
 	if e != nil {
 		e.stopped = true
 	}
+	target := e.target(snoopID)
 	s.mu.Unlock()
-	target := s.snoopTarget(snoopID)
 	var errs []error
 	if err := rest.stopRecording(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
 		errs = append(errs, err)
@@ -280,11 +283,12 @@ func (s *SnoopClient) Release(snoopID string) {
 	if e != nil {
 		e.stopped = true
 	}
+	target := e.target(snoopID)
 	s.mu.Unlock()
 	if e == nil {
 		return
 	}
-	s.hangupSnoop(snoopID)
+	s.hangupSnoop(snoopID, target)
 	s.forget(snoopID)
 }
 
@@ -323,22 +327,20 @@ func (s *SnoopClient) spawn(fn func(ctx context.Context, rest *restClient)) {
 	s.wg.Go(func() { fn(ctx, rest) })
 }
 
-// snoopTarget names a snoop channel for a request: by its name once
+// target names the snoop channel snoopID for a request: by its name once
 // known (Snoop/<spied unique ID>-<n>, which no channel of another run of
 // Asterisk bears, and which Asterisk finds without walking every channel),
-// else by its ID.
-func (s *SnoopClient) snoopTarget(snoopID string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e := s.entries[snoopID]; e != nil && e.chanName != "" {
+// else by its ID. e may be nil (no entry). The caller holds s.mu.
+func (e *snoopEntry) target(snoopID string) string {
+	if e != nil && e.chanName != "" {
 		return e.chanName
 	}
 	return snoopID
 }
 
-// hangupSnoop hangs a snoop channel up in the background.
-func (s *SnoopClient) hangupSnoop(snoopID string) {
-	target := s.snoopTarget(snoopID)
+// hangupSnoop hangs the snoop channel snoopID up in the background,
+// naming it by target (see snoopEntry.target).
+func (s *SnoopClient) hangupSnoop(snoopID, target string) {
 	s.spawn(func(ctx context.Context, rest *restClient) {
 		if err := rest.hangup(ctx, target); err != nil && !errors.Is(err, ErrNotFound) {
 			s.log.Warn().Err(err).Str("snoop", snoopID).Msg("hang up snoop channel")

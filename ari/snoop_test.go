@@ -41,14 +41,18 @@ type fakeSnoopARI struct {
 	snoopCount  int
 }
 
+// fakeChanPrefix begins the name the fake ARI gives channel <id>:
+// fakeChanPrefix + id.
+const fakeChanPrefix = "PJSIP/235-"
+
 // byName finds a channel the way Asterisk does for the requests that take
-// a name or an ID: by name ("PJSIP/235-<id>", unless names says the name
+// a name or an ID: by name (fakeChanPrefix + id, unless names says the name
 // is another's), else by ID. The caller holds f.mu.
 func (f *fakeSnoopARI) byName(x string) string {
 	if id, ok := f.names[x]; ok {
 		return id
 	}
-	if id, ok := strings.CutPrefix(x, "PJSIP/235-"); ok {
+	if id, ok := strings.CutPrefix(x, fakeChanPrefix); ok {
 		return id
 	}
 	return x
@@ -133,7 +137,7 @@ func (f *fakeSnoopARI) send(typ string, fields map[string]any) {
 }
 
 func chanJSON(id, state string) map[string]any {
-	return map[string]any{"id": id, "name": "PJSIP/235-" + id, "state": state}
+	return map[string]any{"id": id, "name": fakeChanPrefix + id, "state": state}
 }
 
 // setState changes a channel's state; event says whether Asterisk tells.
@@ -177,7 +181,7 @@ func (f *fakeSnoopARI) channel(r *http.Request) (int, any) {
 	}
 	if st := f.state[id]; st != "" {
 		if to, ok := f.renameOnGet[id]; ok {
-			f.names["PJSIP/235-"+id] = to
+			f.names[fakeChanPrefix+id] = to
 		}
 		return http.StatusOK, chanJSON(id, st)
 	}
@@ -472,7 +476,7 @@ func TestSnoopNamesTheChannelByName(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c12", "Ringing", false)
-	if err := s.Record(context.Background(), "c12", "PJSIP/235-c12", Snoop{ID: "snoop-r12", Name: "r12", Spy: "both"}); err != nil {
+	if err := s.Record(context.Background(), "c12", fakeChanPrefix+"c12", Snoop{ID: "snoop-r12", Name: "r12", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
@@ -499,12 +503,12 @@ func TestSnoopNamesTheChannelByName(t *testing.T) {
 // the channel is named by its unique ID.
 func TestSnoopNameOfAnotherChannelFallsBackToTheUniqueID(t *testing.T) {
 	f, s := runSnoopOnAnswered(t, "c13", "other")
-	f.names["PJSIP/235-old13"] = "other"
-	if err := s.Record(context.Background(), "c13", "PJSIP/235-old13", Snoop{ID: "snoop-r13", Name: "r13", Spy: "both"}); err != nil {
+	f.names[fakeChanPrefix+"old13"] = "other"
+	if err := s.Record(context.Background(), "c13", fakeChanPrefix+"old13", Snoop{ID: "snoop-r13", Name: "r13", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
 	f.setState("c14", "Up", false)
-	if err := s.Record(context.Background(), "c14", "PJSIP/235-gone14", Snoop{ID: "snoop-r14", Name: "r14", Spy: "both"}); err != nil {
+	if err := s.Record(context.Background(), "c14", fakeChanPrefix+"gone14", Snoop{ID: "snoop-r14", Name: "r14", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "both recordings", func() bool { return f.recording("r13") && f.recording("r14") })
@@ -524,7 +528,7 @@ func TestSnoopNameOfAnotherChannelFallsBackToTheUniqueID(t *testing.T) {
 func TestSnoopNameGoneBeforeTheSnoopFallsBack(t *testing.T) {
 	f, s := runSnoopOnAnswered(t, "c16")
 	f.renameOnGet["c16"] = "nobody"
-	if err := s.Record(context.Background(), "c16", "PJSIP/235-c16", Snoop{ID: "snoop-r16", Name: "r16", Spy: "both"}); err != nil {
+	if err := s.Record(context.Background(), "c16", fakeChanPrefix+"c16", Snoop{ID: "snoop-r16", Name: "r16", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("r16") })
@@ -541,7 +545,7 @@ func TestSnoopNameGoneBeforeTheSnoopFallsBack(t *testing.T) {
 func TestSnoopOnAnotherChannelIsRefused(t *testing.T) {
 	f, s := runSnoopOnAnswered(t, "c15", "other")
 	f.renameOnGet["c15"] = "other"
-	err := s.Record(context.Background(), "c15", "PJSIP/235-c15", Snoop{ID: "snoop-r15", Name: "r15", Spy: "both"})
+	err := s.Record(context.Background(), "c15", fakeChanPrefix+"c15", Snoop{ID: "snoop-r15", Name: "r15", Spy: "both"})
 	if !errors.Is(err, ErrWrongChannel) {
 		t.Fatalf("Record = %v, want ErrWrongChannel", err)
 	}
