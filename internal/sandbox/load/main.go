@@ -481,6 +481,7 @@ type waveResult struct {
 	baseMissing  int
 	worst        float64 // worst per-call daemon/baseline ratio
 	worstCall    string
+	under, over  int                // calls under -min-call-ratio, and over its inverse (the baseline short instead)
 	cpu          map[string]float64 // CPU seconds used during the wave
 	wall         time.Duration
 	ramp, talk   time.Duration
@@ -743,9 +744,18 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 		}
 		res.daemonSec += dsec
 		res.baseSec += bsec
+		if bsec > 0 && dsec/bsec < w.o.minCallRatio {
+			res.under++
+		}
+		if dsec > 0 && bsec/dsec < w.o.minCallRatio {
+			res.over++
+		}
 		if bsec > 0 && dsec/bsec < res.worst {
 			res.worst = dsec / bsec
 			res.worstCall = fmt.Sprintf("%s ext %s: %.3f s vs %.3f s", b.linkedid, b.ans.Extension, dsec, bsec)
+			if row.bridged > 0 {
+				res.worstCall += fmt.Sprintf(" (bridged %.3f s by the PBX's events)", row.bridged)
+			}
 		}
 	}
 
@@ -872,6 +882,12 @@ func report(o options, results []*waveResult, hwm, rss string, tail *logTail, lo
 	row("baseline audio (dialplan MixMonitor)", func(r *waveResult) string { return fmt.Sprintf("%.2f s", r.baseSec) })
 	row("ratio daemon/baseline", func(r *waveResult) string { return ratio(r) })
 	row("worst call ratio", func(r *waveResult) string { return fmt.Sprintf("%.4f", r.worst) })
+	// Asterisk drops a loaded channel's frames in the baseline as in the
+	// daemon's recording: calls over the baseline by as much as others are
+	// under it tell noise from a loss of the daemon's own.
+	row(fmt.Sprintf("calls under %.2f / baseline under", o.minCallRatio), func(r *waveResult) string {
+		return fmt.Sprintf("%d/%d", r.under, r.over)
+	})
 	row("shortfall p50/p99/max", func(r *waveResult) string {
 		return fmt.Sprintf("%s/%s/%s", fmtDur(pct(r.lost, 0.5)), fmtDur(pct(r.lost, 0.99)), fmtDur(pct(r.lost, 1)))
 	})
