@@ -7,7 +7,10 @@
 //     people calling at once after an announcement);
 //   - restart: the PBX restarted (`core restart now`), and the same burst as
 //     soon as the daemon has reconnected;
-//   - long: the calls ramped over 5 s, each bridged 15 s.
+//   - long: the calls ramped over 5 s, each bridged 15 s;
+//   - daemon (not run unless asked): the same burst, with the daemon
+//     stopped (SIGTERM) and started again halfway through placing it, as
+//     a package upgrade or `systemctl restart` would.
 //
 // For every wave it reports how many calls the PBX bridged (and how many at
 // once), the recordings missed (an Annexe A extension answered, nothing
@@ -92,18 +95,20 @@ type profile struct {
 	name       string
 	ramp, talk time.Duration
 	restart    bool // restart the PBX first
+	daemon     bool // restart the daemon halfway through the ramp
 }
 
 var profiles = map[string]profile{
 	"burst":   {name: "burst", ramp: 2 * time.Second, talk: 3 * time.Second},
 	"restart": {name: "restart", ramp: 2 * time.Second, talk: 3 * time.Second, restart: true},
 	"long":    {name: "long", ramp: 5 * time.Second, talk: 15 * time.Second},
+	"daemon":  {name: "daemon", ramp: 2 * time.Second, talk: 3 * time.Second, daemon: true},
 }
 
 func main() {
 	var o options
 	waves := flag.String("calls", "100", "concurrent calls of each wave, comma-separated")
-	profs := flag.String("profiles", "burst,restart,long", "load shapes, in order: burst (within 2 s, bridged 3 s), restart (the PBX restarted, then a burst), long (ramped over 5 s, bridged 15 s)")
+	profs := flag.String("profiles", "burst,restart,long", "load shapes, in order: burst (within 2 s, bridged 3 s), restart (the PBX restarted, then a burst), long (ramped over 5 s, bridged 15 s), daemon (a burst, the daemon restarted halfway through placing it)")
 	ramp := flag.Duration("ramp", 0, "override every profile's time over which a wave's calls are placed")
 	talk := flag.Duration("talk", 0, "override every profile's talk time after answer")
 	flag.IntVar(&o.runs, "runs", 1, "how many times to run the profiles in a row")
@@ -131,7 +136,7 @@ func main() {
 	for _, name := range strings.Split(*profs, ",") {
 		pr, ok := profiles[strings.TrimSpace(name)]
 		if !ok {
-			fmt.Fprintf(os.Stderr, "load: -profiles: %q is not one of burst, restart, long\n", name)
+			fmt.Fprintf(os.Stderr, "load: -profiles: %q is not one of burst, restart, long, daemon\n", name)
 			os.Exit(2)
 		}
 		if *ramp > 0 {
@@ -308,30 +313,13 @@ func run(ctx context.Context, o options) (bool, error) {
 		return false, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(o.bin, "run", "--config", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = os.Environ()
-	for k, v := range env.SandboxSecrets() {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	dmn := &daemonProc{bin: o.bin, cfg: cfg, log: logf, env: env.SandboxSecrets(), health: "http://" + listen + "/healthz"}
+	if err := dmn.start(); err != nil {
+		return false, err
 	}
-	if err := cmd.Start(); err != nil {
-		return false, fmt.Errorf("start %s: %w", o.bin, err)
-	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stopDaemon := func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
-	defer stopDaemon()
-	say("daemon pid %d on %s, config %s, log %s", pid, listen, cfg, logPath)
-	if err := waitHealthy(ctx, "http://"+listen+"/healthz", exited); err != nil {
+	defer dmn.stop()
+	say("daemon pid %d on %s, config %s, log %s", dmn.pid, listen, cfg, logPath)
+	if err := waitHealthy(ctx, dmn.health, dmn.exited); err != nil {
 		return false, fmt.Errorf("%w (see %s)", err, logPath)
 	}
 
@@ -351,7 +339,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	}
 
 	w := &waver{o: o, env: env, d: d, obs: obs, ari: aw, tail: newLogTail(logPath), exts: exts,
-		metrics: "http://" + listen + "/metrics", health: "http://" + listen + "/healthz", baseDir: baseDir, daemonPID: pid}
+		metrics: "http://" + listen + "/metrics", health: dmn.health, baseDir: baseDir, daemon: dmn}
 	var results []*waveResult
 	first := true
 	for run := 1; run <= o.runs; run++ {
@@ -374,6 +362,7 @@ func run(ctx context.Context, o options) (bool, error) {
 					}
 				}
 				w.o.ramp, w.o.talk = pr.ramp, pr.talk
+				w.restartDaemon = pr.daemon
 				res, err := w.wave(ctx, n)
 				if err != nil {
 					return false, err
@@ -383,10 +372,10 @@ func run(ctx context.Context, o options) (bool, error) {
 			}
 		}
 	}
-	hwm := procStatus(pid, "VmHWM")
-	rss := procStatus(pid, "VmRSS")
+	hwm := procStatus(dmn.pid, "VmHWM")
+	rss := procStatus(dmn.pid, "VmRSS")
 	_ = w.tail.poll()
-	stopDaemon()
+	dmn.stop()
 	// What the daemon did not file itself (a wave's stragglers) is still in
 	// the log now.
 	_ = w.tail.poll()
@@ -436,18 +425,21 @@ func writeCalls(path string, results []*waveResult) error {
 
 // waver places the waves of calls.
 type waver struct {
-	o         options
-	env       *sandbox.Env
-	d         *sandbox.Driver
-	obs       *observer
-	ari       *ariWatch
-	tail      *logTail
-	exts      []string
-	metrics   string
-	health    string
-	baseDir   string
-	daemonPID int
-	seq       int
+	o       options
+	env     *sandbox.Env
+	d       *sandbox.Driver
+	obs     *observer
+	ari     *ariWatch
+	tail    *logTail
+	exts    []string
+	metrics string
+	health  string
+	baseDir string
+	daemon  *daemonProc
+	seq     int
+	// restartDaemon: this wave restarts the daemon halfway through its
+	// ramp (the daemon profile).
+	restartDaemon bool
 }
 
 type waveResult struct {
@@ -548,7 +540,7 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	pids := map[string]int{"daemon": w.daemonPID}
+	pids := map[string]int{"daemon": w.daemon.pid}
 	for inst, f := range map[string]string{"pbx": "run/asterisk/asterisk.pid", "sim": "run/asterisk-sim/asterisk.pid"} {
 		if b, err := os.ReadFile(filepath.Join(w.env.Root, f)); err == nil {
 			if p, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
@@ -566,6 +558,22 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 	start := time.Now()
 	calls := make([]*placed, n)
 	var wg sync.WaitGroup
+	// The daemon profile: the daemon's counters until it stops are kept
+	// (carried), its successor's are added to them.
+	var carried scrape
+	var restartErr error
+	if w.restartDaemon {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-time.After(w.o.ramp / 2):
+			case <-ctx.Done():
+				return
+			}
+			carried, restartErr = w.daemonRestart(ctx, before)
+		}()
+	}
 	for i := range calls {
 		w.seq++
 		ext := w.exts[i%len(w.exts)]
@@ -608,6 +616,14 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 	res.wall = time.Since(start)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
+	}
+	if restartErr != nil {
+		return nil, restartErr
+	}
+	if carried != nil {
+		// The CPU of the daemon that stopped is not counted.
+		pids["daemon"] = w.daemon.pid
+		cpu0["daemon"] = 0
 	}
 	res.peak = w.obs.peakBridged()
 
@@ -764,6 +780,9 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 		return nil, err
 	}
 	diff := after.sub(before)
+	if carried != nil {
+		diff = carried.add(after)
+	}
 	bs := diff.buckets("recpolicy_recording_start_seconds")
 	res.p50, res.p50Over, res.latOK = quantile(bs, 0.50)
 	res.p99, res.p99Over, _ = quantile(bs, 0.99)

@@ -61,6 +61,18 @@ func (s scrape) sub(before scrape) scrape {
 	return d
 }
 
+// add returns s + other, sample by sample (the samples of either).
+func (s scrape) add(other scrape) scrape {
+	d := scrape{}
+	for k, v := range s {
+		d[k] = v
+	}
+	for k, v := range other {
+		d[k] += v
+	}
+	return d
+}
+
 // bucket is one cumulative histogram bucket.
 type bucket struct {
 	le    float64
