@@ -18,10 +18,14 @@ type Metrics struct {
 	Violations         prometheus.Counter
 	StartLatency       prometheus.Histogram
 	StartsByUniqueid   prometheus.Counter
+	EventDelivery      prometheus.Histogram
+	EventQueue         prometheus.Histogram
 }
 
 // NewMetrics creates the core's metrics and registers them on reg (when not nil).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	// The AMI event delay histograms' buckets, in seconds.
+	eventDelayBuckets := []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2, 5, 10}
 	m := &Metrics{
 		CallsSeen: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "recpolicy_calls_seen_total", Help: "Calls (linked ids) seen on the PBX.",
@@ -68,6 +72,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "recpolicy_recording_starts_by_uniqueid_total",
 			Help: "Recording start attempts whose first AMI action (MixMonitor, or the snoop backend's mark) named the channel by its unique ID, not its name: no AMI session of the channel's run of Asterisk was connected (a channel from before a restart), or the run is unknown (CoreStatus refused). Slower under a burst; see the README.",
 		}),
+		EventDelivery: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "recpolicy_ami_event_delivery_seconds",
+			Help:    "From an AMI event's Timestamp (Asterisk's clock) to when the daemon read it off the connection: how late Asterisk writes its events (needs timestampevents = yes; clocks kept in step when Asterisk runs on another host).",
+			Buckets: eventDelayBuckets,
+		}),
+		EventQueue: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "recpolicy_ami_event_queue_seconds",
+			Help:    "From when the daemon read an AMI event to when its tracker handled it: how far the daemon's event loop runs behind.",
+			Buckets: eventDelayBuckets,
+		}),
 		DecisionLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "recpolicy_decision_seconds",
 			Help:    "Time to decide whether a pairing is recorded.",
@@ -76,7 +90,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.CallsSeen, m.RecordingsStarted, m.RecordingsStopped, m.RecordingsFailed,
-			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsPickedUp, m.RecordingsRepaired, m.RecordingsLate, m.RecordingsShort, m.DecisionLatency, m.Violations, m.StartLatency, m.StartsByUniqueid)
+			m.RecordingsFiled, m.RecordingsEmpty, m.RecordingsPickedUp, m.RecordingsRepaired, m.RecordingsLate, m.RecordingsShort, m.DecisionLatency, m.Violations, m.StartLatency, m.StartsByUniqueid,
+			m.EventDelivery, m.EventQueue)
 	}
 	return m
 }

@@ -232,10 +232,20 @@ func (t *Tracker) Handle(ctx context.Context, e Event) { t.HandleAt(ctx, e, time
 // (manager.conf timestampevents), else when it was received, so that the
 // start latency metric counts the time an event waited in the queue.
 func (t *Tracker) HandleAt(ctx context.Context, e Event, received time.Time) {
+	now := t.now()
 	if received.IsZero() {
-		received = t.now()
+		received = now
 	}
-	t.evTime = eventTime(e, received)
+	// How late Asterisk wrote the event, and how long it waited here.
+	if ts := eventTime(e, time.Time{}); !ts.IsZero() {
+		t.evTime = ts
+		if d := received.Sub(ts); d >= 0 {
+			t.metrics.EventDelivery.Observe(d.Seconds())
+		}
+	} else {
+		t.evTime = received
+	}
+	t.metrics.EventQueue.Observe(max(0, now.Sub(received)).Seconds())
 	switch e.Get("Event") {
 	case "Newchannel":
 		t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), t.evTime)

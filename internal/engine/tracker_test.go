@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/rs/zerolog"
 
@@ -748,6 +749,44 @@ func TestTrackerRecordingKnowsItsRun(t *testing.T) {
 	for i, want := range []string{before, after} {
 		if b := rec.started[i].Boot; b != want {
 			t.Errorf("recording of %s: run %q, want %q (its channel's)", rec.started[i].Channel, b, want)
+		}
+	}
+}
+
+// TestEventDelaysAreMeasured: how late Asterisk wrote an event (its
+// Timestamp to its reading) and how long it waited for the event loop
+// (its reading to its handling) go to their own histograms.
+func TestEventDelaysAreMeasured(t *testing.T) {
+	r := cityRules(t)
+	m := NewMetrics(nil)
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, &fakeRecorder{}, m, nil)
+	stamped := time.Unix(1796400000, 0)
+	received := stamped.Add(300 * time.Millisecond)
+	tr.now = func() time.Time { return received.Add(200 * time.Millisecond) }
+	e := newChan("u1", "PJSIP/235-00000001", "u1", "235")
+	e["Timestamp"] = "1796400000.000000"
+	tr.HandleAt(context.Background(), e, received)
+	// Without a Timestamp (timestampevents off), only the queue is known.
+	tr.HandleAt(context.Background(), hangup("u1"), received)
+	if n := testutil.CollectAndCount(m.EventDelivery); n != 1 {
+		t.Fatalf("delivery histogram: %d series", n)
+	}
+	for _, c := range []struct {
+		name       string
+		h          interface{ Write(*dto.Metric) error }
+		count      uint64
+		sumSeconds float64
+	}{
+		{"delivery", m.EventDelivery, 1, 0.3},
+		{"queue", m.EventQueue, 2, 0.4},
+	} {
+		var d dto.Metric
+		if err := c.h.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		h := d.GetHistogram()
+		if h.GetSampleCount() != c.count || h.GetSampleSum() < c.sumSeconds-1e-6 || h.GetSampleSum() > c.sumSeconds+1e-6 {
+			t.Errorf("%s: %d samples summing %.6f s, want %d summing %.1f s", c.name, h.GetSampleCount(), h.GetSampleSum(), c.count, c.sumSeconds)
 		}
 	}
 }

@@ -9,8 +9,8 @@
 //     soon as the daemon has reconnected;
 //   - long: the calls ramped over 5 s, each bridged 15 s;
 //   - daemon (not run unless asked): the same burst, with the daemon
-//     stopped (SIGTERM) and started again halfway through placing it, as
-//     a package upgrade or `systemctl restart` would.
+//     stopped (SIGTERM) and started again -daemon-restart-at after the
+//     wave's first call, as a package upgrade or `systemctl restart` would.
 //
 // For every wave it reports how many calls the PBX bridged (and how many at
 // once), the recordings missed (an Annexe A extension answered, nothing
@@ -86,6 +86,7 @@ type options struct {
 	maxLostP99   time.Duration
 	maxShortP99  time.Duration
 	gate         int
+	daemonAt     time.Duration // the daemon profile: when the daemon restarts, from the wave's first call
 	keep         bool
 	noBuild      bool
 }
@@ -95,7 +96,7 @@ type profile struct {
 	name       string
 	ramp, talk time.Duration
 	restart    bool // restart the PBX first
-	daemon     bool // restart the daemon halfway through the ramp
+	daemon     bool // restart the daemon during the wave (-daemon-restart-at)
 }
 
 var profiles = map[string]profile{
@@ -108,7 +109,7 @@ var profiles = map[string]profile{
 func main() {
 	var o options
 	waves := flag.String("calls", "100", "concurrent calls of each wave, comma-separated")
-	profs := flag.String("profiles", "burst,restart,long", "load shapes, in order: burst (within 2 s, bridged 3 s), restart (the PBX restarted, then a burst), long (ramped over 5 s, bridged 15 s), daemon (a burst, the daemon restarted halfway through placing it)")
+	profs := flag.String("profiles", "burst,restart,long", "load shapes, in order: burst (within 2 s, bridged 3 s), restart (the PBX restarted, then a burst), long (ramped over 5 s, bridged 15 s), daemon (a burst, the daemon restarted -daemon-restart-at into it)")
 	ramp := flag.Duration("ramp", 0, "override every profile's time over which a wave's calls are placed")
 	talk := flag.Duration("talk", 0, "override every profile's talk time after answer")
 	flag.IntVar(&o.runs, "runs", 1, "how many times to run the profiles in a row")
@@ -121,6 +122,7 @@ func main() {
 	flag.Float64Var(&o.minCallRatio, "min-call-ratio", 0.98, "lowest acceptable daemon/baseline audio ratio of one call")
 	flag.DurationVar(&o.maxLostP99, "max-lost-p99", 50*time.Millisecond, "highest acceptable p99 of the seconds lost at a call's start: from its bridge to its recording's start, by the PBX's own events (BridgeEnter; MixMonitorStart or ARI RecordingStarted)")
 	flag.DurationVar(&o.maxShortP99, "max-shortfall-p99", 50*time.Millisecond, "highest acceptable p99 of a call's shortfall (its bridged time less its recording's audio), beyond the baseline's own p99")
+	flag.DurationVar(&o.daemonAt, "daemon-restart-at", time.Second, "the daemon profile: when the daemon is restarted, from the wave's first call (1s: while calls are greeted; 4s: while most are bridged and recorded)")
 	flag.IntVar(&o.gate, "gate-calls", 100, "the audio targets fail the run for waves of at most this many calls; larger waves probe the sandbox's capacity and only report it (missed recordings fail every wave)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the archived recordings")
 	flag.BoolVar(&o.noBuild, "no-build", false, "run the -recpolicy binary as it is (to measure another build)")
@@ -437,8 +439,8 @@ type waver struct {
 	baseDir string
 	daemon  *daemonProc
 	seq     int
-	// restartDaemon: this wave restarts the daemon halfway through its
-	// ramp (the daemon profile).
+	// restartDaemon: this wave restarts the daemon -daemon-restart-at
+	// after its first call (the daemon profile).
 	restartDaemon bool
 }
 
@@ -467,17 +469,22 @@ type waveResult struct {
 	p50Over      bool
 	p99Over      bool
 	latCount     float64
-	counters     map[string]float64
-	daemonSec    float64
-	baseSec      float64
-	baseMissing  int
-	worst        float64 // worst per-call daemon/baseline ratio
-	worstCall    string
-	under, over  int                // calls under -min-call-ratio, and over its inverse (the baseline short instead)
-	cpu          map[string]float64 // CPU seconds used during the wave
-	wall         time.Duration
-	ramp, talk   time.Duration
-	perCall      []callRow
+	// AMI events' delays p99 (the daemon's histograms): Asterisk to the
+	// daemon, and in the daemon's event queue.
+	deliveryP99, queueP99   float64
+	deliveryOver, queueOver bool
+	deliveryOK, queueOK     bool
+	counters                map[string]float64
+	daemonSec               float64
+	baseSec                 float64
+	baseMissing             int
+	worst                   float64 // worst per-call daemon/baseline ratio
+	worstCall               string
+	under, over             int                // calls under -min-call-ratio, and over its inverse (the baseline short instead)
+	cpu                     map[string]float64 // CPU seconds used during the wave
+	wall                    time.Duration
+	ramp, talk              time.Duration
+	perCall                 []callRow
 }
 
 // callRow is one bridged call of a wave, as calls.csv reports it; a value
@@ -567,7 +574,7 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 		go func() {
 			defer wg.Done()
 			select {
-			case <-time.After(w.o.ramp / 2):
+			case <-time.After(w.o.daemonAt):
 			case <-ctx.Done():
 				return
 			}
@@ -787,6 +794,8 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 	res.p50, res.p50Over, res.latOK = quantile(bs, 0.50)
 	res.p99, res.p99Over, _ = quantile(bs, 0.99)
 	res.latCount = diff["recpolicy_recording_start_seconds_count"]
+	res.deliveryP99, res.deliveryOver, res.deliveryOK = quantile(diff.buckets("recpolicy_ami_event_delivery_seconds"), 0.99)
+	res.queueP99, res.queueOver, res.queueOK = quantile(diff.buckets("recpolicy_ami_event_queue_seconds"), 0.99)
 	for _, k := range []string{"recpolicy_recordings_started_total", "recpolicy_recordings_filed_total",
 		"recpolicy_recordings_discarded_empty_total", "recpolicy_recordings_failed_total",
 		"recpolicy_recordings_repaired_total", "recpolicy_policy_violations_total", "recpolicy_calls_seen_total",
@@ -877,6 +886,9 @@ func report(o options, results []*waveResult, hwm, rss string, tail *logTail, lo
 	row("recording start p50", func(r *waveResult) string { return latency(r.p50, r.p50Over, r.latOK) })
 	row("recording start p99", func(r *waveResult) string { return latency(r.p99, r.p99Over, r.latOK) })
 	row("  (observations)", func(r *waveResult) string { return fmt.Sprintf("%.0f", r.latCount) })
+	row("AMI events late p99: PBX/daemon", func(r *waveResult) string {
+		return latency(r.deliveryP99, r.deliveryOver, r.deliveryOK) + "/" + latency(r.queueP99, r.queueOver, r.queueOK)
+	})
 	row("started after bridging (max)", func(r *waveResult) string {
 		if r.lateSeen == 0 {
 			return "n/a"
