@@ -799,7 +799,7 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 	for _, k := range []string{"recpolicy_recordings_started_total", "recpolicy_recordings_filed_total",
 		"recpolicy_recordings_discarded_empty_total", "recpolicy_recordings_failed_total",
 		"recpolicy_recordings_repaired_total", "recpolicy_policy_violations_total", "recpolicy_calls_seen_total",
-		"recpolicy_recordings_short_total"} {
+		"recpolicy_recordings_short_total", "recpolicy_recording_starts_by_uniqueid_total"} {
 		res.counters[k] = diff[k]
 	}
 	return res, nil
@@ -904,6 +904,9 @@ func report(o options, results []*waveResult, hwm, rss string, tail *logTail, lo
 	row("  (calls timed)", func(r *waveResult) string { return strconv.Itoa(len(r.startLost)) })
 	row("recordings started/filed", func(r *waveResult) string {
 		return fmt.Sprintf("%.0f/%.0f", r.counters["recpolicy_recordings_started_total"], r.counters["recpolicy_recordings_filed_total"])
+	})
+	row("  of which named by unique ID", func(r *waveResult) string {
+		return fmt.Sprintf("%.0f", r.counters["recpolicy_recording_starts_by_uniqueid_total"])
 	})
 	row("empty/failed/repaired/violations", func(r *waveResult) string {
 		return fmt.Sprintf("%.0f/%.0f/%.0f/%.0f", r.counters["recpolicy_recordings_discarded_empty_total"], r.counters["recpolicy_recordings_failed_total"],
