@@ -268,10 +268,15 @@ func (f *Filer) filed(log zerolog.Logger, fd Filed) {
 // A recording is short when it holds less than shortRatio of the time its
 // channel talked, less shortSlack: Asterisk's MixMonitor option b and a
 // snoop record only while the channel is bridged, so a whole recording
-// matches its bridged time to a few frames.
+// matches its bridged time to a few frames. Whatever the slack, one that
+// holds less than nearlyEmpty of that time is short too: a call of a
+// second whose recording caught a frame or two (an overloaded PBX stamps
+// its bridge events late, so the talk time the tracker saw may itself be
+// short of the call's).
 const (
-	shortRatio = 0.8
-	shortSlack = time.Second
+	shortRatio  = 0.8
+	shortSlack  = time.Second
+	nearlyEmpty = 0.1
 	// minBridged is the talk time below which an empty file is not judged
 	// (a leg bridged for an instant as a transfer completes).
 	minBridged = 500 * time.Millisecond
@@ -286,7 +291,7 @@ func (f *Filer) silentlyEmpty(log zerolog.Logger, r *Recording, seconds float64)
 	}
 	rec := time.Duration(seconds * float64(time.Second))
 	want := time.Duration(float64(r.Bridged)*shortRatio) - shortSlack
-	if seconds > 0 && rec >= want {
+	if seconds > 0 && rec >= want && float64(rec) >= float64(r.Bridged)*nearlyEmpty {
 		return false
 	}
 	f.metrics.RecordingsShort.Inc()

@@ -27,6 +27,8 @@ func TestFilerFlagsLegsThatTalkedButHoldLittle(t *testing.T) {
 		{name: "whole", bytes: 16000 * 3, bridged: 3 * time.Second, filed: 1},
 		{name: "a few frames short", bytes: 16000*3 - 1600, bridged: 3 * time.Second, filed: 1},
 		{name: "most of the call lost", bytes: 16000 / 2, bridged: 4 * time.Second, short: 1, filed: 1},
+		{name: "a frame of a short call", bytes: 320, bridged: 700 * time.Millisecond, short: 1, filed: 1},
+		{name: "half of a short call", bytes: 16000 * 35 / 100, bridged: 700 * time.Millisecond, filed: 1},
 		{name: "header only after talking", bytes: 0, bridged: 3 * time.Second, short: 1},
 		{name: "no file after talking", bytes: -1, bridged: 3 * time.Second, short: 1},
 		{name: "no file, never talked", bytes: -1, discardedOK: 1},
