@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -19,11 +20,17 @@ type daemonProc struct {
 	pid      int
 	exited   chan struct{} // closed when the running daemon exits
 	cmd      *exec.Cmd
+	nice     int             // the unit's Nice=
+	place    func(int) error // puts a started daemon in its group, or nil
 }
 
 // start runs the daemon.
 func (p *daemonProc) start() error {
 	cmd := exec.Command(p.bin, "run", "--config", p.cfg)
+	if p.nice != 0 {
+		// nice(1) sets the priority before exec: every thread inherits it.
+		cmd = exec.Command("nice", "-n", strconv.Itoa(p.nice), p.bin, "run", "--config", p.cfg)
+	}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	cmd.Env = os.Environ()
 	for k, v := range p.env {
@@ -35,6 +42,11 @@ func (p *daemonProc) start() error {
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	p.cmd, p.pid, p.exited = cmd, cmd.Process.Pid, exited
+	if p.place != nil {
+		if err := p.place(p.pid); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

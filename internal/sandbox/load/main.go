@@ -32,8 +32,11 @@
 // (larger waves probe the sandbox's capacity: reported, not
 // enforced; a missed recording fails every wave). -runs repeats the
 // profiles; -backend picks the recorder; -ami-delay puts the daemon's AMI
-// behind a proxy that delivers its actions late (a loaded PBX). Servers log
-// to files under -out, never to the terminal.
+// behind a proxy that delivers its actions late (a loaded PBX). As systemd
+// runs services, the daemon and each Asterisk instance run in a cpu cgroup
+// of their own, the daemon with its unit's Nice= and CPUWeight=
+// (-as-services; placement.go). Servers log to files under -out, never to
+// the terminal.
 package main
 
 import (
@@ -89,6 +92,7 @@ type options struct {
 	daemonAt     time.Duration // the daemon profile: when the daemon restarts, from the wave's first call
 	keep         bool
 	noBuild      bool
+	asServices   bool // each Asterisk and the daemon in a cpu cgroup of its own, as systemd runs them
 }
 
 // profile is one shape of load.
@@ -125,6 +129,7 @@ func main() {
 	flag.DurationVar(&o.daemonAt, "daemon-restart-at", time.Second, "the daemon profile: when the daemon is restarted, from the wave's first call (1s: while calls are greeted; 4s: while most are bridged and recorded)")
 	flag.IntVar(&o.gate, "gate-calls", 100, "the audio targets fail the run for waves of at most this many calls; larger waves probe the sandbox's capacity and only report it (missed recordings fail every wave)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the archived recordings")
+	flag.BoolVar(&o.asServices, "as-services", true, "run the daemon and each Asterisk in a cpu cgroup of its own, with the package unit's Nice= and CPUWeight=, as systemd runs services (false: every process shares the sandbox's one group, thread by thread)")
 	flag.BoolVar(&o.noBuild, "no-build", false, "run the -recpolicy binary as it is (to measure another build)")
 	flag.Parse()
 	for _, w := range strings.Split(*waves, ",") {
@@ -217,6 +222,29 @@ func run(ctx context.Context, o options) (bool, error) {
 		return runLogged(ctx, env.Repo, filepath.Join(o.out, "build.log"), goTool(), "build", "-o", o.bin, "./cmd/recpolicy")
 	}(); err != nil {
 		return false, err
+	}
+	sched := unitSched{weight: 100}
+	var place func(int) error
+	if o.asServices {
+		if sched, err = readUnitSched(filepath.Join(env.Repo, "internal", "packaging", "systemd", "recpolicy.service")); err != nil {
+			return false, err
+		}
+		pl, err := newPlacement()
+		if err != nil {
+			return false, fmt.Errorf("place the processes as services: %w (run as root, or -as-services=false)", err)
+		}
+		defer pl.close()
+		for _, inst := range []string{"pbx", "sim"} {
+			pid, err := asteriskPid(env.Root, inst)
+			if err != nil {
+				return false, err
+			}
+			if err := pl.place("asterisk-"+inst, pid, 100); err != nil {
+				return false, err
+			}
+		}
+		place = func(pid int) error { return pl.place("recpolicy", pid, sched.weight) }
+		say("as services: each Asterisk and the daemon in a cpu cgroup of its own (%s); the daemon with Nice=%d, CPUWeight=%d from its unit", pl.base, sched.nice, sched.weight)
 	}
 	show, err := env.CLI(ctx, "pbx", "dialplan show 4506983235@city-inbound")
 	if err != nil || !strings.Contains(show, "LOAD_BASELINE") {
@@ -315,7 +343,7 @@ func run(ctx context.Context, o options) (bool, error) {
 		return false, err
 	}
 	defer logf.Close()
-	dmn := &daemonProc{bin: o.bin, cfg: cfg, log: logf, env: env.SandboxSecrets(), health: "http://" + listen + "/healthz"}
+	dmn := &daemonProc{bin: o.bin, cfg: cfg, log: logf, env: env.SandboxSecrets(), health: "http://" + listen + "/healthz", nice: sched.nice, place: place}
 	if err := dmn.start(); err != nil {
 		return false, err
 	}
