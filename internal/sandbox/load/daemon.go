@@ -44,6 +44,8 @@ func (p *daemonProc) start() error {
 	p.cmd, p.pid, p.exited = cmd, cmd.Process.Pid, exited
 	if p.place != nil {
 		if err := p.place(p.pid); err != nil {
+			p.stop() // not left running unmeasured, nor orphaned
+			p.cmd = nil
 			return err
 		}
 	}
