@@ -739,7 +739,8 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 			continue
 		}
 		row := callRow{linkedid: b.linkedid, extension: b.ans.Extension, startLost: -1, bridged: -1, baseline: -1}
-		if br, ok := w.obs.bridgedFor(b.ans.Uniqueid); ok {
+		br, brOK := w.obs.bridgedFor(b.ans.Uniqueid)
+		if brOK {
 			row.bridged = br
 		}
 		if len(fs) == 0 {
@@ -785,7 +786,7 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 		bsec := info.Duration()
 		row.baseline = bsec
 		res.perCall = append(res.perCall, row)
-		if br, ok := w.obs.bridgedFor(b.ans.Uniqueid); ok {
+		if brOK {
 			l := max(0, br-dsec)
 			if len(res.lost) == 0 || l > slices.Max(res.lost) {
 				res.worstLost = fmt.Sprintf("%s ext %s: %.3f s recorded of %.3f s bridged", b.linkedid, b.ans.Extension, dsec, br)
@@ -814,9 +815,12 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	diff := after.sub(before)
+	var diff scrape
 	if carried != nil {
+		// The stopped daemon's counters since before, plus its successor's.
 		diff = carried.add(after)
+	} else {
+		diff = after.sub(before)
 	}
 	bs := diff.buckets("recpolicy_recording_start_seconds")
 	res.p50, res.p50Over, res.latOK = quantile(bs, 0.50)
