@@ -26,11 +26,12 @@ type daemonProc struct {
 
 // start runs the daemon.
 func (p *daemonProc) start() error {
-	cmd := exec.Command(p.bin, "run", "--config", p.cfg)
+	argv := []string{p.bin, "run", "--config", p.cfg}
 	if p.nice != 0 {
 		// nice(1) sets the priority before exec: every thread inherits it.
-		cmd = exec.Command("nice", "-n", strconv.Itoa(p.nice), p.bin, "run", "--config", p.cfg)
+		argv = append([]string{"nice", "-n", strconv.Itoa(p.nice)}, argv...)
 	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	cmd.Env = os.Environ()
 	for k, v := range p.env {

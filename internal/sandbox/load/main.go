@@ -223,7 +223,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	}(); err != nil {
 		return false, err
 	}
-	sched := unitSched{weight: 100}
+	sched := unitSched{weight: defaultCPUWeight}
 	var place func(int) error
 	if o.asServices {
 		if sched, err = readUnitSched(filepath.Join(env.Repo, "internal", "packaging", "systemd", "recpolicy.service")); err != nil {
@@ -239,7 +239,7 @@ func run(ctx context.Context, o options) (bool, error) {
 			if err != nil {
 				return false, err
 			}
-			if err := pl.place("asterisk-"+inst, pid, 100); err != nil {
+			if err := pl.place("asterisk-"+inst, pid, defaultCPUWeight); err != nil {
 				return false, err
 			}
 		}

@@ -10,17 +10,21 @@ import (
 	"strings"
 )
 
+// defaultCPUWeight is systemd's CPUWeight= when a unit sets none (Debian's
+// asterisk.service among them).
+const defaultCPUWeight = 100
+
 // unitSched is what the package's systemd unit asks of the scheduler for
 // the daemon (internal/packaging/systemd/recpolicy.service).
 type unitSched struct {
 	nice   int // Nice=
-	weight int // CPUWeight= (100 is systemd's default)
+	weight int // CPUWeight=
 }
 
 // readUnitSched reads Nice= and CPUWeight= from a systemd unit; either
-// missing is systemd's default (0, 100).
+// missing is systemd's default (0, defaultCPUWeight).
 func readUnitSched(path string) (unitSched, error) {
-	s := unitSched{weight: 100}
+	s := unitSched{weight: defaultCPUWeight}
 	f, err := os.Open(path)
 	if err != nil {
 		return s, fmt.Errorf("read the daemon's unit: %w", err)
@@ -89,7 +93,8 @@ func newPlacement() (*placement, error) {
 }
 
 // place moves a process, every thread of it, into the group name with a
-// CPUWeight-like weight (100 is the default share).
+// CPUWeight-like weight (defaultCPUWeight is the default share; cgroup v1
+// gives that 1024 shares).
 func (p *placement) place(name string, pid, weight int) error {
 	dir := filepath.Join(p.base, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -97,7 +102,7 @@ func (p *placement) place(name string, pid, weight int) error {
 	}
 	file, val := "cpu.weight", strconv.Itoa(weight)
 	if !p.v2 {
-		file, val = "cpu.shares", strconv.Itoa(weight*1024/100)
+		file, val = "cpu.shares", strconv.Itoa(weight*1024/defaultCPUWeight)
 	}
 	if err := os.WriteFile(filepath.Join(dir, file), []byte(val), 0o644); err != nil {
 		return fmt.Errorf("place %s: set %s: %w", name, file, err)

@@ -25,9 +25,9 @@ func TestReadUnitSched(t *testing.T) {
 		want       unitSched
 		err        string
 	}{
-		{"defaults", "[Service]\nExecStart=/bin/true\n", unitSched{weight: 100}, ""},
+		{"defaults", "[Service]\nExecStart=/bin/true\n", unitSched{weight: defaultCPUWeight}, ""},
 		{"both", "[Service]\nNice=3\nCPUWeight=250\n", unitSched{nice: 3, weight: 250}, ""},
-		{"commented", "[Service]\n#Nice=-5\n# CPUWeight=400\n", unitSched{weight: 100}, ""},
+		{"commented", "[Service]\n#Nice=-5\n# CPUWeight=400\n", unitSched{weight: defaultCPUWeight}, ""},
 		{"nice out of range", "[Service]\nNice=-21\n", unitSched{}, ":2: Nice=\"-21\" is not a number from -20 to 19"},
 		{"weight not a number", "[Service]\n\nCPUWeight=high\n", unitSched{}, ":3: CPUWeight=\"high\" is not a number from 1 to 10000"},
 	} {
