@@ -561,7 +561,9 @@ func TestRedactedTrainingCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(filepath.Base(rc.Path), "formation-") || strings.Contains(rc.Path, "235") || len(rc.Masks) != 1 || rc.Masks[0].Start != 750*time.Millisecond {
+	// The copy's name never tells the extension (the test's own temporary
+	// folder, named at random, may hold "235").
+	if !strings.HasPrefix(filepath.Base(rc.Path), "formation-") || strings.Contains(strings.TrimPrefix(rc.Path, dir), "235") || len(rc.Masks) != 1 || rc.Masks[0].Start != 750*time.Millisecond {
 		t.Errorf("copy %+v", rc)
 	}
 	out, err := os.ReadFile(rc.Path)
