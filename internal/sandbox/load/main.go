@@ -93,6 +93,16 @@ type options struct {
 	keep         bool
 	noBuild      bool
 	asServices   bool // each Asterisk and the daemon in a cpu cgroup of its own, as systemd runs them
+	control      bool // also a dialplan MixMonitor on the extension's channel (LOAD_BASELINE=2)
+}
+
+// baselineMode is the PBX's LOAD_BASELINE during the run: 1 the baseline,
+// 2 the baseline and the control (docker/asterisk/pbx/extensions.conf).
+func (o options) baselineMode() string {
+	if o.control {
+		return "2"
+	}
+	return "1"
 }
 
 // profile is one shape of load.
@@ -130,6 +140,7 @@ func main() {
 	flag.IntVar(&o.gate, "gate-calls", 100, "the audio targets fail the run for waves of at most this many calls; larger waves probe the sandbox's capacity and only report it (missed recordings fail every wave)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the archived recordings")
 	flag.BoolVar(&o.asServices, "as-services", true, "run the daemon and each Asterisk in a cpu cgroup of its own, with the package unit's Nice= and CPUWeight=, as systemd runs services (false: every process shares the sandbox's one group, thread by thread)")
+	flag.BoolVar(&o.control, "control", false, "also record every call with a dialplan MixMonitor on the extension's channel, started before the dial (a pre-dial handler), and compare the daemon and the baseline with it: how far two recordings Asterisk makes of one call differ on this PBX (one more audiohook a call: not for the targets' runs)")
 	flag.BoolVar(&o.noBuild, "no-build", false, "run the -recpolicy binary as it is (to measure another build)")
 	flag.Parse()
 	for _, w := range strings.Split(*waves, ",") {
@@ -302,7 +313,7 @@ func run(ctx context.Context, o options) (bool, error) {
 			return false, fmt.Errorf("connect to the PBX ARI %s as %s (docker/asterisk/pbx/ari.conf; docker/sandbox up)", sandbox.PBXObserverARI.Base, sandbox.PBXObserverARI.Username)
 		}
 	}
-	if err := obs.setGlobal(ctx, "LOAD_BASELINE", "1"); err != nil {
+	if err := obs.setGlobal(ctx, "LOAD_BASELINE", o.baselineMode()); err != nil {
 		return false, err
 	}
 	defer func() {
@@ -418,7 +429,8 @@ func run(ctx context.Context, o options) (bool, error) {
 
 // writeCalls writes every bridged call of every wave to path, one row
 // each: what was lost at its start by the PBX's events, its bridged time,
-// the audio filed by the daemon and by the baseline.
+// the audio filed by the daemon, by the baseline and (-control) by the
+// control.
 func writeCalls(path string, results []*waveResult) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -426,7 +438,7 @@ func writeCalls(path string, results []*waveResult) error {
 	}
 	defer f.Close()
 	cw := csv.NewWriter(f)
-	_ = cw.Write([]string{"profile", "run", "linkedid", "extension", "missed", "lost_at_start_s", "bridged_s", "filed_s", "baseline_s", "shortfall_s", "ratio"})
+	_ = cw.Write([]string{"profile", "run", "linkedid", "extension", "missed", "lost_at_start_s", "bridged_s", "filed_s", "baseline_s", "shortfall_s", "ratio", "control_s"})
 	num := func(v float64) string {
 		if v < 0 {
 			return ""
@@ -443,7 +455,7 @@ func writeCalls(path string, results []*waveResult) error {
 				ratio = c.filed / c.baseline
 			}
 			_ = cw.Write([]string{r.profile, strconv.Itoa(r.run), c.linkedid, c.extension, strconv.FormatBool(c.missed),
-				num(c.startLost), num(c.bridged), num(c.filed), num(c.baseline), num(short), num(ratio)})
+				num(c.startLost), num(c.bridged), num(c.filed), num(c.baseline), num(short), num(ratio), num(c.control)})
 		}
 	}
 	cw.Flush()
@@ -509,6 +521,7 @@ type waveResult struct {
 	worst                   float64 // worst per-call daemon/baseline ratio
 	worstCall               string
 	under, over             int                // calls under -min-call-ratio, and over its inverse (the baseline short instead)
+	ctl                     controlStats       // -control: the dialplan's recording of the extension's channel
 	cpu                     map[string]float64 // CPU seconds used during the wave
 	wall                    time.Duration
 	ramp, talk              time.Duration
@@ -523,6 +536,7 @@ type callRow struct {
 	startLost           float64 // bridge to the recording's start, by the PBX's events
 	bridged             float64 // BridgeEnter to BridgeLeave
 	filed, baseline     float64 // audio seconds
+	control             float64 // audio seconds of the control recording (-control)
 }
 
 // restartPBX restarts the PBX as an admin would, turns the baseline on
@@ -540,7 +554,7 @@ func (w *waver) restartPBX(ctx context.Context) error {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		err := w.obs.setGlobal(ctx, "LOAD_BASELINE", "1")
+		err := w.obs.setGlobal(ctx, "LOAD_BASELINE", w.o.baselineMode())
 		if err == nil {
 			break
 		}
@@ -570,7 +584,7 @@ type placed struct {
 }
 
 func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
-	res := &waveResult{calls: n, placeErrs: map[string]int{}, hangupErrs: map[string]int{}, counters: map[string]float64{}, cpu: map[string]float64{}, worst: 1}
+	res := &waveResult{calls: n, placeErrs: map[string]int{}, hangupErrs: map[string]int{}, counters: map[string]float64{}, cpu: map[string]float64{}, worst: 1, ctl: newControlStats()}
 	before, err := scrapeMetrics(w.metrics)
 	if err != nil {
 		return nil, err
@@ -738,7 +752,7 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 			res.notEnded = append(res.notEnded, fmt.Sprintf("%s (extension %s, %s)", b.linkedid, b.ans.Extension, b.ans.Channel))
 			continue
 		}
-		row := callRow{linkedid: b.linkedid, extension: b.ans.Extension, startLost: -1, bridged: -1, baseline: -1}
+		row := callRow{linkedid: b.linkedid, extension: b.ans.Extension, startLost: -1, bridged: -1, baseline: -1, control: -1}
 		br, brOK := w.obs.bridgedFor(b.ans.Uniqueid)
 		if brOK {
 			row.bridged = br
@@ -785,6 +799,10 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 		}
 		bsec := info.Duration()
 		row.baseline = bsec
+		if w.o.control {
+			row.control = controlSeconds(ctx, w.baseDir, b.linkedid)
+			res.ctl.add(dsec, bsec, row.control, w.o.minCallRatio)
+		}
 		res.perCall = append(res.perCall, row)
 		if brOK {
 			l := max(0, br-dsec)
@@ -960,6 +978,11 @@ func report(o options, results []*waveResult, hwm, rss string, tail *logTail, lo
 	row("  baseline's p50/p99/max", func(r *waveResult) string {
 		return fmt.Sprintf("%s/%s/%s", fmtDur(pct(r.baseLost, 0.5)), fmtDur(pct(r.baseLost, 0.99)), fmtDur(pct(r.baseLost, 1)))
 	})
+	if o.control {
+		for _, c := range controlRows(o.minCallRatio) {
+			row(c.name, c.f)
+		}
+	}
 	row("short recordings (violations)", func(r *waveResult) string {
 		return fmt.Sprintf("%.0f", r.counters["recpolicy_recordings_short_total"])
 	})
