@@ -26,6 +26,10 @@ type controlStats struct {
 	// baseline under the control; the daemon under the control, the
 	// control under the daemon.
 	cbUnder, cbOver, dcUnder, dcOver int
+	// shared counts the calls under the per-call ratio of the baseline
+	// whose control is under it too: what Asterisk's own recorder of the
+	// daemon's channel lost as well.
+	shared int
 }
 
 func newControlStats() controlStats { return controlStats{worstCB: 1, worstDC: 1} }
@@ -56,6 +60,9 @@ func (c *controlStats) add(daemon, base, ctl, minRatio float64) {
 	}
 	if under(ctl, daemon) {
 		c.dcOver++
+	}
+	if under(daemon, base) && under(ctl, base) {
+		c.shared++
 	}
 }
 
@@ -101,6 +108,9 @@ func controlRows(minRatio float64) []struct {
 		}},
 		{fmt.Sprintf("calls under %.2f: daemon/control, control/daemon", minRatio), func(r *waveResult) string {
 			return fmt.Sprintf("%d/%d", r.ctl.dcUnder, r.ctl.dcOver)
+		}},
+		{fmt.Sprintf("daemon's calls under %.2f of the baseline, the control's too", minRatio), func(r *waveResult) string {
+			return fmt.Sprintf("%d of %d", r.ctl.shared, r.under)
 		}},
 	}
 }

@@ -15,8 +15,8 @@ func TestControlStatsAdd(t *testing.T) {
 		c.add(call.daemon, call.base, call.ctl, 0.98)
 	}
 	want := controlStats{sec: 11.8, missing: 1, worstCB: 0, worstDC: 2.9 / 3.0,
-		cbUnder: 2, cbOver: 1, dcUnder: 1, dcOver: 1}
-	if c.missing != want.missing || c.cbUnder != want.cbUnder || c.cbOver != want.cbOver ||
+		cbUnder: 2, cbOver: 1, dcUnder: 1, dcOver: 1, shared: 1}
+	if c.shared != want.shared || c.missing != want.missing || c.cbUnder != want.cbUnder || c.cbOver != want.cbOver ||
 		c.dcUnder != want.dcUnder || c.dcOver != want.dcOver {
 		t.Errorf("counts = %+v, want %+v", c, want)
 	}
