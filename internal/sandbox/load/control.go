@@ -82,15 +82,15 @@ func controlSeconds(ctx context.Context, baseDir, linkedid string) float64 {
 	return info.Duration()
 }
 
-// controlRows are the report's lines on the control, one value a wave.
-func controlRows(minRatio float64) []struct {
+// reportRow is one line of the report: its name and each wave's value.
+type reportRow struct {
 	name string
 	f    func(r *waveResult) string
-} {
-	return []struct {
-		name string
-		f    func(r *waveResult) string
-	}{
+}
+
+// controlRows are the report's lines on the control.
+func controlRows(minRatio float64) []reportRow {
+	return []reportRow{
 		{"control audio (dialplan, extension's channel)", func(r *waveResult) string {
 			return fmt.Sprintf("%.2f s (%d missing)", r.ctl.sec, r.ctl.missing)
 		}},

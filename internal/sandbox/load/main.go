@@ -295,7 +295,11 @@ func run(ctx context.Context, o options) (bool, error) {
 	}
 
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	obs, err := observePBX(cctx, endpoints)
+	skip := 0
+	if o.control {
+		skip = 1 // the control's MixMonitorStart comes first
+	}
+	obs, err := observePBX(cctx, endpoints, skip)
 	cancel()
 	if err != nil {
 		return false, err

@@ -39,6 +39,12 @@ type observer struct {
 	enterTS, recTS, partTS map[string]float64
 	// leaveTS is the PBX's time when that channel left its bridge or hung up.
 	leaveTS map[string]float64
+	// skipStarts is how many MixMonitorStart events of each extension
+	// channel are not the daemon's: 1 with -control, whose MixMonitor the
+	// dialplan starts on that channel before the dial (so before the
+	// daemon's, which waits for DialBegin); starts counts them.
+	skipStarts int
+	starts     map[string]int
 }
 
 // answer is an Annexe A extension's channel that entered a bridge.
@@ -46,7 +52,7 @@ type answer struct {
 	Extension, Channel, Uniqueid string
 }
 
-func observePBX(ctx context.Context, endpoints map[string]string) (*observer, error) {
+func observePBX(ctx context.Context, endpoints map[string]string, skipStarts int) (*observer, error) {
 	cfg := sandbox.PBXObserverAMI
 	cfg.Events = "call"
 	// Only the events read here (and the AMI client's notices): the
@@ -57,7 +63,8 @@ func observePBX(ctx context.Context, endpoints map[string]string) (*observer, er
 	o := &observer{client: ami.NewClient(cfg, zerolog.Nop()), cancel: cancel, endpoints: endpoints,
 		byCaller: map[string]string{}, answered: map[string]*answer{}, inBridge: map[string]bool{},
 		bridgedAt: map[string]time.Time{}, spans: map[string][2]time.Time{},
-		enterTS: map[string]float64{}, recTS: map[string]float64{}, partTS: map[string]float64{}, leaveTS: map[string]float64{}}
+		enterTS: map[string]float64{}, recTS: map[string]float64{}, partTS: map[string]float64{}, leaveTS: map[string]float64{},
+		skipStarts: skipStarts, starts: map[string]int{}}
 	connected := make(chan struct{})
 	var once sync.Once
 	o.wg.Add(2)
@@ -135,6 +142,9 @@ func (o *observer) event(m *ami.Message) {
 			return
 		}
 		uid := strings.Clone(m.Get("Uniqueid"))
+		if o.starts[uid]++; o.starts[uid] <= o.skipStarts {
+			return
+		}
 		if _, ok := o.recTS[uid]; !ok {
 			o.recTS[uid] = timestamp(m)
 		}
