@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"time"
-
-	"github.com/villedemercier/recpolicy/internal/engine"
-	"github.com/villedemercier/recpolicy/internal/sandbox"
 )
 
 // controlStats compares, call by call, three recordings of one call: the
@@ -70,16 +66,12 @@ func (c *controlStats) add(daemon, base, ctl, minRatio float64) {
 // (docker/asterisk/pbx/extensions.conf, [load-control]) once Asterisk has
 // closed it, or -1 when there is none.
 func controlSeconds(ctx context.Context, baseDir, linkedid string) float64 {
-	p := filepath.Join(baseDir, linkedid+"-control.wav")
-	if err := sandbox.WaitWAVClosed(ctx, p, 5*time.Second); err != nil {
+	sec, err := closedWAVSeconds(ctx, filepath.Join(baseDir, linkedid+"-control.wav"))
+	if err != nil {
 		say("warning: control recording of %s: %v", linkedid, err)
 		return -1
 	}
-	info, err := engine.ReadWAVInfo(p)
-	if err != nil {
-		return -1
-	}
-	return info.Duration()
+	return sec
 }
 
 // reportRow is one line of the report: its name and each wave's value.

@@ -788,20 +788,13 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 			}
 		}
 		row.filed = dsec
-		base := filepath.Join(w.baseDir, b.linkedid+".wav")
-		if err := sandbox.WaitWAVClosed(ctx, base, 5*time.Second); err != nil {
+		bsec, err := closedWAVSeconds(ctx, filepath.Join(w.baseDir, b.linkedid+".wav"))
+		if err != nil {
 			res.baseMissing++
 			res.perCall = append(res.perCall, row)
 			say("warning: baseline recording of %s: %v", b.linkedid, err)
 			continue
 		}
-		info, err := engine.ReadWAVInfo(base)
-		if err != nil {
-			res.baseMissing++
-			res.perCall = append(res.perCall, row)
-			continue
-		}
-		bsec := info.Duration()
 		row.baseline = bsec
 		if w.o.control {
 			row.control = controlSeconds(ctx, w.baseDir, b.linkedid)
@@ -857,6 +850,20 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 		res.counters[k] = diff[k]
 	}
 	return res, nil
+}
+
+// closedWAVSeconds returns the audio seconds of a recording Asterisk writes
+// at path (the baseline's, the control's) once it has closed it, waiting
+// at most 5 s.
+func closedWAVSeconds(ctx context.Context, path string) (float64, error) {
+	if err := sandbox.WaitWAVClosed(ctx, path, 5*time.Second); err != nil {
+		return 0, err
+	}
+	info, err := engine.ReadWAVInfo(path)
+	if err != nil {
+		return 0, err
+	}
+	return info.Duration(), nil
 }
 
 // hangup hangs the call's placing channel up, retrying while the

@@ -52,6 +52,16 @@ type answer struct {
 	Extension, Channel, Uniqueid string
 }
 
+// newObserver returns an observer with its bookkeeping empty and no AMI
+// session (observePBX connects it).
+func newObserver(endpoints map[string]string, skipStarts int) *observer {
+	return &observer{endpoints: endpoints,
+		byCaller: map[string]string{}, answered: map[string]*answer{}, inBridge: map[string]bool{},
+		bridgedAt: map[string]time.Time{}, spans: map[string][2]time.Time{},
+		enterTS: map[string]float64{}, recTS: map[string]float64{}, partTS: map[string]float64{}, leaveTS: map[string]float64{},
+		skipStarts: skipStarts, starts: map[string]int{}}
+}
+
 func observePBX(ctx context.Context, endpoints map[string]string, skipStarts int) (*observer, error) {
 	cfg := sandbox.PBXObserverAMI
 	cfg.Events = "call"
@@ -60,11 +70,8 @@ func observePBX(ctx context.Context, endpoints map[string]string, skipStarts int
 	cfg.Filter = `Event: (Newchannel|BridgeEnter|BridgeLeave|MixMonitorStart|Hangup|FullyBooted|Shutdown)[[:space:]]`
 	cfg.ActionTimeout, cfg.PingInterval = 30*time.Second, 10*time.Second
 	cctx, cancel := context.WithCancel(context.Background())
-	o := &observer{client: ami.NewClient(cfg, zerolog.Nop()), cancel: cancel, endpoints: endpoints,
-		byCaller: map[string]string{}, answered: map[string]*answer{}, inBridge: map[string]bool{},
-		bridgedAt: map[string]time.Time{}, spans: map[string][2]time.Time{},
-		enterTS: map[string]float64{}, recTS: map[string]float64{}, partTS: map[string]float64{}, leaveTS: map[string]float64{},
-		skipStarts: skipStarts, starts: map[string]int{}}
+	o := newObserver(endpoints, skipStarts)
+	o.client, o.cancel = ami.NewClient(cfg, zerolog.Nop()), cancel
 	connected := make(chan struct{})
 	var once sync.Once
 	o.wg.Add(2)

@@ -21,9 +21,7 @@ func TestLateStartSkipsTheControl(t *testing.T) {
 		{"control: its start (before the bridge) is skipped", 1, 250 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := &observer{endpoints: map[string]string{"235": "235"}, answered: map[string]*answer{}, inBridge: map[string]bool{},
-				spans: map[string][2]time.Time{}, enterTS: map[string]float64{}, recTS: map[string]float64{}, leaveTS: map[string]float64{},
-				skipStarts: tc.skip, starts: map[string]int{}}
+			o := newObserver(map[string]string{"235": "235"}, tc.skip)
 			o.event(ev("MixMonitorStart", "100.000"))
 			o.event(ev("BridgeEnter", "101.000"))
 			o.event(ev("MixMonitorStart", "101.250"))
