@@ -106,10 +106,11 @@ type Snoop struct {
 
 // Record starts recording channelID's audio (channelID is the channel's
 // unique ID, name its name or "") through snoops, each a snoop channel
-// recorded into the recording spool as <Name>.wav. The channel is
-// subscribed to and read once, the snoop channels are created together,
-// and Record returns once they all exist (or, on any failure, none is
-// left); each recording itself starts when its snoop channel is in the
+// recorded into the recording spool as <Name>.wav. The channel is read
+// once (its name checked), then subscribed to and read again while the
+// snoop channels are created, all at once, and Record returns once they
+// all exist (or, on any failure, none is left); each recording itself
+// starts when its snoop channel is in the
 // application and channelID is Up (see SnoopClient). IDs are chosen by
 // the caller, before the requests, because events can precede REST
 // replies.
@@ -158,35 +159,27 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 		}
 		return fmt.Errorf("record %s: %w", channelID, err)
 	}
-	// Subscribe before reading the state: a change in between is then seen
-	// either way.
-	target, err := s.subscribeTo(ctx, rest, channelID, name)
+	// The channel is named by name when the name is still its own (see
+	// above); the subscription and the snoop channels then go out
+	// together, since under a burst each request waits on a loaded PBX and
+	// the recording waits for all of them.
+	target, err := s.nameFor(ctx, rest, channelID, name)
 	if err != nil {
 		return fail(err, false)
 	}
-	ch, err := rest.channel(ctx, channelID)
-	if err != nil {
-		return fail(err, true)
-	}
-	if target != channelID && ch.Name != name {
-		// The name is another channel's now (ours was renamed): the
-		// subscription that matters is by unique ID.
-		s.log.Debug().Str("channel", channelID).Str("name", name).Str("now", ch.Name).Msg("channel renamed; subscribing by unique ID")
-		if err := rest.subscribe(ctx, s.cfg.Application, channelID); err != nil {
-			return fail(err, true)
-		}
-		target = channelID
-	}
-	if ch.State == "Up" {
-		s.markUp(channelID)
-	}
+	var (
+		wg         sync.WaitGroup
+		up         bool
+		subscribed bool
+		subErr     error
+	)
+	wg.Go(func() { up, subscribed, subErr = s.watch(ctx, rest, channelID, target) })
 	errs := make([]error, len(snoops))
-	var wg sync.WaitGroup
 	for i, sn := range snoops {
 		wg.Go(func() { errs[i] = s.createSnoop(ctx, rest, target, channelID, sn) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(append([]error{subErr}, errs...)...); err != nil {
 		for _, sn := range snoops {
 			// Created, or perhaps created by a request that timed out.
 			s.mu.Lock()
@@ -194,10 +187,60 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 			s.mu.Unlock()
 			s.hangupSnoop(sn.ID, target)
 		}
-		return fail(err, true)
+		return fail(err, subscribed)
 	}
-	s.log.Debug().Str("channel", channelID).Int("snoops", len(snoops)).Str("recording", snoops[0].Name).Bool("up", ch.State == "Up").Msg("snoop channels created")
+	s.log.Debug().Str("channel", channelID).Int("snoops", len(snoops)).Str("recording", snoops[0].Name).Bool("up", up).Msg("snoop channels created")
 	return nil
+}
+
+// nameFor returns how requests should name the channel whose unique ID is
+// channelID: by name when one is given and the channel (read by unique ID,
+// from ARI's snapshot cache) still bears it, else by its unique ID.
+func (s *SnoopClient) nameFor(ctx context.Context, rest *restClient, channelID, name string) (string, error) {
+	if name == "" {
+		return channelID, nil
+	}
+	ch, err := rest.channel(ctx, channelID)
+	if err != nil {
+		return "", err
+	}
+	if ch.Name != name {
+		s.log.Debug().Str("channel", channelID).Str("name", name).Str("now", ch.Name).Msg("channel renamed; naming it by unique ID")
+		return channelID, nil
+	}
+	return name, nil
+}
+
+// watch subscribes the application to the channel (named by target, its
+// name or channelID, its unique ID), then reads its state, so that its
+// answer is seen either way, and marks it Up when it is. It reports
+// whether the channel is Up and whether a subscription was made.
+func (s *SnoopClient) watch(ctx context.Context, rest *restClient, channelID, target string) (up, subscribed bool, err error) {
+	name := ""
+	if target != channelID {
+		name = target
+	}
+	via, err := s.subscribeTo(ctx, rest, channelID, name)
+	if err != nil {
+		return false, false, err
+	}
+	ch, err := rest.channel(ctx, channelID)
+	if err != nil {
+		return false, true, err
+	}
+	if via != channelID && ch.Name != name {
+		// The name is another channel's now (ours was renamed): the
+		// subscription that matters is by unique ID.
+		s.log.Debug().Str("channel", channelID).Str("name", name).Str("now", ch.Name).Msg("channel renamed; subscribing by unique ID")
+		if err := rest.subscribe(ctx, s.cfg.Application, channelID); err != nil {
+			return false, true, err
+		}
+	}
+	if ch.State == "Up" {
+		s.markUp(channelID)
+		return true, true, nil
+	}
+	return false, true, nil
 }
 
 // subscribeTo subscribes the application to the channel whose unique ID is

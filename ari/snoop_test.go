@@ -39,6 +39,10 @@ type fakeSnoopARI struct {
 	renameOnGet map[string]string // channel id → the ID its name goes to
 	snoopNames  map[string]string // snoop channel name → its ID
 	snoopCount  int
+	// holdSubscription keeps each subscription's reply until a snoop
+	// channel was asked for (a client that waits for the one before
+	// sending the other gets a 500 after 0.8 s).
+	holdSubscription bool
 }
 
 // fakeChanPrefix begins the name the fake ARI gives channel <id>:
@@ -259,6 +263,18 @@ func (f *fakeSnoopARI) liveRecording(r *http.Request) (int, any) {
 }
 
 func (f *fakeSnoopARI) subscribe(r *http.Request) (int, any) {
+	for i := 0; r.Method == http.MethodPost; i++ {
+		f.mu.Lock()
+		held := f.holdSubscription && f.snoopCount == 0
+		f.mu.Unlock()
+		if !held {
+			break
+		}
+		if i == 80 {
+			return http.StatusInternalServerError, map[string]string{"message": "subscription held until a snoop channel is asked for"}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	src := r.URL.Query().Get("eventSource")
@@ -496,6 +512,20 @@ func TestSnoopNamesTheChannelByName(t *testing.T) {
 	if !f.hasCall("DELETE /channels/Snoop%2Fc12-") || f.snoopExists("snoop-r12") {
 		t.Errorf("snoop channel not hung up by its name: %q", f.calls)
 	}
+}
+
+// TestSnoopSubscriptionAndSnoopGoOutTogether: the snoop channel is asked
+// for without waiting for the subscription's reply (each can wait a second
+// on a loaded PBX).
+func TestSnoopSubscriptionAndSnoopGoOutTogether(t *testing.T) {
+	f, s := runSnoopOnAnswered(t, "c17")
+	f.mu.Lock()
+	f.holdSubscription = true
+	f.mu.Unlock()
+	if err := s.Record(context.Background(), "c17", fakeChanPrefix+"c17", Snoop{ID: "snoop-r17", Name: "r17", Spy: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("r17") })
 }
 
 // TestSnoopNameOfAnotherChannelFallsBackToTheUniqueID: a name that is

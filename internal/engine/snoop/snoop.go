@@ -94,14 +94,20 @@ func (s *Recorder) dirs() []direction {
 // backend ID is backendID.
 func snoopID(backendID string, d direction) string { return backendID + d.suffix }
 
-// Start marks r.Channel with r.ID, then starts the snoop channel and its
-// recording of <AsteriskDir>/<r.ID>.wav. The mark comes first so that no
-// recording runs unmarked; it is removed again when the start fails. The
-// mark names the channel as engine.SendToChannel says (by its name on an
-// AMI session of its run, else by its unique ID); the subscription and the
-// snoop channels name it by name too, checked through ARI against the
-// unique ID, which no channel of a later run has (it holds the channel's
-// creation time): see ari.SnoopClient.Record.
+// Start marks r.Channel with r.ID and starts the snoop channels and their
+// recordings of <AsteriskDir>/<r.ID>.wav, both at once: under a burst the
+// PBX can keep either request over a second, and the recording, which
+// starts on answer once its snoop channels exist, need not wait for the
+// mark. Like MixMonitor's, a recording may thus run unmarked for that
+// moment; a daemon stopped just then leaves its file to the scan for a
+// crash's leftovers (engine.Filer.Orphans) instead of adoption, and starts
+// the call's recording anew. When either fails, nothing is left: the snoop channels are
+// stopped, the mark removed. The mark names the channel as
+// engine.SendToChannel says (by its name on an AMI session of its run,
+// else by its unique ID); the subscription and the snoop channels name it
+// by name too, checked through ARI against the unique ID, which no channel
+// of a later run has (it holds the channel's creation time): see
+// ari.SnoopClient.Record.
 func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	if strings.ContainsAny(r.ID, "/\\ \r\n") || r.ID == "" || r.Uniqueid == "" {
 		return fmt.Errorf("start snoop on %s: %w: %q", r.Channel, engine.ErrUnsafeName, r.ID)
@@ -110,21 +116,39 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		s.Paths(r)
 	}
 	r.BackendID = ID(r.ID)
-	_, ref, err := engine.SendToChannel(ctx, s.AMI, r, s.ByUniqueid, "Setvar", engine.MarkHeaders(r.ID)...)
-	if err != nil {
-		return fmt.Errorf("mark recording on %s: %w", r.Channel, err)
-	}
+	var (
+		ref     engine.ChannelRef
+		markErr error
+		marked  = make(chan struct{})
+	)
+	go func() {
+		defer close(marked)
+		_, ref, markErr = engine.SendToChannel(ctx, s.AMI, r, s.ByUniqueid, "Setvar", engine.MarkHeaders(r.ID)...)
+	}()
 	// The two directions start together (one subscription, one read of the
 	// channel, the two snoop channels created in parallel).
 	snoops := make([]ari.Snoop, len(s.dirs()))
 	for i, d := range s.dirs() {
 		snoops[i] = ari.Snoop{ID: snoopID(r.BackendID, d), Name: r.ID + d.suffix, Spy: d.spy}
 	}
-	if err := s.ARI.Record(ctx, r.Uniqueid, r.Channel, snoops...); err != nil {
-		if _, uerr := ref.Action(ctx, "Setvar", engine.MarkHeaders("")...); uerr != nil {
-			err = errors.Join(err, fmt.Errorf("unmark recording: %w", uerr))
+	err := s.ARI.Record(ctx, r.Uniqueid, r.Channel, snoops...)
+	<-marked
+	switch {
+	case err != nil:
+		if markErr == nil {
+			if _, uerr := ref.Action(ctx, "Setvar", engine.MarkHeaders("")...); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("unmark recording: %w", uerr))
+			}
 		}
 		return fmt.Errorf("start snoop on %s: %w", r.Channel, err)
+	case markErr != nil:
+		err := fmt.Errorf("mark recording on %s: %w", r.Channel, markErr)
+		for _, sn := range snoops {
+			if serr := s.ARI.Stop(ctx, sn.ID, sn.Name); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
+		return err
 	}
 	return nil
 }

@@ -44,6 +44,24 @@ func (f *fakeSnooper) Stop(_ context.Context, snoopID, name string) error {
 	return nil
 }
 func (f *fakeSnooper) Release(snoopID string) { f.log("release " + snoopID) }
+
+// running reports whether a snoop channel was recorded and neither
+// stopped nor released since.
+func (f *fakeSnooper) running() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	live := map[string]bool{}
+	for _, c := range f.calls {
+		w := strings.Fields(c)
+		switch w[0] {
+		case "record":
+			live[w[2]] = true
+		case "stop", "release":
+			delete(live, w[1])
+		}
+	}
+	return len(live) > 0
+}
 func (f *fakeSnooper) Adopt(channelID, snoopID, name string) {
 	f.log("adopt " + channelID + " " + snoopID + " " + name)
 }
@@ -83,7 +101,9 @@ func newSnoopForTest(t *testing.T) (*Recorder, *fakeSnooper, *fakeAMI) {
 	return &Recorder{ARI: sn, AMI: a, AsteriskDir: "/var/spool/asterisk/recording", LocalDir: dir, Filer: f}, sn, a
 }
 
-func TestSnoopStartMarksThenRecords(t *testing.T) {
+// TestSnoopStartMarksAndRecords: the mark and the snoop channels go out
+// together; Stop clears the mark.
+func TestSnoopStartMarksAndRecords(t *testing.T) {
 	s, sn, a := newSnoopForTest(t)
 	r := &engine.Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12"}
 	if err := s.Start(context.Background(), r); err != nil {
@@ -233,12 +253,12 @@ func TestSnoopMarkFallsBackToTheUniqueID(t *testing.T) {
 	const run = "2026-12-03 15:06:35"
 	noSuch := &ami.ActionError{Action: "Setvar", Message: "No such channel"}
 	for _, tt := range []struct {
-		name      string
-		ami       func(*fakeAMI) engine.Actioner
-		wantErr   error
-		wantActs  []string
-		wantUID   float64
-		wantSnoop bool
+		name     string
+		ami      func(*fakeAMI) engine.Actioner
+		wantErr  error
+		wantActs []string
+		wantUID  float64
+		wantLeft bool // a snoop channel left running
 	}{
 		{"sessions on another run", func(a *fakeAMI) engine.Actioner { return bootAMI{fakeAMI: a, boot: "2026-12-03 15:20:00"} },
 			nil, []string{"Setvar 1700000000.12 RECPOLICY_REC=" + "1700000000-235-inbound-1700000000.12-1"}, 1, true},
@@ -259,8 +279,8 @@ func TestSnoopMarkFallsBackToTheUniqueID(t *testing.T) {
 			if n := testutil.ToFloat64(byUID); n != tt.wantUID {
 				t.Errorf("marks by unique ID counted %v, want %v", n, tt.wantUID)
 			}
-			if got := len(sn.calls) > 0; got != tt.wantSnoop {
-				t.Errorf("ari calls %q, want any: %v", sn.calls, tt.wantSnoop)
+			if got := sn.running(); got != tt.wantLeft {
+				t.Errorf("ari calls %q, want a snoop channel left: %v", sn.calls, tt.wantLeft)
 			}
 		})
 	}
