@@ -135,10 +135,10 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	<-marked
 	switch {
 	case err != nil:
-		if markErr == nil {
-			if _, uerr := ref.Action(ctx, "Setvar", engine.MarkHeaders("")...); uerr != nil {
-				err = errors.Join(err, fmt.Errorf("unmark recording: %w", uerr))
-			}
+		if markErr != nil {
+			err = errors.Join(err, fmt.Errorf("mark recording: %w", markErr))
+		} else if _, uerr := ref.Action(ctx, "Setvar", engine.MarkHeaders("")...); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("unmark recording: %w", uerr))
 		}
 		return fmt.Errorf("start snoop on %s: %w", r.Channel, err)
 	case markErr != nil:
