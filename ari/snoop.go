@@ -106,14 +106,14 @@ type Snoop struct {
 
 // Record starts recording channelID's audio (channelID is the channel's
 // unique ID, name its name or "") through snoops, each a snoop channel
-// recorded into the recording spool as <Name>.wav. The channel is read
-// once (its name checked), then subscribed to and read again while the
-// snoop channels are created, all at once, and Record returns once they
-// all exist (or, on any failure, none is left); each recording itself
-// starts when its snoop channel is in the
-// application and channelID is Up (see SnoopClient). IDs are chosen by
-// the caller, before the requests, because events can precede REST
-// replies.
+// recorded into the recording spool as <Name>.wav. When name is given,
+// the channel is first read to check that the name is still its own; then
+// it is subscribed to and read (for its state) while the snoop channels are
+// created, all at once, and Record returns once they all exist (or, on any
+// failure, none is left); each recording itself starts when its snoop
+// channel is in the application and channelID is Up (see SnoopClient). IDs
+// are chosen by the caller, before the requests, because events can
+// precede REST replies.
 //
 // The subscription and the snoop channels name the channel by name when
 // it is given: Asterisk finds a channel by name in its hash table, but by
@@ -202,7 +202,7 @@ func (s *SnoopClient) nameFor(ctx context.Context, rest *restClient, channelID, 
 	}
 	ch, err := rest.channel(ctx, channelID)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("check channel name: %w", err)
 	}
 	if ch.Name != name {
 		s.log.Debug().Str("channel", channelID).Str("name", name).Str("now", ch.Name).Msg("channel renamed; naming it by unique ID")
@@ -226,14 +226,18 @@ func (s *SnoopClient) watch(ctx context.Context, rest *restClient, channelID, ta
 	}
 	ch, err := rest.channel(ctx, channelID)
 	if err != nil {
-		return false, true, err
+		return false, true, fmt.Errorf("read channel state: %w", err)
 	}
 	if via != channelID && ch.Name != name {
 		// The name is another channel's now (ours was renamed): the
-		// subscription that matters is by unique ID.
+		// subscription that matters is by unique ID, and the one by name
+		// reached that other channel.
 		s.log.Debug().Str("channel", channelID).Str("name", name).Str("now", ch.Name).Msg("channel renamed; subscribing by unique ID")
 		if err := rest.subscribe(ctx, s.cfg.Application, channelID); err != nil {
 			return false, true, err
+		}
+		if err := rest.unsubscribe(ctx, s.cfg.Application, name); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnprocessable) {
+			s.log.Debug().Err(err).Str("name", name).Msg("unsubscribe from the channel now bearing the name")
 		}
 	}
 	if ch.State == "Up" {

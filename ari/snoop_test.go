@@ -43,6 +43,7 @@ type fakeSnoopARI struct {
 	// channel was asked for (a client that waits for the one before
 	// sending the other gets a 500 after 0.8 s).
 	holdSubscription bool
+	failSubscription bool // each subscription answered 500
 }
 
 // fakeChanPrefix begins the name the fake ARI gives channel <id>:
@@ -277,6 +278,9 @@ func (f *fakeSnoopARI) subscribe(r *http.Request) (int, any) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failSubscription && r.Method == http.MethodPost {
+		return http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"}
+	}
 	src := r.URL.Query().Get("eventSource")
 	if n, ok := strings.CutPrefix(src, "channel:"); ok && strings.Contains(n, "/") {
 		id := f.byName(n)
@@ -526,6 +530,29 @@ func TestSnoopSubscriptionAndSnoopGoOutTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("r17") })
+}
+
+// TestSnoopSubscriptionFailureLeavesNothing: a subscription refused while
+// the snoop channel was created fails the start, and the snoop channel is
+// hung up without recording the answered channel.
+func TestSnoopSubscriptionFailureLeavesNothing(t *testing.T) {
+	f, s := runSnoopOnAnswered(t, "c18")
+	f.mu.Lock()
+	f.failSubscription = true
+	f.mu.Unlock()
+	if err := s.Record(context.Background(), "c18", fakeChanPrefix+"c18", Snoop{ID: "snoop-r18", Name: "r18", Spy: "both"}); err == nil {
+		t.Fatal("Record succeeded although the subscription failed")
+	}
+	waitFor(t, 5*time.Second, "the snoop channel hung up", func() bool { return !f.snoopExists("snoop-r18") })
+	time.Sleep(100 * time.Millisecond)
+	if f.recording("r18") {
+		t.Error("recorded although the start failed")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.entries) != 0 {
+		t.Errorf("entries left: %v", s.entries)
+	}
 }
 
 // TestSnoopNameOfAnotherChannelFallsBackToTheUniqueID: a name that is

@@ -101,8 +101,11 @@ func snoopID(backendID string, d direction) string { return backendID + d.suffix
 // mark. Like MixMonitor's, a recording may thus run unmarked for that
 // moment; a daemon stopped just then leaves its file to the scan for a
 // crash's leftovers (engine.Filer.Orphans) instead of adoption, and starts
-// the call's recording anew. When either fails, nothing is left: the snoop channels are
-// stopped, the mark removed. The mark names the channel as
+// the call's recording anew. When either fails, the snoop channels are
+// stopped and a mark that was set is removed (on a context of their own:
+// the start's may be what failed); a recording already running then (its
+// channel answered before the mark failed) keeps its file, which the scan
+// for leftovers files. The mark names the channel as
 // engine.SendToChannel says (by its name on an AMI session of its run,
 // else by its unique ID); the subscription and the snoop channels name it
 // by name too, checked through ARI against the unique ID, which no channel
@@ -125,26 +128,29 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		defer close(marked)
 		_, ref, markErr = engine.SendToChannel(ctx, s.AMI, r, s.ByUniqueid, "Setvar", engine.MarkHeaders(r.ID)...)
 	}()
-	// The two directions start together (one subscription, one read of the
-	// channel, the two snoop channels created in parallel).
+	// The two directions start together (one name check, one subscription
+	// and read of the state, the two snoop channels created in parallel).
 	snoops := make([]ari.Snoop, len(s.dirs()))
 	for i, d := range s.dirs() {
 		snoops[i] = ari.Snoop{ID: snoopID(r.BackendID, d), Name: r.ID + d.suffix, Spy: d.spy}
 	}
 	err := s.ARI.Record(ctx, r.Uniqueid, r.Channel, snoops...)
 	<-marked
+	// Undoing must not fail because the start's context ended; each
+	// request keeps its client's own timeout.
+	undo := context.WithoutCancel(ctx)
 	switch {
 	case err != nil:
 		if markErr != nil {
 			err = errors.Join(err, fmt.Errorf("mark recording: %w", markErr))
-		} else if _, uerr := ref.Action(ctx, "Setvar", engine.MarkHeaders("")...); uerr != nil {
+		} else if _, uerr := ref.Action(undo, "Setvar", engine.MarkHeaders("")...); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("unmark recording: %w", uerr))
 		}
 		return fmt.Errorf("start snoop on %s: %w", r.Channel, err)
 	case markErr != nil:
 		err := fmt.Errorf("mark recording on %s: %w", r.Channel, markErr)
 		for _, sn := range snoops {
-			if serr := s.ARI.Stop(ctx, sn.ID, sn.Name); serr != nil {
+			if serr := s.ARI.Stop(undo, sn.ID, sn.Name); serr != nil {
 				err = errors.Join(err, serr)
 			}
 		}

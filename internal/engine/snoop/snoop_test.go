@@ -25,6 +25,7 @@ type fakeSnooper struct {
 	mu        sync.Mutex
 	calls     []string
 	recordErr error
+	onRecord  func() // called by Record, before it returns
 }
 
 func (f *fakeSnooper) log(s string) {
@@ -36,6 +37,9 @@ func (f *fakeSnooper) log(s string) {
 func (f *fakeSnooper) Record(_ context.Context, channelID, _ string, snoops ...ari.Snoop) error {
 	for _, sn := range snoops {
 		f.log("record " + channelID + " " + sn.ID + " " + sn.Name + " " + sn.Spy)
+	}
+	if f.onRecord != nil {
+		f.onRecord()
 	}
 	return f.recordErr
 }
@@ -152,6 +156,54 @@ func TestSnoopStartFailureClearsMark(t *testing.T) {
 	}
 }
 
+// heldAMI holds each Setvar until release is closed (at most 2 s).
+type heldAMI struct {
+	*fakeAMI
+	release chan struct{}
+}
+
+func (h heldAMI) Action(ctx context.Context, action string, headers ...ami.Header) (*ami.Message, error) {
+	if action == "Setvar" {
+		select {
+		case <-h.release:
+		case <-time.After(2 * time.Second):
+			return nil, errors.New("setvar held: the snoop channels were not asked for meanwhile")
+		}
+	}
+	return h.fakeAMI.Action(ctx, action, headers...)
+}
+
+// TestSnoopStartDoesNotWaitForTheMark: the snoop channels are asked for
+// while the mark's Setvar is still unanswered.
+func TestSnoopStartDoesNotWaitForTheMark(t *testing.T) {
+	s, sn, a := newSnoopForTest(t)
+	release := make(chan struct{})
+	s.AMI = heldAMI{fakeAMI: a, release: release}
+	sn.onRecord = func() { close(release) }
+	r := &engine.Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12"}
+	if err := s.Start(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.vars["1700000000.12/RECPOLICY_REC"]; got != r.ID {
+		t.Errorf("RECPOLICY_REC = %q, want %q", got, r.ID)
+	}
+}
+
+// TestSnoopStartBothFailing: a start whose snoop channels and mark both
+// failed reports both.
+func TestSnoopStartBothFailing(t *testing.T) {
+	s, sn, a := newSnoopForTest(t)
+	noSuch := &ami.ActionError{Action: "Setvar", Message: "No such channel"}
+	ariErr := errors.New("record channel: ari status 500")
+	s.AMI = bootAMI{fakeAMI: a, boot: "2026-12-03 15:06:35", refuse: noSuch}
+	sn.recordErr = ariErr
+	r := &engine.Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12", Boot: "2026-12-03 15:06:35"}
+	err := s.Start(context.Background(), r)
+	if !errors.Is(err, ariErr) || !errors.Is(err, noSuch) {
+		t.Fatalf("Start = %v, want both the snoop channels' and the mark's errors", err)
+	}
+}
+
 func TestSnoopStartRefusesUnsafeID(t *testing.T) {
 	s, sn, _ := newSnoopForTest(t)
 	r := &engine.Recording{ID: "../etc/passwd", Channel: "PJSIP/235-00000001", Uniqueid: "1.2"}
@@ -248,7 +300,8 @@ func TestSnoopMarkNamesTheChannelOnItsRun(t *testing.T) {
 
 // The mark of a recording whose run has no session connected names the
 // channel by its unique ID, and counts it; a mark refused by name is not
-// tried again by unique ID, and ARI is not asked for a snoop.
+// tried again by unique ID, and the snoop channels asked for meanwhile are
+// stopped.
 func TestSnoopMarkFallsBackToTheUniqueID(t *testing.T) {
 	const run = "2026-12-03 15:06:35"
 	noSuch := &ami.ActionError{Action: "Setvar", Message: "No such channel"}
