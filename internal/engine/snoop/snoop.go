@@ -148,15 +148,22 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		}
 		return fmt.Errorf("start snoop on %s: %w", r.Channel, err)
 	case markErr != nil:
-		err := fmt.Errorf("mark recording on %s: %w", r.Channel, markErr)
-		for _, sn := range snoops {
-			if serr := s.ARI.Stop(undo, sn.ID, sn.Name); serr != nil {
-				err = errors.Join(err, serr)
-			}
-		}
-		return err
+		errs := append([]error{fmt.Errorf("mark recording on %s: %w", r.Channel, markErr)}, s.stopSnoops(undo, r)...)
+		return errors.Join(errs...)
 	}
 	return nil
+}
+
+// stopSnoops stops r's recordings and hangs up their snoop channels; it
+// returns what failed.
+func (s *Recorder) stopSnoops(ctx context.Context, r *engine.Recording) []error {
+	var errs []error
+	for _, d := range s.dirs() {
+		if err := s.ARI.Stop(ctx, snoopID(s.backendID(r), d), r.ID+d.suffix); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // mark sets RECPOLICY_REC on the channel, named by its unique ID ("" clears it).
@@ -169,12 +176,7 @@ func (s *Recorder) mark(ctx context.Context, uniqueid, id string) error {
 // and clears the channel's mark (unless a call pickup moved it, see
 // engine.Recording.MovedTo).
 func (s *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
-	var errs []error
-	for _, d := range s.dirs() {
-		if err := s.ARI.Stop(ctx, snoopID(s.backendID(r), d), r.ID+d.suffix); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := s.stopSnoops(ctx, r)
 	// After a call pickup the mark sits on the picker's channel, where its
 	// own recording may have just set it: it is left alone then.
 	if r.MovedTo == "" {
