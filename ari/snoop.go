@@ -28,13 +28,21 @@ var ErrNotConnected = errors.New("ari snoop application not connected")
 // into Asterisk's recording spool as <name>.wav.
 //
 // Pre-answer audio: Dial passes the caller's audio to a ringing callee, and
-// that must not be recorded. The snoop channel is created at once (its
-// audio hook is then in place before answer), but the recording itself is
-// started only when the recorded channel is Up: the client subscribes its
-// application to the recorded channel and watches ChannelStateChange (the
-// state is also read right after subscribing, and again after every
-// reconnect, for events lost meanwhile). Dial bridges the callee within
-// milliseconds of its answer. A leg that never answers leaves no file.
+// that must not be kept. The recording starts as soon as its snoop channel
+// is in the application and the recorded channel is watched, most often
+// while it still rings: a request sent at the answer would reach a PBX
+// loaded by a burst too late (stop 33 in the README). What it recorded
+// before the answer is cut when the recording is filed, from the PBX's own
+// times, which the client hands to Times: when the recording started
+// (RecordingStarted) and when the recorded channel answered
+// (ChannelStateChange to Up; the client subscribes its application to the
+// recorded channel, and reads its state right after subscribing and again
+// after every reconnect, for events lost meanwhile). A channel already Up
+// when read answered before its recording started: nothing to cut. A
+// snoop channel's file keeps the PBX's clock (it writes one frame every
+// 20 ms tick, silence when its direction is quiet), so the cut is the
+// answer's time less the recording's start. A leg that never answers
+// leaves a file of pre-answer audio alone, which the filer discards.
 //
 // The client owns its connection like Client does: its own WebSocket (the
 // application must be registered for Asterisk to accept snoop channels into
@@ -52,6 +60,21 @@ type SnoopClient struct {
 	entries map[string]*snoopEntry // by snoop channel ID
 	closed  bool                   // no new goroutines: Run is stopping
 	wg      sync.WaitGroup         // request goroutines
+	times   Times
+}
+
+// Times receives the PBX's times the filer needs to cut, from a recording,
+// what it holds from before its channel answered (see SnoopClient). Calls
+// come from the client's goroutines, never its event reader, and may be
+// slow (a file written).
+type Times interface {
+	// Started: the recording name started at the PBX's time at.
+	Started(name string, at time.Time)
+	// Answered: the channel the recording name records answered at the
+	// PBX's time at; the zero time when it answered before the
+	// recording started, or when it is not known when it did (a
+	// reconnect lost the event): nothing is to be cut then.
+	Answered(name string, at time.Time)
 }
 
 // snoopEntry is one recording through one snoop channel.
@@ -60,7 +83,8 @@ type snoopEntry struct {
 	snoopID   string
 	name      string // the recording's name (file name without .wav)
 	inStasis  bool   // the snoop channel entered the application
-	up        bool   // the recorded channel is Up
+	watched   bool   // the recorded channel is subscribed to and was read
+	up        bool   // the recorded channel is Up (Times told)
 	checked   bool   // the snoop channel is known to spy on channelID
 	chanName  string // the snoop channel's name, once checked
 	recording bool   // the record request was sent (or found running)
@@ -69,8 +93,9 @@ type snoopEntry struct {
 }
 
 // NewSnoopClient returns a SnoopClient for cfg; an empty cfg.Application
-// means DefaultSnoopApplication. log receives the client's logs.
-func NewSnoopClient(cfg Config, log zerolog.Logger) *SnoopClient {
+// means DefaultSnoopApplication. times receives each recording's start and
+// answer times (see SnoopClient); log receives the client's logs.
+func NewSnoopClient(cfg Config, times Times, log zerolog.Logger) *SnoopClient {
 	if cfg.Application == "" {
 		cfg.Application = DefaultSnoopApplication
 	}
@@ -78,6 +103,7 @@ func NewSnoopClient(cfg Config, log zerolog.Logger) *SnoopClient {
 		cfg:     cfg.withDefaults(),
 		log:     log.With().Str("component", "ari-snoop").Logger(),
 		entries: make(map[string]*snoopEntry),
+		times:   times,
 	}
 }
 
@@ -111,7 +137,8 @@ type Snoop struct {
 // it is subscribed to and read (for its state) while the snoop channels are
 // created, all at once, and Record returns once they all exist (or, on any
 // failure, none is left); each recording itself starts when its snoop
-// channel is in the application and channelID is Up (see SnoopClient). IDs
+// channel is in the application and channelID is watched, answered or not
+// (see SnoopClient). IDs
 // are chosen by the caller, before the requests, because events can
 // precede REST replies.
 //
@@ -213,8 +240,10 @@ func (s *SnoopClient) nameFor(ctx context.Context, rest *restClient, channelID, 
 
 // watch subscribes the application to the channel (named by target, its
 // name or channelID, its unique ID), then reads its state, so that its
-// answer is seen either way, and marks it Up when it is. It reports
-// whether the channel is Up and whether a subscription was made.
+// answer is seen either way, and marks it watched, and Up when it is: its
+// recordings may then start, since an answer after the read comes as an
+// event with its time. It reports whether the channel is Up and whether a
+// subscription was made.
 func (s *SnoopClient) watch(ctx context.Context, rest *restClient, channelID, target string) (up, subscribed bool, err error) {
 	name := ""
 	if target != channelID {
@@ -240,11 +269,9 @@ func (s *SnoopClient) watch(ctx context.Context, rest *restClient, channelID, ta
 			s.log.Debug().Err(err).Str("name", name).Msg("unsubscribe from the channel now bearing the name")
 		}
 	}
-	if ch.State == "Up" {
-		s.markUp(channelID)
-		return true, true, nil
-	}
-	return false, true, nil
+	up = ch.State == "Up"
+	s.markWatched(channelID, up)
+	return up, true, nil
 }
 
 // subscribeTo subscribes the application to the channel whose unique ID is

@@ -57,7 +57,7 @@ func (s *SnoopClient) handle(ev ari.Event) {
 		s.maybeRecord(ev.Channel.ID)
 	case *ari.ChannelStateChange:
 		if ev.Channel.State == "Up" {
-			s.markUp(ev.Channel.ID)
+			s.markUp(ev.Channel.ID, time.Time(ev.Timestamp))
 		}
 	case *ari.StasisEnd:
 		s.snoopGone(ev.Channel.ID)
@@ -65,6 +65,10 @@ func (s *SnoopClient) handle(ev ari.Event) {
 		s.snoopGone(ev.Channel.ID)
 	case *ari.RecordingStarted:
 		s.log.Debug().Str("recording", ev.Recording.Name).Msg("recording started")
+		if at := time.Time(ev.Timestamp); !at.IsZero() && s.times != nil {
+			name := ev.Recording.Name
+			s.spawn(func(context.Context, *restClient) { s.times.Started(name, at) })
+		}
 	case *ari.RecordingFinished:
 		s.log.Debug().Str("recording", ev.Recording.Name).Dur("duration", time.Duration(ev.Recording.Duration)).Msg("recording finished")
 	case *ari.RecordingFailed:
@@ -81,34 +85,67 @@ func (s *SnoopClient) snoopGone(id string) {
 	}
 	s.mu.Unlock()
 	if e != nil && !e.recording && !e.stopped {
-		s.log.Debug().Str("snoop", id).Str("channel", e.channelID).Msg("snoop channel ended before its channel answered; nothing recorded")
+		s.log.Debug().Str("snoop", id).Str("channel", e.channelID).Msg("snoop channel ended before its recording started; nothing recorded")
 	}
 }
 
-// markUp notes that a recorded channel is Up and starts its pending
-// recordings.
-func (s *SnoopClient) markUp(channelID string) {
+// markUp notes that a recorded channel answered at the PBX's time at (the
+// zero time: before its recordings started, or unknown) and tells Times,
+// once per recording.
+func (s *SnoopClient) markUp(channelID string, at time.Time) {
+	var names []string
+	s.mu.Lock()
+	for _, e := range s.entries {
+		if e.channelID == channelID && !e.up {
+			e.up = true
+			names = append(names, e.name)
+		}
+	}
+	s.mu.Unlock()
+	s.tellAnswered(names, at)
+}
+
+// tellAnswered hands the answer's time of recordings names to Times.
+func (s *SnoopClient) tellAnswered(names []string, at time.Time) {
+	if len(names) == 0 || s.times == nil {
+		return
+	}
+	s.spawn(func(context.Context, *restClient) {
+		for _, n := range names {
+			s.times.Answered(n, at)
+		}
+	})
+}
+
+// markWatched notes that a recorded channel is subscribed to and was read
+// (Up or not), and starts its pending recordings: an answer after the read
+// comes as an event, with its time. A channel Up when read answered before
+// its recordings start: nothing of theirs is to be cut.
+func (s *SnoopClient) markWatched(channelID string, up bool) {
 	var ready []string
 	s.mu.Lock()
 	for id, e := range s.entries {
-		if e.channelID == channelID && !e.up {
-			e.up = true
+		if e.channelID == channelID {
+			e.watched = true
 			ready = append(ready, id)
 		}
 	}
 	s.mu.Unlock()
+	if up {
+		s.markUp(channelID, time.Time{})
+	}
 	for _, id := range ready {
 		s.maybeRecord(id)
 	}
 }
 
 // maybeRecord starts the recording of a snoop channel that is checked (see
-// createSnoop), in the application, and whose recorded channel is Up,
+// createSnoop), in the application, and whose recorded channel is watched,
 // once.
 func (s *SnoopClient) maybeRecord(snoopID string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]
-	if e == nil || !e.checked || !e.inStasis || !e.up || e.recording || e.stopped {
+	if e == nil || !e.checked || !e.inStasis || !e.watched || e.recording || e.stopped {
 		s.mu.Unlock()
 		return
 	}
@@ -146,7 +183,10 @@ func (s *SnoopClient) resync() {
 }
 
 // resyncEntry reads one entry's recording, snoop channel and recorded
-// channel, and starts the recording when it should run and does not.
+// channel, subscribes to the recorded channel again (a new process, or a
+// reconnect, holds no subscription), notes it answered when it is Up (when
+// is not known: nothing cut), and starts the recording when it should run
+// and does not.
 func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]
@@ -156,23 +196,21 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 	}
 	name, channelID, requested := e.name, e.channelID, e.recording
 	s.mu.Unlock()
-	if _, err := rest.liveRecording(ctx, name); err == nil {
-		s.mu.Lock()
-		e.recording = true
-		s.mu.Unlock()
-		return
-	}
-	if requested {
+	_, err := rest.liveRecording(ctx, name)
+	live := err == nil
+	if !live && requested {
 		// Requested but not live any more: it ended (its file stays); a
 		// second request would fail on the existing file.
 		return
 	}
-	if _, err := rest.channel(ctx, snoopID); errors.Is(err, ErrNotFound) {
-		s.snoopGone(snoopID)
-		return
-	} else if err != nil {
-		s.log.Warn().Err(err).Str("snoop", snoopID).Msg("resync snoop channel")
-		return
+	if !live {
+		if _, err := rest.channel(ctx, snoopID); errors.Is(err, ErrNotFound) {
+			s.snoopGone(snoopID)
+			return
+		} else if err != nil {
+			s.log.Warn().Err(err).Str("snoop", snoopID).Msg("resync snoop channel")
+			return
+		}
 	}
 	if err := rest.subscribe(ctx, s.cfg.Application, channelID); err != nil {
 		s.log.Warn().Err(err).Str("channel", channelID).Msg("resync: subscribe to recorded channel")
@@ -186,9 +224,9 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 	// is in Stasis (channels stay there while the application is down).
 	s.mu.Lock()
 	e.inStasis = true
-	if ch.State == "Up" {
-		e.up = true
+	if live {
+		e.recording = true
 	}
 	s.mu.Unlock()
-	s.maybeRecord(snoopID)
+	s.markWatched(channelID, ch.State == "Up")
 }

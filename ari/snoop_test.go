@@ -225,6 +225,7 @@ func (f *fakeSnoopARI) record(r *http.Request) (int, any) {
 		return http.StatusNotFound, map[string]string{"message": "Channel not found"}
 	}
 	f.live[name] = true
+	go f.send("RecordingStarted", map[string]any{"recording": map[string]any{"name": name, "format": "wav", "state": "recording", "target_uri": "channel:" + id}})
 	return http.StatusCreated, map[string]any{"name": name, "format": "wav", "state": "recording"}
 }
 
@@ -312,11 +313,40 @@ func (f *fakeSnoopARI) snoopExists(id string) bool {
 	return ok
 }
 
+// fakeTimes records what a SnoopClient tells its Times.
+type fakeTimes struct {
+	mu       sync.Mutex
+	started  map[string][]time.Time
+	answered map[string][]time.Time
+}
+
+func (ft *fakeTimes) Started(name string, at time.Time) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	ft.started[name] = append(ft.started[name], at)
+}
+
+func (ft *fakeTimes) Answered(name string, at time.Time) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	ft.answered[name] = append(ft.answered[name], at)
+}
+
+// get returns the times told of name.
+func (ft *fakeTimes) get(name string) (started, answered []time.Time) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	return slices.Clone(ft.started[name]), slices.Clone(ft.answered[name])
+}
+
+// timesOf is the fakeTimes of a client made by runSnoop.
+func timesOf(s *SnoopClient) *fakeTimes { return s.times.(*fakeTimes) }
+
 // runSnoop runs a SnoopClient until the test ends and waits for its
 // connection.
 func runSnoop(t *testing.T, cfg Config) *SnoopClient {
 	t.Helper()
-	s := NewSnoopClient(cfg, testLogger(t))
+	s := NewSnoopClient(cfg, &fakeTimes{started: map[string][]time.Time{}, answered: map[string][]time.Time{}}, testLogger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -335,7 +365,12 @@ func runSnoop(t *testing.T, cfg Config) *SnoopClient {
 	return s
 }
 
-func TestSnoopRecordsOnlyOnceAnswered(t *testing.T) {
+// TestSnoopRecordsWhileRingingAndTellsTheAnswer: the recording starts as
+// soon as its snoop channel is in the application and the channel is
+// watched, while it still rings; Times learns when it started and when the
+// channel answered, by the PBX's event times, so that the filer cuts what
+// came before the answer.
+func TestSnoopRecordsWhileRingingAndTellsTheAnswer(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c1", "Ringing", false)
@@ -348,14 +383,23 @@ func TestSnoopRecordsOnlyOnceAnswered(t *testing.T) {
 	if !f.hasCall("POST /channels/c1/snoop?app="+fakeSnoopApp+"&snoopId=snoop-r1&spy=in&whisper=none") || !f.hasCall("POST /applications/"+fakeSnoopApp+"/subscription?eventSource=channel%3Ac1") {
 		t.Fatalf("no snoop or subscription request: %q", f.calls)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if f.hasCall("POST /channels/snoop-r1/record") {
-		t.Fatal("recording started before the channel answered")
-	}
-	f.setState("c1", "Up", true)
-	waitFor(t, 5*time.Second, "record request", func() bool { return f.recording("r1") })
+	waitFor(t, 5*time.Second, "record request while ringing", func() bool { return f.recording("r1") })
 	if !f.hasCall("POST /channels/snoop-r1/record?beep=false&format=wav&ifExists=fail&maxDurationSeconds=0&maxSilenceSeconds=0&name=r1&terminateOn=none") {
 		t.Errorf("record request: %q", f.calls)
+	}
+	tm := timesOf(s)
+	waitFor(t, 5*time.Second, "start time told", func() bool { st, _ := tm.get("r1"); return len(st) == 1 })
+	time.Sleep(20 * time.Millisecond)
+	f.setState("c1", "Up", true)
+	waitFor(t, 5*time.Second, "answer time told", func() bool { _, an := tm.get("r1"); return len(an) == 1 })
+	st, an := tm.get("r1")
+	if st[0].IsZero() || an[0].IsZero() || !an[0].After(st[0]) {
+		t.Errorf("started %v, answered %v: want both, the answer after the start", st, an)
+	}
+	f.setState("c1", "Up", true) // told once
+	time.Sleep(50 * time.Millisecond)
+	if _, an := tm.get("r1"); len(an) != 1 {
+		t.Errorf("answer told %d times, want once", len(an))
 	}
 	if err := s.Stop(context.Background(), "snoop-r1", "r1"); err != nil {
 		t.Fatal(err)
@@ -374,9 +418,16 @@ func TestSnoopEventBeforeReplyOnAnsweredChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "record request", func() bool { return f.recording("r2") })
+	// Up when read: it answered before its recording started.
+	waitFor(t, 5*time.Second, "answer told", func() bool { _, an := timesOf(s).get("r2"); return len(an) == 1 })
+	if _, an := timesOf(s).get("r2"); !an[0].IsZero() {
+		t.Errorf("answered %v, want the zero time (before the recording)", an[0])
+	}
 }
 
-func TestSnoopUnansweredLegLeavesNothing(t *testing.T) {
+// TestSnoopUnansweredLegIsNeverAnswered: a leg that rings and hangs up is
+// recorded while it rings, but never told answered: the filer discards it.
+func TestSnoopUnansweredLegIsNeverAnswered(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c3", "Ringing", false)
@@ -388,8 +439,8 @@ func TestSnoopUnansweredLegLeavesNothing(t *testing.T) {
 	s.Release("snoop-r3")
 	waitFor(t, 5*time.Second, "snoop hung up", func() bool { return !f.snoopExists("snoop-r3") })
 	time.Sleep(100 * time.Millisecond)
-	if f.hasCall("POST /channels/snoop-r3/record") {
-		t.Error("an unanswered leg was recorded")
+	if st, an := timesOf(s).get("r3"); len(an) != 0 || len(st) > 1 {
+		t.Errorf("an unanswered leg: started %v, answered %v", st, an)
 	}
 }
 
@@ -401,15 +452,23 @@ func TestSnoopResyncAfterReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
+	waitFor(t, 5*time.Second, "record while ringing", func() bool { return f.recording("r4") })
 	// The channel answers while its event is lost, and the WebSocket
-	// drops: only the resynchronisation after the reconnect can see it.
+	// drops: only the resynchronisation after the reconnect can see it,
+	// without the answer's time (nothing is cut then).
 	f.setState("c4", "Up", false)
 	time.Sleep(100 * time.Millisecond)
-	if f.recording("r4") {
-		t.Fatal("recording started without an event")
+	if _, an := timesOf(s).get("r4"); len(an) != 0 {
+		t.Fatal("answer told without an event")
 	}
 	f.drop()
-	waitFor(t, 5*time.Second, "record after reconnect", func() bool { return f.recording("r4") })
+	waitFor(t, 5*time.Second, "answer told after reconnect", func() bool { _, an := timesOf(s).get("r4"); return len(an) == 1 })
+	if _, an := timesOf(s).get("r4"); !an[0].IsZero() {
+		t.Errorf("answered %v after a reconnect, want the zero time (not known)", an[0])
+	}
+	if !f.hasCall("POST /applications/" + fakeSnoopApp + "/subscription?eventSource=channel%3Ac4") {
+		t.Error("no subscription")
+	}
 }
 
 func TestSnoopAdopt(t *testing.T) {
@@ -433,7 +492,7 @@ func TestSnoopAdopt(t *testing.T) {
 }
 
 func TestSnoopRecordWhileDisconnected(t *testing.T) {
-	s := NewSnoopClient(Config{URL: "http://127.0.0.1:1/ari", Username: "u", Password: "p"}, testLogger(t))
+	s := NewSnoopClient(Config{URL: "http://127.0.0.1:1/ari", Username: "u", Password: "p"}, nil, testLogger(t))
 	err := s.Record(context.Background(), "c7", "", Snoop{ID: "snoop-r7", Name: "r7", Spy: "both"})
 	if !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("Record = %v, want ErrNotConnected", err)

@@ -189,7 +189,7 @@ func (d *Daemon) buildConnections() error {
 	d.ariClient = ari.NewClient(ariConfig, ari.GreetingConfig{Sound: "sound:" + d.rules.Current().Greeting().Sound}, d.part("ari"))
 	if cfg.Recording.Backend == "snoop" {
 		ariConfig.Application = cfg.ARI.SnoopApplication
-		d.snoopClient = ari.NewSnoopClient(ariConfig, d.part("ari-snoop"))
+		d.snoopClient = ari.NewSnoopClient(ariConfig, engine.AnswerTimes{Dir: cfg.Recording.LocalDir, Log: d.part("recording-times")}, d.part("ari-snoop"))
 	}
 	return nil
 }

@@ -103,10 +103,18 @@ func TestAsteriskCrashDuringCallFilesWhatWasRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What was bridged before the crash is in the file (MixMonitor writes
-	// in blocks: allow a second at the end).
-	if want := crashed.Sub(call.Answered()).Seconds(); a.Duration() < want-1.0 || a.Duration() > want+0.3 {
-		t.Errorf("recording lasts %.2f s; the call was bridged %.2f s before the crash", a.Duration(), want)
+	// What was bridged before the crash is in the file, but for what
+	// Asterisk had not written yet: each recording file goes through a
+	// 32 KiB stdio buffer, 1.02 s of MixMonitor's interleaved stereo at
+	// 8 kHz, 2.05 s of a snoop channel's mono (whose file also holds the
+	// ringing, cut at filing: the measured failure of stop 33, 1.55 s
+	// filed of 3.01 s, was exactly that buffer).
+	unwritten := 32768.0 / (8000 * 2 * 2)
+	if h.env.Backend() == "snoop" {
+		unwritten *= 2
+	}
+	if want := crashed.Sub(call.Answered()).Seconds(); a.Duration() < want-unwritten || a.Duration() > want+0.3 {
+		t.Errorf("recording lasts %.2f s; the call was bridged %.2f s before the crash (up to %.2f s may be lost unwritten)", a.Duration(), want, unwritten)
 	}
 	if p, c := a.ToneShare(sandbox.PhoneFreq, 0.1, a.Duration()-0.1), a.ToneShare(sandbox.CarrierFreq, 0.1, a.Duration()-0.1); p < 0.1 || c < 0.1 || math.IsNaN(p) {
 		t.Errorf("phone tone %.2f, carrier tone %.2f; both directions must be in it", p, c)

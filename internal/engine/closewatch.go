@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -75,7 +76,8 @@ func (w *CloseWatch) parse(b []byte, at time.Time) {
 				break
 			}
 		}
-		if ev.Mask&unix.IN_CLOSE_WRITE != 0 && len(name) > 0 {
+		// The daemon's own times files (AnswerTimes) are not recordings.
+		if ev.Mask&unix.IN_CLOSE_WRITE != 0 && len(name) > 0 && !bytes.HasSuffix(name, []byte(timesExt)) {
 			w.closed[string(name)] = at
 		}
 		b = b[end:]

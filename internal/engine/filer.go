@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/villedemercier/recpolicy/internal/wav"
 	"github.com/villedemercier/recpolicy/rules"
 )
 
@@ -150,6 +151,7 @@ func (f *Filer) file(r *Recording) {
 	closed := r.orphan || f.waitClosed(r.LocalPath)
 	src, err := f.openSpooled(r.LocalPath)
 	if errors.Is(err, os.ErrNotExist) {
+		os.Remove(timesPath(r.LocalPath))
 		if f.silentlyEmpty(log, r, 0) {
 			return
 		}
@@ -183,10 +185,14 @@ func (f *Filer) file(r *Recording) {
 				f.metrics.RecordingsEmpty.Inc()
 				log.Info().Str("file", r.LocalPath).Msg("recording holds no audio (the leg never talked); discarded")
 			}
-			os.Remove(r.LocalPath)
+			removeSpooled(r.LocalPath)
 			return
 		}
 		f.fail(log, r, err)
+		return
+	}
+	if cut := f.preAnswer(log, r, r.LocalPath, info); cut > 0 {
+		f.fileCut(log, r, src, info, cut)
 		return
 	}
 	f.silentlyEmpty(log, r, info.Duration())
@@ -209,7 +215,43 @@ func (f *Filer) file(r *Recording) {
 		f.fail(log, r, err)
 		return
 	}
-	os.Remove(r.LocalPath)
+	removeSpooled(r.LocalPath)
+	f.filed(log, Filed{Recording: r, Path: dst, SHA256: sum, Size: size, Duration: info.Duration(), Repaired: repaired})
+}
+
+// fileCut files the one-file recording src (info its header) without its
+// first cut frames, recorded before its channel answered; all of them cut,
+// the leg never answered and nothing is filed.
+func (f *Filer) fileCut(log zerolog.Logger, r *Recording, src *os.File, info WAVInfo, cut int64) {
+	repaired := info.HeaderBytes != info.DataBytes
+	cutFrames(&info, cut)
+	if info.DataBytes <= 0 {
+		if !f.silentlyEmpty(log, r, 0) {
+			f.metrics.RecordingsEmpty.Inc()
+			log.Info().Msg("no audio recorded after the answer (the leg never answered); nothing to file")
+		}
+		removeSpooled(r.LocalPath)
+		return
+	}
+	f.silentlyEmpty(log, r, info.Duration())
+	dst, sum, size, _, err := f.archive(r, func(tmp *os.File) (bool, error) {
+		hdr, err := wav.Prefix(wav.PCMFmt(info.Channels, info.SampleRate, info.BitsPerSample), info.DataBytes)
+		if err != nil {
+			return false, fmt.Errorf("file recording: %w", err)
+		}
+		if _, err := tmp.Write(hdr); err != nil {
+			return false, fmt.Errorf("file recording: write: %w", err)
+		}
+		if _, err := io.Copy(tmp, io.NewSectionReader(src, info.DataOffset, info.DataBytes)); err != nil {
+			return false, fmt.Errorf("file recording: copy: %w", err)
+		}
+		return repaired, nil
+	})
+	if err != nil {
+		f.fail(log, r, err)
+		return
+	}
+	removeSpooled(r.LocalPath)
 	f.filed(log, Filed{Recording: r, Path: dst, SHA256: sum, Size: size, Duration: info.Duration(), Repaired: repaired})
 }
 
@@ -230,6 +272,7 @@ func (f *Filer) discard(log zerolog.Logger, r *Recording) {
 		if !f.waitClosed(p) {
 			log.Warn().Str("file", p).Dur("waited", f.closeTimeout).Msg("Asterisk did not report the discarded recording closed; removing it as it is")
 		}
+		os.Remove(timesPath(p))
 		st, err := os.Lstat(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
@@ -536,8 +579,20 @@ func (f *Filer) Orphans(running map[string]bool, r *rules.Rules) int {
 	// its files was touched lately.
 	parted := map[string]SpoolInfo{}
 	young := map[string]bool{}
+	wavs := map[string]bool{}
+	for _, e := range entries {
+		wavs[e.Name()] = true
+	}
 	for _, e := range entries {
 		name := e.Name()
+		if !e.IsDir() && filepath.Ext(name) == timesExt && !wavs[strings.TrimSuffix(name, timesExt)+".wav"] {
+			// The times of a file filed or discarded meanwhile, written
+			// late: removed once old.
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) >= orphanAge {
+				os.Remove(filepath.Join(f.spoolDir, name))
+			}
+			continue
+		}
 		if e.IsDir() || filepath.Ext(name) != ".wav" {
 			continue
 		}

@@ -28,7 +28,8 @@ type part struct {
 // waits until Asterisk has closed each, then writes them interleaved into
 // one two-channel file (left the first part, right the second), the
 // shorter padded with silence at its end and a missing one silent, so that
-// the archived file is what MixMonitor's option D would have written.
+// the archived file is what MixMonitor's option D would have written. What
+// a part recorded before its channel answered is cut first (preAnswer).
 func (f *Filer) fileParts(log zerolog.Logger, r *Recording) {
 	if f.watch != nil {
 		for _, p := range r.Parts {
@@ -76,9 +77,10 @@ func (f *Filer) fileParts(log zerolog.Logger, r *Recording) {
 			return
 		}
 		rate = info.SampleRate
+		repaired = repaired || info.HeaderBytes != info.DataBytes
+		cutFrames(&info, f.preAnswer(log, r, p, info))
 		parts[i].info = info
 		frames = max(frames, info.DataBytes/2)
-		repaired = repaired || info.HeaderBytes != info.DataBytes
 	}
 	if !closed {
 		log.Warn().Strs("files", r.Parts).Dur("waited", f.closeTimeout).
@@ -90,7 +92,7 @@ func (f *Filer) fileParts(log zerolog.Logger, r *Recording) {
 			log.Info().Msg("no audio recorded (the leg never answered); nothing to file")
 		}
 		for _, p := range r.Parts {
-			os.Remove(p)
+			removeSpooled(p)
 		}
 		return
 	}
@@ -102,7 +104,7 @@ func (f *Filer) fileParts(log zerolog.Logger, r *Recording) {
 		return
 	}
 	for _, p := range r.Parts {
-		os.Remove(p)
+		removeSpooled(p)
 	}
 	f.filed(log, Filed{Recording: r, Path: dst, SHA256: sum, Size: size, Duration: seconds, Repaired: repaired})
 }

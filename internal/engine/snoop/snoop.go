@@ -41,10 +41,13 @@ type Snooper interface {
 // directory (<astspooldir>/recording, which is AsteriskDir as Asterisk sees
 // it and LocalDir as the daemon sees it) as <ID>.in.wav and <ID>.out.wav;
 // the filer interleaves the two into one two-channel file (left the
-// extension, right the other party), as MixMonitor's option D writes it. The recording starts
-// when the recorded channel answers (see ari.SnoopClient), so the audio
-// Dial passes to a ringing phone is not in it and a leg that never answers
-// leaves no file. Like MixMonitor, the recorded channel carries the
+// extension, right the other party), as MixMonitor's option D writes it.
+// The recording starts as soon as its snoop channels exist, most often
+// while the channel rings, and the filer cuts what it holds from before
+// the answer, from the PBX's times that the ARI client writes beside each
+// file (engine.AnswerTimes; see ari.SnoopClient): the audio Dial passes
+// to a ringing phone is not filed, and a leg that never answers files
+// nothing. Like MixMonitor, the recorded channel carries the
 // recording's ID in RECPOLICY_REC (set over AMI), for adoption after a
 // reconnect or a restart.
 type Recorder struct {
@@ -97,8 +100,7 @@ func snoopID(backendID string, d direction) string { return backendID + d.suffix
 // Start marks r.Channel with r.ID and starts the snoop channels and their
 // recordings of <AsteriskDir>/<r.ID>.wav, both at once: under a burst the
 // PBX can keep either request over a second, and the recording, which
-// starts on answer once its snoop channels exist, need not wait for the
-// mark. Like MixMonitor's, a recording may thus run unmarked for that
+// starts once its snoop channels exist, need not wait for the mark. Like MixMonitor's, a recording may thus run unmarked for that
 // moment; a daemon stopped just then leaves its file to the scan for a
 // crash's leftovers (engine.Filer.Orphans) instead of adoption, and starts
 // the call's recording anew. When either fails, the snoop channels are
