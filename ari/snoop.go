@@ -29,8 +29,8 @@ var ErrNotConnected = errors.New("ari snoop application not connected")
 //
 // Pre-answer audio: Dial passes the caller's audio to a ringing callee, and
 // that must not be kept. The recording starts as soon as its snoop channel
-// is in the application and the recorded channel is watched, most often
-// while it still rings: a request sent at the answer would reach a PBX
+// is in the application and the recorded channel is subscribed to, most
+// often while it still rings: a request sent at the answer would reach a PBX
 // loaded by a burst too late (stop 33 in the README). What it recorded
 // before the answer is cut when the recording is filed, from the PBX's own
 // times, which the client hands to Times: when the recording started
@@ -38,7 +38,8 @@ var ErrNotConnected = errors.New("ari snoop application not connected")
 // (ChannelStateChange to Up; the client subscribes its application to the
 // recorded channel, and reads its state right after subscribing and again
 // after every reconnect, for events lost meanwhile). A channel already Up
-// when read answered before its recording started: nothing to cut. A
+// when read, with no answer event, answered before its subscription, so
+// before its recording started: nothing to cut. A
 // snoop channel's file keeps the PBX's clock (it writes one frame every
 // 20 ms tick, silence when its direction is quiet), so the cut is the
 // answer's time less the recording's start. A leg that never answers
@@ -83,8 +84,9 @@ type snoopEntry struct {
 	snoopID   string
 	name      string // the recording's name (file name without .wav)
 	inStasis  bool   // the snoop channel entered the application
-	watched   bool   // the recorded channel is subscribed to and was read
+	watched   bool   // the recorded channel is subscribed to
 	up        bool   // the recorded channel is Up (Times told)
+	upTimed   bool   // ... with the answer's time
 	checked   bool   // the snoop channel is known to spy on channelID
 	chanName  string // the snoop channel's name, once checked
 	recording bool   // the record request was sent (or found running)
@@ -137,8 +139,8 @@ type Snoop struct {
 // it is subscribed to and read (for its state) while the snoop channels are
 // created, all at once, and Record returns once they all exist (or, on any
 // failure, none is left); each recording itself starts when its snoop
-// channel is in the application and channelID is watched, answered or not
-// (see SnoopClient). IDs
+// channel is in the application and channelID is subscribed to, answered
+// or not (see SnoopClient). IDs
 // are chosen by the caller, before the requests, because events can
 // precede REST replies.
 //
@@ -240,10 +242,10 @@ func (s *SnoopClient) nameFor(ctx context.Context, rest *restClient, channelID, 
 
 // watch subscribes the application to the channel (named by target, its
 // name or channelID, its unique ID), then reads its state, so that its
-// answer is seen either way, and marks it watched, and Up when it is: its
-// recordings may then start, since an answer after the read comes as an
-// event with its time. It reports whether the channel is Up and whether a
-// subscription was made.
+// answer is seen either way. Once subscribed, its recordings may start:
+// an answer after that comes as an event, with its time; a channel Up when
+// read and never told so by an event answered before. It reports whether
+// the channel is Up and whether a subscription was made.
 func (s *SnoopClient) watch(ctx context.Context, rest *restClient, channelID, target string) (up, subscribed bool, err error) {
 	name := ""
 	if target != channelID {
@@ -253,6 +255,7 @@ func (s *SnoopClient) watch(ctx context.Context, rest *restClient, channelID, ta
 	if err != nil {
 		return false, false, err
 	}
+	s.markWatched(channelID, false)
 	ch, err := rest.channel(ctx, channelID)
 	if err != nil {
 		return false, true, fmt.Errorf("read channel state: %w", err)

@@ -91,13 +91,15 @@ func (s *SnoopClient) snoopGone(id string) {
 
 // markUp notes that a recorded channel answered at the PBX's time at (the
 // zero time: before its recordings started, or unknown) and tells Times,
-// once per recording.
+// once per recording, and once more when the time comes after the zero
+// time (an answer event that arrives after a read saw the channel Up: the
+// time wins).
 func (s *SnoopClient) markUp(channelID string, at time.Time) {
 	var names []string
 	s.mu.Lock()
 	for _, e := range s.entries {
-		if e.channelID == channelID && !e.up {
-			e.up = true
+		if e.channelID == channelID && (!e.up || (!at.IsZero() && !e.upTimed)) {
+			e.up, e.upTimed = true, !at.IsZero()
 			names = append(names, e.name)
 		}
 	}
@@ -117,10 +119,9 @@ func (s *SnoopClient) tellAnswered(names []string, at time.Time) {
 	})
 }
 
-// markWatched notes that a recorded channel is subscribed to and was read
-// (Up or not), and starts its pending recordings: an answer after the read
-// comes as an event, with its time. A channel Up when read answered before
-// its recordings start: nothing of theirs is to be cut.
+// markWatched notes that a recorded channel is subscribed to, and Up when
+// up (read so), and starts its pending recordings: an answer after the
+// subscription comes as an event, with its time.
 func (s *SnoopClient) markWatched(channelID string, up bool) {
 	var ready []string
 	s.mu.Lock()
@@ -140,8 +141,8 @@ func (s *SnoopClient) markWatched(channelID string, up bool) {
 }
 
 // maybeRecord starts the recording of a snoop channel that is checked (see
-// createSnoop), in the application, and whose recorded channel is watched,
-// once.
+// createSnoop), in the application, and whose recorded channel is
+// subscribed to, once.
 func (s *SnoopClient) maybeRecord(snoopID string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]

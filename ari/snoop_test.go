@@ -425,6 +425,27 @@ func TestSnoopEventBeforeReplyOnAnsweredChannel(t *testing.T) {
 	}
 }
 
+// TestSnoopAnswerTimeAfterAReadSawItUp: a read saw the channel Up (told
+// with the zero time) and its answer event comes after: the event's time
+// is told too, once (the filer takes the time over the zero time).
+func TestSnoopAnswerTimeAfterAReadSawItUp(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	f.setState("c20", "Up", false)
+	if err := s.Record(context.Background(), "c20", "", Snoop{ID: "snoop-r20", Name: "r20", Spy: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	tm := timesOf(s)
+	waitFor(t, 5*time.Second, "zero answer told", func() bool { _, an := tm.get("r20"); return len(an) == 1 })
+	f.setState("c20", "Up", true)
+	waitFor(t, 5*time.Second, "answer time told", func() bool { _, an := tm.get("r20"); return len(an) == 2 })
+	f.setState("c20", "Up", true)
+	time.Sleep(50 * time.Millisecond)
+	if _, an := tm.get("r20"); len(an) != 2 || !an[0].IsZero() || an[1].IsZero() {
+		t.Errorf("answered %v, want the zero time then the event's", an)
+	}
+}
+
 // TestSnoopUnansweredLegIsNeverAnswered: a leg that rings and hangs up is
 // recorded while it rings, but never told answered: the filer discards it.
 func TestSnoopUnansweredLegIsNeverAnswered(t *testing.T) {
