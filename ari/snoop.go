@@ -39,10 +39,13 @@ var ErrNotConnected = errors.New("ari snoop application not connected")
 // recorded channel, and reads its state right after subscribing and again
 // after every reconnect, for events lost meanwhile). A channel already Up
 // when read, with no answer event, answered before its subscription, so
-// before its recording started: nothing to cut. A
-// snoop channel's file keeps the PBX's clock (it writes one frame every
-// 20 ms tick, silence when its direction is quiet), so the cut is the
-// answer's time less the recording's start. A leg that never answers
+// before its recording started: nothing to cut. A snoop channel writes one
+// frame every 20 ms tick, silence when its direction is quiet, so its file
+// keeps the PBX's clock, less the ticks a loaded PBX skips (a late timer
+// wakeup writes one frame for several ticks); the cut is the answer's time
+// less the recording's start, less the frames the file lacks against its
+// start and end times (RecordingFinished), so that skipped ticks keep a
+// little ringing rather than cut into the call. A leg that never answers
 // leaves a file of pre-answer audio alone, which the filer discards.
 //
 // The client owns its connection like Client does: its own WebSocket (the
@@ -76,6 +79,9 @@ type Times interface {
 	// recording started, or when it is not known when it did (a
 	// reconnect lost the event): nothing is to be cut then.
 	Answered(name string, at time.Time)
+	// Finished: the recording name ended (its file closed) at the PBX's
+	// time at.
+	Finished(name string, at time.Time)
 }
 
 // snoopEntry is one recording through one snoop channel.
@@ -370,9 +376,10 @@ func (s *SnoopClient) Release(snoopID string) {
 }
 
 // Adopt takes over a recording that a previous connection or process
-// started (found through the channel's marker): the client finds out
-// whether it runs, and starts it if its snoop channel waits for the
-// recorded channel's answer. It never blocks.
+// started (found through the channel's marker): the client subscribes to
+// the recorded channel again (for its answer's time; Up already: "answered
+// before", nothing cut), and starts the recording if its snoop channel
+// exists and it does not run. It never blocks.
 func (s *SnoopClient) Adopt(channelID, snoopID, name string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]

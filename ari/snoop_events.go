@@ -71,9 +71,19 @@ func (s *SnoopClient) handle(ev ari.Event) {
 		}
 	case *ari.RecordingFinished:
 		s.log.Debug().Str("recording", ev.Recording.Name).Dur("duration", time.Duration(ev.Recording.Duration)).Msg("recording finished")
+		s.tellFinished(ev.Recording.Name, time.Time(ev.Timestamp))
 	case *ari.RecordingFailed:
 		s.log.Error().Str("recording", ev.Recording.Name).Str("cause", ev.Recording.Cause).Msg("recording failed")
+		s.tellFinished(ev.Recording.Name, time.Time(ev.Timestamp))
 	}
+}
+
+// tellFinished hands the end time of recording name to Times.
+func (s *SnoopClient) tellFinished(name string, at time.Time) {
+	if at.IsZero() || s.times == nil {
+		return
+	}
+	s.spawn(func(context.Context, *restClient) { s.times.Finished(name, at) })
 }
 
 // snoopGone forgets a snoop channel that left the application.
@@ -199,12 +209,16 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 	s.mu.Unlock()
 	_, err := rest.liveRecording(ctx, name)
 	live := err == nil
-	if !live && requested {
+	gone := errors.Is(err, ErrNotFound)
+	if err != nil && !gone {
+		s.log.Warn().Err(err).Str("recording", name).Msg("resync: read live recording; subscribing to its channel again all the same")
+	}
+	if gone && requested {
 		// Requested but not live any more: it ended (its file stays); a
 		// second request would fail on the existing file.
 		return
 	}
-	if !live {
+	if !live && !requested {
 		if _, err := rest.channel(ctx, snoopID); errors.Is(err, ErrNotFound) {
 			s.snoopGone(snoopID)
 			return

@@ -44,6 +44,7 @@ type fakeSnoopARI struct {
 	// sending the other gets a 500 after 0.8 s).
 	holdSubscription bool
 	failSubscription bool // each subscription answered 500
+	failLive         bool // each read of a live recording answered 500
 }
 
 // fakeChanPrefix begins the name the fake ARI gives channel <id>:
@@ -252,12 +253,16 @@ func (f *fakeSnoopARI) stopRecording(r *http.Request) (int, any) {
 		return http.StatusNotFound, map[string]string{"message": "Recording not found"}
 	}
 	delete(f.live, r.PathValue("name"))
+	go f.send("RecordingFinished", map[string]any{"recording": map[string]any{"name": r.PathValue("name"), "format": "wav", "state": "done"}})
 	return http.StatusNoContent, nil
 }
 
 func (f *fakeSnoopARI) liveRecording(r *http.Request) (int, any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failLive {
+		return http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"}
+	}
 	if !f.live[r.PathValue("name")] {
 		return http.StatusNotFound, map[string]string{"message": "Recording not found"}
 	}
@@ -318,6 +323,7 @@ type fakeTimes struct {
 	mu       sync.Mutex
 	started  map[string][]time.Time
 	answered map[string][]time.Time
+	finished map[string][]time.Time
 }
 
 func (ft *fakeTimes) Started(name string, at time.Time) {
@@ -330,6 +336,12 @@ func (ft *fakeTimes) Answered(name string, at time.Time) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	ft.answered[name] = append(ft.answered[name], at)
+}
+
+func (ft *fakeTimes) Finished(name string, at time.Time) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	ft.finished[name] = append(ft.finished[name], at)
 }
 
 // get returns the times told of name.
@@ -346,7 +358,7 @@ func timesOf(s *SnoopClient) *fakeTimes { return s.times.(*fakeTimes) }
 // connection.
 func runSnoop(t *testing.T, cfg Config) *SnoopClient {
 	t.Helper()
-	s := NewSnoopClient(cfg, &fakeTimes{started: map[string][]time.Time{}, answered: map[string][]time.Time{}}, testLogger(t))
+	s := NewSnoopClient(cfg, &fakeTimes{started: map[string][]time.Time{}, answered: map[string][]time.Time{}, finished: map[string][]time.Time{}}, testLogger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -404,6 +416,11 @@ func TestSnoopRecordsWhileRingingAndTellsTheAnswer(t *testing.T) {
 	if err := s.Stop(context.Background(), "snoop-r1", "r1"); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 5*time.Second, "end time told", func() bool {
+		tm.mu.Lock()
+		defer tm.mu.Unlock()
+		return len(tm.finished["r1"]) == 1 && !tm.finished["r1"][0].IsZero()
+	})
 	if f.recording("r1") || f.snoopExists("snoop-r1") {
 		t.Error("Stop left the recording or the snoop channel")
 	}
@@ -490,6 +507,25 @@ func TestSnoopResyncAfterReconnect(t *testing.T) {
 	if !f.hasCall("POST /applications/" + fakeSnoopApp + "/subscription?eventSource=channel%3Ac4") {
 		t.Error("no subscription")
 	}
+}
+
+// TestSnoopResyncWhenTheRecordingCannotBeRead: after a reconnect, a live
+// recording that cannot be read (a 500, not a 404) is not taken for ended:
+// its channel is subscribed to again and read, so that its answer counts.
+func TestSnoopResyncWhenTheRecordingCannotBeRead(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	f.setState("c21", "Ringing", false)
+	if err := s.Record(context.Background(), "c21", "", Snoop{ID: "snoop-r21", Name: "r21", Spy: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "record while ringing", func() bool { return f.recording("r21") })
+	f.mu.Lock()
+	f.failLive = true
+	f.mu.Unlock()
+	f.setState("c21", "Up", false)
+	f.drop()
+	waitFor(t, 5*time.Second, "answer told after reconnect", func() bool { _, an := timesOf(s).get("r21"); return len(an) == 1 })
 }
 
 func TestSnoopAdopt(t *testing.T) {

@@ -13,13 +13,13 @@ import (
 )
 
 // AnswerTimes keeps, beside a recording's file in the spool, the PBX's
-// times of its start and of its channel's answer, one line each
-// ("started <time>", "answered <time>", or "answered -" when the channel
-// answered before the recording started, or when is not known), in
-// <name>.times. A recording started while its channel still rang (the
-// snoop backend, see ari.SnoopClient) holds pre-answer audio, which the
-// filer cuts from these times, in this process or after a restart. It
-// implements ari.Times.
+// times of its start, of its channel's answer and of its end, one line
+// each ("started <time>", "answered <time>", or "answered -" when the
+// channel answered before the recording started, or when is not known,
+// and "finished <time>"), in <name>.times. A recording started while its
+// channel still rang (the snoop backend, see ari.SnoopClient) holds
+// pre-answer audio, which the filer cuts from these times, in this process
+// or after a restart. It implements ari.Times.
 type AnswerTimes struct {
 	Dir string // the spool as the daemon sees it
 	Log zerolog.Logger
@@ -35,9 +35,12 @@ func (a AnswerTimes) Started(name string, at time.Time) { a.note(name, "started"
 // time at (zero: before the recording started, or unknown).
 func (a AnswerTimes) Answered(name string, at time.Time) { a.note(name, "answered", at) }
 
+// Finished notes that the recording name ended at the PBX's time at.
+func (a AnswerTimes) Finished(name string, at time.Time) { a.note(name, "finished", at) }
+
 func (a AnswerTimes) note(name, what string, at time.Time) {
 	if name == "" || strings.ContainsAny(name, "/\\\r\n") {
-		a.Log.Warn().Str("recording", name).Msg("recording times: not a spool name; ignored")
+		a.Log.Warn().Str("recording", name).Msg("write recording times: not a spool file name; skipped (a bug: report it)")
 		return
 	}
 	v := "-"
@@ -51,113 +54,136 @@ func (a AnswerTimes) note(name, what string, at time.Time) {
 		err = errors.Join(err, fh.Close())
 	}
 	if err != nil {
-		a.Log.Warn().Err(err).Str("file", p).Msg("write recording times: what the recording holds from before the answer will be filed with it; check recording.local_dir's permissions")
+		a.Log.Warn().Err(err).Str("file", p).Msg("write recording times: the recording may be filed with its ringing, or discarded as never answered; let the daemon write in recording.local_dir")
 	}
 }
 
 // timesPath is the times file of the spool file p (<name>.wav).
 func timesPath(p string) string { return strings.TrimSuffix(p, ".wav") + timesExt }
 
-// leadState is what a recording's times say of its pre-answer audio.
-type leadState int
+// recTimes is what a times file says (zero: not said).
+type recTimes struct {
+	started, answered, finished time.Time
+	answerSeen                  bool // an "answered" line, with a time or "-"
+}
 
-const (
-	leadNone       leadState = iota // no times: nothing to cut
-	leadKnown                       // cut the lead
-	leadUnanswered                  // started, and never answered
-)
-
-// readLead reads the times of the spool file p: how long it recorded
-// before its channel answered. A recording without times, or whose answer
-// came without a time, has nothing to cut.
-func readLead(p string) (time.Duration, leadState, error) {
+// readTimes reads the times of the spool file p; ok is false when it has
+// none. The earliest of each kind counts.
+func readTimes(p string) (rt recTimes, ok bool, err error) {
 	tp := timesPath(p)
 	fh, err := os.Open(tp)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, leadNone, nil
+		return rt, false, nil
 	}
 	if err != nil {
-		return 0, leadNone, fmt.Errorf("read recording times: %w", err)
+		return rt, false, fmt.Errorf("read recording times: %w", err)
 	}
 	defer fh.Close()
-	var started, answered time.Time
-	var answerSeen bool
+	earliest := func(t *time.Time, at time.Time) {
+		if t.IsZero() || (!at.IsZero() && at.Before(*t)) {
+			*t = at
+		}
+	}
 	sc := bufio.NewScanner(fh)
 	for n := 1; sc.Scan(); n++ {
-		what, v, ok := strings.Cut(sc.Text(), " ")
-		if !ok || (what != "started" && what != "answered") {
-			return 0, leadNone, fmt.Errorf("read recording times %s:%d: not \"started <time>\" or \"answered <time>\"; remove the file to file the recording whole", tp, n)
+		what, v, _ := strings.Cut(sc.Text(), " ")
+		if what != "started" && what != "answered" && what != "finished" {
+			return rt, false, fmt.Errorf("read recording times %s:%d: not \"started\", \"answered\" or \"finished\" and a time; the recording is filed whole (nothing cut)", tp, n)
 		}
 		var at time.Time
 		if v != "-" {
 			if at, err = time.Parse(time.RFC3339Nano, v); err != nil {
-				return 0, leadNone, fmt.Errorf("read recording times %s:%d: the time is not RFC 3339; remove the file to file the recording whole", tp, n)
+				return rt, false, fmt.Errorf("read recording times %s:%d: the time is not RFC 3339; the recording is filed whole (nothing cut)", tp, n)
 			}
 		}
 		switch what {
 		case "started":
-			if started.IsZero() || (!at.IsZero() && at.Before(started)) {
-				started = at
-			}
+			earliest(&rt.started, at)
 		case "answered":
-			answerSeen = true
-			if answered.IsZero() || (!at.IsZero() && at.Before(answered)) {
-				answered = at
-			}
+			rt.answerSeen = true
+			earliest(&rt.answered, at)
+		case "finished":
+			earliest(&rt.finished, at)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return 0, leadNone, fmt.Errorf("read recording times %s: %w", tp, err)
+		return rt, false, fmt.Errorf("read recording times %s: %w", tp, err)
 	}
-	switch {
-	case answerSeen && !answered.IsZero() && !started.IsZero():
-		return max(0, answered.Sub(started)), leadKnown, nil
-	case answerSeen:
-		return 0, leadKnown, nil
-	case !started.IsZero():
-		return 0, leadUnanswered, nil
-	}
-	return 0, leadNone, nil
+	return rt, true, nil
 }
+
+// finishWait is how long the filer waits by default, after Asterisk
+// closed a file, for its end time (written when RecordingFinished
+// arrives; see Filer.finishWait).
+const finishWait = time.Second
 
 // preAnswer returns how many sample frames at the start of the spool file
 // p (info its header) were recorded before its channel answered, from its
-// times: all of them when it never answered, unless the tracker saw its
-// leg talk or the file is a crash's leftover (then none: a recording is
-// never lost to a missing time).
+// times:
+//   - answered at a known time: the answer's time less the start's, in
+//     frames, less the frames the file lacks against its start and end
+//     times (ticks a loaded PBX skipped: better keep a little ringing
+//     than cut into the call);
+//   - answered before the recording, or when is not known: none;
+//   - never answered, and the daemon saw it end: all of them (a failed
+//     start's fragment too), unless the tracker saw the leg talk;
+//   - never answered and no end seen: all, unless the tracker saw the
+//     leg talk or the file is a crash's leftover (a daemon that missed
+//     the end may have missed the answer).
+//
+// Frames kept whole for want of a time are logged: a recording is never
+// lost to a missing time.
 func (f *Filer) preAnswer(log zerolog.Logger, r *Recording, p string, info WAVInfo) int64 {
-	lead, st, err := readLead(p)
+	rt, ok, err := readTimes(p)
+	for deadline := time.Now().Add(f.finishWait); err == nil && ok && !r.orphan && !rt.started.IsZero() && rt.finished.IsZero() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		rt, ok, err = readTimes(p)
+	}
 	if err != nil {
-		log.Warn().Err(err).Msg("recording filed whole, with what it holds from before the answer")
+		log.Warn().Err(err).Msg("read recording times")
 		return 0
 	}
 	ba := int64(info.Channels * info.BitsPerSample / 8)
-	if ba == 0 {
+	if !ok || ba == 0 || info.SampleRate == 0 {
 		return 0
 	}
 	frames := info.DataBytes / ba
-	switch st {
-	case leadKnown:
-		n := int64(lead.Seconds() * float64(info.SampleRate))
+	rate := float64(info.SampleRate)
+	switch {
+	case rt.answerSeen && !rt.answered.IsZero() && !rt.started.IsZero():
+		n := int64(rt.answered.Sub(rt.started).Seconds() * rate)
+		if !rt.finished.IsZero() {
+			missing := int64(rt.finished.Sub(rt.started).Seconds()*rate) - frames
+			n -= max(0, missing)
+		}
+		n = max(0, min(n, frames))
 		if n > 0 {
-			log.Debug().Str("file", p).Dur("cut", lead).Msg("recorded before the answer: cut")
+			log.Debug().Str("file", p).Float64("cut_seconds", float64(n)/rate).Msg("recorded before the answer: cut")
 		}
-		return min(n, frames)
-	case leadUnanswered:
-		if r.orphan || r.Bridged > 0 {
-			log.Warn().Str("file", p).Msg("the recording's channel answered, but when is not known: filed whole, with what it holds from before the answer")
-			return 0
-		}
-		return frames
+		return n
+	case rt.answerSeen || rt.started.IsZero():
+		return 0
+	case r.Bridged > 0:
+		log.Warn().Str("file", p).Msg("the leg talked but its answer's time is not known: filed whole, with what it holds from before the answer")
+		return 0
+	case r.orphan && rt.finished.IsZero():
+		log.Warn().Str("file", p).Msg("left by a crash or restart, whether its channel answered is not known: filed whole, with what it holds from before any answer")
+		return 0
 	}
-	return 0
+	return frames
 }
 
-// cutFrames drops n sample frames from the start of info's audio.
+// cutFrames drops n sample frames from the start of info's audio, and a
+// trailing part of a frame.
 func cutFrames(info *WAVInfo, n int64) {
 	ba := int64(info.Channels * info.BitsPerSample / 8)
+	if ba == 0 {
+		return
+	}
+	n = max(0, min(n, info.DataBytes/ba))
 	info.DataOffset += n * ba
 	info.DataBytes -= n * ba
+	info.DataBytes -= info.DataBytes % ba
 }
 
 // removeSpooled removes a spool file and its times.

@@ -12,23 +12,37 @@ import (
 	"github.com/rs/zerolog"
 )
 
-func TestReadLead(t *testing.T) {
+// TestPreAnswer: how much of a file (1 s of 8 kHz mono) is cut as
+// recorded before the answer, from its times.
+func TestPreAnswer(t *testing.T) {
+	at := func(ms int) string {
+		return time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC).Add(time.Duration(ms) * time.Millisecond).Format(time.RFC3339Nano)
+	}
 	for _, tc := range []struct {
 		name, times string // "" times: no file
-		lead        time.Duration
-		state       leadState
-		err         string
+		bridged     time.Duration
+		orphan      bool
+		cut         int64
+		err         string // in the log
 	}{
-		{name: "no times", state: leadNone},
-		{name: "answered after the start", times: "started 2026-12-05T06:00:00.100Z\nanswered 2026-12-05T06:00:00.600Z\n", lead: 500 * time.Millisecond, state: leadKnown},
-		{name: "answer told first", times: "answered 2026-12-05T06:00:01.25+00:00\nstarted 2026-12-05T06:00:00Z\n", lead: 1250 * time.Millisecond, state: leadKnown},
-		{name: "answered before the start", times: "started 2026-12-05T06:00:01Z\nanswered 2026-12-05T06:00:00Z\n", state: leadKnown},
-		{name: "answered before the recording", times: "started 2026-12-05T06:00:01Z\nanswered -\n", state: leadKnown},
-		{name: "a time beats an unknown", times: "started 2026-12-05T06:00:01Z\nanswered 2026-12-05T06:00:01.5Z\nanswered -\n", lead: 500 * time.Millisecond, state: leadKnown},
-		{name: "never answered", times: "started 2026-12-05T06:00:01Z\n", state: leadUnanswered},
-		{name: "answer without a start", times: "answered 2026-12-05T06:00:01Z\n", state: leadKnown},
-		{name: "not a line of ours", times: "started 2026-12-05T06:00:01Z\nhello\n", err: ".times:2: not \"started <time>\""},
-		{name: "not a time", times: "answered yesterday\n", err: ".times:1: the time is not RFC 3339"},
+		{name: "no times"},
+		{name: "answered after the start", times: "started " + at(100) + "\nanswered " + at(600) + "\n", cut: 4000},
+		{name: "answer told first", times: "answered " + at(250) + "\nstarted " + at(0) + "\n", cut: 2000},
+		{name: "answered before the start", times: "started " + at(1000) + "\nanswered " + at(0) + "\n"},
+		{name: "answered before the recording", times: "started " + at(0) + "\nanswered -\n"},
+		{name: "a time beats an unknown", times: "started " + at(0) + "\nanswered -\nanswered " + at(500) + "\n", cut: 4000},
+		{name: "answer without a start", times: "answered " + at(100) + "\n"},
+		{name: "the file as long as its times", times: "started " + at(0) + "\nanswered " + at(500) + "\nfinished " + at(1000) + "\n", cut: 4000},
+		{name: "skipped ticks keep ringing", times: "started " + at(0) + "\nanswered " + at(500) + "\nfinished " + at(1200) + "\n", cut: 2400},
+		{name: "skipped ticks past the answer", times: "started " + at(0) + "\nanswered " + at(500) + "\nfinished " + at(2000) + "\n"},
+		{name: "answered after the end", times: "started " + at(0) + "\nanswered " + at(3000) + "\n", cut: 8000},
+		{name: "never answered, ended", times: "started " + at(0) + "\nfinished " + at(1000) + "\n", cut: 8000},
+		{name: "never answered, ended, a crash's leftover", times: "started " + at(0) + "\nfinished " + at(1000) + "\n", orphan: true, cut: 8000},
+		{name: "never answered, no end", times: "started " + at(0) + "\n", cut: 8000},
+		{name: "never answered, no end, a crash's leftover", times: "started " + at(0) + "\n", orphan: true},
+		{name: "never told answered, talked", times: "started " + at(0) + "\nfinished " + at(1000) + "\n", bridged: time.Second},
+		{name: "not a line of ours", times: "started " + at(0) + "\nhello there\n", err: ".times:2: not "},
+		{name: "not a time", times: "started yesterday\n", err: ".times:1: the time is not RFC 3339"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "r.in.wav")
@@ -37,17 +51,30 @@ func TestReadLead(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			lead, st, err := readLead(p)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) || strings.Contains(err.Error(), "hello") {
-					t.Fatalf("error %v, want one naming %q and not echoing the file", err, tc.err)
-				}
-				return
+			var logged strings.Builder
+			f := &Filer{}
+			r := &Recording{Bridged: tc.bridged, orphan: tc.orphan}
+			info := WAVInfo{SampleRate: 8000, Channels: 1, BitsPerSample: 16, DataOffset: 44, DataBytes: 16000, HeaderBytes: 16000}
+			if got := f.preAnswer(zerolog.New(&logged), r, p, info); got != tc.cut {
+				t.Errorf("cut %d frames, want %d", got, tc.cut)
 			}
-			if err != nil || lead != tc.lead || st != tc.state {
-				t.Fatalf("readLead = %v, %v, %v; want %v, %v", lead, st, err, tc.lead, tc.state)
+			if tc.err != "" && (!strings.Contains(logged.String(), tc.err) || strings.Contains(logged.String(), "hello")) {
+				t.Errorf("logged %q, want an error naming %q and not echoing the file", logged.String(), tc.err)
 			}
 		})
+	}
+}
+
+// TestCutFrames: a cut keeps whole frames only.
+func TestCutFrames(t *testing.T) {
+	info := WAVInfo{SampleRate: 8000, Channels: 2, BitsPerSample: 16, DataOffset: 44, DataBytes: 4*10 + 3}
+	cutFrames(&info, 4)
+	if info.DataOffset != 44+16 || info.DataBytes != 24 {
+		t.Errorf("after a cut of 4 frames: %+v", info)
+	}
+	cutFrames(&info, 100)
+	if info.DataBytes != 0 {
+		t.Errorf("after a cut past the end: %+v", info)
 	}
 }
 
@@ -57,9 +84,10 @@ func TestAnswerTimesWritesLines(t *testing.T) {
 	at := time.Date(2026, 12, 5, 6, 0, 0, 250e6, time.FixedZone("EST", -5*3600))
 	a.Started("r.in", at)
 	a.Answered("r.in", time.Time{})
+	a.Finished("r.in", at.Add(time.Second))
 	a.Answered("../escape", at)
 	b, err := os.ReadFile(filepath.Join(dir, "r.in.times"))
-	if err != nil || string(b) != "started 2026-12-05T11:00:00.25Z\nanswered -\n" {
+	if err != nil || string(b) != "started 2026-12-05T11:00:00.25Z\nanswered -\nfinished 2026-12-05T11:00:01.25Z\n" {
 		t.Fatalf("times %q, %v", b, err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
@@ -164,5 +192,38 @@ func TestFilerCutsAOneFileRecording(t *testing.T) {
 	}
 	if _, err := os.Stat(timesPath(r.LocalPath)); !os.IsNotExist(err) {
 		t.Error("times left in the spool")
+	}
+}
+
+// TestOrphansLeaveTimesAlone: the scan for leftovers never takes a times
+// file for a recording; it removes an old one whose file is gone, and
+// keeps one beside its file or still young.
+func TestOrphansLeaveTimesAlone(t *testing.T) {
+	spool, arch := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	m := NewMetrics(nil)
+	f := NewFiler(spool, arch, 200*time.Millisecond, zerolog.Nop(), m, nil)
+	old := time.Now().Add(-time.Minute)
+	write := func(name string, age time.Time) string {
+		p := filepath.Join(spool, name)
+		if err := os.WriteFile(p, []byte("started -\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, age, age)
+		return p
+	}
+	stale := write("1700000000-235-inbound-pbx-1.2-1.in.times", old)
+	young := write("1700000000-235-inbound-pbx-1.3-1.in.times", time.Now())
+	beside := write("1700000000-235-inbound-pbx-1.4-1.in.times", old)
+	writePart(t, filepath.Join(spool, "1700000000-235-inbound-pbx-1.4-1.in.wav"), ramp(80, 1), false)
+	if n := f.Orphans(map[string]bool{"1700000000-235-inbound-pbx-1.4-1": true}, nil); n != 0 {
+		t.Errorf("queued %d, want none", n)
+	}
+	for p, want := range map[string]bool{stale: false, young: true, beside: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s there: %v, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+	if v := testutil.ToFloat64(m.RecordingsFailed); v != 0 {
+		t.Errorf("%v unknown files reported", v)
 	}
 }

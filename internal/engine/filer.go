@@ -40,6 +40,7 @@ type Filer struct {
 	spoolDir     string
 	archiveDir   string
 	closeTimeout time.Duration
+	finishWait   time.Duration // for a snoop recording's end time (preAnswer)
 	log          zerolog.Logger
 	metrics      *Metrics
 	onFiled      func(Filed)
@@ -82,6 +83,7 @@ func NewWatchedFiler(spoolDir, archiveDir string, closeTimeout time.Duration, lo
 		spoolDir:     spoolDir,
 		archiveDir:   archiveDir,
 		closeTimeout: closeTimeout,
+		finishWait:   finishWait,
 		log:          log,
 		metrics:      m,
 		onFiled:      onFiled,

@@ -89,7 +89,7 @@ func (f *Filer) fileParts(log zerolog.Logger, r *Recording) {
 	if frames == 0 {
 		if !f.silentlyEmpty(log, r, 0) {
 			f.metrics.RecordingsEmpty.Inc()
-			log.Info().Msg("no audio recorded (the leg never answered); nothing to file")
+			log.Info().Msg("no audio recorded after the answer (the leg never answered); nothing to file")
 		}
 		for _, p := range r.Parts {
 			removeSpooled(p)

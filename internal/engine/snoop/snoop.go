@@ -100,14 +100,15 @@ func snoopID(backendID string, d direction) string { return backendID + d.suffix
 // Start marks r.Channel with r.ID and starts the snoop channels and their
 // recordings of <AsteriskDir>/<r.ID>.wav, both at once: under a burst the
 // PBX can keep either request over a second, and the recording, which
-// starts once its snoop channels exist, need not wait for the mark. Like MixMonitor's, a recording may thus run unmarked for that
-// moment; a daemon stopped just then leaves its file to the scan for a
+// starts once its snoop channels exist, need not wait for the mark. Like
+// MixMonitor's, a recording may thus run unmarked for that moment; a daemon stopped just then leaves its file to the scan for a
 // crash's leftovers (engine.Filer.Orphans) instead of adoption, and starts
 // the call's recording anew. When either fails, the snoop channels are
 // stopped and a mark that was set is removed (on a context of their own:
-// the start's may be what failed); a recording already running then (its
-// channel answered before the mark failed) keeps its file, which the scan
-// for leftovers files. The mark names the channel as
+// the start's may be what failed); a recording already running then
+// keeps its file, which the scan for leftovers files when its times say
+// its channel answered, and discards when they say it ended unanswered
+// (see engine.AnswerTimes). The mark names the channel as
 // engine.SendToChannel says (by its name on an AMI session of its run,
 // else by its unique ID); the subscription and the snoop channels name it
 // by name too, checked through ARI against the unique ID, which no channel
@@ -206,8 +207,9 @@ func (s *Recorder) Finish(r *engine.Recording) {
 
 // Running tells which recording of ours runs on a channel, from the mark
 // Start set: its ID and snoop channel ID, or "" when none. A marked
-// recording is handed to the ARI client to adopt, which starts it if its
-// snoop channel still waits for the answer.
+// recording is handed to the ARI client to adopt, which subscribes to the
+// channel again (for its answer's time) and starts the recording if its
+// snoop channel exists and it does not run.
 func (s *Recorder) Running(ctx context.Context, channel string) (id, backendID string, err error) {
 	// channel is the recorded channel's unique ID.
 	resp, err := s.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: channel}, ami.Header{Key: "Variable", Value: engine.MarkVar})
