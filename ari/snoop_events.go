@@ -65,25 +65,23 @@ func (s *SnoopClient) handle(ev ari.Event) {
 		s.snoopGone(ev.Channel.ID)
 	case *ari.RecordingStarted:
 		s.log.Debug().Str("recording", ev.Recording.Name).Msg("recording started")
-		if at := time.Time(ev.Timestamp); !at.IsZero() && s.times != nil {
-			name := ev.Recording.Name
-			s.spawn(func(context.Context, *restClient) { s.times.Started(name, at) })
-		}
+		s.tell(Times.Started, ev.Recording.Name, time.Time(ev.Timestamp))
 	case *ari.RecordingFinished:
 		s.log.Debug().Str("recording", ev.Recording.Name).Dur("duration", time.Duration(ev.Recording.Duration)).Msg("recording finished")
-		s.tellFinished(ev.Recording.Name, time.Time(ev.Timestamp))
+		s.tell(Times.Finished, ev.Recording.Name, time.Time(ev.Timestamp))
 	case *ari.RecordingFailed:
 		s.log.Error().Str("recording", ev.Recording.Name).Str("cause", ev.Recording.Cause).Msg("recording failed")
-		s.tellFinished(ev.Recording.Name, time.Time(ev.Timestamp))
+		s.tell(Times.Finished, ev.Recording.Name, time.Time(ev.Timestamp))
 	}
 }
 
-// tellFinished hands the end time of recording name to Times.
-func (s *SnoopClient) tellFinished(name string, at time.Time) {
+// tell hands a time of recording name, stamped by the PBX, to Times
+// (note: Times.Started or Times.Finished), in the background.
+func (s *SnoopClient) tell(note func(Times, string, time.Time), name string, at time.Time) {
 	if at.IsZero() || s.times == nil {
 		return
 	}
-	s.spawn(func(context.Context, *restClient) { s.times.Finished(name, at) })
+	s.spawn(func(context.Context, *restClient) { note(s.times, name, at) })
 }
 
 // snoopGone forgets a snoop channel that left the application.

@@ -430,15 +430,22 @@ func TestSnoopEventBeforeReplyOnAnsweredChannel(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	f.early = true
 	s := runSnoop(t, f.config())
-	f.setState("c2", "Up", false)
-	if err := s.Record(context.Background(), "c2", "", Snoop{ID: "snoop-r2", Name: "r2", Spy: "both"}); err != nil {
-		t.Fatal(err)
-	}
+	recordRinging(t, f, s, "c2", "Up", "r2")
 	waitFor(t, 5*time.Second, "record request", func() bool { return f.recording("r2") })
 	// Up when read: it answered before its recording started.
 	waitFor(t, 5*time.Second, "answer told", func() bool { _, an := timesOf(s).get("r2"); return len(an) == 1 })
 	if _, an := timesOf(s).get("r2"); !an[0].IsZero() {
 		t.Errorf("answered %v, want the zero time (before the recording)", an[0])
+	}
+}
+
+// recordRinging starts recording channel ch, in state st, through one
+// snoop channel spying both ways, snoop-<name> recorded as name.
+func recordRinging(t *testing.T, f *fakeSnoopARI, s *SnoopClient, ch, st, name string) {
+	t.Helper()
+	f.setState(ch, st, false)
+	if err := s.Record(context.Background(), ch, "", Snoop{ID: "snoop-" + name, Name: name, Spy: "both"}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -448,10 +455,7 @@ func TestSnoopEventBeforeReplyOnAnsweredChannel(t *testing.T) {
 func TestSnoopAnswerTimeAfterAReadSawItUp(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
-	f.setState("c20", "Up", false)
-	if err := s.Record(context.Background(), "c20", "", Snoop{ID: "snoop-r20", Name: "r20", Spy: "both"}); err != nil {
-		t.Fatal(err)
-	}
+	recordRinging(t, f, s, "c20", "Up", "r20")
 	tm := timesOf(s)
 	waitFor(t, 5*time.Second, "zero answer told", func() bool { _, an := tm.get("r20"); return len(an) == 1 })
 	f.setState("c20", "Up", true)
@@ -468,10 +472,7 @@ func TestSnoopAnswerTimeAfterAReadSawItUp(t *testing.T) {
 func TestSnoopUnansweredLegIsNeverAnswered(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
-	f.setState("c3", "Ringing", false)
-	if err := s.Record(context.Background(), "c3", "", Snoop{ID: "snoop-r3", Name: "r3", Spy: "both"}); err != nil {
-		t.Fatal(err)
-	}
+	recordRinging(t, f, s, "c3", "Ringing", "r3")
 	waitFor(t, 5*time.Second, "snoop channel", func() bool { return f.snoopExists("snoop-r3") })
 	f.setState("c3", "", false)
 	s.Release("snoop-r3")
@@ -485,11 +486,7 @@ func TestSnoopUnansweredLegIsNeverAnswered(t *testing.T) {
 func TestSnoopResyncAfterReconnect(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
-	f.setState("c4", "Ringing", false)
-	if err := s.Record(context.Background(), "c4", "", Snoop{ID: "snoop-r4", Name: "r4", Spy: "both"}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(100 * time.Millisecond)
+	recordRinging(t, f, s, "c4", "Ringing", "r4")
 	waitFor(t, 5*time.Second, "record while ringing", func() bool { return f.recording("r4") })
 	// The channel answers while its event is lost, and the WebSocket
 	// drops: only the resynchronisation after the reconnect can see it,
@@ -515,10 +512,7 @@ func TestSnoopResyncAfterReconnect(t *testing.T) {
 func TestSnoopResyncWhenTheRecordingCannotBeRead(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
-	f.setState("c21", "Ringing", false)
-	if err := s.Record(context.Background(), "c21", "", Snoop{ID: "snoop-r21", Name: "r21", Spy: "both"}); err != nil {
-		t.Fatal(err)
-	}
+	recordRinging(t, f, s, "c21", "Ringing", "r21")
 	waitFor(t, 5*time.Second, "record while ringing", func() bool { return f.recording("r21") })
 	f.mu.Lock()
 	f.failLive = true

@@ -227,3 +227,27 @@ func TestOrphansLeaveTimesAlone(t *testing.T) {
 		t.Errorf("%v unknown files reported", v)
 	}
 }
+
+// TestFilerOneFileNeverAnswered: a one-file recording made while its leg
+// rang and never answered files nothing, counted empty, and leaves the
+// spool with its times.
+func TestFilerOneFileNeverAnswered(t *testing.T) {
+	spool, arch := t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	m := NewMetrics(nil)
+	f := NewFiler(spool, arch, 200*time.Millisecond, zerolog.Nop(), m, nil)
+	f.finishWait = 0
+	r := &Recording{ID: "1700000000-235-inbound-pbx-1.2~pbx-1.1-1", Extension: "235", Uniqueid: "pbx-1.2", CallStart: time.Unix(1700000000, 0)}
+	r.LocalPath = filepath.Join(spool, r.ID+".wav")
+	writePart(t, r.LocalPath, ramp(8000, 40), false)
+	if err := os.WriteFile(timesPath(r.LocalPath), []byte("started 2026-12-05T06:00:00Z\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := fileOne(t, f, r); len(got) != 0 || testutil.ToFloat64(m.RecordingsEmpty) != 1 {
+		t.Fatalf("filed %+v, %v empty; want nothing filed, counted empty", got, testutil.ToFloat64(m.RecordingsEmpty))
+	}
+	for _, p := range []string{r.LocalPath, timesPath(r.LocalPath)} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s still in the spool", p)
+		}
+	}
+}

@@ -181,11 +181,25 @@ func (f *Filer) file(r *Recording) {
 	if err == nil && f.interleaved && info.Channels == 1 {
 		info.Channels = 2
 	}
+	// What was recorded before the answer is cut (preAnswer); the archived
+	// copy of what is left then gets a header of its own.
+	var cut int64
+	cutRepaired := false
+	if err == nil && info.DataBytes > 0 {
+		if cut = f.preAnswer(log, r, r.LocalPath, info); cut > 0 {
+			cutRepaired = info.HeaderBytes != info.DataBytes
+			cutFrames(&info, cut)
+		}
+	}
 	if err != nil || info.DataBytes == 0 {
 		if err == nil || st.Size() <= 44 {
 			if !f.silentlyEmpty(log, r, 0) {
 				f.metrics.RecordingsEmpty.Inc()
-				log.Info().Str("file", r.LocalPath).Msg("recording holds no audio (the leg never talked); discarded")
+				msg := "recording holds no audio (the leg never talked); discarded"
+				if cut > 0 {
+					msg = "no audio recorded after the answer (the leg never answered); nothing to file"
+				}
+				log.Info().Str("file", r.LocalPath).Msg(msg)
 			}
 			removeSpooled(r.LocalPath)
 			return
@@ -193,12 +207,11 @@ func (f *Filer) file(r *Recording) {
 		f.fail(log, r, err)
 		return
 	}
-	if cut := f.preAnswer(log, r, r.LocalPath, info); cut > 0 {
-		f.fileCut(log, r, src, info, cut)
-		return
-	}
 	f.silentlyEmpty(log, r, info.Duration())
 	dst, sum, size, repaired, err := f.archive(r, func(tmp *os.File) (bool, error) {
+		if cut > 0 {
+			return cutRepaired, copyAudio(tmp, src, info)
+		}
 		if _, err := io.Copy(tmp, io.NewSectionReader(src, 0, 1<<62)); err != nil {
 			return false, fmt.Errorf("file recording: copy: %w", err)
 		}
@@ -221,40 +234,20 @@ func (f *Filer) file(r *Recording) {
 	f.filed(log, Filed{Recording: r, Path: dst, SHA256: sum, Size: size, Duration: info.Duration(), Repaired: repaired})
 }
 
-// fileCut files the one-file recording src (info its header) without its
-// first cut frames, recorded before its channel answered; all of them cut,
-// the leg never answered and nothing is filed.
-func (f *Filer) fileCut(log zerolog.Logger, r *Recording, src *os.File, info WAVInfo, cut int64) {
-	repaired := info.HeaderBytes != info.DataBytes
-	cutFrames(&info, cut)
-	if info.DataBytes <= 0 {
-		if !f.silentlyEmpty(log, r, 0) {
-			f.metrics.RecordingsEmpty.Inc()
-			log.Info().Msg("no audio recorded after the answer (the leg never answered); nothing to file")
-		}
-		removeSpooled(r.LocalPath)
-		return
-	}
-	f.silentlyEmpty(log, r, info.Duration())
-	dst, sum, size, _, err := f.archive(r, func(tmp *os.File) (bool, error) {
-		hdr, err := wav.Prefix(wav.PCMFmt(info.Channels, info.SampleRate, info.BitsPerSample), info.DataBytes)
-		if err != nil {
-			return false, fmt.Errorf("file recording: %w", err)
-		}
-		if _, err := tmp.Write(hdr); err != nil {
-			return false, fmt.Errorf("file recording: write: %w", err)
-		}
-		if _, err := io.Copy(tmp, io.NewSectionReader(src, info.DataOffset, info.DataBytes)); err != nil {
-			return false, fmt.Errorf("file recording: copy: %w", err)
-		}
-		return repaired, nil
-	})
+// copyAudio writes src's audio as info describes it (a cut of it: see
+// cutFrames) into w, under a header of its own.
+func copyAudio(w io.Writer, src io.ReaderAt, info WAVInfo) error {
+	hdr, err := wav.Prefix(wav.PCMFmt(info.Channels, info.SampleRate, info.BitsPerSample), info.DataBytes)
 	if err != nil {
-		f.fail(log, r, err)
-		return
+		return fmt.Errorf("file recording: %w", err)
 	}
-	removeSpooled(r.LocalPath)
-	f.filed(log, Filed{Recording: r, Path: dst, SHA256: sum, Size: size, Duration: info.Duration(), Repaired: repaired})
+	if _, err := w.Write(hdr); err != nil {
+		return fmt.Errorf("file recording: write: %w", err)
+	}
+	if _, err := io.Copy(w, io.NewSectionReader(src, info.DataOffset, info.DataBytes)); err != nil {
+		return fmt.Errorf("file recording: copy: %w", err)
+	}
+	return nil
 }
 
 // discard removes a recording that must not be filed (r.Discard) from the
