@@ -28,6 +28,11 @@ type restClient struct {
 	http     *http.Client
 }
 
+// maxConnsPerClient bounds each REST client's connections to Asterisk: two
+// clients (greeting, snoop) and their WebSockets stay under Asterisk's
+// default of 100 HTTP sessions.
+const maxConnsPerClient = 40
+
 // newRESTClient builds a client for cfg, which must have its defaults
 // applied and be valid.
 func newRESTClient(cfg Config) (*restClient, error) {
@@ -44,7 +49,12 @@ func newRESTClient(cfg Config) (*restClient, error) {
 		ExpectContinueTimeout: time.Second,
 		MaxIdleConns:          16,
 		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       60 * time.Second,
+		// Asterisk serves at most 100 HTTP sessions at once (http.conf's
+		// sessionlimit), WebSockets included, and closes the connections
+		// past that: under a burst the snoop client's and the greeting
+		// client's requests wait here for a connection instead.
+		MaxConnsPerHost: maxConnsPerClient,
+		IdleConnTimeout: 60 * time.Second,
 	}
 	return &restClient{
 		base:     base,

@@ -127,15 +127,14 @@ func (s *SnoopClient) tellAnswered(names []string, at time.Time) {
 	})
 }
 
-// markWatched notes that a recorded channel is subscribed to, and Up when
-// up (read so), and starts its pending recordings: an answer after the
-// subscription comes as an event, with its time.
-func (s *SnoopClient) markWatched(channelID string, up bool) {
+// markRead notes a recorded channel's state read after its subscription,
+// Up when up (an answer after the subscription comes as an event, with its
+// time), and starts its pending recordings (a resync's).
+func (s *SnoopClient) markRead(channelID string, up bool) {
 	var ready []string
 	s.mu.Lock()
 	for id, e := range s.entries {
 		if e.channelID == channelID {
-			e.watched = true
 			ready = append(ready, id)
 		}
 	}
@@ -149,12 +148,11 @@ func (s *SnoopClient) markWatched(channelID string, up bool) {
 }
 
 // maybeRecord starts the recording of a snoop channel that is checked (see
-// createSnoop), in the application, and whose recorded channel is
-// subscribed to, once.
+// createSnoop) and in the application, once.
 func (s *SnoopClient) maybeRecord(snoopID string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]
-	if e == nil || !e.checked || !e.inStasis || !e.watched || e.recording || e.stopped {
+	if e == nil || !e.checked || !e.inStasis || e.recording || e.stopped {
 		s.mu.Unlock()
 		return
 	}
@@ -241,5 +239,5 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 		e.recording = true
 	}
 	s.mu.Unlock()
-	s.markWatched(channelID, ch.State == "Up")
+	s.markRead(channelID, ch.State == "Up")
 }

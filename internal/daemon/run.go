@@ -263,7 +263,7 @@ func (d *Daemon) buildEngine() error {
 	if d.snoopClient != nil {
 		recorder = &snoop.Recorder{ARI: d.snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer, Mixed: mixed, ByUniqueid: d.metrics.StartsByUniqueid}
 	}
-	d.pipe = engine.NewPipeline(recorder, pipelineLanes)
+	d.pipe = engine.NewPipeline(recorder, pipelineWorkers)
 	d.tracker = engine.NewTracker(d.part("tracker"), d.rules.Current, recorder, d.metrics, d.pipe)
 	return nil
 }
@@ -475,9 +475,14 @@ func (d *Daemon) notification(ctx context.Context, n ami.Notification) {
 // actionSessions is how many AMI sessions carry the recorder's actions.
 const actionSessions = 4
 
-// pipelineLanes is how many recorder orders may be in flight at once (each
-// lane carries one channel's orders in order).
-const pipelineLanes = 16
+// pipelineWorkers is how many recorder orders may be in flight at once
+// (one channel's orders go one at a time, in order). A start holds its
+// worker for its round trips to the PBX (a snoop start: an AMI Setvar and
+// up to three ARI requests in turn): 64 leaves room for a burst's starts
+// while a loaded PBX serves each in up to a second; their ARI requests wait
+// for one of the client's connections, which stay under Asterisk's 100 HTTP
+// sessions (see ari's REST client).
+const pipelineWorkers = 64
 
 // goLogged runs run in a goroutine counted by wg, logging its error with
 // msg.

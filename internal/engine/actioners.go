@@ -90,8 +90,9 @@ type Session interface {
 // Spread sends each action on the next connected session of sessions, in
 // turn. Asterisk carries out one session's actions one after the other: a
 // burst of starts spread over several sessions is served in parallel. The
-// order of one channel's actions is kept by their sender (a pipeline lane
-// waits for each answer before the next action), not by the session. With
+// order of one channel's actions is kept by their sender (the pipeline
+// carries out one channel's orders one at a time, each waiting for its
+// answers), not by the session. With
 // no session connected, the action goes to the first, which refuses it
 // with ami.ErrNotConnected.
 func Spread(sessions ...Session) Actioner { return &spread{sessions: sessions} }

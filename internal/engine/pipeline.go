@@ -3,11 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
-	"hash/fnv"
 	"sync"
 	"time"
-
-	fifo "github.com/villedemercier/recpolicy/internal/queue"
 )
 
 // OpKind is what the tracker asks of the recorder.
@@ -32,8 +29,8 @@ type Outcome struct {
 
 // ErrStoppedBeforeStart is the outcome of a start the pipeline did not carry
 // out because the tracker had already asked for the recording to stop (the
-// channel hung up, or the decision changed) while the start waited in its
-// lane behind a slow PBX.
+// channel hung up, or the decision changed) while the start waited for a
+// worker behind a slow PBX.
 var ErrStoppedBeforeStart = errors.New("start recording: not carried out, the recording was stopped while its start waited behind a slow PBX")
 
 type op struct {
@@ -43,42 +40,51 @@ type op struct {
 
 // Pipeline carries the tracker's recording orders to a Recorder off the
 // event loop: nothing the tracker does waits for a round trip to Asterisk.
-// Orders for one channel go through one lane, in the order given (start,
-// stop, finish), so a stop never overtakes its start and a file is never
-// handed to the filer before its recording was asked for; orders for
-// different channels run in parallel on a fixed number of lanes. A start
-// whose recording had to end meanwhile is not carried out, nor its stop: a
-// channel that hung up (its round trips would only hold the lane from the
-// live calls behind it), or a decision to stop (it would record what the
-// policy no longer allows, such as a conference the detainee phone has
-// joined). Each lane
-// queue is unbounded, so the event loop never blocks on a slow PBX; the
-// outcomes come back on Outcomes, which the event loop drains.
+// One channel's orders are carried out one at a time, in the order given
+// (start, stop, finish), so a stop never overtakes its start and a file is
+// never handed to the filer before its recording was asked for; different
+// channels' orders run in parallel on a fixed number of workers. A channel
+// with orders waits only for a free worker, never behind another channel's
+// slow start: a burst's starts each hold their worker while the PBX serves
+// them, and with lanes fixed by a hash of the channel a start waited up to
+// a second behind other channels' on its lane (stop 34 in the README). A
+// start whose recording had to end meanwhile is not carried out, nor its
+// stop: a channel that hung up (its round trips would only hold a worker
+// from the live calls behind it), or a decision to stop (it would record
+// what the policy no longer allows, such as a conference the detainee
+// phone has joined). Submit never blocks, so the event loop never waits on
+// a slow PBX; the outcomes come back on Outcomes, which the event loop
+// drains.
 type Pipeline struct {
 	rec      Recorder
-	lanes    []*lane
+	workers  int
 	outcomes chan Outcome
+	wake     chan struct{} // capacity workers: a channel has orders for a worker
+	mu       sync.Mutex
+	channels map[string]*channelOrders // channels with orders queued or being carried out
+	ready    []*channelOrders          // of those, the ones no worker has taken yet, oldest first
 	wg       sync.WaitGroup
 }
 
-type lane struct {
-	orders *fifo.Queue[op]
-	// failed holds the recordings whose start failed, so that their
-	// finish does not hand the filer a file that never existed.
-	failed map[*Recording]bool
+// channelOrders are one channel's orders not carried out yet.
+type channelOrders struct {
+	uniqueid string
+	orders   []op
 }
 
-// NewPipeline returns a pipeline of n lanes in front of rec; Run starts
+// NewPipeline returns a pipeline of n workers in front of rec; Run starts
 // them.
 func NewPipeline(rec Recorder, n int) *Pipeline {
 	if n < 1 {
 		n = 1
 	}
-	p := &Pipeline{rec: rec, outcomes: make(chan Outcome, 4096)}
-	for range n {
-		p.lanes = append(p.lanes, &lane{orders: fifo.New[op](), failed: make(map[*Recording]bool)})
+	return &Pipeline{
+		rec:      rec,
+		workers:  n,
+		outcomes: make(chan Outcome, 4096),
+		wake:     make(chan struct{}, n),
+		channels: make(map[string]*channelOrders),
 	}
-	return p
 }
 
 // Outcomes delivers the outcome of every start and stop.
@@ -86,50 +92,96 @@ func (p *Pipeline) Outcomes() <-chan Outcome { return p.outcomes }
 
 // Submit queues an order. It never blocks.
 func (p *Pipeline) Submit(kind OpKind, r *Recording) {
-	h := fnv.New32a()
-	h.Write([]byte(r.Uniqueid))
-	p.lanes[int(h.Sum32()%uint32(len(p.lanes)))].orders.Push(op{kind, r})
+	p.mu.Lock()
+	c := p.channels[r.Uniqueid]
+	if c == nil {
+		c = &channelOrders{uniqueid: r.Uniqueid}
+		p.channels[r.Uniqueid] = c
+		p.ready = append(p.ready, c)
+	}
+	c.orders = append(c.orders, op{kind, r})
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default: // every worker has a wake-up pending already
+	}
 }
 
 // Run carries out orders until ctx is cancelled, then runs what is still
 // queued (starts and stops with ctx cancelled, so they fail at once;
 // finishes reach the filer) and returns. Outcomes is not closed.
 func (p *Pipeline) Run(ctx context.Context) {
-	for _, l := range p.lanes {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.runLane(ctx, l)
-		}()
+	for range p.workers {
+		p.wg.Go(func() { p.work(ctx) })
 	}
 	p.wg.Wait()
 }
 
-func (p *Pipeline) runLane(ctx context.Context, l *lane) {
-	l.orders.Consume(ctx, func(batch []op) {
-		for _, o := range batch {
-			p.do(ctx, l, o)
+// work is one worker: it takes the channel that has waited longest and
+// carries out its orders, until ctx is done and nothing is left.
+func (p *Pipeline) work(ctx context.Context) {
+	for {
+		if c := p.next(); c != nil {
+			p.carry(ctx, c)
+			continue
 		}
-	})
+		select {
+		case <-p.wake:
+		case <-ctx.Done():
+			for c := p.next(); c != nil; c = p.next() {
+				p.carry(ctx, c)
+			}
+			return
+		}
+	}
+}
+
+// next takes the channel that has waited longest for a worker, or nil.
+func (p *Pipeline) next() *channelOrders {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.ready) == 0 {
+		return nil
+	}
+	c := p.ready[0]
+	p.ready[0] = nil
+	p.ready = p.ready[1:]
+	return c
+}
+
+// carry carries out c's orders, and those submitted meanwhile, then
+// forgets c: its next order makes it wait for a worker again.
+func (p *Pipeline) carry(ctx context.Context, c *channelOrders) {
+	for {
+		p.mu.Lock()
+		orders := c.orders
+		c.orders = nil
+		if len(orders) == 0 {
+			delete(p.channels, c.uniqueid)
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		for _, o := range orders {
+			p.do(ctx, o)
+		}
+	}
 }
 
 // do carries out one order; a recording whose start failed is neither
 // stopped nor handed to the filer.
-func (p *Pipeline) do(ctx context.Context, l *lane, o op) {
-	if o.kind != OpStart && l.failed[o.r] {
-		if o.kind == OpFinish {
-			delete(l.failed, o.r)
-		}
+func (p *Pipeline) do(ctx context.Context, o op) {
+	if o.kind != OpStart && o.r.startFailed {
 		return
 	}
 	if o.kind == OpStart && o.r.stopAsked.Load() {
-		l.failed[o.r] = true
+		o.r.startFailed = true
 		p.report(ctx, Outcome{Kind: OpStart, Rec: o.r, Err: ErrStoppedBeforeStart, Done: time.Now()})
 		return
 	}
 	out, ok := carryOut(ctx, p.rec, o.kind, o.r)
 	if o.kind == OpStart && out.Err != nil {
-		l.failed[o.r] = true
+		o.r.startFailed = true
 	}
 	if ok {
 		p.report(ctx, out)
@@ -152,7 +204,7 @@ func (p *Pipeline) report(ctx context.Context, o Outcome) {
 }
 
 // carryOut runs one order on rec; it returns the outcome of a start or a
-// stop (ok), nothing for a hand-over to the filer. The pipeline's lanes and
+// stop (ok), nothing for a hand-over to the filer. The pipeline's workers and
 // the tracker without a pipeline (tests, tools) both use it.
 func carryOut(ctx context.Context, rec Recorder, kind OpKind, r *Recording) (o Outcome, ok bool) {
 	switch kind {

@@ -118,6 +118,54 @@ func TestPipelineKeepsOneChannelsOrderAndNeverBlocks(t *testing.T) {
 	}
 }
 
+// gatedRecorder is a slowRecorder whose starts of one channel wait until
+// its gate is closed.
+type gatedRecorder struct {
+	slowRecorder
+	uid  string
+	gate chan struct{}
+}
+
+func (g *gatedRecorder) Start(ctx context.Context, r *Recording) error {
+	if r.Uniqueid == g.uid {
+		<-g.gate
+	}
+	return g.slowRecorder.Start(ctx, r)
+}
+
+// TestPipelineSlowStartHoldsNoOtherChannel: a start the PBX keeps holds its
+// own worker only; the other channels' orders go through the other
+// workers meanwhile, whichever channels they are.
+func TestPipelineSlowStartHoldsNoOtherChannel(t *testing.T) {
+	rec := &gatedRecorder{uid: "slow", gate: make(chan struct{})}
+	p := NewPipeline(rec, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	defer close(rec.gate)
+
+	slow := &Recording{Uniqueid: "slow"}
+	p.Submit(OpStart, slow)
+	p.Submit(OpStop, slow)
+	for i := range 40 {
+		p.Submit(OpStart, &Recording{Uniqueid: string(rune('A'+i%26)) + string(rune('a'+i/26))})
+	}
+	for n := range 40 {
+		select {
+		case o := <-p.Outcomes():
+			if o.Rec == slow {
+				t.Fatal("the held start came out")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of 40 other channels' starts carried out while one start was held", n)
+		}
+	}
+	if got := rec.of("slow"); len(got) != 0 {
+		t.Errorf("held channel: %v, want nothing yet (its stop waits for its start)", got)
+	}
+}
+
 // TestTrackerRetriesAFailedStart: a start that fails while the
 // channel lives is tried again; one whose leg ended unanswered is not a
 // violation; one whose leg talked is.
@@ -171,13 +219,13 @@ func TestTrackerRetriesAFailedStart(t *testing.T) {
 // when the tracker asks for its stop (the detainee phone joined the call)
 // or when its channel hangs up is never carried out, nor are its stop and
 // finish: recording from then on would record what the policy no longer
-// allows, or hold the lane for a channel already gone. A call that talked
+// allows, or hold a worker for a channel already gone. A call that talked
 // and was never recorded is still a violation.
 func TestStartNotCarriedOutOnceStopped(t *testing.T) {
 	r := cityRules(t)
 	rec := &slowRecorder{delay: 300 * time.Millisecond}
 	m := NewMetrics(nil)
-	p := NewPipeline(rec, 1) // one lane: the second call's start waits
+	p := NewPipeline(rec, 1) // one worker: the second call's start waits
 	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, m, p)
 	ctx := context.Background()
 	pctx, cancel := context.WithCancel(ctx)
@@ -222,7 +270,7 @@ func TestStartNotCarriedOutOnceStopped(t *testing.T) {
 	if gone == nil || !errors.Is(gone.Err, ErrStoppedBeforeStart) {
 		t.Fatalf("237's start outcome %+v, want ErrStoppedBeforeStart", gone)
 	}
-	time.Sleep(400 * time.Millisecond) // let the lane run what it would
+	time.Sleep(400 * time.Millisecond) // let the worker run what it would
 	if got := rec.of("4"); len(got) != 0 {
 		t.Errorf("recorder calls for 236: %v, want none (stopped before its start was served)", got)
 	}

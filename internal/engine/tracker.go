@@ -93,6 +93,10 @@ type Recording struct {
 	// the stop and the hand-over: a start still queued behind a slow PBX is
 	// then never carried out (see Pipeline).
 	stopAsked atomic.Bool
+	// startFailed is set by the pipeline's worker when the start failed
+	// or was not carried out: its stop and finish are then skipped (the
+	// pipeline's workers only, one channel's orders at a time).
+	startFailed bool
 	// Tracker-side state (the tracker's goroutine only).
 	bridgedAt  time.Time // when the recorded channel was first seen bridged
 	verified   bool      // the file was seen growing after answer
@@ -327,8 +331,8 @@ func (t *Tracker) pickup(ctx context.Context, e Event) {
 		Msg("ringing leg picked up by another phone: its recording would hold the picker's call; stopped and discarded, the picker's call is decided on its own")
 	r.Discard = "picked up by " + picker.name + " before answer"
 	// The stop must reach the hooks where they are now. (r's other fields
-	// stay: its orders keep their pipeline lane, after a start that may
-	// still be in flight.)
+	// stay: its orders stay its channel's in the pipeline, after a start
+	// that may still be in flight.)
 	r.MovedTo = picker.uniqueid
 	t.handOver(ctx, target, true)
 }

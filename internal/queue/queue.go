@@ -1,7 +1,6 @@
 // Package queue holds the unbounded FIFO that lets a producer that must
 // never wait (the AMI reader, the daemon's event loop) hand work to a
-// consumer that may be slow (the tracker, the recorder's lanes, the Cdr
-// spooler).
+// consumer that may be slow (the tracker, the Cdr spooler).
 package queue
 
 import (

@@ -129,7 +129,7 @@ func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 	}
 	if r.MovedTo != "" {
 		// The marks sit on the picker's channel now, where its own
-		// recording, started on another pipeline lane, may have just set
+		// recording, started by another pipeline worker, may have just set
 		// them: they are left alone (a stale one is discarded again at a
 		// reconciliation).
 		return nil
