@@ -47,8 +47,8 @@ func newRESTClient(cfg Config) (*restClient, error) {
 		TLSHandshakeTimeout:   cfg.DialTimeout,
 		ResponseHeaderTimeout: cfg.RequestTimeout,
 		ExpectContinueTimeout: time.Second,
-		MaxIdleConns:          16,
-		MaxIdleConnsPerHost:   16,
+		MaxIdleConns:          maxConnsPerClient,
+		MaxIdleConnsPerHost:   maxConnsPerClient,
 		// Asterisk serves at most 100 HTTP sessions at once (http.conf's
 		// sessionlimit), WebSockets included, and closes the connections
 		// past that: under a burst the snoop client's and the greeting

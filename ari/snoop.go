@@ -280,7 +280,9 @@ func (s *SnoopClient) watch(ctx context.Context, rest *restClient, channelID, ta
 		}
 	}
 	up = ch.State == "Up"
-	s.markRead(channelID, up)
+	if up {
+		s.markUp(channelID, time.Time{})
+	}
 	return up, true, nil
 }
 

@@ -98,7 +98,8 @@ func (s *SnoopClient) snoopGone(id string) {
 }
 
 // markUp notes that a recorded channel answered at the PBX's time at (the
-// zero time: before its recordings started, or unknown) and tells Times,
+// zero time: before its subscription, which may be after its recordings
+// started, or unknown) and tells Times,
 // once per recording, and once more when the time comes after the zero
 // time (an answer event that arrives after a read saw the channel Up: the
 // time wins).
@@ -125,26 +126,6 @@ func (s *SnoopClient) tellAnswered(names []string, at time.Time) {
 			s.times.Answered(n, at)
 		}
 	})
-}
-
-// markRead notes a recorded channel's state read after its subscription,
-// Up when up (an answer after the subscription comes as an event, with its
-// time), and starts its pending recordings (a resync's).
-func (s *SnoopClient) markRead(channelID string, up bool) {
-	var ready []string
-	s.mu.Lock()
-	for id, e := range s.entries {
-		if e.channelID == channelID {
-			ready = append(ready, id)
-		}
-	}
-	s.mu.Unlock()
-	if up {
-		s.markUp(channelID, time.Time{})
-	}
-	for _, id := range ready {
-		s.maybeRecord(id)
-	}
 }
 
 // maybeRecord starts the recording of a snoop channel that is checked (see
@@ -239,5 +220,8 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 		e.recording = true
 	}
 	s.mu.Unlock()
-	s.markRead(channelID, ch.State == "Up")
+	if ch.State == "Up" {
+		s.markUp(channelID, time.Time{})
+	}
+	s.maybeRecord(snoopID)
 }

@@ -47,6 +47,9 @@ type fakeSnoopARI struct {
 	// subscribeAfterRecording keeps each subscription's reply until a
 	// recording is live (500 after 0.8 s otherwise).
 	subscribeAfterRecording bool
+	// answerBeforeSubscribing answers this channel just before its
+	// subscription takes effect: its answer event is not told.
+	answerBeforeSubscribing string
 	failSubscription        bool // each subscription answered 500
 	failLive                bool // each read of a live recording answered 500
 }
@@ -150,10 +153,12 @@ func chanJSON(id, state string) map[string]any {
 	return map[string]any{"id": id, "name": fakeChanPrefix + id, "state": state}
 }
 
-// setState changes a channel's state; event says whether Asterisk tells.
+// setState changes a channel's state; event says whether Asterisk tells
+// (it does only once the application is subscribed to the channel).
 func (f *fakeSnoopARI) setState(id, state string, event bool) {
 	f.mu.Lock()
 	f.state[id] = state
+	event = event && f.subscribed["channel:"+id]
 	f.mu.Unlock()
 	if event {
 		f.send("ChannelStateChange", map[string]any{"channel": chanJSON(id, state)})
@@ -299,6 +304,9 @@ func (f *fakeSnoopARI) subscribe(r *http.Request) (int, any) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if id := f.answerBeforeSubscribing; id != "" && r.Method == http.MethodPost {
+		f.state[id], f.answerBeforeSubscribing = "Up", ""
+	}
 	if f.failSubscription && r.Method == http.MethodPost {
 		return http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"}
 	}
@@ -393,8 +401,8 @@ func runSnoop(t *testing.T, cfg Config) *SnoopClient {
 }
 
 // TestSnoopRecordsWhileRingingAndTellsTheAnswer: the recording starts as
-// soon as its snoop channel is in the application and the channel is
-// watched, while it still rings; Times learns when it started and when the
+// soon as its snoop channel is in the application, while the channel still
+// rings; Times learns when it started and when the
 // channel answered, by the PBX's event times, so that the filer cuts what
 // came before the answer.
 func TestSnoopRecordsWhileRingingAndTellsTheAnswer(t *testing.T) {
@@ -674,6 +682,26 @@ func TestSnoopRecordsBeforeTheSubscriptionReplies(t *testing.T) {
 	waitFor(t, 5*time.Second, "answer time told", func() bool { _, an := tm.get("r19"); return len(an) == 1 })
 	if _, an := tm.get("r19"); an[0].IsZero() {
 		t.Error("answered at the zero time; want the event's time")
+	}
+}
+
+// TestSnoopAnsweredBeforeTheSubscription: a channel that answered after
+// its recording started but before the PBX served the subscription is read
+// Up with no answer event: its answer is told at the zero time (when is
+// not known), so nothing is cut and the file keeps the ringing it holds.
+func TestSnoopAnsweredBeforeTheSubscription(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	f.subscribeAfterRecording, f.answerBeforeSubscribing = true, "c22"
+	s := runSnoop(t, f.config())
+	recordRinging(t, f, s, "c22", "Ringing", "r22")
+	tm := timesOf(s)
+	waitFor(t, 5*time.Second, "answer told", func() bool { _, an := tm.get("r22"); return len(an) == 1 })
+	st, an := tm.get("r22")
+	if len(st) != 1 || !an[0].IsZero() {
+		t.Errorf("started %v, answered %v: want a start, and the zero time for the answer", st, an)
+	}
+	if !f.recording("r22") {
+		t.Error("the recording stopped")
 	}
 }
 

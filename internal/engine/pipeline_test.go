@@ -166,6 +166,34 @@ func TestPipelineSlowStartHoldsNoOtherChannel(t *testing.T) {
 	}
 }
 
+// TestPipelineRunsWhatIsQueuedAtShutdown: orders still queued when the
+// pipeline stops are carried out once (starts and stops with the context
+// done, so they fail at once on a real recorder; finishes reach the
+// filer), and a channel that comes back with orders after its last ones
+// were carried out is taken again.
+func TestPipelineRunsWhatIsQueuedAtShutdown(t *testing.T) {
+	rec := &slowRecorder{}
+	p := NewPipeline(rec, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	a := &Recording{Uniqueid: "a"}
+	p.Submit(OpStart, a)
+	select {
+	case <-p.Outcomes():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no outcome for the start")
+	}
+	cancel()
+	<-done
+	p.Submit(OpStop, a)
+	p.Submit(OpFinish, a)
+	p.Run(ctx) // already cancelled: runs what is queued, then returns
+	if got := rec.of("a"); len(got) != 3 || got[0] != "start" || got[1] != "stop" || got[2] != "finish" {
+		t.Errorf("channel a: %v, want start, stop, finish", got)
+	}
+}
+
 // TestTrackerRetriesAFailedStart: a start that fails while the
 // channel lives is tried again; one whose leg ended unanswered is not a
 // violation; one whose leg talked is.
