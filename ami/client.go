@@ -249,6 +249,7 @@ func (c *Client) readLoop(s *session) {
 		}
 		switch m.kind() {
 		case kindResponse:
+			s.responses.Add(1)
 			s.handleResponse(m)
 		case kindEvent:
 			if s.claimEvent(m) {
@@ -277,7 +278,11 @@ func (c *Client) observeEvent(m *Message) {
 }
 
 // pingLoop sends Ping every PingInterval; a ping without answer within
-// ActionTimeout ends the session so that the client reconnects.
+// ActionTimeout ends the session so that the client reconnects, unless
+// Asterisk answered other actions of the session meanwhile: it carries out
+// one session's actions one after the other, so under a burst of them a
+// ping waits its turn behind them, and the session is busy, not dead
+// (closing it would fail every action in flight on it).
 func (c *Client) pingLoop(s *session) {
 	t := time.NewTicker(c.cfg.PingInterval)
 	defer t.Stop()
@@ -287,11 +292,18 @@ func (c *Client) pingLoop(s *session) {
 			return
 		case <-t.C:
 		}
+		before := s.responses.Load()
 		_, err := c.roundTrip(context.Background(), s, "Ping", nil, false)
-		if errors.Is(err, ErrTimeout) {
-			s.close(fmt.Errorf("ping: no answer within %v: %w", c.cfg.ActionTimeout, ErrTimeout))
-			return
+		if !errors.Is(err, ErrTimeout) {
+			continue
 		}
+		if n := s.responses.Load() - before; n > 0 {
+			c.log.Warn().Uint64("answered_meanwhile", n).Dur("timeout", c.cfg.ActionTimeout).
+				Msg("ami ping not answered in time, but other actions were: the session is busy, kept")
+			continue
+		}
+		s.close(fmt.Errorf("ping: no answer within %v: %w", c.cfg.ActionTimeout, ErrTimeout))
+		return
 	}
 }
 

@@ -465,6 +465,34 @@ func TestClientPingDetectsDeadPeer(t *testing.T) {
 	}
 }
 
+// TestClientPingBehindBusySessionKeepsIt: a ping that waits behind other
+// actions Asterisk is answering (a burst of starts on one session) is late,
+// not a sign of a dead peer: the session is kept while the other actions
+// are answered, and ended once nothing is.
+func TestClientPingBehindBusySessionKeepsIt(t *testing.T) {
+	srv := newServer(t)
+	c, _ := startClient(t, srv, func(cfg *ami.Config) {
+		cfg.PingInterval = 50 * time.Millisecond
+		cfg.ActionTimeout = 150 * time.Millisecond
+	})
+	connected(t, c)
+	srv.SetPingsAnswered(false)
+	busyUntil := time.Now().Add(600 * time.Millisecond)
+	for time.Now().Before(busyUntil) {
+		if _, err := c.Action(context.Background(), "Echo", h("Value", "busy")); err != nil {
+			t.Fatalf("action while pings go unanswered: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if srv.Logins() != 1 {
+		t.Fatalf("logins = %d: the busy session was ended", srv.Logins())
+	}
+	n := waitKind(t, c, ami.KindDisconnected, "")
+	if !errors.Is(n.Err, ami.ErrTimeout) || !strings.Contains(n.Err.Error(), "ping") {
+		t.Fatalf("disconnect error %v, want ping timeout once idle", n.Err)
+	}
+}
+
 func TestClientReconnectAndRestart(t *testing.T) {
 	srv := newServer(t)
 	c, _ := startClient(t, srv, nil)

@@ -47,6 +47,9 @@ type session struct {
 	// lists counts list calls in pending plus entries of abandoned, so the
 	// reader skips the lock for events when no list is in progress.
 	lists atomic.Int32
+	// responses counts the responses read, so that the pinger tells a
+	// session busy answering other actions from a dead one.
+	responses atomic.Uint64
 
 	closeOnce sync.Once
 	err       error         // why the session ended; set before done is closed
