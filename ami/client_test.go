@@ -442,13 +442,21 @@ func TestClientNotConnected(t *testing.T) {
 	}
 }
 
-func TestClientPingDetectsDeadPeer(t *testing.T) {
+// startPingingClient starts a client of a new fake server that pings every
+// 50 ms and waits 150 ms for an answer, once connected.
+func startPingingClient(t *testing.T) (*amitest.Server, *ami.Client) {
+	t.Helper()
 	srv := newServer(t)
 	c, _ := startClient(t, srv, func(cfg *ami.Config) {
 		cfg.PingInterval = 50 * time.Millisecond
 		cfg.ActionTimeout = 150 * time.Millisecond
 	})
 	connected(t, c)
+	return srv, c
+}
+
+func TestClientPingDetectsDeadPeer(t *testing.T) {
+	srv, c := startPingingClient(t)
 	waitFor(t, func() bool { return srv.ActionCount("Ping") >= 2 })
 	srv.SetPingsAnswered(false)
 	n := waitKind(t, c, ami.KindDisconnected, "")
@@ -470,12 +478,7 @@ func TestClientPingDetectsDeadPeer(t *testing.T) {
 // not a sign of a dead peer: the session is kept while the other actions
 // are answered, and ended once nothing is.
 func TestClientPingBehindBusySessionKeepsIt(t *testing.T) {
-	srv := newServer(t)
-	c, _ := startClient(t, srv, func(cfg *ami.Config) {
-		cfg.PingInterval = 50 * time.Millisecond
-		cfg.ActionTimeout = 150 * time.Millisecond
-	})
-	connected(t, c)
+	srv, c := startPingingClient(t)
 	srv.SetPingsAnswered(false)
 	busyUntil := time.Now().Add(600 * time.Millisecond)
 	for time.Now().Before(busyUntil) {
