@@ -29,19 +29,17 @@ var ErrNotConnected = errors.New("ari snoop application not connected")
 //
 // Pre-answer audio: Dial passes the caller's audio to a ringing callee, and
 // that must not be kept. The recording starts as soon as its snoop channel
-// is in the application, most often while the channel still rings: a
-// request sent at the answer would reach a PBX loaded by a burst too late
-// (stop 33 in the README), and so would one that waited for the
-// subscription below (stop 34). What it recorded before the answer is cut
-// when the recording is filed, from the PBX's own times, which the client
-// hands to Times: when the recording started (RecordingStarted) and when
-// the recorded channel answered (ChannelStateChange to Up; the client
-// subscribes its application to the recorded channel, and reads its state
-// right after subscribing and again after every reconnect, for events lost
-// meanwhile). A channel already Up when read, with no answer event,
-// answered before its subscription, before or after its recording started:
-// nothing is cut then, so the file keeps what ringing it recorded rather
-// than lose any of the call. A snoop channel writes one
+// is in the application and the recorded channel is subscribed to, most
+// often while it still rings: a request sent at the answer would reach a PBX
+// loaded by a burst too late (stop 33 in the README). What it recorded
+// before the answer is cut when the recording is filed, from the PBX's own
+// times, which the client hands to Times: when the recording started
+// (RecordingStarted) and when the recorded channel answered
+// (ChannelStateChange to Up; the client subscribes its application to the
+// recorded channel, and reads its state right after subscribing and again
+// after every reconnect, for events lost meanwhile). A channel already Up
+// when read, with no answer event, answered before its subscription, so
+// before its recording started: nothing to cut. A snoop channel writes one
 // frame every 20 ms tick, silence when its direction is quiet, so its file
 // keeps the PBX's clock, less the ticks a loaded PBX skips (a late timer
 // wakeup writes one frame for several ticks); the cut is the answer's time
@@ -77,9 +75,8 @@ type Times interface {
 	// Started: the recording name started at the PBX's time at.
 	Started(name string, at time.Time)
 	// Answered: the channel the recording name records answered at the
-	// PBX's time at; the zero time when it answered before its
-	// subscription (before the recording started, or while the PBX was
-	// slow to subscribe), or when it is not known when it did (a
+	// PBX's time at; the zero time when it answered before the
+	// recording started, or when it is not known when it did (a
 	// reconnect lost the event): nothing is to be cut then.
 	Answered(name string, at time.Time)
 	// Finished: the recording name ended (its file closed) at the PBX's
@@ -93,6 +90,7 @@ type snoopEntry struct {
 	snoopID   string
 	name      string // the recording's name (file name without .wav)
 	inStasis  bool   // the snoop channel entered the application
+	watched   bool   // the recorded channel is subscribed to
 	up        bool   // the recorded channel is Up (Times told)
 	upTimed   bool   // ... with the answer's time
 	checked   bool   // the snoop channel is known to spy on channelID
@@ -147,8 +145,8 @@ type Snoop struct {
 // it is subscribed to and read (for its state) while the snoop channels are
 // created, all at once, and Record returns once they all exist (or, on any
 // failure, none is left); each recording itself starts when its snoop
-// channel is in the application, answered or not, without waiting for the
-// subscription (see SnoopClient). IDs
+// channel is in the application and channelID is subscribed to, answered
+// or not (see SnoopClient). IDs
 // are chosen by the caller, before the requests, because events can
 // precede REST replies.
 //
@@ -250,10 +248,10 @@ func (s *SnoopClient) nameFor(ctx context.Context, rest *restClient, channelID, 
 
 // watch subscribes the application to the channel (named by target, its
 // name or channelID, its unique ID), then reads its state, so that its
-// answer is seen either way: an answer after the subscription comes as an
-// event, with its time; a channel Up when read and never told so by an
-// event answered before (when is not known). It reports whether the
-// channel is Up and whether a subscription was made.
+// answer is seen either way. Once subscribed, its recordings may start:
+// an answer after that comes as an event, with its time; a channel Up when
+// read and never told so by an event answered before. It reports whether
+// the channel is Up and whether a subscription was made.
 func (s *SnoopClient) watch(ctx context.Context, rest *restClient, channelID, target string) (up, subscribed bool, err error) {
 	name := ""
 	if target != channelID {
@@ -263,6 +261,7 @@ func (s *SnoopClient) watch(ctx context.Context, rest *restClient, channelID, ta
 	if err != nil {
 		return false, false, err
 	}
+	s.markWatched(channelID, false)
 	ch, err := rest.channel(ctx, channelID)
 	if err != nil {
 		return false, true, fmt.Errorf("read channel state: %w", err)
@@ -280,9 +279,7 @@ func (s *SnoopClient) watch(ctx context.Context, rest *restClient, channelID, ta
 		}
 	}
 	up = ch.State == "Up"
-	if up {
-		s.markUp(channelID, time.Time{})
-	}
+	s.markWatched(channelID, up)
 	return up, true, nil
 }
 

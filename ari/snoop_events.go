@@ -98,8 +98,7 @@ func (s *SnoopClient) snoopGone(id string) {
 }
 
 // markUp notes that a recorded channel answered at the PBX's time at (the
-// zero time: before its subscription, which may be after its recordings
-// started, or unknown) and tells Times,
+// zero time: before its recordings started, or unknown) and tells Times,
 // once per recording, and once more when the time comes after the zero
 // time (an answer event that arrives after a read saw the channel Up: the
 // time wins).
@@ -128,12 +127,34 @@ func (s *SnoopClient) tellAnswered(names []string, at time.Time) {
 	})
 }
 
+// markWatched notes that a recorded channel is subscribed to, and Up when
+// up (read so), and starts its pending recordings: an answer after the
+// subscription comes as an event, with its time.
+func (s *SnoopClient) markWatched(channelID string, up bool) {
+	var ready []string
+	s.mu.Lock()
+	for id, e := range s.entries {
+		if e.channelID == channelID {
+			e.watched = true
+			ready = append(ready, id)
+		}
+	}
+	s.mu.Unlock()
+	if up {
+		s.markUp(channelID, time.Time{})
+	}
+	for _, id := range ready {
+		s.maybeRecord(id)
+	}
+}
+
 // maybeRecord starts the recording of a snoop channel that is checked (see
-// createSnoop) and in the application, once.
+// createSnoop), in the application, and whose recorded channel is
+// subscribed to, once.
 func (s *SnoopClient) maybeRecord(snoopID string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]
-	if e == nil || !e.checked || !e.inStasis || e.recording || e.stopped {
+	if e == nil || !e.checked || !e.inStasis || !e.watched || e.recording || e.stopped {
 		s.mu.Unlock()
 		return
 	}
@@ -220,8 +241,5 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 		e.recording = true
 	}
 	s.mu.Unlock()
-	if ch.State == "Up" {
-		s.markUp(channelID, time.Time{})
-	}
-	s.maybeRecord(snoopID)
+	s.markWatched(channelID, ch.State == "Up")
 }

@@ -15,9 +15,8 @@ import (
 // AnswerTimes keeps, beside a recording's file in the spool, the PBX's
 // times of its start, of its channel's answer and of its end, one line
 // each ("started <time>", "answered <time>", or "answered -" when the
-// channel answered before the client subscribed to it, which may be after
-// the recording started, or when is not known, and "finished <time>"), in
-// <name>.times. A recording started while its
+// channel answered before the recording started, or when is not known,
+// and "finished <time>"), in <name>.times. A recording started while its
 // channel still rang (the snoop backend, see ari.SnoopClient) holds
 // pre-answer audio, which the filer cuts from these times, in this process
 // or after a restart. It implements ari.Times.
@@ -33,7 +32,7 @@ const timesExt = ".times"
 func (a AnswerTimes) Started(name string, at time.Time) { a.note(name, "started", at) }
 
 // Answered notes that the channel of recording name answered at the PBX's
-// time at (zero: before the client subscribed to it, or unknown).
+// time at (zero: before the recording started, or unknown).
 func (a AnswerTimes) Answered(name string, at time.Time) { a.note(name, "answered", at) }
 
 // Finished notes that the recording name ended at the PBX's time at.
@@ -125,9 +124,7 @@ const finishWait = time.Second
 //     frames, less the frames the file lacks against its start and end
 //     times (ticks a loaded PBX skipped: better keep a little ringing
 //     than cut into the call);
-//   - answered before the client subscribed to the channel (before the
-//     recording, or after it while the PBX was slow to subscribe: its
-//     ringing kept), or when is not known: none;
+//   - answered before the recording, or when is not known: none;
 //   - never answered, and the daemon saw it end: all of them (a failed
 //     start's fragment too), unless the tracker saw the leg talk;
 //   - never answered and no end seen: all, unless the tracker saw the
