@@ -30,7 +30,8 @@ func TestEventFilter(t *testing.T) {
 		{"Event: Newexten\r\nApplication: Dial\r\n", false},
 		{"Event: VarSet\r\nVariable: DIALSTATUS\r\nValue: ANSWER\r\n", false},
 		{"Event: VarSet\r\nVariable: RECPOLICY_GREETED_NOT\r\n", false},
-		{"Event: Newstate\r\n", false},
+		{"Event: Newstate\r\nChannelState: 6\r\n", true},
+		{"Event: NewConnectedLine\r\n", false},
 		{"Event: CdrNot\r\n", false},
 	} {
 		if got := re.MatchString(tc.event); got != tc.want {

@@ -60,6 +60,8 @@ type Daemon struct {
 	amiActions  []*ami.Client // the recorder's action sessions
 	ariClient   *ari.Client
 	snoopClient *ari.SnoopClient // nil with the MixMonitor backend
+	// answerTimes keeps the snoop backend's times beside its files.
+	answerTimes *engine.AnswerTimes
 
 	archiver *Archiver
 	jobStore *archive.Store
@@ -189,7 +191,8 @@ func (d *Daemon) buildConnections() error {
 	d.ariClient = ari.NewClient(ariConfig, ari.GreetingConfig{Sound: "sound:" + d.rules.Current().Greeting().Sound}, d.part("ari"))
 	if cfg.Recording.Backend == "snoop" {
 		ariConfig.Application = cfg.ARI.SnoopApplication
-		d.snoopClient = ari.NewSnoopClient(ariConfig, engine.AnswerTimes{Dir: cfg.Recording.LocalDir, Log: d.part("recording-times")}, d.part("ari-snoop"))
+		d.answerTimes = &engine.AnswerTimes{Dir: cfg.Recording.LocalDir, Log: d.part("recording-times")}
+		d.snoopClient = ari.NewSnoopClient(ariConfig, d.answerTimes, d.part("ari-snoop"))
 	}
 	return nil
 }
@@ -261,7 +264,7 @@ func (d *Daemon) buildEngine() error {
 	actions := engine.Patient(engine.Spread(sessions...), 5*time.Second)
 	var recorder engine.Recorder = &mixmonitor.Recorder{AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer, Mixed: mixed, ByUniqueid: d.metrics.StartsByUniqueid}
 	if d.snoopClient != nil {
-		recorder = &snoop.Recorder{ARI: d.snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer, Mixed: mixed, ByUniqueid: d.metrics.StartsByUniqueid}
+		recorder = &snoop.Recorder{ARI: d.snoopClient, AMI: actions, AsteriskDir: cfg.Recording.AsteriskDir, LocalDir: cfg.Recording.LocalDir, Filer: d.filer, Mixed: mixed, ByUniqueid: d.metrics.StartsByUniqueid, Times: d.answerTimes}
 	}
 	d.pipe = engine.NewPipeline(recorder, pipelineWorkers)
 	d.tracker = engine.NewTracker(d.part("tracker"), d.rules.Current, recorder, d.metrics, d.pipe)

@@ -15,11 +15,14 @@ import (
 // AnswerTimes keeps, beside a recording's file in the spool, the PBX's
 // times of its start, of its channel's answer and of its end, one line
 // each ("started <time>", "answered <time>", or "answered -" when the
-// channel answered before the recording started, or when is not known,
+// channel was found answered without its answer seen, after a reconnect,
 // and "finished <time>"), in <name>.times. A recording started while its
 // channel still rang (the snoop backend, see ari.SnoopClient) holds
 // pre-answer audio, which the filer cuts from these times, in this process
-// or after a restart. It implements ari.Times.
+// or after a restart. The start and the end come from ARI's events (it
+// implements ari.Times), the answer from AMI's Newstate, through the
+// tracker and the pipeline (see AnswerNoter); every time is the PBX's
+// clock.
 type AnswerTimes struct {
 	Dir string // the spool as the daemon sees it
 	Log zerolog.Logger
@@ -32,7 +35,7 @@ const timesExt = ".times"
 func (a AnswerTimes) Started(name string, at time.Time) { a.note(name, "started", at) }
 
 // Answered notes that the channel of recording name answered at the PBX's
-// time at (zero: before the recording started, or unknown).
+// time at (zero: found answered, since when unknown).
 func (a AnswerTimes) Answered(name string, at time.Time) { a.note(name, "answered", at) }
 
 // Finished notes that the recording name ended at the PBX's time at.
@@ -124,7 +127,8 @@ const finishWait = time.Second
 //     frames, less the frames the file lacks against its start and end
 //     times (ticks a loaded PBX skipped: better keep a little ringing
 //     than cut into the call);
-//   - answered before the recording, or when is not known: none;
+//   - answered before the recording started, or when is not known (found
+//     answered after a reconnect): none;
 //   - never answered, and the daemon saw it end: all of them (a failed
 //     start's fragment too), unless the tracker saw the leg talk;
 //   - never answered and no end seen: all, unless the tracker saw the

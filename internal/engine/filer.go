@@ -267,6 +267,7 @@ func (f *Filer) discard(log zerolog.Logger, r *Recording) {
 		if !f.waitClosed(p) {
 			log.Warn().Str("file", p).Dur("waited", f.closeTimeout).Msg("Asterisk did not report the discarded recording closed; removing it as it is")
 		}
+		f.waitEndTime(p)
 		os.Remove(timesPath(p))
 		st, err := os.Lstat(p)
 		if errors.Is(err, os.ErrNotExist) {
@@ -286,6 +287,18 @@ func (f *Filer) discard(log zerolog.Logger, r *Recording) {
 	}
 	if removed > 0 {
 		f.metrics.RecordingsPickedUp.Inc()
+	}
+}
+
+// waitEndTime waits, up to finishWait, for the end time of a spool file
+// whose times were begun (the snoop backend's, see AnswerTimes), which ARI
+// reports just after the file's close: removed before it, the times would
+// be written again, and left in the spool.
+func (f *Filer) waitEndTime(p string) {
+	for deadline := time.Now().Add(f.finishWait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if rt, ok, err := readTimes(p); err != nil || !ok || !rt.finished.IsZero() {
+			return
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -104,6 +105,42 @@ func TestFilerDiscardsWithoutFiling(t *testing.T) {
 		if entries, _ := os.ReadDir(arch); len(entries) != 0 {
 			t.Errorf("parts %v: the archive holds %d entries, want none", parts, len(entries))
 		}
+	}
+}
+
+// TestFilerDiscardWaitsForTheEndTime: a discarded snoop part whose end
+// time comes after its close (ARI reports it just after) leaves no times
+// in the spool.
+func TestFilerDiscardWaitsForTheEndTime(t *testing.T) {
+	spool, arch := t.TempDir(), t.TempDir()
+	f := NewFiler(spool, arch, 300*time.Millisecond, zerolog.Nop(), NewMetrics(nil), nil)
+	f.poll = 10 * time.Millisecond
+	r := &Recording{ID: "1700000000-235-inbound-pbx-1.2-1", Extension: "235", Uniqueid: "pbx-1.3",
+		CallStart: time.Unix(1700000000, 0), Discard: "picked up by PJSIP/899-00000003 before answer"}
+	r.LocalPath = filepath.Join(spool, r.ID+".wav")
+	r.Parts = []string{filepath.Join(spool, r.ID+".in.wav"), filepath.Join(spool, r.ID+".out.wav")}
+	times := AnswerTimes{Dir: spool, Log: zerolog.Nop()}
+	started := time.Unix(1700000001, 0)
+	for _, p := range r.Parts {
+		writeWAV(t, p, 16000, 16000)
+		times.Started(strings.TrimSuffix(filepath.Base(p), ".wav"), started)
+	}
+	told := make(chan struct{})
+	go func() {
+		defer close(told)
+		time.Sleep(150 * time.Millisecond)
+		for _, p := range r.Parts {
+			times.Finished(strings.TrimSuffix(filepath.Base(p), ".wav"), started.Add(time.Second))
+		}
+	}()
+	fileOne(t, f, r)
+	<-told
+	if entries, _ := os.ReadDir(spool); len(entries) != 0 {
+		names := make([]string, len(entries))
+		for i, e := range entries {
+			names[i] = e.Name()
+		}
+		t.Errorf("left in the spool: %v", names)
 	}
 }
 

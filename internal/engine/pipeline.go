@@ -15,7 +15,21 @@ const (
 	OpStart OpKind = iota
 	OpStop
 	OpFinish
+	// OpAnswer hands the recorded channel's answer time to a Recorder that
+	// is an AnswerNoter (see Pipeline.SubmitAnswer); others ignore it.
+	OpAnswer
 )
+
+// AnswerNoter is a Recorder whose recordings may begin before their
+// channel answers (the snoop backend's): the tracker hands it, through the
+// pipeline after the recording's start, the channel's answer time from the
+// PBX's own AMI events (Newstate), so that what was recorded before the
+// answer can be cut when the recording is filed. at is the zero time when
+// the channel is known to be Up but not since when (found Up after a
+// reconnect): nothing is cut then.
+type AnswerNoter interface {
+	Answered(r *Recording, at time.Time)
+}
 
 // Outcome is the result of a start or a stop, handed back to the tracker's
 // goroutine (Tracker.Apply).
@@ -36,6 +50,7 @@ var ErrStoppedBeforeStart = errors.New("start recording: not carried out, the re
 type op struct {
 	kind OpKind
 	r    *Recording
+	at   time.Time // OpAnswer's answer time
 }
 
 // Pipeline carries the tracker's recording orders to a Recorder off the
@@ -91,7 +106,16 @@ func NewPipeline(rec Recorder, n int) *Pipeline {
 func (p *Pipeline) Outcomes() <-chan Outcome { return p.outcomes }
 
 // Submit queues an order. It never blocks.
-func (p *Pipeline) Submit(kind OpKind, r *Recording) {
+func (p *Pipeline) Submit(kind OpKind, r *Recording) { p.submit(op{kind: kind, r: r}) }
+
+// SubmitAnswer queues r's channel's answer time (see AnswerNoter), after
+// the orders queued for it before. It never blocks.
+func (p *Pipeline) SubmitAnswer(r *Recording, at time.Time) {
+	p.submit(op{kind: OpAnswer, r: r, at: at})
+}
+
+func (p *Pipeline) submit(o op) {
+	r := o.r
 	p.mu.Lock()
 	c := p.channels[r.Uniqueid]
 	if c == nil {
@@ -99,7 +123,7 @@ func (p *Pipeline) Submit(kind OpKind, r *Recording) {
 		p.channels[r.Uniqueid] = c
 		p.ready = append(p.ready, c)
 	}
-	c.orders = append(c.orders, op{kind, r})
+	c.orders = append(c.orders, o)
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
@@ -179,7 +203,7 @@ func (p *Pipeline) do(ctx context.Context, o op) {
 		p.report(ctx, Outcome{Kind: OpStart, Rec: o.r, Err: ErrStoppedBeforeStart, Done: time.Now()})
 		return
 	}
-	out, ok := carryOut(ctx, p.rec, o.kind, o.r)
+	out, ok := carryOut(ctx, p.rec, o)
 	if o.kind == OpStart && out.Err != nil {
 		o.r.startFailed = true
 	}
@@ -206,14 +230,20 @@ func (p *Pipeline) report(ctx context.Context, o Outcome) {
 // carryOut runs one order on rec; it returns the outcome of a start or a
 // stop (ok), nothing for a hand-over to the filer. The pipeline's workers and
 // the tracker without a pipeline (tests, tools) both use it.
-func carryOut(ctx context.Context, rec Recorder, kind OpKind, r *Recording) (o Outcome, ok bool) {
-	switch kind {
+func carryOut(ctx context.Context, rec Recorder, o op) (out Outcome, ok bool) {
+	r := o.r
+	switch o.kind {
 	case OpStart:
 		err := rec.Start(ctx, r)
 		return Outcome{Kind: OpStart, Rec: r, Err: err, Done: time.Now()}, true
 	case OpStop:
 		err := rec.Stop(ctx, r)
 		return Outcome{Kind: OpStop, Rec: r, Err: err, Done: time.Now()}, true
+	case OpAnswer:
+		if an, ok := rec.(AnswerNoter); ok {
+			an.Answered(r, o.at)
+		}
+		return Outcome{}, false
 	default:
 		rec.Finish(r)
 		return Outcome{}, false

@@ -173,19 +173,11 @@ func TestPipelineSlowStartHoldsNoOtherChannel(t *testing.T) {
 // were carried out is taken again.
 func TestPipelineRunsWhatIsQueuedAtShutdown(t *testing.T) {
 	rec := &slowRecorder{}
-	p := NewPipeline(rec, 2)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { p.Run(ctx); close(done) }()
+	p, ctx, stop := startPipeline(rec, 2)
 	a := &Recording{Uniqueid: "a"}
 	p.Submit(OpStart, a)
-	select {
-	case <-p.Outcomes():
-	case <-time.After(5 * time.Second):
-		t.Fatal("no outcome for the start")
-	}
-	cancel()
-	<-done
+	awaitOutcome(t, p)
+	stop()
 	p.Submit(OpStop, a)
 	p.Submit(OpFinish, a)
 	p.Run(ctx) // already cancelled: runs what is queued, then returns
@@ -310,5 +302,25 @@ func TestStartNotCarriedOutOnceStopped(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(m.Violations); v != 2 {
 		t.Errorf("violations %v, want 2 (236 and 237 talked with a caller and were never recorded)", v)
+	}
+}
+
+// startPipeline runs a pipeline of n workers over rec; stop cancels its
+// context (returned) and waits for it.
+func startPipeline(rec Recorder, n int) (p *Pipeline, ctx context.Context, stop func()) {
+	p = NewPipeline(rec, n)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	return p, ctx, func() { cancel(); <-done }
+}
+
+// awaitOutcome waits for the pipeline's next outcome.
+func awaitOutcome(t *testing.T, p *Pipeline) {
+	t.Helper()
+	select {
+	case <-p.Outcomes():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no outcome")
 	}
 }

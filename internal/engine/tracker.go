@@ -152,6 +152,10 @@ type channel struct {
 	// Local channel about to be optimised away (see localDeferMax).
 	deferred   *rules.Decision
 	deferredAt time.Time
+	// up: the channel answered (Newstate Up), at answered; answered is
+	// zero when it was found Up without its answer seen (a reconnect).
+	up       bool
+	answered time.Time
 }
 
 type call struct {
@@ -187,6 +191,7 @@ type Tracker struct {
 	log      zerolog.Logger
 	rules    RulesSource
 	rec      Recorder
+	answers  bool      // rec is an AnswerNoter: tell it each recorded channel's answer
 	pipe     *Pipeline // nil: orders run synchronously (tests)
 	metrics  *Metrics
 	channels map[string]*channel // by uniqueid
@@ -210,10 +215,12 @@ func (t *Tracker) SetBoot(boot string) { t.boot = strings.Clone(boot) }
 // its orders carried by pipe (nil: run synchronously, for tests and tools;
 // the daemon always passes one).
 func NewTracker(log zerolog.Logger, src RulesSource, rec Recorder, m *Metrics, pipe *Pipeline) *Tracker {
+	_, answers := rec.(AnswerNoter)
 	return &Tracker{
 		log:      log,
 		rules:    src,
 		rec:      rec,
+		answers:  answers,
 		pipe:     pipe,
 		metrics:  m,
 		channels: make(map[string]*channel),
@@ -225,8 +232,9 @@ func NewTracker(log zerolog.Logger, src RulesSource, rec Recorder, m *Metrics, p
 }
 
 // TrackedEvents are the AMI events HandleAt reads; the daemon asks
-// Asterisk for these only.
-var TrackedEvents = []string{"Newchannel", "NewCallerid", "Rename", "DialBegin", "BridgeEnter", "BridgeLeave", "BridgeDestroy", "Hangup", "Pickup"}
+// Asterisk for these only. Newstate gives each channel's answer time, which
+// a recorder that starts before the answer needs (see AnswerNoter).
+var TrackedEvents = []string{"Newchannel", "Newstate", "NewCallerid", "Rename", "DialBegin", "BridgeEnter", "BridgeLeave", "BridgeDestroy", "Hangup", "Pickup"}
 
 // Handle applies one AMI event received now.
 func (t *Tracker) Handle(ctx context.Context, e Event) { t.HandleAt(ctx, e, time.Time{}) }
@@ -252,7 +260,13 @@ func (t *Tracker) HandleAt(ctx context.Context, e Event, received time.Time) {
 	t.metrics.EventQueue.Observe(max(0, now.Sub(received)).Seconds())
 	switch e.Get("Event") {
 	case "Newchannel":
-		t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), t.evTime)
+		if c := t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), t.evTime); c != nil && isUp(e) {
+			t.answer(ctx, c, t.evTime)
+		}
+	case "Newstate":
+		if c := t.channels[e.Get("Uniqueid")]; c != nil && isUp(e) {
+			t.answer(ctx, c, t.evTime)
+		}
 	case "NewCallerid":
 		if c := t.channels[e.Get("Uniqueid")]; c != nil {
 			c.callerNum = strings.Clone(e.Get("CallerIDNum"))
@@ -673,6 +687,40 @@ func (t *Tracker) startAttempt(ctx context.Context, c *channel, d rules.Decision
 	// not start it twice; a start that fails clears it again (Apply).
 	c.rec = r
 	t.submit(ctx, OpStart, r)
+	if c.up {
+		// Answered before it was decided (a bridge, a retry): nothing of
+		// the call precedes the recording.
+		t.tellAnswer(ctx, r, c.answered)
+	}
+}
+
+// isUp tells whether a channel event (Newchannel, Newstate, a
+// CoreShowChannel item) says the channel is Up.
+func isUp(e Event) bool { return e.Get("ChannelState") == "6" || e.Get("ChannelStateDesc") == "Up" }
+
+// answer notes that c answered at (zero: found Up, since when unknown),
+// once, and tells its recording's recorder.
+func (t *Tracker) answer(ctx context.Context, c *channel, at time.Time) {
+	if c.up {
+		return
+	}
+	c.up, c.answered = true, at
+	if c.rec != nil {
+		t.tellAnswer(ctx, c.rec, at)
+	}
+}
+
+// tellAnswer hands r's channel's answer time to a recorder that needs it
+// (an AnswerNoter), after r's orders queued before it.
+func (t *Tracker) tellAnswer(ctx context.Context, r *Recording, at time.Time) {
+	if !t.answers {
+		return
+	}
+	if t.pipe != nil {
+		t.pipe.SubmitAnswer(r, at)
+		return
+	}
+	carryOut(ctx, t.rec, op{kind: OpAnswer, r: r, at: at})
 }
 
 // submit hands an order to the pipeline, or runs it at once without one.
@@ -681,7 +729,7 @@ func (t *Tracker) submit(ctx context.Context, kind OpKind, r *Recording) {
 		t.pipe.Submit(kind, r)
 		return
 	}
-	if o, ok := carryOut(ctx, t.rec, kind, r); ok {
+	if o, ok := carryOut(ctx, t.rec, op{kind: kind, r: r}); ok {
 		t.Apply(ctx, o)
 	}
 }
@@ -899,6 +947,11 @@ func (t *Tracker) Reconcile(ctx context.Context, items, bridges []Event) int {
 		// A channel met here began Duration ago: the call's start (and so
 		// its recording's name) is its own, not the reconnection's.
 		c := t.ensure(uid, it.Get("Channel"), it.Get("Linkedid"), it.Get("CallerIDNum"), now.Add(-parseHMS(it.Get("Duration"))))
+		if isUp(it) && !c.up {
+			// Answered while the daemon could not see it: since when is
+			// not known (its recording, adopted below, is told so).
+			c.up = true
+		}
 		c.bridge = ""
 		if b := it.Get("BridgeId"); b != "" && !holding[b] {
 			c.bridge = strings.Clone(b)
@@ -979,6 +1032,9 @@ func (t *Tracker) Reconcile(ctx context.Context, items, bridges []Event) int {
 		}
 		c.rec = r
 		adopted++
+		if c.up {
+			t.tellAnswer(ctx, r, c.answered)
+		}
 		t.log.Info().Str("linkedid", c.linkedid).Str("channel", c.name).Str("recording", id).Msg("reconcile: adopted a recording already running")
 	}
 	for _, uid := range gone {

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -44,10 +45,12 @@ type Snooper interface {
 // extension, right the other party), as MixMonitor's option D writes it.
 // The recording starts as soon as its snoop channels exist, most often
 // while the channel rings, and the filer cuts what it holds from before
-// the answer, from the PBX's times that the ARI client writes beside each
-// file (engine.AnswerTimes; see ari.SnoopClient): the audio Dial passes
-// to a ringing phone is not filed, and a leg that never answers files
-// nothing. Like MixMonitor, the recorded channel carries the
+// the answer, from the PBX's times written beside each file
+// (engine.AnswerTimes): the recording's start and end, which the ARI
+// client reads from its events (see ari.SnoopClient), and the channel's
+// answer, which the tracker reads from AMI (Newstate) and hands over
+// through Answered. The audio Dial passes to a ringing phone is not filed,
+// and a leg that never answers files nothing. Like MixMonitor, the recorded channel carries the
 // recording's ID in RECPOLICY_REC (set over AMI), for adoption after a
 // reconnect or a restart.
 type Recorder struct {
@@ -63,6 +66,21 @@ type Recorder struct {
 	// ByUniqueid, when set, counts the starts whose mark named the channel
 	// by its unique ID (see engine.SendToChannel).
 	ByUniqueid prometheus.Counter
+	// Times keeps the recorded channel's answer time beside each file
+	// (Answered); nil keeps none, and the filer then cuts nothing.
+	Times *engine.AnswerTimes
+}
+
+// Answered writes the answer time of r's channel (zero: found Up, since
+// when unknown) beside each of r's files; the filer cuts what they hold
+// from before it. It implements engine.AnswerNoter.
+func (s *Recorder) Answered(r *engine.Recording, at time.Time) {
+	if s.Times == nil {
+		return
+	}
+	for _, d := range s.dirs() {
+		s.Times.Answered(r.ID+d.suffix, at)
+	}
 }
 
 // snoopIDPrefix starts the ID of every snoop channel the daemon creates;
@@ -110,8 +128,7 @@ func snoopID(backendID string, d direction) string { return backendID + d.suffix
 // its channel answered, and discards when they say it ended unanswered
 // (see engine.AnswerTimes). The mark names the channel as
 // engine.SendToChannel says (by its name on an AMI session of its run,
-// else by its unique ID); the subscription and the snoop channels name it
-// by name too, checked through ARI against the unique ID, which no channel
+// else by its unique ID); the snoop channels name it by name too, checked through ARI against the unique ID, which no channel
 // of a later run has (it holds the channel's creation time): see
 // ari.SnoopClient.Record.
 func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
@@ -131,8 +148,8 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		defer close(marked)
 		_, ref, markErr = engine.SendToChannel(ctx, s.AMI, r, s.ByUniqueid, "Setvar", engine.MarkHeaders(r.ID)...)
 	}()
-	// The two directions start together (one name check, one subscription
-	// and read of the state, the two snoop channels created in parallel).
+	// The two directions start together (one name check, then the two
+	// snoop channels created in parallel).
 	snoops := make([]ari.Snoop, len(s.dirs()))
 	for i, d := range s.dirs() {
 		snoops[i] = ari.Snoop{ID: snoopID(r.BackendID, d), Name: r.ID + d.suffix, Spy: d.spy}
@@ -207,9 +224,9 @@ func (s *Recorder) Finish(r *engine.Recording) {
 
 // Running tells which recording of ours runs on a channel, from the mark
 // Start set: its ID and snoop channel ID, or "" when none. A marked
-// recording is handed to the ARI client to adopt, which subscribes to the
-// channel again (for its answer's time) and starts the recording if its
-// snoop channel exists and it does not run.
+// recording is handed to the ARI client to adopt, which starts the
+// recording if its snoop channel exists and it does not run (its answer
+// time comes from the tracker, as for any other).
 func (s *Recorder) Running(ctx context.Context, channel string) (id, backendID string, err error) {
 	// channel is the recorded channel's unique ID.
 	resp, err := s.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: channel}, ami.Header{Key: "Variable", Value: engine.MarkVar})

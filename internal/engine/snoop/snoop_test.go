@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -336,5 +337,24 @@ func TestSnoopMarkFallsBackToTheUniqueID(t *testing.T) {
 				t.Errorf("ari calls %q, want a snoop channel left: %v", sn.calls, tt.wantLeft)
 			}
 		})
+	}
+}
+
+// TestSnoopAnsweredWritesEachPartsTime: the answer time the tracker hands
+// over is written beside each direction's file, for the filer's cut.
+func TestSnoopAnsweredWritesEachPartsTime(t *testing.T) {
+	s, _, _ := newSnoopForTest(t)
+	s.Times = &engine.AnswerTimes{Dir: s.LocalDir, Log: zerolog.Nop()}
+	r := &engine.Recording{ID: "1700000000-235-inbound-1700000000.12-1", Channel: "PJSIP/235-00000001", Uniqueid: "1700000000.12"}
+	at := time.Date(2026, 12, 5, 14, 3, 7, 250_000_000, time.UTC)
+	s.Answered(r, at)
+	for _, suffix := range engine.PartSuffixes {
+		b, err := os.ReadFile(filepath.Join(s.LocalDir, r.ID+suffix+".times"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "answered 2026-12-05T14:03:07.25Z\n"; string(b) != want {
+			t.Errorf("%s: %q, want %q", suffix, b, want)
+		}
 	}
 }
