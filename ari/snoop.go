@@ -31,21 +31,27 @@ var ErrNotConnected = errors.New("ari snoop application not connected")
 // that must not be kept. The recording starts as soon as its snoop channel
 // is in the application, most often while the channel still rings: a
 // request sent at the answer would reach a PBX loaded by a burst too late
-// (stop 33 in the README). What it recorded before the answer is cut when
-// the recording is filed, from the PBX's own times: when the recording
-// started (RecordingStarted) and ended (RecordingFinished), which the
-// client hands to Times, and when the recorded channel answered, which the
-// recording engine reads from AMI's Newstate, in order with the events it
-// decides on (engine.AnswerNoter), with no subscription to the channel
-// here: an ARI subscription, one more request per call, was served up to
-// 0.9 s late by a loaded PBX, and a recording that waited for it started
-// late, one that did not kept the ringing when the answer came first
-// (stop 35 in the README). A snoop channel writes one
+// (stop 33 in the README), and so would one that waited for the
+// subscription below (stops 34 and 35). What it recorded before the answer
+// is cut when the recording is filed, from the PBX's own times, which the
+// client hands to Times: when the recording started (RecordingStarted) and
+// ended (RecordingFinished), and when the recorded channel answered
+// (ChannelStateChange to Up; the client subscribes its application to the
+// recorded channel, and reads its state right after subscribing and again
+// after every reconnect, for events lost meanwhile). These are stasis
+// message times, taken when the state changed. A channel already Up when
+// read, with no answer event, answered before its subscription took
+// effect, before or after its recording started: its answer is told at the
+// zero time, and the time that counts is then the one the recording engine
+// writes too, from AMI's Newstate (engine.AnswerNoter), which Asterisk
+// stamps when its manager formats the event, later than the state change by
+// however far that queue is behind; the filer takes the earliest time
+// told. A snoop channel writes one
 // frame every 20 ms tick, silence when its direction is quiet, so its file
 // keeps the PBX's clock, less the ticks a loaded PBX skips (a late timer
 // wakeup writes one frame for several ticks); the cut is the answer's time
 // less the recording's start, less the frames the file lacks against its
-// start and end times, so that skipped ticks keep a
+// start and end times (RecordingFinished), so that skipped ticks keep a
 // little ringing rather than cut into the call. A leg that never answers
 // leaves a file of pre-answer audio alone, which the filer discards.
 //
@@ -68,13 +74,20 @@ type SnoopClient struct {
 	times   Times
 }
 
-// Times receives the PBX's times of each recording's start and end, which
-// the filer needs to cut what it holds from before its channel answered
-// (see SnoopClient). Calls come from the client's goroutines, never its
-// event reader, and may be slow (a file written).
+// Times receives the PBX's times the filer needs to cut, from a recording,
+// what it holds from before its channel answered (see SnoopClient). Calls
+// come from the client's goroutines, never its event reader, and may be
+// slow (a file written).
 type Times interface {
 	// Started: the recording name started at the PBX's time at.
 	Started(name string, at time.Time)
+	// Answered: the channel the recording name records answered at the
+	// PBX's time at; the zero time when it answered before its
+	// subscription (before the recording started, or while the PBX was
+	// slow to subscribe), or when it is not known when it did (a
+	// reconnect lost the event): the cut then rests on another time told
+	// (AMI's, see SnoopClient), or on none.
+	Answered(name string, at time.Time)
 	// Finished: the recording name ended (its file closed) at the PBX's
 	// time at.
 	Finished(name string, at time.Time)
@@ -97,7 +110,7 @@ type snoopEntry struct {
 
 // NewSnoopClient returns a SnoopClient for cfg; an empty cfg.Application
 // means DefaultSnoopApplication. times receives each recording's start and
-// end times (see SnoopClient); log receives the client's logs.
+// answer times (see SnoopClient); log receives the client's logs.
 func NewSnoopClient(cfg Config, times Times, log zerolog.Logger) *SnoopClient {
 	if cfg.Application == "" {
 		cfg.Application = DefaultSnoopApplication
@@ -137,21 +150,27 @@ type Snoop struct {
 // unique ID, name its name or "") through snoops, each a snoop channel
 // recorded into the recording spool as <Name>.wav. When name is given,
 // the channel is first read to check that the name is still its own; then
-// the snoop channels are created, all at once, and Record returns once
-// they all exist (or, on any failure, none is left); each recording itself
-// starts when its snoop channel is in the application, answered or not
-// (see SnoopClient). IDs are chosen by the caller, before the requests,
-// because events can precede REST replies.
+// it is subscribed to and read (for its state) while the snoop channels are
+// created, all at once, and Record returns once they all exist (or, when
+// one fails, none is left); each recording itself starts when its snoop
+// channel is in the application, answered or not, without waiting for the
+// subscription (see SnoopClient). A subscription or state read that fails
+// fails nothing (it is logged): the recordings may already run, and ending
+// them would leave fragments beside the retried recording; the answer's
+// time is then the recording engine's, from AMI. IDs
+// are chosen by the caller, before the requests, because events can
+// precede REST replies.
 //
-// The snoop channels name the channel by name when it is given: Asterisk
-// finds a channel by name in its hash table, but by unique ID only by
-// locking every channel in turn, which a burst of calls (each channel's
-// lock held by its audio) makes last seconds. The name is checked against
-// the unique ID: the channel is read by unique ID (from ARI's snapshot
-// cache, no such walk) and must bear the name, and each snoop channel's
-// own name (Snoop/<spied unique ID>-<n>) must name it; a name that is not,
-// or no longer, the channel's falls back to the unique ID, so a restarted
-// Asterisk's new channel of the same name is never recorded in its place.
+// The subscription and the snoop channels name the channel by name when
+// it is given: Asterisk finds a channel by name in its hash table, but by
+// unique ID only by locking every channel in turn, which a burst of calls
+// (each channel's lock held by its audio) makes last seconds. The name is
+// checked against the unique ID: the channel is read by unique ID (from
+// ARI's snapshot cache, no such walk) and must bear the name, and each
+// snoop channel's own name (Snoop/<spied unique ID>-<n>) must name it; a
+// name that is not, or no longer, the channel's falls back to the unique
+// ID, so a restarted Asterisk's new channel of the same name is never
+// recorded in its place.
 func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops ...Snoop) error {
 	if len(snoops) == 0 {
 		return fmt.Errorf("record %s: no snoop channel asked for", channelID)
@@ -177,19 +196,30 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 		s.entries[sn.ID] = &snoopEntry{channelID: channelID, snoopID: sn.ID, name: sn.Name, since: now}
 	}
 	s.mu.Unlock()
-	fail := func(err error) error {
+	fail := func(err error, subscribed bool) error {
 		for _, sn := range snoops {
 			s.forget(sn.ID)
 		}
+		if subscribed {
+			s.unsubscribe(channelID)
+		}
 		return fmt.Errorf("record %s: %w", channelID, err)
 	}
+	// The channel is named by name when the name is still its own (see
+	// above); the subscription and the snoop channels then go out
+	// together, since under a burst each request waits on a loaded PBX and
+	// the recording waits for all of them.
 	target, err := s.nameFor(ctx, rest, channelID, name)
 	if err != nil {
-		return fail(err)
+		return fail(err, false)
 	}
-	// The snoop channels go out together: under a burst each request
-	// waits on a loaded PBX.
-	var wg sync.WaitGroup
+	var (
+		wg         sync.WaitGroup
+		up         bool
+		subscribed bool
+		subErr     error
+	)
+	wg.Go(func() { up, subscribed, subErr = s.watch(ctx, rest, channelID, target) })
 	errs := make([]error, len(snoops))
 	for i, sn := range snoops {
 		wg.Go(func() { errs[i] = s.createSnoop(ctx, rest, target, channelID, sn) })
@@ -203,9 +233,17 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 			s.mu.Unlock()
 			s.hangupSnoop(sn.ID, target)
 		}
-		return fail(err)
+		return fail(err, subscribed)
 	}
-	s.log.Debug().Str("channel", channelID).Int("snoops", len(snoops)).Str("recording", snoops[0].Name).Msg("snoop channels created")
+	if subErr != nil {
+		// The recordings run or are about to: failing the start now would
+		// end them, leaving fragments beside the retried recording. Only
+		// ARI's answer time is lost; the recording engine's, from AMI,
+		// remains (see SnoopClient).
+		s.log.Warn().Err(subErr).Str("channel", channelID).Str("recording", snoops[0].Name).
+			Msg("subscribe to the recorded channel failed: its answer time will be AMI's")
+	}
+	s.log.Debug().Str("channel", channelID).Int("snoops", len(snoops)).Str("recording", snoops[0].Name).Bool("up", up).Msg("snoop channels created")
 	return nil
 }
 
@@ -225,6 +263,61 @@ func (s *SnoopClient) nameFor(ctx context.Context, rest *restClient, channelID, 
 		return channelID, nil
 	}
 	return name, nil
+}
+
+// watch subscribes the application to the channel (named by target, its
+// name or channelID, its unique ID), then reads its state, so that its
+// answer is seen either way: an answer after the subscription comes as an
+// event, with its time; a channel Up when read and never told so by an
+// event answered before (when is not known). It reports whether the
+// channel is Up and whether a subscription was made.
+func (s *SnoopClient) watch(ctx context.Context, rest *restClient, channelID, target string) (up, subscribed bool, err error) {
+	name := ""
+	if target != channelID {
+		name = target
+	}
+	via, err := s.subscribeTo(ctx, rest, channelID, name)
+	if err != nil {
+		return false, false, err
+	}
+	ch, err := rest.channel(ctx, channelID)
+	if err != nil {
+		return false, true, fmt.Errorf("read channel state: %w", err)
+	}
+	if via != channelID && ch.Name != name {
+		// The name is another channel's now (ours was renamed): the
+		// subscription that matters is by unique ID, and the one by name
+		// reached that other channel.
+		s.log.Debug().Str("channel", channelID).Str("name", name).Str("now", ch.Name).Msg("channel renamed; subscribing by unique ID")
+		if err := rest.subscribe(ctx, s.cfg.Application, channelID); err != nil {
+			return false, true, err
+		}
+		if err := rest.unsubscribe(ctx, s.cfg.Application, name); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnprocessable) {
+			s.log.Debug().Err(err).Str("name", name).Msg("unsubscribe from the channel now bearing the name")
+		}
+	}
+	up = ch.State == "Up"
+	if up {
+		s.markUp(channelID, time.Time{})
+	}
+	return up, true, nil
+}
+
+// subscribeTo subscribes the application to the channel whose unique ID is
+// channelID: by name when one is given and Asterisk knows it, else by
+// unique ID. It returns how it named the channel.
+func (s *SnoopClient) subscribeTo(ctx context.Context, rest *restClient, channelID, name string) (string, error) {
+	if name != "" {
+		err := rest.subscribe(ctx, s.cfg.Application, name)
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnprocessable) {
+			return "", err
+		}
+		// No such name ("Event source does not exist"): renamed, or gone.
+	}
+	return channelID, rest.subscribe(ctx, s.cfg.Application, channelID)
 }
 
 // createSnoop creates sn's snoop channel on the channel that target names
@@ -274,6 +367,9 @@ func (s *SnoopClient) Stop(ctx context.Context, snoopID, name string) error {
 	if err := rest.hangup(ctx, target); err != nil && !errors.Is(err, ErrNotFound) {
 		errs = append(errs, err)
 	}
+	if e != nil {
+		s.unsubscribe(e.channelID)
+	}
 	s.forget(snoopID)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stop recording %s: %w", name, err)
@@ -300,9 +396,10 @@ func (s *SnoopClient) Release(snoopID string) {
 }
 
 // Adopt takes over a recording that a previous connection or process
-// started (found through the channel's marker): the client starts the
-// recording if its snoop channel exists and it does not run. It never
-// blocks.
+// started (found through the channel's marker): the client subscribes to
+// the recorded channel again (for its answer's time; Up already: "answered
+// before", nothing cut), and starts the recording if its snoop channel
+// exists and it does not run. It never blocks.
 func (s *SnoopClient) Adopt(channelID, snoopID, name string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]
@@ -351,6 +448,24 @@ func (s *SnoopClient) hangupSnoop(snoopID, target string) {
 	s.spawn(func(ctx context.Context, rest *restClient) {
 		if err := rest.hangup(ctx, target); err != nil && !errors.Is(err, ErrNotFound) {
 			s.log.Warn().Err(err).Str("snoop", snoopID).Msg("hang up snoop channel")
+		}
+	})
+}
+
+// unsubscribe removes the application's subscription to a recorded
+// channel in the background, unless another entry still needs it.
+func (s *SnoopClient) unsubscribe(channelID string) {
+	s.spawn(func(ctx context.Context, rest *restClient) {
+		s.mu.Lock()
+		for _, e := range s.entries {
+			if e.channelID == channelID && !e.stopped {
+				s.mu.Unlock()
+				return
+			}
+		}
+		s.mu.Unlock()
+		if err := rest.unsubscribe(ctx, s.cfg.Application, channelID); err != nil && !errors.Is(err, ErrNotFound) {
+			s.log.Debug().Err(err).Str("channel", channelID).Msg("unsubscribe from recorded channel")
 		}
 	})
 }

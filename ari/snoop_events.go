@@ -13,7 +13,7 @@ import (
 // snoopEvent reports whether the snoop client needs events of type t.
 func snoopEvent(t string) bool {
 	switch t {
-	case "StasisStart", "StasisEnd", "ChannelDestroyed",
+	case "StasisStart", "StasisEnd", "ChannelStateChange", "ChannelDestroyed",
 		"RecordingStarted", "RecordingFinished", "RecordingFailed", "ApplicationReplaced":
 		return true
 	}
@@ -55,6 +55,10 @@ func (s *SnoopClient) handle(ev ari.Event) {
 			return
 		}
 		s.maybeRecord(ev.Channel.ID)
+	case *ari.ChannelStateChange:
+		if ev.Channel.State == "Up" {
+			s.markUp(ev.Channel.ID, time.Time(ev.Timestamp))
+		}
 	case *ari.StasisEnd:
 		s.snoopGone(ev.Channel.ID)
 	case *ari.ChannelDestroyed:
@@ -91,6 +95,37 @@ func (s *SnoopClient) snoopGone(id string) {
 	if e != nil && !e.recording && !e.stopped {
 		s.log.Debug().Str("snoop", id).Str("channel", e.channelID).Msg("snoop channel ended before its recording started; nothing recorded")
 	}
+}
+
+// markUp notes that a recorded channel answered at the PBX's time at (the
+// zero time: before its subscription, which may be after its recordings
+// started, or unknown) and tells Times,
+// once per recording, and once more when the time comes after the zero
+// time (an answer event that arrives after a read saw the channel Up: the
+// time wins).
+func (s *SnoopClient) markUp(channelID string, at time.Time) {
+	var names []string
+	s.mu.Lock()
+	for _, e := range s.entries {
+		if e.channelID == channelID && (!e.up || (!at.IsZero() && !e.upTimed)) {
+			e.up, e.upTimed = true, !at.IsZero()
+			names = append(names, e.name)
+		}
+	}
+	s.mu.Unlock()
+	s.tellAnswered(names, at)
+}
+
+// tellAnswered hands the answer's time of recordings names to Times.
+func (s *SnoopClient) tellAnswered(names []string, at time.Time) {
+	if len(names) == 0 || s.times == nil {
+		return
+	}
+	s.spawn(func(context.Context, *restClient) {
+		for _, n := range names {
+			s.times.Answered(n, at)
+		}
+	})
 }
 
 // maybeRecord starts the recording of a snoop channel that is checked (see
@@ -135,9 +170,11 @@ func (s *SnoopClient) resync() {
 	}
 }
 
-// resyncEntry reads one entry's recording and snoop channel, and starts
-// the recording when it should run and does not (the recorded channel's
-// answer time is the recording engine's, from AMI).
+// resyncEntry reads one entry's recording, snoop channel and recorded
+// channel, subscribes to the recorded channel again (a new process, or a
+// reconnect, holds no subscription), notes it answered when it is Up (when
+// is not known: nothing cut), and starts the recording when it should run
+// and does not.
 func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]
@@ -145,13 +182,13 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 		s.mu.Unlock()
 		return
 	}
-	name, requested := e.name, e.recording
+	name, channelID, requested := e.name, e.channelID, e.recording
 	s.mu.Unlock()
 	_, err := rest.liveRecording(ctx, name)
 	live := err == nil
 	gone := errors.Is(err, ErrNotFound)
 	if err != nil && !gone {
-		s.log.Warn().Err(err).Str("recording", name).Msg("resync: read live recording; checking its snoop channel all the same")
+		s.log.Warn().Err(err).Str("recording", name).Msg("resync: read live recording; subscribing to its channel again all the same")
 	}
 	if gone && requested {
 		// Requested but not live any more: it ended (its file stays); a
@@ -167,6 +204,14 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 			return
 		}
 	}
+	if err := rest.subscribe(ctx, s.cfg.Application, channelID); err != nil {
+		s.log.Warn().Err(err).Str("channel", channelID).Msg("resync: subscribe to recorded channel")
+	}
+	ch, err := rest.channel(ctx, channelID)
+	if err != nil {
+		s.log.Warn().Err(err).Str("channel", channelID).Msg("resync recorded channel")
+		return
+	}
 	// The snoop channel exists and was created into this application: it
 	// is in Stasis (channels stay there while the application is down).
 	s.mu.Lock()
@@ -175,5 +220,8 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 		e.recording = true
 	}
 	s.mu.Unlock()
+	if ch.State == "Up" {
+		s.markUp(channelID, time.Time{})
+	}
 	s.maybeRecord(snoopID)
 }

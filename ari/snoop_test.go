@@ -19,28 +19,39 @@ import (
 const fakeSnoopApp = "recpolicy-snoop"
 
 // fakeSnoopARI is an in-memory Asterisk for the snoop client: channels,
-// snoop channels, live recordings and the events WebSocket; every REST
-// request is logged (the client subscribes to nothing: a subscription
-// request is only logged).
+// snoop channels, live recordings, subscriptions and the events
+// WebSocket; every REST request is logged.
 type fakeSnoopARI struct {
 	t   *testing.T
 	srv *httptest.Server
 
-	mu     sync.Mutex
-	conns  []*websocket.Conn
-	calls  []string
-	state  map[string]string // channel id → state ("" = gone)
-	snoops map[string]string // snoop id → recorded channel
-	live   map[string]bool   // live recording names
-	liveOn map[string]string // live recording name → its snoop channel
-	early  bool              // send StasisStart before replying to snoop
+	mu         sync.Mutex
+	conns      []*websocket.Conn
+	calls      []string
+	state      map[string]string // channel id → state ("" = gone)
+	snoops     map[string]string // snoop id → recorded channel
+	live       map[string]bool   // live recording names
+	liveOn     map[string]string // live recording name → its snoop channel
+	subscribed map[string]bool
+	early      bool // send StasisStart before replying to snoop
 	// names maps a channel name to another channel's ID (a name that was
 	// taken over); renameOnGet does so for a channel once it is read.
 	names       map[string]string
 	renameOnGet map[string]string // channel id → the ID its name goes to
 	snoopNames  map[string]string // snoop channel name → its ID
 	snoopCount  int
-	failLive    bool // each read of a live recording answered 500
+	// holdSubscription keeps each subscription's reply until a snoop
+	// channel was asked for (a client that waits for the one before
+	// sending the other gets a 500 after 0.8 s).
+	holdSubscription bool
+	// subscribeAfterRecording keeps each subscription's reply until a
+	// recording is live (500 after 0.8 s otherwise).
+	subscribeAfterRecording bool
+	// answerBeforeSubscribing answers this channel just before its
+	// subscription takes effect: its answer event is not told.
+	answerBeforeSubscribing string
+	failSubscription        bool // each subscription answered 500
+	failLive                bool // each read of a live recording answered 500
 }
 
 // fakeChanPrefix begins the name the fake ARI gives channel <id>:
@@ -61,7 +72,7 @@ func (f *fakeSnoopARI) byName(x string) string {
 }
 
 func newFakeSnoopARI(t *testing.T) *fakeSnoopARI {
-	f := &fakeSnoopARI{t: t, state: map[string]string{}, snoops: map[string]string{}, live: map[string]bool{}, liveOn: map[string]string{},
+	f := &fakeSnoopARI{t: t, state: map[string]string{}, snoops: map[string]string{}, live: map[string]bool{}, liveOn: map[string]string{}, subscribed: map[string]bool{},
 		names: map[string]string{}, renameOnGet: map[string]string{}, snoopNames: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /ari/events", websocket.Server{
@@ -74,9 +85,8 @@ func newFakeSnoopARI(t *testing.T) *fakeSnoopARI {
 	mux.HandleFunc("DELETE /ari/channels/{id}", f.rest(f.hangup))
 	mux.HandleFunc("POST /ari/recordings/live/{name}/stop", f.rest(f.stopRecording))
 	mux.HandleFunc("GET /ari/recordings/live/{name}", f.rest(f.liveRecording))
-	mux.HandleFunc("POST /ari/applications/{app}/subscription", f.rest(func(*http.Request) (int, any) {
-		return http.StatusOK, map[string]any{"name": fakeSnoopApp}
-	}))
+	mux.HandleFunc("POST /ari/applications/{app}/subscription", f.rest(f.subscribe))
+	mux.HandleFunc("DELETE /ari/applications/{app}/subscription", f.rest(f.subscribe))
 	mux.HandleFunc("GET /ari/applications/{app}", f.rest(func(*http.Request) (int, any) {
 		return http.StatusOK, map[string]any{"name": fakeSnoopApp, "channel_ids": []string{}}
 	}))
@@ -143,12 +153,16 @@ func chanJSON(id, state string) map[string]any {
 	return map[string]any{"id": id, "name": fakeChanPrefix + id, "state": state}
 }
 
-// setState changes a channel's state (the client, subscribed to nothing,
-// is told nothing).
-func (f *fakeSnoopARI) setState(id, state string) {
+// setState changes a channel's state; event says whether Asterisk tells
+// (it does only once the application is subscribed to the channel).
+func (f *fakeSnoopARI) setState(id, state string, event bool) {
 	f.mu.Lock()
 	f.state[id] = state
+	event = event && f.subscribed["channel:"+id]
 	f.mu.Unlock()
+	if event {
+		f.send("ChannelStateChange", map[string]any{"channel": chanJSON(id, state)})
+	}
 }
 
 func (f *fakeSnoopARI) rest(h func(*http.Request) (int, any)) http.HandlerFunc {
@@ -275,6 +289,39 @@ func (f *fakeSnoopARI) liveRecording(r *http.Request) (int, any) {
 	return http.StatusOK, map[string]any{"name": r.PathValue("name"), "format": "wav", "state": "recording"}
 }
 
+func (f *fakeSnoopARI) subscribe(r *http.Request) (int, any) {
+	for i := 0; r.Method == http.MethodPost; i++ {
+		f.mu.Lock()
+		held := (f.holdSubscription && f.snoopCount == 0) || (f.subscribeAfterRecording && len(f.live) == 0)
+		f.mu.Unlock()
+		if !held {
+			break
+		}
+		if i == 80 {
+			return http.StatusInternalServerError, map[string]string{"message": "subscription held until a snoop channel is asked for"}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id := f.answerBeforeSubscribing; id != "" && r.Method == http.MethodPost {
+		f.state[id], f.answerBeforeSubscribing = "Up", ""
+	}
+	if f.failSubscription && r.Method == http.MethodPost {
+		return http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"}
+	}
+	src := r.URL.Query().Get("eventSource")
+	if n, ok := strings.CutPrefix(src, "channel:"); ok && strings.Contains(n, "/") {
+		id := f.byName(n)
+		if r.Method == http.MethodPost && f.state[id] == "" {
+			return http.StatusUnprocessableEntity, map[string]string{"message": "Event source does not exist"}
+		}
+		src = "channel:" + id
+	}
+	f.subscribed[src] = r.Method == http.MethodPost
+	return http.StatusOK, map[string]any{"name": fakeSnoopApp}
+}
+
 func (f *fakeSnoopARI) hasCall(prefix string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -298,6 +345,7 @@ func (f *fakeSnoopARI) snoopExists(id string) bool {
 type fakeTimes struct {
 	mu       sync.Mutex
 	started  map[string][]time.Time
+	answered map[string][]time.Time
 	finished map[string][]time.Time
 }
 
@@ -307,6 +355,12 @@ func (ft *fakeTimes) Started(name string, at time.Time) {
 	ft.started[name] = append(ft.started[name], at)
 }
 
+func (ft *fakeTimes) Answered(name string, at time.Time) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	ft.answered[name] = append(ft.answered[name], at)
+}
+
 func (ft *fakeTimes) Finished(name string, at time.Time) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
@@ -314,10 +368,10 @@ func (ft *fakeTimes) Finished(name string, at time.Time) {
 }
 
 // get returns the times told of name.
-func (ft *fakeTimes) get(name string) (started, finished []time.Time) {
+func (ft *fakeTimes) get(name string) (started, answered []time.Time) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
-	return slices.Clone(ft.started[name]), slices.Clone(ft.finished[name])
+	return slices.Clone(ft.started[name]), slices.Clone(ft.answered[name])
 }
 
 // timesOf is the fakeTimes of a client made by runSnoop.
@@ -327,7 +381,7 @@ func timesOf(s *SnoopClient) *fakeTimes { return s.times.(*fakeTimes) }
 // connection.
 func runSnoop(t *testing.T, cfg Config) *SnoopClient {
 	t.Helper()
-	s := NewSnoopClient(cfg, &fakeTimes{started: map[string][]time.Time{}, finished: map[string][]time.Time{}}, testLogger(t))
+	s := NewSnoopClient(cfg, &fakeTimes{started: map[string][]time.Time{}, answered: map[string][]time.Time{}, finished: map[string][]time.Time{}}, testLogger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -346,23 +400,23 @@ func runSnoop(t *testing.T, cfg Config) *SnoopClient {
 	return s
 }
 
-// TestSnoopRecordsWhileRingingAndTellsItsTimes: the recording starts as
+// TestSnoopRecordsWhileRingingAndTellsTheAnswer: the recording starts as
 // soon as its snoop channel is in the application, while the channel still
-// rings, with no subscription to the channel (its answer time is the
-// engine's, from AMI); Times learns when the recording started and ended,
-// by the PBX's event times.
-func TestSnoopRecordsWhileRingingAndTellsItsTimes(t *testing.T) {
+// rings; Times learns when it started and when the
+// channel answered, by the PBX's event times, so that the filer cuts what
+// came before the answer.
+func TestSnoopRecordsWhileRingingAndTellsTheAnswer(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
-	f.setState("c1", "Ringing")
+	f.setState("c1", "Ringing", false)
 	if err := s.Record(context.Background(), "c1", "", Snoop{ID: "snoop-r1", Name: "r1", Spy: "sideways"}); !errors.Is(err, ErrSpy) {
 		t.Fatalf("a snoop direction that is none: %v", err)
 	}
 	if err := s.Record(context.Background(), "c1", "", Snoop{ID: "snoop-r1", Name: "r1", Spy: "in"}); err != nil {
 		t.Fatal(err)
 	}
-	if !f.hasCall("POST /channels/c1/snoop?app=" + fakeSnoopApp + "&snoopId=snoop-r1&spy=in&whisper=none") {
-		t.Fatalf("no snoop request: %q", f.calls)
+	if !f.hasCall("POST /channels/c1/snoop?app="+fakeSnoopApp+"&snoopId=snoop-r1&spy=in&whisper=none") || !f.hasCall("POST /applications/"+fakeSnoopApp+"/subscription?eventSource=channel%3Ac1") {
+		t.Fatalf("no snoop or subscription request: %q", f.calls)
 	}
 	waitFor(t, 5*time.Second, "record request while ringing", func() bool { return f.recording("r1") })
 	if !f.hasCall("POST /channels/snoop-r1/record?beep=false&format=wav&ifExists=fail&maxDurationSeconds=0&maxSilenceSeconds=0&name=r1&terminateOn=none") {
@@ -370,67 +424,114 @@ func TestSnoopRecordsWhileRingingAndTellsItsTimes(t *testing.T) {
 	}
 	tm := timesOf(s)
 	waitFor(t, 5*time.Second, "start time told", func() bool { st, _ := tm.get("r1"); return len(st) == 1 })
+	time.Sleep(20 * time.Millisecond)
+	f.setState("c1", "Up", true)
+	waitFor(t, 5*time.Second, "answer time told", func() bool { _, an := tm.get("r1"); return len(an) == 1 })
+	st, an := tm.get("r1")
+	if st[0].IsZero() || an[0].IsZero() || !an[0].After(st[0]) {
+		t.Errorf("started %v, answered %v: want both, the answer after the start", st, an)
+	}
+	f.setState("c1", "Up", true) // told once
+	time.Sleep(50 * time.Millisecond)
+	if _, an := tm.get("r1"); len(an) != 1 {
+		t.Errorf("answer told %d times, want once", len(an))
+	}
 	if err := s.Stop(context.Background(), "snoop-r1", "r1"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "end time told", func() bool { _, fin := tm.get("r1"); return len(fin) == 1 })
-	if st, fin := tm.get("r1"); st[0].IsZero() || fin[0].IsZero() || fin[0].Before(st[0]) {
-		t.Errorf("started %v, finished %v: want both, the end after the start", st, fin)
-	}
+	waitFor(t, 5*time.Second, "end time told", func() bool {
+		tm.mu.Lock()
+		defer tm.mu.Unlock()
+		return len(tm.finished["r1"]) == 1 && !tm.finished["r1"][0].IsZero()
+	})
 	if f.recording("r1") || f.snoopExists("snoop-r1") {
 		t.Error("Stop left the recording or the snoop channel")
 	}
-	if f.hasCall("POST /applications/") || f.hasCall("DELETE /applications/") {
-		t.Errorf("subscription requests: %q", f.calls)
-	}
 }
 
-// TestSnoopEventBeforeReplyOnAnsweredChannel: the snoop channel's
-// StasisStart may come before the reply that creates it.
 func TestSnoopEventBeforeReplyOnAnsweredChannel(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	f.early = true
 	s := runSnoop(t, f.config())
 	recordRinging(t, f, s, "c2", "Up", "r2")
 	waitFor(t, 5*time.Second, "record request", func() bool { return f.recording("r2") })
+	// Up when read: it answered before its recording started.
+	waitFor(t, 5*time.Second, "answer told", func() bool { _, an := timesOf(s).get("r2"); return len(an) == 1 })
+	if _, an := timesOf(s).get("r2"); !an[0].IsZero() {
+		t.Errorf("answered %v, want the zero time (before the recording)", an[0])
+	}
 }
 
 // recordRinging starts recording channel ch, in state st, through one
 // snoop channel spying both ways, snoop-<name> recorded as name.
 func recordRinging(t *testing.T, f *fakeSnoopARI, s *SnoopClient, ch, st, name string) {
 	t.Helper()
-	f.setState(ch, st)
+	f.setState(ch, st, false)
 	if err := s.Record(context.Background(), ch, "", Snoop{ID: "snoop-" + name, Name: name, Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// TestSnoopResyncAfterReconnect: after the WebSocket drops, the entry is
-// read again; its recording, live, is not asked for a second time.
+// TestSnoopAnswerTimeAfterAReadSawItUp: a read saw the channel Up (told
+// with the zero time) and its answer event comes after: the event's time
+// is told too, once (the filer takes the time over the zero time).
+func TestSnoopAnswerTimeAfterAReadSawItUp(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	recordRinging(t, f, s, "c20", "Up", "r20")
+	tm := timesOf(s)
+	waitFor(t, 5*time.Second, "zero answer told", func() bool { _, an := tm.get("r20"); return len(an) == 1 })
+	f.setState("c20", "Up", true)
+	waitFor(t, 5*time.Second, "answer time told", func() bool { _, an := tm.get("r20"); return len(an) == 2 })
+	f.setState("c20", "Up", true)
+	time.Sleep(50 * time.Millisecond)
+	if _, an := tm.get("r20"); len(an) != 2 || !an[0].IsZero() || an[1].IsZero() {
+		t.Errorf("answered %v, want the zero time then the event's", an)
+	}
+}
+
+// TestSnoopUnansweredLegIsNeverAnswered: a leg that rings and hangs up is
+// recorded while it rings, but never told answered: the filer discards it.
+func TestSnoopUnansweredLegIsNeverAnswered(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	recordRinging(t, f, s, "c3", "Ringing", "r3")
+	waitFor(t, 5*time.Second, "snoop channel", func() bool { return f.snoopExists("snoop-r3") })
+	f.setState("c3", "", false)
+	s.Release("snoop-r3")
+	waitFor(t, 5*time.Second, "snoop hung up", func() bool { return !f.snoopExists("snoop-r3") })
+	time.Sleep(100 * time.Millisecond)
+	if st, an := timesOf(s).get("r3"); len(an) != 0 || len(st) > 1 {
+		t.Errorf("an unanswered leg: started %v, answered %v", st, an)
+	}
+}
+
 func TestSnoopResyncAfterReconnect(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	recordRinging(t, f, s, "c4", "Ringing", "r4")
 	waitFor(t, 5*time.Second, "record while ringing", func() bool { return f.recording("r4") })
-	f.drop()
-	f.waitCallSnoop(t, "GET /recordings/live/r4")
+	// The channel answers while its event is lost, and the WebSocket
+	// drops: only the resynchronisation after the reconnect can see it,
+	// without the answer's time (nothing is cut then).
+	f.setState("c4", "Up", false)
 	time.Sleep(100 * time.Millisecond)
-	f.mu.Lock()
-	records := 0
-	for _, c := range f.calls {
-		if strings.HasPrefix(c, "POST /channels/snoop-r4/record") {
-			records++
-		}
+	if _, an := timesOf(s).get("r4"); len(an) != 0 {
+		t.Fatal("answer told without an event")
 	}
-	f.mu.Unlock()
-	if records != 1 || !f.recording("r4") {
-		t.Errorf("%d record requests (want 1), recording %v", records, f.recording("r4"))
+	f.drop()
+	waitFor(t, 5*time.Second, "answer told after reconnect", func() bool { _, an := timesOf(s).get("r4"); return len(an) == 1 })
+	if _, an := timesOf(s).get("r4"); !an[0].IsZero() {
+		t.Errorf("answered %v after a reconnect, want the zero time (not known)", an[0])
+	}
+	if !f.hasCall("POST /applications/" + fakeSnoopApp + "/subscription?eventSource=channel%3Ac4") {
+		t.Error("no subscription")
 	}
 }
 
 // TestSnoopResyncWhenTheRecordingCannotBeRead: after a reconnect, a live
 // recording that cannot be read (a 500, not a 404) is not taken for ended:
-// its entry stays.
+// its channel is subscribed to again and read, so that its answer counts.
 func TestSnoopResyncWhenTheRecordingCannotBeRead(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
@@ -439,20 +540,9 @@ func TestSnoopResyncWhenTheRecordingCannotBeRead(t *testing.T) {
 	f.mu.Lock()
 	f.failLive = true
 	f.mu.Unlock()
+	f.setState("c21", "Up", false)
 	f.drop()
-	f.waitCallSnoop(t, "GET /recordings/live/r21")
-	time.Sleep(100 * time.Millisecond)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.entries["snoop-r21"] == nil {
-		t.Error("the entry was dropped although its recording could not be read")
-	}
-}
-
-// waitCallSnoop waits for a request starting with prefix.
-func (f *fakeSnoopARI) waitCallSnoop(t *testing.T, prefix string) {
-	t.Helper()
-	waitFor(t, 5*time.Second, prefix, func() bool { return f.hasCall(prefix) })
+	waitFor(t, 5*time.Second, "answer told after reconnect", func() bool { _, an := timesOf(s).get("r21"); return len(an) == 1 })
 }
 
 func TestSnoopAdopt(t *testing.T) {
@@ -460,8 +550,8 @@ func TestSnoopAdopt(t *testing.T) {
 	s := runSnoop(t, f.config())
 	// A previous process left a snoop waiting on an answered channel, and
 	// a recording already running on another.
-	f.setState("c5", "Up")
-	f.setState("c6", "Up")
+	f.setState("c5", "Up", false)
+	f.setState("c6", "Up", false)
 	f.mu.Lock()
 	f.snoops["snoop-r5"], f.snoops["snoop-r6"] = "c5", "c6"
 	f.live["r6"] = true
@@ -503,11 +593,12 @@ func TestSnoopRecordFailsOnGoneChannel(t *testing.T) {
 
 // TestSnoopBothDirectionsApart: one recording through two snoop channels,
 // one spying on what the channel receives (the phone's voice), one on what
-// it hears: both snoop channels created and recorded.
+// it hears: one subscription and one read of the channel, both snoop
+// channels created, and both recorded once it answers.
 func TestSnoopBothDirectionsApart(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
-	f.setState("c9", "Ringing")
+	f.setState("c9", "Ringing", false)
 	err := s.Record(context.Background(), "c9", "", Snoop{ID: "snoop-r9.in", Name: "r9.in", Spy: "in"}, Snoop{ID: "snoop-r9.out", Name: "r9.out", Spy: "out"})
 	if err != nil {
 		t.Fatal(err)
@@ -516,19 +607,33 @@ func TestSnoopBothDirectionsApart(t *testing.T) {
 		!f.hasCall("POST /channels/c9/snoop?app="+fakeSnoopApp+"&snoopId=snoop-r9.out&spy=out&whisper=none") {
 		t.Fatalf("snoop requests: %q", f.calls)
 	}
+	f.mu.Lock()
+	subs := 0
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, "POST /applications/"+fakeSnoopApp+"/subscription") {
+			subs++
+		}
+	}
+	f.mu.Unlock()
+	if subs != 1 {
+		t.Errorf("%d subscriptions for one recording, want 1", subs)
+	}
+	f.setState("c9", "Up", true)
 	waitFor(t, 5*time.Second, "both directions recorded", func() bool { return f.recording("r9.in") && f.recording("r9.out") })
 }
 
-// TestSnoopNamesTheChannelByName: the snoop channel names the channel by
-// name (a hash lookup in Asterisk), the read is by unique ID.
+// TestSnoopNamesTheChannelByName: the subscription and the snoop channel
+// name the channel by name (a hash lookup in Asterisk), the read is by
+// unique ID, and the recording starts on answer.
 func TestSnoopNamesTheChannelByName(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
-	f.setState("c12", "Ringing")
+	f.setState("c12", "Ringing", false)
 	if err := s.Record(context.Background(), "c12", fakeChanPrefix+"c12", Snoop{ID: "snoop-r12", Name: "r12", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
+		"POST /applications/" + fakeSnoopApp + "/subscription?eventSource=channel%3APJSIP%2F235-c12",
 		"GET /channels/c12",
 		"POST /channels/PJSIP%2F235-c12/snoop?",
 	} {
@@ -536,12 +641,94 @@ func TestSnoopNamesTheChannelByName(t *testing.T) {
 			t.Errorf("no request %q in %q", want, f.calls)
 		}
 	}
+	f.setState("c12", "Up", true)
 	waitFor(t, 5*time.Second, "record request", func() bool { return f.recording("r12") })
 	if err := s.Stop(context.Background(), "snoop-r12", "r12"); err != nil {
 		t.Fatal(err)
 	}
 	if !f.hasCall("DELETE /channels/Snoop%2Fc12-") || f.snoopExists("snoop-r12") {
 		t.Errorf("snoop channel not hung up by its name: %q", f.calls)
+	}
+}
+
+// TestSnoopSubscriptionAndSnoopGoOutTogether: the snoop channel is asked
+// for without waiting for the subscription's reply (each can wait a second
+// on a loaded PBX).
+func TestSnoopSubscriptionAndSnoopGoOutTogether(t *testing.T) {
+	f, s := runSnoopOnAnswered(t, "c17")
+	f.mu.Lock()
+	f.holdSubscription = true
+	f.mu.Unlock()
+	if err := s.Record(context.Background(), "c17", fakeChanPrefix+"c17", Snoop{ID: "snoop-r17", Name: "r17", Spy: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("r17") })
+}
+
+// TestSnoopRecordsBeforeTheSubscriptionReplies: the recording starts once
+// its snoop channel is in the application, without waiting for the
+// subscription to the recorded channel, whose reply a loaded PBX can keep
+// a second; an answer after the subscription is still told with its time.
+func TestSnoopRecordsBeforeTheSubscriptionReplies(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	f.subscribeAfterRecording = true
+	s := runSnoop(t, f.config())
+	recordRinging(t, f, s, "c19", "Ringing", "r19")
+	if !f.recording("r19") {
+		t.Fatal("Record returned without the recording live")
+	}
+	f.setState("c19", "Up", true)
+	tm := timesOf(s)
+	waitFor(t, 5*time.Second, "answer time told", func() bool { _, an := tm.get("r19"); return len(an) == 1 })
+	if _, an := tm.get("r19"); an[0].IsZero() {
+		t.Error("answered at the zero time; want the event's time")
+	}
+}
+
+// TestSnoopAnsweredBeforeTheSubscription: a channel that answered after
+// its recording started but before the PBX served the subscription is read
+// Up with no answer event: its answer is told at the zero time (when is
+// not known), so nothing is cut and the file keeps the ringing it holds.
+func TestSnoopAnsweredBeforeTheSubscription(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	f.subscribeAfterRecording, f.answerBeforeSubscribing = true, "c22"
+	s := runSnoop(t, f.config())
+	recordRinging(t, f, s, "c22", "Ringing", "r22")
+	tm := timesOf(s)
+	waitFor(t, 5*time.Second, "answer told", func() bool { _, an := tm.get("r22"); return len(an) == 1 })
+	st, an := tm.get("r22")
+	if len(st) != 1 || !an[0].IsZero() {
+		t.Errorf("started %v, answered %v: want a start, and the zero time for the answer", st, an)
+	}
+	if !f.recording("r22") {
+		t.Error("the recording stopped")
+	}
+}
+
+// TestSnoopSubscriptionFailureKeepsTheRecording: a subscription refused
+// after the recording started fails nothing: the recording runs on (ending
+// it would leave a fragment beside the retried recording), the snoop
+// channel stays, and no answer is told here (the recording engine tells
+// AMI's).
+func TestSnoopSubscriptionFailureKeepsTheRecording(t *testing.T) {
+	f, s := runSnoopOnAnswered(t, "c18")
+	f.mu.Lock()
+	f.failSubscription, f.subscribeAfterRecording = true, true
+	f.mu.Unlock()
+	if err := s.Record(context.Background(), "c18", fakeChanPrefix+"c18", Snoop{ID: "snoop-r18", Name: "r18", Spy: "both"}); err != nil {
+		t.Fatalf("Record failed because the subscription did: %v", err)
+	}
+	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("r18") })
+	if !f.snoopExists("snoop-r18") {
+		t.Error("the snoop channel was hung up")
+	}
+	if _, an := timesOf(s).get("r18"); len(an) != 0 {
+		t.Errorf("answer told (%v) although the subscription failed", an)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.entries) != 1 {
+		t.Errorf("entries: %v, want the recording's", s.entries)
 	}
 }
 
@@ -554,7 +741,7 @@ func TestSnoopNameOfAnotherChannelFallsBackToTheUniqueID(t *testing.T) {
 	if err := s.Record(context.Background(), "c13", fakeChanPrefix+"old13", Snoop{ID: "snoop-r13", Name: "r13", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
-	f.setState("c14", "Up")
+	f.setState("c14", "Up", false)
 	if err := s.Record(context.Background(), "c14", fakeChanPrefix+"gone14", Snoop{ID: "snoop-r14", Name: "r14", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
@@ -563,6 +750,9 @@ func TestSnoopNameOfAnotherChannelFallsBackToTheUniqueID(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.snoops["snoop-r13"] != "c13" || f.snoops["snoop-r14"] != "c14" {
 		t.Errorf("snoop channels on %q and %q, want c13 and c14", f.snoops["snoop-r13"], f.snoops["snoop-r14"])
+	}
+	if !f.subscribed["channel:c13"] || !f.subscribed["channel:c14"] {
+		t.Errorf("subscriptions %v: want c13 and c14 by unique ID", f.subscribed)
 	}
 }
 
@@ -607,7 +797,7 @@ func runSnoopOnAnswered(t *testing.T, ids ...string) (*fakeSnoopARI, *SnoopClien
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	for _, id := range ids {
-		f.setState(id, "Up")
+		f.setState(id, "Up", false)
 	}
 	return f, s
 }

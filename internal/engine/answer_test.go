@@ -153,3 +153,34 @@ func TestPipelineAnswerFollowsItsStart(t *testing.T) {
 		}
 	}
 }
+
+// TestTrackerAnswerSeenAcrossAReconnect: a recording the tracker holds
+// through an AMI outage, whose channel answered meanwhile, is told the zero
+// time at the reconciliation; the Newstate queued behind the listing then
+// brings the time, told too (the filer takes the time over the zero time).
+func TestTrackerAnswerSeenAcrossAReconnect(t *testing.T) {
+	r := cityRules(t)
+	ctx := context.Background()
+	rec := &answerRecorder{answers: map[string][]time.Time{}}
+	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
+	tr.Handle(ctx, newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"))
+	tr.Handle(ctx, dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"))
+	if len(rec.started) != 1 {
+		t.Fatalf("started %v, want 235's leg", channels(rec.started))
+	}
+	id := rec.started[0].ID
+	item := func(uid, name, cid string) Event {
+		return ev{"Event": "CoreShowChannel", "Uniqueid": uid, "Channel": name, "Linkedid": "1", "BridgeId": "b1",
+			"CallerIDNum": cid, "ChannelState": "6", "ChannelStateDesc": "Up"}
+	}
+	tr.Reconcile(ctx, []Event{item("1", "PJSIP/carrier-00000001", "5145550142"), item("2", "PJSIP/235-00000002", "235")}, nil)
+	if got := rec.told(id); len(got) != 1 || !got[0].IsZero() {
+		t.Fatalf("told %v after the reconnect, want the zero time", got)
+	}
+	at := time.Date(2026, 12, 5, 14, 3, 7, 0, time.UTC)
+	tr.Handle(ctx, newstate("2", "6", at))
+	tr.Handle(ctx, newstate("2", "6", at.Add(time.Second)))
+	if got := rec.told(id); len(got) != 2 || !got[1].Equal(at) {
+		t.Errorf("told %v, want the zero time then %v, once", got, at)
+	}
+}

@@ -15,14 +15,16 @@ import (
 // AnswerTimes keeps, beside a recording's file in the spool, the PBX's
 // times of its start, of its channel's answer and of its end, one line
 // each ("started <time>", "answered <time>", or "answered -" when the
-// channel was found answered without its answer seen, after a reconnect,
-// and "finished <time>"), in <name>.times. A recording started while its
-// channel still rang (the snoop backend, see ari.SnoopClient) holds
-// pre-answer audio, which the filer cuts from these times, in this process
-// or after a restart. The start and the end come from ARI's events (it
-// implements ari.Times), the answer from AMI's Newstate, through the
-// tracker and the pipeline (see AnswerNoter); every time is the PBX's
-// clock.
+// channel was found answered without its answer seen: before its
+// subscription took effect, or after a reconnect; and "finished <time>"),
+// in <name>.times. A recording started while its channel still rang (the
+// snoop backend, see ari.SnoopClient) holds pre-answer audio, which the
+// filer cuts from these times, in this process or after a restart. The
+// start, the end and the answer come from ARI's events (it implements
+// ari.Times), the answer also from AMI's Newstate, through the tracker and
+// the pipeline (see AnswerNoter), which Asterisk stamps later than ARI
+// does (when its manager formats the event); the earliest time of each
+// kind counts. Both are the PBX's clock.
 type AnswerTimes struct {
 	Dir string // the spool as the daemon sees it
 	Log zerolog.Logger
@@ -128,7 +130,8 @@ const finishWait = time.Second
 //     times (ticks a loaded PBX skipped: better keep a little ringing
 //     than cut into the call);
 //   - answered before the recording started, or when is not known (found
-//     answered after a reconnect): none;
+//     answered before the subscription or after a reconnect, and no time
+//     from AMI): none;
 //   - never answered, and the daemon saw it end: all of them (a failed
 //     start's fragment too), unless the tracker saw the leg talk;
 //   - never answered and no end seen: all, unless the tracker saw the

@@ -291,12 +291,13 @@ func (f *Filer) discard(log zerolog.Logger, r *Recording) {
 }
 
 // waitEndTime waits, up to finishWait, for the end time of a spool file
-// whose times were begun (the snoop backend's, see AnswerTimes), which ARI
-// reports just after the file's close: removed before it, the times would
-// be written again, and left in the spool.
+// whose start time was written (the snoop backend's, see AnswerTimes),
+// which ARI reports just after the file's close: removed before it, the
+// times would be written again, and left in the spool until the scan for
+// leftovers removes them as stale (orphanAge).
 func (f *Filer) waitEndTime(p string) {
 	for deadline := time.Now().Add(f.finishWait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if rt, ok, err := readTimes(p); err != nil || !ok || !rt.finished.IsZero() {
+		if rt, ok, err := readTimes(p); err != nil || !ok || rt.started.IsZero() || !rt.finished.IsZero() {
 			return
 		}
 	}

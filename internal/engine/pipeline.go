@@ -105,7 +105,8 @@ func NewPipeline(rec Recorder, n int) *Pipeline {
 // Outcomes delivers the outcome of every start and stop.
 func (p *Pipeline) Outcomes() <-chan Outcome { return p.outcomes }
 
-// Submit queues an order. It never blocks.
+// Submit queues an order (an answer time goes through SubmitAnswer). It
+// never blocks.
 func (p *Pipeline) Submit(kind OpKind, r *Recording) { p.submit(op{kind: kind, r: r}) }
 
 // SubmitAnswer queues r's channel's answer time (see AnswerNoter), after

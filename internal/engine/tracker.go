@@ -687,9 +687,10 @@ func (t *Tracker) startAttempt(ctx context.Context, c *channel, d rules.Decision
 	// not start it twice; a start that fails clears it again (Apply).
 	c.rec = r
 	t.submit(ctx, OpStart, r)
-	if c.up {
+	if c.up && c.rec == r {
 		// Answered before it was decided (a bridge, a retry): nothing of
-		// the call precedes the recording.
+		// the call precedes the recording. (Without a pipeline, a start
+		// that failed has been replaced by its retry already.)
 		t.tellAnswer(ctx, r, c.answered)
 	}
 }
@@ -699,9 +700,11 @@ func (t *Tracker) startAttempt(ctx context.Context, c *channel, d rules.Decision
 func isUp(e Event) bool { return e.Get("ChannelState") == "6" || e.Get("ChannelStateDesc") == "Up" }
 
 // answer notes that c answered at (zero: found Up, since when unknown),
-// once, and tells its recording's recorder.
+// once, or once more when a time comes after the zero time (a Newstate
+// queued behind a reconnect's listing), and tells its recording's
+// recorder.
 func (t *Tracker) answer(ctx context.Context, c *channel, at time.Time) {
-	if c.up {
+	if c.up && (at.IsZero() || !c.answered.IsZero()) {
 		return
 	}
 	c.up, c.answered = true, at
@@ -947,10 +950,11 @@ func (t *Tracker) Reconcile(ctx context.Context, items, bridges []Event) int {
 		// A channel met here began Duration ago: the call's start (and so
 		// its recording's name) is its own, not the reconnection's.
 		c := t.ensure(uid, it.Get("Channel"), it.Get("Linkedid"), it.Get("CallerIDNum"), now.Add(-parseHMS(it.Get("Duration"))))
-		if isUp(it) && !c.up {
+		if isUp(it) {
 			// Answered while the daemon could not see it: since when is
-			// not known (its recording, adopted below, is told so).
-			c.up = true
+			// not known (a recording tracked through the outage is told
+			// so now, one adopted below then).
+			t.answer(ctx, c, time.Time{})
 		}
 		c.bridge = ""
 		if b := it.Get("BridgeId"); b != "" && !holding[b] {

@@ -46,10 +46,11 @@ type Snooper interface {
 // The recording starts as soon as its snoop channels exist, most often
 // while the channel rings, and the filer cuts what it holds from before
 // the answer, from the PBX's times written beside each file
-// (engine.AnswerTimes): the recording's start and end, which the ARI
-// client reads from its events (see ari.SnoopClient), and the channel's
-// answer, which the tracker reads from AMI (Newstate) and hands over
-// through Answered. The audio Dial passes to a ringing phone is not filed,
+// (engine.AnswerTimes): the recording's start, end and channel's answer,
+// which the ARI client reads from its events (see ari.SnoopClient), and
+// the channel's answer again, which the tracker reads from AMI (Newstate)
+// and hands over through Answered, for an answer the ARI client saw only
+// as a state (it came before the subscription). The audio Dial passes to a ringing phone is not filed,
 // and a leg that never answers files nothing. Like MixMonitor, the recorded channel carries the
 // recording's ID in RECPOLICY_REC (set over AMI), for adoption after a
 // reconnect or a restart.
@@ -66,8 +67,9 @@ type Recorder struct {
 	// ByUniqueid, when set, counts the starts whose mark named the channel
 	// by its unique ID (see engine.SendToChannel).
 	ByUniqueid prometheus.Counter
-	// Times keeps the recorded channel's answer time beside each file
-	// (Answered); nil keeps none, and the filer then cuts nothing.
+	// Times keeps the recorded channel's answer time from AMI beside each
+	// file (Answered), with the ARI client's own; nil writes none of
+	// AMI's, and the cut then rests on the ARI client's alone.
 	Times *engine.AnswerTimes
 }
 
