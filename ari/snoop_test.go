@@ -462,6 +462,16 @@ func TestSnoopEventBeforeReplyOnAnsweredChannel(t *testing.T) {
 	}
 }
 
+// ringing runs a SnoopClient against a fake and starts recording channel
+// ch, in state st, as recordRinging does.
+func ringing(t *testing.T, ch, st, name string) (*fakeSnoopARI, *SnoopClient) {
+	t.Helper()
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	recordRinging(t, f, s, ch, st, name)
+	return f, s
+}
+
 // recordRinging starts recording channel ch, in state st, through one
 // snoop channel spying both ways, snoop-<name> recorded as name.
 func recordRinging(t *testing.T, f *fakeSnoopARI, s *SnoopClient, ch, st, name string) {
@@ -476,9 +486,7 @@ func recordRinging(t *testing.T, f *fakeSnoopARI, s *SnoopClient, ch, st, name s
 // with the zero time) and its answer event comes after: the event's time
 // is told too, once (the filer takes the time over the zero time).
 func TestSnoopAnswerTimeAfterAReadSawItUp(t *testing.T) {
-	f := newFakeSnoopARI(t)
-	s := runSnoop(t, f.config())
-	recordRinging(t, f, s, "c20", "Up", "r20")
+	f, s := ringing(t, "c20", "Up", "r20")
 	tm := timesOf(s)
 	waitFor(t, 5*time.Second, "zero answer told", func() bool { _, an := tm.get("r20"); return len(an) == 1 })
 	f.setState("c20", "Up", true)
@@ -493,9 +501,7 @@ func TestSnoopAnswerTimeAfterAReadSawItUp(t *testing.T) {
 // TestSnoopUnansweredLegIsNeverAnswered: a leg that rings and hangs up is
 // recorded while it rings, but never told answered: the filer discards it.
 func TestSnoopUnansweredLegIsNeverAnswered(t *testing.T) {
-	f := newFakeSnoopARI(t)
-	s := runSnoop(t, f.config())
-	recordRinging(t, f, s, "c3", "Ringing", "r3")
+	f, s := ringing(t, "c3", "Ringing", "r3")
 	waitFor(t, 5*time.Second, "snoop channel", func() bool { return f.snoopExists("snoop-r3") })
 	f.setState("c3", "", false)
 	s.Release("snoop-r3")
@@ -507,9 +513,7 @@ func TestSnoopUnansweredLegIsNeverAnswered(t *testing.T) {
 }
 
 func TestSnoopResyncAfterReconnect(t *testing.T) {
-	f := newFakeSnoopARI(t)
-	s := runSnoop(t, f.config())
-	recordRinging(t, f, s, "c4", "Ringing", "r4")
+	f, s := ringing(t, "c4", "Ringing", "r4")
 	waitFor(t, 5*time.Second, "record while ringing", func() bool { return f.recording("r4") })
 	// The channel answers while its event is lost, and the WebSocket
 	// drops: only the resynchronisation after the reconnect can see it,
@@ -533,9 +537,7 @@ func TestSnoopResyncAfterReconnect(t *testing.T) {
 // recording that cannot be read (a 500, not a 404) is not taken for ended:
 // its channel is subscribed to again and read, so that its answer counts.
 func TestSnoopResyncWhenTheRecordingCannotBeRead(t *testing.T) {
-	f := newFakeSnoopARI(t)
-	s := runSnoop(t, f.config())
-	recordRinging(t, f, s, "c21", "Ringing", "r21")
+	f, s := ringing(t, "c21", "Ringing", "r21")
 	waitFor(t, 5*time.Second, "record while ringing", func() bool { return f.recording("r21") })
 	f.mu.Lock()
 	f.failLive = true
