@@ -154,17 +154,26 @@ func TestPipelineAnswerFollowsItsStart(t *testing.T) {
 	}
 }
 
-// TestTrackerAnswerSeenAcrossAReconnect: a recording the tracker holds
-// through an AMI outage, whose channel answered meanwhile, is told the zero
-// time at the reconciliation; the Newstate queued behind the listing then
-// brings the time, told too (the filer takes the time over the zero time).
-func TestTrackerAnswerSeenAcrossAReconnect(t *testing.T) {
+// ringing235 returns a tracker over an answerRecorder, with an external
+// call ringing Annexe A extension 235 (unique ID "2"), decided at the dial.
+func ringing235(t *testing.T) (*Tracker, *answerRecorder) {
+	t.Helper()
 	r := cityRules(t)
 	ctx := context.Background()
 	rec := &answerRecorder{answers: map[string][]time.Time{}}
 	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
 	tr.Handle(ctx, newChan("1", "PJSIP/carrier-00000001", "1", "5145550142"))
 	tr.Handle(ctx, dial("1", "PJSIP/carrier-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"))
+	return tr, rec
+}
+
+// TestTrackerAnswerSeenAcrossAReconnect: a recording the tracker holds
+// through an AMI outage, whose channel answered meanwhile, is told the zero
+// time at the reconciliation; the Newstate queued behind the listing then
+// brings the time, told too (the filer takes the time over the zero time).
+func TestTrackerAnswerSeenAcrossAReconnect(t *testing.T) {
+	ctx := context.Background()
+	tr, rec := ringing235(t)
 	if len(rec.started) != 1 {
 		t.Fatalf("started %v, want 235's leg", channels(rec.started))
 	}
@@ -182,5 +191,17 @@ func TestTrackerAnswerSeenAcrossAReconnect(t *testing.T) {
 	tr.Handle(ctx, newstate("2", "6", at.Add(time.Second)))
 	if got := rec.told(id); len(got) != 2 || !got[1].Equal(at) {
 		t.Errorf("told %v, want the zero time then %v, once", got, at)
+	}
+}
+
+// TestTrackerAnswerWithoutTimestampIsUnknown: a Newstate without a
+// Timestamp (timestampevents off) tells the zero time, not when the daemon
+// received it, which is no time of the PBX's.
+func TestTrackerAnswerWithoutTimestampIsUnknown(t *testing.T) {
+	ctx := context.Background()
+	tr, rec := ringing235(t)
+	tr.Handle(ctx, ev{"Event": "Newstate", "Uniqueid": "2", "ChannelState": "6", "ChannelStateDesc": "Up"})
+	if got := rec.told(rec.started[0].ID); len(got) != 1 || !got[0].IsZero() {
+		t.Errorf("told %v, want the zero time once", got)
 	}
 }

@@ -261,11 +261,11 @@ func (t *Tracker) HandleAt(ctx context.Context, e Event, received time.Time) {
 	switch e.Get("Event") {
 	case "Newchannel":
 		if c := t.ensure(e.Get("Uniqueid"), e.Get("Channel"), e.Get("Linkedid"), e.Get("CallerIDNum"), t.evTime); c != nil && isUp(e) {
-			t.answer(ctx, c, t.evTime)
+			t.answer(ctx, c, answerTime(e))
 		}
 	case "Newstate":
 		if c := t.channels[e.Get("Uniqueid")]; c != nil && isUp(e) {
-			t.answer(ctx, c, t.evTime)
+			t.answer(ctx, c, answerTime(e))
 		}
 	case "NewCallerid":
 		if c := t.channels[e.Get("Uniqueid")]; c != nil {
@@ -698,6 +698,12 @@ func (t *Tracker) startAttempt(ctx context.Context, c *channel, d rules.Decision
 // isUp tells whether a channel event (Newchannel, Newstate, a
 // CoreShowChannel item) says the channel is Up.
 func isUp(e Event) bool { return e.Get("ChannelState") == "6" || e.Get("ChannelStateDesc") == "Up" }
+
+// answerTime is when the event says its channel answered, by the PBX's
+// clock: its Timestamp, or the zero time (unknown, nothing cut) without
+// one (timestampevents off): the time it was received, by the daemon's
+// clock and after its queue, could cut into the call.
+func answerTime(e Event) time.Time { return eventTime(e, time.Time{}) }
 
 // answer notes that c answered at (zero: found Up, since when unknown),
 // once, or once more when a time comes after the zero time (a Newstate
