@@ -141,7 +141,7 @@ func TestPipelineAnswerFollowsItsStart(t *testing.T) {
 		p, _, stop := startPipeline(rec, 4)
 		r := &Recording{ID: "r1", Channel: "PJSIP/235-00000001", Uniqueid: "1"}
 		p.Submit(OpStart, r)
-		p.SubmitAnswer(r, time.Unix(1795847391, 0))
+		p.submit(op{kind: OpAnswer, r: r, at: time.Unix(1795847391, 0)})
 		awaitOutcome(t, p)
 		stop()
 		want := []string{"start PJSIP/235-00000001", "answer PJSIP/235-00000001"}

@@ -141,11 +141,11 @@ const finishWait = time.Second
 // Frames kept whole for want of a time are logged: a recording is never
 // lost to a missing time.
 func (f *Filer) preAnswer(log zerolog.Logger, r *Recording, p string, info WAVInfo) int64 {
-	rt, ok, err := readTimes(p)
-	for deadline := time.Now().Add(f.finishWait); err == nil && ok && !r.orphan && !rt.started.IsZero() && rt.finished.IsZero() && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-		rt, ok, err = readTimes(p)
+	read := f.readTimesWithEnd
+	if r.orphan {
+		read = readTimes // a crash's leftover: no end time is coming
 	}
+	rt, ok, err := read(p)
 	if err != nil {
 		log.Warn().Err(err).Msg("read recording times")
 		return 0

@@ -267,7 +267,8 @@ func (f *Filer) discard(log zerolog.Logger, r *Recording) {
 		if !f.waitClosed(p) {
 			log.Warn().Str("file", p).Dur("waited", f.closeTimeout).Msg("Asterisk did not report the discarded recording closed; removing it as it is")
 		}
-		f.waitEndTime(p)
+		// Its end time, waited for, is not written again once removed.
+		f.readTimesWithEnd(p)
 		os.Remove(timesPath(p))
 		st, err := os.Lstat(p)
 		if errors.Is(err, os.ErrNotExist) {
@@ -290,17 +291,19 @@ func (f *Filer) discard(log zerolog.Logger, r *Recording) {
 	}
 }
 
-// waitEndTime waits, up to finishWait, for the end time of a spool file
-// whose start time was written (the snoop backend's, see AnswerTimes),
-// which ARI reports just after the file's close: removed before it, the
-// times would be written again, and left in the spool until the scan for
-// leftovers removes them as stale (orphanAge).
-func (f *Filer) waitEndTime(p string) {
-	for deadline := time.Now().Add(f.finishWait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if rt, ok, err := readTimes(p); err != nil || !ok || rt.started.IsZero() || !rt.finished.IsZero() {
-			return
-		}
+// readTimesWithEnd reads the times of the spool file p (readTimes),
+// waiting up to finishWait for its end time when its start time was
+// written (the snoop backend's, see AnswerTimes): ARI reports it just after
+// the file's close. Times removed before it would be written again, and
+// left in the spool until the scan for leftovers removes them as stale
+// (orphanAge).
+func (f *Filer) readTimesWithEnd(p string) (recTimes, bool, error) {
+	rt, ok, err := readTimes(p)
+	for deadline := time.Now().Add(f.finishWait); err == nil && ok && !rt.started.IsZero() && rt.finished.IsZero() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		rt, ok, err = readTimes(p)
 	}
+	return rt, ok, err
 }
 
 // filed counts, logs and reports a recording filed.

@@ -16,7 +16,7 @@ const (
 	OpStop
 	OpFinish
 	// OpAnswer hands the recorded channel's answer time to a Recorder that
-	// is an AnswerNoter (see Pipeline.SubmitAnswer); others ignore it.
+	// is an AnswerNoter (the tracker's orders only); others ignore it.
 	OpAnswer
 )
 
@@ -26,7 +26,8 @@ const (
 // PBX's own AMI events (Newstate), so that what was recorded before the
 // answer can be cut when the recording is filed. at is the zero time when
 // the channel is known to be Up but not since when (found Up after a
-// reconnect): nothing is cut then.
+// reconnect, or told so by an event without a Timestamp): nothing is cut
+// then.
 type AnswerNoter interface {
 	Answered(r *Recording, at time.Time)
 }
@@ -105,16 +106,11 @@ func NewPipeline(rec Recorder, n int) *Pipeline {
 // Outcomes delivers the outcome of every start and stop.
 func (p *Pipeline) Outcomes() <-chan Outcome { return p.outcomes }
 
-// Submit queues an order (an answer time goes through SubmitAnswer). It
-// never blocks.
+// Submit queues an order. It never blocks.
 func (p *Pipeline) Submit(kind OpKind, r *Recording) { p.submit(op{kind: kind, r: r}) }
 
-// SubmitAnswer queues r's channel's answer time (see AnswerNoter), after
-// the orders queued for it before. It never blocks.
-func (p *Pipeline) SubmitAnswer(r *Recording, at time.Time) {
-	p.submit(op{kind: OpAnswer, r: r, at: at})
-}
-
+// submit queues an order, an answer time too (the tracker's). It never
+// blocks.
 func (p *Pipeline) submit(o op) {
 	r := o.r
 	p.mu.Lock()
@@ -229,7 +225,7 @@ func (p *Pipeline) report(ctx context.Context, o Outcome) {
 }
 
 // carryOut runs one order on rec; it returns the outcome of a start or a
-// stop (ok), nothing for a hand-over to the filer. The pipeline's workers and
+// stop (ok), nothing for a hand-over to the filer or an answer time. The pipeline's workers and
 // the tracker without a pipeline (tests, tools) both use it.
 func carryOut(ctx context.Context, rec Recorder, o op) (out Outcome, ok bool) {
 	r := o.r

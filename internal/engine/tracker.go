@@ -722,24 +722,25 @@ func (t *Tracker) answer(ctx context.Context, c *channel, at time.Time) {
 // tellAnswer hands r's channel's answer time to a recorder that needs it
 // (an AnswerNoter), after r's orders queued before it.
 func (t *Tracker) tellAnswer(ctx context.Context, r *Recording, at time.Time) {
-	if !t.answers {
-		return
+	if t.answers {
+		t.send(ctx, op{kind: OpAnswer, r: r, at: at})
 	}
-	if t.pipe != nil {
-		t.pipe.SubmitAnswer(r, at)
-		return
-	}
-	carryOut(ctx, t.rec, op{kind: OpAnswer, r: r, at: at})
 }
 
 // submit hands an order to the pipeline, or runs it at once without one.
 func (t *Tracker) submit(ctx context.Context, kind OpKind, r *Recording) {
+	t.send(ctx, op{kind: kind, r: r})
+}
+
+// send hands an order to the pipeline, or carries it out at once without
+// one.
+func (t *Tracker) send(ctx context.Context, o op) {
 	if t.pipe != nil {
-		t.pipe.Submit(kind, r)
+		t.pipe.submit(o)
 		return
 	}
-	if o, ok := carryOut(ctx, t.rec, op{kind: kind, r: r}); ok {
-		t.Apply(ctx, o)
+	if out, ok := carryOut(ctx, t.rec, o); ok {
+		t.Apply(ctx, out)
 	}
 }
 

@@ -50,9 +50,10 @@ type Snooper interface {
 // which the ARI client reads from its events (see ari.SnoopClient), and
 // the channel's answer again, which the tracker reads from AMI (Newstate)
 // and hands over through Answered, for an answer the ARI client saw only
-// as a state (it came before the subscription). The audio Dial passes to a ringing phone is not filed,
-// and a leg that never answers files nothing. Like MixMonitor, the recorded channel carries the
-// recording's ID in RECPOLICY_REC (set over AMI), for adoption after a
+// as a state (it came before the subscription). The audio Dial passes to
+// a ringing phone is not filed, and a leg that never answers files
+// nothing. Like MixMonitor, the recorded channel carries the recording's
+// ID in RECPOLICY_REC (set over AMI), for adoption after a
 // reconnect or a restart.
 type Recorder struct {
 	ARI         Snooper
@@ -130,7 +131,8 @@ func snoopID(backendID string, d direction) string { return backendID + d.suffix
 // its channel answered, and discards when they say it ended unanswered
 // (see engine.AnswerTimes). The mark names the channel as
 // engine.SendToChannel says (by its name on an AMI session of its run,
-// else by its unique ID); the snoop channels name it by name too, checked through ARI against the unique ID, which no channel
+// else by its unique ID); the subscription and the snoop channels name it
+// by name too, checked through ARI against the unique ID, which no channel
 // of a later run has (it holds the channel's creation time): see
 // ari.SnoopClient.Record.
 func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
@@ -150,8 +152,8 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		defer close(marked)
 		_, ref, markErr = engine.SendToChannel(ctx, s.AMI, r, s.ByUniqueid, "Setvar", engine.MarkHeaders(r.ID)...)
 	}()
-	// The two directions start together (one name check, then the two
-	// snoop channels created in parallel).
+	// The two directions start together (one name check, one subscription
+	// and read of the state, the two snoop channels created in parallel).
 	snoops := make([]ari.Snoop, len(s.dirs()))
 	for i, d := range s.dirs() {
 		snoops[i] = ari.Snoop{ID: snoopID(r.BackendID, d), Name: r.ID + d.suffix, Spy: d.spy}
@@ -226,9 +228,9 @@ func (s *Recorder) Finish(r *engine.Recording) {
 
 // Running tells which recording of ours runs on a channel, from the mark
 // Start set: its ID and snoop channel ID, or "" when none. A marked
-// recording is handed to the ARI client to adopt, which starts the
-// recording if its snoop channel exists and it does not run (its answer
-// time comes from the tracker, as for any other).
+// recording is handed to the ARI client to adopt, which subscribes to the
+// channel again (for its answer's time; the tracker tells AMI's too) and
+// starts the recording if its snoop channel exists and it does not run.
 func (s *Recorder) Running(ctx context.Context, channel string) (id, backendID string, err error) {
 	// channel is the recorded channel's unique ID.
 	resp, err := s.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: channel}, ami.Header{Key: "Variable", Value: engine.MarkVar})
