@@ -42,8 +42,9 @@ type harness struct {
 	daemonDone chan struct{}
 	daemonErr  error
 
-	mu    sync.Mutex
-	filed []engine.Filed
+	mu     sync.Mutex
+	filed  []engine.Filed
+	logged map[*testing.T]bool // tests whose log is printed on failure
 }
 
 var h *harness
@@ -233,6 +234,44 @@ func dumpLog(w io.Writer, path string) {
 		b = b[len(b)-20000:]
 	}
 	fmt.Fprintf(w, "---- daemon log (%s, tail) ----\n%s\n----\n", path, b)
+}
+
+// logOnFailure prints, when t fails, what the daemon logged from now on
+// (its last 40 kB), so that a failure in CI, whose temporary directory is
+// gone, can be read; once per test.
+func logOnFailure(t *testing.T) {
+	h.mu.Lock()
+	if h.logged == nil {
+		h.logged = make(map[*testing.T]bool)
+	}
+	seen := h.logged[t]
+	h.logged[t] = true
+	h.mu.Unlock()
+	if seen {
+		return
+	}
+	fi, err := os.Stat(h.logPath)
+	if err != nil {
+		return
+	}
+	from := fi.Size()
+	t.Cleanup(func() {
+		h.mu.Lock()
+		delete(h.logged, t)
+		h.mu.Unlock()
+		if !t.Failed() {
+			return
+		}
+		b, err := os.ReadFile(h.logPath)
+		if err != nil || int64(len(b)) < from {
+			return
+		}
+		b = b[from:]
+		if len(b) > 40000 {
+			b = b[len(b)-40000:]
+		}
+		t.Logf("daemon log since the call was placed:\n%s", b)
+	})
 }
 
 // describeFiled names the recordings filed, for a test's failure message:

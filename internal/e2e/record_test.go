@@ -17,6 +17,7 @@ import (
 // placeAndTalk runs one call for talk and returns it hung up.
 func placeAndTalk(t *testing.T, place func(ctx context.Context) (*sandbox.Call, error), talk time.Duration) *sandbox.Call {
 	t.Helper()
+	logOnFailure(t)
 	ctx, cancel := context.WithTimeout(context.Background(), talk+60*time.Second)
 	defer cancel()
 	c, err := place(ctx)

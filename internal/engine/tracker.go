@@ -600,7 +600,8 @@ func (t *Tracker) expand(members []*channel) []*channel {
 		seen[other] = true
 		// The other half's bridge, once someone else is in it; until then
 		// (Asterisk can put a Local channel alone in its bridge a moment
-		// before the party it connects to), the channel that dialled it.
+		// before the party it connects to), the channel it dialled that
+		// answered, or the channel that dialled it.
 		n := 0
 		if other.bridge != "" {
 			for _, m := range t.bridges[other.bridge] {
@@ -610,6 +611,9 @@ func (t *Tracker) expand(members []*channel) []*channel {
 				}
 			}
 		}
+		if n == 0 {
+			n = t.walkAnswered(other, func(o *channel) { walk(o, depth+1) })
+		}
 		if n == 0 && other.dialedBy != nil {
 			walk(other.dialedBy, depth+1)
 		}
@@ -618,6 +622,25 @@ func (t *Tracker) expand(members []*channel) []*channel {
 		walk(c, 0)
 	}
 	return out
+}
+
+// walkAnswered calls walk on each channel that c dialled and that
+// answered, and returns how many there were. A Local half's Dial answers,
+// and its other half then joins the dialling channel's bridge, only after
+// its callee answered; but the Local half's own bridge with that callee can
+// form after the other half's (Asterisk runs both in parallel, seen in the
+// sandbox on an internal call forwarded to an external number). Without
+// this, a recording started at the dial would be stopped at the bridge,
+// and started again after, leaving a fragment beside the call's recording.
+func (t *Tracker) walkAnswered(c *channel, walk func(*channel)) int {
+	n := 0
+	for _, o := range t.channels {
+		if o.dialedBy == c && o.up {
+			n++
+			walk(o)
+		}
+	}
+	return n
 }
 
 func isLocal(c *channel) bool { return strings.HasPrefix(c.name, "Local/") }
