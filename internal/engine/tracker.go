@@ -148,6 +148,9 @@ type channel struct {
 	// (zero while it is not); talked sums the earlier such periods.
 	talking time.Time
 	talked  time.Duration
+	// metSomeone: the channel has been in a bridge with another party
+	// (it stands for a Local half only until then; see walkAnswered).
+	metSomeone bool
 	// deferred is a recording decided while the channel was bridged with a
 	// Local channel about to be optimised away (see localDeferMax).
 	deferred   *rules.Decision
@@ -440,6 +443,7 @@ func (t *Tracker) bridgeEnter(ctx context.Context, e Event) {
 		if o.talking.IsZero() {
 			o.talking = t.evTime
 		}
+		o.metSomeone = true
 	}
 	defer t.markBridged(m)
 	t.redecideBridge(ctx, id)
@@ -600,8 +604,8 @@ func (t *Tracker) expand(members []*channel) []*channel {
 		seen[other] = true
 		// The other half's bridge, once someone else is in it; until then
 		// (Asterisk can put a Local channel alone in its bridge a moment
-		// before the party it connects to), the channel it dialled that
-		// answered, or the channel that dialled it.
+		// before the party it connects to), the callee it dialled that
+		// answered and has met no one yet, or the channel that dialled it.
 		n := 0
 		if other.bridge != "" {
 			for _, m := range t.bridges[other.bridge] {
@@ -612,6 +616,8 @@ func (t *Tracker) expand(members []*channel) []*channel {
 			}
 		}
 		if n == 0 {
+			// Not guarded by other.up: Asterisk answers a Local half's
+			// peer before it sets the half itself Up.
 			n = t.walkAnswered(other, func(o *channel) { walk(o, depth+1) })
 		}
 		if n == 0 && other.dialedBy != nil {
@@ -624,18 +630,24 @@ func (t *Tracker) expand(members []*channel) []*channel {
 	return out
 }
 
-// walkAnswered calls walk on each channel that c dialled and that
-// answered, and returns how many there were. A Local half's Dial answers,
-// and its other half then joins the dialling channel's bridge, only after
-// its callee answered; but the Local half's own bridge with that callee can
-// form after the other half's (Asterisk runs both in parallel, seen in the
-// sandbox on an internal call forwarded to an external number). Without
-// this, a recording started at the dial would be stopped at the bridge,
-// and started again after, leaving a fragment beside the call's recording.
+// walkAnswered calls walk on each channel that c (a Local half) dialled,
+// that answered, and that has not yet been in a bridge with anyone, and
+// returns how many there were. A Local half answers, so that
+// its other half can join the caller's bridge, only once its callee
+// answered; but the half's own bridge with that callee is formed by
+// another thread and can come later (seen in the sandbox on an internal
+// call forwarded to an external number). Without this, a recording
+// started at the dial would be stopped at the caller's bridge and started
+// again at the callee's, leaving a fragment beside the call's recording.
+// A callee that has met someone is no longer the half's stand-in: it may
+// talk elsewhere now (a transfer), and its bridge tells who it talks
+// with. A daemon that met the call after its dial (a restart, a
+// reconnect) does not know who dialled whom, and falls back to the
+// channel that dialled c, as before.
 func (t *Tracker) walkAnswered(c *channel, walk func(*channel)) int {
 	n := 0
 	for _, o := range t.channels {
-		if o.dialedBy == c && o.up {
+		if o.dialedBy == c && o.up && !o.metSomeone {
 			n++
 			walk(o)
 		}
@@ -1006,6 +1018,7 @@ func (t *Tracker) Reconcile(ctx context.Context, items, bridges []Event) int {
 				if c.talking.IsZero() {
 					c.talking = now
 				}
+				c.metSomeone = true
 			}
 		}
 	}

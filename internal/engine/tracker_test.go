@@ -79,6 +79,7 @@ type decisionCase struct {
 	started  []string // channels recorded
 	stopped  []string
 	finished int
+	tick     bool // then let localDeferMax pass: deferred recordings start
 }
 
 func TestTrackerDecisions(t *testing.T) {
@@ -285,15 +286,18 @@ func TestTrackerDecisions(t *testing.T) {
 		events: []ev{
 			newChan("1", "PJSIP/250-00000001", "1", "250"),
 			dial("1", "PJSIP/250-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
-			hangup("2"),
-			dial("1", "PJSIP/250-00000001", "3", "Local/5145559877@from-phones-00000001;1", "1", "Local/5145559877@from-phones"),
+			// Dial follows the 302: both Local halves exist before its dial
+			newChan("3", "Local/5145559877@from-phones-00000001;1", "1", "250"),
 			newChan("4", "Local/5145559877@from-phones-00000001;2", "1", "250"),
+			dial("1", "PJSIP/250-00000001", "3", "Local/5145559877@from-phones-00000001;1", "1", "Local/5145559877@from-phones"),
+			hangup("2"),
 			dial("4", "Local/5145559877@from-phones-00000001;2", "5", "PJSIP/carrier-00000005", "1", "PJSIP/5145559877@carrier"),
+			// the carrier answers; Asterisk answers ;1 before it sets ;2 Up
 			{"Event": "Newstate", "Uniqueid": "5", "ChannelState": "6", "ChannelStateDesc": "Up"},
-			{"Event": "Newstate", "Uniqueid": "4", "ChannelState": "6", "ChannelStateDesc": "Up"},
 			{"Event": "Newstate", "Uniqueid": "3", "ChannelState": "6", "ChannelStateDesc": "Up"},
 			enter("b1", "3", "Local/5145559877@from-phones-00000001;1"),
 			enter("b1", "1", "PJSIP/250-00000001"),
+			{"Event": "Newstate", "Uniqueid": "4", "ChannelState": "6", "ChannelStateDesc": "Up"},
 			enter("b2", "5", "PJSIP/carrier-00000005"),
 			enter("b2", "4", "Local/5145559877@from-phones-00000001;2"),
 			// the Local pair optimises away
@@ -302,6 +306,38 @@ func TestTrackerDecisions(t *testing.T) {
 			hangup("5"), hangup("1"),
 		},
 		started: []string{"PJSIP/250-00000001"}, finished: 1,
+	}, decisionCase{
+		// The answered callee stands for its Local half only until it has
+		// met someone: here 241, recorded with the carrier through a ring
+		// group's Local pair that is not optimised away, starts a
+		// consultation with the detainee phone; the carrier's bridge decided
+		// again meanwhile must not take 241 for the carrier's party.
+		name: "ring group through Local channels: a member consulting elsewhere is not the caller's party any more",
+		events: []ev{
+			newChan("1", "PJSIP/carrier-00000001", "1", "5145550151"),
+			newChan("2", "Local/201@ringgroup-00000001;1", "1", "5145550151"),
+			newChan("3", "Local/201@ringgroup-00000001;2", "1", "5145550151"),
+			dial("1", "PJSIP/carrier-00000001", "2", "Local/201@ringgroup-00000001;1", "1", "Local/201@ringgroup"),
+			dial("3", "Local/201@ringgroup-00000001;2", "4", "PJSIP/241-00000004", "1", "PJSIP/241"),
+			{"Event": "Newstate", "Uniqueid": "4", "ChannelState": "6", "ChannelStateDesc": "Up"},
+			enter("b2", "4", "PJSIP/241-00000004"),
+			enter("b2", "3", "Local/201@ringgroup-00000001;2"),
+			enter("b1", "2", "Local/201@ringgroup-00000001;1"),
+			enter("b1", "1", "PJSIP/carrier-00000001"),
+			// 241 consults the detainee phone (*2 899)
+			newChan("5", "Local/899@from-phones-00000002;1", "4", "241"),
+			newChan("6", "Local/899@from-phones-00000002;2", "4", "241"),
+			leave("b2", "4"),
+			enter("b3", "4", "PJSIP/241-00000004"),
+			enter("b3", "5", "Local/899@from-phones-00000002;1"),
+			dial("6", "Local/899@from-phones-00000002;2", "7", "PJSIP/899-00000007", "4", "PJSIP/899"),
+			{"Event": "Newstate", "Uniqueid": "7", "ChannelState": "6", "ChannelStateDesc": "Up"},
+			enter("b4", "7", "PJSIP/899-00000007"),
+			enter("b4", "6", "Local/899@from-phones-00000002;2"),
+			// the carrier's bridge decided again (a member re-entering)
+			leave("b1", "1"), enter("b1", "1", "PJSIP/carrier-00000001"),
+		},
+		started: []string{"PJSIP/241-00000004"}, stopped: []string{"PJSIP/241-00000004"}, finished: 1, tick: true,
 	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -309,6 +345,11 @@ func TestTrackerDecisions(t *testing.T) {
 			tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, NewMetrics(nil), nil)
 			for _, e := range tc.events {
 				tr.Handle(context.Background(), e)
+			}
+			if tc.tick {
+				later := time.Now().Add(2 * localDeferMax)
+				tr.now = func() time.Time { return later }
+				tr.Tick(context.Background())
 			}
 			if got := channels(rec.started); !equal(got, tc.started) {
 				t.Errorf("started %v, want %v", got, tc.started)
