@@ -418,6 +418,29 @@ func (t *Tracker) dialBegin(ctx context.Context, e Event) {
 	// Decide now, before answer, so the recording holds the first second of
 	// conversation.
 	t.decide(ctx, "dial", []*channel{src, dst})
+	// A Local half's other half may have dialled already: Asterisk starts
+	// a Local channel's dialplan before it tells of the Dial that created
+	// it (app_dial following a forward, follow-me), so the other half's
+	// dial was decided before anyone was known to stand behind it. Decide
+	// those dials again, now that one is.
+	if peer := t.localPeer(dst); peer != nil {
+		for _, o := range t.dialledBy(peer) {
+			t.decide(ctx, "dial", []*channel{peer, o})
+		}
+	}
+}
+
+// dialledBy lists the live channels c dialled, in a steady order (their
+// unique IDs).
+func (t *Tracker) dialledBy(c *channel) []*channel {
+	var out []*channel
+	for _, o := range t.channels {
+		if o.dialedBy == c {
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b *channel) int { return strings.Compare(a.uniqueid, b.uniqueid) })
+	return out
 }
 
 func (t *Tracker) bridgeEnter(ctx context.Context, e Event) {
@@ -615,9 +638,12 @@ func (t *Tracker) expand(members []*channel) []*channel {
 				}
 			}
 		}
-		if n == 0 {
-			// Not guarded by other.up: Asterisk answers a Local half's
-			// peer before it sets the half itself Up.
+		if n == 0 && c.up {
+			// Guarded by c's answer, not other's: the two halves' Newstates
+			// come in no fixed order, but c is Up before its dialler
+			// bridges it, and a half not yet answered (put in a bridge
+			// while ringing, a blind transfer) does not yet stand for a
+			// callee still being asked (Dial's screening options).
 			n = t.walkAnswered(other, func(o *channel) { walk(o, depth+1) })
 		}
 		if n == 0 && other.dialedBy != nil {
@@ -630,24 +656,24 @@ func (t *Tracker) expand(members []*channel) []*channel {
 	return out
 }
 
-// walkAnswered calls walk on each channel that c (a Local half) dialled,
-// that answered, and that has not yet been in a bridge with anyone, and
-// returns how many there were. A Local half answers, so that
-// its other half can join the caller's bridge, only once its callee
-// answered; but the half's own bridge with that callee is formed by
-// another thread and can come later (seen in the sandbox on an internal
-// call forwarded to an external number). Without this, a recording
-// started at the dial would be stopped at the caller's bridge and started
-// again at the callee's, leaving a fragment beside the call's recording.
-// A callee that has met someone is no longer the half's stand-in: it may
-// talk elsewhere now (a transfer), and its bridge tells who it talks
-// with. A daemon that met the call after its dial (a restart, a
-// reconnect) does not know who dialled whom, and falls back to the
-// channel that dialled c, as before.
+// walkAnswered calls walk on each channel that c (the other half of an
+// answered Local half) dialled, that answered, and that has not yet been
+// in a bridge with anyone, and returns how many there were. A Local half
+// answers, so that its dialler can bridge it, only once its other half's
+// callee answered; but the other half's own bridge with that callee is
+// formed by another thread and can come later (seen in the sandbox on an
+// internal call forwarded to an external number). Without this, a
+// recording started at the dial would be stopped at the dialler's bridge
+// and started again at the callee's, leaving a fragment beside the call's
+// recording. A callee that has met someone is no longer the half's
+// stand-in: it may talk elsewhere now (a consultation), and its bridge
+// tells who it talks with. A daemon that met the call after its dial (a
+// restart, a reconnect) does not know who dialled whom, and falls back to
+// the channel that dialled c, as before.
 func (t *Tracker) walkAnswered(c *channel, walk func(*channel)) int {
 	n := 0
-	for _, o := range t.channels {
-		if o.dialedBy == c && o.up && !o.metSomeone {
+	for _, o := range t.dialledBy(c) {
+		if o.up && !o.metSomeone {
 			n++
 			walk(o)
 		}

@@ -307,6 +307,41 @@ func TestTrackerDecisions(t *testing.T) {
 		},
 		started: []string{"PJSIP/250-00000001"}, finished: 1,
 	}, decisionCase{
+		// The same, in the more usual order: ;2 is Up before 250's bridge.
+		name: "internal call forwarded to an external number: ;2 Up before 250's bridge",
+		events: []ev{
+			newChan("1", "PJSIP/250-00000001", "1", "250"),
+			newChan("3", "Local/5145559877@from-phones-00000001;1", "1", "250"),
+			newChan("4", "Local/5145559877@from-phones-00000001;2", "1", "250"),
+			dial("1", "PJSIP/250-00000001", "3", "Local/5145559877@from-phones-00000001;1", "1", "Local/5145559877@from-phones"),
+			dial("4", "Local/5145559877@from-phones-00000001;2", "5", "PJSIP/carrier-00000005", "1", "PJSIP/5145559877@carrier"),
+			{"Event": "Newstate", "Uniqueid": "5", "ChannelState": "6", "ChannelStateDesc": "Up"},
+			{"Event": "Newstate", "Uniqueid": "4", "ChannelState": "6", "ChannelStateDesc": "Up"},
+			{"Event": "Newstate", "Uniqueid": "3", "ChannelState": "6", "ChannelStateDesc": "Up"},
+			enter("b1", "3", "Local/5145559877@from-phones-00000001;1"),
+			enter("b1", "1", "PJSIP/250-00000001"),
+			enter("b2", "5", "PJSIP/carrier-00000005"),
+			enter("b2", "4", "Local/5145559877@from-phones-00000001;2"),
+			leave("b2", "5"), leave("b1", "3"), hangup("3"), hangup("4"),
+			enter("b1", "5", "PJSIP/carrier-00000005"),
+			hangup("5"), hangup("1"),
+		},
+		started: []string{"PJSIP/250-00000001"}, finished: 1,
+	}, decisionCase{
+		// Asterisk starts a Local channel's dialplan before it tells of the
+		// Dial that created it: ;2's dial to the carrier can come before
+		// 250's to ;1. 250 is recorded from the dial all the same (else its
+		// recording would wait for the bridge, and then for the swap).
+		name: "internal call forwarded to an external number: ;2's dial told before 250's",
+		events: []ev{
+			newChan("1", "PJSIP/250-00000001", "1", "250"),
+			newChan("3", "Local/5145559877@from-phones-00000001;1", "1", "250"),
+			newChan("4", "Local/5145559877@from-phones-00000001;2", "1", "250"),
+			dial("4", "Local/5145559877@from-phones-00000001;2", "5", "PJSIP/carrier-00000005", "1", "PJSIP/5145559877@carrier"),
+			dial("1", "PJSIP/250-00000001", "3", "Local/5145559877@from-phones-00000001;1", "1", "Local/5145559877@from-phones"),
+		},
+		started: []string{"PJSIP/250-00000001"},
+	}, decisionCase{
 		// The answered callee stands for its Local half only until it has
 		// met someone: here 241, recorded with the carrier through a ring
 		// group's Local pair that is not optimised away, starts a
