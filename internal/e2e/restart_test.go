@@ -129,6 +129,7 @@ func TestAsteriskCrashDuringCallFilesWhatWasRecorded(t *testing.T) {
 // the new run, every start names its channel by name on that run (none by
 // unique ID, the slow way).
 func TestBurstRightAfterPBXRestartIsRecordedWhole(t *testing.T) {
+	logOnFailure(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	if err := h.env.Restart(ctx, "pbx"); err != nil {
