@@ -102,6 +102,7 @@ func (l *link) serve(ctx context.Context, conn *eventConn, rest *restClient, bo 
 	defer cancel(nil)
 	wg.Go(func() { cancel(l.readEvents(conn)) })
 	wg.Go(func() { cancel(l.checkHealth(connCtx, conn, rest, bo)) })
+	wg.Go(func() { l.keepWarm(connCtx, rest) })
 	<-connCtx.Done()
 	return context.Cause(connCtx)
 }
@@ -166,6 +167,30 @@ func (l *link) checkHealth(ctx context.Context, conn *eventConn, rest *restClien
 		bo.Reset() // the connection has proven healthy
 		if l.healthy != nil {
 			l.healthy(app, mark)
+		}
+	}
+}
+
+// warmEvery is how often the REST client's idle connections are used again:
+// under Asterisk's HTTP session_keep_alive (15 s by default), after which
+// it closes an idle connection.
+const warmEvery = 10 * time.Second
+
+// keepWarm keeps warmConns connections open to Asterisk while the events
+// connection is up: at connect, when every request of a burst that follows
+// a PBX restart would otherwise open its own, and every warmEvery. A failed
+// ping is left to the health check to judge.
+func (l *link) keepWarm(ctx context.Context, rest *restClient) {
+	tick := time.NewTicker(warmEvery)
+	defer tick.Stop()
+	for {
+		if err := rest.warm(ctx, warmConns); err != nil && ctx.Err() == nil {
+			l.log.Debug().Err(err).Msg("keep " + l.what + " connections warm")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }

@@ -43,7 +43,7 @@ func newRESTClient(cfg Config) (*restClient, error) {
 	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 15 * time.Second}
 	transport := &http.Transport{
 		Proxy:                 nil, // the PBX is reached directly, whatever HTTP_PROXY says
-		DialContext:           dialer.DialContext,
+		DialContext:           newAcceptGate(maxPendingAccepts, dialer.DialContext).DialContext,
 		TLSHandshakeTimeout:   cfg.DialTimeout,
 		ResponseHeaderTimeout: cfg.RequestTimeout,
 		ExpectContinueTimeout: time.Second,
@@ -69,6 +69,35 @@ func newRESTClient(cfg Config) (*restClient, error) {
 			},
 		},
 	}, nil
+}
+
+// warmConns is how many idle connections each REST client keeps open to
+// Asterisk (warm), so that a burst of requests finds them ready instead of
+// opening them all at once through Asterisk's listen backlog.
+const warmConns = 16
+
+// warm sends n pings at once, which leaves up to n connections idle in the
+// pool; it returns the first error.
+func (r *restClient) warm(ctx context.Context, n int) error {
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- r.ping(ctx) }()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// ping asks Asterisk whether it is up (GET /asterisk/ping).
+func (r *restClient) ping(ctx context.Context) error {
+	if err := r.do(ctx, http.MethodGet, "/asterisk/ping", nil, nil); err != nil {
+		return fmt.Errorf("ping asterisk: %w", err)
+	}
+	return nil
 }
 
 // close releases idle connections.

@@ -1,0 +1,72 @@
+package ari
+
+import (
+	"context"
+	"net"
+	"sync"
+)
+
+// maxPendingAccepts bounds how many of one REST client's new connections
+// may wait for Asterisk's first reply at once. Asterisk listens on its HTTP
+// port with a backlog of 10 (ss -ltn shows it): past that the kernel drops
+// the connection attempts (TcpExtListenOverflows) and the client retries
+// them 1 s, then 3 s, later, which a burst right after a PBX restart turned
+// into recordings starting whole seconds late. Two REST clients, four
+// each, stay under it with room for the event WebSockets.
+const maxPendingAccepts = 4
+
+// dialFunc is net.Dialer.DialContext's shape.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// acceptGate lets at most n connections be between their dial and the
+// first byte Asterisk sends on them; further dials wait for a slot or for
+// their context.
+type acceptGate struct {
+	slots chan struct{}
+	dial  dialFunc
+}
+
+// newAcceptGate returns a gate of n slots in front of dial.
+func newAcceptGate(n int, dial dialFunc) *acceptGate {
+	return &acceptGate{slots: make(chan struct{}, n), dial: dial}
+}
+
+// DialContext takes a slot, then dials; the connection gives its slot back
+// at its first read's return or at its close, whichever comes first.
+func (g *acceptGate) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	select {
+	case g.slots <- struct{}{}: // a free slot is taken whatever ctx says
+	default:
+		select {
+		case g.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	conn, err := g.dial(ctx, network, addr)
+	if err != nil {
+		<-g.slots
+		return nil, err
+	}
+	return &gatedConn{Conn: conn, release: sync.OnceFunc(func() { <-g.slots })}, nil
+}
+
+// gatedConn is a connection holding an accept slot until Asterisk has
+// answered on it (or it is closed).
+type gatedConn struct {
+	net.Conn
+	release func()
+}
+
+// Read reads and gives the slot back once the peer has been heard from.
+func (c *gatedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.release()
+	return n, err
+}
+
+// Close gives the slot back and closes the connection.
+func (c *gatedConn) Close() error {
+	c.release()
+	return c.Conn.Close()
+}
