@@ -12,7 +12,8 @@ import (
 // the connection attempts (TcpExtListenOverflows) and the client retries
 // them 1 s, then 3 s, later, which a burst right after a PBX restart turned
 // into recordings starting whole seconds late. Two REST clients, four
-// each, stay under it with room for the event WebSockets.
+// each, and their two event WebSockets make at most 10: the backlog, if
+// nothing else opens connections to Asterisk's HTTP port at that moment.
 const maxPendingAccepts = 4
 
 // dialFunc is net.Dialer.DialContext's shape.
@@ -20,7 +21,12 @@ type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // acceptGate lets at most n connections be between their dial and the
 // first byte Asterisk sends on them; further dials wait for a slot or for
-// their context.
+// the dial's context. net/http starts reading a new connection at once, so
+// a slot covers the connection's accept and Asterisk's answer to its first
+// request: the surest sign that Asterisk has taken it from its backlog.
+// net/http dials with a context detached from the request's: a request
+// that gives up leaves its dial waiting, and the connection it opens goes
+// to the idle pool for the next request.
 type acceptGate struct {
 	slots chan struct{}
 	dial  dialFunc

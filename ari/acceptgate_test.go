@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestAcceptGateBoundsConnectionsAwaitingAReply checks that the gate lets
@@ -76,5 +80,70 @@ func TestAcceptGateGivesTheSlotBackWhenTheDialFails(t *testing.T) {
 		if _, err := g.DialContext(full, "tcp", "pbx:8088"); !errors.Is(err, refused) {
 			t.Fatalf("dial %d: got %v, want the dial's error", i, err)
 		}
+	}
+}
+
+// TestWarmOpensConnectionsThroughTheGate checks, against an HTTP server
+// counting connections, that warm's pings each get a reply over no more
+// connections than pings, that a failed ping is returned, and that closing
+// the client's idle connections gives every accept slot back. (A
+// connection net/http opened for a request another connection served sits
+// idle with its slot until a request uses it or it is closed: a dial then
+// needed finds that idle connection first, so it never waits for it.)
+func TestWarmOpensConnectionsThroughTheGate(t *testing.T) {
+	tests := []struct {
+		name    string
+		pings   int
+		status  int
+		wantErr bool
+	}{
+		{name: "one ping", pings: 1, status: http.StatusOK},
+		{name: "as many pings as warmConns", pings: warmConns, status: http.StatusOK},
+		{name: "more pings than slots, Asterisk refusing", pings: 2 * maxPendingAccepts, status: http.StatusServiceUnavailable, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var pings, conns atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/ari/asterisk/ping" {
+					http.NotFound(w, r)
+					return
+				}
+				pings.Add(1)
+				if tt.status != http.StatusOK {
+					w.WriteHeader(tt.status)
+					return
+				}
+				servePing(w, r)
+			}))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.Start()
+			defer srv.Close()
+			rest, err := newRESTClient(Config{URL: srv.URL + "/ari", Username: "u", Password: "p", Application: "a", DialTimeout: time.Second, RequestTimeout: 5 * time.Second}.withDefaults())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rest.close()
+
+			err = rest.warm(context.Background(), tt.pings)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("warm: %v, want error %v", err, tt.wantErr)
+			}
+			if got := pings.Load(); got != int64(tt.pings) {
+				t.Errorf("pings served %d, want %d", got, tt.pings)
+			}
+			if opened := conns.Load(); opened < 1 || opened > int64(tt.pings) {
+				t.Errorf("connections opened %d, want 1 to %d", opened, tt.pings)
+			}
+			rest.close()
+			waitFor(t, 5*time.Second, "every accept slot given back", func() bool {
+				rest.close() // also the connections of dials that were still waiting
+				return len(rest.gate.slots) == 0
+			})
+		})
 	}
 }

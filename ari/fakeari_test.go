@@ -73,6 +73,7 @@ func newFakeARI(t *testing.T) *fakeARI {
 	mux.HandleFunc("GET /ari/playbacks/{pb}", f.rest("playback", f.playback))
 	mux.HandleFunc("DELETE /ari/playbacks/{pb}", f.rest("stop", f.stopPlayback))
 	mux.HandleFunc("GET /ari/applications/{app}", f.rest("application", f.application))
+	mux.HandleFunc("GET /ari/asterisk/ping", servePing) // the warm connections' pings, not recorded
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(func() {
 		close(f.stop)

@@ -2,6 +2,7 @@ package ari
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -74,4 +75,10 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// servePing answers GET /asterisk/ping as Asterisk does.
+func servePing(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"asterisk_id":"fake","ping":"pong","timestamp":"2026-12-06T00:00:00.000+0000"}`))
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/CyCoreSystems/ari/v6"
@@ -26,12 +27,18 @@ type restClient struct {
 	password string
 	timeout  time.Duration
 	http     *http.Client
+	gate     *acceptGate // paces the new connections
 }
 
 // maxConnsPerClient bounds each REST client's connections to Asterisk: two
 // clients (greeting, snoop) and their WebSockets stay under Asterisk's
 // default of 100 HTTP sessions.
 const maxConnsPerClient = 40
+
+// idleConnTimeout is how long an idle connection to Asterisk is kept: under
+// Asterisk's HTTP session_keep_alive (15 s by default) and over warmEvery,
+// so that the warm connections stay open.
+const idleConnTimeout = 12 * time.Second
 
 // newRESTClient builds a client for cfg, which must have its defaults
 // applied and be valid.
@@ -41,9 +48,10 @@ func newRESTClient(cfg Config) (*restClient, error) {
 		return nil, err
 	}
 	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 15 * time.Second}
+	gate := newAcceptGate(maxPendingAccepts, dialer.DialContext)
 	transport := &http.Transport{
 		Proxy:                 nil, // the PBX is reached directly, whatever HTTP_PROXY says
-		DialContext:           newAcceptGate(maxPendingAccepts, dialer.DialContext).DialContext,
+		DialContext:           gate.DialContext,
 		TLSHandshakeTimeout:   cfg.DialTimeout,
 		ResponseHeaderTimeout: cfg.RequestTimeout,
 		ExpectContinueTimeout: time.Second,
@@ -54,13 +62,18 @@ func newRESTClient(cfg Config) (*restClient, error) {
 		// past that: under a burst the snoop client's and the greeting
 		// client's requests wait here for a connection instead.
 		MaxConnsPerHost: maxConnsPerClient,
-		IdleConnTimeout: 60 * time.Second,
+		// Asterisk closes a connection idle for its session_keep_alive
+		// (15 s by default); closing it first keeps a request from being
+		// written on a connection Asterisk is closing (a POST is not
+		// retried).
+		IdleConnTimeout: idleConnTimeout,
 	}
 	return &restClient{
 		base:     base,
 		user:     cfg.Username,
 		password: cfg.Password,
 		timeout:  cfg.RequestTimeout,
+		gate:     gate,
 		http: &http.Client{
 			Transport: transport,
 			Timeout:   cfg.RequestTimeout,
@@ -77,19 +90,25 @@ func newRESTClient(cfg Config) (*restClient, error) {
 const warmConns = 16
 
 // warm sends n pings at once, which leaves up to n connections idle in the
-// pool; it returns the first error.
+// pool, and returns once all have ended: their errors joined, nil when all
+// succeeded.
 func (r *restClient) warm(ctx context.Context, n int) error {
-	errs := make(chan error, n)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
 	for range n {
-		go func() { errs <- r.ping(ctx) }()
+		wg.Go(func() {
+			if err := r.ping(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
 	}
-	var first error
-	for range n {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // ping asks Asterisk whether it is up (GET /asterisk/ping).

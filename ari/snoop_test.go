@@ -90,6 +90,7 @@ func newFakeSnoopARI(t *testing.T) *fakeSnoopARI {
 	mux.HandleFunc("GET /ari/applications/{app}", f.rest(func(*http.Request) (int, any) {
 		return http.StatusOK, map[string]any{"name": fakeSnoopApp, "channel_ids": []string{}}
 	}))
+	mux.HandleFunc("GET /ari/asterisk/ping", servePing)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(func() { f.drop(); f.srv.Close() })
 	return f
