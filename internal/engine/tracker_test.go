@@ -60,6 +60,12 @@ func newChan(uid, name, linked, cid string) ev {
 	return ev{"Event": "Newchannel", "Uniqueid": uid, "Channel": name, "Linkedid": linked, "CallerIDNum": cid}
 }
 
+// up is a Newstate to Up with no Timestamp (answer_test.go's newstate
+// stamps one, for the answer time).
+func up(uid string) ev {
+	return ev{"Event": "Newstate", "Uniqueid": uid, "ChannelState": "6", "ChannelStateDesc": "Up"}
+}
+
 func dial(src, srcName, dst, dstName, linked, dialString string) ev {
 	return ev{"Event": "DialBegin", "Uniqueid": src, "Channel": srcName, "Linkedid": linked,
 		"DestUniqueid": dst, "DestChannel": dstName, "DestLinkedid": linked, "DialString": dialString}
@@ -281,9 +287,6 @@ func TestTrackerDecisions(t *testing.T) {
 	// usual order) or only after it: the halves' Newstates come in no fixed
 	// order.
 	forwarded := func(twoUpEarly bool) []ev {
-		up := func(uid string) ev {
-			return ev{"Event": "Newstate", "Uniqueid": uid, "ChannelState": "6", "ChannelStateDesc": "Up"}
-		}
 		evs := []ev{
 			newChan("1", "PJSIP/250-00000001", "1", "250"),
 			dial("1", "PJSIP/250-00000001", "2", "PJSIP/235-00000002", "1", "PJSIP/235"),
@@ -352,7 +355,7 @@ func TestTrackerDecisions(t *testing.T) {
 			newChan("3", "Local/201@ringgroup-00000001;2", "1", "5145550151"),
 			dial("1", "PJSIP/carrier-00000001", "2", "Local/201@ringgroup-00000001;1", "1", "Local/201@ringgroup"),
 			dial("3", "Local/201@ringgroup-00000001;2", "4", "PJSIP/241-00000004", "1", "PJSIP/241"),
-			{"Event": "Newstate", "Uniqueid": "4", "ChannelState": "6", "ChannelStateDesc": "Up"},
+			up("4"),
 			enter("b2", "4", "PJSIP/241-00000004"),
 			enter("b2", "3", "Local/201@ringgroup-00000001;2"),
 			enter("b1", "2", "Local/201@ringgroup-00000001;1"),
@@ -364,7 +367,7 @@ func TestTrackerDecisions(t *testing.T) {
 			enter("b3", "4", "PJSIP/241-00000004"),
 			enter("b3", "5", "Local/899@from-phones-00000002;1"),
 			dial("6", "Local/899@from-phones-00000002;2", "7", "PJSIP/899-00000007", "4", "PJSIP/899"),
-			{"Event": "Newstate", "Uniqueid": "7", "ChannelState": "6", "ChannelStateDesc": "Up"},
+			up("7"),
 			enter("b4", "7", "PJSIP/899-00000007"),
 			enter("b4", "6", "Local/899@from-phones-00000002;2"),
 			// the carrier's bridge decided again (a member re-entering)
