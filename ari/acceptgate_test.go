@@ -123,7 +123,7 @@ func TestWarmOpensConnectionsThroughTheGate(t *testing.T) {
 			}
 			srv.Start()
 			defer srv.Close()
-			rest, err := newRESTClient(Config{URL: srv.URL + "/ari", Username: "u", Password: "p", Application: "a", DialTimeout: time.Second, RequestTimeout: 5 * time.Second}.withDefaults())
+			rest, err := newRESTClient(Config{URL: srv.URL + "/ari", Username: "u", Password: "p", Application: "a", DialTimeout: time.Second, RequestTimeout: 5 * time.Second}.withDefaults(), 0)
 			if err != nil {
 				t.Fatal(err)
 			}

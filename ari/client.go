@@ -111,7 +111,7 @@ func (c *Client) Run(ctx context.Context) error {
 	if err := c.greet.Validate(); err != nil {
 		return fmt.Errorf("start ari client: %w", err)
 	}
-	rest, err := newRESTClient(c.cfg)
+	rest, err := newRESTClient(c.cfg, 0)
 	if err != nil {
 		return fmt.Errorf("start ari client: %w", err)
 	}

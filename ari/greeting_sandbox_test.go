@@ -237,7 +237,7 @@ func TestGreetingSandboxCutShort(t *testing.T) {
 func TestGreetingSandboxResync(t *testing.T) {
 	sb := needSandbox(t)
 	cfg := sb.config().withDefaults()
-	rest, err := newRESTClient(cfg)
+	rest, err := newRESTClient(cfg, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

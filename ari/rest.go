@@ -28,12 +28,37 @@ type restClient struct {
 	timeout  time.Duration
 	http     *http.Client
 	gate     *acceptGate // paces the new connections
+	// prompt is a lane of connections of its own for the requests that a
+	// recording's start waits on and that Asterisk answers at once (see
+	// promptConns); nil sends them on http.
+	prompt *lane
+}
+
+// lane is a pool of connections to Asterisk with its own cap and accept
+// gate.
+type lane struct {
+	http  *http.Client
+	gate  *acceptGate
+	conns int
 }
 
 // maxConnsPerClient bounds each REST client's connections to Asterisk: two
-// clients (greeting, snoop) and their WebSockets stay under Asterisk's
-// default of 100 HTTP sessions.
+// clients (greeting, snoop), the snoop client's prompt lane and the two
+// WebSockets stay under Asterisk's default of 100 HTTP sessions (40 + 40 +
+// 8 + 2).
 const maxConnsPerClient = 40
+
+// promptConns is the snoop client's prompt lane (restClient.doPrompt): the
+// requests that a recording's start waits on and that Asterisk answers at
+// once from its own state (the channel read that checks its name, the
+// record request once the snoop channel exists). Under a
+// burst Asterisk holds each snoop channel's creation and each subscription
+// for hundreds of milliseconds (stop 38: median 0.27 s, up to 4.5 s, with
+// 100 calls in 2 s), and those filled the 40 connections while the channel
+// reads and record requests, which Asterisk answers in 15 to 30 ms, waited
+// 0.8 s (median of those that waited over 0.1 s) to 1.5 s for one of them:
+// the recordings started that much later.
+const promptConns = 8
 
 // idleConnTimeout is how long the client keeps an idle connection to
 // Asterisk, which closes it itself after its HTTP session_keep_alive (15 s
@@ -47,12 +72,31 @@ const maxConnsPerClient = 40
 const idleConnTimeout = 60 * time.Second
 
 // newRESTClient builds a client for cfg, which must have its defaults
-// applied and be valid.
-func newRESTClient(cfg Config) (*restClient, error) {
+// applied and be valid, with maxConnsPerClient connections, and a prompt
+// lane of promptConns more when promptConns is above zero (see
+// restClient.doPrompt).
+func newRESTClient(cfg Config, promptConns int) (*restClient, error) {
 	base, err := cfg.restBase()
 	if err != nil {
 		return nil, err
 	}
+	main := newLane(cfg, maxConnsPerClient)
+	r := &restClient{
+		base:     base,
+		user:     cfg.Username,
+		password: cfg.Password,
+		timeout:  cfg.RequestTimeout,
+		gate:     main.gate,
+		http:     main.http,
+	}
+	if promptConns > 0 {
+		r.prompt = newLane(cfg, promptConns)
+	}
+	return r, nil
+}
+
+// newLane builds a pool of at most conns connections to Asterisk.
+func newLane(cfg Config, conns int) *lane {
 	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 15 * time.Second}
 	gate := newAcceptGate(maxPendingAccepts, dialer.DialContext)
 	transport := &http.Transport{
@@ -61,21 +105,18 @@ func newRESTClient(cfg Config) (*restClient, error) {
 		TLSHandshakeTimeout:   cfg.DialTimeout,
 		ResponseHeaderTimeout: cfg.RequestTimeout,
 		ExpectContinueTimeout: time.Second,
-		MaxIdleConns:          maxConnsPerClient,
-		MaxIdleConnsPerHost:   maxConnsPerClient,
+		MaxIdleConns:          conns,
+		MaxIdleConnsPerHost:   conns,
 		// Asterisk serves at most 100 HTTP sessions at once (http.conf's
 		// sessionlimit), WebSockets included, and closes the connections
 		// past that: under a burst the snoop client's and the greeting
 		// client's requests wait here for a connection instead.
-		MaxConnsPerHost: maxConnsPerClient,
+		MaxConnsPerHost: conns,
 		IdleConnTimeout: idleConnTimeout,
 	}
-	return &restClient{
-		base:     base,
-		user:     cfg.Username,
-		password: cfg.Password,
-		timeout:  cfg.RequestTimeout,
-		gate:     gate,
+	return &lane{
+		gate:  gate,
+		conns: conns,
 		http: &http.Client{
 			Transport: transport,
 			Timeout:   cfg.RequestTimeout,
@@ -83,7 +124,7 @@ func newRESTClient(cfg Config) (*restClient, error) {
 				return http.ErrUseLastResponse
 			},
 		},
-	}, nil
+	}
 }
 
 // warmConns is how many idle connections each REST client keeps open to
@@ -91,41 +132,68 @@ func newRESTClient(cfg Config) (*restClient, error) {
 // opening them all at once through Asterisk's listen backlog.
 const warmConns = 16
 
-// warm sends n pings at once, which leaves up to n connections idle in the
-// pool, and returns once all have ended: their errors joined, nil when all
-// succeeded.
+// warm sends n pings at once, and as many as the prompt lane holds on it,
+// which leaves up to that many connections idle in the pools, and returns
+// once all have ended: their errors joined, nil when all succeeded.
 func (r *restClient) warm(ctx context.Context, n int) error {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
+	ping := func(c *http.Client) {
+		if err := r.ping(ctx, c); err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	}
 	for range n {
-		wg.Go(func() {
-			if err := r.ping(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
+		wg.Go(func() { ping(r.http) })
+	}
+	if r.prompt != nil {
+		for range r.prompt.conns {
+			wg.Go(func() { ping(r.prompt.http) })
+		}
 	}
 	wg.Wait()
 	return errors.Join(errs...)
 }
 
 // ping asks Asterisk whether it is up (GET /asterisk/ping).
-func (r *restClient) ping(ctx context.Context) error {
-	if err := r.do(ctx, http.MethodGet, "/asterisk/ping", nil, nil); err != nil {
+func (r *restClient) ping(ctx context.Context, c *http.Client) error {
+	if err := r.send(ctx, c, http.MethodGet, "/asterisk/ping", nil, nil); err != nil {
 		return fmt.Errorf("ping asterisk: %w", err)
 	}
 	return nil
 }
 
 // close releases idle connections.
-func (r *restClient) close() { r.http.CloseIdleConnections() }
+func (r *restClient) close() {
+	r.http.CloseIdleConnections()
+	if r.prompt != nil {
+		r.prompt.http.CloseIdleConnections()
+	}
+}
 
 // do sends one request and decodes a JSON reply into out when out is not nil.
 func (r *restClient) do(ctx context.Context, method, path string, query url.Values, out any) error {
+	return r.send(ctx, r.http, method, path, query, out)
+}
+
+// doPrompt is do on the prompt lane, when the client has one: for a request
+// that a recording's start waits on and that Asterisk answers at once,
+// which must not wait for a connection behind the requests Asterisk holds
+// long under a burst (snoop channels created, subscriptions).
+func (r *restClient) doPrompt(ctx context.Context, method, path string, query url.Values, out any) error {
+	if r.prompt == nil {
+		return r.do(ctx, method, path, query, out)
+	}
+	return r.send(ctx, r.prompt.http, method, path, query, out)
+}
+
+// send sends one request on c.
+func (r *restClient) send(ctx context.Context, c *http.Client, method, path string, query url.Values, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	target := r.base + path
@@ -138,7 +206,7 @@ func (r *restClient) do(ctx context.Context, method, path string, query url.Valu
 	}
 	req.SetBasicAuth(r.user, r.password)
 	req.Header.Set("Accept", "application/json")
-	resp, err := r.http.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
@@ -246,10 +314,12 @@ func (r *restClient) hangup(ctx context.Context, channelID string) error {
 	return nil
 }
 
-// channel reads a channel.
+// channel reads a channel. Asterisk answers from its snapshot cache, at
+// once, and the snoop client's start waits on it (SnoopClient.Record): it
+// goes on the prompt lane.
 func (r *restClient) channel(ctx context.Context, channelID string) (*ari.ChannelData, error) {
 	var ch ari.ChannelData
-	if err := r.do(ctx, http.MethodGet, channelPath(channelID, ""), nil, &ch); err != nil {
+	if err := r.doPrompt(ctx, http.MethodGet, channelPath(channelID, ""), nil, &ch); err != nil {
 		return nil, fmt.Errorf("get channel: %w", err)
 	}
 	return &ch, nil

@@ -26,13 +26,13 @@ func (r *restClient) snoop(ctx context.Context, channelID, snoopID, spy, app str
 
 // record starts recording the channel (which must be in Stasis) into the
 // spool's recording/<name>.wav; an existing file is an error, never
-// overwritten.
+// overwritten. It goes on the prompt lane: the recording waits on it.
 func (r *restClient) record(ctx context.Context, channelID, name string) error {
 	q := url.Values{
 		"name": {name}, "format": {"wav"}, "ifExists": {"fail"}, "beep": {"false"},
 		"maxDurationSeconds": {"0"}, "maxSilenceSeconds": {"0"}, "terminateOn": {"none"},
 	}
-	if err := r.do(ctx, http.MethodPost, channelPath(channelID, "/record"), q, nil); err != nil {
+	if err := r.doPrompt(ctx, http.MethodPost, channelPath(channelID, "/record"), q, nil); err != nil {
 		return fmt.Errorf("record channel: %w", err)
 	}
 	return nil
