@@ -94,10 +94,12 @@ func TestWarmOpensConnectionsThroughTheGate(t *testing.T) {
 	tests := []struct {
 		name    string
 		pings   int
+		prompt  int // the prompt lane's connections (its pings come on top)
 		status  int
 		wantErr bool
 	}{
 		{name: "one ping", pings: 1, status: http.StatusOK},
+		{name: "one ping and the prompt lane's", pings: 1, prompt: promptConns, status: http.StatusOK},
 		{name: "as many pings as warmConns", pings: warmConns, status: http.StatusOK},
 		{name: "more pings than slots, Asterisk refusing", pings: 2 * maxPendingAccepts, status: http.StatusServiceUnavailable, wantErr: true},
 	}
@@ -123,7 +125,7 @@ func TestWarmOpensConnectionsThroughTheGate(t *testing.T) {
 			}
 			srv.Start()
 			defer srv.Close()
-			rest, err := newRESTClient(Config{URL: srv.URL + "/ari", Username: "u", Password: "p", Application: "a", DialTimeout: time.Second, RequestTimeout: 5 * time.Second}.withDefaults(), 0)
+			rest, err := newRESTClient(Config{URL: srv.URL + "/ari", Username: "u", Password: "p", Application: "a", DialTimeout: time.Second, RequestTimeout: 5 * time.Second}.withDefaults(), tt.prompt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,16 +135,17 @@ func TestWarmOpensConnectionsThroughTheGate(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("warm: %v, want error %v", err, tt.wantErr)
 			}
-			if got := pings.Load(); got != int64(tt.pings) {
-				t.Errorf("pings served %d, want %d", got, tt.pings)
+			want := int64(tt.pings + tt.prompt)
+			if got := pings.Load(); got != want {
+				t.Errorf("pings served %d, want %d", got, want)
 			}
-			if opened := conns.Load(); opened < 1 || opened > int64(tt.pings) {
-				t.Errorf("connections opened %d, want 1 to %d", opened, tt.pings)
+			if opened := conns.Load(); opened < 1 || opened > want {
+				t.Errorf("connections opened %d, want 1 to %d", opened, want)
 			}
 			rest.close()
 			waitFor(t, 5*time.Second, "every accept slot given back", func() bool {
 				rest.close() // also the connections of dials that were still waiting
-				return len(rest.gate.slots) == 0
+				return len(rest.gate.slots) == 0 && (rest.prompt == nil || len(rest.prompt.gate.slots) == 0)
 			})
 		})
 	}
