@@ -12,9 +12,15 @@ import (
 // the connection attempts (TcpExtListenOverflows) and the client retries
 // them 1 s, then 3 s, later, which a burst right after a PBX restart turned
 // into recordings starting whole seconds late. Two REST clients, four
-// each, and their two event WebSockets make at most 10: the backlog, if
-// nothing else opens connections to Asterisk's HTTP port at that moment.
+// each (the snoop client's split between its lanes, three and
+// promptPendingAccepts), and their two event WebSockets make at most 10:
+// the backlog, if nothing else opens connections to Asterisk's HTTP port
+// at that moment.
 const maxPendingAccepts = 4
+
+// promptPendingAccepts is the part of the snoop client's maxPendingAccepts
+// that its prompt lane takes (see promptConns).
+const promptPendingAccepts = 1
 
 // dialFunc is net.Dialer.DialContext's shape.
 type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)

@@ -94,12 +94,12 @@ func TestWarmOpensConnectionsThroughTheGate(t *testing.T) {
 	tests := []struct {
 		name    string
 		pings   int
-		prompt  int // the prompt lane's connections (its pings come on top)
+		prompt  bool // the snoop client's prompt lane: promptConns pings on top
 		status  int
 		wantErr bool
 	}{
 		{name: "one ping", pings: 1, status: http.StatusOK},
-		{name: "one ping and the prompt lane's", pings: 1, prompt: promptConns, status: http.StatusOK},
+		{name: "one ping and the prompt lane's", pings: 1, prompt: true, status: http.StatusOK},
 		{name: "as many pings as warmConns", pings: warmConns, status: http.StatusOK},
 		{name: "more pings than slots, Asterisk refusing", pings: 2 * maxPendingAccepts, status: http.StatusServiceUnavailable, wantErr: true},
 	}
@@ -135,7 +135,10 @@ func TestWarmOpensConnectionsThroughTheGate(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("warm: %v, want error %v", err, tt.wantErr)
 			}
-			want := int64(tt.pings + tt.prompt)
+			want := int64(tt.pings)
+			if tt.prompt {
+				want += promptConns
+			}
 			if got := pings.Load(); got != want {
 				t.Errorf("pings served %d, want %d", got, want)
 			}
@@ -145,7 +148,7 @@ func TestWarmOpensConnectionsThroughTheGate(t *testing.T) {
 			rest.close()
 			waitFor(t, 5*time.Second, "every accept slot given back", func() bool {
 				rest.close() // also the connections of dials that were still waiting
-				return len(rest.gate.slots) == 0 && (rest.prompt == nil || len(rest.prompt.gate.slots) == 0)
+				return len(rest.main.gate.slots) == 0 && (rest.prompt == nil || len(rest.prompt.gate.slots) == 0)
 			})
 		})
 	}

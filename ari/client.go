@@ -111,7 +111,7 @@ func (c *Client) Run(ctx context.Context) error {
 	if err := c.greet.Validate(); err != nil {
 		return fmt.Errorf("start ari client: %w", err)
 	}
-	rest, err := newRESTClient(c.cfg, 0)
+	rest, err := newRESTClient(c.cfg, false)
 	if err != nil {
 		return fmt.Errorf("start ari client: %w", err)
 	}

@@ -237,7 +237,7 @@ func TestGreetingSandboxCutShort(t *testing.T) {
 func TestGreetingSandboxResync(t *testing.T) {
 	sb := needSandbox(t)
 	cfg := sb.config().withDefaults()
-	rest, err := newRESTClient(cfg, 0)
+	rest, err := newRESTClient(cfg, false)
 	if err != nil {
 		t.Fatal(err)
 	}

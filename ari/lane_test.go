@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,11 +22,12 @@ import (
 func TestPromptLaneServesWhileTheMainLaneIsHeld(t *testing.T) {
 	tests := []struct {
 		name     string
-		prompt   int
+		prompt   bool
+		pending  int // the main lane's accept slots: the requests that reach the server
 		wantWait bool
 	}{
-		{name: "snoop client, prompt lane", prompt: promptConns},
-		{name: "no prompt lane", prompt: 0, wantWait: true},
+		{name: "snoop client, prompt lane", prompt: true, pending: maxPendingAccepts - promptPendingAccepts},
+		{name: "no prompt lane", pending: maxPendingAccepts, wantWait: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,31 +48,45 @@ func TestPromptLaneServesWhileTheMainLaneIsHeld(t *testing.T) {
 					http.NotFound(w, r)
 				}
 			}))
-			var once sync.Once
-			stop := func() { once.Do(func() { close(release) }) }
 			defer srv.Close()
-			defer stop()
 			rest, err := newRESTClient(Config{URL: srv.URL + "/ari", Username: "u", Password: "p", Application: "a", DialTimeout: time.Second, RequestTimeout: 30 * time.Second}.withDefaults(), tt.prompt)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer rest.close()
-
 			var wg sync.WaitGroup
-			defer wg.Wait()
-			defer stop()
+			defer func() {
+				// Release the held requests, wait for them and for the
+				// dials still waiting, and close every connection.
+				close(release)
+				wg.Wait()
+				waitFor(t, 5*time.Second, "every accept slot given back", func() bool {
+					rest.close()
+					return len(rest.main.gate.slots) == 0 && (rest.prompt == nil || len(rest.prompt.gate.slots) == 0)
+				})
+			}()
 			for i := range maxConnsPerClient {
-				wg.Go(func() { _, _ = rest.snoop(context.Background(), "c1", "snoop-"+string(rune('a'+i)), "in", "a") })
+				wg.Go(func() { _, _ = rest.snoop(context.Background(), "c1", "snoop-"+strconv.Itoa(i), "in", "a") })
 			}
-			// The accept gate lets maxPendingAccepts connections wait for a
-			// first reply: that many snoop requests reach the server, and
-			// every other one waits for a slot.
-			waitFor(t, 5*time.Second, "the main lane held", func() bool { return held.Load() == maxPendingAccepts })
+			// The accept gate lets that many connections wait for a first
+			// reply: that many snoop requests reach the server, and every
+			// other one waits for a slot.
+			waitFor(t, 5*time.Second, "the main lane held", func() bool { return held.Load() == int64(tt.pending) })
 
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_, chErr := rest.channel(ctx, "c1")
-			recErr := rest.record(ctx, "snoop-x", "r1")
+			// Both at once, each with its own deadline: each must get its
+			// own answer, or wait its own full deadline.
+			var chErr, recErr error
+			var both sync.WaitGroup
+			both.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				_, chErr = rest.channelPrompt(ctx, "c1")
+			})
+			both.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				recErr = rest.record(ctx, "snoop-x", "r1")
+			})
+			both.Wait()
 			if tt.wantWait {
 				if !errors.Is(chErr, context.DeadlineExceeded) || !errors.Is(recErr, context.DeadlineExceeded) {
 					t.Errorf("channel read %v, record %v: want both to wait behind the held requests", chErr, recErr)
@@ -79,6 +95,9 @@ func TestPromptLaneServesWhileTheMainLaneIsHeld(t *testing.T) {
 			}
 			if chErr != nil || recErr != nil {
 				t.Errorf("channel read %v, record %v: want both answered on the prompt lane", chErr, recErr)
+			}
+			if got := held.Load(); got != int64(tt.pending) {
+				t.Errorf("%d snoop requests reached the server, want %d (the rest waiting for the main lane's slots)", got, tt.pending)
 			}
 		})
 	}

@@ -176,7 +176,8 @@ func (l *link) checkHealth(ctx context.Context, conn *eventConn, rest *restClien
 // it closes an idle connection.
 const warmEvery = 10 * time.Second
 
-// keepWarm keeps warmConns connections open to Asterisk while the events
+// keepWarm keeps warmConns connections (and a prompt lane's) open to
+// Asterisk while the events
 // connection is up: at connect, when every request of a burst that follows
 // a PBX restart would otherwise open its own, and every warmEvery. At
 // connect the pings go along with the resynchronisation's requests; each

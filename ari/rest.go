@@ -19,18 +19,18 @@ import (
 // maxReplyBytes caps the size of a REST reply read into memory.
 const maxReplyBytes = 4 << 20
 
-// restClient issues the ARI REST requests the greeting needs, each with a
-// context and a timeout (the library's native client has neither).
+// restClient issues the ARI REST requests of a client (greeting, snoop),
+// each with a context and a timeout (the library's native client has
+// neither), over one or two lanes of connections.
 type restClient struct {
 	base     string
 	user     string
 	password string
 	timeout  time.Duration
-	http     *http.Client
-	gate     *acceptGate // paces the new connections
+	main     *lane // every request but the prompt lane's
 	// prompt is a lane of connections of its own for the requests that a
-	// recording's start waits on and that Asterisk answers at once (see
-	// promptConns); nil sends them on http.
+	// recording's start waits on and that Asterisk answers in tens of
+	// milliseconds (see promptConns); nil sends them on main.
 	prompt *lane
 }
 
@@ -38,26 +38,27 @@ type restClient struct {
 // gate.
 type lane struct {
 	http  *http.Client
-	gate  *acceptGate
+	gate  *acceptGate // paces the new connections
 	conns int
 }
 
-// maxConnsPerClient bounds each REST client's connections to Asterisk: two
-// clients (greeting, snoop), the snoop client's prompt lane and the two
-// WebSockets stay under Asterisk's default of 100 HTTP sessions (40 + 40 +
-// 8 + 2).
+// maxConnsPerClient bounds each REST client's main lane: two clients
+// (greeting, snoop), the snoop client's prompt lane and the two WebSockets
+// stay under Asterisk's default of 100 HTTP sessions (40 + 40 + 8 + 2).
 const maxConnsPerClient = 40
 
 // promptConns is the snoop client's prompt lane (restClient.doPrompt): the
-// requests that a recording's start waits on and that Asterisk answers at
-// once from its own state (the channel read that checks its name, the
-// record request once the snoop channel exists). Under a
+// requests that a recording's start waits on and that Asterisk answers in
+// tens of milliseconds (the channel reads that check the name and the
+// state, the record request once the snoop channel exists). Under a
 // burst Asterisk holds each snoop channel's creation and each subscription
 // for hundreds of milliseconds (stop 38: median 0.27 s, up to 4.5 s, with
 // 100 calls in 2 s), and those filled the 40 connections while the channel
-// reads and record requests, which Asterisk answers in 15 to 30 ms, waited
-// 0.8 s (median of those that waited over 0.1 s) to 1.5 s for one of them:
-// the recordings started that much later.
+// reads and record requests, answered in 15 to 30 ms, waited 0.8 s
+// (median of those that waited over 0.1 s) to 1.5 s for one of them: the
+// recordings started that much later. Its connections are kept warm, so it
+// rarely opens one: one slot of the client's accept budget is its
+// (promptPendingAccepts).
 const promptConns = 8
 
 // idleConnTimeout is how long the client keeps an idle connection to
@@ -72,33 +73,34 @@ const promptConns = 8
 const idleConnTimeout = 60 * time.Second
 
 // newRESTClient builds a client for cfg, which must have its defaults
-// applied and be valid, with maxConnsPerClient connections, and a prompt
-// lane of promptConns more when promptConns is above zero (see
-// restClient.doPrompt).
-func newRESTClient(cfg Config, promptConns int) (*restClient, error) {
+// applied and be valid: one lane of maxConnsPerClient connections, and,
+// with prompt, a prompt lane of promptConns more (see restClient.doPrompt)
+// that takes promptPendingAccepts of the client's maxPendingAccepts.
+func newRESTClient(cfg Config, prompt bool) (*restClient, error) {
 	base, err := cfg.restBase()
 	if err != nil {
 		return nil, err
 	}
-	main := newLane(cfg, maxConnsPerClient)
 	r := &restClient{
 		base:     base,
 		user:     cfg.Username,
 		password: cfg.Password,
 		timeout:  cfg.RequestTimeout,
-		gate:     main.gate,
-		http:     main.http,
 	}
-	if promptConns > 0 {
-		r.prompt = newLane(cfg, promptConns)
+	if !prompt {
+		r.main = newLane(cfg, maxConnsPerClient, maxPendingAccepts)
+		return r, nil
 	}
+	r.main = newLane(cfg, maxConnsPerClient, maxPendingAccepts-promptPendingAccepts)
+	r.prompt = newLane(cfg, promptConns, promptPendingAccepts)
 	return r, nil
 }
 
-// newLane builds a pool of at most conns connections to Asterisk.
-func newLane(cfg Config, conns int) *lane {
+// newLane builds a pool of at most conns connections to Asterisk, of
+// which at most pending await Asterisk's first reply at once.
+func newLane(cfg Config, conns, pending int) *lane {
 	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 15 * time.Second}
-	gate := newAcceptGate(maxPendingAccepts, dialer.DialContext)
+	gate := newAcceptGate(pending, dialer.DialContext)
 	transport := &http.Transport{
 		Proxy:                 nil, // the PBX is reached directly, whatever HTTP_PROXY says
 		DialContext:           gate.DialContext,
@@ -109,8 +111,8 @@ func newLane(cfg Config, conns int) *lane {
 		MaxIdleConnsPerHost:   conns,
 		// Asterisk serves at most 100 HTTP sessions at once (http.conf's
 		// sessionlimit), WebSockets included, and closes the connections
-		// past that: under a burst the snoop client's and the greeting
-		// client's requests wait here for a connection instead.
+		// past that: under a burst the requests wait here for a
+		// connection instead.
 		MaxConnsPerHost: conns,
 		IdleConnTimeout: idleConnTimeout,
 	}
@@ -127,9 +129,10 @@ func newLane(cfg Config, conns int) *lane {
 	}
 }
 
-// warmConns is how many idle connections each REST client keeps open to
-// Asterisk (warm), so that a burst of requests finds them ready instead of
-// opening them all at once through Asterisk's listen backlog.
+// warmConns is how many idle connections each REST client's main lane
+// keeps open to Asterisk (warm), so that a burst of requests finds them
+// ready instead of opening them all at once through Asterisk's listen
+// backlog; a prompt lane keeps all its connections warm.
 const warmConns = 16
 
 // warm sends n pings at once, and as many as the prompt lane holds on it,
@@ -149,7 +152,7 @@ func (r *restClient) warm(ctx context.Context, n int) error {
 		}
 	}
 	for range n {
-		wg.Go(func() { ping(r.http) })
+		wg.Go(func() { ping(r.main.http) })
 	}
 	if r.prompt != nil {
 		for range r.prompt.conns {
@@ -170,7 +173,7 @@ func (r *restClient) ping(ctx context.Context, c *http.Client) error {
 
 // close releases idle connections.
 func (r *restClient) close() {
-	r.http.CloseIdleConnections()
+	r.main.http.CloseIdleConnections()
 	if r.prompt != nil {
 		r.prompt.http.CloseIdleConnections()
 	}
@@ -178,7 +181,7 @@ func (r *restClient) close() {
 
 // do sends one request and decodes a JSON reply into out when out is not nil.
 func (r *restClient) do(ctx context.Context, method, path string, query url.Values, out any) error {
-	return r.send(ctx, r.http, method, path, query, out)
+	return r.send(ctx, r.main.http, method, path, query, out)
 }
 
 // doPrompt is do on the prompt lane, when the client has one: for a request
@@ -314,12 +317,24 @@ func (r *restClient) hangup(ctx context.Context, channelID string) error {
 	return nil
 }
 
-// channel reads a channel. Asterisk answers from its snapshot cache, at
-// once, and the snoop client's start waits on it (SnoopClient.Record): it
-// goes on the prompt lane.
+// channel reads a channel.
 func (r *restClient) channel(ctx context.Context, channelID string) (*ari.ChannelData, error) {
+	return r.readChannel(ctx, r.do, channelID)
+}
+
+// channelPrompt reads a channel on the prompt lane: for a read that a
+// recording's start waits on (SnoopClient.Record). Asterisk answers it from
+// its snapshot cache, at once. Reads that catch up after a reconnect, many
+// at once, stay on the main lane (channel) and leave this one to new
+// calls' starts.
+func (r *restClient) channelPrompt(ctx context.Context, channelID string) (*ari.ChannelData, error) {
+	return r.readChannel(ctx, r.doPrompt, channelID)
+}
+
+// readChannel reads a channel through do (restClient.do or doPrompt).
+func (r *restClient) readChannel(ctx context.Context, do func(context.Context, string, string, url.Values, any) error, channelID string) (*ari.ChannelData, error) {
 	var ch ari.ChannelData
-	if err := r.doPrompt(ctx, http.MethodGet, channelPath(channelID, ""), nil, &ch); err != nil {
+	if err := do(ctx, http.MethodGet, channelPath(channelID, ""), nil, &ch); err != nil {
 		return nil, fmt.Errorf("get channel: %w", err)
 	}
 	return &ch, nil

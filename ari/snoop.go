@@ -254,7 +254,7 @@ func (s *SnoopClient) nameFor(ctx context.Context, rest *restClient, channelID, 
 	if name == "" {
 		return channelID, nil
 	}
-	ch, err := rest.channel(ctx, channelID)
+	ch, err := rest.channelPrompt(ctx, channelID)
 	if err != nil {
 		return "", fmt.Errorf("check channel name: %w", err)
 	}
@@ -280,7 +280,7 @@ func (s *SnoopClient) watch(ctx context.Context, rest *restClient, channelID, ta
 	if err != nil {
 		return false, false, err
 	}
-	ch, err := rest.channel(ctx, channelID)
+	ch, err := rest.channelPrompt(ctx, channelID)
 	if err != nil {
 		return false, true, fmt.Errorf("read channel state: %w", err)
 	}

@@ -21,7 +21,7 @@ func (s *SnoopClient) Run(ctx context.Context) error {
 	if err := s.cfg.Validate(); err != nil {
 		return fmt.Errorf("start ari snoop client: %w", err)
 	}
-	rest, err := newRESTClient(s.cfg, promptConns)
+	rest, err := newRESTClient(s.cfg, true)
 	if err != nil {
 		return fmt.Errorf("start ari snoop client: %w", err)
 	}
