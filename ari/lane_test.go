@@ -26,7 +26,7 @@ func TestPromptLaneServesWhileTheMainLaneIsHeld(t *testing.T) {
 		pending  int // the main lane's accept slots: the requests that reach the server
 		wantWait bool
 	}{
-		{name: "snoop client, prompt lane", prompt: true, pending: maxPendingAccepts - promptPendingAccepts},
+		{name: "snoop client, prompt lane", prompt: true, pending: maxPendingAccepts},
 		{name: "no prompt lane", pending: maxPendingAccepts, wantWait: true},
 	}
 	for _, tt := range tests {

@@ -57,8 +57,7 @@ const maxConnsPerClient = 40
 // reads and record requests, answered in 15 to 30 ms, waited 0.8 s
 // (median of those that waited over 0.1 s) to 1.5 s for one of them: the
 // recordings started that much later. Its connections are kept warm, so it
-// rarely opens one: one slot of the client's accept budget is its
-// (promptPendingAccepts).
+// rarely opens one: it has one accept slot (promptPendingAccepts).
 const promptConns = 8
 
 // idleConnTimeout is how long the client keeps an idle connection to
@@ -75,7 +74,7 @@ const idleConnTimeout = 60 * time.Second
 // newRESTClient builds a client for cfg, which must have its defaults
 // applied and be valid: one lane of maxConnsPerClient connections, and,
 // with prompt, a prompt lane of promptConns more (see restClient.doPrompt)
-// that takes promptPendingAccepts of the client's maxPendingAccepts.
+// with promptPendingAccepts accept slots of its own.
 func newRESTClient(cfg Config, prompt bool) (*restClient, error) {
 	base, err := cfg.restBase()
 	if err != nil {
@@ -87,12 +86,10 @@ func newRESTClient(cfg Config, prompt bool) (*restClient, error) {
 		password: cfg.Password,
 		timeout:  cfg.RequestTimeout,
 	}
-	if !prompt {
-		r.main = newLane(cfg, maxConnsPerClient, maxPendingAccepts)
-		return r, nil
+	r.main = newLane(cfg, maxConnsPerClient, maxPendingAccepts)
+	if prompt {
+		r.prompt = newLane(cfg, promptConns, promptPendingAccepts)
 	}
-	r.main = newLane(cfg, maxConnsPerClient, maxPendingAccepts-promptPendingAccepts)
-	r.prompt = newLane(cfg, promptConns, promptPendingAccepts)
 	return r, nil
 }
 
