@@ -6,23 +6,24 @@ import (
 	"sync"
 )
 
-// maxPendingAccepts bounds how many of one REST client's new connections
-// may wait for Asterisk's first reply at once. Asterisk listens on its HTTP
-// port with a backlog of 10 (ss -ltn shows it): past that the kernel drops
-// the connection attempts (TcpExtListenOverflows) and the client retries
-// them 1 s, then 3 s, later, which a burst right after a PBX restart turned
-// into recordings starting whole seconds late. Two REST clients, four
-// each, the snoop client's prompt lane one (promptPendingAccepts), and
-// their two event WebSockets make at most 11, what Linux queues on a
-// backlog of 10 (it refuses a connection once more than the backlog
-// wait), if nothing else opens connections to Asterisk's HTTP port at
-// that moment. (Splitting the snoop client's four between its lanes, three
-// and one, was tried in stop 38 and withdrawn: in waves of 150 one-second
-// calls it gave 131 late starts and a missed recording over 4 waves,
-// against 47 and none with four slots, 2 runs each, a weak sign; likely
-// because a burst's new connections each hold their slot until Asterisk
-// answers their first request, often a snoop channel's creation, so fewer
-// slots open them slower.)
+// maxPendingAccepts bounds how many of a REST client's main lane's new
+// connections may wait for Asterisk's first reply at once (the snoop
+// client's prompt lane has promptPendingAccepts of its own). Asterisk
+// listens on its HTTP port with a backlog of 10 (ss -ltn shows it): past
+// that the kernel drops the connection attempts (TcpExtListenOverflows)
+// and the client retries them 1 s, then 3 s, later, which a burst right
+// after a PBX restart turned into recordings starting whole seconds late.
+// Two REST clients, four each, the snoop client's prompt lane one, and
+// their two event WebSockets make at most 11, which Linux still queues on
+// a backlog of 10 (it drops a connection only once more than the backlog
+// wait), if nothing else opens connections to Asterisk's HTTP port at that
+// moment: no margin left, but the gate over-counts, since a connection
+// keeps its slot until Asterisk's first reply, after it has left the
+// accept queue. Splitting the snoop client's four between its lanes, three
+// and one, was tried in stop 38 and withdrawn (README, Figures): a
+// burst's new connections each hold their slot until Asterisk answers
+// their first request, often a snoop channel's creation, so fewer slots
+// likely open them slower.
 const maxPendingAccepts = 4
 
 // promptPendingAccepts is the accept slots of the snoop client's prompt

@@ -177,12 +177,11 @@ func (l *link) checkHealth(ctx context.Context, conn *eventConn, rest *restClien
 const warmEvery = 10 * time.Second
 
 // keepWarm keeps warmConns connections (and a prompt lane's) open to
-// Asterisk while the events
-// connection is up: at connect, when every request of a burst that follows
-// a PBX restart would otherwise open its own, and every warmEvery. At
-// connect the pings go along with the resynchronisation's requests; each
-// is answered in milliseconds. A failed ping is left to the health check
-// to judge.
+// Asterisk while the events connection is up: at connect, when every
+// request of a burst that follows a PBX restart would otherwise open its
+// own, and every warmEvery. At connect the pings go along with the
+// resynchronisation's requests; each is answered in milliseconds. A
+// failed ping is left to the health check to judge.
 func (l *link) keepWarm(ctx context.Context, rest *restClient) {
 	tick := time.NewTicker(warmEvery)
 	defer tick.Stop()
