@@ -148,7 +148,7 @@ func TestWarmOpensConnectionsThroughTheGate(t *testing.T) {
 			rest.close()
 			waitFor(t, 5*time.Second, "every accept slot given back", func() bool {
 				rest.close() // also the connections of dials that were still waiting
-				return len(rest.main.gate.slots) == 0 && (rest.prompt == nil || len(rest.prompt.gate.slots) == 0)
+				return slotsFree(rest)
 			})
 		})
 	}

@@ -82,3 +82,8 @@ func servePing(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte(`{"asterisk_id":"fake","ping":"pong","timestamp":"2026-12-06T00:00:00.000+0000"}`))
 }
+
+// slotsFree reports whether every accept slot of rest's lanes is free.
+func slotsFree(rest *restClient) bool {
+	return len(rest.main.gate.slots) == 0 && (rest.prompt == nil || len(rest.prompt.gate.slots) == 0)
+}

@@ -56,8 +56,9 @@ const maxConnsPerClient = 40
 // of those over 0.1 s, up to 4.5 s), and those filled the 40 connections
 // while the channel reads and record requests, which Asterisk answered in
 // 13 to 28 ms (median), waited 0.8 s (median of those that waited over
-// 0.1 s) to 1.5 s for one of them: the recordings started that much later. Its connections are kept warm, so it
-// rarely opens one: it has one accept slot (promptPendingAccepts).
+// 0.1 s) to 1.5 s for one of them: the recordings started that much
+// later. Its connections are kept warm, so it rarely opens one: it has
+// one accept slot (promptPendingAccepts).
 const promptConns = 8
 
 // idleConnTimeout is how long the client keeps an idle connection to
