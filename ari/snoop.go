@@ -72,6 +72,13 @@ type SnoopClient struct {
 	closed  bool                   // no new goroutines: Run is stopping
 	wg      sync.WaitGroup         // request goroutines
 	times   Times
+	// Endpoint subscriptions (snoop_watch.go), under mu.
+	endpoints  []string                // to subscribe to (WatchEndpoints)
+	watching   map[string]bool         // subscribed (or asked) on this connection
+	confirmed  map[string]bool         // endpoints whose subscription Asterisk confirmed before preceded was listed
+	preceded   map[string]bool         // channels that existed then, by unique ID (nil: not listed yet)
+	born       map[string]*bornChannel // channels seen created on this connection, by unique ID
+	connection int                     // counts connects, so that a listing outlived by its connection is dropped
 }
 
 // Times receives the PBX's times the filer needs to cut, from a recording,
@@ -99,6 +106,7 @@ type snoopEntry struct {
 	snoopID   string
 	name      string // the recording's name (file name without .wav)
 	inStasis  bool   // the snoop channel entered the application
+	watched   bool   // the recorded channel was seen created: no subscription of its own
 	up        bool   // the recorded channel is Up (Times told)
 	upTimed   bool   // ... with the answer's time
 	checked   bool   // the snoop channel is known to spy on channelID
@@ -192,10 +200,18 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 			return fmt.Errorf("record %s: snoop %s already exists: %w", channelID, sn.ID, ErrConflict)
 		}
 	}
+	// A channel seen created, or created since its endpoint's subscription
+	// took effect, is known through that subscription (snoop_watch.go): no
+	// subscription or state read of its own; when it answered already,
+	// its answer's time is the event's.
+	watched, bornUp, bornAt := s.watchedLocked(channelID, name)
 	for _, sn := range snoops {
-		s.entries[sn.ID] = &snoopEntry{channelID: channelID, snoopID: sn.ID, name: sn.Name, since: now}
+		s.entries[sn.ID] = &snoopEntry{channelID: channelID, snoopID: sn.ID, name: sn.Name, since: now, watched: watched}
 	}
 	s.mu.Unlock()
+	if bornUp {
+		s.markUp(channelID, bornAt)
+	}
 	fail := func(err error, subscribed bool) error {
 		for _, sn := range snoops {
 			s.forget(sn.ID)
@@ -219,7 +235,11 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 		subscribed bool
 		subErr     error
 	)
-	wg.Go(func() { up, subscribed, subErr = s.watch(ctx, rest, channelID, target) })
+	if watched {
+		up = bornUp
+	} else {
+		wg.Go(func() { up, subscribed, subErr = s.watch(ctx, rest, channelID, target) })
+	}
 	errs := make([]error, len(snoops))
 	for i, sn := range snoops {
 		wg.Go(func() { errs[i] = s.createSnoop(ctx, rest, target, channelID, sn) })
@@ -243,7 +263,7 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 		s.log.Warn().Err(subErr).Str("channel", channelID).Str("recording", snoops[0].Name).
 			Msg("subscribe to the recorded channel failed: its answer time will be AMI's")
 	}
-	s.log.Debug().Str("channel", channelID).Int("snoops", len(snoops)).Str("recording", snoops[0].Name).Bool("up", up).Msg("snoop channels created")
+	s.log.Debug().Str("channel", channelID).Int("snoops", len(snoops)).Str("recording", snoops[0].Name).Bool("up", up).Bool("watched", watched).Msg("snoop channels created")
 	return nil
 }
 
@@ -367,7 +387,7 @@ func (s *SnoopClient) Stop(ctx context.Context, snoopID, name string) error {
 	if err := rest.hangup(ctx, target); err != nil && !errors.Is(err, ErrNotFound) {
 		errs = append(errs, err)
 	}
-	if e != nil {
+	if e != nil && !e.watched {
 		s.unsubscribe(e.channelID)
 	}
 	s.forget(snoopID)

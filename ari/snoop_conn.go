@@ -60,7 +60,7 @@ func (s *SnoopClient) connectLoop(ctx context.Context, rest *restClient) {
 	l := &link{
 		cfg: s.cfg, log: s.log, setState: s.setState,
 		what: "ari snoop application", lost: "new recordings cannot start until it is back",
-		connected: s.resync,
+		connected: s.connected,
 		decode:    decodeSnoopEvent,
 		handle:    s.handle,
 	}

@@ -13,7 +13,7 @@ import (
 // snoopEvent reports whether the snoop client needs events of type t.
 func snoopEvent(t string) bool {
 	switch t {
-	case "StasisStart", "StasisEnd", "ChannelStateChange", "ChannelDestroyed",
+	case "StasisStart", "StasisEnd", "ChannelCreated", "ChannelStateChange", "ChannelDestroyed",
 		"RecordingStarted", "RecordingFinished", "RecordingFailed", "ApplicationReplaced":
 		return true
 	}
@@ -55,13 +55,18 @@ func (s *SnoopClient) handle(ev ari.Event) {
 			return
 		}
 		s.maybeRecord(ev.Channel.ID)
+	case *ari.ChannelCreated:
+		// Only an endpoint's subscription tells a channel's creation.
+		s.channelCreated(ev.Channel.ID, ev.Channel.State, time.Time(ev.Timestamp))
 	case *ari.ChannelStateChange:
 		if ev.Channel.State == "Up" {
+			s.bornUp(ev.Channel.ID, time.Time(ev.Timestamp))
 			s.markUp(ev.Channel.ID, time.Time(ev.Timestamp))
 		}
 	case *ari.StasisEnd:
 		s.snoopGone(ev.Channel.ID)
 	case *ari.ChannelDestroyed:
+		s.bornGone(ev.Channel.ID)
 		s.snoopGone(ev.Channel.ID)
 	case *ari.RecordingStarted:
 		s.log.Debug().Str("recording", ev.Recording.Name).Msg("recording started")

@@ -65,6 +65,31 @@ func (r *restClient) subscribe(ctx context.Context, app, channelID string) error
 	return nil
 }
 
+// subscribeEndpoint makes app receive the events of an endpoint
+// ("PJSIP/235") and of all its channels, from their creation on.
+func (r *restClient) subscribeEndpoint(ctx context.Context, app, endpoint string) error {
+	q := url.Values{"eventSource": {"endpoint:" + endpoint}}
+	if err := r.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(app)+"/subscription", q, nil); err != nil {
+		return fmt.Errorf("subscribe to endpoint: %w", err)
+	}
+	return nil
+}
+
+// channelIDs lists the unique IDs of the channels Asterisk has now.
+func (r *restClient) channelIDs(ctx context.Context) ([]string, error) {
+	var chans []struct {
+		ID string `json:"id"`
+	}
+	if err := r.do(ctx, http.MethodGet, "/channels", nil, &chans); err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	ids := make([]string, len(chans))
+	for i, c := range chans {
+		ids[i] = c.ID
+	}
+	return ids, nil
+}
+
 // unsubscribe undoes subscribe.
 func (r *restClient) unsubscribe(ctx context.Context, app, channelID string) error {
 	q := url.Values{"eventSource": {"channel:" + channelID}}

@@ -82,6 +82,7 @@ func newFakeSnoopARI(t *testing.T) *fakeSnoopARI {
 	mux.HandleFunc("POST /ari/channels/{id}/snoop", f.rest(f.snoop))
 	mux.HandleFunc("POST /ari/channels/{id}/record", f.rest(f.record))
 	mux.HandleFunc("GET /ari/channels/{id}", f.rest(f.channel))
+	mux.HandleFunc("GET /ari/channels", f.rest(f.channels))
 	mux.HandleFunc("DELETE /ari/channels/{id}", f.rest(f.hangup))
 	mux.HandleFunc("POST /ari/recordings/live/{name}/stop", f.rest(f.stopRecording))
 	mux.HandleFunc("GET /ari/recordings/live/{name}", f.rest(f.liveRecording))
@@ -155,11 +156,12 @@ func chanJSON(id, state string) map[string]any {
 }
 
 // setState changes a channel's state; event says whether Asterisk tells
-// (it does only once the application is subscribed to the channel).
+// (it does only once the application is subscribed to the channel, or to
+// its endpoint).
 func (f *fakeSnoopARI) setState(id, state string, event bool) {
 	f.mu.Lock()
 	f.state[id] = state
-	event = event && f.subscribed["channel:"+id]
+	event = event && (f.subscribed["channel:"+id] || f.subscribed[fakeEndpointSource])
 	f.mu.Unlock()
 	if event {
 		f.send("ChannelStateChange", map[string]any{"channel": chanJSON(id, state)})
@@ -312,6 +314,9 @@ func (f *fakeSnoopARI) subscribe(r *http.Request) (int, any) {
 		return http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"}
 	}
 	src := r.URL.Query().Get("eventSource")
+	if strings.HasPrefix(src, "endpoint:") && src != fakeEndpointSource {
+		return http.StatusUnprocessableEntity, map[string]string{"message": "Event source does not exist"}
+	}
 	if n, ok := strings.CutPrefix(src, "channel:"); ok && strings.Contains(n, "/") {
 		id := f.byName(n)
 		if r.Method == http.MethodPost && f.state[id] == "" {

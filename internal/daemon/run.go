@@ -193,6 +193,7 @@ func (d *Daemon) buildConnections() error {
 		ariConfig.Application = cfg.ARI.SnoopApplication
 		d.answerTimes = &engine.AnswerTimes{Dir: cfg.Recording.LocalDir, Log: d.part("recording-times")}
 		d.snoopClient = ari.NewSnoopClient(ariConfig, d.answerTimes, d.part("ari-snoop"))
+		d.snoopClient.WatchEndpoints(annexeAEndpoints(d.rules.Current()))
 	}
 	return nil
 }
@@ -283,7 +284,22 @@ func (d *Daemon) rulesLoaded(r *rules.Rules, trigger string, at time.Time) {
 		d.archiver.SetLocation(r.Location())
 	}
 	d.jobs.RulesChanged()
+	if d.snoopClient != nil {
+		d.snoopClient.WatchEndpoints(annexeAEndpoints(r))
+	}
 	d.log.Info().Str("part", "tracker").Str("rules", r.Digest()).Msg("tracker took the new rules: calls that start from now on are decided with them")
+}
+
+// annexeAEndpoints names, as ARI event sources, the PJSIP endpoints of
+// the Annexe A extensions: the snoop client subscribes to them so that it
+// knows their channels from their creation (ari.SnoopClient.WatchEndpoints).
+func annexeAEndpoints(r *rules.Rules) []string {
+	exts := r.Extensions()
+	eps := make([]string, 0, len(exts))
+	for _, e := range exts {
+		eps = append(eps, "PJSIP/"+e.Endpoint)
+	}
+	return eps
 }
 
 // actionsUp tells whether every actions session is connected.

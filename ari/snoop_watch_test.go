@@ -1,0 +1,219 @@
+package ari
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeEndpointSource is the event source of the endpoint whose channels
+// the fake ARI names (fakeChanPrefix).
+const fakeEndpointSource = "endpoint:PJSIP/235"
+
+// create makes channel id, in state st; Asterisk tells its creation when
+// the application is subscribed to its endpoint.
+func (f *fakeSnoopARI) create(id, st string) {
+	f.mu.Lock()
+	f.state[id] = st
+	tell := f.subscribed[fakeEndpointSource]
+	f.mu.Unlock()
+	if tell {
+		f.send("ChannelCreated", map[string]any{"channel": chanJSON(id, st)})
+	}
+}
+
+// channels lists the channels that exist (snoop channels aside).
+func (f *fakeSnoopARI) channels(*http.Request) (int, any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	list := []map[string]any{}
+	for id, st := range f.state {
+		if st != "" {
+			list = append(list, chanJSON(id, st))
+		}
+	}
+	return http.StatusOK, list
+}
+
+// subscriptionsTo counts the subscription requests (method: POST or
+// DELETE) for event source src.
+func (f *fakeSnoopARI) subscriptionsTo(method, src string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	want := method + " /applications/" + fakeSnoopApp + "/subscription?eventSource=" + strings.ReplaceAll(strings.ReplaceAll(src, ":", "%3A"), "/", "%2F")
+	for _, c := range f.calls {
+		if c == want {
+			n++
+		}
+	}
+	return n
+}
+
+// watching runs a SnoopClient that watches the fake's endpoint, and waits
+// for the endpoint's subscription.
+func watching(t *testing.T) (*fakeSnoopARI, *SnoopClient) {
+	t.Helper()
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	s.WatchEndpoints([]string{"PJSIP/235", "PJSIP/nobody"})
+	waitFor(t, 5*time.Second, "endpoint subscribed and channels listed", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.preceded != nil
+	})
+	if n := f.subscriptionsTo("POST", fakeEndpointSource); n != 1 {
+		t.Fatalf("%d subscriptions to the endpoint, want 1", n)
+	}
+	return f, s
+}
+
+// knows reports whether s saw channel id created (and not ended).
+func knows(s *SnoopClient, id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.born[id]
+	return ok
+}
+
+// TestSnoopWatchedChannelIsNotSubscribedTo: a channel seen created through
+// its endpoint's subscription is recorded without a subscription or a
+// state read of its own, its answer is told with the event's time, and its
+// stop sends no unsubscription.
+func TestSnoopWatchedChannelIsNotSubscribedTo(t *testing.T) {
+	tests := []struct {
+		name        string
+		upFirst     bool // answered before its recording starts
+		unseen      bool // its creation not read yet when its recording starts
+		wantAnswers int
+	}{
+		{"answered while recorded", false, false, 1},
+		{"answered before its start", true, false, 1},
+		{"creation not read yet", false, true, 1},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, s := watching(t)
+			ch, rec := "w"+string(rune('a'+i)), "rw"+string(rune('a'+i))
+			if tc.unseen {
+				f.mu.Lock()
+				f.state[ch] = "Ringing" // its events still queued in Asterisk
+				f.mu.Unlock()
+			} else {
+				f.create(ch, "Ringing")
+				waitFor(t, 5*time.Second, "creation seen", func() bool { return knows(s, ch) })
+			}
+			if tc.upFirst {
+				f.setState(ch, "Up", true)
+				waitFor(t, 5*time.Second, "answer seen", func() bool {
+					s.mu.Lock()
+					defer s.mu.Unlock()
+					return s.born[ch].up
+				})
+			}
+			f.mu.Lock()
+			before := len(f.calls)
+			f.mu.Unlock()
+			if err := s.Record(context.Background(), ch, fakeChanPrefix+ch, Snoop{ID: "snoop-" + rec, Name: rec, Spy: "both"}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 5*time.Second, "recording", func() bool { return f.recording(rec) })
+			if tc.unseen {
+				f.send("ChannelCreated", map[string]any{"channel": chanJSON(ch, "Ringing")})
+			}
+			if !tc.upFirst {
+				f.setState(ch, "Up", true)
+			}
+			tm := timesOf(s)
+			waitFor(t, 5*time.Second, "answer told", func() bool { _, an := tm.get(rec); return len(an) == tc.wantAnswers })
+			if _, an := tm.get(rec); an[0].IsZero() {
+				t.Error("answer told at the zero time; want the event's")
+			}
+			if err := s.Stop(context.Background(), "snoop-"+rec, rec); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond)
+			f.mu.Lock()
+			calls := f.calls[before:]
+			f.mu.Unlock()
+			reads := 0
+			for _, c := range calls {
+				if strings.Contains(c, "/subscription") {
+					t.Errorf("request %q for a watched channel", c)
+				}
+				if c == "GET /channels/"+ch {
+					reads++
+				}
+			}
+			if reads != 1 {
+				t.Errorf("%d reads of the channel, want 1 (the name check): %q", reads, calls)
+			}
+		})
+	}
+}
+
+// TestSnoopChannelNotSeenCreatedIsSubscribedTo: a channel the client did
+// not see created (before the endpoint's subscription, or before a
+// reconnect, whose lost events may hold its answer) is subscribed to and
+// read at its start, as without endpoints; one that ended is forgotten.
+func TestSnoopChannelNotSeenCreatedIsSubscribedTo(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	f.setState("w0", "Ringing", false) // there before the endpoint's subscription
+	s := runSnoop(t, f.config())
+	s.WatchEndpoints([]string{"PJSIP/235"})
+	waitFor(t, 5*time.Second, "channels listed", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.preceded != nil
+	})
+	if err := s.Record(context.Background(), "w0", fakeChanPrefix+"w0", Snoop{ID: "snoop-rw0", Name: "rw0", Spy: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("rw0") })
+	if f.subscriptionsTo("POST", "channel:"+fakeChanPrefix+"w0") != 1 {
+		t.Errorf("no subscription of its own for a channel older than its endpoint's: %q", f.calls)
+	}
+
+	f.create("w1", "Ringing")
+	f.create("w2", "Ringing")
+	waitFor(t, 5*time.Second, "creations seen", func() bool { return knows(s, "w1") && knows(s, "w2") })
+	f.send("ChannelDestroyed", map[string]any{"channel": chanJSON("w2", "Ringing")})
+	waitFor(t, 5*time.Second, "end seen", func() bool { return !knows(s, "w2") })
+
+	f.drop()
+	waitFor(t, 5*time.Second, "endpoint subscribed again", func() bool { return f.subscriptionsTo("POST", fakeEndpointSource) == 2 })
+	waitFor(t, 5*time.Second, "channels listed again", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.preceded != nil
+	})
+	if knows(s, "w1") {
+		t.Fatal("a channel seen before the reconnect is still taken as known")
+	}
+	if err := s.Record(context.Background(), "w1", fakeChanPrefix+"w1", Snoop{ID: "snoop-rw1", Name: "rw1", Spy: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("rw1") })
+	if f.subscriptionsTo("POST", "channel:"+fakeChanPrefix+"w1") != 1 {
+		t.Errorf("no subscription of its own for a channel created before the reconnect: %q", f.calls)
+	}
+}
+
+func TestEndpointOf(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"PJSIP/235-0000001a", "PJSIP/235"},
+		{"PJSIP/city-trunk-0000001a", "PJSIP/city-trunk"},
+		{"IAX2/office-3", "IAX2/office"},
+		{"Local/200@internal-00000001;2", ""},
+		{"mercier-pbx-1796553147.262", ""},
+		{"PJSIP/-0000001a", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		if got := endpointOf(tc.name); got != tc.want {
+			t.Errorf("endpointOf(%q) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
