@@ -37,8 +37,10 @@ var ErrNotConnected = errors.New("ari snoop application not connected")
 // client hands to Times: when the recording started (RecordingStarted) and
 // ended (RecordingFinished), and when the recorded channel answered
 // (ChannelStateChange to Up; the client subscribes its application to the
-// recorded channel, and reads its state right after subscribing and again
-// after every reconnect, for events lost meanwhile). These are stasis
+// Annexe A endpoints, which tells all their channels do from their
+// creation, snoop_watch.go; any other recorded channel is subscribed to at
+// its start and its state read right after subscribing and again after
+// every reconnect, for events lost meanwhile). These are stasis
 // message times, taken when the state changed. A channel already Up when
 // read, with no answer event, answered before its subscription took
 // effect, before or after its recording started: its answer is told at the
@@ -72,13 +74,8 @@ type SnoopClient struct {
 	closed  bool                   // no new goroutines: Run is stopping
 	wg      sync.WaitGroup         // request goroutines
 	times   Times
-	// Endpoint subscriptions (snoop_watch.go), under mu.
-	endpoints  []string                // to subscribe to (WatchEndpoints)
-	watching   map[string]bool         // subscribed (or asked) on this connection
-	confirmed  map[string]bool         // endpoints whose subscription Asterisk confirmed before preceded was listed
-	preceded   map[string]bool         // channels that existed then, by unique ID (nil: not listed yet)
-	born       map[string]*bornChannel // channels seen created on this connection, by unique ID
-	connection int                     // counts connects, so that a listing outlived by its connection is dropped
+	subs    watchState      // endpoint subscriptions (snoop_watch.go), under mu
+	stopCtx context.Context // Run's context: ends when the client stops; set by Run
 }
 
 // Times receives the PBX's times the filer needs to cut, from a recording,
@@ -138,6 +135,9 @@ func (s *SnoopClient) Connected() bool { return s.State() == StateConnected }
 func (s *SnoopClient) State() ConnState { return ConnState(s.state.Load()) }
 
 func (s *SnoopClient) setState(st ConnState) {
+	if st != StateConnected {
+		s.forgetWatch()
+	}
 	if old := ConnState(s.state.Swap(int32(st))); old != st {
 		s.log.Debug().Stringer("from", old).Stringer("to", st).Msg("connection state")
 	}
@@ -157,7 +157,8 @@ type Snoop struct {
 // Record starts recording channelID's audio (channelID is the channel's
 // unique ID, name its name or "") through snoops, each a snoop channel
 // recorded into the recording spool as <Name>.wav. When name is given,
-// the channel is first read to check that the name is still its own; then
+// the channel is first read to check that the name is still its own; then,
+// unless it is known through its endpoint's subscription (WatchEndpoints),
 // it is subscribed to and read (for its state) while the snoop channels are
 // created, all at once, and Record returns once they all exist (or, when
 // one fails, none is left); each recording itself starts when its snoop
@@ -200,18 +201,10 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 			return fmt.Errorf("record %s: snoop %s already exists: %w", channelID, sn.ID, ErrConflict)
 		}
 	}
-	// A channel seen created, or created since its endpoint's subscription
-	// took effect, is known through that subscription (snoop_watch.go): no
-	// subscription or state read of its own; when it answered already,
-	// its answer's time is the event's.
-	watched, bornUp, bornAt := s.watchedLocked(channelID, name)
 	for _, sn := range snoops {
-		s.entries[sn.ID] = &snoopEntry{channelID: channelID, snoopID: sn.ID, name: sn.Name, since: now, watched: watched}
+		s.entries[sn.ID] = &snoopEntry{channelID: channelID, snoopID: sn.ID, name: sn.Name, since: now}
 	}
 	s.mu.Unlock()
-	if bornUp {
-		s.markUp(channelID, bornAt)
-	}
 	fail := func(err error, subscribed bool) error {
 		for _, sn := range snoops {
 			s.forget(sn.ID)
@@ -228,6 +221,15 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 	target, err := s.nameFor(ctx, rest, channelID, name)
 	if err != nil {
 		return fail(err, false)
+	}
+	// A channel seen created, or created since its endpoint's subscription
+	// took effect, is known through that subscription (snoop_watch.go): no
+	// subscription or state read of its own; when it answered already,
+	// its answer's time is the event's (an answer event read since the
+	// entries were made has told them already: told once).
+	watched, bornUp, bornAt := s.markWatched(channelID, target, snoops)
+	if bornUp {
+		s.markUp(channelID, bornAt)
 	}
 	var (
 		wg         sync.WaitGroup
@@ -375,6 +377,7 @@ func (s *SnoopClient) Stop(ctx context.Context, snoopID, name string) error {
 	}
 	s.mu.Lock()
 	e := s.entries[snoopID]
+	unsubscribe := e != nil && !e.watched
 	if e != nil {
 		e.stopped = true
 	}
@@ -387,7 +390,7 @@ func (s *SnoopClient) Stop(ctx context.Context, snoopID, name string) error {
 	if err := rest.hangup(ctx, target); err != nil && !errors.Is(err, ErrNotFound) {
 		errs = append(errs, err)
 	}
-	if e != nil && !e.watched {
+	if unsubscribe {
 		s.unsubscribe(e.channelID)
 	}
 	s.forget(snoopID)
@@ -439,16 +442,43 @@ func (s *SnoopClient) forget(snoopID string) {
 }
 
 // spawn runs fn in a goroutine owned by the client, unless Run is stopping
-// or has not started.
-func (s *SnoopClient) spawn(fn func(ctx context.Context, rest *restClient)) {
+// or has not started; it reports whether it did.
+func (s *SnoopClient) spawn(fn func(ctx context.Context, rest *restClient)) bool {
 	rest := s.rest.Load()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || rest == nil || s.opsCtx == nil {
-		return
+		return false
 	}
 	ctx := s.opsCtx
 	s.wg.Go(func() { fn(ctx, rest) })
+	return true
+}
+
+// runCtx is Run's context, which ends when the client stops (the requests'
+// own context, opsCtx, outlives it for the requests in flight).
+func (s *SnoopClient) runCtx() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopCtx == nil {
+		return context.Background()
+	}
+	return s.stopCtx
+}
+
+// markWatched marks the entries of snoops as known through their
+// channel's endpoint subscription when the channel is (watchedLocked), and
+// returns what that says.
+func (s *SnoopClient) markWatched(channelID, target string, snoops []Snoop) (watched, up bool, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	watched, up, at = s.watchedLocked(channelID, target)
+	for _, sn := range snoops {
+		if e := s.entries[sn.ID]; e != nil {
+			e.watched = watched
+		}
+	}
+	return watched, up, at
 }
 
 // target names the snoop channel snoopID for a request: by its name once

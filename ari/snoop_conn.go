@@ -29,7 +29,7 @@ func (s *SnoopClient) Run(ctx context.Context) error {
 	opsCtx, opsCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer opsCancel()
 	s.mu.Lock()
-	s.opsCtx = opsCtx
+	s.opsCtx, s.stopCtx = opsCtx, ctx
 	s.mu.Unlock()
 	s.rest.Store(rest)
 	s.log.Info().Object("config", s.cfg).Msg("ari snoop client started")
@@ -50,6 +50,11 @@ func (s *SnoopClient) Run(ctx context.Context) error {
 		opsCancel()
 		<-done
 	}
+	// Asterisk keeps the endpoint subscriptions of an application whose
+	// WebSocket is gone: they are removed, within one request timeout.
+	unwatchCtx, unwatchCancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RequestTimeout)
+	s.unwatch(unwatchCtx, rest)
+	unwatchCancel()
 	s.log.Info().Msg("ari snoop client stopped")
 	return nil
 }

@@ -209,6 +209,9 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 			return
 		}
 	}
+	s.mu.Lock()
+	e.watched = false // a new connection: the subscription below is its own
+	s.mu.Unlock()
 	if err := rest.subscribe(ctx, s.cfg.Application, channelID); err != nil {
 		s.log.Warn().Err(err).Str("channel", channelID).Msg("resync: subscribe to recorded channel")
 	}

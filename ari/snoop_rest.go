@@ -75,6 +75,15 @@ func (r *restClient) subscribeEndpoint(ctx context.Context, app, endpoint string
 	return nil
 }
 
+// unsubscribeEndpoint undoes subscribeEndpoint.
+func (r *restClient) unsubscribeEndpoint(ctx context.Context, app, endpoint string) error {
+	q := url.Values{"eventSource": {"endpoint:" + endpoint}}
+	if err := r.do(ctx, http.MethodDelete, "/applications/"+url.PathEscape(app)+"/subscription", q, nil); err != nil {
+		return fmt.Errorf("unsubscribe from endpoint: %w", err)
+	}
+	return nil
+}
+
 // channelIDs lists the unique IDs of the channels Asterisk has now.
 func (r *restClient) channelIDs(ctx context.Context) ([]string, error) {
 	var chans []struct {

@@ -51,6 +51,7 @@ type fakeSnoopARI struct {
 	// subscription takes effect: its answer event is not told.
 	answerBeforeSubscribing string
 	failSubscription        bool // each subscription answered 500
+	failEndpoint            int  // so many endpoint subscriptions answered 500
 	failLive                bool // each read of a live recording answered 500
 }
 
@@ -88,9 +89,7 @@ func newFakeSnoopARI(t *testing.T) *fakeSnoopARI {
 	mux.HandleFunc("GET /ari/recordings/live/{name}", f.rest(f.liveRecording))
 	mux.HandleFunc("POST /ari/applications/{app}/subscription", f.rest(f.subscribe))
 	mux.HandleFunc("DELETE /ari/applications/{app}/subscription", f.rest(f.subscribe))
-	mux.HandleFunc("GET /ari/applications/{app}", f.rest(func(*http.Request) (int, any) {
-		return http.StatusOK, map[string]any{"name": fakeSnoopApp, "channel_ids": []string{}}
-	}))
+	mux.HandleFunc("GET /ari/applications/{app}", f.rest(f.application))
 	mux.HandleFunc("GET /ari/asterisk/ping", servePing)
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(func() { f.drop(); f.srv.Close() })
@@ -310,11 +309,15 @@ func (f *fakeSnoopARI) subscribe(r *http.Request) (int, any) {
 	if id := f.answerBeforeSubscribing; id != "" && r.Method == http.MethodPost {
 		f.state[id], f.answerBeforeSubscribing = "Up", ""
 	}
+	if f.failEndpoint > 0 && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Query().Get("eventSource"), "endpoint:") {
+		f.failEndpoint--
+		return http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"}
+	}
 	if f.failSubscription && r.Method == http.MethodPost {
 		return http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"}
 	}
 	src := r.URL.Query().Get("eventSource")
-	if strings.HasPrefix(src, "endpoint:") && src != fakeEndpointSource {
+	if strings.HasPrefix(src, "endpoint:PJSIP/nobody") && r.Method == http.MethodPost {
 		return http.StatusUnprocessableEntity, map[string]string{"message": "Event source does not exist"}
 	}
 	if n, ok := strings.CutPrefix(src, "channel:"); ok && strings.Contains(n, "/") {

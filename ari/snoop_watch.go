@@ -25,15 +25,24 @@ import (
 // endpoint's, a technology other than the one watched, one created before
 // the endpoint's subscription took effect or on an earlier connection) is
 // subscribed to at its start, as before.
+//
+// Asterisk keeps an application's subscriptions while its WebSocket is
+// down, and counts each subscription request: the client subscribes only
+// to the endpoints the application does not have yet (its endpoint_ids),
+// removes those it no longer wants at each connect, and all of them when
+// it stops.
 
 // maxBorn caps the channels remembered from their creation; past it the
 // memory is dropped (starts fall back to per-call subscriptions) rather
 // than grow without bound on a PBX whose channels' ends were not told.
 const maxBorn = 20000
 
-// endpointWorkers is how many endpoint subscriptions go out at once after
-// a connect.
+// endpointWorkers is how many endpoint (un)subscriptions go out at once.
 const endpointWorkers = 4
+
+// endpointRetry is how long a subscription that failed for a reason other
+// than an unknown endpoint waits before it is sent again.
+const endpointRetry = 5 * time.Second
 
 // bornChannel is what the client knows of a channel it saw created.
 type bornChannel struct {
@@ -41,125 +50,335 @@ type bornChannel struct {
 	at time.Time // the PBX's time of its answer (of its creation when created Up)
 }
 
-// WatchEndpoints sets the endpoints (event sources such as "PJSIP/235")
-// the application subscribes to, now when connected and after every
-// connect. Endpoints dropped from the list stay subscribed until the next
-// connect (their events are harmless). It never blocks.
-func (s *SnoopClient) WatchEndpoints(endpoints []string) {
-	s.mu.Lock()
-	s.endpoints = slices.Clone(endpoints)
-	s.mu.Unlock()
-	if s.Connected() {
-		s.subscribeEndpoints()
-	}
+// watchState is the snoop client's endpoint subscriptions on the current
+// connection; all of it is guarded by SnoopClient.mu, and reset at each
+// change of the connection's state.
+type watchState struct {
+	endpoints []string        // to subscribe to (WatchEndpoints); kept across connections
+	watching  map[string]bool // subscribed, or being, on this connection (nil: not connected)
+	confirmed map[string]bool // subscribed before preceded was listed
+	preceded  map[string]bool // channels that existed then, by unique ID (nil: not listed)
+	born      map[string]*bornChannel
+	unknown   map[string]bool // refused as unknown on this connection: tried again at the next WatchEndpoints
+	cleaned   bool            // the application's stale subscriptions were removed on this connection
+	// connection counts connects, so that what a sync learnt is dropped
+	// when its connection ended meanwhile.
+	connection int
+	syncing    bool // a sync goroutine runs
 }
 
-// connected runs after each connect, before any event is read: events of
-// the time the WebSocket was down are lost, so nothing seen before counts;
-// the endpoints are subscribed to again and the recordings resynchronised.
+// WatchEndpoints sets the endpoints (event sources such as "PJSIP/235")
+// the application subscribes to, now when connected and after every
+// connect. An endpoint dropped from the list stays subscribed until the
+// next connect. It never blocks.
+func (s *SnoopClient) WatchEndpoints(endpoints []string) {
+	s.mu.Lock()
+	w := &s.subs
+	w.endpoints = slices.Clone(endpoints)
+	for ep := range w.unknown {
+		// Perhaps created since (a pjsip reload after the rules').
+		delete(w.watching, ep)
+		delete(w.unknown, ep)
+	}
+	s.mu.Unlock()
+	s.syncEndpoints()
+}
+
+// forgetWatch drops what the client knew through the endpoints'
+// subscriptions: the connection is down, and events are lost meanwhile.
+func (s *SnoopClient) forgetWatch() {
+	s.mu.Lock()
+	w := &s.subs
+	w.watching, w.confirmed, w.preceded, w.born, w.unknown = nil, nil, nil, nil, nil
+	s.mu.Unlock()
+}
+
+// connected runs after each connect, before any event is read: nothing
+// seen before counts; the endpoints are subscribed to again and the
+// recordings resynchronised.
 func (s *SnoopClient) connected() {
 	s.mu.Lock()
-	s.connection++
-	s.born = make(map[string]*bornChannel)
-	s.watching = make(map[string]bool)
-	s.confirmed = make(map[string]bool)
-	s.preceded = nil
+	w := &s.subs
+	w.connection++
+	w.born = make(map[string]*bornChannel)
+	w.watching = make(map[string]bool)
+	w.confirmed = make(map[string]bool)
+	w.unknown = make(map[string]bool)
+	w.preceded, w.cleaned = nil, false
 	s.mu.Unlock()
-	s.subscribeEndpoints()
+	s.syncEndpoints()
 	s.resync()
 }
 
-// subscribeEndpoints subscribes the application, in the background, to
-// the endpoints not yet subscribed to on this connection, then lists the
-// channels Asterisk has: a channel of one of those endpoints that is not
-// in the list was created after its endpoint's subscription took effect,
-// so all its events come, although its ChannelCreated may not have been
-// read yet when its recording starts (a burst's events queue up in
-// Asterisk). A channel in the list may be older than the subscription: it
-// is subscribed to at its start.
-func (s *SnoopClient) subscribeEndpoints() {
+// syncEndpoints brings the application's endpoint subscriptions in line
+// with the endpoints wanted, in one background goroutine at a time (one
+// that runs looks again before it ends).
+func (s *SnoopClient) syncEndpoints() {
 	s.mu.Lock()
-	connection := s.connection
-	var todo []string
-	for _, ep := range s.endpoints {
-		if !s.watching[ep] {
-			s.watching[ep] = true
-			todo = append(todo, ep)
-		}
+	w := &s.subs
+	if w.watching == nil {
+		s.mu.Unlock()
+		return // not connected: connected() will
 	}
-	s.mu.Unlock()
-	if len(todo) == 0 {
+	if w.syncing {
+		s.mu.Unlock()
 		return
 	}
-	s.spawn(func(ctx context.Context, rest *restClient) {
-		var (
-			mu     sync.Mutex
-			failed []string
-			ok     []string
-			next   = make(chan string)
-			wg     sync.WaitGroup
-		)
-		for range min(endpointWorkers, len(todo)) {
-			wg.Go(func() {
-				for ep := range next {
-					if err := rest.subscribeEndpoint(ctx, s.cfg.Application, ep); err != nil {
-						if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnprocessable) {
-							s.log.Warn().Err(err).Str("endpoint", ep).Msg("subscribe to endpoint failed: its channels are subscribed to one by one")
-						}
-						mu.Lock()
-						failed = append(failed, ep)
-						mu.Unlock()
-						continue
-					}
-					mu.Lock()
-					ok = append(ok, ep)
-					mu.Unlock()
-				}
-			})
-		}
-		for _, ep := range todo {
-			next <- ep
-		}
-		close(next)
-		wg.Wait()
-		if len(failed) > 0 {
-			s.log.Info().Strs("endpoints", failed).Msg("endpoints Asterisk does not know (or refused): their channels are subscribed to one by one when recorded")
-		}
-		if len(ok) == 0 {
-			return
-		}
-		ids, err := rest.channelIDs(ctx)
-		if err != nil {
-			s.log.Warn().Err(err).Msg("list channels after subscribing to endpoints: only channels seen created are known without a subscription of their own")
-			return
-		}
+	w.syncing = true
+	s.mu.Unlock()
+	if !s.spawn(s.syncLoop) {
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.connection != connection {
-			return // a reconnect since: its own subscriptions count
+		w.syncing = false
+		s.mu.Unlock()
+	}
+}
+
+// syncLoop subscribes to the endpoints not yet subscribed to on this
+// connection until none is left, waiting endpointRetry after a failure it
+// may retry.
+func (s *SnoopClient) syncLoop(ctx context.Context, rest *restClient) {
+	for {
+		connection, todo, clean, ok := s.nextEndpoints()
+		if !ok {
+			return
 		}
+		if s.subscribeBatch(ctx, rest, connection, todo, clean) && !sleep(s.runCtx(), endpointRetry) {
+			s.mu.Lock()
+			s.subs.syncing = false
+			s.mu.Unlock()
+			return
+		}
+	}
+}
+
+// nextEndpoints marks and returns the endpoints to subscribe to now, and
+// whether the application's stale subscriptions must be read and removed
+// first; ok false (the sync ends) when there is nothing to do.
+func (s *SnoopClient) nextEndpoints() (connection int, todo []string, clean, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := &s.subs
+	if w.watching != nil {
+		for _, ep := range w.endpoints {
+			if !w.watching[ep] {
+				w.watching[ep] = true
+				todo = append(todo, ep)
+			}
+		}
+	}
+	if len(todo) == 0 {
+		w.syncing = false
+		return 0, nil, false, false
+	}
+	return w.connection, todo, !w.cleaned, true
+}
+
+// subscribeBatch subscribes the application to endpoints todo (after
+// removing, when clean, the subscriptions it holds and no longer wants,
+// and leaving out those it holds already), then lists the channels
+// Asterisk has: a channel of one of those endpoints that is not in the
+// list was created after its endpoint's subscription took effect, so all
+// its events come, although its ChannelCreated may not have been read
+// yet when its recording starts (a burst's events queue up in Asterisk).
+// A channel in the list may be older than the subscription: it is
+// subscribed to at its start. It reports whether a failure should be
+// retried.
+func (s *SnoopClient) subscribeBatch(ctx context.Context, rest *restClient, connection int, todo []string, clean bool) (retry bool) {
+	var held map[string]bool
+	if clean {
+		app, err := rest.application(ctx, s.cfg.Application)
+		if err != nil {
+			s.log.Warn().Err(err).Msg("read the snoop application's subscriptions: subscribing to every endpoint")
+		} else {
+			held = make(map[string]bool, len(app.EndpointIDs))
+			for _, ep := range app.EndpointIDs {
+				held[ep] = true
+			}
+			s.removeStale(ctx, rest, app.EndpointIDs)
+			s.mu.Lock()
+			if s.subs.connection == connection {
+				s.subs.cleaned = true
+			}
+			s.mu.Unlock()
+		}
+	}
+	var (
+		mu                 sync.Mutex
+		ok, unknown, again []string
+	)
+	forEach(todo, endpointWorkers, func(ep string) {
+		var err error
+		if !held[ep] {
+			err = rest.subscribeEndpoint(ctx, s.cfg.Application, ep)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			ok = append(ok, ep)
+		case errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnprocessable):
+			unknown = append(unknown, ep)
+		default:
+			s.log.Warn().Err(err).Str("endpoint", ep).Dur("retry_in", endpointRetry).Msg("subscribe to endpoint failed: its channels are subscribed to one by one meanwhile")
+			again = append(again, ep)
+		}
+	})
+	if len(unknown) > 0 {
+		s.log.Info().Strs("endpoints", unknown).Msg("endpoints Asterisk does not know: their channels are subscribed to one by one when recorded")
+	}
+	var ids []string
+	listed := false
+	if len(ok) > 0 {
+		var err error
+		if ids, err = rest.channelIDs(ctx); err != nil {
+			s.log.Warn().Err(err).Msg("list channels after subscribing to endpoints: only channels seen created are known without a subscription of their own")
+		} else {
+			listed = true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := &s.subs
+	if w.connection != connection || w.watching == nil {
+		return false // a reconnect since: its own sync counts
+	}
+	for _, ep := range again {
+		delete(w.watching, ep)
+	}
+	for _, ep := range unknown {
+		w.unknown[ep] = true
+	}
+	if listed {
 		for _, ep := range ok {
-			s.confirmed[ep] = true
+			w.confirmed[ep] = true
 		}
-		s.preceded = make(map[string]bool, len(ids))
+		w.preceded = make(map[string]bool, len(ids))
 		for _, id := range ids {
-			s.preceded[id] = true
+			w.preceded[id] = true
 		}
-		s.log.Info().Int("endpoints", len(ok)).Int("channels_before", len(ids)).Msg("endpoints subscribed: their new channels are known from their creation")
+		s.log.Info().Int("endpoints", len(w.confirmed)).Int("channels_before", len(ids)).Msg("endpoints subscribed: their new channels are known from their creation")
+	}
+	return len(again) > 0
+}
+
+// removeStale removes the application's endpoint subscriptions (held,
+// as Asterisk lists them) that are no longer wanted: an earlier
+// connection's, or an earlier process's.
+func (s *SnoopClient) removeStale(ctx context.Context, rest *restClient, held []string) {
+	s.mu.Lock()
+	wanted := make(map[string]bool, len(s.subs.endpoints))
+	for _, ep := range s.subs.endpoints {
+		wanted[ep] = true
+	}
+	s.mu.Unlock()
+	var stale []string
+	for _, ep := range held {
+		if !wanted[ep] {
+			stale = append(stale, ep)
+		}
+	}
+	s.unsubscribeEndpoints(ctx, rest, stale)
+}
+
+// unwatch removes every endpoint subscription of the application: the
+// client stops, and Asterisk would otherwise go on turning every event of
+// those endpoints' channels into messages for an application nobody reads.
+func (s *SnoopClient) unwatch(ctx context.Context, rest *restClient) {
+	app, err := rest.application(ctx, s.cfg.Application)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			s.log.Warn().Err(err).Msg("read the snoop application's subscriptions at stop: its endpoint subscriptions stay until the next start")
+		}
+		return
+	}
+	s.unsubscribeEndpoints(ctx, rest, app.EndpointIDs)
+}
+
+// unsubscribeEndpoints removes the application's subscriptions to eps.
+func (s *SnoopClient) unsubscribeEndpoints(ctx context.Context, rest *restClient, eps []string) {
+	forEach(eps, endpointWorkers, func(ep string) {
+		if err := rest.unsubscribeEndpoint(ctx, s.cfg.Application, ep); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnprocessable) {
+			s.log.Warn().Err(err).Str("endpoint", ep).Msg("unsubscribe from endpoint")
+		}
 	})
 }
 
-// watchedLocked reports whether the channel whose unique ID is channelID
-// (and whose name is name, or "") is known through its endpoint's
-// subscription: seen created, or not listed when the subscription of the
-// endpoint its name gives was confirmed (subscribeEndpoints); and, when it
-// was seen answer, when. The caller holds s.mu.
-func (s *SnoopClient) watchedLocked(channelID, name string) (watched, up bool, at time.Time) {
-	if b := s.born[channelID]; b != nil {
+// forEach calls fn for each item, workers at a time, and returns when all
+// are done.
+func forEach(items []string, workers int, fn func(string)) {
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for range min(workers, len(items)) {
+		wg.Go(func() {
+			for it := range next {
+				fn(it)
+			}
+		})
+	}
+	for _, it := range items {
+		next <- it
+	}
+	close(next)
+	wg.Wait()
+}
+
+// channelCreated remembers a channel seen created: the application is
+// subscribed to its endpoint, and will be told all it does.
+func (s *SnoopClient) channelCreated(id, state string, at time.Time) {
+	up := state == "Up"
+	s.mu.Lock()
+	w := &s.subs
+	if w.born == nil {
+		s.mu.Unlock()
+		return
+	}
+	if len(w.born) >= maxBorn {
+		// Forgotten answers would be waited for in vain through the
+		// channel list: it goes too, until the next connect.
+		s.log.Warn().Int("channels", len(w.born)).Msg("too many channels remembered from their creation (their ends not told?): forgotten; starts subscribe to their channels one by one")
+		clear(w.born)
+		w.preceded = nil
+	}
+	b := &bornChannel{up: up}
+	if up {
+		b.at = at
+	}
+	w.born[id] = b
+	s.mu.Unlock()
+	if up {
+		s.markUp(id, at) // a start through the channel list may wait for it
+	}
+}
+
+// bornUp notes the answer of a channel seen created, at the PBX's time at.
+func (s *SnoopClient) bornUp(id string, at time.Time) {
+	s.mu.Lock()
+	if b := s.subs.born[id]; b != nil && !b.up {
+		b.up, b.at = true, at
+	}
+	s.mu.Unlock()
+}
+
+// bornGone forgets a channel that ended.
+func (s *SnoopClient) bornGone(id string) {
+	s.mu.Lock()
+	delete(s.subs.born, id)
+	s.mu.Unlock()
+}
+
+// watchedLocked reports whether the channel whose unique ID is channelID,
+// named target (its checked name, or channelID), is known through its
+// endpoint's subscription: seen created, or absent from the list taken
+// once the subscription of the endpoint its name gives was confirmed
+// (subscribeBatch); and, when it was seen answer, when. The caller holds
+// s.mu.
+func (s *SnoopClient) watchedLocked(channelID, target string) (watched, up bool, at time.Time) {
+	w := &s.subs
+	if b := w.born[channelID]; b != nil {
 		return true, b.up, b.at
 	}
-	ep := endpointOf(name)
-	return s.preceded != nil && !s.preceded[channelID] && ep != "" && s.confirmed[ep], false, time.Time{}
+	ep := endpointOf(target)
+	return w.preceded != nil && !w.preceded[channelID] && ep != "" && w.confirmed[ep], false, time.Time{}
 }
 
 // endpointOf returns the endpoint a channel's name gives, as an event
@@ -174,39 +393,4 @@ func endpointOf(name string) string {
 		return ""
 	}
 	return tech + "/" + rest[:dash]
-}
-
-// channelCreated remembers a channel seen created: the application is
-// subscribed to its endpoint, and will be told all it does.
-func (s *SnoopClient) channelCreated(id, state string, at time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.born == nil {
-		return
-	}
-	if len(s.born) >= maxBorn {
-		s.log.Warn().Int("channels", len(s.born)).Msg("too many channels remembered from their creation (their ends not told?): forgotten; starts subscribe to their channels one by one")
-		clear(s.born)
-	}
-	b := &bornChannel{up: state == "Up"}
-	if b.up {
-		b.at = at
-	}
-	s.born[id] = b
-}
-
-// bornUp notes the answer of a channel seen created, at the PBX's time at.
-func (s *SnoopClient) bornUp(id string, at time.Time) {
-	s.mu.Lock()
-	if b := s.born[id]; b != nil && !b.up {
-		b.up, b.at = true, at
-	}
-	s.mu.Unlock()
-}
-
-// bornGone forgets a channel that ended.
-func (s *SnoopClient) bornGone(id string) {
-	s.mu.Lock()
-	delete(s.born, id)
-	s.mu.Unlock()
 }

@@ -37,6 +37,20 @@ func (f *fakeSnoopARI) channels(*http.Request) (int, any) {
 	return http.StatusOK, list
 }
 
+// application describes the application: the endpoints it is
+// subscribed to.
+func (f *fakeSnoopARI) application(*http.Request) (int, any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	eps := []string{}
+	for src, on := range f.subscribed {
+		if ep, ok := strings.CutPrefix(src, "endpoint:"); ok && on {
+			eps = append(eps, ep)
+		}
+	}
+	return http.StatusOK, map[string]any{"name": fakeSnoopApp, "channel_ids": []string{}, "endpoint_ids": eps}
+}
+
 // subscriptionsTo counts the subscription requests (method: POST or
 // DELETE) for event source src.
 func (f *fakeSnoopARI) subscriptionsTo(method, src string) int {
@@ -62,7 +76,7 @@ func watching(t *testing.T) (*fakeSnoopARI, *SnoopClient) {
 	waitFor(t, 5*time.Second, "endpoint subscribed and channels listed", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.preceded != nil
+		return s.subs.preceded != nil
 	})
 	if n := f.subscriptionsTo("POST", fakeEndpointSource); n != 1 {
 		t.Fatalf("%d subscriptions to the endpoint, want 1", n)
@@ -74,7 +88,7 @@ func watching(t *testing.T) (*fakeSnoopARI, *SnoopClient) {
 func knows(s *SnoopClient, id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.born[id]
+	_, ok := s.subs.born[id]
 	return ok
 }
 
@@ -110,7 +124,7 @@ func TestSnoopWatchedChannelIsNotSubscribedTo(t *testing.T) {
 				waitFor(t, 5*time.Second, "answer seen", func() bool {
 					s.mu.Lock()
 					defer s.mu.Unlock()
-					return s.born[ch].up
+					return s.subs.born[ch].up
 				})
 			}
 			f.mu.Lock()
@@ -166,7 +180,7 @@ func TestSnoopChannelNotSeenCreatedIsSubscribedTo(t *testing.T) {
 	waitFor(t, 5*time.Second, "channels listed", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.preceded != nil
+		return s.subs.preceded != nil
 	})
 	if err := s.Record(context.Background(), "w0", fakeChanPrefix+"w0", Snoop{ID: "snoop-rw0", Name: "rw0", Spy: "both"}); err != nil {
 		t.Fatal(err)
@@ -183,12 +197,14 @@ func TestSnoopChannelNotSeenCreatedIsSubscribedTo(t *testing.T) {
 	waitFor(t, 5*time.Second, "end seen", func() bool { return !knows(s, "w2") })
 
 	f.drop()
-	waitFor(t, 5*time.Second, "endpoint subscribed again", func() bool { return f.subscriptionsTo("POST", fakeEndpointSource) == 2 })
 	waitFor(t, 5*time.Second, "channels listed again", func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.preceded != nil
+		return s.subs.connection == 2 && s.subs.preceded != nil
 	})
+	if n := f.subscriptionsTo("POST", fakeEndpointSource); n != 1 {
+		t.Errorf("%d subscriptions to the endpoint, want 1 (the application holds it across the reconnect)", n)
+	}
 	if knows(s, "w1") {
 		t.Fatal("a channel seen before the reconnect is still taken as known")
 	}
@@ -215,5 +231,60 @@ func TestEndpointOf(t *testing.T) {
 		if got := endpointOf(tc.name); got != tc.want {
 			t.Errorf("endpointOf(%q) = %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestSnoopEndpointSubscriptionsFollowTheRules: at connect the client
+// keeps the subscriptions the application holds and wants (no second
+// request: Asterisk counts them), removes those it no longer wants, and
+// retries one that failed; a reload adds the new endpoints; the client's
+// stop removes them all.
+func TestSnoopEndpointSubscriptionsFollowTheRules(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	f.subscribed[fakeEndpointSource] = true    // held from an earlier connection
+	f.subscribed["endpoint:PJSIP/gone"] = true // an endpoint since taken out of Annexe A
+	s := NewSnoopClient(f.config(), &fakeTimes{started: map[string][]time.Time{}, answered: map[string][]time.Time{}, finished: map[string][]time.Time{}}, testLogger(t))
+	s.WatchEndpoints([]string{"PJSIP/235"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor(t, 5*time.Second, "channels listed", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.subs.preceded != nil
+	})
+	if n := f.subscriptionsTo("POST", fakeEndpointSource); n != 0 {
+		t.Errorf("%d subscriptions to an endpoint the application held, want none", n)
+	}
+	if n := f.subscriptionsTo("DELETE", "endpoint:PJSIP/gone"); n != 1 {
+		t.Errorf("%d unsubscriptions from the endpoint no longer wanted, want 1", n)
+	}
+
+	// A reload adds an endpoint whose first subscription fails: it is
+	// sent again after endpointRetry.
+	f.mu.Lock()
+	f.failEndpoint = 1
+	f.mu.Unlock()
+	s.WatchEndpoints([]string{"PJSIP/235", "PJSIP/236"})
+	waitFor(t, endpointRetry+5*time.Second, "failed subscription sent again", func() bool {
+		return f.subscriptionsTo("POST", "endpoint:PJSIP/236") == 2
+	})
+	waitFor(t, 5*time.Second, "the new endpoint confirmed", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.subs.confirmed["PJSIP/236"] && s.subs.confirmed["PJSIP/235"]
+	})
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	done <- nil
+	if n := f.subscriptionsTo("DELETE", fakeEndpointSource); n != 1 {
+		t.Errorf("%d unsubscriptions from the endpoint at stop, want 1", n)
 	}
 }

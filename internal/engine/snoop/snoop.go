@@ -50,7 +50,8 @@ type Snooper interface {
 // which the ARI client reads from its events (see ari.SnoopClient), and
 // the channel's answer again, which the tracker reads from AMI (Newstate)
 // and hands over through Answered, for an answer the ARI client saw only
-// as a state (it came before the subscription). The audio Dial passes to
+// as a state (it came before the subscription, on a channel the client
+// does not know through its endpoint's subscription). The audio Dial passes to
 // a ringing phone is not filed, and a leg that never answers files
 // nothing. Like MixMonitor, the recorded channel carries the recording's
 // ID in RECPOLICY_REC (set over AMI), for adoption after a
@@ -153,7 +154,8 @@ func (s *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		_, ref, markErr = engine.SendToChannel(ctx, s.AMI, r, s.ByUniqueid, "Setvar", engine.MarkHeaders(r.ID)...)
 	}()
 	// The two directions start together (one name check, one subscription
-	// and read of the state, the two snoop channels created in parallel).
+	// and read of the state unless the channel's endpoint's subscription
+	// tells all, the two snoop channels created in parallel).
 	snoops := make([]ari.Snoop, len(s.dirs()))
 	for i, d := range s.dirs() {
 		snoops[i] = ari.Snoop{ID: snoopID(r.BackendID, d), Name: r.ID + d.suffix, Spy: d.spy}
