@@ -74,8 +74,7 @@ type SnoopClient struct {
 	closed  bool                   // no new goroutines: Run is stopping
 	wg      sync.WaitGroup         // request goroutines
 	times   Times
-	subs    watchState      // endpoint subscriptions (snoop_watch.go), under mu
-	stopCtx context.Context // Run's context: ends when the client stops; set by Run
+	subs    watchState // endpoint subscriptions (snoop_watch.go), under mu
 }
 
 // Times receives the PBX's times the filer needs to cut, from a recording,
@@ -453,17 +452,6 @@ func (s *SnoopClient) spawn(fn func(ctx context.Context, rest *restClient)) bool
 	ctx := s.opsCtx
 	s.wg.Go(func() { fn(ctx, rest) })
 	return true
-}
-
-// runCtx is Run's context, which ends when the client stops (the requests'
-// own context, opsCtx, outlives it for the requests in flight).
-func (s *SnoopClient) runCtx() context.Context {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopCtx == nil {
-		return context.Background()
-	}
-	return s.stopCtx
 }
 
 // markWatched marks the entries of snoops as known through their

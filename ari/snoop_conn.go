@@ -9,10 +9,12 @@ import (
 // Run registers the snoop application and serves it until ctx is
 // cancelled, reconnecting with capped exponential backoff whenever the
 // connection fails and resynchronising after every connect. On
-// cancellation it closes the WebSocket and waits (at most about twice
-// RequestTimeout) for the requests in flight; recordings keep running in
-// Asterisk (the next start adopts them). It returns an error only for an
-// invalid configuration or a second call.
+// cancellation it closes the WebSocket, waits (at most about twice
+// RequestTimeout) for the requests in flight, then removes the
+// application's endpoint subscriptions (snoop_watch.go; at most
+// unwatchTimeout more); recordings keep running in Asterisk (the next
+// start adopts them). It returns an error only for an invalid
+// configuration or a second call.
 func (s *SnoopClient) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
@@ -29,7 +31,7 @@ func (s *SnoopClient) Run(ctx context.Context) error {
 	opsCtx, opsCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer opsCancel()
 	s.mu.Lock()
-	s.opsCtx, s.stopCtx = opsCtx, ctx
+	s.opsCtx = opsCtx
 	s.mu.Unlock()
 	s.rest.Store(rest)
 	s.log.Info().Object("config", s.cfg).Msg("ari snoop client started")
@@ -51,8 +53,8 @@ func (s *SnoopClient) Run(ctx context.Context) error {
 		<-done
 	}
 	// Asterisk keeps the endpoint subscriptions of an application whose
-	// WebSocket is gone: they are removed, within one request timeout.
-	unwatchCtx, unwatchCancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RequestTimeout)
+	// WebSocket is gone: they are removed, within unwatchTimeout.
+	unwatchCtx, unwatchCancel := context.WithTimeout(context.WithoutCancel(ctx), min(s.cfg.RequestTimeout, unwatchTimeout))
 	s.unwatch(unwatchCtx, rest)
 	unwatchCancel()
 	s.log.Info().Msg("ari snoop client stopped")

@@ -57,7 +57,7 @@ func (s *SnoopClient) handle(ev ari.Event) {
 		s.maybeRecord(ev.Channel.ID)
 	case *ari.ChannelCreated:
 		// Only an endpoint's subscription tells a channel's creation.
-		s.channelCreated(ev.Channel.ID, ev.Channel.State, time.Time(ev.Timestamp))
+		s.channelCreated(ev.Channel.ID, ev.Channel.Name, ev.Channel.State, time.Time(ev.Timestamp))
 	case *ari.ChannelStateChange:
 		if ev.Channel.State == "Up" {
 			s.bornUp(ev.Channel.ID, time.Time(ev.Timestamp))

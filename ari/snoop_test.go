@@ -52,7 +52,10 @@ type fakeSnoopARI struct {
 	answerBeforeSubscribing string
 	failSubscription        bool // each subscription answered 500
 	failEndpoint            int  // so many endpoint subscriptions answered 500
-	failLive                bool // each read of a live recording answered 500
+	// endpointRefs counts each endpoint's subscriptions, as Asterisk
+	// does (subscribed says whether it has one).
+	endpointRefs map[string]int
+	failLive     bool // each read of a live recording answered 500
 }
 
 // fakeChanPrefix begins the name the fake ARI gives channel <id>:
@@ -74,7 +77,7 @@ func (f *fakeSnoopARI) byName(x string) string {
 
 func newFakeSnoopARI(t *testing.T) *fakeSnoopARI {
 	f := &fakeSnoopARI{t: t, state: map[string]string{}, snoops: map[string]string{}, live: map[string]bool{}, liveOn: map[string]string{}, subscribed: map[string]bool{},
-		names: map[string]string{}, renameOnGet: map[string]string{}, snoopNames: map[string]string{}}
+		names: map[string]string{}, renameOnGet: map[string]string{}, snoopNames: map[string]string{}, endpointRefs: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /ari/events", websocket.Server{
 		Handshake: func(*websocket.Config, *http.Request) error { return nil },
@@ -317,8 +320,8 @@ func (f *fakeSnoopARI) subscribe(r *http.Request) (int, any) {
 		return http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"}
 	}
 	src := r.URL.Query().Get("eventSource")
-	if strings.HasPrefix(src, "endpoint:PJSIP/nobody") && r.Method == http.MethodPost {
-		return http.StatusUnprocessableEntity, map[string]string{"message": "Event source does not exist"}
+	if strings.HasPrefix(src, "endpoint:") {
+		return f.subscribeEndpoint(r.Method, src)
 	}
 	if n, ok := strings.CutPrefix(src, "channel:"); ok && strings.Contains(n, "/") {
 		id := f.byName(n)

@@ -3,6 +3,7 @@ package ari
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -37,11 +38,16 @@ import (
 // than grow without bound on a PBX whose channels' ends were not told.
 const maxBorn = 20000
 
+// unwatchTimeout caps the removal of the endpoint subscriptions when the
+// client stops (the daemon's shutdown has other stages to serve).
+const unwatchTimeout = 2 * time.Second
+
 // endpointWorkers is how many endpoint (un)subscriptions go out at once.
 const endpointWorkers = 4
 
-// endpointRetry is how long a subscription that failed for a reason other
-// than an unknown endpoint waits before it is sent again.
+// endpointRetry is how long a subscription (or a read of the
+// application, or the channel list) that failed for a reason other than
+// an unknown endpoint waits before it is sent again.
 const endpointRetry = 5 * time.Second
 
 // bornChannel is what the client knows of a channel it saw created.
@@ -55,12 +61,17 @@ type bornChannel struct {
 // change of the connection's state.
 type watchState struct {
 	endpoints []string        // to subscribe to (WatchEndpoints); kept across connections
-	watching  map[string]bool // subscribed, or being, on this connection (nil: not connected)
+	wanted    map[string]bool // the same, as a set
+	retry     time.Duration   // endpointRetry (tests shorten it)
+	// The current connection's; nil while not connected.
+	ctx       context.Context // ends with the connection
+	cancel    context.CancelFunc
+	watching  map[string]bool // subscribed, or being, on this connection
 	confirmed map[string]bool // subscribed before preceded was listed
 	preceded  map[string]bool // channels that existed then, by unique ID (nil: not listed)
 	born      map[string]*bornChannel
-	unknown   map[string]bool // refused as unknown on this connection: tried again at the next WatchEndpoints
-	cleaned   bool            // the application's stale subscriptions were removed on this connection
+	unknown   map[string]bool // refused as unknown: tried again at the next WatchEndpoints
+	held      map[string]bool // the application's subscriptions, as Asterisk listed them (nil: not read)
 	// connection counts connects, so that what a sync learnt is dropped
 	// when its connection ended meanwhile.
 	connection int
@@ -75,6 +86,10 @@ func (s *SnoopClient) WatchEndpoints(endpoints []string) {
 	s.mu.Lock()
 	w := &s.subs
 	w.endpoints = slices.Clone(endpoints)
+	w.wanted = make(map[string]bool, len(endpoints))
+	for _, ep := range endpoints {
+		w.wanted[ep] = true
+	}
 	for ep := range w.unknown {
 		// Perhaps created since (a pjsip reload after the rules').
 		delete(w.watching, ep)
@@ -85,11 +100,16 @@ func (s *SnoopClient) WatchEndpoints(endpoints []string) {
 }
 
 // forgetWatch drops what the client knew through the endpoints'
-// subscriptions: the connection is down, and events are lost meanwhile.
+// subscriptions, and ends the requests of a sync for the connection: the
+// connection is down, and events are lost meanwhile.
 func (s *SnoopClient) forgetWatch() {
 	s.mu.Lock()
 	w := &s.subs
-	w.watching, w.confirmed, w.preceded, w.born, w.unknown = nil, nil, nil, nil, nil
+	if w.cancel != nil {
+		w.cancel()
+	}
+	w.ctx, w.cancel = nil, nil
+	w.watching, w.confirmed, w.preceded, w.born, w.unknown, w.held = nil, nil, nil, nil, nil, nil
 	s.mu.Unlock()
 }
 
@@ -99,12 +119,19 @@ func (s *SnoopClient) forgetWatch() {
 func (s *SnoopClient) connected() {
 	s.mu.Lock()
 	w := &s.subs
+	if w.cancel != nil {
+		w.cancel()
+	}
 	w.connection++
+	w.ctx, w.cancel = nil, nil
+	if s.opsCtx != nil {
+		w.ctx, w.cancel = context.WithCancel(s.opsCtx)
+	}
 	w.born = make(map[string]*bornChannel)
 	w.watching = make(map[string]bool)
 	w.confirmed = make(map[string]bool)
 	w.unknown = make(map[string]bool)
-	w.preceded, w.cleaned = nil, false
+	w.preceded, w.held = nil, nil
 	s.mu.Unlock()
 	s.syncEndpoints()
 	s.resync()
@@ -116,7 +143,7 @@ func (s *SnoopClient) connected() {
 func (s *SnoopClient) syncEndpoints() {
 	s.mu.Lock()
 	w := &s.subs
-	if w.watching == nil {
+	if w.watching == nil || w.ctx == nil {
 		s.mu.Unlock()
 		return // not connected: connected() will
 	}
@@ -133,80 +160,104 @@ func (s *SnoopClient) syncEndpoints() {
 	}
 }
 
-// syncLoop subscribes to the endpoints not yet subscribed to on this
-// connection until none is left, waiting endpointRetry after a failure it
-// may retry.
-func (s *SnoopClient) syncLoop(ctx context.Context, rest *restClient) {
+// syncLoop serves the current connection's endpoint subscriptions until
+// nothing is left to do, waiting the retry delay after a failure it may
+// retry (or until the connection ends; the next one's work is then done).
+func (s *SnoopClient) syncLoop(_ context.Context, rest *restClient) {
 	for {
-		connection, todo, clean, ok := s.nextEndpoints()
+		b, ok := s.nextEndpoints()
 		if !ok {
 			return
 		}
-		if s.subscribeBatch(ctx, rest, connection, todo, clean) && !sleep(s.runCtx(), endpointRetry) {
-			s.mu.Lock()
-			s.subs.syncing = false
-			s.mu.Unlock()
-			return
+		if s.subscribeBatch(rest, b) {
+			sleep(b.ctx, b.retry)
 		}
 	}
 }
 
-// nextEndpoints marks and returns the endpoints to subscribe to now, and
-// whether the application's stale subscriptions must be read and removed
-// first; ok false (the sync ends) when there is nothing to do.
-func (s *SnoopClient) nextEndpoints() (connection int, todo []string, clean, ok bool) {
+// endpointBatch is one round of a sync: on connection connection (whose
+// requests end with ctx), the endpoints todo to subscribe to, and, when
+// the application's subscriptions are not known yet (held nil), the
+// endpoints wanted, to tell which it holds are stale.
+type endpointBatch struct {
+	ctx        context.Context
+	connection int
+	todo       []string
+	held       map[string]bool
+	wanted     map[string]bool
+	retry      time.Duration
+}
+
+// nextEndpoints marks and returns the next batch; ok false (the sync ends)
+// when there is nothing to do.
+func (s *SnoopClient) nextEndpoints() (b endpointBatch, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := &s.subs
-	if w.watching != nil {
-		for _, ep := range w.endpoints {
-			if !w.watching[ep] {
-				w.watching[ep] = true
-				todo = append(todo, ep)
-			}
+	if w.watching == nil || w.ctx == nil {
+		w.syncing = false
+		return b, false
+	}
+	for _, ep := range w.endpoints {
+		if !w.watching[ep] {
+			w.watching[ep] = true
+			b.todo = append(b.todo, ep)
 		}
 	}
-	if len(todo) == 0 {
+	if len(b.todo) == 0 && w.held != nil {
 		w.syncing = false
-		return 0, nil, false, false
+		return b, false
 	}
-	return w.connection, todo, !w.cleaned, true
+	b.ctx, b.connection, b.held, b.retry = w.ctx, w.connection, w.held, w.retry
+	if b.retry <= 0 {
+		b.retry = endpointRetry
+	}
+	if w.held == nil {
+		b.wanted = maps.Clone(w.wanted)
+	}
+	return b, true
 }
 
-// subscribeBatch subscribes the application to endpoints todo (after
-// removing, when clean, the subscriptions it holds and no longer wants,
-// and leaving out those it holds already), then lists the channels
-// Asterisk has: a channel of one of those endpoints that is not in the
-// list was created after its endpoint's subscription took effect, so all
-// its events come, although its ChannelCreated may not have been read
-// yet when its recording starts (a burst's events queue up in Asterisk).
-// A channel in the list may be older than the subscription: it is
-// subscribed to at its start. It reports whether a failure should be
-// retried.
-func (s *SnoopClient) subscribeBatch(ctx context.Context, rest *restClient, connection int, todo []string, clean bool) (retry bool) {
-	var held map[string]bool
-	if clean {
+// subscribeBatch subscribes the application to the batch's endpoints:
+// first, when the application's subscriptions are not known yet, it reads
+// them (Asterisk keeps them while the WebSocket is down, and counts each
+// subscription request) and removes those no longer wanted; an endpoint
+// the application holds is not subscribed to again. Then it lists the
+// channels Asterisk has: a channel of one of those endpoints that is not
+// in the list was created after its endpoint's subscription took effect,
+// so all its events come, although its ChannelCreated may not have been
+// read yet when its recording starts (a burst's events queue up in
+// Asterisk). A channel in the list may be older than the subscription:
+// it is subscribed to at its start. It reports whether something failed
+// that is to be tried again (the endpoints concerned are left to the next
+// batch, and the application's subscriptions read again first: a request
+// that timed out may have been carried out).
+func (s *SnoopClient) subscribeBatch(rest *restClient, b endpointBatch) (retry bool) {
+	ctx := b.ctx
+	held := b.held
+	if held == nil {
 		app, err := rest.application(ctx, s.cfg.Application)
 		if err != nil {
-			s.log.Warn().Err(err).Msg("read the snoop application's subscriptions: subscribing to every endpoint")
-		} else {
-			held = make(map[string]bool, len(app.EndpointIDs))
-			for _, ep := range app.EndpointIDs {
-				held[ep] = true
-			}
-			s.removeStale(ctx, rest, app.EndpointIDs)
-			s.mu.Lock()
-			if s.subs.connection == connection {
-				s.subs.cleaned = true
-			}
-			s.mu.Unlock()
+			s.log.Warn().Err(err).Dur("retry_in", b.retry).Msg("read the snoop application's subscriptions: its endpoints are subscribed to once it answers; their channels one by one meanwhile")
+			s.requeue(b, b.todo)
+			return true
 		}
+		held = make(map[string]bool, len(app.EndpointIDs))
+		var stale []string
+		for _, ep := range app.EndpointIDs {
+			if b.wanted[ep] {
+				held[ep] = true
+			} else {
+				stale = append(stale, ep)
+			}
+		}
+		s.unsubscribeEndpoints(ctx, rest, stale)
 	}
 	var (
 		mu                 sync.Mutex
 		ok, unknown, again []string
 	)
-	forEach(todo, endpointWorkers, func(ep string) {
+	forEach(b.todo, endpointWorkers, func(ep string) {
 		var err error
 		if !held[ep] {
 			err = rest.subscribeEndpoint(ctx, s.cfg.Application, ep)
@@ -219,7 +270,9 @@ func (s *SnoopClient) subscribeBatch(ctx context.Context, rest *restClient, conn
 		case errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnprocessable):
 			unknown = append(unknown, ep)
 		default:
-			s.log.Warn().Err(err).Str("endpoint", ep).Dur("retry_in", endpointRetry).Msg("subscribe to endpoint failed: its channels are subscribed to one by one meanwhile")
+			if ctx.Err() == nil {
+				s.log.Warn().Err(err).Str("endpoint", ep).Dur("retry_in", b.retry).Msg("subscribe to endpoint failed: its channels are subscribed to one by one meanwhile")
+			}
 			again = append(again, ep)
 		}
 	})
@@ -227,28 +280,37 @@ func (s *SnoopClient) subscribeBatch(ctx context.Context, rest *restClient, conn
 		s.log.Info().Strs("endpoints", unknown).Msg("endpoints Asterisk does not know: their channels are subscribed to one by one when recorded")
 	}
 	var ids []string
-	listed := false
 	if len(ok) > 0 {
 		var err error
 		if ids, err = rest.channelIDs(ctx); err != nil {
-			s.log.Warn().Err(err).Msg("list channels after subscribing to endpoints: only channels seen created are known without a subscription of their own")
-		} else {
-			listed = true
+			if ctx.Err() == nil {
+				s.log.Warn().Err(err).Dur("retry_in", b.retry).Msg("list channels after subscribing to endpoints: only channels seen created are known without a subscription of their own meanwhile")
+			}
+			again, ok = append(again, ok...), nil
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := &s.subs
-	if w.connection != connection || w.watching == nil {
-		return false // a reconnect since: its own sync counts
+	if w.connection != b.connection || w.watching == nil {
+		return false // the connection ended: the next one does its own
 	}
-	for _, ep := range again {
-		delete(w.watching, ep)
+	if w.held == nil {
+		w.held = held
+	}
+	for _, ep := range ok {
+		w.held[ep] = true
 	}
 	for _, ep := range unknown {
 		w.unknown[ep] = true
 	}
-	if listed {
+	if len(again) > 0 {
+		for _, ep := range again {
+			delete(w.watching, ep)
+		}
+		w.held = nil // read again first
+	}
+	if len(ok) > 0 {
 		for _, ep := range ok {
 			w.confirmed[ep] = true
 		}
@@ -261,43 +323,43 @@ func (s *SnoopClient) subscribeBatch(ctx context.Context, rest *restClient, conn
 	return len(again) > 0
 }
 
-// removeStale removes the application's endpoint subscriptions (held,
-// as Asterisk lists them) that are no longer wanted: an earlier
-// connection's, or an earlier process's.
-func (s *SnoopClient) removeStale(ctx context.Context, rest *restClient, held []string) {
+// requeue leaves eps to the next batch of the same connection.
+func (s *SnoopClient) requeue(b endpointBatch, eps []string) {
 	s.mu.Lock()
-	wanted := make(map[string]bool, len(s.subs.endpoints))
-	for _, ep := range s.subs.endpoints {
-		wanted[ep] = true
+	defer s.mu.Unlock()
+	if s.subs.connection != b.connection || s.subs.watching == nil {
+		return
 	}
-	s.mu.Unlock()
-	var stale []string
-	for _, ep := range held {
-		if !wanted[ep] {
-			stale = append(stale, ep)
-		}
+	for _, ep := range eps {
+		delete(s.subs.watching, ep)
 	}
-	s.unsubscribeEndpoints(ctx, rest, stale)
 }
 
 // unwatch removes every endpoint subscription of the application: the
 // client stops, and Asterisk would otherwise go on turning every event of
 // those endpoints' channels into messages for an application nobody reads.
+// A subscription Asterisk counted twice (a request that timed out, then
+// sent again) takes a second pass.
 func (s *SnoopClient) unwatch(ctx context.Context, rest *restClient) {
-	app, err := rest.application(ctx, s.cfg.Application)
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			s.log.Warn().Err(err).Msg("read the snoop application's subscriptions at stop: its endpoint subscriptions stay until the next start")
+	for range 3 {
+		app, err := rest.application(ctx, s.cfg.Application)
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				s.log.Warn().Err(err).Msg("read the snoop application's subscriptions at stop: its endpoint subscriptions stay until the next start")
+			}
+			return
 		}
-		return
+		if len(app.EndpointIDs) == 0 {
+			return
+		}
+		s.unsubscribeEndpoints(ctx, rest, app.EndpointIDs)
 	}
-	s.unsubscribeEndpoints(ctx, rest, app.EndpointIDs)
 }
 
 // unsubscribeEndpoints removes the application's subscriptions to eps.
 func (s *SnoopClient) unsubscribeEndpoints(ctx context.Context, rest *restClient, eps []string) {
 	forEach(eps, endpointWorkers, func(ep string) {
-		if err := rest.unsubscribeEndpoint(ctx, s.cfg.Application, ep); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnprocessable) {
+		if err := rest.unsubscribeEndpoint(ctx, s.cfg.Application, ep); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnprocessable) && ctx.Err() == nil {
 			s.log.Warn().Err(err).Str("endpoint", ep).Msg("unsubscribe from endpoint")
 		}
 	})
@@ -322,13 +384,15 @@ func forEach(items []string, workers int, fn func(string)) {
 	wg.Wait()
 }
 
-// channelCreated remembers a channel seen created: the application is
-// subscribed to its endpoint, and will be told all it does.
-func (s *SnoopClient) channelCreated(id, state string, at time.Time) {
+// channelCreated remembers a channel seen created (named name): the
+// application is subscribed to its endpoint, and will be told all it
+// does; a channel of an endpoint no longer wanted (its subscription about
+// to be removed) is not remembered.
+func (s *SnoopClient) channelCreated(id, name, state string, at time.Time) {
 	up := state == "Up"
 	s.mu.Lock()
 	w := &s.subs
-	if w.born == nil {
+	if w.born == nil || !w.wanted[endpointOf(name)] {
 		s.mu.Unlock()
 		return
 	}

@@ -37,18 +37,47 @@ func (f *fakeSnoopARI) channels(*http.Request) (int, any) {
 	return http.StatusOK, list
 }
 
-// application describes the application: the endpoints it is
-// subscribed to.
-func (f *fakeSnoopARI) application(*http.Request) (int, any) {
+// subscribeEndpoint counts an endpoint's subscriptions up (POST) or down
+// (DELETE), as Asterisk does; an endpoint named nobody does not exist. The
+// caller holds f.mu.
+func (f *fakeSnoopARI) subscribeEndpoint(method, src string) (int, any) {
+	if strings.HasPrefix(src, "endpoint:PJSIP/nobody") || (method == http.MethodDelete && f.endpointRefs[src] == 0) {
+		return http.StatusUnprocessableEntity, map[string]string{"message": "Event source does not exist"}
+	}
+	if method == http.MethodPost {
+		f.endpointRefs[src]++
+	} else {
+		f.endpointRefs[src]--
+	}
+	f.subscribed[src] = f.endpointRefs[src] > 0
+	return http.StatusOK, map[string]any{"name": fakeSnoopApp}
+}
+
+// holdEndpoint gives the application a subscription to endpoint ep (as
+// from an earlier connection or process), without a request.
+func (f *fakeSnoopARI) holdEndpoint(ep string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subscribeEndpoint(http.MethodPost, "endpoint:"+ep)
+}
+
+// endpointIDs lists the endpoints the application is subscribed to.
+func (f *fakeSnoopARI) endpointIDs() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	eps := []string{}
-	for src, on := range f.subscribed {
-		if ep, ok := strings.CutPrefix(src, "endpoint:"); ok && on {
+	for src, n := range f.endpointRefs {
+		if ep, ok := strings.CutPrefix(src, "endpoint:"); ok && n > 0 {
 			eps = append(eps, ep)
 		}
 	}
-	return http.StatusOK, map[string]any{"name": fakeSnoopApp, "channel_ids": []string{}, "endpoint_ids": eps}
+	return eps
+}
+
+// application describes the application: the endpoints it is
+// subscribed to.
+func (f *fakeSnoopARI) application(*http.Request) (int, any) {
+	return http.StatusOK, map[string]any{"name": fakeSnoopApp, "channel_ids": []string{}, "endpoint_ids": f.endpointIDs()}
 }
 
 // subscriptionsTo counts the subscription requests (method: POST or
@@ -241,9 +270,10 @@ func TestEndpointOf(t *testing.T) {
 // stop removes them all.
 func TestSnoopEndpointSubscriptionsFollowTheRules(t *testing.T) {
 	f := newFakeSnoopARI(t)
-	f.subscribed[fakeEndpointSource] = true    // held from an earlier connection
-	f.subscribed["endpoint:PJSIP/gone"] = true // an endpoint since taken out of Annexe A
+	f.holdEndpoint("PJSIP/235")  // held from an earlier connection
+	f.holdEndpoint("PJSIP/gone") // an endpoint since taken out of Annexe A
 	s := NewSnoopClient(f.config(), &fakeTimes{started: map[string][]time.Time{}, answered: map[string][]time.Time{}, finished: map[string][]time.Time{}}, testLogger(t))
+	s.subs.retry = 200 * time.Millisecond
 	s.WatchEndpoints([]string{"PJSIP/235"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -265,12 +295,12 @@ func TestSnoopEndpointSubscriptionsFollowTheRules(t *testing.T) {
 	}
 
 	// A reload adds an endpoint whose first subscription fails: it is
-	// sent again after endpointRetry.
+	// sent again after the retry delay.
 	f.mu.Lock()
 	f.failEndpoint = 1
 	f.mu.Unlock()
 	s.WatchEndpoints([]string{"PJSIP/235", "PJSIP/236"})
-	waitFor(t, endpointRetry+5*time.Second, "failed subscription sent again", func() bool {
+	waitFor(t, 5*time.Second, "failed subscription sent again", func() bool {
 		return f.subscriptionsTo("POST", "endpoint:PJSIP/236") == 2
 	})
 	waitFor(t, 5*time.Second, "the new endpoint confirmed", func() bool {
@@ -284,7 +314,10 @@ func TestSnoopEndpointSubscriptionsFollowTheRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	done <- nil
-	if n := f.subscriptionsTo("DELETE", fakeEndpointSource); n != 1 {
-		t.Errorf("%d unsubscriptions from the endpoint at stop, want 1", n)
+	if eps := f.endpointIDs(); len(eps) != 0 {
+		t.Errorf("subscriptions left at stop: %v", eps)
+	}
+	if n := f.subscriptionsTo("POST", fakeEndpointSource); n != 0 {
+		t.Errorf("%d subscriptions to the endpoint the application held, want none", n)
 	}
 }
