@@ -37,10 +37,11 @@ var ErrNotConnected = errors.New("ari snoop application not connected")
 // client hands to Times: when the recording started (RecordingStarted) and
 // ended (RecordingFinished), and when the recorded channel answered
 // (ChannelStateChange to Up; the client subscribes its application to the
-// Annexe A endpoints, which tells all their channels do from their
-// creation, snoop_watch.go; any other recorded channel is subscribed to at
-// its start and its state read right after subscribing and again after
-// every reconnect, for events lost meanwhile). These are stasis
+// endpoints WatchEndpoints names, which tells all their channels do from
+// their creation, snoop_watch.go; any other recorded channel is subscribed
+// to at its start and its state read right after subscribing, and every
+// recorded channel again after each reconnect, for events lost
+// meanwhile). These are stasis
 // message times, taken when the state changed. A channel already Up when
 // read, with no answer event, answered before its subscription took
 // effect, before or after its recording started: its answer is told at the

@@ -19,9 +19,9 @@ import (
 // knows the state of each channel it saw created, and when it answered,
 // without a request: a start on such a channel sends neither the
 // subscription nor the state read. A burst's per-call subscriptions were
-// as slow in Asterisk as its snoop channels (stop 38: 0.23 s, the median
-// of those over 0.1 s, up to 3.5 s) and loaded the PBX when it was
-// shortest of time; and an answer before a per-call subscription took
+// as slow in Asterisk as its snoop channels (stop 38: both held 0.27 s,
+// the median of those over 0.1 s, up to 4.5 s) and loaded the PBX when it
+// was shortest of time; and an answer before a per-call subscription took
 // effect had no ARI time. A channel the client did not see created (another
 // endpoint's, a technology other than the one watched, one created before
 // the endpoint's subscription took effect or on an earlier connection) is
@@ -56,9 +56,9 @@ type bornChannel struct {
 	at time.Time // the PBX's time of its answer (of its creation when created Up)
 }
 
-// watchState is the snoop client's endpoint subscriptions on the current
-// connection; all of it is guarded by SnoopClient.mu, and reset at each
-// change of the connection's state.
+// watchState is the snoop client's endpoint subscriptions; all of it is
+// guarded by SnoopClient.mu. The current connection's part (ctx to held)
+// is reset at each change of the connection's state.
 type watchState struct {
 	endpoints []string        // to subscribe to (WatchEndpoints); kept across connections
 	wanted    map[string]bool // the same, as a set
@@ -339,7 +339,7 @@ func (s *SnoopClient) requeue(b endpointBatch, eps []string) {
 // client stops, and Asterisk would otherwise go on turning every event of
 // those endpoints' channels into messages for an application nobody reads.
 // A subscription Asterisk counted twice (a request that timed out, then
-// sent again) takes a second pass.
+// sent again) takes a second pass (up to three in all).
 func (s *SnoopClient) unwatch(ctx context.Context, rest *restClient) {
 	for range 3 {
 		app, err := rest.application(ctx, s.cfg.Application)
@@ -441,8 +441,10 @@ func (s *SnoopClient) watchedLocked(channelID, target string) (watched, up bool,
 	if b := w.born[channelID]; b != nil {
 		return true, b.up, b.at
 	}
+	// An endpoint a reload dropped may lose its subscription at the next
+	// stale removal: only wanted ones count.
 	ep := endpointOf(target)
-	return w.preceded != nil && !w.preceded[channelID] && ep != "" && w.confirmed[ep], false, time.Time{}
+	return w.preceded != nil && !w.preceded[channelID] && ep != "" && w.confirmed[ep] && w.wanted[ep], false, time.Time{}
 }
 
 // endpointOf returns the endpoint a channel's name gives, as an event

@@ -321,3 +321,21 @@ func TestSnoopEndpointSubscriptionsFollowTheRules(t *testing.T) {
 		t.Errorf("%d subscriptions to the endpoint the application held, want none", n)
 	}
 }
+
+// TestSnoopDroppedEndpointNoLongerCounts: once a reload drops an endpoint
+// (its subscription may go at the next removal of stale ones), a new
+// channel of it whose creation was not read is subscribed to at its start.
+func TestSnoopDroppedEndpointNoLongerCounts(t *testing.T) {
+	f, s := watching(t)
+	s.WatchEndpoints([]string{"PJSIP/236"})
+	f.mu.Lock()
+	f.state["w9"] = "Ringing"
+	f.mu.Unlock()
+	if err := s.Record(context.Background(), "w9", fakeChanPrefix+"w9", Snoop{ID: "snoop-rw9", Name: "rw9", Spy: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("rw9") })
+	if f.subscriptionsTo("POST", "channel:"+fakeChanPrefix+"w9") != 1 {
+		t.Errorf("no subscription of its own for a channel of a dropped endpoint: %q", f.calls)
+	}
+}
