@@ -55,33 +55,32 @@ func (r *restClient) liveRecording(ctx context.Context, name string) (*ari.LiveR
 	return &rec, nil
 }
 
+// subscription adds (POST) or removes (DELETE) app's subscription to an
+// event source ("channel:<id or name>", "endpoint:<tech>/<resource>");
+// what names the request in its error ("subscribe to channel").
+func (r *restClient) subscription(ctx context.Context, method, app, source, what string) error {
+	q := url.Values{"eventSource": {source}}
+	if err := r.do(ctx, method, "/applications/"+url.PathEscape(app)+"/subscription", q, nil); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
 // subscribe makes app receive the channel's events (state changes,
 // hangup) although the channel is not in Stasis.
 func (r *restClient) subscribe(ctx context.Context, app, channelID string) error {
-	q := url.Values{"eventSource": {"channel:" + channelID}}
-	if err := r.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(app)+"/subscription", q, nil); err != nil {
-		return fmt.Errorf("subscribe to channel: %w", err)
-	}
-	return nil
+	return r.subscription(ctx, http.MethodPost, app, "channel:"+channelID, "subscribe to channel")
 }
 
 // subscribeEndpoint makes app receive the events of an endpoint
 // ("PJSIP/235") and of all its channels, from their creation on.
 func (r *restClient) subscribeEndpoint(ctx context.Context, app, endpoint string) error {
-	q := url.Values{"eventSource": {"endpoint:" + endpoint}}
-	if err := r.do(ctx, http.MethodPost, "/applications/"+url.PathEscape(app)+"/subscription", q, nil); err != nil {
-		return fmt.Errorf("subscribe to endpoint: %w", err)
-	}
-	return nil
+	return r.subscription(ctx, http.MethodPost, app, "endpoint:"+endpoint, "subscribe to endpoint")
 }
 
 // unsubscribeEndpoint undoes subscribeEndpoint.
 func (r *restClient) unsubscribeEndpoint(ctx context.Context, app, endpoint string) error {
-	q := url.Values{"eventSource": {"endpoint:" + endpoint}}
-	if err := r.do(ctx, http.MethodDelete, "/applications/"+url.PathEscape(app)+"/subscription", q, nil); err != nil {
-		return fmt.Errorf("unsubscribe from endpoint: %w", err)
-	}
-	return nil
+	return r.subscription(ctx, http.MethodDelete, app, "endpoint:"+endpoint, "unsubscribe from endpoint")
 }
 
 // channelIDs lists the unique IDs of the channels Asterisk has now.
@@ -101,9 +100,5 @@ func (r *restClient) channelIDs(ctx context.Context) ([]string, error) {
 
 // unsubscribe undoes subscribe.
 func (r *restClient) unsubscribe(ctx context.Context, app, channelID string) error {
-	q := url.Values{"eventSource": {"channel:" + channelID}}
-	if err := r.do(ctx, http.MethodDelete, "/applications/"+url.PathEscape(app)+"/subscription", q, nil); err != nil {
-		return fmt.Errorf("unsubscribe from channel: %w", err)
-	}
-	return nil
+	return r.subscription(ctx, http.MethodDelete, app, "channel:"+channelID, "unsubscribe from channel")
 }

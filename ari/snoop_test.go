@@ -386,6 +386,11 @@ func (ft *fakeTimes) get(name string) (started, answered []time.Time) {
 	return slices.Clone(ft.started[name]), slices.Clone(ft.answered[name])
 }
 
+// newFakeTimes returns an empty fakeTimes.
+func newFakeTimes() *fakeTimes {
+	return &fakeTimes{started: map[string][]time.Time{}, answered: map[string][]time.Time{}, finished: map[string][]time.Time{}}
+}
+
 // timesOf is the fakeTimes of a client made by runSnoop.
 func timesOf(s *SnoopClient) *fakeTimes { return s.times.(*fakeTimes) }
 
@@ -393,7 +398,7 @@ func timesOf(s *SnoopClient) *fakeTimes { return s.times.(*fakeTimes) }
 // connection.
 func runSnoop(t *testing.T, cfg Config) *SnoopClient {
 	t.Helper()
-	s := NewSnoopClient(cfg, &fakeTimes{started: map[string][]time.Time{}, answered: map[string][]time.Time{}, finished: map[string][]time.Time{}}, testLogger(t))
+	s := NewSnoopClient(cfg, newFakeTimes(), testLogger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()

@@ -229,9 +229,7 @@ func (s *SnoopClient) nextEndpoints() (b endpointBatch, ok bool) {
 // read yet when its recording starts (a burst's events queue up in
 // Asterisk). A channel in the list may be older than the subscription:
 // it is subscribed to at its start. It reports whether something failed
-// that is to be tried again (the endpoints concerned are left to the next
-// batch, and the application's subscriptions read again first: a request
-// that timed out may have been carried out).
+// that is to be tried again (see settle).
 func (s *SnoopClient) subscribeBatch(rest *restClient, b endpointBatch) (retry bool) {
 	ctx := b.ctx
 	held := b.held
@@ -239,8 +237,7 @@ func (s *SnoopClient) subscribeBatch(rest *restClient, b endpointBatch) (retry b
 		app, err := rest.application(ctx, s.cfg.Application)
 		if err != nil {
 			s.log.Warn().Err(err).Dur("retry_in", b.retry).Msg("read the snoop application's subscriptions: its endpoints are subscribed to once it answers; their channels one by one meanwhile")
-			s.requeue(b, b.todo)
-			return true
+			return s.settle(b, batchResult{again: b.todo})
 		}
 		held = make(map[string]bool, len(app.EndpointIDs))
 		var stale []string
@@ -254,8 +251,8 @@ func (s *SnoopClient) subscribeBatch(rest *restClient, b endpointBatch) (retry b
 		s.unsubscribeEndpoints(ctx, rest, stale)
 	}
 	var (
-		mu                 sync.Mutex
-		ok, unknown, again []string
+		mu sync.Mutex
+		r  = batchResult{held: held}
 	)
 	forEach(b.todo, endpointWorkers, func(ep string) {
 		var err error
@@ -266,73 +263,79 @@ func (s *SnoopClient) subscribeBatch(rest *restClient, b endpointBatch) (retry b
 		defer mu.Unlock()
 		switch {
 		case err == nil:
-			ok = append(ok, ep)
+			r.ok = append(r.ok, ep)
 		case errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnprocessable):
-			unknown = append(unknown, ep)
+			r.unknown = append(r.unknown, ep)
 		default:
 			if ctx.Err() == nil {
 				s.log.Warn().Err(err).Str("endpoint", ep).Dur("retry_in", b.retry).Msg("subscribe to endpoint failed: its channels are subscribed to one by one meanwhile")
 			}
-			again = append(again, ep)
+			r.again = append(r.again, ep)
 		}
 	})
-	if len(unknown) > 0 {
-		s.log.Info().Strs("endpoints", unknown).Msg("endpoints Asterisk does not know: their channels are subscribed to one by one when recorded")
+	if len(r.unknown) > 0 {
+		s.log.Info().Strs("endpoints", r.unknown).Msg("endpoints Asterisk does not know: their channels are subscribed to one by one when recorded")
 	}
-	var ids []string
-	if len(ok) > 0 {
+	if len(r.ok) > 0 {
 		var err error
-		if ids, err = rest.channelIDs(ctx); err != nil {
+		if r.ids, err = rest.channelIDs(ctx); err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn().Err(err).Dur("retry_in", b.retry).Msg("list channels after subscribing to endpoints: only channels seen created are known without a subscription of their own meanwhile")
 			}
-			again, ok = append(again, ok...), nil
+			r.again, r.ok = append(r.again, r.ok...), nil
 		}
 	}
+	return s.settle(b, r)
+}
+
+// batchResult is what a batch learnt: the application's subscriptions
+// (held; nil when they could not be read), the endpoints subscribed to
+// (ok), refused as unknown, and to try again, and the channels listed
+// after the subscriptions (ids).
+type batchResult struct {
+	held               map[string]bool
+	ok, unknown, again []string
+	ids                []string
+}
+
+// settle applies what batch b learnt to its connection, unless that
+// connection ended meanwhile (the next one does its own): the endpoints to
+// try again are left to the next batch, which reads the application's
+// subscriptions first (a request that timed out may have been carried
+// out). It reports whether something is to be tried again.
+func (s *SnoopClient) settle(b endpointBatch, r batchResult) (retry bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := &s.subs
 	if w.connection != b.connection || w.watching == nil {
-		return false // the connection ended: the next one does its own
+		return false
 	}
 	if w.held == nil {
-		w.held = held
+		w.held = r.held
 	}
-	for _, ep := range ok {
+	for _, ep := range r.ok {
 		w.held[ep] = true
 	}
-	for _, ep := range unknown {
+	for _, ep := range r.unknown {
 		w.unknown[ep] = true
 	}
-	if len(again) > 0 {
-		for _, ep := range again {
+	if len(r.again) > 0 {
+		for _, ep := range r.again {
 			delete(w.watching, ep)
 		}
 		w.held = nil // read again first
 	}
-	if len(ok) > 0 {
-		for _, ep := range ok {
+	if len(r.ok) > 0 {
+		for _, ep := range r.ok {
 			w.confirmed[ep] = true
 		}
-		w.preceded = make(map[string]bool, len(ids))
-		for _, id := range ids {
+		w.preceded = make(map[string]bool, len(r.ids))
+		for _, id := range r.ids {
 			w.preceded[id] = true
 		}
-		s.log.Info().Int("endpoints", len(w.confirmed)).Int("channels_before", len(ids)).Msg("endpoints subscribed: their new channels are known from their creation")
+		s.log.Info().Int("endpoints", len(w.confirmed)).Int("channels_before", len(r.ids)).Msg("endpoints subscribed: their new channels are known from their creation")
 	}
-	return len(again) > 0
-}
-
-// requeue leaves eps to the next batch of the same connection.
-func (s *SnoopClient) requeue(b endpointBatch, eps []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.subs.connection != b.connection || s.subs.watching == nil {
-		return
-	}
-	for _, ep := range eps {
-		delete(s.subs.watching, ep)
-	}
+	return len(r.again) > 0
 }
 
 // unwatch removes every endpoint subscription of the application: the

@@ -102,15 +102,19 @@ func watching(t *testing.T) (*fakeSnoopARI, *SnoopClient) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	s.WatchEndpoints([]string{"PJSIP/235", "PJSIP/nobody"})
-	waitFor(t, 5*time.Second, "endpoint subscribed and channels listed", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.subs.preceded != nil
-	})
+	waitFor(t, 5*time.Second, "endpoint subscribed and channels listed", func() bool { return listed(s) })
 	if n := f.subscriptionsTo("POST", fakeEndpointSource); n != 1 {
 		t.Fatalf("%d subscriptions to the endpoint, want 1", n)
 	}
 	return f, s
+}
+
+// listed reports whether s has listed the channels after its endpoints'
+// subscriptions on its current connection.
+func listed(s *SnoopClient) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.subs.preceded != nil
 }
 
 // knows reports whether s saw channel id created (and not ended).
@@ -206,11 +210,7 @@ func TestSnoopChannelNotSeenCreatedIsSubscribedTo(t *testing.T) {
 	f.setState("w0", "Ringing", false) // there before the endpoint's subscription
 	s := runSnoop(t, f.config())
 	s.WatchEndpoints([]string{"PJSIP/235"})
-	waitFor(t, 5*time.Second, "channels listed", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.subs.preceded != nil
-	})
+	waitFor(t, 5*time.Second, "channels listed", func() bool { return listed(s) })
 	if err := s.Record(context.Background(), "w0", fakeChanPrefix+"w0", Snoop{ID: "snoop-rw0", Name: "rw0", Spy: "both"}); err != nil {
 		t.Fatal(err)
 	}
@@ -228,8 +228,9 @@ func TestSnoopChannelNotSeenCreatedIsSubscribedTo(t *testing.T) {
 	f.drop()
 	waitFor(t, 5*time.Second, "channels listed again", func() bool {
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.subs.connection == 2 && s.subs.preceded != nil
+		second := s.subs.connection == 2
+		s.mu.Unlock()
+		return second && listed(s)
 	})
 	if n := f.subscriptionsTo("POST", fakeEndpointSource); n != 1 {
 		t.Errorf("%d subscriptions to the endpoint, want 1 (the application holds it across the reconnect)", n)
@@ -272,7 +273,7 @@ func TestSnoopEndpointSubscriptionsFollowTheRules(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	f.holdEndpoint("PJSIP/235")  // held from an earlier connection
 	f.holdEndpoint("PJSIP/gone") // an endpoint since taken out of Annexe A
-	s := NewSnoopClient(f.config(), &fakeTimes{started: map[string][]time.Time{}, answered: map[string][]time.Time{}, finished: map[string][]time.Time{}}, testLogger(t))
+	s := NewSnoopClient(f.config(), newFakeTimes(), testLogger(t))
 	s.subs.retry = 200 * time.Millisecond
 	s.WatchEndpoints([]string{"PJSIP/235"})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -282,11 +283,7 @@ func TestSnoopEndpointSubscriptionsFollowTheRules(t *testing.T) {
 		cancel()
 		<-done
 	}()
-	waitFor(t, 5*time.Second, "channels listed", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.subs.preceded != nil
-	})
+	waitFor(t, 5*time.Second, "channels listed", func() bool { return listed(s) })
 	if n := f.subscriptionsTo("POST", fakeEndpointSource); n != 0 {
 		t.Errorf("%d subscriptions to an endpoint the application held, want none", n)
 	}
