@@ -110,6 +110,12 @@ type snoopEntry struct {
 	chanName  string // the snoop channel's name, once checked
 	recording bool   // the record request was sent (or found running)
 	stopped   bool
+	// starting: Record has not returned yet; a resynchronisation meanwhile
+	// (a reconnect) is left to run once it has (resyncDue), since the
+	// snoop channel may not exist yet and the start's own decisions
+	// (watched) were the old connection's.
+	starting  bool
+	resyncDue bool
 	since     time.Time
 }
 
@@ -202,7 +208,7 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 		}
 	}
 	for _, sn := range snoops {
-		s.entries[sn.ID] = &snoopEntry{channelID: channelID, snoopID: sn.ID, name: sn.Name, since: now}
+		s.entries[sn.ID] = &snoopEntry{channelID: channelID, snoopID: sn.ID, name: sn.Name, since: now, starting: true}
 	}
 	s.mu.Unlock()
 	fail := func(err error, subscribed bool) error {
@@ -265,8 +271,29 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 		s.log.Warn().Err(subErr).Str("channel", channelID).Str("recording", snoops[0].Name).
 			Msg("subscribe to the recorded channel failed: its answer time will be AMI's")
 	}
+	s.started(snoops)
 	s.log.Debug().Str("channel", channelID).Int("snoops", len(snoops)).Str("recording", snoops[0].Name).Bool("up", up).Bool("watched", watched).Msg("snoop channels created")
 	return nil
+}
+
+// started marks the entries of snoops as no longer starting, and
+// resynchronises those a reconnect reached while they were (resyncDue).
+func (s *SnoopClient) started(snoops []Snoop) {
+	var due []string
+	s.mu.Lock()
+	for _, sn := range snoops {
+		if e := s.entries[sn.ID]; e != nil {
+			e.starting = false
+			if e.resyncDue {
+				e.resyncDue = false
+				due = append(due, sn.ID)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range due {
+		s.spawn(func(ctx context.Context, rest *restClient) { s.resyncEntry(ctx, rest, id) })
+	}
 }
 
 // nameFor returns how requests should name the channel whose unique ID is

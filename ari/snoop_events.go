@@ -187,6 +187,14 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 		s.mu.Unlock()
 		return
 	}
+	if e.starting {
+		// Record has not returned: its snoop channel may not exist yet
+		// (read now, it would be taken for gone and the recording
+		// dropped). Record resynchronises it when it returns.
+		e.resyncDue = true
+		s.mu.Unlock()
+		return
+	}
 	name, channelID, requested := e.name, e.channelID, e.recording
 	s.mu.Unlock()
 	_, err := rest.liveRecording(ctx, name)

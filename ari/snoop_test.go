@@ -27,6 +27,7 @@ type fakeSnoopARI struct {
 
 	mu         sync.Mutex
 	conns      []*websocket.Conn
+	connects   int // event WebSockets opened
 	calls      []string
 	state      map[string]string // channel id → state ("" = gone)
 	snoops     map[string]string // snoop id → recorded channel
@@ -56,6 +57,9 @@ type fakeSnoopARI struct {
 	// does (subscribed says whether it has one).
 	endpointRefs map[string]int
 	failLive     bool // each read of a live recording answered 500
+	// beforeRead, when set, runs (without the lock) before each read of a
+	// channel, with the channel's ID.
+	beforeRead func(id string)
 }
 
 // fakeChanPrefix begins the name the fake ARI gives channel <id>:
@@ -115,6 +119,7 @@ func (f *fakeSnoopARI) serveEvents(ws *websocket.Conn) {
 	}
 	f.mu.Lock()
 	f.conns = append(f.conns, ws)
+	f.connects++
 	f.mu.Unlock()
 	for {
 		var b []byte
@@ -194,6 +199,12 @@ func (f *fakeSnoopARI) rest(h func(*http.Request) (int, any)) http.HandlerFunc {
 
 func (f *fakeSnoopARI) channel(r *http.Request) (int, any) {
 	id := r.PathValue("id")
+	f.mu.Lock()
+	hook := f.beforeRead
+	f.mu.Unlock()
+	if hook != nil {
+		hook(id)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.snoops[id]; ok {
@@ -562,6 +573,57 @@ func TestSnoopResyncWhenTheRecordingCannotBeRead(t *testing.T) {
 	f.setState("c21", "Up", false)
 	f.drop()
 	waitFor(t, 5*time.Second, "answer told after reconnect", func() bool { _, an := timesOf(s).get("r21"); return len(an) == 1 })
+}
+
+// TestSnoopReconnectWhileStarting: the WebSocket drops and comes back
+// while Record still checks the channel's name, before its snoop channel
+// exists: the resynchronisation must not take the entry for gone (the
+// recording would never start although Record succeeded); it runs once
+// Record has returned.
+func TestSnoopReconnectWhileStarting(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	cfg := f.config()
+	cfg.RequestTimeout = 5 * time.Second // the read below is held over a reconnect
+	s := runSnoop(t, cfg)
+	f.setState("c30", "Ringing", false)
+	var once sync.Once
+	f.mu.Lock()
+	f.beforeRead = func(id string) {
+		if id != "c30" {
+			return
+		}
+		once.Do(func() {
+			f.mu.Lock()
+			before := f.connects
+			f.mu.Unlock()
+			f.drop()
+			for i := 0; i < 300; i++ {
+				f.mu.Lock()
+				again := f.connects > before
+				f.mu.Unlock()
+				if again && s.Connected() {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond) // the resynchronisation runs meanwhile
+		})
+	}
+	f.mu.Unlock()
+	if err := s.Record(context.Background(), "c30", fakeChanPrefix+"c30", Snoop{ID: "snoop-r30", Name: "r30", Spy: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "recording after a reconnect during the start", func() bool { return f.recording("r30") })
+	f.setState("c30", "Up", true)
+	waitFor(t, 5*time.Second, "answer told", func() bool { _, an := timesOf(s).get("r30"); return len(an) >= 1 })
+	if err := s.Stop(context.Background(), "snoop-r30", "r30"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "unsubscribed", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return !f.subscribed["channel:c30"] && !f.subscribed["channel:"+fakeChanPrefix+"c30"]
+	})
 }
 
 func TestSnoopAdopt(t *testing.T) {
