@@ -76,6 +76,9 @@ type SnoopClient struct {
 	wg      sync.WaitGroup         // request goroutines
 	times   Times
 	subs    watchState // endpoint subscriptions (snoop_watch.go), under mu
+	// up is closed while the application is connected, and replaced by an
+	// open one when it drops (under mu): a start waits on it (awaitConnected).
+	up chan struct{}
 }
 
 // Times receives the PBX's times the filer needs to cut, from a recording,
@@ -117,6 +120,8 @@ type snoopEntry struct {
 	starting  bool
 	resyncDue bool
 	since     time.Time
+	spy       string // the snoop's direction ("" for an adopted one)
+	respawns  int    // times the snoop channel was created again (respawn)
 }
 
 // NewSnoopClient returns a SnoopClient for cfg; an empty cfg.Application
@@ -131,6 +136,7 @@ func NewSnoopClient(cfg Config, times Times, log zerolog.Logger) *SnoopClient {
 		log:     log.With().Str("component", "ari-snoop").Logger(),
 		entries: make(map[string]*snoopEntry),
 		times:   times,
+		up:      make(chan struct{}),
 	}
 }
 
@@ -147,6 +153,45 @@ func (s *SnoopClient) setState(st ConnState) {
 	if old := ConnState(s.state.Swap(int32(st))); old != st {
 		s.log.Debug().Stringer("from", old).Stringer("to", st).Msg("connection state")
 	}
+	s.mu.Lock()
+	select {
+	case <-s.up:
+		if st != StateConnected {
+			s.up = make(chan struct{})
+		}
+	default:
+		if st == StateConnected {
+			close(s.up)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// awaitConnected reports whether the application is connected, waiting
+// for it at most RequestTimeout (or until ctx ends) while it is not: a
+// WebSocket that dropped comes back within its backoff, and a start that
+// failed at once meanwhile would spend its retries in that moment (the
+// tracker tries a failed start again straight away) and leave the call
+// to be recorded only from its next bridge.
+func (s *SnoopClient) awaitConnected(ctx context.Context) bool {
+	if s.Connected() {
+		return true
+	}
+	s.mu.Lock()
+	up := s.up
+	s.mu.Unlock()
+	if s.Connected() {
+		return true
+	}
+	t := time.NewTimer(s.cfg.RequestTimeout)
+	defer t.Stop()
+	select {
+	case <-up:
+		return s.Connected()
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // ErrSpy: a snoop direction other than in, out or both.
@@ -162,7 +207,9 @@ type Snoop struct {
 
 // Record starts recording channelID's audio (channelID is the channel's
 // unique ID, name its name or "") through snoops, each a snoop channel
-// recorded into the recording spool as <Name>.wav. When name is given,
+// recorded into the recording spool as <Name>.wav. While the application
+// is not connected it waits for it, at most RequestTimeout (see
+// awaitConnected), then fails with ErrNotConnected. When name is given,
 // the channel is first read to check that the name is still its own; then,
 // unless it is known through its endpoint's subscription (WatchEndpoints),
 // it is subscribed to and read (for its state) while the snoop channels are
@@ -196,7 +243,7 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 		}
 	}
 	rest := s.rest.Load()
-	if rest == nil || !s.Connected() {
+	if rest == nil || !s.awaitConnected(ctx) {
 		return fmt.Errorf("record %s: %w", channelID, ErrNotConnected)
 	}
 	now := time.Now()
@@ -208,7 +255,7 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 		}
 	}
 	for _, sn := range snoops {
-		s.entries[sn.ID] = &snoopEntry{channelID: channelID, snoopID: sn.ID, name: sn.Name, since: now, starting: true}
+		s.entries[sn.ID] = &snoopEntry{channelID: channelID, snoopID: sn.ID, name: sn.Name, spy: sn.Spy, since: now, starting: true}
 	}
 	s.mu.Unlock()
 	fail := func(err error, subscribed bool) error {

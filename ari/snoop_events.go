@@ -64,10 +64,10 @@ func (s *SnoopClient) handle(ev ari.Event) {
 			s.markUp(ev.Channel.ID, time.Time(ev.Timestamp))
 		}
 	case *ari.StasisEnd:
-		s.snoopGone(ev.Channel.ID)
+		s.snoopGone(ev.Channel.ID, false)
 	case *ari.ChannelDestroyed:
 		s.bornGone(ev.Channel.ID)
-		s.snoopGone(ev.Channel.ID)
+		s.snoopGone(ev.Channel.ID, true)
 	case *ari.RecordingStarted:
 		s.log.Debug().Str("recording", ev.Recording.Name).Msg("recording started")
 		s.tell(Times.Started, ev.Recording.Name, time.Time(ev.Timestamp))
@@ -89,17 +89,75 @@ func (s *SnoopClient) tell(note func(Times, string, time.Time), name string, at 
 	s.spawn(func(context.Context, *restClient) { note(s.times, name, at) })
 }
 
-// snoopGone forgets a snoop channel that left the application.
-func (s *SnoopClient) snoopGone(id string) {
+// maxRespawns bounds how often one recording's snoop channel is created
+// again (respawn).
+const maxRespawns = 2
+
+// snoopGone forgets a snoop channel that left the application (destroyed:
+// it no longer exists). One that ended before its recording started while
+// its recording is still wanted (not stopped: its channel lives on, as far
+// as the client was told) is created again once destroyed (respawn): a
+// snoop channel asked for just before the WebSocket dropped cannot enter
+// the application, which Asterisk unregisters meanwhile, and is hung up.
+func (s *SnoopClient) snoopGone(id string, destroyed bool) {
 	s.mu.Lock()
 	e := s.entries[id]
-	if e != nil {
+	again := e != nil && !e.recording && !e.stopped && e.spy != "" && e.respawns < maxRespawns
+	switch {
+	case e == nil:
+	case again && !destroyed:
+		// Left the application: the same ID is free once destroyed.
+		s.mu.Unlock()
+		return
+	case again:
+		e.respawns++
+		e.inStasis, e.checked, e.chanName = false, false, ""
+	default:
 		delete(s.entries, id)
 	}
 	s.mu.Unlock()
-	if e != nil && !e.recording && !e.stopped {
+	switch {
+	case e == nil:
+	case again:
+		s.spawn(func(ctx context.Context, rest *restClient) { s.respawn(ctx, rest, id) })
+	case !e.recording && !e.stopped && e.respawns >= maxRespawns:
+		s.log.Error().Str("snoop", id).Str("channel", e.channelID).Str("recording", e.name).Int("respawns", e.respawns).
+			Msg("policy violation: the call must be recorded but its snoop channel ended again before its recording started; giving up")
+	case !e.recording && !e.stopped:
 		s.log.Debug().Str("snoop", id).Str("channel", e.channelID).Msg("snoop channel ended before its recording started; nothing recorded")
 	}
+}
+
+// respawn creates again the snoop channel snoopID, which ended before its
+// recording started (see snoopGone), on its channel named by unique ID,
+// once the application is connected; the recording then starts as at
+// Record. A channel gone meanwhile ends it quietly (its call ended).
+func (s *SnoopClient) respawn(ctx context.Context, rest *restClient, snoopID string) {
+	s.mu.Lock()
+	e := s.entries[snoopID]
+	if e == nil || e.stopped {
+		s.mu.Unlock()
+		return
+	}
+	channelID, sn := e.channelID, Snoop{ID: snoopID, Name: e.name, Spy: e.spy}
+	s.mu.Unlock()
+	log := s.log.With().Str("channel", channelID).Str("recording", sn.Name).Logger()
+	log.Warn().Msg("snoop channel ended before its recording started (the application was reconnecting); creating it again")
+	var err error
+	if !s.awaitConnected(ctx) {
+		err = ErrNotConnected
+	} else {
+		err = s.createSnoop(ctx, rest, channelID, channelID, sn)
+	}
+	if err == nil {
+		return
+	}
+	s.forget(snoopID)
+	if errors.Is(err, ErrNotFound) {
+		log.Debug().Err(err).Msg("recreate snoop channel: its channel is gone")
+		return
+	}
+	log.Error().Err(err).Msg("policy violation: the call must be recorded but its snoop channel ended before its recording started and could not be created again")
 }
 
 // markUp notes that a recorded channel answered at the PBX's time at (the
@@ -147,6 +205,17 @@ func (s *SnoopClient) maybeRecord(snoopID string) {
 	s.mu.Unlock()
 	s.spawn(func(ctx context.Context, rest *restClient) {
 		err := rest.record(ctx, snoopID, name)
+		if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) && s.awaitConnected(ctx) {
+			// Lost on the way (a connection cut): the request may have
+			// reached Asterisk. A recording that runs is kept; one that
+			// does not is asked for again.
+			if _, lerr := rest.liveRecording(ctx, name); lerr == nil {
+				s.log.Debug().Err(err).Str("recording", name).Msg("record request failed but the recording runs")
+				err = nil
+			} else if errors.Is(lerr, ErrNotFound) {
+				err = rest.record(ctx, snoopID, name)
+			}
+		}
 		switch {
 		case err == nil:
 			s.log.Debug().Str("channel", channelID).Str("recording", name).Msg("recording requested")
@@ -210,7 +279,7 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 	}
 	if !live && !requested {
 		if _, err := rest.channel(ctx, snoopID); errors.Is(err, ErrNotFound) {
-			s.snoopGone(snoopID)
+			s.snoopGone(snoopID, true)
 			return
 		} else if err != nil {
 			s.log.Warn().Err(err).Str("snoop", snoopID).Msg("resync snoop channel")

@@ -60,6 +60,16 @@ type fakeSnoopARI struct {
 	// beforeRead, when set, runs (without the lock) before each read of a
 	// channel, with the channel's ID.
 	beforeRead func(id string)
+	// refuseEvents refuses the event WebSocket's handshake.
+	refuseEvents bool
+	// dieBeforeStasis: so many snoop channels created next never enter the
+	// application and are destroyed (asked for as the WebSocket dropped).
+	dieBeforeStasis int
+	// loseRecord: so many record requests next are answered 502, the
+	// recording started (unless loseBeforeStart) as though the reply were
+	// lost.
+	loseRecord      int
+	loseBeforeStart bool
 }
 
 // fakeChanPrefix begins the name the fake ARI gives channel <id>:
@@ -84,8 +94,15 @@ func newFakeSnoopARI(t *testing.T) *fakeSnoopARI {
 		names: map[string]string{}, renameOnGet: map[string]string{}, snoopNames: map[string]string{}, endpointRefs: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /ari/events", websocket.Server{
-		Handshake: func(*websocket.Config, *http.Request) error { return nil },
-		Handler:   f.serveEvents,
+		Handshake: func(*websocket.Config, *http.Request) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.refuseEvents {
+				return errors.New("refused")
+			}
+			return nil
+		},
+		Handler: f.serveEvents,
 	})
 	mux.HandleFunc("POST /ari/channels/{id}/snoop", f.rest(f.snoop))
 	mux.HandleFunc("POST /ari/channels/{id}/record", f.rest(f.record))
@@ -232,8 +249,18 @@ func (f *fakeSnoopARI) snoop(r *http.Request) (int, any) {
 	snoopName := fmt.Sprintf("Snoop/%s-%08x", id, f.snoopCount)
 	f.snoopNames[snoopName] = snoopID
 	early := f.early
+	die := f.dieBeforeStasis > 0
+	if die {
+		f.dieBeforeStasis--
+		delete(f.snoops, snoopID)
+	}
 	f.mu.Unlock()
 	start := func() { f.send("StasisStart", map[string]any{"args": []string{}, "channel": chanJSON(snoopID, "Up")}) }
+	if die {
+		start = func() {
+			f.send("ChannelDestroyed", map[string]any{"cause": 16, "cause_txt": "Normal Clearing", "channel": chanJSON(snoopID, "Up")})
+		}
+	}
 	if early {
 		start()
 		time.Sleep(20 * time.Millisecond) // let the event overtake the reply
@@ -249,6 +276,16 @@ func (f *fakeSnoopARI) record(r *http.Request) (int, any) {
 	defer f.mu.Unlock()
 	if _, ok := f.snoops[id]; !ok {
 		return http.StatusNotFound, map[string]string{"message": "Channel not found"}
+	}
+	if f.loseRecord > 0 {
+		// The request's reply is lost (a connection cut), after the
+		// recording started or before it reached Asterisk.
+		f.loseRecord--
+		if !f.loseBeforeStart {
+			f.live[name] = true
+			f.liveOn[name] = id
+		}
+		return http.StatusBadGateway, map[string]string{"message": "connection cut"}
 	}
 	f.live[name] = true
 	f.liveOn[name] = id
@@ -343,6 +380,19 @@ func (f *fakeSnoopARI) subscribe(r *http.Request) (int, any) {
 	}
 	f.subscribed[src] = r.Method == http.MethodPost
 	return http.StatusOK, map[string]any{"name": fakeSnoopApp}
+}
+
+// countCalls counts the requests logged that begin with prefix.
+func (f *fakeSnoopARI) countCalls(prefix string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, prefix) {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *fakeSnoopARI) hasCall(prefix string) bool {
@@ -643,6 +693,123 @@ func TestSnoopAdopt(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if f.hasCall("POST /channels/snoop-r6/record") {
 		t.Error("a running recording was started again")
+	}
+}
+
+// TestSnoopRecordWaitsForTheReconnection: a start asked for while the
+// application's WebSocket is down (a network blip) waits for it to come
+// back rather than fail at once: the tracker would spend its retries
+// straight away and record the call only from its next bridge.
+func TestSnoopRecordWaitsForTheReconnection(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	f.setState("c31", "Ringing", false)
+	f.mu.Lock()
+	f.refuseEvents = true
+	f.mu.Unlock()
+	f.drop()
+	waitFor(t, 5*time.Second, "disconnected", func() bool { return !s.Connected() })
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Record(context.Background(), "c31", "", Snoop{ID: "snoop-r31", Name: "r31", Spy: "both"})
+	}()
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("Record returned %v while disconnected; want it to wait", err)
+	default:
+	}
+	f.mu.Lock()
+	f.refuseEvents = false
+	f.mu.Unlock()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Record did not return after the reconnection")
+	}
+	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("r31") })
+	// Down for longer than RequestTimeout: it gives up.
+	f.mu.Lock()
+	f.refuseEvents = true
+	f.mu.Unlock()
+	f.drop()
+	waitFor(t, 5*time.Second, "disconnected", func() bool { return !s.Connected() })
+	f.setState("c32", "Ringing", false)
+	if err := s.Record(context.Background(), "c32", "", Snoop{ID: "snoop-r32", Name: "r32", Spy: "both"}); !errors.Is(err, ErrNotConnected) {
+		t.Errorf("Record = %v after RequestTimeout disconnected, want ErrNotConnected", err)
+	}
+}
+
+// TestSnoopRespawnsASnoopThatNeverEnteredTheApplication: a snoop channel
+// destroyed before it entered the application (asked for just as the
+// WebSocket dropped) is created again, up to maxRespawns times, and its
+// recording starts; past that, or once the recording was stopped, it is
+// left alone.
+func TestSnoopRespawnsASnoopThatNeverEnteredTheApplication(t *testing.T) {
+	tests := []struct {
+		name      string
+		die       int
+		recording bool
+	}{
+		{"once", 1, true},
+		{"twice", 2, true},
+		{"more than maxRespawns", maxRespawns + 1, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeSnoopARI(t)
+			s := runSnoop(t, f.config())
+			ch, name := fmt.Sprintf("c4%d", i), fmt.Sprintf("r4%d", i)
+			f.setState(ch, "Ringing", false)
+			f.mu.Lock()
+			f.dieBeforeStasis = tt.die
+			f.mu.Unlock()
+			if err := s.Record(context.Background(), ch, "", Snoop{ID: "snoop-" + name, Name: name, Spy: "in"}); err != nil {
+				t.Fatal(err)
+			}
+			if tt.recording {
+				waitFor(t, 5*time.Second, "recording after the snoop channel was created again", func() bool { return f.recording(name) })
+			} else {
+				time.Sleep(300 * time.Millisecond)
+				if f.recording(name) {
+					t.Error("recording after more than maxRespawns deaths")
+				}
+			}
+			n := f.countCalls("POST /channels/" + ch + "/snoop")
+			if want := min(tt.die, maxRespawns) + 1; n != want {
+				t.Errorf("%d snoop requests, want %d", n, want)
+			}
+		})
+	}
+}
+
+// TestSnoopRecordRequestLostOnTheWay: a record request that fails on the
+// way (a connection cut) is checked against the live recordings: one that
+// runs is kept, one that never reached Asterisk is asked for again.
+func TestSnoopRecordRequestLostOnTheWay(t *testing.T) {
+	for i, before := range []bool{false, true} {
+		t.Run(fmt.Sprintf("before start %v", before), func(t *testing.T) {
+			f := newFakeSnoopARI(t)
+			s := runSnoop(t, f.config())
+			ch, name := fmt.Sprintf("c5%d", i), fmt.Sprintf("r5%d", i)
+			f.setState(ch, "Ringing", false)
+			f.mu.Lock()
+			f.loseRecord, f.loseBeforeStart = 1, before
+			f.mu.Unlock()
+			if err := s.Record(context.Background(), ch, "", Snoop{ID: "snoop-" + name, Name: name, Spy: "in"}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 5*time.Second, "recording", func() bool { return f.recording(name) })
+			waitFor(t, 5*time.Second, "live recording read", func() bool { return f.hasCall("GET /recordings/live/" + name) })
+			time.Sleep(50 * time.Millisecond)
+			n := f.countCalls("POST /channels/snoop-" + name + "/record")
+			if want := map[bool]int{false: 1, true: 2}[before]; n != want {
+				t.Errorf("%d record requests, want %d", n, want)
+			}
+		})
 	}
 }
 

@@ -62,6 +62,10 @@ type Call struct {
 	// Answerers are the simulator numbers that may answer it.
 	Answerers []string
 	Side      Side // side that answers
+	// callerNum is the number the call presents ("" when withheld): an
+	// answer naming it is this call's, whatever the order the calls to one
+	// number reach their phone (see Driver.event).
+	callerNum string
 
 	mu          sync.Mutex
 	answered    time.Time
@@ -202,6 +206,29 @@ func eventTime(m *ami.Message) time.Time {
 	return time.Now()
 }
 
+// answeredCall returns the index in d.pending of the call that a phone
+// (or the carrier) exten on side answered, shown callerNum: the oldest
+// pending call that exten may answer and that presents callerNum, else the
+// oldest that exten may answer (a number the PBX rewrote, a withheld one);
+// -1 when none. Calls to one number can reach its phone out of the order
+// they were placed in (a caller who heard the greeting twice), so the
+// number they present tells them apart. The caller holds d.mu.
+func (d *Driver) answeredCall(side Side, exten, callerNum string) int {
+	first := -1
+	for i, c := range d.pending {
+		if c.Side != side || !contains(c.Answerers, exten) {
+			continue
+		}
+		if callerNum != "" && c.callerNum == callerNum {
+			return i
+		}
+		if first < 0 {
+			first = i
+		}
+	}
+	return first
+}
+
 func (d *Driver) event(m *ami.Message) {
 	switch m.Event() {
 	case "Newstate":
@@ -219,10 +246,8 @@ func (d *Driver) event(m *ami.Message) {
 		}
 		side, exten := Side(m.Get("Side")), m.Get("SimExten")
 		d.mu.Lock()
-		for i, c := range d.pending {
-			if c.Side != side || !contains(c.Answerers, exten) {
-				continue
-			}
+		if i := d.answeredCall(side, exten, m.Get("CallerNum")); i >= 0 {
+			c := d.pending[i]
 			d.pending = append(d.pending[:i], d.pending[i+1:]...)
 			c.mu.Lock()
 			c.answered = eventTime(m)
@@ -235,7 +260,6 @@ func (d *Driver) event(m *ami.Message) {
 			d.byAnswer[c.answerUID] = c
 			c.mu.Unlock()
 			close(c.answeredCh)
-			break
 		}
 		d.mu.Unlock()
 	case "Hangup":
@@ -317,6 +341,9 @@ func (d *Driver) originate(ctx context.Context, endpoint, number, callerNum stri
 		answerSide = o.AnswerSide
 	}
 	c := newCall(id, answerSide, answerers)
+	if !o.Withheld {
+		c.callerNum = callerNum
+	}
 	d.mu.Lock()
 	d.calls[id] = c
 	d.pending = append(d.pending, c)
