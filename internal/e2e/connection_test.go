@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,4 +188,69 @@ func TestARIConnectionDroppedDuringCall(t *testing.T) {
 	byExt := map[string]engine.Filed{got[0].Recording.Extension: got[0], got[1].Recording.Extension: got[1]}
 	checkRecording(t, byExt["244"], "244", a.Bridged())
 	checkRecording(t, byExt["240"], "240", b.Bridged())
+}
+
+// TestBurstThroughARIBlipsIsRecordedWhole: 20 inbound calls arrive at once
+// and the daemon's ARI connections are cut three times while they are
+// greeted, dialled and their recordings start (a network blip: Asterisk
+// stays up, the daemon reconnects at once). A start asked for while the
+// application reconnects waits for it, and a snoop channel that could not
+// enter the application meanwhile is created again: every call is recorded
+// once, whole, both sides.
+func TestBurstThroughARIBlipsIsRecordedWhole(t *testing.T) {
+	logOnFailure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := waitDaemonReady(ctx, h.health, h.daemonDone); err != nil {
+		t.Fatal(err)
+	}
+	mark := h.filedCount()
+	exts := []string{"231", "232", "233", "234", "236", "237", "238", "239", "240", "241",
+		"242", "243", "244", "248", "249", "250", "251", "253", "256", "260"}
+	calls := make([]*sandbox.Call, len(exts))
+	errs := make([]error, len(exts))
+	var wg sync.WaitGroup
+	for i, ext := range exts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+ext, fmt.Sprintf("51455508%02d", i), sandbox.Options{})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			calls[i] = c
+			errs[i] = h.driver.Talk(ctx, c, 3*time.Second)
+		}()
+	}
+	cuts := 0
+	for _, at := range []time.Duration{2200 * time.Millisecond, 800 * time.Millisecond, 800 * time.Millisecond} {
+		time.Sleep(at)
+		cuts += h.ariProxy.Drop()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("call to %s: %v", exts[i], err)
+		}
+	}
+	if cuts == 0 {
+		t.Fatal("no ARI connection was cut")
+	}
+	waitFiled(t, mark, len(exts), 2*time.Second)
+	byExt := map[string][]engine.Filed{}
+	for _, f := range h.filedSince(mark) {
+		byExt[f.Recording.Extension] = append(byExt[f.Recording.Extension], f)
+	}
+	for i, ext := range exts {
+		fs := byExt[ext]
+		if len(fs) != 1 {
+			t.Errorf("extension %s: %d recordings filed, want 1 (%s)", ext, len(fs), describeFiled(fs))
+			continue
+		}
+		checkRecording(t, fs[0], ext, calls[i].Bridged())
+	}
+	if err := waitDaemonReady(ctx, h.health, h.daemonDone); err != nil {
+		t.Fatal(err)
+	}
 }
