@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/CyCoreSystems/ari/v6"
+	"github.com/rs/zerolog"
 )
 
 // snoopEvent reports whether the snoop client needs events of type t.
@@ -290,11 +291,11 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 	e.watched = false // a new connection: the subscription below is its own
 	s.mu.Unlock()
 	if err := rest.subscribe(ctx, s.cfg.Application, channelID); err != nil {
-		s.log.Warn().Err(err).Str("channel", channelID).Msg("resync: subscribe to recorded channel")
+		s.resyncLog(err).Err(err).Str("channel", channelID).Msg("resync: subscribe to recorded channel")
 	}
 	ch, err := rest.channel(ctx, channelID)
 	if err != nil {
-		s.log.Warn().Err(err).Str("channel", channelID).Msg("resync recorded channel")
+		s.resyncLog(err).Err(err).Str("channel", channelID).Msg("resync recorded channel")
 		return
 	}
 	// The snoop channel exists and was created into this application: it
@@ -309,4 +310,15 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 		s.markUp(channelID, time.Time{})
 	}
 	s.maybeRecord(snoopID)
+}
+
+// resyncLog is the level of a resynchronisation's failed request: debug
+// when the recorded channel is gone (its call ended while the application
+// was reconnecting: the engine releases the recording at its hangup),
+// warn otherwise.
+func (s *SnoopClient) resyncLog(err error) *zerolog.Event {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnprocessable) {
+		return s.log.Debug()
+	}
+	return s.log.Warn()
 }
