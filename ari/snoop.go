@@ -76,8 +76,10 @@ type SnoopClient struct {
 	wg      sync.WaitGroup         // request goroutines
 	times   Times
 	subs    watchState // endpoint subscriptions (snoop_watch.go), under mu
-	// up is closed while the application is connected, and replaced by an
-	// open one when it drops (under mu): a start waits on it (awaitConnected).
+	// up is closed once a connection's resynchronisation has begun
+	// (connected), and replaced by an open one when the connection drops
+	// (under mu): a start waits on it (awaitConnected), so that the starts
+	// that waited are not taken into that resynchronisation.
 	up chan struct{}
 }
 
@@ -122,6 +124,9 @@ type snoopEntry struct {
 	since     time.Time
 	spy       string // the snoop's direction ("" for an adopted one)
 	respawns  int    // times the snoop channel was created again (respawn)
+	// conn is the connection (watchState.connection) on which the snoop
+	// channel's creation was confirmed: its StasisStart comes on it.
+	conn int
 }
 
 // NewSnoopClient returns a SnoopClient for cfg; an empty cfg.Application
@@ -153,18 +158,15 @@ func (s *SnoopClient) setState(st ConnState) {
 	if old := ConnState(s.state.Swap(int32(st))); old != st {
 		s.log.Debug().Stringer("from", old).Stringer("to", st).Msg("connection state")
 	}
-	s.mu.Lock()
-	select {
-	case <-s.up:
-		if st != StateConnected {
+	if st != StateConnected {
+		s.mu.Lock()
+		select {
+		case <-s.up:
 			s.up = make(chan struct{})
+		default:
 		}
-	default:
-		if st == StateConnected {
-			close(s.up)
-		}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 }
 
 // awaitConnected reports whether the application is connected, waiting
@@ -297,7 +299,7 @@ func (s *SnoopClient) Record(ctx context.Context, channelID, name string, snoops
 	}
 	errs := make([]error, len(snoops))
 	for i, sn := range snoops {
-		wg.Go(func() { errs[i] = s.createSnoop(ctx, rest, target, channelID, sn) })
+		wg.Go(func() { errs[i] = s.createSnoop(ctx, rest, target, channelID, sn, 0) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -420,8 +422,10 @@ func (s *SnoopClient) subscribeTo(ctx context.Context, rest *restClient, channel
 // (its name or channelID, its unique ID; a name Asterisk no longer knows,
 // the channel renamed since it was read, falls back to the unique ID), and
 // checks by the snoop channel's own name that it spies on channelID; only
-// then may it record.
-func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target, channelID string, sn Snoop) error {
+// then may it record. incarnation is the entry's respawns when it was
+// asked for: a reply about a snoop channel the entry has replaced since
+// (respawn) is not applied.
+func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target, channelID string, sn Snoop, incarnation int) error {
 	ch, err := rest.snoop(ctx, target, sn.ID, sn.Spy, s.cfg.Application)
 	if target != channelID && errors.Is(err, ErrNotFound) {
 		ch, err = rest.snoop(ctx, channelID, sn.ID, sn.Spy, s.cfg.Application)
@@ -433,8 +437,8 @@ func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target,
 		return fmt.Errorf("snoop channel %s: %w: it is %q, not a snoop on %s", sn.ID, ErrWrongChannel, ch.Name, channelID)
 	}
 	s.mu.Lock()
-	if e := s.entries[sn.ID]; e != nil {
-		e.checked, e.chanName = true, ch.Name
+	if e := s.entries[sn.ID]; e != nil && e.respawns == incarnation {
+		e.checked, e.chanName, e.conn = true, ch.Name, s.subs.connection
 	}
 	s.mu.Unlock()
 	s.maybeRecord(sn.ID)

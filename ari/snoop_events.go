@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/CyCoreSystems/ari/v6"
@@ -108,10 +109,18 @@ func (s *SnoopClient) snoopGone(id string, destroyed bool) {
 	case e == nil:
 	case again && !destroyed:
 		// Left the application: the same ID is free once destroyed.
+		e.inStasis = false
+		s.mu.Unlock()
+		return
+	case again && e.starting:
+		// Record, or a respawn, has not returned: a resynchronisation
+		// once it has finds the snoop channel gone and creates it again.
+		e.resyncDue = true
 		s.mu.Unlock()
 		return
 	case again:
 		e.respawns++
+		e.starting = true // resynchronisations wait for the respawn
 		e.inStasis, e.checked, e.chanName = false, false, ""
 	default:
 		delete(s.entries, id)
@@ -131,8 +140,12 @@ func (s *SnoopClient) snoopGone(id string, destroyed bool) {
 
 // respawn creates again the snoop channel snoopID, which ended before its
 // recording started (see snoopGone), on its channel named by unique ID,
-// once the application is connected; the recording then starts as at
-// Record. A channel gone meanwhile ends it quietly (its call ended).
+// waiting for the application's connection as Record does (at most
+// RequestTimeout); the recording then starts as at Record. The entry is
+// starting meanwhile, so that a resynchronisation waits for it. A channel
+// gone meanwhile ends it quietly (its call ended); a request cut on the
+// way leaves it to the next resynchronisation (the snoop channel may
+// exist); any other failure is a violation.
 func (s *SnoopClient) respawn(ctx context.Context, rest *restClient, snoopID string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]
@@ -140,7 +153,7 @@ func (s *SnoopClient) respawn(ctx context.Context, rest *restClient, snoopID str
 		s.mu.Unlock()
 		return
 	}
-	channelID, sn := e.channelID, Snoop{ID: snoopID, Name: e.name, Spy: e.spy}
+	channelID, sn, incarnation := e.channelID, Snoop{ID: snoopID, Name: e.name, Spy: e.spy}, e.respawns
 	s.mu.Unlock()
 	log := s.log.With().Str("channel", channelID).Str("recording", sn.Name).Logger()
 	log.Warn().Msg("snoop channel ended before its recording started (the application was reconnecting); creating it again")
@@ -148,17 +161,36 @@ func (s *SnoopClient) respawn(ctx context.Context, rest *restClient, snoopID str
 	if !s.awaitConnected(ctx) {
 		err = ErrNotConnected
 	} else {
-		err = s.createSnoop(ctx, rest, channelID, channelID, sn)
+		err = s.createSnoop(ctx, rest, channelID, channelID, sn, incarnation)
 	}
-	if err == nil {
-		return
-	}
-	s.forget(snoopID)
-	if errors.Is(err, ErrNotFound) {
+	s.mu.Lock()
+	e = s.entries[snoopID]
+	gone := e == nil || e.stopped
+	s.mu.Unlock()
+	switch {
+	case err == nil && gone:
+		// Stopped or released meanwhile: nothing would hang it up.
+		s.hangupSnoop(snoopID, snoopID)
+	case err == nil:
+	case errors.Is(err, ErrNotFound):
+		s.forget(snoopID)
 		log.Debug().Err(err).Msg("recreate snoop channel: its channel is gone")
 		return
+	case isTransport(err) && !gone:
+		log.Warn().Err(err).Msg("recreate snoop channel: the request was cut; the next resynchronisation looks again")
+	default:
+		s.forget(snoopID)
+		log.Error().Err(err).Msg("policy violation: the call must be recorded but its snoop channel ended before its recording started and could not be created again")
+		return
 	}
-	log.Error().Err(err).Msg("policy violation: the call must be recorded but its snoop channel ended before its recording started and could not be created again")
+	s.started([]Snoop{sn})
+}
+
+// isTransport reports whether err is a request's failure on the way (a
+// connection refused or cut, a timeout), not an answer of Asterisk's.
+func isTransport(err error) bool {
+	var se *statusError
+	return err != nil && !errors.As(err, &se) && !errors.Is(err, ErrNotConnected) && !errors.Is(err, ErrWrongChannel)
 }
 
 // markUp notes that a recorded channel answered at the PBX's time at (the
@@ -206,10 +238,11 @@ func (s *SnoopClient) maybeRecord(snoopID string) {
 	s.mu.Unlock()
 	s.spawn(func(ctx context.Context, rest *restClient) {
 		err := rest.record(ctx, snoopID, name)
-		if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) && s.awaitConnected(ctx) {
+		if isTransport(err) && s.awaitConnected(ctx) && s.wanted(snoopID) {
 			// Lost on the way (a connection cut): the request may have
 			// reached Asterisk. A recording that runs is kept; one that
-			// does not is asked for again.
+			// does not is asked for again, unless it was stopped
+			// meanwhile (the policy may forbid it now).
 			if _, lerr := rest.liveRecording(ctx, name); lerr == nil {
 				s.log.Debug().Err(err).Str("recording", name).Msg("record request failed but the recording runs")
 				err = nil
@@ -221,14 +254,24 @@ func (s *SnoopClient) maybeRecord(snoopID string) {
 		case err == nil:
 			s.log.Debug().Str("channel", channelID).Str("recording", name).Msg("recording requested")
 		case errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict):
-			// The snoop channel went away: its channel hung up, or the
-			// recording was stopped meanwhile.
+			// The snoop channel went away (its channel hung up, or the
+			// recording was stopped meanwhile), or its file exists (the
+			// recording ran and ended).
 			s.log.Debug().Err(err).Str("channel", channelID).Str("recording", name).Msg("record snoop channel")
 		default:
 			s.log.Error().Err(err).Str("channel", channelID).Str("recording", name).
 				Msg("policy violation: the call must be recorded but the recording did not start")
 		}
 	})
+}
+
+// wanted reports whether snoopID's recording is still wanted: its entry
+// exists and was not stopped.
+func (s *SnoopClient) wanted(snoopID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entries[snoopID]
+	return e != nil && !e.stopped
 }
 
 // resync brings every entry in line with Asterisk after a connect (events
@@ -279,13 +322,21 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 		return
 	}
 	if !live && !requested {
-		if _, err := rest.channel(ctx, snoopID); errors.Is(err, ErrNotFound) {
+		sc, err := rest.channel(ctx, snoopID)
+		if errors.Is(err, ErrNotFound) {
 			s.snoopGone(snoopID, true)
 			return
 		} else if err != nil {
 			s.log.Warn().Err(err).Str("snoop", snoopID).Msg("resync snoop channel")
 			return
 		}
+		// Its creation's reply may have been lost (a respawn's request
+		// cut on the way): its own name tells that it spies on channelID.
+		s.mu.Lock()
+		if !e.checked && strings.HasPrefix(sc.Name, "Snoop/"+channelID+"-") {
+			e.checked, e.chanName = true, sc.Name
+		}
+		s.mu.Unlock()
 	}
 	s.mu.Lock()
 	e.watched = false // a new connection: the subscription below is its own
@@ -299,9 +350,15 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 		return
 	}
 	// The snoop channel exists and was created into this application: it
-	// is in Stasis (channels stay there while the application is down).
+	// is in Stasis (channels stay there while the application is down),
+	// unless its creation was confirmed on this connection (a start that
+	// a reconnect reached, resynchronised once it returned): its
+	// StasisStart comes on this connection, and a record request sent
+	// before it would be refused (409).
 	s.mu.Lock()
-	e.inStasis = true
+	if !e.checked || e.conn != s.subs.connection || live {
+		e.inStasis = true
+	}
 	if live {
 		e.recording = true
 	}

@@ -65,12 +65,15 @@ type fakeSnoopARI struct {
 	// dieBeforeStasis: so many snoop channels created next never enter the
 	// application and are destroyed (asked for as the WebSocket dropped).
 	dieBeforeStasis int
-	// loseRecord: so many record requests next are answered 502, the
-	// recording started (unless loseBeforeStart) as though the reply were
-	// lost.
+	// loseRecord: so many record requests next get no reply (the
+	// connection is cut), the recording started (unless loseBeforeStart).
 	loseRecord      int
 	loseBeforeStart bool
 }
+
+// cutConnection, returned by a fake handler as its status, closes the
+// connection without a reply (a request cut on the way).
+const cutConnection = -1
 
 // fakeChanPrefix begins the name the fake ARI gives channel <id>:
 // fakeChanPrefix + id.
@@ -206,6 +209,14 @@ func (f *fakeSnoopARI) rest(h func(*http.Request) (int, any)) http.HandlerFunc {
 		f.calls = append(f.calls, call)
 		f.mu.Unlock()
 		code, body := h(r)
+		if code == cutConnection {
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					_ = conn.Close()
+					return
+				}
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		if body != nil {
@@ -285,7 +296,7 @@ func (f *fakeSnoopARI) record(r *http.Request) (int, any) {
 			f.live[name] = true
 			f.liveOn[name] = id
 		}
-		return http.StatusBadGateway, map[string]string{"message": "connection cut"}
+		return cutConnection, nil
 	}
 	f.live[name] = true
 	f.liveOn[name] = id

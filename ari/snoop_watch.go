@@ -135,6 +135,13 @@ func (s *SnoopClient) connected() {
 	s.mu.Unlock()
 	s.syncEndpoints()
 	s.resync()
+	s.mu.Lock()
+	select {
+	case <-s.up:
+	default:
+		close(s.up) // the starts that waited (awaitConnected) go on
+	}
+	s.mu.Unlock()
 }
 
 // syncEndpoints brings the application's endpoint subscriptions in line

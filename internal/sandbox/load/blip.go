@@ -35,6 +35,9 @@ func blips(ctx context.Context, start time.Time, pid int) ([]int, error) {
 		if err != nil {
 			return cut, fmt.Errorf("blip at %s: %w", at, err)
 		}
+		if n == 0 {
+			return cut, fmt.Errorf("blip at %s: the daemon (pid %d) has no connection to 127.0.0.1:%d to cut", at, pid, ariPort)
+		}
 		cut = append(cut, n)
 	}
 	return cut, nil
