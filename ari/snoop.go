@@ -433,7 +433,7 @@ func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target,
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(ch.Name, "Snoop/"+channelID+"-") {
+	if !spiesOn(ch.Name, channelID) {
 		return fmt.Errorf("snoop channel %s: %w: it is %q, not a snoop on %s", sn.ID, ErrWrongChannel, ch.Name, channelID)
 	}
 	s.mu.Lock()
@@ -443,6 +443,12 @@ func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target,
 	s.mu.Unlock()
 	s.maybeRecord(sn.ID)
 	return nil
+}
+
+// spiesOn reports whether a snoop channel's name (Snoop/<spied unique
+// ID>-<n>) says it spies on the channel whose unique ID is channelID.
+func spiesOn(snoopName, channelID string) bool {
+	return strings.HasPrefix(snoopName, "Snoop/"+channelID+"-")
 }
 
 // Stop ends a recording while its channel lives on: the live recording is

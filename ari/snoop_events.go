@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/CyCoreSystems/ari/v6"
@@ -163,10 +162,7 @@ func (s *SnoopClient) respawn(ctx context.Context, rest *restClient, snoopID str
 	} else {
 		err = s.createSnoop(ctx, rest, channelID, channelID, sn, incarnation)
 	}
-	s.mu.Lock()
-	e = s.entries[snoopID]
-	gone := e == nil || e.stopped
-	s.mu.Unlock()
+	gone := !s.wanted(snoopID)
 	switch {
 	case err == nil && gone:
 		// Stopped or released meanwhile: nothing would hang it up.
@@ -333,7 +329,7 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 		// Its creation's reply may have been lost (a respawn's request
 		// cut on the way): its own name tells that it spies on channelID.
 		s.mu.Lock()
-		if !e.checked && strings.HasPrefix(sc.Name, "Snoop/"+channelID+"-") {
+		if !e.checked && spiesOn(sc.Name, channelID) {
 			e.checked, e.chanName = true, sc.Name
 		}
 		s.mu.Unlock()

@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -207,49 +205,17 @@ func TestBurstThroughARIBlipsIsRecordedWhole(t *testing.T) {
 	mark := h.filedCount()
 	exts := []string{"231", "232", "233", "234", "236", "237", "238", "239", "240", "241",
 		"242", "243", "244", "248", "249", "250", "251", "253", "256", "260"}
-	calls := make([]*sandbox.Call, len(exts))
-	errs := make([]error, len(exts))
-	var wg sync.WaitGroup
-	for i, ext := range exts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+ext, fmt.Sprintf("51455508%02d", i), sandbox.Options{})
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			calls[i] = c
-			errs[i] = h.driver.Talk(ctx, c, 3*time.Second)
-		}()
-	}
+	wait := startBurst(ctx, exts, "51455508%02d", 3*time.Second)
 	cuts := 0
 	for _, at := range []time.Duration{2200 * time.Millisecond, 800 * time.Millisecond, 800 * time.Millisecond} {
 		time.Sleep(at)
 		cuts += h.ariProxy.Drop()
 	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("call to %s: %v", exts[i], err)
-		}
-	}
+	calls := wait(t)
 	if cuts == 0 {
 		t.Fatal("no ARI connection was cut")
 	}
-	waitFiled(t, mark, len(exts), 2*time.Second)
-	byExt := map[string][]engine.Filed{}
-	for _, f := range h.filedSince(mark) {
-		byExt[f.Recording.Extension] = append(byExt[f.Recording.Extension], f)
-	}
-	for i, ext := range exts {
-		fs := byExt[ext]
-		if len(fs) != 1 {
-			t.Errorf("extension %s: %d recordings filed, want 1 (%s)", ext, len(fs), describeFiled(fs))
-			continue
-		}
-		checkRecording(t, fs[0], ext, calls[i].Bridged())
-	}
+	checkBurstFiled(t, mark, exts, calls)
 	if err := waitDaemonReady(ctx, h.health, h.daemonDone); err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"math"
-	"sync"
 	"testing"
 	"time"
 
@@ -145,41 +143,8 @@ func TestBurstRightAfterPBXRestartIsRecordedWhole(t *testing.T) {
 	byUID := metricValue(t, "recpolicy_recording_starts_by_uniqueid_total")
 	exts := []string{"231", "232", "233", "234", "236", "237", "238", "239", "240", "241", "242", "243",
 		"244", "248", "249", "250", "251", "253", "256", "260", "261", "271", "312", "314"}
-	calls := make([]*sandbox.Call, len(exts))
-	errs := make([]error, len(exts))
-	var wg sync.WaitGroup
-	for i, ext := range exts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+ext, fmt.Sprintf("51455507%02d", i), sandbox.Options{})
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			calls[i] = c
-			errs[i] = h.driver.Talk(ctx, c, 3*time.Second)
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("call to %s: %v", exts[i], err)
-		}
-	}
-	waitFiled(t, mark, len(exts), 2*time.Second)
-	byExt := map[string][]engine.Filed{}
-	for _, f := range h.filedSince(mark) {
-		byExt[f.Recording.Extension] = append(byExt[f.Recording.Extension], f)
-	}
-	for i, ext := range exts {
-		fs := byExt[ext]
-		if len(fs) != 1 {
-			t.Errorf("extension %s: %d recordings filed, want 1", ext, len(fs))
-			continue
-		}
-		checkRecording(t, fs[0], ext, calls[i].Bridged())
-	}
+	calls := startBurst(ctx, exts, "51455507%02d", 3*time.Second)(t)
+	checkBurstFiled(t, mark, exts, calls)
 	if v := metricValue(t, "recpolicy_policy_violations_total"); v != violations {
 		t.Errorf("policy violations went from %.0f to %.0f during the burst", violations, v)
 	}
