@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -40,8 +41,18 @@ const MarkVar = "RECPOLICY_REC"
 // loop, and the session that carries them may reconnect a moment after the
 // one that reads the events. An action whose session ended after it was
 // written (ami.ErrNoAnswer) is not sent again: Asterisk may have carried it
-// out, and a MixMonitor carried out twice records twice.
+// out, and a MixMonitor carried out twice records twice; unless it is one
+// whose second run changes nothing (Resendable): a mark's Setvar cut with
+// its session used to fail the start of a recording that ran (measured:
+// the load harness's amiblip profile, snoop backend).
 func Patient(a Actioner, wait time.Duration) Actioner { return patient{a, wait} }
+
+// Resendable tells whether an AMI action may be sent again after its
+// session ended before its answer: carried out twice, it does what it does
+// once (it sets or reads a channel variable).
+func Resendable(action string) bool {
+	return strings.EqualFold(action, "Setvar") || strings.EqualFold(action, "Getvar")
+}
 
 type patient struct {
 	a    Actioner
@@ -49,7 +60,7 @@ type patient struct {
 }
 
 func (p patient) Action(ctx context.Context, action string, headers ...ami.Header) (*ami.Message, error) {
-	return p.retry(ctx, func() (*ami.Message, error) { return p.a.Action(ctx, action, headers...) })
+	return p.retry(ctx, action, func() (*ami.Message, error) { return p.a.Action(ctx, action, headers...) })
 }
 
 // ActionOnBoot waits, like Action, while no session is connected; it fails
@@ -60,17 +71,18 @@ func (p patient) ActionOnBoot(ctx context.Context, boot, action string, headers 
 	if !ok {
 		return nil, fmt.Errorf("action %s: %w", action, ami.ErrOtherBoot)
 	}
-	return p.retry(ctx, func() (*ami.Message, error) { return ba.ActionOnBoot(ctx, boot, action, headers...) })
+	return p.retry(ctx, action, func() (*ami.Message, error) { return ba.ActionOnBoot(ctx, boot, action, headers...) })
 }
 
-// retry calls send until it succeeds, fails otherwise than for want of a
-// session (or after a send that may have been carried out), or p.wait has
-// passed.
-func (p patient) retry(ctx context.Context, send func() (*ami.Message, error)) (*ami.Message, error) {
+// retry calls send (which sends action) until it succeeds, fails otherwise
+// than for want of a session (or after a send that may have been carried
+// out, unless action is Resendable), or p.wait has passed.
+func (p patient) retry(ctx context.Context, action string, send func() (*ami.Message, error)) (*ami.Message, error) {
 	deadline := time.Now().Add(p.wait)
+	resend := Resendable(action)
 	for {
 		m, err := send()
-		if err == nil || !errors.Is(err, ami.ErrNotConnected) || errors.Is(err, ami.ErrNoAnswer) || time.Now().After(deadline) {
+		if err == nil || !errors.Is(err, ami.ErrNotConnected) || (errors.Is(err, ami.ErrNoAnswer) && !resend) || time.Now().After(deadline) {
 			return m, err
 		}
 		select {

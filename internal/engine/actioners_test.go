@@ -128,3 +128,40 @@ func TestPatientNeverSendsTwiceWhatMayHaveRun(t *testing.T) {
 		t.Errorf("sent %d times; want once (Asterisk may have carried it out)", l.n)
 	}
 }
+
+// lostOnce loses its first action after writing it, then answers.
+type lostOnce struct{ n int }
+
+func (l *lostOnce) Connected() bool { return true }
+func (l *lostOnce) Action(context.Context, string, ...ami.Header) (*ami.Message, error) {
+	l.n++
+	if l.n == 1 {
+		return nil, fmt.Errorf("action: %w: %w", ami.ErrNotConnected, ami.ErrNoAnswer)
+	}
+	return &ami.Message{}, nil
+}
+
+func TestPatientSendsAgainWhatChangesNothingTwice(t *testing.T) {
+	for _, tc := range []struct {
+		action string
+		sends  int
+		lost   bool
+	}{
+		{"Setvar", 2, false},
+		{"getvar", 2, false},
+		{"MixMonitor", 1, true},
+		{"StopMixMonitor", 1, true},
+		{"Hangup", 1, true},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			l := &lostOnce{}
+			_, err := Patient(l, time.Second).Action(context.Background(), tc.action)
+			if lost := errors.Is(err, ami.ErrNoAnswer); lost != tc.lost || (!tc.lost && err != nil) {
+				t.Errorf("Action = %v; want lost %v", err, tc.lost)
+			}
+			if l.n != tc.sends {
+				t.Errorf("sent %d times; want %d", l.n, tc.sends)
+			}
+		})
+	}
+}

@@ -15,15 +15,20 @@ import (
 // last ones are.
 var blipAt = []time.Duration{2 * time.Second, 3500 * time.Millisecond, 5 * time.Second}
 
-// ariPort is the PBX's ARI port in the sandbox (docker/asterisk/pbx/http.conf).
-const ariPort = 8088
+// The PBX's ports in the sandbox: ARI's (docker/asterisk/pbx/http.conf)
+// and AMI's (manager.conf).
+const (
+	ariPort = 8088
+	amiPort = 5038
+)
 
-// blips cuts the daemon's TCP connections to the PBX's ARI (the event
-// WebSockets and the REST connections) at each of blipAt from start, as a
-// network blip would: the kernel aborts them (ss -K, iproute2; the kernel
-// needs CONFIG_INET_DIAG_DESTROY, as Debian's has). It returns how many it
-// cut each time.
-func blips(ctx context.Context, start time.Time, pid int) ([]int, error) {
+// blips cuts the daemon's TCP connections to the PBX's port (ARI's: the
+// event WebSockets and the REST connections; AMI's: the event and action
+// sessions) at each of blipAt from start, as a network blip would: the
+// kernel aborts them (ss -K, iproute2; the kernel needs
+// CONFIG_INET_DIAG_DESTROY, as Debian's has). It returns how many it cut
+// each time.
+func blips(ctx context.Context, start time.Time, pid, port int) ([]int, error) {
 	var cut []int
 	for _, at := range blipAt {
 		select {
@@ -31,12 +36,12 @@ func blips(ctx context.Context, start time.Time, pid int) ([]int, error) {
 		case <-ctx.Done():
 			return cut, ctx.Err()
 		}
-		n, err := cutConnections(ctx, pid, ariPort)
+		n, err := cutConnections(ctx, pid, port)
 		if err != nil {
 			return cut, fmt.Errorf("blip at %s: %w", at, err)
 		}
 		if n == 0 {
-			return cut, fmt.Errorf("blip at %s: the daemon (pid %d) has no connection to 127.0.0.1:%d to cut", at, pid, ariPort)
+			return cut, fmt.Errorf("blip at %s: the daemon (pid %d) has no connection to 127.0.0.1:%d to cut", at, pid, port)
 		}
 		cut = append(cut, n)
 	}

@@ -111,7 +111,7 @@ type profile struct {
 	ramp, talk time.Duration
 	restart    bool // restart the PBX first
 	daemon     bool // restart the daemon during the wave (-daemon-restart-at)
-	blip       bool // cut the daemon's ARI connections during the wave (blipAt)
+	blipPort   int  // cut the daemon's connections to this port of the PBX during the wave (blipAt): ARI's or AMI's
 }
 
 var profiles = map[string]profile{
@@ -119,13 +119,14 @@ var profiles = map[string]profile{
 	"restart": {name: "restart", ramp: 2 * time.Second, talk: 3 * time.Second, restart: true},
 	"long":    {name: "long", ramp: 5 * time.Second, talk: 15 * time.Second},
 	"daemon":  {name: "daemon", ramp: 2 * time.Second, talk: 3 * time.Second, daemon: true},
-	"blip":    {name: "blip", ramp: 2 * time.Second, talk: 3 * time.Second, blip: true},
+	"blip":    {name: "blip", ramp: 2 * time.Second, talk: 3 * time.Second, blipPort: ariPort},
+	"amiblip": {name: "amiblip", ramp: 2 * time.Second, talk: 3 * time.Second, blipPort: amiPort},
 }
 
 func main() {
 	var o options
 	waves := flag.String("calls", "100", "concurrent calls of each wave, comma-separated")
-	profs := flag.String("profiles", "burst,restart,long", "load shapes, in order: burst (within 2 s, bridged 3 s), restart (the PBX restarted, then a burst), long (ramped over 5 s, bridged 15 s), daemon (a burst, the daemon restarted -daemon-restart-at into it), blip (a burst, the daemon's ARI connections cut 2, 3.5 and 5 s into it, as by a network blip)")
+	profs := flag.String("profiles", "burst,restart,long", "load shapes, in order: burst (within 2 s, bridged 3 s), restart (the PBX restarted, then a burst), long (ramped over 5 s, bridged 15 s), daemon (a burst, the daemon restarted -daemon-restart-at into it), blip (a burst, the daemon's ARI connections cut 2, 3.5 and 5 s into it, as by a network blip), amiblip (the same with its AMI sessions)")
 	ramp := flag.Duration("ramp", 0, "override every profile's time over which a wave's calls are placed")
 	talk := flag.Duration("talk", 0, "override every profile's talk time after answer")
 	flag.IntVar(&o.runs, "runs", 1, "how many times to run the profiles in a row")
@@ -409,7 +410,7 @@ func run(ctx context.Context, o options) (bool, error) {
 					}
 				}
 				w.o.ramp, w.o.talk = pr.ramp, pr.talk
-				w.restartDaemon, w.blip = pr.daemon, pr.blip
+				w.restartDaemon, w.blipPort = pr.daemon, pr.blipPort
 				res, err := w.wave(ctx, n)
 				if err != nil {
 					return false, err
@@ -488,9 +489,9 @@ type waver struct {
 	// restartDaemon: this wave restarts the daemon -daemon-restart-at
 	// after its first call (the daemon profile).
 	restartDaemon bool
-	// blip: this wave cuts the daemon's ARI connections at blipAt (the
-	// blip profile).
-	blip bool
+	// blipPort: this wave cuts the daemon's connections to this port of
+	// the PBX at blipAt (the blip and amiblip profiles); 0 for none.
+	blipPort int
 }
 
 type waveResult struct {
@@ -633,13 +634,13 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 		}()
 	}
 	var blipErr error
-	if w.blip {
+	if w.blipPort != 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var cut []int
-			cut, blipErr = blips(ctx, start, w.daemon.pid)
-			say("ARI connections of the daemon cut %v times at %v into the wave: %v", len(cut), blipAt[:len(cut)], cut)
+			cut, blipErr = blips(ctx, start, w.daemon.pid, w.blipPort)
+			say("connections of the daemon to port %d cut %v times at %v into the wave: %v", w.blipPort, len(cut), blipAt[:len(cut)], cut)
 		}()
 	}
 	for i := range calls {
