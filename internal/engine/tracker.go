@@ -982,8 +982,9 @@ func holdingBridge(e Event) bool { return e.Get("BridgeTechnology") == "holding_
 // Reconcile rebuilds the tracker's view from a CoreShowChannels listing,
 // after every (re)connect: channels gone since are hung up (their recordings
 // filed), recordings of ours still running on live channels are adopted (so
-// nothing is recorded twice), and every bridge is decided again, starting
-// what the policy requires. bridges is the BridgeList listing taken with
+// nothing is recorded twice), every dial in progress whose DialBegin was not
+// read is decided (reconcileDials), and every bridge is decided again,
+// starting what the policy requires. bridges is the BridgeList listing taken with
 // it (CoreShowChannels does not tell a bridge's technology): the members of
 // a holding bridge are not taken for talking together; nil when it could
 // not be read. It returns how many recordings it adopted.
@@ -1113,6 +1114,7 @@ func (t *Tracker) Reconcile(ctx context.Context, items, bridges []Event) int {
 	for _, uid := range gone {
 		t.hangup(ctx, uid)
 	}
+	t.reconcileDials(ctx, live)
 	for _, m := range t.bridges {
 		if len(m) >= 2 {
 			t.decide(ctx, "reconcile", members(m))
