@@ -152,8 +152,15 @@ func (c *Client) roundTrip(ctx context.Context, s *session, action string, heade
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ActionTimeout)
 	defer cancel()
 	if err := s.write(ctx, req); err != nil {
+		// The session is lost (write closes it) and Asterisk never had the
+		// whole action: it carries out an action at its blank line, the
+		// last bytes written. Not an ErrNoAnswer: sending it again on the
+		// next session does it once.
 		s.abandon(cl)
-		return nil, fmt.Errorf("action %s: send: %w", name, err)
+		if errors.Is(err, ErrNotConnected) {
+			return nil, fmt.Errorf("action %s: %w", name, err)
+		}
+		return nil, fmt.Errorf("action %s: send: %w: %w", name, ErrNotConnected, err)
 	}
 	select {
 	case <-cl.done:
