@@ -145,6 +145,61 @@ func TestAMIConnectionDroppedDuringCalls(t *testing.T) {
 	}
 }
 
+// TestDialWhileAMIIsCutIsRecordedFromTheAnswer: the daemon's AMI session
+// is cut while an inbound caller hears the greeting, so that the PBX dials
+// the extension unseen (its DialBegin lost); the session comes back while
+// the phone still rings. The reconciliation decides that dial as its
+// DialBegin would have: the recording starts before the answer, is not
+// counted late, and holds the whole call.
+func TestDialWhileAMIIsCutIsRecordedFromTheAnswer(t *testing.T) {
+	logOnFailure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const ext = "248"
+	// The greeting lasts 2.6 s, then the phone rings 6 s: the session is
+	// back about 1 s into the ringing.
+	if err := h.driver.SetPhone(ctx, ext, "answer", 6*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.driver.ResetPhones(context.Background()) })
+	mark := h.filedCount()
+	lateBefore := metric(t, "recpolicy_recordings_started_late_total")
+	placed := time.Now()
+	c, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+ext, "5145550196", sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := cut(ctx, t, h.amiProxy, "ami")
+	time.Sleep(time.Until(placed.Add(3700 * time.Millisecond)))
+	restore()
+	if err := waitDaemonReady(ctx, h.health, h.daemonDone); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitAnswered(ctx, c, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := h.driver.Hangup(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitHungUp(ctx, c, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFiled(t, mark, 1, 2*time.Second)
+	got := filedOf(t, mark, ext)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings (%s), want 1", len(got), describeFiled(got))
+	}
+	checkRecording(t, got[0], ext, c.Bridged())
+	if st := got[0].Recording.Started; !st.Before(c.Answered()) {
+		t.Errorf("recording started at %s, the phone answered at %s: the dial made while AMI was cut must be decided at the reconnection, before the answer",
+			st.Format("15:04:05.000"), c.Answered().Format("15:04:05.000"))
+	}
+	if after := metric(t, "recpolicy_recordings_started_late_total"); after != lateBefore {
+		t.Errorf("recpolicy_recordings_started_late_total went from %s to %s; the recording started before the answer", lateBefore, after)
+	}
+}
+
 // TestARIConnectionDroppedDuringCall: the daemon's ARI connections (the
 // greeting app's and, with the snoop backend, the recorder's) are cut
 // during a recorded call while Asterisk stays up. The recording goes on and
