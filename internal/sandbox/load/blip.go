@@ -22,13 +22,13 @@ const (
 	amiPort = 5038
 )
 
-// blips cuts the daemon's TCP connections to the PBX's port (ARI's: the
+// blips cuts the daemon's TCP connections to the PBX's ports (ARI's: the
 // event WebSockets and the REST connections; AMI's: the event and action
 // sessions) at each of blipAt from start, as a network blip would: the
 // kernel aborts them (ss -K, iproute2; the kernel needs
 // CONFIG_INET_DIAG_DESTROY, as Debian's has). It returns how many it cut
 // each time.
-func blips(ctx context.Context, start time.Time, pid, port int) ([]int, error) {
+func blips(ctx context.Context, start time.Time, pid int, ports []int) ([]int, error) {
 	var cut []int
 	for _, at := range blipAt {
 		select {
@@ -36,12 +36,12 @@ func blips(ctx context.Context, start time.Time, pid, port int) ([]int, error) {
 		case <-ctx.Done():
 			return cut, ctx.Err()
 		}
-		n, err := cutConnections(ctx, pid, port)
+		n, err := cutConnections(ctx, pid, ports)
 		if err != nil {
 			return cut, fmt.Errorf("blip at %s: %w", at, err)
 		}
 		if n == 0 {
-			return cut, fmt.Errorf("blip at %s: the daemon (pid %d) has no connection to 127.0.0.1:%d to cut", at, pid, port)
+			return cut, fmt.Errorf("blip at %s: the daemon (pid %d) has no connection to 127.0.0.1 ports %v to cut", at, pid, ports)
 		}
 		cut = append(cut, n)
 	}
@@ -49,36 +49,38 @@ func blips(ctx context.Context, start time.Time, pid, port int) ([]int, error) {
 }
 
 // cutConnections aborts process pid's established TCP connections to
-// 127.0.0.1:port and returns how many there were.
-func cutConnections(ctx context.Context, pid, port int) (int, error) {
-	out, err := exec.CommandContext(ctx, "ss", "-tnpH", "state", "established", "dst", "127.0.0.1:"+strconv.Itoa(port)).Output()
+// 127.0.0.1 on ports, all at once, and returns how many there were.
+func cutConnections(ctx context.Context, pid int, ports []int) (int, error) {
+	out, err := exec.CommandContext(ctx, "ss", "-tnpH", "state", "established", "dst", "127.0.0.1").Output()
 	if err != nil {
 		return 0, fmt.Errorf("list connections (ss, from iproute2): %w", err)
 	}
-	sports := localPorts(string(out), pid)
-	if len(sports) == 0 {
+	var or []string
+	for _, port := range ports {
+		for _, p := range localPorts(string(out), pid, port) {
+			or = append(or, "( dport = :"+strconv.Itoa(port)+" and sport = :"+p+" )")
+		}
+	}
+	if len(or) == 0 {
 		return 0, nil
 	}
-	var or []string
-	for _, p := range sports {
-		or = append(or, "sport = :"+p)
-	}
-	filter := "dst 127.0.0.1:" + strconv.Itoa(port) + " and ( " + strings.Join(or, " or ") + " )"
+	filter := "dst 127.0.0.1 and ( " + strings.Join(or, " or ") + " )"
 	if out, err := exec.CommandContext(ctx, "ss", append([]string{"-K"}, strings.Fields(filter)...)...).CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("abort connections (ss -K; the kernel needs CONFIG_INET_DIAG_DESTROY): %w: %s", err, strings.TrimSpace(string(out)))
 	}
-	return len(sports), nil
+	return len(or), nil
 }
 
-// localPorts returns the local ports of process pid's connections in out,
-// ss -tnpH's listing of established connections (Recv-Q, Send-Q, local
-// address:port, peer address:port, process).
-func localPorts(out string, pid int) []string {
+// localPorts returns the local ports of process pid's connections to peer
+// port in out, ss -tnpH's listing of established connections (Recv-Q,
+// Send-Q, local address:port, peer address:port, process).
+func localPorts(out string, pid, port int) []string {
 	var ports []string
 	owner := "pid=" + strconv.Itoa(pid) + ","
+	peer := ":" + strconv.Itoa(port)
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
-		if len(f) < 5 || !strings.Contains(f[4], owner) {
+		if len(f) < 5 || !strings.Contains(f[4], owner) || !strings.HasSuffix(f[3], peer) {
 			continue
 		}
 		if i := strings.LastIndexByte(f[2], ':'); i >= 0 && i+1 < len(f[2]) {

@@ -109,24 +109,27 @@ func (o options) baselineMode() string {
 type profile struct {
 	name       string
 	ramp, talk time.Duration
-	restart    bool // restart the PBX first
-	daemon     bool // restart the daemon during the wave (-daemon-restart-at)
-	blipPort   int  // cut the daemon's connections to this port of the PBX during the wave (blipAt): ARI's or AMI's
+	restart    bool  // restart the PBX first
+	daemon     bool  // restart the daemon during the wave (-daemon-restart-at)
+	blipPorts  []int // cut the daemon's connections to these ports of the PBX during the wave (blipAt): ARI's, AMI's
+	outbound   bool  // the extensions call out (through the carrier) instead of being called
 }
 
 var profiles = map[string]profile{
-	"burst":   {name: "burst", ramp: 2 * time.Second, talk: 3 * time.Second},
-	"restart": {name: "restart", ramp: 2 * time.Second, talk: 3 * time.Second, restart: true},
-	"long":    {name: "long", ramp: 5 * time.Second, talk: 15 * time.Second},
-	"daemon":  {name: "daemon", ramp: 2 * time.Second, talk: 3 * time.Second, daemon: true},
-	"blip":    {name: "blip", ramp: 2 * time.Second, talk: 3 * time.Second, blipPort: ariPort},
-	"amiblip": {name: "amiblip", ramp: 2 * time.Second, talk: 3 * time.Second, blipPort: amiPort},
+	"burst":    {name: "burst", ramp: 2 * time.Second, talk: 3 * time.Second},
+	"restart":  {name: "restart", ramp: 2 * time.Second, talk: 3 * time.Second, restart: true},
+	"long":     {name: "long", ramp: 5 * time.Second, talk: 15 * time.Second},
+	"daemon":   {name: "daemon", ramp: 2 * time.Second, talk: 3 * time.Second, daemon: true},
+	"blip":     {name: "blip", ramp: 2 * time.Second, talk: 3 * time.Second, blipPorts: []int{ariPort}},
+	"amiblip":  {name: "amiblip", ramp: 2 * time.Second, talk: 3 * time.Second, blipPorts: []int{amiPort}},
+	"netblip":  {name: "netblip", ramp: 2 * time.Second, talk: 3 * time.Second, blipPorts: []int{amiPort, ariPort}},
+	"outburst": {name: "outburst", ramp: 2 * time.Second, talk: 3 * time.Second, outbound: true},
 }
 
 func main() {
 	var o options
 	waves := flag.String("calls", "100", "concurrent calls of each wave, comma-separated")
-	profs := flag.String("profiles", "burst,restart,long", "load shapes, in order: burst (within 2 s, bridged 3 s), restart (the PBX restarted, then a burst), long (ramped over 5 s, bridged 15 s), daemon (a burst, the daemon restarted -daemon-restart-at into it), blip (a burst, the daemon's ARI connections cut 2, 3.5 and 5 s into it, as by a network blip), amiblip (the same with its AMI sessions)")
+	profs := flag.String("profiles", "burst,restart,long", "load shapes, in order: burst (within 2 s, bridged 3 s), restart (the PBX restarted, then a burst), long (ramped over 5 s, bridged 15 s), daemon (a burst, the daemon restarted -daemon-restart-at into it), blip (a burst, the daemon's ARI connections cut 2, 3.5 and 5 s into it, as by a network blip), amiblip (the same with its AMI sessions), netblip (both at once, as a blip of the network between the daemon and a PBX on another host), outburst (the burst's shape, the extensions calling out through the carrier)")
 	ramp := flag.Duration("ramp", 0, "override every profile's time over which a wave's calls are placed")
 	talk := flag.Duration("talk", 0, "override every profile's talk time after answer")
 	flag.IntVar(&o.runs, "runs", 1, "how many times to run the profiles in a row")
@@ -410,7 +413,8 @@ func run(ctx context.Context, o options) (bool, error) {
 					}
 				}
 				w.o.ramp, w.o.talk = pr.ramp, pr.talk
-				w.restartDaemon, w.blipPort = pr.daemon, pr.blipPort
+				w.restartDaemon, w.blipPorts, w.outbound = pr.daemon, pr.blipPorts, pr.outbound
+				w.obs.setOutbound(pr.outbound)
 				res, err := w.wave(ctx, n)
 				if err != nil {
 					return false, err
@@ -489,9 +493,12 @@ type waver struct {
 	// restartDaemon: this wave restarts the daemon -daemon-restart-at
 	// after its first call (the daemon profile).
 	restartDaemon bool
-	// blipPort: this wave cuts the daemon's connections to this port of
-	// the PBX at blipAt (the blip and amiblip profiles); 0 for none.
-	blipPort int
+	// blipPorts: this wave cuts the daemon's connections to these ports
+	// of the PBX at blipAt (the blip, amiblip and netblip profiles).
+	blipPorts []int
+	// outbound: this wave's calls are placed by the extensions, to
+	// external numbers (the outburst profile).
+	outbound bool
 }
 
 type waveResult struct {
@@ -634,13 +641,13 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 		}()
 	}
 	var blipErr error
-	if w.blipPort != 0 {
+	if len(w.blipPorts) > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var cut []int
-			cut, blipErr = blips(ctx, start, w.daemon.pid, w.blipPort)
-			say("connections of the daemon to port %d cut %v times at %v into the wave: %v", w.blipPort, len(cut), blipAt[:len(cut)], cut)
+			cut, blipErr = blips(ctx, start, w.daemon.pid, w.blipPorts)
+			say("connections of the daemon to ports %v cut %v times at %v into the wave: %v", w.blipPorts, len(cut), blipAt[:len(cut)], cut)
 		}()
 	}
 	for i := range calls {
@@ -658,7 +665,14 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 				p.err = ctx.Err()
 				return
 			}
-			c, err := w.d.Inbound(ctx, p.did, p.num, sandbox.Options{CallerName: "Charge"})
+			var c *sandbox.Call
+			var err error
+			if w.outbound {
+				// p.num is then the external number the extension dials.
+				c, err = w.d.Outbound(ctx, p.ext, p.num, sandbox.Options{})
+			} else {
+				c, err = w.d.Inbound(ctx, p.did, p.num, sandbox.Options{CallerName: "Charge"})
+			}
 			if err != nil {
 				p.err = err
 				return

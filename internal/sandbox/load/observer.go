@@ -26,7 +26,7 @@ type observer struct {
 	endpoints map[string]string // PJSIP endpoint → Annexe A extension number
 
 	mu        sync.Mutex
-	byCaller  map[string]string       // carrier caller number → linkedid
+	byCaller  map[string]string       // carrier caller number, or number an extension dialled out → linkedid
 	answered  map[string]*answer      // linkedid → the Annexe A leg that was bridged
 	inBridge  map[string]bool         // extension channel uniqueid → in a bridge now
 	bridgedAt map[string]time.Time    // extension channel uniqueid → BridgeEnter time
@@ -45,6 +45,10 @@ type observer struct {
 	// daemon's, which waits for DialBegin); starts counts them.
 	skipStarts int
 	starts     map[string]int
+	// outbound: the wave's extensions call out, and the baseline's
+	// MixMonitor runs on the extension's channel, started before the dial:
+	// its MixMonitorStart comes first too.
+	outbound bool
 }
 
 // answer is an Annexe A extension's channel that entered a bridge.
@@ -118,11 +122,16 @@ func (o *observer) event(m *ami.Message) {
 	defer o.mu.Unlock()
 	switch m.Event() {
 	case "Newchannel":
-		if endpointOf(m.Get("Channel")) == "carrier" {
-			if num := m.Get("CallerIDNum"); num != "" {
-				if _, ok := o.byCaller[num]; !ok {
-					o.byCaller[strings.Clone(num)] = strings.Clone(m.Get("Linkedid"))
-				}
+		num := ""
+		if ep := endpointOf(m.Get("Channel")); ep == "carrier" {
+			num = m.Get("CallerIDNum")
+		} else if _, ok := o.endpoints[ep]; ok && len(m.Get("Exten")) >= 10 {
+			// An extension's call out: the number it dialled.
+			num = m.Get("Exten")
+		}
+		if num != "" {
+			if _, ok := o.byCaller[num]; !ok {
+				o.byCaller[strings.Clone(num)] = strings.Clone(m.Get("Linkedid"))
 			}
 		}
 	case "BridgeEnter":
@@ -149,7 +158,11 @@ func (o *observer) event(m *ami.Message) {
 			return
 		}
 		uid := strings.Clone(m.Get("Uniqueid"))
-		if o.starts[uid]++; o.starts[uid] <= o.skipStarts {
+		skip := o.skipStarts
+		if o.outbound {
+			skip++
+		}
+		if o.starts[uid]++; o.starts[uid] <= skip {
 			return
 		}
 		if _, ok := o.recTS[uid]; !ok {
@@ -218,7 +231,15 @@ func (o *observer) bridgedFor(uid string) (float64, bool) {
 	return l - e, true
 }
 
-// linkedID returns the call the carrier placed with caller number num.
+// setOutbound tells whether the next wave's extensions call out.
+func (o *observer) setOutbound(out bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.outbound = out
+}
+
+// linkedID returns the call the carrier placed with caller number num, or
+// the one an extension placed to num.
 func (o *observer) linkedID(num string) string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
