@@ -82,8 +82,9 @@ func appendHeader(b []byte, key, value string) []byte {
 // notifications as usual.
 //
 // It returns an error wrapping ErrInvalidAction (nothing sent),
-// ErrNotConnected (no session, or the session was lost before the answer:
-// then with ErrNoAnswer too) or
+// ErrNotConnected (no session, its write failed — Asterisk never had the
+// whole action, sending it again does it once — or the session was lost
+// after the write and before the answer: then with ErrNoAnswer too) or
 // ErrTimeout (no answer before ctx's deadline or Config.ActionTimeout,
 // whichever comes first; a late response is discarded), and an *ActionError
 // when Asterisk answers "Response: Error". Every error message starts with
@@ -102,8 +103,9 @@ func (c *Client) Action(ctx context.Context, action string, headers ...Header) (
 // whose names start again from the same counters. It returns an error
 // wrapping ErrOtherBoot, with nothing sent, when boot is empty, unknown
 // for the session (Asterisk refused CoreStatus) or another run's; the
-// other errors are Action's. Once sent, the action is answered on that
-// session or fails (ErrNoAnswer): it never goes out on another session.
+// other errors are Action's. Once written, the action is answered on that
+// session or fails (ErrNoAnswer): this client never sends it on another
+// session (a caller may, for an action that twice does what once does).
 func (c *Client) ActionOnBoot(ctx context.Context, boot, action string, headers ...Header) (*Message, error) {
 	if boot == "" {
 		return nil, fmt.Errorf("action %s: %w", printable(action), ErrOtherBoot)

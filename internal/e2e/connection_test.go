@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -164,6 +165,7 @@ func TestDialWhileAMIIsCutIsRecordedFromTheAnswer(t *testing.T) {
 	t.Cleanup(func() { h.driver.ResetPhones(context.Background()) })
 	mark := h.filedCount()
 	lateBefore := metric(t, "recpolicy_recordings_started_late_total")
+	logFrom := logSize(t)
 	placed := time.Now()
 	c, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+ext, "5145550196", sandbox.Options{})
 	if err != nil {
@@ -198,6 +200,44 @@ func TestDialWhileAMIIsCutIsRecordedFromTheAnswer(t *testing.T) {
 	if after := metric(t, "recpolicy_recordings_started_late_total"); after != lateBefore {
 		t.Errorf("recpolicy_recordings_started_late_total went from %s to %s; the recording started before the answer", lateBefore, after)
 	}
+	// The dial was made while the session was cut: the reconciliation
+	// decided it, not its DialBegin.
+	if !logHas(t, logFrom, `"on":"unseen dial"`, `"channel":"PJSIP/`+ext+`-`) {
+		t.Errorf("no decision on an unseen dial of %s in the daemon's log: the dial did not fall within the cut, the test proves nothing", ext)
+	}
+}
+
+// logSize returns the daemon log's size now, for logHas.
+func logSize(t *testing.T) int64 {
+	t.Helper()
+	fi, err := os.Stat(h.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// logHas tells whether a line of the daemon's log written after offset
+// from holds every one of parts.
+func logHas(t *testing.T, from int64, parts ...string) bool {
+	t.Helper()
+	b, err := os.ReadFile(h.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(b)) < from {
+		from = 0
+	}
+	for _, line := range strings.Split(string(b[from:]), "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // TestARIConnectionDroppedDuringCall: the daemon's ARI connections (the

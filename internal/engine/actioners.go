@@ -44,14 +44,30 @@ const MarkVar = "RECPOLICY_REC"
 // out, and a MixMonitor carried out twice records twice; unless it is one
 // whose second run changes nothing (Resendable): a mark's Setvar cut with
 // its session used to fail the start of a recording that ran (measured:
-// the load harness's amiblip profile, snoop backend).
+// the load harness's amiblip profile, snoop backend). An action whose write
+// failed (ErrNotConnected without ErrNoAnswer) never reached Asterisk and
+// is sent again like one that found no session.
 func Patient(a Actioner, wait time.Duration) Actioner { return patient{a, wait} }
 
 // Resendable tells whether an AMI action may be sent again after its
 // session ended before its answer: carried out twice, it does what it does
-// once (it sets or reads a channel variable).
-func Resendable(action string) bool {
-	return strings.EqualFold(action, "Setvar") || strings.EqualFold(action, "Getvar")
+// once. A Getvar; a Setvar that marks a channel (a value), never one that
+// clears it: the first copy, held in a session Asterisk had not yet read,
+// could still run after the next recording's mark and unmark it, and that
+// recording would not be adopted after a reconnection. A mark's first copy
+// running late writes the same value again.
+func Resendable(action string, headers ...ami.Header) bool {
+	switch {
+	case strings.EqualFold(action, "Getvar"):
+		return true
+	case strings.EqualFold(action, "Setvar"):
+		for _, h := range headers {
+			if strings.EqualFold(h.Key, "Value") {
+				return h.Value != ""
+			}
+		}
+	}
+	return false
 }
 
 type patient struct {
@@ -60,7 +76,7 @@ type patient struct {
 }
 
 func (p patient) Action(ctx context.Context, action string, headers ...ami.Header) (*ami.Message, error) {
-	return p.retry(ctx, action, func() (*ami.Message, error) { return p.a.Action(ctx, action, headers...) })
+	return p.retry(ctx, Resendable(action, headers...), func() (*ami.Message, error) { return p.a.Action(ctx, action, headers...) })
 }
 
 // ActionOnBoot waits, like Action, while no session is connected; it fails
@@ -71,15 +87,14 @@ func (p patient) ActionOnBoot(ctx context.Context, boot, action string, headers 
 	if !ok {
 		return nil, fmt.Errorf("action %s: %w", action, ami.ErrOtherBoot)
 	}
-	return p.retry(ctx, action, func() (*ami.Message, error) { return ba.ActionOnBoot(ctx, boot, action, headers...) })
+	return p.retry(ctx, Resendable(action, headers...), func() (*ami.Message, error) { return ba.ActionOnBoot(ctx, boot, action, headers...) })
 }
 
-// retry calls send (which sends action) until it succeeds, fails otherwise
-// than for want of a session (or after a send that may have been carried
-// out, unless action is Resendable), or p.wait has passed.
-func (p patient) retry(ctx context.Context, action string, send func() (*ami.Message, error)) (*ami.Message, error) {
+// retry calls send until it succeeds, fails otherwise than for want of a
+// session (or after a send that may have been carried out, unless resend:
+// the action is Resendable), or p.wait has passed.
+func (p patient) retry(ctx context.Context, resend bool, send func() (*ami.Message, error)) (*ami.Message, error) {
 	deadline := time.Now().Add(p.wait)
-	resend := Resendable(action)
 	for {
 		m, err := send()
 		if err == nil || !errors.Is(err, ami.ErrNotConnected) || (errors.Is(err, ami.ErrNoAnswer) && !resend) || time.Now().After(deadline) {

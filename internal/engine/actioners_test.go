@@ -142,20 +142,24 @@ func (l *lostOnce) Action(context.Context, string, ...ami.Header) (*ami.Message,
 }
 
 func TestPatientSendsAgainWhatChangesNothingTwice(t *testing.T) {
+	mark := MarkHeaders("1796573162-808-inbound-x~y-1")
 	for _, tc := range []struct {
-		action string
-		sends  int
-		lost   bool
+		name    string
+		action  string
+		headers []ami.Header
+		sends   int
+		lost    bool
 	}{
-		{"Setvar", 2, false},
-		{"getvar", 2, false},
-		{"MixMonitor", 1, true},
-		{"StopMixMonitor", 1, true},
-		{"Hangup", 1, true},
+		{"mark", "Setvar", mark, 2, false},
+		{"unmark", "Setvar", MarkHeaders(""), 1, true},
+		{"read", "getvar", nil, 2, false},
+		{"MixMonitor", "MixMonitor", nil, 1, true},
+		{"StopMixMonitor", "StopMixMonitor", nil, 1, true},
+		{"Hangup", "Hangup", nil, 1, true},
 	} {
-		t.Run(tc.action, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			l := &lostOnce{}
-			_, err := Patient(l, time.Second).Action(context.Background(), tc.action)
+			_, err := Patient(l, time.Second).Action(context.Background(), tc.action, tc.headers...)
 			if lost := errors.Is(err, ami.ErrNoAnswer); lost != tc.lost || (!tc.lost && err != nil) {
 				t.Errorf("Action = %v; want lost %v", err, tc.lost)
 			}

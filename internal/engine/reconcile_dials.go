@@ -7,34 +7,41 @@ import (
 )
 
 // outgoingLine is the application data Asterisk gives a channel that a
-// Dial or a Queue placed (app_dial's "AppDial", app_queue's "AppQueue").
+// Dial or a Queue placed: app_dial's are "AppDial", app_queue's
+// "AppQueue" (an Originate's or a Page's, "AppDial2", have no dialler in
+// the listing; FollowMe's set none).
 const outgoingLine = "(Outgoing Line)"
 
-// dialApps are the applications whose channel may have placed a ringing
-// dial's destination.
-var dialApps = []string{"dial", "queue", "followme"}
+// unseenDial is the reason of a decision taken on a dial the tracker never
+// read (reconcileDials): it only starts recordings.
+const unseenDial = "unseen dial"
 
-// reconcileDials decides again the dials a reconnection's listing shows in
+// reconcileDials decides the dials a reconnection's listing shows in
 // progress whose DialBegin the tracker never read (made while the daemon
-// could not see the PBX: a cut AMI session, a daemon restart): each
-// destination Asterisk placed (its application data "(Outgoing Line)") that
-// the tracker does not know the dialler of is paired with the channel of
-// its call (linkedid) that runs Dial, Queue or FollowMe, and decided as at
-// its DialBegin, so that its recording starts before its answer rather than
-// at its bridge. Several such channels in one call (a ring group through
-// Local channels) are told apart by the Dial's targets; a destination that
-// cannot be paired is left to its bridge, as before. A destination already
-// in a bridge with another party is left to the bridge's decision.
-func (t *Tracker) reconcileDials(ctx context.Context, live map[string]Event) {
+// could not see the PBX: a cut AMI session, a daemon restart), so that
+// their recordings start before the answer rather than at the bridge. A
+// channel app_dial placed (application AppDial, data "(Outgoing Line)") is
+// paired with the one channel of its call (linkedid) running Dial whose
+// targets name its device (a ring group through Local channels has
+// several Dials; a forward's leg, whose device no target names, is left
+// out); one app_queue placed (AppQueue) with the one channel of its call
+// running Queue. Pairs are not made when either channel already carries a
+// recording (adopted: its call is decided at its bridge, as before), or
+// when whether one does is not known (skip: Running failed), nor for a
+// channel already in a bridge with another party, which the bridge's
+// decision covers. A destination that cannot be paired is left to its
+// bridge, one round trip late. The decisions only start recordings:
+// a pair judged not to be recorded stops nothing.
+func (t *Tracker) reconcileDials(ctx context.Context, live map[string]Event, skip map[string]bool) {
 	byCall := make(map[string][]Event)
 	for _, it := range live {
-		if slices.Contains(dialApps, strings.ToLower(it.Get("Application"))) && !placed(it) {
+		if app := it.Get("Application"); strings.EqualFold(app, "Dial") || strings.EqualFold(app, "Queue") {
 			byCall[it.Get("Linkedid")] = append(byCall[it.Get("Linkedid")], it)
 		}
 	}
 	uids := make([]string, 0, len(live))
 	for uid, it := range live {
-		if placed(it) {
+		if placed(it) != "" {
 			uids = append(uids, uid)
 		}
 	}
@@ -46,12 +53,12 @@ func (t *Tracker) reconcileDials(ctx context.Context, live map[string]Event) {
 	var dsts []*channel
 	for _, uid := range uids {
 		dst := t.channels[uid]
-		if dst == nil || dst.dialedBy != nil || t.inConversation(dst) {
+		if dst == nil || dst.dialedBy != nil || dst.rec != nil || skip[uid] || t.inConversation(dst) {
 			continue
 		}
-		from, target := dialler(byCall[live[uid].Get("Linkedid")], dst.name)
+		from, target := dialler(byCall[live[uid].Get("Linkedid")], placed(live[uid]), dst.name)
 		src := t.channels[from]
-		if src == nil || src == dst || t.inConversation(src) {
+		if src == nil || src == dst || src == t.localPeer(dst) || src.rec != nil || skip[from] || t.inConversation(src) {
 			continue
 		}
 		dst.dialedBy = src
@@ -61,13 +68,23 @@ func (t *Tracker) reconcileDials(ctx context.Context, live map[string]Event) {
 		dsts = append(dsts, dst)
 	}
 	for _, dst := range dsts {
-		t.decide(ctx, "dial", []*channel{dst.dialedBy, dst})
+		t.decide(ctx, unseenDial, []*channel{dst.dialedBy, dst})
 	}
 }
 
-// placed tells whether a listed channel was placed by a Dial or a Queue.
-func placed(it Event) bool {
-	return strings.EqualFold(strings.TrimSpace(it.Get("ApplicationData")), outgoingLine)
+// placed returns the application that placed a listed channel ("Dial" or
+// "Queue"), or "" for a channel no Dial or Queue placed.
+func placed(it Event) string {
+	if !strings.EqualFold(strings.TrimSpace(it.Get("ApplicationData")), outgoingLine) {
+		return ""
+	}
+	switch app := it.Get("Application"); {
+	case strings.EqualFold(app, "AppDial"):
+		return "Dial"
+	case strings.EqualFold(app, "AppQueue"):
+		return "Queue"
+	}
+	return ""
 }
 
 // inConversation tells whether c is in a bridge with another party.
@@ -75,31 +92,30 @@ func (t *Tracker) inConversation(c *channel) bool {
 	return c.bridge != "" && len(t.bridges[c.bridge]) >= 2
 }
 
-// dialler picks, among the diallers of one call, the one that placed the
-// channel named name: the only one, else the only Dial whose targets name
-// name's device. It returns its unique ID and the target that names the
-// channel ("" when none does), or "" when none or several qualify.
-func dialler(diallers []Event, name string) (uniqueid, target string) {
+// dialler picks, among the channels of one call running Dial or Queue,
+// the one that placed the channel named name with app: for Dial, the only
+// Dial whose targets name name's device, with that target; for Queue, the
+// only Queue. It returns "" when none or several qualify.
+func dialler(diallers []Event, app, name string) (uniqueid, target string) {
 	dev := device(name)
-	var found []Event
-	var targets []string
+	n := 0
 	for _, d := range diallers {
+		if !strings.EqualFold(d.Get("Application"), app) {
+			continue
+		}
 		tg := ""
-		if strings.EqualFold(d.Get("Application"), "dial") {
-			tg = matchTarget(d.Get("ApplicationData"), dev)
+		if app == "Dial" {
+			if tg = matchTarget(d.Get("ApplicationData"), dev); tg == "" {
+				continue
+			}
 		}
-		if tg != "" {
-			found = append(found, d)
-			targets = append(targets, tg)
-		}
+		n++
+		uniqueid, target = d.Get("Uniqueid"), tg
 	}
-	switch {
-	case len(found) == 1:
-		return found[0].Get("Uniqueid"), targets[0]
-	case len(diallers) == 1:
-		return diallers[0].Get("Uniqueid"), ""
+	if n != 1 {
+		return "", ""
 	}
-	return "", ""
+	return uniqueid, target
 }
 
 // matchTarget returns the target of a Dial's arguments (its first

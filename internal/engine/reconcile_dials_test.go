@@ -57,6 +57,22 @@ func TestTrackerReconcileDecidesDialsInProgress(t *testing.T) {
 			listed("1", "PJSIP/carrier-00000001", "1", "Dial", "PJSIP/808,30,tT", "", "5145550142"),
 			withState(listed("2", "PJSIP/808-00000002", "1", "AppDial", "(Outgoing Line)", "", "808"), "6"),
 		}, []string{"PJSIP/808-00000002"}},
+		{"queue, one member through a Local channel", []Event{
+			listed("1", "PJSIP/carrier-00000001", "1", "Queue", "accueil,t", "", "5145550142"),
+			listed("2", "PJSIP/235-00000002", "1", "AppQueue", "(Outgoing Line)", "", "235"),
+			listed("3", "Local/250@queue-member-00000001;1", "1", "AppQueue", "(Outgoing Line)", "", "5145550142"),
+			listed("4", "Local/250@queue-member-00000001;2", "1", "Dial", "PJSIP/250,30", "", "5145550142"),
+			listed("5", "PJSIP/250-00000005", "1", "AppDial", "(Outgoing Line)", "", "250"),
+		}, []string{"PJSIP/235-00000002", "PJSIP/250-00000005"}},
+		{"a call the PBX placed (Originate), its Local channel's far side not dialled yet", []Event{
+			listed("1", "Local/235@internal-00000001;1", "1", "AppDial2", "(Outgoing Line)", "", "5145550142"),
+			listed("2", "Local/235@internal-00000001;2", "1", "Dial", "PJSIP/235,30", "", "5145550142"),
+			listed("3", "PJSIP/235-00000003", "1", "AppDial", "(Outgoing Line)", "", "235"),
+		}, nil},
+		{"a forward's leg, which no target names", []Event{
+			listed("1", "PJSIP/carrier-00000001", "1", "Dial", "PJSIP/236,30", "", "5145550142"),
+			listed("2", "Local/5145550199@from-phones-00000001;1", "1", "AppDial", "(Outgoing Line)", "", "5145550142"),
+		}, nil},
 		{"dialler not told apart", []Event{
 			listed("1", "PJSIP/carrier-00000001", "1", "Dial", "PJSIP/300,30", "", "5145550142"),
 			listed("2", "PJSIP/carrier-00000002", "1", "Dial", "PJSIP/301,30", "", "5145550143"),
@@ -74,6 +90,32 @@ func TestTrackerReconcileDecidesDialsInProgress(t *testing.T) {
 			}
 			if got := testutil.ToFloat64(m.RecordingsLate); got != 0 {
 				t.Errorf("late recordings %v, want 0 (the dial was decided before any bridge)", got)
+			}
+		})
+	}
+}
+
+// A dial the tracker did not see is not decided when a channel of it
+// already carries a recording (adopted: the bridge decides, and nothing is
+// stopped), nor when whether one does could not be read.
+func TestTrackerReconcileLeavesUnseenDialsItCannotJudge(t *testing.T) {
+	r := cityRules(t)
+	items := []Event{
+		listed("1", "PJSIP/carrier-00000001", "1", "Dial", "PJSIP/808,30,tT", "", "5145550142"),
+		listed("2", "PJSIP/808-00000002", "1", "AppDial", "(Outgoing Line)", "", "808"),
+	}
+	for _, tc := range []struct {
+		name string
+		rec  *fakeRecorder
+	}{
+		{"adopted", &fakeRecorder{running: map[string]string{"2": "1795847391-808-inbound-2~1-1"}}},
+		{"unreadable", &fakeRecorder{running: map[string]string{}, unreadable: map[string]bool{"2": true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, tc.rec, NewMetrics(nil), nil)
+			tr.Reconcile(context.Background(), items, nil)
+			if len(tc.rec.started) != 0 || len(tc.rec.stopped) != 0 {
+				t.Errorf("started %v, stopped %v; want neither", channels(tc.rec.started), channels(tc.rec.stopped))
 			}
 		})
 	}

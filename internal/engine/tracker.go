@@ -535,6 +535,9 @@ func (t *Tracker) decide(ctx context.Context, why string, members []*channel) {
 					Time("channel_created", c.created).
 					Msg("policy violation: call found bridged and unrecorded after a (re)connection; recorded from now on, its beginning is lost")
 			}
+		case !ok && c.rec != nil && why == unseenDial:
+			// A dial the tracker did not see decides starts only: what
+			// runs already is left to the bridge's decision.
 		case !ok && c.rec != nil:
 			t.logDecision(why, c, d, false)
 			t.stopRecording(ctx, c)
@@ -1065,10 +1068,12 @@ func (t *Tracker) Reconcile(ctx context.Context, items, bridges []Event) int {
 		}()
 	}
 	wg.Wait()
+	unknown := make(map[string]bool)
 	for i, c := range ask {
 		id, backendID, err := found[i].id, found[i].backendID, errs[i]
 		if err != nil {
 			t.log.Warn().Err(err).Str("channel", c.name).Msg("reconcile: cannot tell whether a recording runs on this channel")
+			unknown[c.uniqueid] = true
 			continue
 		}
 		if id == "" {
@@ -1114,7 +1119,7 @@ func (t *Tracker) Reconcile(ctx context.Context, items, bridges []Event) int {
 	for _, uid := range gone {
 		t.hangup(ctx, uid)
 	}
-	t.reconcileDials(ctx, live)
+	t.reconcileDials(ctx, live, unknown)
 	for _, m := range t.bridges {
 		if len(m) >= 2 {
 			t.decide(ctx, "reconcile", members(m))

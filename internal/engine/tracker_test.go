@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,6 +24,7 @@ func (e ev) Get(k string) string { return e[k] }
 type fakeRecorder struct {
 	started, stopped, finished []*Recording
 	running                    map[string]string // channel → recording ID
+	unreadable                 map[string]bool   // channel → Running fails
 }
 
 func (f *fakeRecorder) Start(_ context.Context, r *Recording) error {
@@ -36,6 +38,9 @@ func (f *fakeRecorder) Stop(_ context.Context, r *Recording) error {
 }
 func (f *fakeRecorder) Finish(r *Recording) { f.finished = append(f.finished, r) }
 func (f *fakeRecorder) Running(_ context.Context, channel string) (string, string, error) {
+	if f.unreadable[channel] {
+		return "", "", errors.New("read RECPOLICY_REC on " + channel + ": ami: action timed out")
+	}
 	return f.running[channel], "", nil
 }
 func (f *fakeRecorder) Paths(r *Recording) { r.LocalPath = r.ID + ".wav" }

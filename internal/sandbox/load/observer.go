@@ -47,7 +47,7 @@ type observer struct {
 	starts     map[string]int
 	// outbound: the wave's extensions call out, and the baseline's
 	// MixMonitor runs on the extension's channel, started before the dial:
-	// its MixMonitorStart comes first too.
+	// its MixMonitorStart comes first instead (no control runs then).
 	outbound bool
 }
 
@@ -160,7 +160,9 @@ func (o *observer) event(m *ami.Message) {
 		uid := strings.Clone(m.Get("Uniqueid"))
 		skip := o.skipStarts
 		if o.outbound {
-			skip++
+			// Only the baseline's, on the extension's channel: the
+			// control's pre-dial handler is [internal]'s.
+			skip = 1
 		}
 		if o.starts[uid]++; o.starts[uid] <= skip {
 			return
