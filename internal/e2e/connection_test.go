@@ -177,11 +177,7 @@ func TestDialWhileAMIIsCutIsRecordedFromTheAnswer(t *testing.T) {
 	if err := waitDaemonReady(ctx, h.health, h.daemonDone); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.driver.WaitAnswered(ctx, c, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2 * time.Second)
-	if err := h.driver.Hangup(ctx, c); err != nil {
+	if err := h.driver.Talk(ctx, c, 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.driver.WaitHungUp(ctx, c, 10*time.Second); err != nil {

@@ -39,9 +39,12 @@ func (t *Tracker) reconcileDials(ctx context.Context, live map[string]Event, ski
 			byCall[it.Get("Linkedid")] = append(byCall[it.Get("Linkedid")], it)
 		}
 	}
+	// The channels a Dial or a Queue placed, and which.
+	placedBy := make(map[string]string)
 	uids := make([]string, 0, len(live))
 	for uid, it := range live {
-		if placed(it) != "" {
+		if app := placed(it); app != "" {
+			placedBy[uid] = app
 			uids = append(uids, uid)
 		}
 	}
@@ -56,7 +59,7 @@ func (t *Tracker) reconcileDials(ctx context.Context, live map[string]Event, ski
 		if dst == nil || dst.dialedBy != nil || dst.rec != nil || skip[uid] || t.inConversation(dst) {
 			continue
 		}
-		from, target := dialler(byCall[live[uid].Get("Linkedid")], placed(live[uid]), dst.name)
+		from, target := dialler(byCall[live[uid].Get("Linkedid")], placedBy[uid], dst.name)
 		src := t.channels[from]
 		if src == nil || src == dst || src == t.localPeer(dst) || src.rec != nil || skip[from] || t.inConversation(src) {
 			continue

@@ -18,6 +18,22 @@ func listed(uid, name, linked, app, data, bridge, cid string) Event {
 		"Application": app, "ApplicationData": data, "BridgeId": bridge, "CallerIDNum": cid, "Duration": "00:00:02"}
 }
 
+// ringing808 is the listing of an inbound call from the carrier that
+// rings 808: the carrier's channel runs Dial, 808's was placed by it.
+func ringing808() []Event {
+	return []Event{
+		listed("1", "PJSIP/carrier-00000001", "1", "Dial", "PJSIP/808,30,tT", "", "5145550142"),
+		listed("2", "PJSIP/808-00000002", "1", "AppDial", "(Outgoing Line)", "", "808"),
+	}
+}
+
+// answered808 is ringing808 once 808 answered, before the bridge.
+func answered808() []Event {
+	items := ringing808()
+	items[1] = withState(items[1], "6")
+	return items
+}
+
 // A dial made while the daemon could not see the PBX (its DialBegin
 // unread) is decided at the reconnection, as at its DialBegin: its
 // recording starts while the phone rings, not at its bridge, and it is not
@@ -30,10 +46,7 @@ func TestTrackerReconcileDecidesDialsInProgress(t *testing.T) {
 		items   []Event
 		started []string
 	}{
-		{"inbound, ringing", []Event{
-			listed("1", "PJSIP/carrier-00000001", "1", "Dial", "PJSIP/808,30,tT", "", "5145550142"),
-			listed("2", "PJSIP/808-00000002", "1", "AppDial", "(Outgoing Line)", "", "808"),
-		}, []string{"PJSIP/808-00000002"}},
+		{"inbound, ringing", ringing808(), []string{"PJSIP/808-00000002"}},
 		{"outbound, ringing", []Event{
 			listed("1", "PJSIP/235-00000001", "1", "Dial", "PJSIP/5145550142@carrier,60", "", "235"),
 			listed("2", "PJSIP/carrier-00000002", "1", "AppDial", "(Outgoing Line)", "", "5145550142"),
@@ -53,10 +66,7 @@ func TestTrackerReconcileDecidesDialsInProgress(t *testing.T) {
 			listed("4", "PJSIP/235-00000004", "1", "AppDial", "(Outgoing Line)", "", "235"),
 			listed("5", "PJSIP/808-00000005", "1", "AppDial", "(Outgoing Line)", "", "808"),
 		}, []string{"PJSIP/235-00000004", "PJSIP/808-00000005"}},
-		{"answered, not bridged yet", []Event{
-			listed("1", "PJSIP/carrier-00000001", "1", "Dial", "PJSIP/808,30,tT", "", "5145550142"),
-			withState(listed("2", "PJSIP/808-00000002", "1", "AppDial", "(Outgoing Line)", "", "808"), "6"),
-		}, []string{"PJSIP/808-00000002"}},
+		{"answered, not bridged yet", answered808(), []string{"PJSIP/808-00000002"}},
 		{"queue, one member through a Local channel", []Event{
 			listed("1", "PJSIP/carrier-00000001", "1", "Queue", "accueil,t", "", "5145550142"),
 			listed("2", "PJSIP/235-00000002", "1", "AppQueue", "(Outgoing Line)", "", "235"),
@@ -100,10 +110,7 @@ func TestTrackerReconcileDecidesDialsInProgress(t *testing.T) {
 // stopped), nor when whether one does could not be read.
 func TestTrackerReconcileLeavesUnseenDialsItCannotJudge(t *testing.T) {
 	r := cityRules(t)
-	items := []Event{
-		listed("1", "PJSIP/carrier-00000001", "1", "Dial", "PJSIP/808,30,tT", "", "5145550142"),
-		listed("2", "PJSIP/808-00000002", "1", "AppDial", "(Outgoing Line)", "", "808"),
-	}
+	items := ringing808()
 	for _, tc := range []struct {
 		name string
 		rec  *fakeRecorder
@@ -135,10 +142,7 @@ func TestTrackerReconcileKeepsAKnownDial(t *testing.T) {
 		t.Fatalf("started %v at the DialBegin, want 808's", channels(rec.started))
 	}
 	rec.running["2"] = rec.started[0].ID
-	tr.Reconcile(ctx, []Event{
-		listed("1", "PJSIP/carrier-00000001", "1", "Dial", "PJSIP/808,30,tT", "", "5145550142"),
-		listed("2", "PJSIP/808-00000002", "1", "AppDial", "(Outgoing Line)", "", "808"),
-	}, nil)
+	tr.Reconcile(ctx, ringing808(), nil)
 	if len(rec.started) != 1 {
 		t.Errorf("started %v, want 808's once", channels(rec.started))
 	}

@@ -856,7 +856,7 @@ func (t *Tracker) Apply(ctx context.Context, o Outcome) {
 // still talks or rings with another party; otherwise the next bridge
 // decides again.
 func (t *Tracker) retry(ctx context.Context, c *channel, failed *Recording) {
-	if (c.bridge != "" && len(t.bridges[c.bridge]) >= 2) || c.dialedBy != nil || t.dialsSomeone(c) {
+	if t.inConversation(c) || c.dialedBy != nil || t.dialsSomeone(c) {
 		t.startAttempt(ctx, c, failed.Decision, failed.attempt+1)
 		return
 	}
