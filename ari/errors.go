@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Sentinel errors of this package; test them with errors.Is.
@@ -18,6 +19,10 @@ var (
 	// ErrConflict reports an ARI 409, e.g. a channel that is not in a Stasis
 	// application any more.
 	ErrConflict = errors.New("ari conflict")
+	// ErrNotInStasis reports the 409 of a request on a channel that is not
+	// in a Stasis application ("Channel not in Stasis application"): one
+	// that has not entered it yet, or has left it. It is also ErrConflict.
+	ErrNotInStasis = errors.New("ari channel not in stasis application")
 	// ErrUnprocessable reports an ARI 422, e.g. a subscription to an event
 	// source (a channel) that does not exist.
 	ErrUnprocessable = errors.New("ari request unprocessable")
@@ -70,6 +75,8 @@ func (e *statusError) Is(target error) bool {
 		return e.code == http.StatusNotFound
 	case ErrConflict:
 		return e.code == http.StatusConflict
+	case ErrNotInStasis:
+		return e.code == http.StatusConflict && strings.Contains(e.message, "not in Stasis")
 	case ErrUnprocessable:
 		return e.code == http.StatusUnprocessableEntity
 	case ErrUnauthorized:

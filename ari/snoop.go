@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/CyCoreSystems/ari/v6"
 	"github.com/rs/zerolog"
 )
 
@@ -108,13 +109,17 @@ type snoopEntry struct {
 	snoopID   string
 	name      string // the recording's name (file name without .wav)
 	inStasis  bool   // the snoop channel entered the application
-	watched   bool   // the recorded channel was seen created: no subscription of its own
-	up        bool   // the recorded channel is Up (Times told)
-	upTimed   bool   // ... with the answer's time
-	checked   bool   // the snoop channel is known to spy on channelID
-	chanName  string // the snoop channel's name, once checked
-	recording bool   // the record request was sent (or found running)
-	stopped   bool
+	// stasisStarts counts the StasisStart events read for the snoop
+	// channel, so that a record request refused as "not in Stasis" can
+	// tell whether one came meanwhile (see maybeRecord).
+	stasisStarts int
+	watched      bool   // the recorded channel was seen created: no subscription of its own
+	up           bool   // the recorded channel is Up (Times told)
+	upTimed      bool   // ... with the answer's time
+	checked      bool   // the snoop channel is known to spy on channelID
+	chanName     string // the snoop channel's name, once checked
+	recording    bool   // the record request was sent (or found running)
+	stopped      bool
 	// starting: Record has not returned yet; a resynchronisation meanwhile
 	// (a reconnect) is left to run once it has (resyncDue), since the
 	// snoop channel may not exist yet and the start's own decisions
@@ -125,7 +130,8 @@ type snoopEntry struct {
 	spy       string // the snoop's direction ("" for an adopted one)
 	respawns  int    // times the snoop channel was created again (respawn)
 	// conn is the connection (watchState.connection) on which the snoop
-	// channel's creation was confirmed: its StasisStart comes on it.
+	// channel was asked for: its StasisStart comes on it, unless the
+	// application reconnected meanwhile (see resyncEntry).
 	conn int
 }
 
@@ -426,9 +432,12 @@ func (s *SnoopClient) subscribeTo(ctx context.Context, rest *restClient, channel
 // asked for: a reply about a snoop channel the entry has replaced since
 // (respawn) is not applied.
 func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target, channelID string, sn Snoop, incarnation int) error {
-	ch, err := rest.snoop(ctx, target, sn.ID, sn.Spy, s.cfg.Application)
-	if target != channelID && errors.Is(err, ErrNotFound) {
-		ch, err = rest.snoop(ctx, channelID, sn.ID, sn.Spy, s.cfg.Application)
+	s.mu.Lock()
+	conn := s.subs.connection
+	s.mu.Unlock()
+	ch, err := s.requestSnoop(ctx, rest, target, channelID, sn)
+	if isTransport(err) {
+		ch, err = s.snoopAfterCut(ctx, rest, target, channelID, sn, err)
 	}
 	if err != nil {
 		return err
@@ -438,11 +447,66 @@ func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target,
 	}
 	s.mu.Lock()
 	if e := s.entries[sn.ID]; e != nil && e.respawns == incarnation {
-		e.checked, e.chanName, e.conn = true, ch.Name, s.subs.connection
+		e.checked, e.chanName, e.conn = true, ch.Name, conn
 	}
 	s.mu.Unlock()
 	s.maybeRecord(sn.ID)
 	return nil
+}
+
+// requestSnoop asks Asterisk for the snoop channel sn on the channel
+// named target (its name or channelID, its unique ID), by its unique ID
+// when the name is not found.
+func (s *SnoopClient) requestSnoop(ctx context.Context, rest *restClient, target, channelID string, sn Snoop) (*ari.ChannelData, error) {
+	ch, err := rest.snoop(ctx, target, sn.ID, sn.Spy, s.cfg.Application)
+	if target != channelID && errors.Is(err, ErrNotFound) {
+		ch, err = rest.snoop(ctx, channelID, sn.ID, sn.Spy, s.cfg.Application)
+	}
+	return ch, err
+}
+
+// snoopAfterCut settles a snoop request cut on the way (cut is its error;
+// a network blip): Asterisk may or may not have carried it out. Once the
+// application is connected again, the snoop channel is read by its ID:
+// found, it is the request's; not found, the request is sent again with
+// the same ID. Asterisk refuses an ID in use, so a second request that
+// lost a race with the first (still being carried out when read) cannot
+// make a second snoop channel; when Asterisk refuses it, the channel is
+// read once more. Before this, such a start failed and the tracker tried
+// it again with new snoop channels, later. It gives up (returning cut)
+// when the application does not come back within RequestTimeout, when
+// the recording is no longer wanted, or when the read fails otherwise.
+func (s *SnoopClient) snoopAfterCut(ctx context.Context, rest *restClient, target, channelID string, sn Snoop, cut error) (*ari.ChannelData, error) {
+	var (
+		ch  *ari.ChannelData
+		err error
+	)
+	// The read itself may meet the same cut when the event WebSocket has
+	// not noticed it yet: once more after the reconnection.
+	for range 2 {
+		if !s.awaitConnected(ctx) || !s.wanted(sn.ID) {
+			return nil, cut
+		}
+		if ch, err = rest.channel(ctx, sn.ID); !isTransport(err) {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		s.log.Debug().Err(cut).Str("snoop", sn.ID).Msg("snoop request cut on the way; its snoop channel exists")
+		return ch, nil
+	case !errors.Is(err, ErrNotFound):
+		return nil, cut
+	}
+	s.log.Debug().Err(cut).Str("snoop", sn.ID).Msg("snoop request cut on the way before Asterisk carried it out; asking again")
+	ch, err = s.requestSnoop(ctx, rest, target, channelID, sn)
+	if err == nil || isTransport(err) || errors.Is(err, ErrNotFound) {
+		return ch, err
+	}
+	if found, ferr := rest.channel(ctx, sn.ID); ferr == nil {
+		return found, nil
+	}
+	return nil, err
 }
 
 // spiesOn reports whether a snoop channel's name (Snoop/<spied unique

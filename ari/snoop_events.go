@@ -49,6 +49,7 @@ func (s *SnoopClient) handle(ev ari.Event) {
 		e := s.entries[ev.Channel.ID]
 		if e != nil {
 			e.inStasis = true
+			e.stasisStarts++
 		}
 		s.mu.Unlock()
 		if e == nil {
@@ -230,7 +231,7 @@ func (s *SnoopClient) maybeRecord(snoopID string) {
 		return
 	}
 	e.recording = true
-	name, channelID := e.name, e.channelID
+	name, channelID, starts := e.name, e.channelID, e.stasisStarts
 	s.mu.Unlock()
 	s.spawn(func(ctx context.Context, rest *restClient) {
 		err := rest.record(ctx, snoopID, name)
@@ -249,6 +250,7 @@ func (s *SnoopClient) maybeRecord(snoopID string) {
 		switch {
 		case err == nil:
 			s.log.Debug().Str("channel", channelID).Str("recording", name).Msg("recording requested")
+		case errors.Is(err, ErrNotInStasis) && s.notInStasisYet(snoopID, starts):
 		case errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict):
 			// The snoop channel went away (its channel hung up, or the
 			// recording was stopped meanwhile), or its file exists (the
@@ -259,6 +261,37 @@ func (s *SnoopClient) maybeRecord(snoopID string) {
 				Msg("policy violation: the call must be recorded but the recording did not start")
 		}
 	})
+}
+
+// notInStasisYet handles a record request refused because the snoop
+// channel was not in the application (starts: its StasisStart events
+// read when the request was sent). That happens when the request was
+// sent on a resynchronisation's word (after a reconnect the snoop
+// channel's StasisStart may be on either side of it: see resyncEntry)
+// and the channel had not entered yet. The request is sent again at the
+// StasisStart to come, or at once when one was read meanwhile. It
+// reports false (nothing to wait for) when the recording is no longer
+// wanted.
+func (s *SnoopClient) notInStasisYet(snoopID string, starts int) bool {
+	s.mu.Lock()
+	e := s.entries[snoopID]
+	if e == nil || e.stopped {
+		s.mu.Unlock()
+		return false
+	}
+	e.recording = false
+	came := e.stasisStarts != starts
+	if !came {
+		e.inStasis = false
+	}
+	name := e.name
+	s.mu.Unlock()
+	s.log.Debug().Str("snoop", snoopID).Str("recording", name).Bool("entered_since", came).
+		Msg("record request came before the snoop channel entered the application; sending it at its StasisStart")
+	if came {
+		s.maybeRecord(snoopID)
+	}
+	return true
 }
 
 // wanted reports whether snoopID's recording is still wanted: its entry
@@ -347,10 +380,11 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 	}
 	// The snoop channel exists and was created into this application: it
 	// is in Stasis (channels stay there while the application is down),
-	// unless its creation was confirmed on this connection (a start that
-	// a reconnect reached, resynchronised once it returned): its
-	// StasisStart comes on this connection, and a record request sent
-	// before it would be refused (409).
+	// or is about to enter it, unless it was asked for on this connection
+	// (a start that a reconnect reached, resynchronised once it
+	// returned): its StasisStart comes on this connection. A record
+	// request sent before the channel entered is refused (409) and sent
+	// again at its StasisStart (notInStasisYet).
 	s.mu.Lock()
 	if !e.checked || e.conn != s.subs.connection || live {
 		e.inStasis = true

@@ -69,6 +69,15 @@ type fakeSnoopARI struct {
 	// connection is cut), the recording started (unless loseBeforeStart).
 	loseRecord      int
 	loseBeforeStart bool
+	// loseSnoop: so many snoop requests next get no reply (the connection
+	// is cut), the snoop channel created (unless loseSnoopBeforeCreate).
+	loseSnoop             int
+	loseSnoopBeforeCreate bool
+	// stasisDelay: snoop channels created next enter the application so
+	// long after their creation; until then a record request on one is
+	// refused with Asterisk's 409 (notInApp).
+	stasisDelay time.Duration
+	notInApp    map[string]bool
 }
 
 // cutConnection, returned by a fake handler as its status, closes the
@@ -94,7 +103,7 @@ func (f *fakeSnoopARI) byName(x string) string {
 
 func newFakeSnoopARI(t *testing.T) *fakeSnoopARI {
 	f := &fakeSnoopARI{t: t, state: map[string]string{}, snoops: map[string]string{}, live: map[string]bool{}, liveOn: map[string]string{}, subscribed: map[string]bool{},
-		names: map[string]string{}, renameOnGet: map[string]string{}, snoopNames: map[string]string{}, endpointRefs: map[string]int{}}
+		names: map[string]string{}, renameOnGet: map[string]string{}, snoopNames: map[string]string{}, endpointRefs: map[string]int{}, notInApp: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /ari/events", websocket.Server{
 		Handshake: func(*websocket.Config, *http.Request) error {
@@ -236,7 +245,13 @@ func (f *fakeSnoopARI) channel(r *http.Request) (int, any) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.snoops[id]; ok {
-		return http.StatusOK, chanJSON(id, "Up")
+		ch := chanJSON(id, "Up")
+		for name, snoopID := range f.snoopNames {
+			if snoopID == id {
+				ch["name"] = name
+			}
+		}
+		return http.StatusOK, ch
 	}
 	if st := f.state[id]; st != "" {
 		if to, ok := f.renameOnGet[id]; ok {
@@ -255,6 +270,19 @@ func (f *fakeSnoopARI) snoop(r *http.Request) (int, any) {
 		f.mu.Unlock()
 		return http.StatusNotFound, map[string]string{"message": "Channel not found"}
 	}
+	if _, taken := f.snoops[snoopID]; taken {
+		// Asterisk refuses a unique ID in use.
+		f.mu.Unlock()
+		return http.StatusInternalServerError, map[string]string{"message": "Snoop channel could not be created"}
+	}
+	lose := f.loseSnoop > 0
+	if lose {
+		f.loseSnoop--
+		if f.loseSnoopBeforeCreate {
+			f.mu.Unlock()
+			return cutConnection, nil
+		}
+	}
 	f.snoops[snoopID] = id
 	f.snoopCount++
 	snoopName := fmt.Sprintf("Snoop/%s-%08x", id, f.snoopCount)
@@ -265,17 +293,33 @@ func (f *fakeSnoopARI) snoop(r *http.Request) (int, any) {
 		f.dieBeforeStasis--
 		delete(f.snoops, snoopID)
 	}
+	delay := f.stasisDelay
+	if delay > 0 {
+		f.notInApp[snoopID] = true
+	}
 	f.mu.Unlock()
-	start := func() { f.send("StasisStart", map[string]any{"args": []string{}, "channel": chanJSON(snoopID, "Up")}) }
+	start := func() {
+		if delay > 0 {
+			time.Sleep(delay)
+			f.mu.Lock()
+			delete(f.notInApp, snoopID)
+			f.mu.Unlock()
+		}
+		f.send("StasisStart", map[string]any{"args": []string{}, "channel": chanJSON(snoopID, "Up")})
+	}
 	if die {
 		start = func() {
 			f.send("ChannelDestroyed", map[string]any{"cause": 16, "cause_txt": "Normal Clearing", "channel": chanJSON(snoopID, "Up")})
 		}
 	}
-	if early {
+	switch {
+	case lose:
+		go start()
+		return cutConnection, nil
+	case early:
 		start()
 		time.Sleep(20 * time.Millisecond) // let the event overtake the reply
-	} else {
+	default:
 		defer func() { go start() }()
 	}
 	return http.StatusOK, map[string]any{"id": snoopID, "name": snoopName, "state": "Up"}
@@ -287,6 +331,9 @@ func (f *fakeSnoopARI) record(r *http.Request) (int, any) {
 	defer f.mu.Unlock()
 	if _, ok := f.snoops[id]; !ok {
 		return http.StatusNotFound, map[string]string{"message": "Channel not found"}
+	}
+	if f.notInApp[id] {
+		return http.StatusConflict, map[string]string{"message": "Channel not in Stasis application"}
 	}
 	if f.loseRecord > 0 {
 		// The request's reply is lost (a connection cut), after the
@@ -821,6 +868,68 @@ func TestSnoopRecordRequestLostOnTheWay(t *testing.T) {
 				t.Errorf("%d record requests, want %d", n, want)
 			}
 		})
+	}
+}
+
+// TestSnoopSnoopRequestLostOnTheWay: a snoop request that fails on the
+// way (a connection cut) does not fail the start: the snoop channel is
+// read by its ID, kept when Asterisk created it, asked for again (same ID)
+// when the request never reached Asterisk, and recorded either way.
+func TestSnoopSnoopRequestLostOnTheWay(t *testing.T) {
+	for i, before := range []bool{false, true} {
+		t.Run(fmt.Sprintf("before create %v", before), func(t *testing.T) {
+			f := newFakeSnoopARI(t)
+			s := runSnoop(t, f.config())
+			ch, name := fmt.Sprintf("c6%d", i), fmt.Sprintf("r6%d", i)
+			f.setState(ch, "Ringing", false)
+			f.mu.Lock()
+			f.loseSnoop, f.loseSnoopBeforeCreate = 1, before
+			f.mu.Unlock()
+			if err := s.Record(context.Background(), ch, "", Snoop{ID: "snoop-" + name, Name: name, Spy: "in"}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 5*time.Second, "recording", func() bool { return f.recording(name) })
+			if !f.hasCall("GET /channels/snoop-" + name) {
+				t.Error("the snoop channel was not read after the cut")
+			}
+			n := f.countCalls("POST /channels/" + ch + "/snoop")
+			if want := map[bool]int{false: 1, true: 2}[before]; n != want {
+				t.Errorf("%d snoop requests, want %d", n, want)
+			}
+			if f.countCalls("DELETE /channels/snoop-"+name) != 0 {
+				t.Error("the snoop channel was hung up")
+			}
+		})
+	}
+}
+
+// TestSnoopRecordRefusedBeforeTheSnoopEnteredTheApplication: after a
+// reconnect, the resynchronisation cannot tell whether a snoop channel
+// asked for on the old connection has entered the application yet; a
+// record request it sends too early is refused (409, "not in Stasis")
+// and is sent again at the snoop channel's StasisStart. Before, the
+// recording never started.
+func TestSnoopRecordRefusedBeforeTheSnoopEnteredTheApplication(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	f.setState("c70", "Ringing", false)
+	f.mu.Lock()
+	f.stasisDelay = 400 * time.Millisecond
+	before := f.connects
+	f.mu.Unlock()
+	if err := s.Record(context.Background(), "c70", "", Snoop{ID: "snoop-r70", Name: "r70", Spy: "in"}); err != nil {
+		t.Fatal(err)
+	}
+	f.drop()
+	waitFor(t, 5*time.Second, "reconnected", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.connects > before && s.Connected()
+	})
+	waitFor(t, 5*time.Second, "record request refused", func() bool { return f.hasCall("POST /channels/snoop-r70/record") })
+	waitFor(t, 5*time.Second, "recording after the StasisStart", func() bool { return f.recording("r70") })
+	if n := f.countCalls("POST /channels/snoop-r70/record"); n != 2 {
+		t.Errorf("%d record requests, want 2 (refused, then at the StasisStart)", n)
 	}
 }
 
