@@ -477,28 +477,21 @@ func (s *SnoopClient) requestSnoop(ctx context.Context, rest *restClient, target
 // when the application does not come back within RequestTimeout, when
 // the recording is no longer wanted, or when the read fails otherwise.
 func (s *SnoopClient) snoopAfterCut(ctx context.Context, rest *restClient, target, channelID string, sn Snoop, cut error) (*ari.ChannelData, error) {
-	var (
-		ch  *ari.ChannelData
-		err error
-	)
-	// The read itself may meet the same cut when the event WebSocket has
-	// not noticed it yet: once more after the reconnection.
-	for range 2 {
-		if !s.awaitConnected(ctx) || !s.wanted(sn.ID) {
-			return nil, cut
-		}
-		if ch, err = rest.channel(ctx, sn.ID); !isTransport(err) {
-			break
-		}
-	}
+	var ch *ari.ChannelData
+	read, err := s.readAfterCut(ctx, sn.ID, func() (err error) {
+		ch, err = rest.channel(ctx, sn.ID)
+		return err
+	})
 	switch {
+	case !read:
+		return nil, cut
 	case err == nil:
-		s.log.Debug().Err(cut).Str("snoop", sn.ID).Msg("snoop request cut on the way; its snoop channel exists")
+		s.log.Info().Err(cut).Str("snoop", sn.ID).Msg("snoop request cut on the way; its snoop channel exists")
 		return ch, nil
 	case !errors.Is(err, ErrNotFound):
 		return nil, cut
 	}
-	s.log.Debug().Err(cut).Str("snoop", sn.ID).Msg("snoop request cut on the way before Asterisk carried it out; asking again")
+	s.log.Info().Err(cut).Str("snoop", sn.ID).Msg("snoop request cut on the way before Asterisk carried it out; asking again")
 	ch, err = s.requestSnoop(ctx, rest, target, channelID, sn)
 	if err == nil || isTransport(err) || errors.Is(err, ErrNotFound) {
 		return ch, err

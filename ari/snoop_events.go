@@ -235,15 +235,22 @@ func (s *SnoopClient) maybeRecord(snoopID string) {
 	s.mu.Unlock()
 	s.spawn(func(ctx context.Context, rest *restClient) {
 		err := rest.record(ctx, snoopID, name)
-		if isTransport(err) && s.awaitConnected(ctx) && s.wanted(snoopID) {
+		if isTransport(err) {
 			// Lost on the way (a connection cut): the request may have
 			// reached Asterisk. A recording that runs is kept; one that
 			// does not is asked for again, unless it was stopped
 			// meanwhile (the policy may forbid it now).
-			if _, lerr := rest.liveRecording(ctx, name); lerr == nil {
-				s.log.Debug().Err(err).Str("recording", name).Msg("record request failed but the recording runs")
+			read, lerr := s.readAfterCut(ctx, snoopID, func() error {
+				_, err := rest.liveRecording(ctx, name)
+				return err
+			})
+			switch {
+			case !read:
+			case lerr == nil:
+				s.log.Info().Err(err).Str("recording", name).Msg("record request cut on the way; the recording runs")
 				err = nil
-			} else if errors.Is(lerr, ErrNotFound) {
+			case errors.Is(lerr, ErrNotFound):
+				s.log.Info().Err(err).Str("recording", name).Msg("record request cut on the way before Asterisk carried it out; asking again")
 				err = rest.record(ctx, snoopID, name)
 			}
 		}
@@ -292,6 +299,27 @@ func (s *SnoopClient) notInStasisYet(snoopID string, starts int) bool {
 		s.maybeRecord(snoopID)
 	}
 	return true
+}
+
+// readAfterCut settles a request of snoopID's recording cut on the way
+// (a network blip): once the application is connected again, it runs
+// read, a request that tells whether the cut one was carried out, and
+// runs it once more when it meets the same cut (the event WebSocket had
+// not noticed it yet, so the application still looked connected). It
+// reports whether it read, and read's error: it does not read when the
+// application does not come back within RequestTimeout or the recording
+// is no longer wanted.
+func (s *SnoopClient) readAfterCut(ctx context.Context, snoopID string, read func() error) (bool, error) {
+	var err error
+	for range 2 {
+		if !s.awaitConnected(ctx) || !s.wanted(snoopID) {
+			return false, nil
+		}
+		if err = read(); !isTransport(err) {
+			break
+		}
+	}
+	return true, err
 }
 
 // wanted reports whether snoopID's recording is still wanted: its entry

@@ -69,6 +69,7 @@ type fakeSnoopARI struct {
 	// connection is cut), the recording started (unless loseBeforeStart).
 	loseRecord      int
 	loseBeforeStart bool
+	loseLiveRead    int // so many reads of a live recording next are cut
 	// loseSnoop: so many snoop requests next get no reply (the connection
 	// is cut), the snoop channel created (unless loseSnoopBeforeCreate).
 	loseSnoop             int
@@ -393,6 +394,10 @@ func (f *fakeSnoopARI) liveRecording(r *http.Request) (int, any) {
 	defer f.mu.Unlock()
 	if f.failLive {
 		return http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"}
+	}
+	if f.loseLiveRead > 0 {
+		f.loseLiveRead--
+		return cutConnection, nil
 	}
 	if !f.live[r.PathValue("name")] {
 		return http.StatusNotFound, map[string]string{"message": "Recording not found"}
@@ -846,16 +851,21 @@ func TestSnoopRespawnsASnoopThatNeverEnteredTheApplication(t *testing.T) {
 
 // TestSnoopRecordRequestLostOnTheWay: a record request that fails on the
 // way (a connection cut) is checked against the live recordings: one that
-// runs is kept, one that never reached Asterisk is asked for again.
+// runs is kept, one that never reached Asterisk is asked for again; a
+// check that meets the same cut is made once more.
 func TestSnoopRecordRequestLostOnTheWay(t *testing.T) {
-	for i, before := range []bool{false, true} {
-		t.Run(fmt.Sprintf("before start %v", before), func(t *testing.T) {
+	for i, tt := range []struct {
+		before   bool
+		readCuts int
+	}{{false, 0}, {true, 0}, {false, 1}, {true, 1}} {
+		before := tt.before
+		t.Run(fmt.Sprintf("before start %v, check cut %d", before, tt.readCuts), func(t *testing.T) {
 			f := newFakeSnoopARI(t)
 			s := runSnoop(t, f.config())
 			ch, name := fmt.Sprintf("c5%d", i), fmt.Sprintf("r5%d", i)
 			f.setState(ch, "Ringing", false)
 			f.mu.Lock()
-			f.loseRecord, f.loseBeforeStart = 1, before
+			f.loseRecord, f.loseBeforeStart, f.loseLiveRead = 1, before, tt.readCuts
 			f.mu.Unlock()
 			if err := s.Record(context.Background(), ch, "", Snoop{ID: "snoop-" + name, Name: name, Spy: "in"}); err != nil {
 				t.Fatal(err)
