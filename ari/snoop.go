@@ -111,7 +111,7 @@ type snoopEntry struct {
 	inStasis  bool   // the snoop channel entered the application
 	// stasisStarts counts the StasisStart events read for the snoop
 	// channel, so that a record request refused as "not in Stasis" can
-	// tell whether one came meanwhile (see maybeRecord).
+	// tell whether one came meanwhile (see notInStasisYet).
 	stasisStarts int
 	watched      bool   // the recorded channel was seen created: no subscription of its own
 	up           bool   // the recorded channel is Up (Times told)
@@ -437,7 +437,7 @@ func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target,
 	s.mu.Unlock()
 	ch, err := s.requestSnoop(ctx, rest, target, channelID, sn)
 	if isTransport(err) {
-		ch, err = s.snoopAfterCut(ctx, rest, target, channelID, sn, err)
+		ch, conn, err = s.snoopAfterCut(ctx, rest, target, channelID, sn, err, conn)
 	}
 	if err != nil {
 		return err
@@ -446,10 +446,18 @@ func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target,
 		return fmt.Errorf("snoop channel %s: %w: it is %q, not a snoop on %s", sn.ID, ErrWrongChannel, ch.Name, channelID)
 	}
 	s.mu.Lock()
-	if e := s.entries[sn.ID]; e != nil && e.respawns == incarnation {
+	e := s.entries[sn.ID]
+	wanted := e != nil && !e.stopped
+	if wanted && e.respawns == incarnation {
 		e.checked, e.chanName, e.conn = true, ch.Name, conn
 	}
 	s.mu.Unlock()
+	if !wanted {
+		// Stopped or released while it was being created: nothing else
+		// would hang it up before its call ends.
+		s.hangupSnoop(sn.ID, ch.Name)
+		return nil
+	}
 	s.maybeRecord(sn.ID)
 	return nil
 }
@@ -476,7 +484,9 @@ func (s *SnoopClient) requestSnoop(ctx context.Context, rest *restClient, target
 // it again with new snoop channels, later. It gives up (returning cut)
 // when the application does not come back within RequestTimeout, when
 // the recording is no longer wanted, or when the read fails otherwise.
-func (s *SnoopClient) snoopAfterCut(ctx context.Context, rest *restClient, target, channelID string, sn Snoop, cut error) (*ari.ChannelData, error) {
+// conn is the connection the cut request was sent on; it returns the one
+// the snoop channel was asked for on (a second request's, when sent).
+func (s *SnoopClient) snoopAfterCut(ctx context.Context, rest *restClient, target, channelID string, sn Snoop, cut error, conn int) (*ari.ChannelData, int, error) {
 	var ch *ari.ChannelData
 	read, err := s.readAfterCut(ctx, sn.ID, func() (err error) {
 		ch, err = rest.channel(ctx, sn.ID)
@@ -484,22 +494,29 @@ func (s *SnoopClient) snoopAfterCut(ctx context.Context, rest *restClient, targe
 	})
 	switch {
 	case !read:
-		return nil, cut
+		return nil, conn, cut
 	case err == nil:
 		s.log.Info().Err(cut).Str("snoop", sn.ID).Msg("snoop request cut on the way; its snoop channel exists")
-		return ch, nil
+		return ch, conn, nil
 	case !errors.Is(err, ErrNotFound):
-		return nil, cut
+		s.log.Warn().Err(err).Str("snoop", sn.ID).Msg("read snoop channel after its request was cut")
+		return nil, conn, cut
+	}
+	s.mu.Lock()
+	conn = s.subs.connection
+	s.mu.Unlock()
+	if !s.wanted(sn.ID) {
+		return nil, conn, cut
 	}
 	s.log.Info().Err(cut).Str("snoop", sn.ID).Msg("snoop request cut on the way before Asterisk carried it out; asking again")
 	ch, err = s.requestSnoop(ctx, rest, target, channelID, sn)
 	if err == nil || isTransport(err) || errors.Is(err, ErrNotFound) {
-		return ch, err
+		return ch, conn, err
 	}
 	if found, ferr := rest.channel(ctx, sn.ID); ferr == nil {
-		return found, nil
+		return found, conn, nil
 	}
-	return nil, err
+	return nil, conn, err
 }
 
 // spiesOn reports whether a snoop channel's name (Snoop/<spied unique

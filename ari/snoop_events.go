@@ -231,7 +231,8 @@ func (s *SnoopClient) maybeRecord(snoopID string) {
 		return
 	}
 	e.recording = true
-	name, channelID, starts := e.name, e.channelID, e.stasisStarts
+	name, channelID := e.name, e.channelID
+	sent := sentAt{starts: e.stasisStarts, conn: s.subs.connection}
 	s.mu.Unlock()
 	s.spawn(func(ctx context.Context, rest *restClient) {
 		err := rest.record(ctx, snoopID, name)
@@ -257,7 +258,11 @@ func (s *SnoopClient) maybeRecord(snoopID string) {
 		switch {
 		case err == nil:
 			s.log.Debug().Str("channel", channelID).Str("recording", name).Msg("recording requested")
-		case errors.Is(err, ErrNotInStasis) && s.notInStasisYet(snoopID, starts):
+		case !s.wanted(snoopID):
+			// Stopped or released meanwhile (its call ended, or the policy
+			// no longer wants it): nothing is missing.
+			s.log.Debug().Err(err).Str("channel", channelID).Str("recording", name).Msg("record request failed after the recording was stopped")
+		case errors.Is(err, ErrNotInStasis) && s.notInStasisYet(snoopID, sent):
 		case errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict):
 			// The snoop channel went away (its channel hung up, or the
 			// recording was stopped meanwhile), or its file exists (the
@@ -270,16 +275,25 @@ func (s *SnoopClient) maybeRecord(snoopID string) {
 	})
 }
 
+// sentAt is what a record request was sent after: its snoop channel's
+// StasisStart events read (snoopEntry.stasisStarts) and the connection
+// (watchState.connection).
+type sentAt struct{ starts, conn int }
+
 // notInStasisYet handles a record request refused because the snoop
-// channel was not in the application (starts: its StasisStart events
-// read when the request was sent). That happens when the request was
-// sent on a resynchronisation's word (after a reconnect the snoop
-// channel's StasisStart may be on either side of it: see resyncEntry)
-// and the channel had not entered yet. The request is sent again at the
-// StasisStart to come, or at once when one was read meanwhile. It
+// channel was not in the application (sent: when the request was sent).
+// That happens when the request was sent on a resynchronisation's word
+// (after a reconnect the snoop channel's StasisStart may be on either
+// side of it: see resyncEntry) and the channel had not entered yet. The
+// request is sent again at the StasisStart to come; at once when one was
+// read meanwhile, or when the application reconnected meanwhile (the
+// StasisStart may have gone on the connection that dropped, and the
+// resynchronisation took the request in flight for one that ran). It
 // reports false (nothing to wait for) when the recording is no longer
-// wanted.
-func (s *SnoopClient) notInStasisYet(snoopID string, starts int) bool {
+// wanted. A snoop channel that left the application is refused the same
+// way: it is hung up with its recorded channel, or by the client
+// (snoopGone).
+func (s *SnoopClient) notInStasisYet(snoopID string, sent sentAt) bool {
 	s.mu.Lock()
 	e := s.entries[snoopID]
 	if e == nil || e.stopped {
@@ -287,31 +301,45 @@ func (s *SnoopClient) notInStasisYet(snoopID string, starts int) bool {
 		return false
 	}
 	e.recording = false
-	came := e.stasisStarts != starts
-	if !came {
+	now := e.stasisStarts != sent.starts || s.subs.connection != sent.conn
+	if !now {
 		e.inStasis = false
 	}
 	name := e.name
 	s.mu.Unlock()
-	s.log.Debug().Str("snoop", snoopID).Str("recording", name).Bool("entered_since", came).
-		Msg("record request came before the snoop channel entered the application; sending it at its StasisStart")
-	if came {
+	if now {
+		s.log.Debug().Str("snoop", snoopID).Str("recording", name).
+			Msg("record request came before the snoop channel entered the application; it entered, or the application reconnected, since: sending it again")
 		s.maybeRecord(snoopID)
+		return true
 	}
+	s.log.Debug().Str("snoop", snoopID).Str("recording", name).
+		Msg("record request came before the snoop channel entered the application; sending it again at its StasisStart")
 	return true
 }
 
 // readAfterCut settles a request of snoopID's recording cut on the way
 // (a network blip): once the application is connected again, it runs
 // read, a request that tells whether the cut one was carried out, and
-// runs it once more when it meets the same cut (the event WebSocket had
-// not noticed it yet, so the application still looked connected). It
+// runs it once more, after cutNoticed, when it meets the same cut (the
+// event WebSocket had not noticed it yet, so the application still
+// looked connected; Go's HTTP client already sends a read once more
+// when it fails on a connection it reused). It
 // reports whether it read, and read's error: it does not read when the
 // application does not come back within RequestTimeout or the recording
 // is no longer wanted.
 func (s *SnoopClient) readAfterCut(ctx context.Context, snoopID string, read func() error) (bool, error) {
 	var err error
-	for range 2 {
+	for i := range 2 {
+		if i > 0 {
+			// Time for the event WebSocket to see the cut, so that the
+			// wait below is for the reconnection.
+			select {
+			case <-ctx.Done():
+				return false, nil
+			case <-time.After(cutNoticed):
+			}
+		}
 		if !s.awaitConnected(ctx) || !s.wanted(snoopID) {
 			return false, nil
 		}
@@ -321,6 +349,12 @@ func (s *SnoopClient) readAfterCut(ctx context.Context, snoopID string, read fun
 	}
 	return true, err
 }
+
+// cutNoticed is how long readAfterCut waits, after a read that met the
+// cut it settles, before it reads again: the kernel tells an aborted
+// connection's reader at once, and the client then counts itself
+// disconnected.
+const cutNoticed = 100 * time.Millisecond
 
 // wanted reports whether snoopID's recording is still wanted: its entry
 // exists and was not stopped.

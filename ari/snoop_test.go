@@ -69,11 +69,14 @@ type fakeSnoopARI struct {
 	// connection is cut), the recording started (unless loseBeforeStart).
 	loseRecord      int
 	loseBeforeStart bool
-	loseLiveRead    int // so many reads of a live recording next are cut
 	// loseSnoop: so many snoop requests next get no reply (the connection
 	// is cut), the snoop channel created (unless loseSnoopBeforeCreate).
 	loseSnoop             int
 	loseSnoopBeforeCreate bool
+	// snoopRace: a snoop request cut before Asterisk created the channel
+	// was in fact still being carried out: the channel appears when the
+	// request is sent again, which Asterisk refuses (the ID is in use).
+	snoopRace bool
 	// stasisDelay: snoop channels created next enter the application so
 	// long after their creation; until then a record request on one is
 	// refused with Asterisk's 409 (notInApp).
@@ -271,6 +274,13 @@ func (f *fakeSnoopARI) snoop(r *http.Request) (int, any) {
 		f.mu.Unlock()
 		return http.StatusNotFound, map[string]string{"message": "Channel not found"}
 	}
+	if f.snoopRace && f.snoopCount > 0 {
+		f.snoopRace = false
+		f.snoops[snoopID] = id
+		f.snoopCount++
+		f.snoopNames[fmt.Sprintf("Snoop/%s-%08x", id, f.snoopCount)] = snoopID
+		go f.send("StasisStart", map[string]any{"args": []string{}, "channel": chanJSON(snoopID, "Up")})
+	}
 	if _, taken := f.snoops[snoopID]; taken {
 		// Asterisk refuses a unique ID in use.
 		f.mu.Unlock()
@@ -280,6 +290,7 @@ func (f *fakeSnoopARI) snoop(r *http.Request) (int, any) {
 	if lose {
 		f.loseSnoop--
 		if f.loseSnoopBeforeCreate {
+			f.snoopCount++ // the request counts, for snoopRace
 			f.mu.Unlock()
 			return cutConnection, nil
 		}
@@ -394,10 +405,6 @@ func (f *fakeSnoopARI) liveRecording(r *http.Request) (int, any) {
 	defer f.mu.Unlock()
 	if f.failLive {
 		return http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"}
-	}
-	if f.loseLiveRead > 0 {
-		f.loseLiveRead--
-		return cutConnection, nil
 	}
 	if !f.live[r.PathValue("name")] {
 		return http.StatusNotFound, map[string]string{"message": "Recording not found"}
@@ -851,21 +858,19 @@ func TestSnoopRespawnsASnoopThatNeverEnteredTheApplication(t *testing.T) {
 
 // TestSnoopRecordRequestLostOnTheWay: a record request that fails on the
 // way (a connection cut) is checked against the live recordings: one that
-// runs is kept, one that never reached Asterisk is asked for again; a
-// check that meets the same cut is made once more.
+// runs is kept, one that never reached Asterisk is asked for again (a
+// check that meets the same cut: TestSnoopReadAfterCut; against this fake,
+// Go's HTTP client sends a cut read again by itself on another of its
+// warm connections).
 func TestSnoopRecordRequestLostOnTheWay(t *testing.T) {
-	for i, tt := range []struct {
-		before   bool
-		readCuts int
-	}{{false, 0}, {true, 0}, {false, 1}, {true, 1}} {
-		before := tt.before
-		t.Run(fmt.Sprintf("before start %v, check cut %d", before, tt.readCuts), func(t *testing.T) {
+	for i, before := range []bool{false, true} {
+		t.Run(fmt.Sprintf("before start %v", before), func(t *testing.T) {
 			f := newFakeSnoopARI(t)
 			s := runSnoop(t, f.config())
 			ch, name := fmt.Sprintf("c5%d", i), fmt.Sprintf("r5%d", i)
 			f.setState(ch, "Ringing", false)
 			f.mu.Lock()
-			f.loseRecord, f.loseBeforeStart, f.loseLiveRead = 1, before, tt.readCuts
+			f.loseRecord, f.loseBeforeStart = 1, before
 			f.mu.Unlock()
 			if err := s.Record(context.Background(), ch, "", Snoop{ID: "snoop-" + name, Name: name, Spy: "in"}); err != nil {
 				t.Fatal(err)
@@ -886,25 +891,35 @@ func TestSnoopRecordRequestLostOnTheWay(t *testing.T) {
 // read by its ID, kept when Asterisk created it, asked for again (same ID)
 // when the request never reached Asterisk, and recorded either way.
 func TestSnoopSnoopRequestLostOnTheWay(t *testing.T) {
-	for i, before := range []bool{false, true} {
-		t.Run(fmt.Sprintf("before create %v", before), func(t *testing.T) {
+	tests := []struct {
+		name           string
+		before, race   bool
+		requests, gets int
+	}{
+		{"created", false, false, 1, 1},
+		{"never reached Asterisk", true, false, 2, 1},
+		// Read before the first request was carried out: the second is
+		// refused, and a second read finds the channel.
+		{"carried out late", true, true, 2, 2},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeSnoopARI(t)
 			s := runSnoop(t, f.config())
 			ch, name := fmt.Sprintf("c6%d", i), fmt.Sprintf("r6%d", i)
 			f.setState(ch, "Ringing", false)
 			f.mu.Lock()
-			f.loseSnoop, f.loseSnoopBeforeCreate = 1, before
+			f.loseSnoop, f.loseSnoopBeforeCreate, f.snoopRace = 1, tt.before, tt.race
 			f.mu.Unlock()
 			if err := s.Record(context.Background(), ch, "", Snoop{ID: "snoop-" + name, Name: name, Spy: "in"}); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, 5*time.Second, "recording", func() bool { return f.recording(name) })
-			if !f.hasCall("GET /channels/snoop-" + name) {
-				t.Error("the snoop channel was not read after the cut")
+			if n := f.countCalls("GET /channels/snoop-" + name); n != tt.gets {
+				t.Errorf("the snoop channel read %d times after the cut, want %d", n, tt.gets)
 			}
-			n := f.countCalls("POST /channels/" + ch + "/snoop")
-			if want := map[bool]int{false: 1, true: 2}[before]; n != want {
-				t.Errorf("%d snoop requests, want %d", n, want)
+			if n := f.countCalls("POST /channels/" + ch + "/snoop"); n != tt.requests {
+				t.Errorf("%d snoop requests, want %d", n, tt.requests)
 			}
 			if f.countCalls("DELETE /channels/snoop-"+name) != 0 {
 				t.Error("the snoop channel was hung up")
@@ -940,6 +955,86 @@ func TestSnoopRecordRefusedBeforeTheSnoopEnteredTheApplication(t *testing.T) {
 	waitFor(t, 5*time.Second, "recording after the StasisStart", func() bool { return f.recording("r70") })
 	if n := f.countCalls("POST /channels/snoop-r70/record"); n != 2 {
 		t.Errorf("%d record requests, want 2 (refused, then at the StasisStart)", n)
+	}
+}
+
+// TestSnoopReadAfterCut: a read that settles a request cut on the way is
+// made once the application is connected, once more when it meets the
+// cut itself, and not at all once the recording is no longer wanted.
+func TestSnoopReadAfterCut(t *testing.T) {
+	cut := errors.New("read tcp: software caused connection abort")
+	tests := []struct {
+		name     string
+		results  []error
+		stopped  bool
+		wantRead bool
+		wantErr  error
+		calls    int
+	}{
+		{"answered", []error{nil}, false, true, nil, 1},
+		{"not found", []error{&statusError{code: 404}}, false, true, ErrNotFound, 1},
+		{"cut, then answered", []error{cut, nil}, false, true, nil, 2},
+		{"cut twice", []error{cut, cut}, false, true, cut, 2},
+		{"stopped", []error{nil}, true, false, nil, 0},
+	}
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := fmt.Sprintf("snoop-rc%d", i)
+			s.mu.Lock()
+			s.entries[id] = &snoopEntry{channelID: "c", snoopID: id, stopped: tt.stopped}
+			s.mu.Unlock()
+			calls := 0
+			read, err := s.readAfterCut(context.Background(), id, func() error {
+				calls++
+				return tt.results[min(calls, len(tt.results))-1]
+			})
+			if read != tt.wantRead || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Errorf("readAfterCut = %v, %v; want %v, %v", read, err, tt.wantRead, tt.wantErr)
+			}
+			if calls != tt.calls {
+				t.Errorf("%d reads, want %d", calls, tt.calls)
+			}
+		})
+	}
+}
+
+// TestSnoopNotInStasisAfterAReconnect: a record request refused as "not
+// in Stasis" is sent again at once when the application reconnected
+// since it was sent (the StasisStart may have been lost with the
+// connection), and at the StasisStart otherwise.
+func TestSnoopNotInStasisAfterAReconnect(t *testing.T) {
+	for i, reconnected := range []bool{true, false} {
+		t.Run(fmt.Sprintf("reconnected %v", reconnected), func(t *testing.T) {
+			f := newFakeSnoopARI(t)
+			s := runSnoop(t, f.config())
+			ch, id, name := fmt.Sprintf("c8%d", i), fmt.Sprintf("snoop-r8%d", i), fmt.Sprintf("r8%d", i)
+			f.setState(ch, "Up", false)
+			f.mu.Lock()
+			f.snoops[id] = ch
+			f.mu.Unlock()
+			s.mu.Lock()
+			s.entries[id] = &snoopEntry{channelID: ch, snoopID: id, name: name, spy: "in", checked: true, inStasis: true, recording: true}
+			sent := sentAt{conn: s.subs.connection}
+			if reconnected {
+				sent.conn--
+			}
+			s.mu.Unlock()
+			if !s.notInStasisYet(id, sent) {
+				t.Fatal("notInStasisYet = false for a wanted recording")
+			}
+			if reconnected {
+				waitFor(t, 5*time.Second, "record request sent again", func() bool { return f.recording(name) })
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+			if f.hasCall("POST /channels/" + id + "/record") {
+				t.Fatal("record request sent again before the StasisStart")
+			}
+			f.send("StasisStart", map[string]any{"args": []string{}, "channel": chanJSON(id, "Up")})
+			waitFor(t, 5*time.Second, "record request sent at the StasisStart", func() bool { return f.recording(name) })
+		})
 	}
 }
 
