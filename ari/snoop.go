@@ -480,8 +480,11 @@ func (s *SnoopClient) requestSnoop(ctx context.Context, rest *restClient, target
 // the same ID. Asterisk refuses an ID in use, so a second request that
 // lost a race with the first (still being carried out when read) cannot
 // make a second snoop channel; when Asterisk refuses it, the channel is
-// read once more. Before this, such a start failed and the tracker tried
-// it again with new snoop channels, later. It gives up (returning cut)
+// read once more, and asked for a last time when that read does not find
+// it either (the first request's channel, made while the application was
+// unregistered, was destroyed). Before this, such a start failed and the
+// tracker tried it again with new snoop channels, later. It gives up
+// (returning cut)
 // when the application does not come back within RequestTimeout, when
 // the recording is no longer wanted, or when the read fails otherwise.
 // conn is the connection the cut request was sent on; it returns the one
@@ -502,19 +505,29 @@ func (s *SnoopClient) snoopAfterCut(ctx context.Context, rest *restClient, targe
 		s.log.Warn().Err(err).Str("snoop", sn.ID).Msg("read snoop channel after its request was cut")
 		return nil, conn, cut
 	}
-	s.mu.Lock()
-	conn = s.subs.connection
-	s.mu.Unlock()
-	if !s.wanted(sn.ID) {
-		return nil, conn, cut
-	}
-	s.log.Info().Err(cut).Str("snoop", sn.ID).Msg("snoop request cut on the way before Asterisk carried it out; asking again")
-	ch, err = s.requestSnoop(ctx, rest, target, channelID, sn)
-	if err == nil || isTransport(err) || errors.Is(err, ErrNotFound) {
-		return ch, conn, err
-	}
-	if found, ferr := rest.channel(ctx, sn.ID); ferr == nil {
-		return found, conn, nil
+	for range 2 {
+		s.mu.Lock()
+		conn = s.subs.connection
+		s.mu.Unlock()
+		if !s.wanted(sn.ID) {
+			return nil, conn, cut
+		}
+		s.log.Info().Err(cut).Str("snoop", sn.ID).Msg("snoop request cut on the way before Asterisk carried it out; asking again")
+		ch, err = s.requestSnoop(ctx, rest, target, channelID, sn)
+		if err == nil || isTransport(err) || errors.Is(err, ErrNotFound) {
+			return ch, conn, err
+		}
+		// Refused: the first request was still being carried out (the ID
+		// is in use), and its snoop channel exists; or it existed, could
+		// not enter the application (the cut unregistered it) and is gone,
+		// and the ID is free again for one more request.
+		found, ferr := rest.channel(ctx, sn.ID)
+		if ferr == nil {
+			return found, conn, nil
+		}
+		if !errors.Is(ferr, ErrNotFound) {
+			return nil, conn, err
+		}
 	}
 	return nil, conn, err
 }

@@ -77,6 +77,10 @@ type fakeSnoopARI struct {
 	// was in fact still being carried out: the channel appears when the
 	// request is sent again, which Asterisk refuses (the ID is in use).
 	snoopRace bool
+	// refuseRetry: the next snoop request after a first one is refused
+	// (500) and creates nothing (the first one's channel, destroyed
+	// meanwhile, still held the ID).
+	refuseRetry bool
 	// stasisDelay: snoop channels created next enter the application so
 	// long after their creation; until then a record request on one is
 	// refused with Asterisk's 409 (notInApp).
@@ -273,6 +277,11 @@ func (f *fakeSnoopARI) snoop(r *http.Request) (int, any) {
 	if f.state[id] == "" {
 		f.mu.Unlock()
 		return http.StatusNotFound, map[string]string{"message": "Channel not found"}
+	}
+	if f.refuseRetry && f.snoopCount > 0 {
+		f.refuseRetry = false
+		f.mu.Unlock()
+		return http.StatusInternalServerError, map[string]string{"message": "Snoop channel could not be created"}
 	}
 	if f.snoopRace && f.snoopCount > 0 {
 		f.snoopRace = false
@@ -892,15 +901,17 @@ func TestSnoopRecordRequestLostOnTheWay(t *testing.T) {
 // when the request never reached Asterisk, and recorded either way.
 func TestSnoopSnoopRequestLostOnTheWay(t *testing.T) {
 	tests := []struct {
-		name           string
-		before, race   bool
-		requests, gets int
+		name                 string
+		before, race, refuse bool
+		requests, gets       int
 	}{
-		{"created", false, false, 1, 1},
-		{"never reached Asterisk", true, false, 2, 1},
+		{"created", false, false, false, 1, 1},
+		{"never reached Asterisk", true, false, false, 2, 1},
 		// Read before the first request was carried out: the second is
 		// refused, and a second read finds the channel.
-		{"carried out late", true, true, 2, 2},
+		{"carried out late", true, true, false, 2, 2},
+		// The second is refused and the channel is gone: a third request.
+		{"refused, its channel gone", true, false, true, 3, 2},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -909,7 +920,7 @@ func TestSnoopSnoopRequestLostOnTheWay(t *testing.T) {
 			ch, name := fmt.Sprintf("c6%d", i), fmt.Sprintf("r6%d", i)
 			f.setState(ch, "Ringing", false)
 			f.mu.Lock()
-			f.loseSnoop, f.loseSnoopBeforeCreate, f.snoopRace = 1, tt.before, tt.race
+			f.loseSnoop, f.loseSnoopBeforeCreate, f.snoopRace, f.refuseRetry = 1, tt.before, tt.race, tt.refuse
 			f.mu.Unlock()
 			if err := s.Record(context.Background(), ch, "", Snoop{ID: "snoop-" + name, Name: name, Spy: "in"}); err != nil {
 				t.Fatal(err)

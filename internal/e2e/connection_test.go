@@ -203,6 +203,76 @@ func TestDialWhileAMIIsCutIsRecordedFromTheAnswer(t *testing.T) {
 	}
 }
 
+// TestRequestWhoseReplyIsCutIsRecordedWhole: an ARI request of the daemon
+// reaches Asterisk, which carries it out, and its reply is lost with its
+// connection (a network fault at the wrong moment). With the snoop
+// backend it is the snoop channel's creation, the recording's first
+// request: the daemon reads the snoop channel by its ID, keeps it, and
+// records the call from before its answer, with no failed start (stop 41's
+// code failed the start, logged a violation, and started again with new
+// snoop channels). With MixMonitor it is the greeting's playback: the
+// caller is handed to the dialplan, which plays the notice whole. Either
+// way the call is recorded once, whole, both sides.
+func TestRequestWhoseReplyIsCutIsRecordedWhole(t *testing.T) {
+	logOnFailure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := waitDaemonReady(ctx, h.health, h.daemonDone); err != nil {
+		t.Fatal(err)
+	}
+	const ext = "249"
+	snoop := h.env.Backend() == "snoop"
+	pattern := "/play/"
+	if snoop {
+		pattern = "/snoop?"
+	}
+	// The phone rings 1 s: the snoop channel exists before the answer.
+	if err := h.driver.SetPhone(ctx, ext, "answer", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.driver.ResetPhones(context.Background()) })
+	mark := h.filedCount()
+	logFrom := logSize(t)
+	cutDone := h.ariProxy.CutReply(pattern)
+	c, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+ext, "5145550197", sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-cutDone:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no ARI request held %q: nothing was cut, the test proves nothing", pattern)
+	}
+	if err := h.driver.Talk(ctx, c, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.driver.WaitHungUp(ctx, c, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFiled(t, mark, 1, 2*time.Second)
+	got := filedOf(t, mark, ext)
+	if len(got) != 1 {
+		t.Fatalf("filed %d recordings (%s), want 1", len(got), describeFiled(got))
+	}
+	checkRecording(t, got[0], ext, c.Bridged())
+	if logHas(t, logFrom, "policy violation") {
+		t.Error("a policy violation was logged: the request whose reply was cut must not fail the recording")
+	}
+	if snoop {
+		if !logHas(t, logFrom, "snoop request cut on the way; its snoop channel exists") {
+			t.Error("the daemon did not settle the snoop request by reading its snoop channel")
+		}
+		if st := got[0].Recording.Started; !st.Before(c.Answered()) {
+			t.Errorf("recording started at %s, the phone answered at %s: it must start while the phone rings",
+				st.Format("15:04:05.000"), c.Answered().Format("15:04:05.000"))
+		}
+		return
+	}
+	if !logHas(t, logFrom, "greeting played by the dialplan fallback") {
+		t.Error("the greeting whose playback reply was cut was not handed to the dialplan fallback")
+	}
+}
+
 // logSize returns the daemon log's size now, for logHas.
 func logSize(t *testing.T) int64 {
 	t.Helper()

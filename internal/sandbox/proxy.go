@@ -1,10 +1,11 @@
 package sandbox
 
 import (
+	"bytes"
 	"errors"
-	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,11 +21,21 @@ type Proxy struct {
 	refusing bool
 	closed   bool
 	delay    time.Duration // added to what the client sends (new connections)
+	// cutReply, when armed (CutReply), is the pattern of the request whose
+	// reply is cut, and cutDone is closed once it is.
+	cutReply []byte
+	cutDone  chan struct{}
 	wg       sync.WaitGroup
 }
 
 // pair is one proxied connection: the client's side and the server's.
-type pair struct{ client, server net.Conn }
+// cutting, once set (a request matched CutReply's pattern), cuts both
+// sides when the server's next bytes come, closing done.
+type pair struct {
+	client, server net.Conn
+	cutting        atomic.Bool
+	done           chan struct{}
+}
 
 func (p *pair) close() {
 	_ = p.client.Close()
@@ -79,21 +90,82 @@ func (p *Proxy) accept() {
 		if delay > 0 {
 			go p.delayedPipe(pr, s, c, delay)
 		} else {
-			go p.pipe(pr, s, c)
+			go p.requests(pr)
 		}
-		go p.pipe(pr, c, s)
+		go p.replies(pr)
 	}
 }
 
-// pipe copies one direction; when either side ends, both are closed.
-func (p *Proxy) pipe(pr *pair, dst, src net.Conn) {
+// requests copies what the client sends to the server. A chunk that holds
+// the armed CutReply pattern is sent on, and its reply cut (replies).
+func (p *Proxy) requests(pr *pair) {
 	defer p.wg.Done()
-	_, err := io.Copy(dst, src)
-	_ = err // io.EOF or a closed connection: the pair is over either way
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := pr.client.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			if p.cutReply != nil && bytes.Contains(buf[:n], p.cutReply) {
+				pr.done = p.cutDone
+				pr.cutting.Store(true)
+				p.cutReply, p.cutDone = nil, nil
+			}
+			p.mu.Unlock()
+			if _, werr := pr.server.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break // io.EOF or a closed connection: the pair is over either way
+		}
+	}
+	p.end(pr)
+}
+
+// replies copies what the server sends to the client, but cuts the pair,
+// forwarding nothing, once a request of it matched CutReply's pattern.
+func (p *Proxy) replies(pr *pair) {
+	defer p.wg.Done()
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := pr.server.Read(buf)
+		if n > 0 {
+			if pr.cutting.Load() {
+				p.end(pr)
+				close(pr.done)
+				return
+			}
+			if _, werr := pr.client.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	p.end(pr)
+}
+
+// end closes both sides of pr and forgets it.
+func (p *Proxy) end(pr *pair) {
 	pr.close()
 	p.mu.Lock()
 	delete(p.pairs, pr)
 	p.mu.Unlock()
+}
+
+// CutReply arms the proxy once: the next request whose bytes hold pattern
+// reaches the server, which carries it out, and its connection is cut
+// when the server's reply comes, before the client sees any of it (a
+// request whose answer the network lost). The returned channel is closed
+// once that happened. Connections that delay what the client sends
+// (SetDelay) do not look for the pattern.
+func (p *Proxy) CutReply(pattern string) <-chan struct{} {
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.cutReply, p.cutDone = []byte(pattern), done
+	p.mu.Unlock()
+	return done
 }
 
 // delayedPipe copies one direction, each chunk delivered delay after it
@@ -131,10 +203,7 @@ func (p *Proxy) delayedPipe(pr *pair, dst, src net.Conn, delay time.Duration) {
 	}
 	close(q)
 	<-done
-	pr.close()
-	p.mu.Lock()
-	delete(p.pairs, pr)
-	p.mu.Unlock()
+	p.end(pr)
 }
 
 // SetDelay makes the connections accepted from now on deliver what the

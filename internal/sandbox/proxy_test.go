@@ -1,0 +1,91 @@
+package sandbox
+
+import (
+	"bufio"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestProxyCutReply: a request holding the armed pattern reaches the
+// server, and its connection is cut before the client reads the reply;
+// the requests before it, and the connections after it, pass.
+func TestProxyCutReply(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					got <- strings.TrimSpace(line)
+					if _, err := c.Write([]byte("ok " + line)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	p, err := NewProxy(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ask := func(c net.Conn, r *bufio.Reader, line string) (string, error) {
+		if _, err := c.Write([]byte(line + "\n")); err != nil {
+			return "", err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		return r.ReadString('\n')
+	}
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	if reply, err := ask(c, r, "hello"); err != nil || reply != "ok hello\n" {
+		t.Fatalf("before arming: %q, %v", reply, err)
+	}
+	<-got
+	done := p.CutReply("POST /snoop")
+	if reply, err := ask(c, r, "POST /snoop?x=1"); err == nil {
+		t.Fatalf("the reply came through: %q", reply)
+	}
+	select {
+	case line := <-got:
+		if line != "POST /snoop?x=1" {
+			t.Errorf("the server got %q", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request whose reply is cut did not reach the server")
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("CutReply's channel not closed")
+	}
+	// Armed once: a new connection passes the same request.
+	c2, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if reply, err := ask(c2, bufio.NewReader(c2), "POST /snoop?x=2"); err != nil || reply != "ok POST /snoop?x=2\n" {
+		t.Fatalf("after the cut: %q, %v", reply, err)
+	}
+}
