@@ -488,11 +488,14 @@ func (s *SnoopClient) requestSnoop(ctx context.Context, rest *restClient, target
 // when the application does not come back within RequestTimeout, when
 // the recording is no longer wanted, or when the read fails otherwise.
 // conn is the connection the cut request was sent on; it returns the one
-// the snoop channel was asked for on (a second request's, when sent).
+// the snoop channel was asked for on (a second request's, when sent). The
+// reads go on the prompt lane: after a cut under a burst, the main lane
+// is busy with the resynchronisation and with snoop channels Asterisk is
+// slow to create.
 func (s *SnoopClient) snoopAfterCut(ctx context.Context, rest *restClient, target, channelID string, sn Snoop, cut error, conn int) (*ari.ChannelData, int, error) {
 	var ch *ari.ChannelData
 	read, err := s.readAfterCut(ctx, sn.ID, func() (err error) {
-		ch, err = rest.channel(ctx, sn.ID)
+		ch, err = rest.channelPrompt(ctx, sn.ID)
 		return err
 	})
 	switch {
@@ -521,7 +524,7 @@ func (s *SnoopClient) snoopAfterCut(ctx context.Context, rest *restClient, targe
 		// is in use), and its snoop channel exists; or it existed, could
 		// not enter the application (the cut unregistered it) and is gone,
 		// and the ID is free again for one more request.
-		found, ferr := rest.channel(ctx, sn.ID)
+		found, ferr := rest.channelPrompt(ctx, sn.ID)
 		if ferr == nil {
 			return found, conn, nil
 		}
