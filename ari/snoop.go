@@ -432,9 +432,7 @@ func (s *SnoopClient) subscribeTo(ctx context.Context, rest *restClient, channel
 // asked for: a reply about a snoop channel the entry has replaced since
 // (respawn) is not applied.
 func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target, channelID string, sn Snoop, incarnation int) error {
-	s.mu.Lock()
-	conn := s.subs.connection
-	s.mu.Unlock()
+	conn := s.connection()
 	ch, err := s.requestSnoop(ctx, rest, target, channelID, sn)
 	if isTransport(err) {
 		ch, conn, err = s.snoopAfterCut(ctx, rest, target, channelID, sn, err, conn)
@@ -508,14 +506,16 @@ func (s *SnoopClient) snoopAfterCut(ctx context.Context, rest *restClient, targe
 		s.log.Warn().Err(err).Str("snoop", sn.ID).Msg("read snoop channel after its request was cut")
 		return nil, conn, cut
 	}
-	for range 2 {
-		s.mu.Lock()
-		conn = s.subs.connection
-		s.mu.Unlock()
+	for i := range 2 {
+		conn = s.connection()
 		if !s.wanted(sn.ID) {
 			return nil, conn, cut
 		}
-		s.log.Info().Err(cut).Str("snoop", sn.ID).Msg("snoop request cut on the way before Asterisk carried it out; asking again")
+		if i == 0 {
+			s.log.Info().Err(cut).Str("snoop", sn.ID).Msg("snoop request cut on the way before Asterisk carried it out; asking again")
+		} else {
+			s.log.Info().Err(err).Str("snoop", sn.ID).Msg("snoop request refused and its channel gone (made while the application was unregistered); asking a last time")
+		}
 		ch, err = s.requestSnoop(ctx, rest, target, channelID, sn)
 		if err == nil || isTransport(err) || errors.Is(err, ErrNotFound) {
 			return ch, conn, err
@@ -529,10 +529,19 @@ func (s *SnoopClient) snoopAfterCut(ctx context.Context, rest *restClient, targe
 			return found, conn, nil
 		}
 		if !errors.Is(ferr, ErrNotFound) {
+			s.log.Warn().Err(ferr).Str("snoop", sn.ID).Msg("read snoop channel after a refused request")
 			return nil, conn, err
 		}
 	}
 	return nil, conn, err
+}
+
+// connection returns the current connection's number
+// (watchState.connection).
+func (s *SnoopClient) connection() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.subs.connection
 }
 
 // spiesOn reports whether a snoop channel's name (Snoop/<spied unique

@@ -232,7 +232,7 @@ func (s *SnoopClient) maybeRecord(snoopID string) {
 	}
 	e.recording = true
 	name, channelID := e.name, e.channelID
-	sent := sentAt{starts: e.stasisStarts, conn: s.subs.connection}
+	sent := sentAt{starts: e.stasisStarts, conn: s.subs.connection} // s.mu held
 	s.mu.Unlock()
 	s.spawn(func(ctx context.Context, rest *restClient) {
 		err := rest.record(ctx, snoopID, name)
@@ -242,7 +242,7 @@ func (s *SnoopClient) maybeRecord(snoopID string) {
 			// does not is asked for again, unless it was stopped
 			// meanwhile (the policy may forbid it now).
 			read, lerr := s.readAfterCut(ctx, snoopID, func() error {
-				_, err := rest.liveRecording(ctx, name)
+				_, err := rest.liveRecordingPrompt(ctx, name)
 				return err
 			})
 			switch {

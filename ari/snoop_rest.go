@@ -48,8 +48,20 @@ func (r *restClient) stopRecording(ctx context.Context, name string) error {
 
 // liveRecording reads a live recording; ErrNotFound once it has ended.
 func (r *restClient) liveRecording(ctx context.Context, name string) (*ari.LiveRecordingData, error) {
+	return r.readLive(ctx, r.do, name)
+}
+
+// liveRecordingPrompt reads a live recording on the prompt lane: for the
+// read that settles a record request cut on the way, which the
+// recording's start waits on (see channelPrompt).
+func (r *restClient) liveRecordingPrompt(ctx context.Context, name string) (*ari.LiveRecordingData, error) {
+	return r.readLive(ctx, r.doPrompt, name)
+}
+
+// readLive reads a live recording through do (restClient.do or doPrompt).
+func (r *restClient) readLive(ctx context.Context, do func(context.Context, string, string, url.Values, any) error, name string) (*ari.LiveRecordingData, error) {
 	var rec ari.LiveRecordingData
-	if err := r.do(ctx, http.MethodGet, "/recordings/live/"+url.PathEscape(name), nil, &rec); err != nil {
+	if err := do(ctx, http.MethodGet, "/recordings/live/"+url.PathEscape(name), nil, &rec); err != nil {
 		return nil, fmt.Errorf("get live recording: %w", err)
 	}
 	return &rec, nil

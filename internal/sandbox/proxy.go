@@ -25,6 +25,7 @@ type Proxy struct {
 	// reply is cut, and cutDone is closed once it is.
 	cutReply []byte
 	cutDone  chan struct{}
+	armed    atomic.Bool // cutReply is set: requests look for it
 	wg       sync.WaitGroup
 }
 
@@ -103,14 +104,17 @@ func (p *Proxy) requests(pr *pair) {
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := pr.client.Read(buf)
-		if n > 0 {
+		if n > 0 && p.armed.Load() {
 			p.mu.Lock()
 			if p.cutReply != nil && bytes.Contains(buf[:n], p.cutReply) {
 				pr.done = p.cutDone
 				pr.cutting.Store(true)
 				p.cutReply, p.cutDone = nil, nil
+				p.armed.Store(false)
 			}
 			p.mu.Unlock()
+		}
+		if n > 0 {
 			if _, werr := pr.server.Write(buf[:n]); werr != nil {
 				break
 			}
@@ -158,14 +162,24 @@ func (p *Proxy) end(pr *pair) {
 // reaches the server, which carries it out, and its connection is cut
 // when the server's reply comes, before the client sees any of it (a
 // request whose answer the network lost). The returned channel is closed
-// once that happened. Connections that delay what the client sends
-// (SetDelay) do not look for the pattern.
+// once that happened. The pattern must arrive in one read (an HTTP
+// request line does); connections that delay what the client sends
+// (SetDelay) do not look for it.
 func (p *Proxy) CutReply(pattern string) <-chan struct{} {
 	done := make(chan struct{})
 	p.mu.Lock()
 	p.cutReply, p.cutDone = []byte(pattern), done
+	p.armed.Store(true)
 	p.mu.Unlock()
 	return done
+}
+
+// Disarm withdraws a CutReply that no request matched yet.
+func (p *Proxy) Disarm() {
+	p.mu.Lock()
+	p.cutReply, p.cutDone = nil, nil
+	p.armed.Store(false)
+	p.mu.Unlock()
 }
 
 // delayedPipe copies one direction, each chunk delivered delay after it

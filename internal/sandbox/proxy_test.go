@@ -79,13 +79,21 @@ func TestProxyCutReply(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("CutReply's channel not closed")
 	}
-	// Armed once: a new connection passes the same request.
+	// Armed once: a new connection passes the same request; so does one
+	// after a Disarm.
 	c2, err := net.Dial("tcp", p.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	if reply, err := ask(c2, bufio.NewReader(c2), "POST /snoop?x=2"); err != nil || reply != "ok POST /snoop?x=2\n" {
+	r2 := bufio.NewReader(c2)
+	if reply, err := ask(c2, r2, "POST /snoop?x=2"); err != nil || reply != "ok POST /snoop?x=2\n" {
 		t.Fatalf("after the cut: %q, %v", reply, err)
+	}
+	<-got
+	p.CutReply("POST /snoop")
+	p.Disarm()
+	if reply, err := ask(c2, r2, "POST /snoop?x=3"); err != nil || reply != "ok POST /snoop?x=3\n" {
+		t.Fatalf("after Disarm: %q, %v", reply, err)
 	}
 }
