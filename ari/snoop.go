@@ -482,9 +482,9 @@ func (s *SnoopClient) requestSnoop(ctx context.Context, rest *restClient, target
 // it either (the first request's channel, made while the application was
 // unregistered, was destroyed). Before this, such a start failed and the
 // tracker tried it again with new snoop channels, later. It gives up
-// (returning cut)
-// when the application does not come back within RequestTimeout, when
-// the recording is no longer wanted, or when the read fails otherwise.
+// (returning cut) when the application does not come back within
+// RequestTimeout, when the recording is no longer wanted, or when the
+// read fails otherwise.
 // conn is the connection the cut request was sent on; it returns the one
 // the snoop channel was asked for on (a second request's, when sent). The
 // reads go on the prompt lane: after a cut under a burst, the main lane

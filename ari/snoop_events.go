@@ -144,8 +144,10 @@ func (s *SnoopClient) snoopGone(id string, destroyed bool) {
 // RequestTimeout); the recording then starts as at Record. The entry is
 // starting meanwhile, so that a resynchronisation waits for it. A channel
 // gone meanwhile ends it quietly (its call ended); a request cut on the
-// way leaves it to the next resynchronisation (the snoop channel may
-// exist); any other failure is a violation.
+// way that createSnoop could not settle leaves it to the next
+// resynchronisation (the snoop channel may exist); any other failure is
+// a violation. A snoop channel created after the recording was stopped
+// is hung up by createSnoop.
 func (s *SnoopClient) respawn(ctx context.Context, rest *restClient, snoopID string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]
@@ -165,9 +167,6 @@ func (s *SnoopClient) respawn(ctx context.Context, rest *restClient, snoopID str
 	}
 	gone := !s.wanted(snoopID)
 	switch {
-	case err == nil && gone:
-		// Stopped or released meanwhile: nothing would hang it up.
-		s.hangupSnoop(snoopID, snoopID)
 	case err == nil:
 	case errors.Is(err, ErrNotFound):
 		s.forget(snoopID)
@@ -324,10 +323,9 @@ func (s *SnoopClient) notInStasisYet(snoopID string, sent sentAt) bool {
 // runs it once more, after cutNoticed, when it meets the same cut (the
 // event WebSocket had not noticed it yet, so the application still
 // looked connected; Go's HTTP client already sends a read once more
-// when it fails on a connection it reused). It
-// reports whether it read, and read's error: it does not read when the
-// application does not come back within RequestTimeout or the recording
-// is no longer wanted.
+// when it fails on a connection it reused). It reports whether it read,
+// and read's error: it does not read when the application does not come
+// back within RequestTimeout or the recording is no longer wanted.
 func (s *SnoopClient) readAfterCut(ctx context.Context, snoopID string, read func() error) (bool, error) {
 	var err error
 	for i := range 2 {

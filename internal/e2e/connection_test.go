@@ -177,19 +177,8 @@ func TestDialWhileAMIIsCutIsRecordedFromTheAnswer(t *testing.T) {
 	if err := waitDaemonReady(ctx, h.health, h.daemonDone); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.driver.Talk(ctx, c, 2*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.driver.WaitHungUp(ctx, c, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	waitFiled(t, mark, 1, 2*time.Second)
-	got := filedOf(t, mark, ext)
-	if len(got) != 1 {
-		t.Fatalf("filed %d recordings (%s), want 1", len(got), describeFiled(got))
-	}
-	checkRecording(t, got[0], ext, c.Bridged())
-	if st := got[0].Recording.Started; !st.Before(c.Answered()) {
+	filed := talkFiledOnce(ctx, t, c, ext, mark)
+	if st := filed.Recording.Started; !st.Before(c.Answered()) {
 		t.Errorf("recording started at %s, the phone answered at %s: the dial made while AMI was cut must be decided at the reconnection, before the answer",
 			st.Format("15:04:05.000"), c.Answered().Format("15:04:05.000"))
 	}
@@ -244,6 +233,30 @@ func TestRequestWhoseReplyIsCutIsRecordedWhole(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no ARI request held %q: nothing was cut, the test proves nothing", pattern)
 	}
+	filed := talkFiledOnce(ctx, t, c, ext, mark)
+	if logHas(t, logFrom, "policy violation", "PJSIP/"+ext+"-") {
+		t.Error("a policy violation was logged: the request whose reply was cut must not fail the recording")
+	}
+	if snoop {
+		if !logHas(t, logFrom, "snoop request cut on the way; its snoop channel exists") {
+			t.Error("the daemon did not settle the snoop request by reading its snoop channel")
+		}
+		if st := filed.Recording.Started; !st.Before(c.Answered()) {
+			t.Errorf("recording started at %s, the phone answered at %s: it must start while the phone rings",
+				st.Format("15:04:05.000"), c.Answered().Format("15:04:05.000"))
+		}
+		return
+	}
+	if !logHas(t, logFrom, "greeting played by the dialplan fallback") {
+		t.Error("the greeting whose playback reply was cut was not handed to the dialplan fallback")
+	}
+}
+
+// talkFiledOnce lets call c, placed to ext, talk 2 s and hang up, waits
+// for its recording, the one recording of ext filed since mark, checks it
+// whole, both sides, against c's bridged time, and returns it.
+func talkFiledOnce(ctx context.Context, t *testing.T, c *sandbox.Call, ext string, mark int) engine.Filed {
+	t.Helper()
 	if err := h.driver.Talk(ctx, c, 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -256,22 +269,7 @@ func TestRequestWhoseReplyIsCutIsRecordedWhole(t *testing.T) {
 		t.Fatalf("filed %d recordings (%s), want 1", len(got), describeFiled(got))
 	}
 	checkRecording(t, got[0], ext, c.Bridged())
-	if logHas(t, logFrom, "policy violation", "PJSIP/"+ext+"-") {
-		t.Error("a policy violation was logged: the request whose reply was cut must not fail the recording")
-	}
-	if snoop {
-		if !logHas(t, logFrom, "snoop request cut on the way; its snoop channel exists") {
-			t.Error("the daemon did not settle the snoop request by reading its snoop channel")
-		}
-		if st := got[0].Recording.Started; !st.Before(c.Answered()) {
-			t.Errorf("recording started at %s, the phone answered at %s: it must start while the phone rings",
-				st.Format("15:04:05.000"), c.Answered().Format("15:04:05.000"))
-		}
-		return
-	}
-	if !logHas(t, logFrom, "greeting played by the dialplan fallback") {
-		t.Error("the greeting whose playback reply was cut was not handed to the dialplan fallback")
-	}
+	return got[0]
 }
 
 // logSize returns the daemon log's size now, for logHas.
