@@ -113,13 +113,18 @@ type snoopEntry struct {
 	// channel, so that a record request refused as "not in Stasis" can
 	// tell whether one came meanwhile (see notInStasisYet).
 	stasisStarts int
-	watched      bool   // the recorded channel was seen created: no subscription of its own
-	up           bool   // the recorded channel is Up (Times told)
-	upTimed      bool   // ... with the answer's time
-	checked      bool   // the snoop channel is known to spy on channelID
-	chanName     string // the snoop channel's name, once checked
-	recording    bool   // the record request was sent (or found running)
-	stopped      bool
+	watched      bool      // the recorded channel was seen created: no subscription of its own
+	up           bool      // the recorded channel is Up (Times told)
+	upTimed      bool      // ... with the answer's time
+	checked      bool      // the snoop channel is known to spy on channelID
+	chanName     string    // the snoop channel's name, once checked
+	checkedAt    time.Time // when checked was set (debug timings)
+	recording    bool      // the record request was sent (or found running)
+	// stasisWait: a record request was refused because the snoop channel
+	// was not in the application yet, so the next one waits for its
+	// StasisStart (see maybeRecord).
+	stasisWait bool
+	stopped    bool
 	// starting: Record has not returned yet; a resynchronisation meanwhile
 	// (a reconnect) is left to run once it has (resyncDue), since the
 	// snoop channel may not exist yet and the start's own decisions
@@ -433,6 +438,7 @@ func (s *SnoopClient) subscribeTo(ctx context.Context, rest *restClient, channel
 // (respawn) is not applied.
 func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target, channelID string, sn Snoop, incarnation int) error {
 	conn := s.connection()
+	asked := time.Now()
 	ch, err := s.requestSnoop(ctx, rest, target, channelID, sn)
 	if isTransport(err) {
 		ch, conn, err = s.snoopAfterCut(ctx, rest, target, channelID, sn, err, conn)
@@ -447,9 +453,10 @@ func (s *SnoopClient) createSnoop(ctx context.Context, rest *restClient, target,
 	e := s.entries[sn.ID]
 	wanted := e != nil && !e.stopped
 	if wanted && e.respawns == incarnation {
-		e.checked, e.chanName, e.conn = true, ch.Name, conn
+		e.checked, e.chanName, e.conn, e.checkedAt = true, ch.Name, conn, time.Now()
 	}
 	s.mu.Unlock()
+	s.log.Debug().Str("snoop", sn.ID).Dur("request", time.Since(asked)).Msg("snoop channel created")
 	if !wanted {
 		// Stopped or released while it was being created: nothing else
 		// would hang it up before its call ends.
