@@ -120,11 +120,7 @@ type snoopEntry struct {
 	chanName     string    // the snoop channel's name, once checked
 	checkedAt    time.Time // when checked was set (debug timings)
 	recording    bool      // the record request was sent (or found running)
-	// stasisWait: a record request was refused because the snoop channel
-	// was not in the application yet, so the next one waits for its
-	// StasisStart (see maybeRecord).
-	stasisWait bool
-	stopped    bool
+	stopped      bool
 	// starting: Record has not returned yet; a resynchronisation meanwhile
 	// (a reconnect) is left to run once it has (resyncDue), since the
 	// snoop channel may not exist yet and the start's own decisions

@@ -61,7 +61,8 @@ func (s *SnoopClient) handle(ev ari.Event) {
 		}
 		if dl := s.log.Debug(); dl.Enabled() {
 			// Where a start's time goes: the event's delivery, and how
-			// long after the snoop request's reply it came.
+			// long after the snoop request's reply it came (the record
+			// request waits for it; see maybeRecord).
 			dl = dl.Str("snoop", ev.Channel.ID).Dur("event_lag", now.Sub(time.Time(ev.Timestamp)))
 			if !checkedAt.IsZero() {
 				dl = dl.Dur("after_reply", now.Sub(checkedAt))
@@ -116,11 +117,7 @@ const maxRespawns = 2
 func (s *SnoopClient) snoopGone(id string, destroyed bool) {
 	s.mu.Lock()
 	e := s.entries[id]
-	// A record request sent before the snoop channel entered the
-	// application (maybeRecord) cannot have started a recording of a
-	// channel that left it without entering.
-	recording := e != nil && e.recording && e.inStasis
-	again := e != nil && !recording && !e.stopped && e.spy != "" && e.respawns < maxRespawns
+	again := e != nil && !e.recording && !e.stopped && e.spy != "" && e.respawns < maxRespawns
 	switch {
 	case e == nil:
 	case again && !destroyed:
@@ -137,11 +134,7 @@ func (s *SnoopClient) snoopGone(id string, destroyed bool) {
 	case again:
 		e.respawns++
 		e.starting = true // resynchronisations wait for the respawn
-		e.inStasis, e.checked, e.chanName = false, false, ""
-		// A record request still on its way for the channel that ended
-		// fails (or, reaching its successor, runs: the next one is then
-		// refused as a conflict).
-		e.recording, e.stasisWait = false, false
+		e.inStasis, e.checked, e.chanName, e.checkedAt = false, false, "", time.Time{}
 	default:
 		delete(s.entries, id)
 	}
@@ -150,10 +143,10 @@ func (s *SnoopClient) snoopGone(id string, destroyed bool) {
 	case e == nil:
 	case again:
 		s.spawn(func(ctx context.Context, rest *restClient) { s.respawn(ctx, rest, id) })
-	case !recording && !e.stopped && e.respawns >= maxRespawns:
+	case !e.recording && !e.stopped && e.respawns >= maxRespawns:
 		s.log.Error().Str("snoop", id).Str("channel", e.channelID).Str("recording", e.name).Int("respawns", e.respawns).
 			Msg("policy violation: the call must be recorded but its snoop channel ended again before its recording started; giving up")
-	case !recording && !e.stopped:
+	case !e.recording && !e.stopped:
 		s.log.Debug().Str("snoop", id).Str("channel", e.channelID).Msg("snoop channel ended before its recording started; nothing recorded")
 	}
 }
@@ -241,17 +234,16 @@ func (s *SnoopClient) tellAnswered(names []string, at time.Time) {
 }
 
 // maybeRecord starts the recording of a snoop channel that is checked (see
-// createSnoop), once. It does not wait for the snoop channel's StasisStart
-// (since stop 43): Asterisk has started the snoop channel's thread into the
-// application before it replies to its creation, while the event can come
-// later, behind the application's other events (measured on the sandbox:
-// up to 0.11 s after the reply, its delivery up to 0.38 s, in bursts of 100
-// calls). A request that still comes before the channel entered is refused
-// (409) and sent again at the StasisStart (notInStasisYet, stasisWait).
+// createSnoop) and in the application, once. Sending the record request at
+// the snoop channel's creation, without waiting for its StasisStart, was
+// tried and withdrawn in stop 43: on the sandbox, about one request in six
+// then came before the channel entered (refused, and sent again at the
+// StasisStart), and snoop waves did worse than the same code waiting for
+// the event, interleaved (3 of 8 within every target against 6 of 8).
 func (s *SnoopClient) maybeRecord(snoopID string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]
-	if e == nil || !e.checked || (e.stasisWait && !e.inStasis) || e.recording || e.stopped {
+	if e == nil || !e.checked || !e.inStasis || e.recording || e.stopped {
 		s.mu.Unlock()
 		return
 	}
@@ -328,7 +320,7 @@ func (s *SnoopClient) notInStasisYet(snoopID string, sent sentAt) bool {
 	e.recording = false
 	now := e.stasisStarts != sent.starts || s.subs.connection != sent.conn
 	if !now {
-		e.inStasis, e.stasisWait = false, true
+		e.inStasis = false
 	}
 	name := e.name
 	s.mu.Unlock()
@@ -423,10 +415,7 @@ func (s *SnoopClient) resyncEntry(ctx context.Context, rest *restClient, snoopID
 		s.mu.Unlock()
 		return
 	}
-	// A record request sent before the snoop channel entered the
-	// application (maybeRecord) counts once the channel did: one refused,
-	// or one that met no snoop channel, started nothing.
-	name, channelID, requested := e.name, e.channelID, e.recording && e.inStasis
+	name, channelID, requested := e.name, e.channelID, e.recording
 	s.mu.Unlock()
 	_, err := rest.liveRecording(ctx, name)
 	live := err == nil

@@ -86,10 +86,6 @@ type fakeSnoopARI struct {
 	// refused with Asterisk's 409 (notInApp).
 	stasisDelay time.Duration
 	notInApp    map[string]bool
-	// eventDelay: the StasisStart of snoop channels created next comes so
-	// long after their creation, while they are in the application at
-	// once (the event behind the application's others).
-	eventDelay time.Duration
 }
 
 // cutConnection, returned by a fake handler as its status, closes the
@@ -318,7 +314,7 @@ func (f *fakeSnoopARI) snoop(r *http.Request) (int, any) {
 		f.dieBeforeStasis--
 		delete(f.snoops, snoopID)
 	}
-	delay, eventDelay := f.stasisDelay, f.eventDelay
+	delay := f.stasisDelay
 	if delay > 0 {
 		f.notInApp[snoopID] = true
 	}
@@ -330,7 +326,6 @@ func (f *fakeSnoopARI) snoop(r *http.Request) (int, any) {
 			delete(f.notInApp, snoopID)
 			f.mu.Unlock()
 		}
-		time.Sleep(eventDelay)
 		f.send("StasisStart", map[string]any{"args": []string{}, "channel": chanJSON(snoopID, "Up")})
 	}
 	if die {
@@ -948,8 +943,8 @@ func TestSnoopSnoopRequestLostOnTheWay(t *testing.T) {
 // reconnect, the resynchronisation cannot tell whether a snoop channel
 // asked for on the old connection has entered the application yet; a
 // record request it sends too early is refused (409, "not in Stasis")
-// and is sent again at the snoop channel's StasisStart. Before stop 42,
-// the recording never started.
+// and is sent again at the snoop channel's StasisStart. Before, the
+// recording never started.
 func TestSnoopRecordRefusedBeforeTheSnoopEnteredTheApplication(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
@@ -969,46 +964,8 @@ func TestSnoopRecordRefusedBeforeTheSnoopEnteredTheApplication(t *testing.T) {
 	})
 	waitFor(t, 5*time.Second, "record request refused", func() bool { return f.hasCall("POST /channels/snoop-r70/record") })
 	waitFor(t, 5*time.Second, "recording after the StasisStart", func() bool { return f.recording("r70") })
-	// The first is sent at the snoop channel's creation, the second by the
-	// resynchronisation; both are refused, and the third goes at the
-	// StasisStart.
-	if n := f.countCalls("POST /channels/snoop-r70/record"); n != 3 {
-		t.Errorf("%d record requests, want 3 (at the creation and the resynchronisation, refused, then at the StasisStart)", n)
-	}
-}
-
-// TestSnoopRecordsWithoutWaitingForTheStasisStart: the record request goes
-// out at the snoop channel's creation, not at its StasisStart, which a
-// loaded PBX delivers later (behind the application's other events); one
-// refused because the channel has not entered the application yet is sent
-// again at the StasisStart.
-func TestSnoopRecordsWithoutWaitingForTheStasisStart(t *testing.T) {
-	tests := []struct {
-		name                    string
-		stasisDelay, eventDelay time.Duration
-		within                  time.Duration // the recording runs so soon after Record returned
-		requests                int
-	}{
-		{"in the application, its event late", 0, 700 * time.Millisecond, 300 * time.Millisecond, 1},
-		{"not in the application yet", 500 * time.Millisecond, 0, 5 * time.Second, 2},
-	}
-	for i, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeSnoopARI(t)
-			s := runSnoop(t, f.config())
-			ch, name := fmt.Sprintf("c8%d", i), fmt.Sprintf("r8%d", i)
-			f.setState(ch, "Ringing", false)
-			f.mu.Lock()
-			f.stasisDelay, f.eventDelay = tt.stasisDelay, tt.eventDelay
-			f.mu.Unlock()
-			if err := s.Record(context.Background(), ch, "", Snoop{ID: "snoop-" + name, Name: name, Spy: "in"}); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, tt.within, "recording", func() bool { return f.recording(name) })
-			if n := f.countCalls("POST /channels/snoop-" + name + "/record"); n != tt.requests {
-				t.Errorf("%d record requests, want %d", n, tt.requests)
-			}
-		})
+	if n := f.countCalls("POST /channels/snoop-r70/record"); n != 2 {
+		t.Errorf("%d record requests, want 2 (refused, then at the StasisStart)", n)
 	}
 }
 
