@@ -57,6 +57,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -540,9 +541,14 @@ type waveResult struct {
 	under, over             int                // calls under -min-call-ratio, and over its inverse (the baseline short instead)
 	ctl                     controlStats       // -control: the dialplan's recording of the extension's channel
 	cpu                     map[string]float64 // CPU seconds used during the wave
-	wall                    time.Duration
-	ramp, talk              time.Duration
-	perCall                 []callRow
+	// machineBefore: the machine's load in the second before the wave
+	// (others' work: the harness's is idle); machineDial: from the
+	// wave's start until its last call was answered (the dials, greetings
+	// and answers, when recordings start).
+	machineBefore, machineDial cpuShare
+	wall                       time.Duration
+	ramp, talk                 time.Duration
+	perCall                    []callRow
 }
 
 // callRow is one bridged call of a wave, as calls.csv reports it; a value
@@ -620,8 +626,29 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 	}
 	w.obs.resetPeak()
 	res.ramp, res.talk = w.o.ramp, w.o.talk
+	pre, preAt := readMachineCPU(), time.Now()
+	select {
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	say("wave of %d calls: placing them over %s, each talks %s after answer", n, w.o.ramp, w.o.talk)
 	start := time.Now()
+	atStart := readMachineCPU()
+	res.machineBefore = machineShare(pre, atStart, start.Sub(preAt))
+	var (
+		answered  atomic.Int32
+		dialMu    sync.Mutex
+		dialEnd   cpuReading
+		dialEndAt time.Time
+	)
+	dialDone := func() {
+		dialMu.Lock()
+		defer dialMu.Unlock()
+		if dialEndAt.IsZero() {
+			dialEnd, dialEndAt = readMachineCPU(), time.Now()
+		}
+	}
 	calls := make([]*placed, n)
 	var wg sync.WaitGroup
 	// The daemon profile: the daemon's counters until it stops are kept
@@ -687,6 +714,9 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 				p.err = err
 				return
 			}
+			if answered.Add(1) == int32(n) {
+				dialDone()
+			}
 			select {
 			case <-time.After(w.o.talk):
 			case <-ctx.Done():
@@ -697,6 +727,8 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 	}
 	wg.Wait()
 	res.wall = time.Since(start)
+	dialDone() // calls that were never answered: until the last call ended
+	res.machineDial = machineShare(atStart, dialEnd, dialEndAt.Sub(start))
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -1033,6 +1065,8 @@ func report(o options, results []*waveResult, hwm, rss string, tail *logTail, lo
 	row("CPU s pbx/sim/daemon", func(r *waveResult) string {
 		return fmt.Sprintf("%.0f/%.0f/%.1f", r.cpu["pbx"], r.cpu["sim"], r.cpu["daemon"])
 	})
+	row("machine CPU busy/steal/stalled: before", func(r *waveResult) string { return r.machineBefore.String() })
+	row("  from the first dial to the last answer", func(r *waveResult) string { return r.machineDial.String() })
 	row("wave wall time", func(r *waveResult) string { return r.wall.Round(100 * time.Millisecond).String() })
 	tw.Flush()
 	fmt.Printf("daemon peak memory (VmHWM, whole run): %s (VmRSS at the end %s)\n", hwm, rss)
