@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -106,4 +107,25 @@ func (s cpuShare) String() string {
 		return fmt.Sprintf("%.0f%%", 100*x)
 	}
 	return pc(s.ok, s.busy) + "/" + pc(s.ok, s.steal) + "/" + pc(s.stallOK, s.stalled)
+}
+
+// settleReading waits d (at least a second), and returns the machine's
+// load in its last second.
+func settleReading(ctx context.Context, d time.Duration) (cpuShare, error) {
+	wait := func(d time.Duration) error {
+		select {
+		case <-time.After(d):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := wait(max(0, d-time.Second)); err != nil {
+		return cpuShare{}, err
+	}
+	a, at := readMachineCPU(), time.Now()
+	if err := wait(time.Second); err != nil {
+		return cpuShare{}, err
+	}
+	return machineShare(a, readMachineCPU(), time.Since(at)), nil
 }

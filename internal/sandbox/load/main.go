@@ -397,17 +397,18 @@ func run(ctx context.Context, o options) (bool, error) {
 	for run := 1; run <= o.runs; run++ {
 		for _, pr := range o.profiles {
 			for _, n := range o.waves {
-				if !first {
-					// Let the PBX settle between waves.
-					select {
-					case <-ctx.Done():
-					case <-time.After(3 * time.Second):
-					}
+				// Let the PBX settle between waves (3 s), and read the
+				// machine's load in the last second of it, before a
+				// restart: others' work, the harness's being idle.
+				settle := 3 * time.Second
+				if first {
+					settle = time.Second
+				}
+				before, err := settleReading(ctx, settle)
+				if err != nil {
+					return false, err
 				}
 				first = false
-				if ctx.Err() != nil {
-					return false, ctx.Err()
-				}
 				if pr.restart {
 					if err := w.restartPBX(ctx); err != nil {
 						return false, err
@@ -420,6 +421,7 @@ func run(ctx context.Context, o options) (bool, error) {
 				if err != nil {
 					return false, err
 				}
+				res.machineBefore = before
 				res.profile, res.run = pr.name, run
 				results = append(results, res)
 			}
@@ -541,7 +543,8 @@ type waveResult struct {
 	under, over             int                // calls under -min-call-ratio, and over its inverse (the baseline short instead)
 	ctl                     controlStats       // -control: the dialplan's recording of the extension's channel
 	cpu                     map[string]float64 // CPU seconds used during the wave
-	// machineBefore: the machine's load in the second before the wave
+	// machineBefore: the machine's load in the last second of the pause
+	// before the wave, or before the PBX's restart that precedes it
 	// (others' work: the harness's is idle); machineDial: from the
 	// wave's start until its last call was answered (the dials, greetings
 	// and answers, when recordings start).
@@ -626,16 +629,9 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 	}
 	w.obs.resetPeak()
 	res.ramp, res.talk = w.o.ramp, w.o.talk
-	pre, preAt := readMachineCPU(), time.Now()
-	select {
-	case <-time.After(time.Second):
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 	say("wave of %d calls: placing them over %s, each talks %s after answer", n, w.o.ramp, w.o.talk)
 	start := time.Now()
 	atStart := readMachineCPU()
-	res.machineBefore = machineShare(pre, atStart, start.Sub(preAt))
 	var (
 		answered  atomic.Int32
 		dialMu    sync.Mutex
