@@ -45,7 +45,6 @@ func decodeSnoopEvent(data []byte) (ari.Event, error) {
 func (s *SnoopClient) handle(ev ari.Event) {
 	switch ev := ev.(type) {
 	case *ari.StasisStart:
-		now := time.Now()
 		s.mu.Lock()
 		e := s.entries[ev.Channel.ID]
 		var checkedAt time.Time
@@ -63,6 +62,7 @@ func (s *SnoopClient) handle(ev ari.Event) {
 			// Where a start's time goes: the event's delivery, and how
 			// long after the snoop request's reply it came (the record
 			// request waits for it; see maybeRecord).
+			now := time.Now()
 			dl = dl.Str("snoop", ev.Channel.ID).Dur("event_lag", now.Sub(time.Time(ev.Timestamp)))
 			if !checkedAt.IsZero() {
 				dl = dl.Dur("after_reply", now.Sub(checkedAt))

@@ -634,17 +634,11 @@ func (w *waver) wave(ctx context.Context, n int) (*waveResult, error) {
 	atStart := readMachineCPU()
 	var (
 		answered  atomic.Int32
-		dialMu    sync.Mutex
+		dialOnce  sync.Once
 		dialEnd   cpuReading
 		dialEndAt time.Time
 	)
-	dialDone := func() {
-		dialMu.Lock()
-		defer dialMu.Unlock()
-		if dialEndAt.IsZero() {
-			dialEnd, dialEndAt = readMachineCPU(), time.Now()
-		}
-	}
+	dialDone := func() { dialOnce.Do(func() { dialEnd, dialEndAt = readMachineCPU(), time.Now() }) }
 	calls := make([]*placed, n)
 	var wg sync.WaitGroup
 	// The daemon profile: the daemon's counters until it stops are kept
