@@ -100,13 +100,10 @@ func (p *Proxy) accept() {
 // requests copies what the client sends to the server. A chunk that holds
 // the armed CutReply pattern is sent on, and its reply cut (replies).
 func (p *Proxy) requests(pr *pair) {
-	defer p.wg.Done()
-	buf := make([]byte, 32*1024)
-	for {
-		n, err := pr.client.Read(buf)
-		if n > 0 && p.armed.Load() {
+	p.copyChunks(pr, pr.server, pr.client, func(b []byte) bool {
+		if p.armed.Load() {
 			p.mu.Lock()
-			if p.cutReply != nil && bytes.Contains(buf[:n], p.cutReply) {
+			if p.cutReply != nil && bytes.Contains(b, p.cutReply) {
 				pr.done = p.cutDone
 				pr.cutting.Store(true)
 				p.cutReply, p.cutDone = nil, nil
@@ -114,37 +111,41 @@ func (p *Proxy) requests(pr *pair) {
 			}
 			p.mu.Unlock()
 		}
-		if n > 0 {
-			if _, werr := pr.server.Write(buf[:n]); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break // io.EOF or a closed connection: the pair is over either way
-		}
-	}
-	p.end(pr)
+		return true
+	})
 }
 
 // replies copies what the server sends to the client, but cuts the pair,
 // forwarding nothing, once a request of it matched CutReply's pattern.
 func (p *Proxy) replies(pr *pair) {
+	p.copyChunks(pr, pr.client, pr.server, func([]byte) bool {
+		if !pr.cutting.Load() {
+			return true
+		}
+		p.end(pr)
+		close(pr.done)
+		return false
+	})
+}
+
+// copyChunks copies src to dst chunk by chunk; each chunk goes to pass
+// first, which may end the copy instead (false: the chunk is not sent).
+// When either side ends, both are closed.
+func (p *Proxy) copyChunks(pr *pair, dst, src net.Conn, pass func([]byte) bool) {
 	defer p.wg.Done()
 	buf := make([]byte, 32*1024)
 	for {
-		n, err := pr.server.Read(buf)
+		n, err := src.Read(buf)
 		if n > 0 {
-			if pr.cutting.Load() {
-				p.end(pr)
-				close(pr.done)
+			if !pass(buf[:n]) {
 				return
 			}
-			if _, werr := pr.client.Write(buf[:n]); werr != nil {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
 				break
 			}
 		}
 		if err != nil {
-			break
+			break // io.EOF or a closed connection: the pair is over either way
 		}
 	}
 	p.end(pr)
