@@ -118,6 +118,10 @@ func (s *SnoopClient) snoopGone(id string, destroyed bool) {
 	s.mu.Lock()
 	e := s.entries[id]
 	again := e != nil && !e.recording && !e.stopped && e.spy != "" && e.respawns < maxRespawns
+	var cause string
+	if e != nil {
+		cause = respawnCause(e, s.subs.connection, s.State() == StateConnected)
+	}
 	switch {
 	case e == nil:
 	case again && !destroyed:
@@ -142,7 +146,7 @@ func (s *SnoopClient) snoopGone(id string, destroyed bool) {
 	switch {
 	case e == nil:
 	case again:
-		s.spawn(func(ctx context.Context, rest *restClient) { s.respawn(ctx, rest, id) })
+		s.spawn(func(ctx context.Context, rest *restClient) { s.respawn(ctx, rest, id, cause) })
 	case !e.recording && !e.stopped && e.respawns >= maxRespawns:
 		s.log.Error().Str("snoop", id).Str("channel", e.channelID).Str("recording", e.name).Int("respawns", e.respawns).
 			Msg("policy violation: the call must be recorded but its snoop channel ended again before its recording started; giving up")
@@ -161,7 +165,9 @@ func (s *SnoopClient) snoopGone(id string, destroyed bool) {
 // resynchronisation (the snoop channel may exist); any other failure is
 // a violation. A snoop channel created after the recording was stopped
 // is hung up by createSnoop.
-func (s *SnoopClient) respawn(ctx context.Context, rest *restClient, snoopID string) {
+//
+// cause says why the snoop channel ended (respawnCause), for the warning.
+func (s *SnoopClient) respawn(ctx context.Context, rest *restClient, snoopID, cause string) {
 	s.mu.Lock()
 	e := s.entries[snoopID]
 	if e == nil || e.stopped {
@@ -171,7 +177,7 @@ func (s *SnoopClient) respawn(ctx context.Context, rest *restClient, snoopID str
 	channelID, sn, incarnation := e.channelID, Snoop{ID: snoopID, Name: e.name, Spy: e.spy}, e.respawns
 	s.mu.Unlock()
 	log := s.log.With().Str("channel", channelID).Str("recording", sn.Name).Logger()
-	log.Warn().Msg("snoop channel ended before its recording started (the application was reconnecting); creating it again")
+	log.Warn().Str("cause", cause).Msg("snoop channel ended before its recording started; creating it again")
 	var err error
 	if !s.awaitConnected(ctx) {
 		err = ErrNotConnected
@@ -193,6 +199,25 @@ func (s *SnoopClient) respawn(ctx context.Context, rest *restClient, snoopID str
 		return
 	}
 	s.started([]Snoop{sn})
+}
+
+// Causes of a respawn, for its warning (respawnCause).
+const (
+	causeReconnect = "the snoop application was reconnecting: a snoop channel asked for meanwhile cannot enter it"
+	causeLeft      = "it left the snoop application on a live connection (hung up in Asterisk)"
+)
+
+// respawnCause tells why e's snoop channel ended before its recording
+// started: the application's connection changed since it was asked for
+// (conn is the current connection's number; e.conn, set once the snoop
+// channel was checked, the one it was asked for on), or is down now; or
+// it left the application with the connection up (something in Asterisk
+// hung it up). s.mu is held.
+func respawnCause(e *snoopEntry, conn int, connected bool) string {
+	if !connected || (e.checked && e.conn != conn) {
+		return causeReconnect
+	}
+	return causeLeft
 }
 
 // isTransport reports whether err is a request's failure on the way (a

@@ -1285,3 +1285,30 @@ func runSnoopOnAnswered(t *testing.T, ids ...string) (*fakeSnoopARI, *SnoopClien
 	}
 	return f, s
 }
+
+// TestRespawnCause: a respawn's warning says the application was
+// reconnecting only when its connection changed since the snoop channel
+// was asked for, or is down; otherwise the snoop channel left the
+// application on a live connection.
+func TestRespawnCause(t *testing.T) {
+	tests := []struct {
+		name      string
+		e         snoopEntry
+		conn      int
+		connected bool
+		want      string
+	}{
+		{"asked for on this connection", snoopEntry{checked: true, conn: 3}, 3, true, causeLeft},
+		{"asked for on an earlier connection", snoopEntry{checked: true, conn: 2}, 3, true, causeReconnect},
+		{"application down", snoopEntry{checked: true, conn: 3}, 3, false, causeReconnect},
+		{"not checked yet, connected", snoopEntry{}, 3, true, causeLeft},
+		{"not checked yet, down", snoopEntry{}, 3, false, causeReconnect},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := respawnCause(&tt.e, tt.conn, tt.connected); got != tt.want {
+				t.Errorf("respawnCause = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
