@@ -159,13 +159,17 @@ func (f *Filer) preAnswer(log zerolog.Logger, r *Recording, p string, info WAVIn
 	switch {
 	case rt.answerSeen && !rt.answered.IsZero() && !rt.started.IsZero():
 		n := int64(rt.answered.Sub(rt.started).Seconds() * rate)
+		var missing int64
 		if !rt.finished.IsZero() {
-			missing := int64(rt.finished.Sub(rt.started).Seconds()*rate) - frames
+			missing = int64(rt.finished.Sub(rt.started).Seconds()*rate) - frames
 			n -= max(0, missing)
 		}
 		n = max(0, min(n, frames))
-		if n > 0 {
-			log.Debug().Str("file", p).Float64("cut_seconds", float64(n)/rate).Msg("recorded before the answer: cut")
+		if dl := log.Debug(); dl.Enabled() && n > 0 {
+			dl.Str("file", p).Float64("cut_seconds", float64(n)/rate).
+				Float64("answered_after_start", rt.answered.Sub(rt.started).Seconds()).
+				Bool("end_known", !rt.finished.IsZero()).Float64("missing_seconds", float64(missing)/rate).
+				Msg("recorded before the answer: cut")
 		}
 		return n
 	case rt.answerSeen || rt.started.IsZero():
