@@ -216,23 +216,7 @@ func TestRequestWhoseReplyIsCutIsRecordedWhole(t *testing.T) {
 		pattern = "/snoop?"
 	}
 	// The phone rings 1 s: the snoop channel exists before the answer.
-	if err := h.driver.SetPhone(ctx, ext, "answer", time.Second); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.driver.ResetPhones(context.Background()) })
-	mark := h.filedCount()
-	logFrom := logSize(t)
-	cutDone := h.ariProxy.CutReply(pattern)
-	t.Cleanup(h.ariProxy.Disarm) // a failure before the cut must not leave it armed for the next test
-	c, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+ext, "5145550197", sandbox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-cutDone:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no ARI request held %q: nothing was cut, the test proves nothing", pattern)
-	}
+	c, mark, logFrom := callThroughCut(ctx, t, h.ariProxy, "ARI request", pattern, ext, "5145550197")
 	filed := talkFiledOnce(ctx, t, c, ext, mark)
 	if logHas(t, logFrom, "policy violation", "PJSIP/"+ext+"-") {
 		t.Error("a policy violation was logged: the request whose reply was cut must not fail the recording")
@@ -250,6 +234,64 @@ func TestRequestWhoseReplyIsCutIsRecordedWhole(t *testing.T) {
 	if !logHas(t, logFrom, "greeting played by the dialplan fallback") {
 		t.Error("the greeting whose playback reply was cut was not handed to the dialplan fallback")
 	}
+}
+
+// TestAMIActionWhoseAnswerIsCutIsRecordedWhole: the recorder's first AMI
+// action reaches Asterisk, which carries it out, and its answer is lost
+// with its session (a network fault at the wrong moment). With
+// MixMonitor it is the MixMonitor itself: once reconnected the daemon
+// reads the channel's MIXMONITOR_FILENAME, finds its own file and keeps
+// the recording (stop 43's code failed the start, logged a violation and
+// started a second MixMonitor, whose file came beside the first). With
+// the snoop backend it is the mark's Setvar, which is sent again. Either
+// way the call is recorded once, whole, both sides, with no violation.
+func TestAMIActionWhoseAnswerIsCutIsRecordedWhole(t *testing.T) {
+	logOnFailure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := waitDaemonReady(ctx, h.health, h.daemonDone); err != nil {
+		t.Fatal(err)
+	}
+	const ext = "245"
+	pattern := "Action: MixMonitor"
+	if h.env.Backend() == "snoop" {
+		pattern = "Variable: " + engine.MarkVar
+	}
+	// The phone rings 1 s: the session is back before the answer.
+	c, mark, logFrom := callThroughCut(ctx, t, h.amiProxy, "AMI action", pattern, ext, "5145550198")
+	talkFiledOnce(ctx, t, c, ext, mark)
+	if logHas(t, logFrom, "policy violation", "PJSIP/"+ext+"-") {
+		t.Error("a policy violation was logged: the action whose answer was cut must not fail the recording")
+	}
+	if logHas(t, logFrom, `"level":"error"`, "PJSIP/"+ext+"-") {
+		t.Error("an error was logged for the call: the action whose answer was cut must be settled")
+	}
+}
+
+// callThroughCut places an inbound call from caller to ext, whose phone
+// rings 1 s, with proxy armed to cut the reply of the daemon's next
+// request holding pattern (what names the request in the test's
+// failures), and waits for that cut. It returns the call, the filed
+// count and the daemon log's size from before the call.
+func callThroughCut(ctx context.Context, t *testing.T, proxy *sandbox.Proxy, what, pattern, ext, caller string) (c *sandbox.Call, mark int, logFrom int64) {
+	t.Helper()
+	if err := h.driver.SetPhone(ctx, ext, "answer", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.driver.ResetPhones(context.Background()) })
+	mark, logFrom = h.filedCount(), logSize(t)
+	cutDone := proxy.CutReply(pattern)
+	t.Cleanup(proxy.Disarm) // a failure before the cut must not leave it armed for the next test
+	c, err := h.driver.Inbound(ctx, sandbox.DIDPrefix+ext, caller, sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-cutDone:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no %s held %q: nothing was cut, the test proves nothing", what, pattern)
+	}
+	return c, mark, logFrom
 }
 
 // talkFiledOnce lets call c, placed to ext, talk 2 s and hang up, waits

@@ -4,10 +4,12 @@ package mixmonitor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -56,17 +58,74 @@ func (m *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		// each party on its own channel (left what the extension's channel
 		// receives from its phone, right what it sends to it).
 		ami.Header{Key: "Options", Value: m.options()})
+	if errors.Is(err, ami.ErrNoAnswer) {
+		// The session ended between the action's write and its answer:
+		// Asterisk may have started it. Read it back rather than fail a
+		// recording that runs (a violation, and a second file when the
+		// start is tried again).
+		backendID, started, rerr := m.startedAnyway(ctx, r, ref)
+		if started {
+			return m.mark(ctx, r, ref, backendID)
+		}
+		if rerr != nil {
+			err = errors.Join(err, fmt.Errorf("read whether it started: %w", rerr))
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("start mixmonitor on %s: %w", r.Channel, err)
 	}
 	// The mark goes the same way (by name: on a session of the same run).
-	return m.mark(ctx, r, ref, resp)
+	return m.mark(ctx, r, ref, strings.Clone(resp.Get("MixMonitorID")))
 }
 
-// mark keeps MixMonitor's ID from its answer resp and marks the channel
-// (named and reached through ref) with the recording's ID.
-func (m *Recorder) mark(ctx context.Context, r *engine.Recording, ref engine.ChannelRef, resp *ami.Message) error {
-	r.BackendID = strings.Clone(resp.Get("MixMonitorID"))
+// idReads bounds how often startedAnyway reads MixMonitor's ID while it
+// is not set yet, idReadGap apart.
+const (
+	idReads   = 5
+	idReadGap = 50 * time.Millisecond
+)
+
+// startedAnyway tells whether r's MixMonitor, whose answer a session cut
+// lost (ami.ErrNoAnswer), started all the same, and its MixMonitor ID,
+// reading the channel's variables through ref (the session's
+// reconnection waits, see engine.Patient). MixMonitor names its file in
+// MIXMONITOR_FILENAME before it starts, then its ID in idVar, in the one
+// call that carries out the action: the file name is r's own path only
+// if this start's action ran (each start has its own ID, hence its own
+// path), and the ID is read again, a few times, while it is not there
+// yet. Not started when read does not mean never: an action still
+// queued in the cut session may run later, which the scan for leftovers
+// then files (see Start's caller). started with an error: it runs, its ID
+// unknown (Stop then names none).
+func (m *Recorder) startedAnyway(ctx context.Context, r *engine.Recording, ref engine.ChannelRef) (backendID string, started bool, err error) {
+	get := func(v string) (string, error) {
+		resp, err := ref.Action(ctx, "Getvar", ami.Header{Key: "Variable", Value: v})
+		if err != nil {
+			return "", fmt.Errorf("read %s on %s: %w", v, ref.Channel, err)
+		}
+		return strings.Clone(resp.Get("Value")), nil
+	}
+	f, err := get("MIXMONITOR_FILENAME")
+	if err != nil || f != r.AsteriskPath {
+		return "", false, err
+	}
+	for i := 1; ; i++ {
+		id, err := get(idVar)
+		if err != nil || id != "" || i == idReads {
+			return id, true, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", true, ctx.Err()
+		case <-time.After(idReadGap):
+		}
+	}
+}
+
+// mark keeps MixMonitor's ID backendID and marks the channel (named and
+// reached through ref) with the recording's ID.
+func (m *Recorder) mark(ctx context.Context, r *engine.Recording, ref engine.ChannelRef, backendID string) error {
+	r.BackendID = backendID
 	// Mark the channel, so that after a reconnect or a daemon restart the
 	// recording is adopted instead of started twice.
 	// This runs off the event loop (Pipeline), after the recording already

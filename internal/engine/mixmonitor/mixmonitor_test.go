@@ -100,3 +100,86 @@ func TestStartNamesTheChannelOnlyInItsRun(t *testing.T) {
 		})
 	}
 }
+
+// cutAMI answers MixMonitor with a session cut after the write
+// (ami.ErrNoAnswer) and Getvar from vars, which idAfter Getvars of idVar
+// leave unset (MixMonitor sets its ID just after the file name).
+type cutAMI struct {
+	vars    map[string]string
+	idAfter int
+	getErr  error
+	got     []string
+}
+
+func (c *cutAMI) Action(_ context.Context, action string, h ...ami.Header) (*ami.Message, error) {
+	c.got = append(c.got, action)
+	switch action {
+	case "MixMonitor":
+		return nil, fmt.Errorf("action MixMonitor: %w: %w", ami.ErrNotConnected, ami.ErrNoAnswer)
+	case "Getvar":
+		if c.getErr != nil {
+			return nil, c.getErr
+		}
+		v := ""
+		for _, x := range h {
+			if x.Key == "Variable" {
+				v = x.Value
+			}
+		}
+		if v == idVar && c.idAfter > 0 {
+			c.idAfter--
+			return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}, ami.Header{Key: "Value", Value: ""}), nil
+		}
+		return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}, ami.Header{Key: "Value", Value: c.vars[v]}), nil
+	}
+	return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}), nil
+}
+
+// TestStartReadsBackAMixMonitorWhoseAnswerWasCut: a MixMonitor whose
+// session ended before its answer is read back: when its file name is the
+// start's own, the start succeeds with its ID and marks the channel;
+// otherwise (another recording's file, none, a read that fails) the start
+// fails as before, and the action is not sent again.
+func TestStartReadsBackAMixMonitorWhoseAnswerWasCut(t *testing.T) {
+	const path = "/spool/rec-1.wav"
+	readErr := &ami.ActionError{Action: "Getvar", Message: "No such channel"}
+	tests := []struct {
+		name    string
+		ami     *cutAMI
+		wantErr bool
+		wantID  string
+		want    []string
+	}{
+		{"it ran", &cutAMI{vars: map[string]string{"MIXMONITOR_FILENAME": path, idVar: "0x7f1"}},
+			false, "0x7f1", []string{"MixMonitor", "Getvar", "Getvar", "Setvar"}},
+		{"it ran, its ID set a moment later", &cutAMI{vars: map[string]string{"MIXMONITOR_FILENAME": path, idVar: "0x7f1"}, idAfter: 2},
+			false, "0x7f1", []string{"MixMonitor", "Getvar", "Getvar", "Getvar", "Getvar", "Setvar"}},
+		{"it ran, its ID never read", &cutAMI{vars: map[string]string{"MIXMONITOR_FILENAME": path, idVar: "0x7f1"}, idAfter: idReads},
+			false, "", append(append([]string{"MixMonitor", "Getvar"}, slices.Repeat([]string{"Getvar"}, idReads)...), "Setvar")},
+		{"another recording's file", &cutAMI{vars: map[string]string{"MIXMONITOR_FILENAME": "/spool/rec-0.wav", idVar: "0x7f0"}},
+			true, "", []string{"MixMonitor", "Getvar"}},
+		{"no MixMonitor", &cutAMI{vars: map[string]string{}},
+			true, "", []string{"MixMonitor", "Getvar"}},
+		{"the read fails", &cutAMI{getErr: readErr},
+			true, "", []string{"MixMonitor", "Getvar"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &Recorder{AMI: tt.ami, AsteriskDir: "/spool", LocalDir: t.TempDir()}
+			r := &engine.Recording{ID: "rec-1", Channel: "PJSIP/235-0000002a", Uniqueid: "1764774395.81"}
+			err := m.Start(context.Background(), r)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Start = %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ami.ErrNoAnswer) {
+				t.Errorf("Start = %v, want it to wrap ami.ErrNoAnswer", err)
+			}
+			if r.BackendID != tt.wantID {
+				t.Errorf("BackendID = %q, want %q", r.BackendID, tt.wantID)
+			}
+			if !slices.Equal(tt.ami.got, tt.want) {
+				t.Errorf("actions %v, want %v", tt.ami.got, tt.want)
+			}
+		})
+	}
+}
