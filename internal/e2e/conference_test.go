@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -69,8 +70,20 @@ func TestConferenceWithExternalCallerIsRecorded(t *testing.T) {
 
 // The detainee phone in a conference stops every recording of the room
 // while it is there: an Annexe A extension's recording, running with an
-// external caller, ends when the detainee phone enters.
+// external caller, ends when the detainee phone enters. It does too when
+// the stop is lost on its way with its connection (a network fault at
+// the wrong moment: written by the daemon, never read by Asterisk): with
+// MixMonitor the StopMixMonitor, sent again by its ID once reconnected
+// (stop 43's code left the recording running, the detainee phone's
+// conversation in it); with the snoop backend the recording's stop,
+// which the snoop channel's hangup backs.
 func TestConferenceJoinedByDetaineePhone(t *testing.T) {
+	for _, cut := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stop lost %v", cut), func(t *testing.T) { conferenceJoinedByDetainee(t, cut) })
+	}
+}
+
+func conferenceJoinedByDetainee(t *testing.T, cut bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	obs := observePBX(t)
@@ -78,7 +91,23 @@ func TestConferenceJoinedByDetaineePhone(t *testing.T) {
 	caller := joinConference(ctx, t, obs, "carrier")
 	ext := joinConference(ctx, t, obs, "235")
 	time.Sleep(2 * time.Second)
+	var cutDone <-chan struct{}
+	if cut {
+		proxy, pattern := h.amiProxy, "Action: StopMixMonitor"
+		if h.env.Backend() == "snoop" {
+			proxy, pattern = h.ariProxy, "/stop "
+		}
+		cutDone = proxy.CutRequest(pattern)
+		t.Cleanup(proxy.Disarm)
+	}
 	detainee := joinConference(ctx, t, obs, "899")
+	if cut {
+		select {
+		case <-cutDone:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no stop request was lost: the test proves nothing")
+		}
+	}
 	time.Sleep(2 * time.Second)
 	// 235 leaves first: were the detainee phone to leave first, 235 would
 	// be with the caller alone again for the few milliseconds before its

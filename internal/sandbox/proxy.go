@@ -25,6 +25,7 @@ type Proxy struct {
 	// reply is cut, and cutDone is closed once it is.
 	cutReply []byte
 	cutDone  chan struct{}
+	cutDrop  bool        // the request itself is lost, not only its reply (CutRequest)
 	armed    atomic.Bool // cutReply is set: requests look for it
 	wg       sync.WaitGroup
 }
@@ -98,18 +99,30 @@ func (p *Proxy) accept() {
 }
 
 // requests copies what the client sends to the server. A chunk that holds
-// the armed CutReply pattern is sent on, and its reply cut (replies).
+// the armed CutReply pattern is sent on, and its reply cut (replies); one
+// that holds CutRequest's is not sent, and the pair is cut at once.
 func (p *Proxy) requests(pr *pair) {
 	p.copyChunks(pr, pr.server, pr.client, func(b []byte) bool {
-		if p.armed.Load() {
-			p.mu.Lock()
-			if p.cutReply != nil && bytes.Contains(b, p.cutReply) {
-				pr.done = p.cutDone
-				pr.cutting.Store(true)
-				p.cutReply, p.cutDone = nil, nil
-				p.armed.Store(false)
-			}
+		if !p.armed.Load() {
+			return true
+		}
+		p.mu.Lock()
+		if p.cutReply == nil || !bytes.Contains(b, p.cutReply) {
 			p.mu.Unlock()
+			return true
+		}
+		done, drop := p.cutDone, p.cutDrop
+		p.cutReply, p.cutDone, p.cutDrop = nil, nil, false
+		p.armed.Store(false)
+		if !drop {
+			pr.done = done
+			pr.cutting.Store(true)
+		}
+		p.mu.Unlock()
+		if drop {
+			p.end(pr)
+			close(done)
+			return false
 		}
 		return true
 	})
@@ -166,10 +179,20 @@ func (p *Proxy) end(pr *pair) {
 // once that happened. The pattern must arrive in one read (an HTTP
 // request line does); connections that delay what the client sends
 // (SetDelay) do not look for it.
-func (p *Proxy) CutReply(pattern string) <-chan struct{} {
+func (p *Proxy) CutReply(pattern string) <-chan struct{} { return p.arm(pattern, false) }
+
+// CutRequest arms the proxy once: the next request whose bytes hold
+// pattern is lost on the way (with whatever else came in the same read)
+// and its connection cut at once: a request the client wrote and the
+// server never read. The returned channel is closed once that happened.
+// The pattern must arrive in one read, as for CutReply.
+func (p *Proxy) CutRequest(pattern string) <-chan struct{} { return p.arm(pattern, true) }
+
+// arm arms CutReply (drop false) or CutRequest (drop true).
+func (p *Proxy) arm(pattern string, drop bool) <-chan struct{} {
 	done := make(chan struct{})
 	p.mu.Lock()
-	p.cutReply, p.cutDone = []byte(pattern), done
+	p.cutReply, p.cutDone, p.cutDrop = []byte(pattern), done, drop
 	p.armed.Store(true)
 	p.mu.Unlock()
 	return done
@@ -178,7 +201,7 @@ func (p *Proxy) CutReply(pattern string) <-chan struct{} {
 // Disarm withdraws a CutReply that no request matched yet.
 func (p *Proxy) Disarm() {
 	p.mu.Lock()
-	p.cutReply, p.cutDone = nil, nil
+	p.cutReply, p.cutDone, p.cutDrop = nil, nil, false
 	p.armed.Store(false)
 	p.mu.Unlock()
 }

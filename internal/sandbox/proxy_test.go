@@ -12,35 +12,8 @@ import (
 // server, and its connection is cut before the client reads the reply;
 // the requests before it, and the connections after it, pass.
 func TestProxyCutReply(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	got := make(chan string, 10)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					got <- strings.TrimSpace(line)
-					if _, err := c.Write([]byte("ok " + line)); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	p, err := NewProxy(ln.Addr().String())
+	addr, got := echoServer(t)
+	p, err := NewProxy(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,5 +68,80 @@ func TestProxyCutReply(t *testing.T) {
 	p.Disarm()
 	if reply, err := ask(c2, r2, "POST /snoop?x=3"); err != nil || reply != "ok POST /snoop?x=3\n" {
 		t.Fatalf("after Disarm: %q, %v", reply, err)
+	}
+}
+
+// echoServer serves, on a loopback port, connections whose every line it
+// sends to got and answers "ok <line>"; it returns its address.
+func echoServer(t *testing.T) (addr string, got chan string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	got = make(chan string, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					got <- strings.TrimSpace(line)
+					if _, err := c.Write([]byte("ok " + line)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), got
+}
+
+// TestProxyCutRequest: a request holding the armed pattern never reaches
+// the server, and its connection is cut at once; the connections after
+// it pass the same request.
+func TestProxyCutRequest(t *testing.T) {
+	addr, got := echoServer(t)
+	p, err := NewProxy(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	done := p.CutRequest("Action: StopMixMonitor")
+	for i, want := range []bool{false, true} {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("Action: StopMixMonitor\n")); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		reply, err := bufio.NewReader(c).ReadString('\n')
+		if passed := err == nil; passed != want {
+			t.Fatalf("connection %d: reply %q, %v; want it to pass %v", i, reply, err, want)
+		}
+		if !want {
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("CutRequest's channel not closed")
+			}
+			select {
+			case line := <-got:
+				t.Fatalf("the server got %q, the lost request", line)
+			default:
+			}
+		}
 	}
 }

@@ -184,7 +184,14 @@ func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 		h = append(h, ami.Header{Key: "MixMonitorID", Value: r.BackendID})
 	}
 	if _, err := m.AMI.Action(ctx, "StopMixMonitor", h...); err != nil {
-		return fmt.Errorf("stop mixmonitor on %s: %w", r.StopOn(), err)
+		if !errors.Is(err, ami.ErrNoAnswer) || r.BackendID == "" {
+			return fmt.Errorf("stop mixmonitor on %s: %w", r.StopOn(), err)
+		}
+		// The session ended between the stop's write and its answer: it
+		// may not have run, and the recording would then go on.
+		if aerr := m.stopAgain(ctx, h); aerr != nil {
+			return fmt.Errorf("stop mixmonitor on %s: %w", r.StopOn(), errors.Join(err, fmt.Errorf("send it again: %w", aerr)))
+		}
 	}
 	if r.MovedTo != "" {
 		// The marks sit on the picker's channel now, where its own
@@ -200,6 +207,27 @@ func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 		}
 	}
 	return nil
+}
+
+// stopAgain sends once more a StopMixMonitor (headers h, naming its
+// MixMonitor ID) whose answer a session cut lost: by its ID a second copy
+// stops nothing else, whenever either runs. Asterisk's refusal to find
+// it (gone) says it no longer runs: the first copy stopped it, or its
+// channel ended.
+func (m *Recorder) stopAgain(ctx context.Context, h []ami.Header) error {
+	_, err := m.AMI.Action(ctx, "StopMixMonitor", h...)
+	var ae *ami.ActionError
+	if errors.As(err, &ae) && gone(ae.Message) {
+		return nil
+	}
+	return err
+}
+
+// gone tells whether msg is Asterisk's answer to a StopMixMonitor that
+// finds no such MixMonitor on the channel, or no such channel
+// (app_mixmonitor.c's manager_stop_mixmonitor).
+func gone(msg string) bool {
+	return msg == "Could not stop monitoring channel" || msg == "No such channel"
 }
 
 // Finish hands the recording to the filer.

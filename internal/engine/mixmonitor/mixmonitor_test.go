@@ -183,3 +183,65 @@ func TestStartReadsBackAMixMonitorWhoseAnswerWasCut(t *testing.T) {
 		})
 	}
 }
+
+// stopCutAMI answers the first StopMixMonitor with a session cut after
+// the write (ami.ErrNoAnswer), the next with again.
+type stopCutAMI struct {
+	again error
+	got   []string
+}
+
+func (s *stopCutAMI) Action(_ context.Context, action string, _ ...ami.Header) (*ami.Message, error) {
+	s.got = append(s.got, action)
+	ok := ami.NewMessage(ami.Header{Key: "Response", Value: "Success"})
+	if action != "StopMixMonitor" {
+		return ok, nil
+	}
+	if slices.Index(s.got, "StopMixMonitor") == len(s.got)-1 {
+		return nil, fmt.Errorf("action StopMixMonitor: %w: %w", ami.ErrNotConnected, ami.ErrNoAnswer)
+	}
+	if s.again != nil {
+		return nil, s.again
+	}
+	return ok, nil
+}
+
+// TestStopSendsAgainAStopWhoseAnswerWasCut: a StopMixMonitor whose
+// session ended before its answer is sent again by its MixMonitor ID; an
+// answer that finds no such MixMonitor or channel means it is stopped.
+// Without an ID (a second copy could stop another MixMonitor), or when
+// the second copy fails otherwise, the stop fails and the marks stay.
+func TestStopSendsAgainAStopWhoseAnswerWasCut(t *testing.T) {
+	refused := func(msg string) error { return &ami.ActionError{Action: "StopMixMonitor", Message: msg} }
+	tests := []struct {
+		name      string
+		backendID string
+		again     error
+		wantErr   bool
+		want      []string
+	}{
+		{"the second copy stops it", "0x7f1", nil, false, []string{"StopMixMonitor", "StopMixMonitor", "Setvar", "Setvar"}},
+		{"the first copy had stopped it", "0x7f1", refused("Could not stop monitoring channel"), false, []string{"StopMixMonitor", "StopMixMonitor", "Setvar", "Setvar"}},
+		{"the channel ended", "0x7f1", refused("No such channel"), false, []string{"StopMixMonitor", "StopMixMonitor", "Setvar", "Setvar"}},
+		{"the second copy refused otherwise", "0x7f1", refused("Permission denied"), true, []string{"StopMixMonitor", "StopMixMonitor"}},
+		{"the second copy cut too", "0x7f1", fmt.Errorf("action StopMixMonitor: %w: %w", ami.ErrNotConnected, ami.ErrNoAnswer), true, []string{"StopMixMonitor", "StopMixMonitor"}},
+		{"no MixMonitor ID: not sent again", "", nil, true, []string{"StopMixMonitor"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := &stopCutAMI{again: tt.again}
+			m := &Recorder{AMI: a, AsteriskDir: "/spool", LocalDir: t.TempDir()}
+			r := &engine.Recording{ID: "rec-1", Channel: "PJSIP/235-0000002a", Uniqueid: "1764774395.81", BackendID: tt.backendID}
+			err := m.Stop(context.Background(), r)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Stop = %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ami.ErrNoAnswer) {
+				t.Errorf("Stop = %v, want it to wrap the first copy's ami.ErrNoAnswer", err)
+			}
+			if !slices.Equal(a.got, tt.want) {
+				t.Errorf("actions %v, want %v", a.got, tt.want)
+			}
+		})
+	}
+}
