@@ -11,6 +11,8 @@ import (
 
 	"github.com/CyCoreSystems/ari/v6"
 	"github.com/rs/zerolog"
+
+	"github.com/villedemercier/recpolicy/internal/backoff"
 )
 
 // DefaultSnoopApplication is the Stasis application snoop channels enter.
@@ -580,10 +582,54 @@ func (s *SnoopClient) Stop(ctx context.Context, snoopID, name string) error {
 		s.unsubscribe(e.channelID)
 	}
 	s.forget(snoopID)
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("stop recording %s: %w", name, err)
+	err := errors.Join(errs...)
+	if err == nil {
+		return nil
 	}
-	return nil
+	if len(errs) == 2 && (isTransport(errs[1]) || errors.Is(errs[1], ErrNotConnected)) {
+		// Neither request landed: the snoop channel may go on recording
+		// what its channel hears until the call ends.
+		s.hangupLater(snoopID, target, name)
+		return fmt.Errorf("stop recording %s: %w (its snoop channel is hung up again in the background)", name, err)
+	}
+	return fmt.Errorf("stop recording %s: %w", name, err)
+}
+
+// stopRetryFor bounds how long hangupLater tries.
+const stopRetryFor = time.Minute
+
+// hangupLater hangs up, in the background, the snoop channel target of
+// the stopped recording name, whose stop and hangup failed on the way
+// (the PBX out of reach): left up, it would record what its channel
+// hears until the call ends, whatever the policy now says. It tries
+// again as soon as the application is connected (the sign that the PBX
+// can be reached), then with backoff capped at a second, until the
+// hangup lands or finds no such channel (its call ended), at most
+// stopRetryFor, after which the recording runs on: a violation, logged.
+func (s *SnoopClient) hangupLater(snoopID, target, name string) {
+	s.spawn(func(ctx context.Context, rest *restClient) {
+		log := s.log.With().Str("snoop", snoopID).Str("recording", name).Logger()
+		bo := backoff.New(100*time.Millisecond, time.Second)
+		deadline := time.Now().Add(stopRetryFor)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(bo.Next()):
+			}
+			s.awaitConnected(ctx)
+			err := rest.hangup(ctx, target)
+			switch {
+			case err == nil || errors.Is(err, ErrNotFound):
+				log.Warn().Msg("snoop channel of a stopped recording hung up once the PBX could be reached again; the recording holds what its channel heard until then")
+				return
+			case time.Now().After(deadline):
+				log.Error().Err(err).Dur("tried_for", stopRetryFor).
+					Msg("policy violation: the recording must stop but its snoop channel could not be hung up; it records until the call ends")
+				return
+			}
+		}
+	})
 }
 
 // Release is told that the recorded channel hung up (or that the recording

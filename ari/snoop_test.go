@@ -86,6 +86,21 @@ type fakeSnoopARI struct {
 	// refused with Asterisk's 409 (notInApp).
 	stasisDelay time.Duration
 	notInApp    map[string]bool
+	// loseStops: so many stop and hangup requests next are cut on the
+	// way (the connection closed, nothing done).
+	loseStops int
+}
+
+// loseStop tells whether the next stop or hangup request is cut on the
+// way (loseStops).
+func (f *fakeSnoopARI) loseStop() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.loseStops == 0 {
+		return false
+	}
+	f.loseStops--
+	return true
 }
 
 // cutConnection, returned by a fake handler as its status, closes the
@@ -373,6 +388,9 @@ func (f *fakeSnoopARI) record(r *http.Request) (int, any) {
 }
 
 func (f *fakeSnoopARI) hangup(r *http.Request) (int, any) {
+	if f.loseStop() {
+		return cutConnection, nil
+	}
 	id := r.PathValue("id")
 	f.mu.Lock()
 	if byName, ok := f.snoopNames[id]; ok {
@@ -399,6 +417,9 @@ func (f *fakeSnoopARI) hangup(r *http.Request) (int, any) {
 }
 
 func (f *fakeSnoopARI) stopRecording(r *http.Request) (int, any) {
+	if f.loseStop() {
+		return cutConnection, nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.live[r.PathValue("name")] {
@@ -1310,5 +1331,31 @@ func TestRespawnCause(t *testing.T) {
 				t.Errorf("respawnCause = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSnoopStopLostOnTheWayHangsUpLater: a stop whose requests are both
+// cut on the way (the PBX out of reach) returns its error, and the snoop
+// channel is hung up again in the background until it lands: the
+// recording ends, instead of running on until the call ends.
+func TestSnoopStopLostOnTheWayHangsUpLater(t *testing.T) {
+	f := newFakeSnoopARI(t)
+	s := runSnoop(t, f.config())
+	ch, name := "c90", "r90"
+	f.setState(ch, "Up", false)
+	if err := s.Record(context.Background(), ch, "", Snoop{ID: "snoop-" + name, Name: name, Spy: "in"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording(name) })
+	f.mu.Lock()
+	f.loseStops = 4 // the stop, its hangup, then two hangups in the background
+	f.mu.Unlock()
+	err := s.Stop(context.Background(), "snoop-"+name, name)
+	if err == nil || !strings.Contains(err.Error(), "hung up again in the background") {
+		t.Fatalf("Stop = %v, want the cut's error, saying the snoop channel is hung up again", err)
+	}
+	waitFor(t, 10*time.Second, "the recording ended by a later hangup", func() bool { return !f.recording(name) })
+	if n := f.countCalls("DELETE /channels/"); n != 4 {
+		t.Errorf("%d hangups, want 4 (the stop's, two cut in the background, the one that landed)", n)
 	}
 }
