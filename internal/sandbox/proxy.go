@@ -198,7 +198,7 @@ func (p *Proxy) arm(pattern string, drop bool) <-chan struct{} {
 	return done
 }
 
-// Disarm withdraws a CutReply that no request matched yet.
+// Disarm withdraws a CutReply or CutRequest that no request matched yet.
 func (p *Proxy) Disarm() {
 	p.mu.Lock()
 	p.cutReply, p.cutDone, p.cutDrop = nil, nil, false
