@@ -575,8 +575,9 @@ func (s *SnoopClient) Stop(ctx context.Context, snoopID, name string) error {
 	if err := rest.stopRecording(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
 		errs = append(errs, err)
 	}
-	if err := rest.hangup(ctx, target); err != nil && !errors.Is(err, ErrNotFound) {
-		errs = append(errs, err)
+	hangupErr := rest.hangup(ctx, target)
+	if hangupErr != nil && !errors.Is(hangupErr, ErrNotFound) {
+		errs = append(errs, hangupErr)
 	}
 	if unsubscribe {
 		s.unsubscribe(e.channelID)
@@ -586,10 +587,10 @@ func (s *SnoopClient) Stop(ctx context.Context, snoopID, name string) error {
 	if err == nil {
 		return nil
 	}
-	if len(errs) == 2 && (isTransport(errs[1]) || errors.Is(errs[1], ErrNotConnected)) {
-		// Neither request landed: the snoop channel may go on recording
-		// what its channel hears until the call ends.
-		s.hangupLater(snoopID, target, name)
+	// A hangup lost on the way leaves the snoop channel up: recording
+	// what its channel hears until the call ends, unless the stop
+	// landed, or until a record request still in flight starts it.
+	if isTransport(hangupErr) && s.hangupLater(snoopID, target, name) {
 		return fmt.Errorf("stop recording %s: %w (its snoop channel is hung up again in the background)", name, err)
 	}
 	return fmt.Errorf("stop recording %s: %w", name, err)
@@ -605,15 +606,18 @@ const stopRetryFor = time.Minute
 // again as soon as the application is connected (the sign that the PBX
 // can be reached), then with backoff capped at a second, until the
 // hangup lands or finds no such channel (its call ended), at most
-// stopRetryFor, after which the recording runs on: a violation, logged.
-func (s *SnoopClient) hangupLater(snoopID, target, name string) {
-	s.spawn(func(ctx context.Context, rest *restClient) {
+// stopRetryFor, after which the recording runs on: a violation, logged,
+// as when the daemon stops first. It reports whether it could start
+// (not when the client is stopping).
+func (s *SnoopClient) hangupLater(snoopID, target, name string) bool {
+	return s.spawn(func(ctx context.Context, rest *restClient) {
 		log := s.log.With().Str("snoop", snoopID).Str("recording", name).Logger()
 		bo := backoff.New(100*time.Millisecond, time.Second)
 		deadline := time.Now().Add(stopRetryFor)
 		for {
 			select {
 			case <-ctx.Done():
+				log.Error().Msg("policy violation: the recording must stop but the daemon stopped before its snoop channel could be hung up; it records until the call ends")
 				return
 			case <-time.After(bo.Next()):
 			}

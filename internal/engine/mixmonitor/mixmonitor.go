@@ -58,11 +58,12 @@ func (m *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 		// each party on its own channel (left what the extension's channel
 		// receives from its phone, right what it sends to it).
 		ami.Header{Key: "Options", Value: m.options()})
-	if errors.Is(err, ami.ErrNoAnswer) {
-		// The session ended between the action's write and its answer:
-		// Asterisk may have started it. Read it back rather than fail a
-		// recording that runs (a violation, and a second file when the
-		// start is tried again).
+	if uncertain(err) {
+		// The session ended between the action's write and its answer,
+		// or the answer is late: Asterisk may have started it. Read it
+		// back rather than fail a recording that runs (a violation, and
+		// a second MixMonitor when the start is tried again, which the
+		// recording's stop would not end).
 		backendID, started, rerr := m.startedAnyway(ctx, r, ref)
 		if started {
 			return m.mark(ctx, r, ref, backendID)
@@ -78,25 +79,37 @@ func (m *Recorder) Start(ctx context.Context, r *engine.Recording) error {
 	return m.mark(ctx, r, ref, strings.Clone(resp.Get("MixMonitorID")))
 }
 
-// idReads bounds how often startedAnyway reads MixMonitor's ID while it
-// is not set yet, idReadGap apart.
+// uncertain tells whether err leaves an action's outcome unknown: its
+// session ended after it was written (ami.ErrNoAnswer), or its answer did
+// not come in time (ami.ErrTimeout).
+func uncertain(err error) bool {
+	return errors.Is(err, ami.ErrNoAnswer) || errors.Is(err, ami.ErrTimeout)
+}
+
+// startedAnyway's pace: the file name is read again once, recheckAfter
+// later, when it is not the start's; the ID is read idReadGap after the
+// file name, and again while it is not set, at most idReads times.
 const (
-	idReads   = 5
-	idReadGap = 50 * time.Millisecond
+	recheckAfter = time.Second
+	idReads      = 5
+	idReadGap    = 50 * time.Millisecond
 )
 
-// startedAnyway tells whether r's MixMonitor, whose answer a session cut
-// lost (ami.ErrNoAnswer), started all the same, and its MixMonitor ID,
-// reading the channel's variables through ref (the session's
-// reconnection waits, see engine.Patient). MixMonitor names its file in
-// MIXMONITOR_FILENAME before it starts, then its ID in idVar, in the one
-// call that carries out the action: the file name is r's own path only
-// if this start's action ran (each start has its own ID, hence its own
-// path), and the ID is read again, a few times, while it is not there
-// yet. Not started when read does not mean never: an action still
-// queued in the cut session may run later, which the scan for leftovers
-// then files (see Start's caller). started with an error: it runs, its ID
-// unknown (Stop then names none).
+// startedAnyway tells whether r's MixMonitor, whose outcome is unknown
+// (uncertain), started all the same, and its MixMonitor ID, reading the
+// channel's variables through ref (on another connected session at
+// once, or once one is back: engine.Patient). MixMonitor names its file
+// in MIXMONITOR_FILENAME before it starts, then its ID in idVar, in the
+// one call that carries out the action: the file name is r's own path
+// only if this start's action ran (each start has its own ID, hence its
+// own path). Not yet when first read may be an action that Asterisk
+// still holds behind the cut session's earlier ones: it is read again
+// recheckAfter later. The ID is read idReadGap after the file name (an
+// earlier MixMonitor's, left on the channel by a stop that could not
+// clear it, is then overwritten), and again while it is not set. Not
+// started when read twice does not mean never: an action still queued
+// may run later, which the scan for leftovers then files. started with
+// an error: it runs, its ID unknown (Stop then names none).
 func (m *Recorder) startedAnyway(ctx context.Context, r *engine.Recording, ref engine.ChannelRef) (backendID string, started bool, err error) {
 	get := func(v string) (string, error) {
 		resp, err := ref.Action(ctx, "Getvar", ami.Header{Key: "Variable", Value: v})
@@ -105,19 +118,30 @@ func (m *Recorder) startedAnyway(ctx context.Context, r *engine.Recording, ref e
 		}
 		return strings.Clone(resp.Get("Value")), nil
 	}
+	pause := func(d time.Duration) error {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+			return nil
+		}
+	}
 	f, err := get("MIXMONITOR_FILENAME")
+	if err == nil && f != r.AsteriskPath {
+		if err = pause(recheckAfter); err == nil {
+			f, err = get("MIXMONITOR_FILENAME")
+		}
+	}
 	if err != nil || f != r.AsteriskPath {
 		return "", false, err
 	}
 	for i := 1; ; i++ {
+		if err := pause(idReadGap); err != nil {
+			return "", true, err
+		}
 		id, err := get(idVar)
 		if err != nil || id != "" || i == idReads {
 			return id, true, err
-		}
-		select {
-		case <-ctx.Done():
-			return "", true, ctx.Err()
-		case <-time.After(idReadGap):
 		}
 	}
 }
@@ -184,11 +208,12 @@ func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 		h = append(h, ami.Header{Key: "MixMonitorID", Value: r.BackendID})
 	}
 	if _, err := m.AMI.Action(ctx, "StopMixMonitor", h...); err != nil {
-		if !errors.Is(err, ami.ErrNoAnswer) || r.BackendID == "" {
+		if !uncertain(err) || r.BackendID == "" {
 			return fmt.Errorf("stop mixmonitor on %s: %w", r.StopOn(), err)
 		}
-		// The session ended between the stop's write and its answer: it
-		// may not have run, and the recording would then go on.
+		// The session ended between the stop's write and its answer, or
+		// the answer is late: it may not have run, and the recording
+		// would then go on.
 		if aerr := m.stopAgain(ctx, h); aerr != nil {
 			return fmt.Errorf("stop mixmonitor on %s: %w", r.StopOn(), errors.Join(err, fmt.Errorf("send it again: %w", aerr)))
 		}
@@ -210,7 +235,7 @@ func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 }
 
 // stopAgain sends once more a StopMixMonitor (headers h, naming its
-// MixMonitor ID) whose answer a session cut lost: by its ID a second copy
+// MixMonitor ID) whose outcome is unknown (uncertain): by its ID a second copy
 // stops nothing else, whenever either runs. Asterisk's refusal to find
 // it (gone) says it no longer runs: the first copy stopped it, or its
 // channel ended.
