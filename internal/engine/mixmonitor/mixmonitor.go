@@ -111,13 +111,7 @@ const (
 // may run later, which the scan for leftovers then files. started with
 // an error: it runs, its ID unknown (Stop then names none).
 func (m *Recorder) startedAnyway(ctx context.Context, r *engine.Recording, ref engine.ChannelRef) (backendID string, started bool, err error) {
-	get := func(v string) (string, error) {
-		resp, err := ref.Action(ctx, "Getvar", ami.Header{Key: "Variable", Value: v})
-		if err != nil {
-			return "", fmt.Errorf("read %s on %s: %w", v, ref.Channel, err)
-		}
-		return strings.Clone(resp.Get("Value")), nil
-	}
+	get := func(v string) (string, error) { return getvar(ctx, ref, v) }
 	pause := func(d time.Duration) error {
 		select {
 		case <-ctx.Done():
@@ -166,13 +160,8 @@ func (m *Recorder) mark(ctx context.Context, r *engine.Recording, ref engine.Cha
 // id, and MIXMONITOR_FILENAME when the file is in our spool): its ID and
 // MixMonitor ID, or "" when none.
 func (m *Recorder) Running(ctx context.Context, uniqueid string) (id, backendID string, err error) {
-	get := func(v string) (string, error) {
-		resp, err := m.AMI.Action(ctx, "Getvar", ami.Header{Key: "Channel", Value: uniqueid}, ami.Header{Key: "Variable", Value: v})
-		if err != nil {
-			return "", fmt.Errorf("read %s on %s: %w", v, uniqueid, err)
-		}
-		return strings.Clone(resp.Get("Value")), nil
-	}
+	ref := engine.ChannelRef{Channel: uniqueid, Send: m.AMI.Action}
+	get := func(v string) (string, error) { return getvar(ctx, ref, v) }
 	if backendID, err = get(idVar); err != nil || backendID == "" {
 		return "", "", err
 	}
@@ -191,6 +180,15 @@ func (m *Recorder) Running(ctx context.Context, uniqueid string) (id, backendID 
 		id = strings.TrimSuffix(path.Base(f), ".wav")
 	}
 	return id, backendID, nil
+}
+
+// getvar reads channel variable v on the channel ref names.
+func getvar(ctx context.Context, ref engine.ChannelRef, v string) (string, error) {
+	resp, err := ref.Action(ctx, "Getvar", ami.Header{Key: "Variable", Value: v})
+	if err != nil {
+		return "", fmt.Errorf("read %s on %s: %w", v, ref.Channel, err)
+	}
+	return strings.Clone(resp.Get("Value")), nil
 }
 
 // Paths sets r's spool paths from its ID.
