@@ -200,13 +200,25 @@ func (m *Recorder) Paths(r *engine.Recording) {
 // Stop ends the recording by its MixMonitor id, so a recording started
 // later on the same channel is left alone, on the channel that carries it
 // now (engine.Recording.StopOn: after a call pickup, the picker's).
+//
+// A recording whose MixMonitor ID is unknown (a start read back before
+// MixMonitor had set it) is stopped by the ID MixMonitor has set since
+// (idVar), read first: a StopMixMonitor without one ends the channel's
+// first MixMonitor, which may be another's (a queue's, the dialplan's).
+// Not on a picker's channel, whose idVar may be its own recording's.
 func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
+	backendID := r.BackendID
+	if backendID == "" && r.MovedTo == "" {
+		if id, err := getvar(ctx, engine.ChannelRef{Channel: r.StopOn(), Send: m.AMI.Action}, idVar); err == nil {
+			backendID = id
+		}
+	}
 	h := []ami.Header{{Key: "Channel", Value: r.StopOn()}}
-	if r.BackendID != "" {
-		h = append(h, ami.Header{Key: "MixMonitorID", Value: r.BackendID})
+	if backendID != "" {
+		h = append(h, ami.Header{Key: "MixMonitorID", Value: backendID})
 	}
 	if _, err := m.AMI.Action(ctx, "StopMixMonitor", h...); err != nil {
-		if !uncertain(err) || r.BackendID == "" {
+		if !uncertain(err) || backendID == "" {
 			return fmt.Errorf("stop mixmonitor on %s: %w", r.StopOn(), err)
 		}
 		// The session ended between the stop's write and its answer, or

@@ -1,6 +1,7 @@
 package mixmonitor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -193,18 +194,30 @@ func TestStartReadsBackAMixMonitorWhoseAnswerWasCut(t *testing.T) {
 }
 
 // stopCutAMI answers the first StopMixMonitor with first (a session cut
-// after the write, ami.ErrNoAnswer, when nil), the next with again.
+// after the write, ami.ErrNoAnswer, when nil), the next with again, and a
+// Getvar with id; it keeps the MixMonitor IDs the stops named.
 type stopCutAMI struct {
 	first, again error
-	got          []string
+	id           string
+	got, ids     []string
 }
 
-func (s *stopCutAMI) Action(_ context.Context, action string, _ ...ami.Header) (*ami.Message, error) {
+func (s *stopCutAMI) Action(_ context.Context, action string, h ...ami.Header) (*ami.Message, error) {
 	s.got = append(s.got, action)
 	ok := ami.NewMessage(ami.Header{Key: "Response", Value: "Success"})
+	if action == "Getvar" {
+		return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}, ami.Header{Key: "Value", Value: s.id}), nil
+	}
 	if action != "StopMixMonitor" {
 		return ok, nil
 	}
+	id := ""
+	for _, x := range h {
+		if x.Key == "MixMonitorID" {
+			id = x.Value
+		}
+	}
+	s.ids = append(s.ids, id)
 	if slices.Index(s.got, "StopMixMonitor") == len(s.got)-1 {
 		if s.first != nil {
 			return nil, s.first
@@ -221,30 +234,34 @@ func (s *stopCutAMI) Action(_ context.Context, action string, _ ...ami.Header) (
 // session ended before its answer, or whose answer came too late, is sent
 // again by its MixMonitor ID; an
 // answer that finds no such MixMonitor or channel means it is stopped.
-// Without an ID (a second copy could stop another MixMonitor), or when
-// the second copy fails otherwise, the stop fails and the marks stay.
+// Without an ID, the one MixMonitor has set since is read first and
+// named; when none is set (a second copy could stop another MixMonitor),
+// or when the second copy fails otherwise, the stop fails and the marks
+// stay.
 func TestStopSendsAgainAStopWhoseAnswerWasCut(t *testing.T) {
 	refused := func(msg string) error { return &ami.ActionError{Action: "StopMixMonitor", Message: msg} }
 	timeout := fmt.Errorf("action StopMixMonitor: %w: %w", ami.ErrTimeout, context.DeadlineExceeded)
 	tests := []struct {
 		name      string
 		backendID string
+		idSince   string // the MixMonitor ID a Getvar reads
 		first     error
 		again     error
 		wantErr   bool
 		want      []string
 	}{
-		{"the second copy stops it", "0x7f1", nil, nil, false, []string{"StopMixMonitor", "StopMixMonitor", "Setvar", "Setvar"}},
-		{"the first copy's answer late: sent again", "0x7f1", timeout, nil, false, []string{"StopMixMonitor", "StopMixMonitor", "Setvar", "Setvar"}},
-		{"the first copy had stopped it", "0x7f1", nil, refused("Could not stop monitoring channel"), false, []string{"StopMixMonitor", "StopMixMonitor", "Setvar", "Setvar"}},
-		{"the channel ended", "0x7f1", nil, refused("No such channel"), false, []string{"StopMixMonitor", "StopMixMonitor", "Setvar", "Setvar"}},
-		{"the second copy refused otherwise", "0x7f1", nil, refused("Permission denied"), true, []string{"StopMixMonitor", "StopMixMonitor"}},
-		{"the second copy cut too", "0x7f1", nil, fmt.Errorf("action StopMixMonitor: %w: %w", ami.ErrNotConnected, ami.ErrNoAnswer), true, []string{"StopMixMonitor", "StopMixMonitor"}},
-		{"no MixMonitor ID: not sent again", "", nil, nil, true, []string{"StopMixMonitor"}},
+		{"the second copy stops it", "0x7f1", "", nil, nil, false, []string{"StopMixMonitor", "StopMixMonitor", "Setvar", "Setvar"}},
+		{"the first copy's answer late: sent again", "0x7f1", "", timeout, nil, false, []string{"StopMixMonitor", "StopMixMonitor", "Setvar", "Setvar"}},
+		{"the first copy had stopped it", "0x7f1", "", nil, refused("Could not stop monitoring channel"), false, []string{"StopMixMonitor", "StopMixMonitor", "Setvar", "Setvar"}},
+		{"the channel ended", "0x7f1", "", nil, refused("No such channel"), false, []string{"StopMixMonitor", "StopMixMonitor", "Setvar", "Setvar"}},
+		{"the second copy refused otherwise", "0x7f1", "", nil, refused("Permission denied"), true, []string{"StopMixMonitor", "StopMixMonitor"}},
+		{"the second copy cut too", "0x7f1", "", nil, fmt.Errorf("action StopMixMonitor: %w: %w", ami.ErrNotConnected, ami.ErrNoAnswer), true, []string{"StopMixMonitor", "StopMixMonitor"}},
+		{"no MixMonitor ID, none set since: not sent again", "", "", nil, nil, true, []string{"Getvar", "StopMixMonitor"}},
+		{"no MixMonitor ID, the one set since named and sent again", "", "0x7f1", nil, nil, false, []string{"Getvar", "StopMixMonitor", "StopMixMonitor", "Setvar", "Setvar"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := &stopCutAMI{first: tt.first, again: tt.again}
+			a := &stopCutAMI{first: tt.first, again: tt.again, id: tt.idSince}
 			m := &Recorder{AMI: a, AsteriskDir: "/spool", LocalDir: t.TempDir()}
 			r := &engine.Recording{ID: "rec-1", Channel: "PJSIP/235-0000002a", Uniqueid: "1764774395.81", BackendID: tt.backendID}
 			err := m.Stop(context.Background(), r)
@@ -256,6 +273,12 @@ func TestStopSendsAgainAStopWhoseAnswerWasCut(t *testing.T) {
 			}
 			if !slices.Equal(a.got, tt.want) {
 				t.Errorf("actions %v, want %v", a.got, tt.want)
+			}
+			wantID := cmp.Or(tt.backendID, tt.idSince)
+			for _, id := range a.ids {
+				if id != wantID {
+					t.Errorf("a stop named MixMonitor ID %q, want %q", id, wantID)
+				}
 			}
 		})
 	}
