@@ -201,17 +201,19 @@ func (m *Recorder) Paths(r *engine.Recording) {
 // later on the same channel is left alone, on the channel that carries it
 // now (engine.Recording.StopOn: after a call pickup, the picker's).
 //
-// A recording whose MixMonitor ID is unknown (a start read back before
-// MixMonitor had set it) is stopped by the ID MixMonitor has set since
+// A recording whose MixMonitor ID is unknown (a start read back whose
+// ID could not be read) is stopped by the ID MixMonitor has set since
 // (idVar), read first: a StopMixMonitor without one ends the channel's
-// first MixMonitor, which may be another's (a queue's, the dialplan's).
-// Not on a picker's channel, whose idVar may be its own recording's.
+// newest MixMonitor (Asterisk finds the first of its datastores, the
+// last added), which may be another's (a queue's, the dialplan's). Not
+// on a picker's channel, whose idVar may be its own recording's. When
+// that read fails, the stop goes without an ID, and its failure names
+// the read's.
 func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 	backendID := r.BackendID
+	var readErr error
 	if backendID == "" && r.MovedTo == "" {
-		if id, err := getvar(ctx, engine.ChannelRef{Channel: r.StopOn(), Send: m.AMI.Action}, idVar); err == nil {
-			backendID = id
-		}
+		backendID, readErr = getvar(ctx, engine.ChannelRef{Channel: r.StopOn(), Send: m.AMI.Action}, idVar)
 	}
 	h := []ami.Header{{Key: "Channel", Value: r.StopOn()}}
 	if backendID != "" {
@@ -219,7 +221,7 @@ func (m *Recorder) Stop(ctx context.Context, r *engine.Recording) error {
 	}
 	if _, err := m.AMI.Action(ctx, "StopMixMonitor", h...); err != nil {
 		if !uncertain(err) || backendID == "" {
-			return fmt.Errorf("stop mixmonitor on %s: %w", r.StopOn(), err)
+			return fmt.Errorf("stop mixmonitor on %s: %w", r.StopOn(), errors.Join(err, readErr))
 		}
 		// The session ended between the stop's write and its answer, or
 		// the answer is late: it may not have run, and the recording

@@ -283,3 +283,87 @@ func TestStopSendsAgainAStopWhoseAnswerWasCut(t *testing.T) {
 		})
 	}
 }
+
+// stopReadAMI answers a Getvar with id (or getErr) and a StopMixMonitor
+// with stopErr; it keeps each action with its Channel, Variable and
+// MixMonitorID headers.
+type stopReadAMI struct {
+	id              string
+	getErr, stopErr error
+	got             []string
+}
+
+func (s *stopReadAMI) Action(_ context.Context, action string, h ...ami.Header) (*ami.Message, error) {
+	line := action
+	for _, x := range h {
+		switch x.Key {
+		case "Channel", "Variable", "MixMonitorID":
+			line += " " + x.Key + "=" + x.Value
+		}
+	}
+	s.got = append(s.got, line)
+	switch {
+	case action == "Getvar" && s.getErr != nil:
+		return nil, s.getErr
+	case action == "Getvar":
+		return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}, ami.Header{Key: "Value", Value: s.id}), nil
+	case action == "StopMixMonitor" && s.stopErr != nil:
+		return nil, s.stopErr
+	}
+	return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}), nil
+}
+
+// TestStopWithoutIDReadsTheIDSetSince: a recording whose MixMonitor ID is
+// unknown is stopped by the one MixMonitor has set since, read on the
+// channel first; none set, or a read that fails, stops it without an ID
+// as before (a failure then names the read's too); on a picker's channel
+// nothing is read (its variable may be the picker's own recording's).
+func TestStopWithoutIDReadsTheIDSetSince(t *testing.T) {
+	const uid, picker = "1764774395.81", "1764774395.90"
+	readErr := &ami.ActionError{Action: "Getvar", Message: "Permission denied"}
+	stopErr := &ami.ActionError{Action: "StopMixMonitor", Message: "Permission denied"}
+	getvar := "Getvar Channel=" + uid + " Variable=" + idVar
+	unmark := []string{
+		"Setvar Channel=" + uid + " Variable=" + engine.MarkVar,
+		"Setvar Channel=" + uid + " Variable=" + idVar,
+	}
+	tests := []struct {
+		name     string
+		ami      *stopReadAMI
+		movedTo  string
+		wantErrs []error // what a failed Stop wraps; nil: Stop succeeds
+		want     []string
+	}{
+		{"the ID set since is named", &stopReadAMI{id: "0x7f1"}, "", nil,
+			append([]string{getvar, "StopMixMonitor Channel=" + uid + " MixMonitorID=0x7f1"}, unmark...)},
+		{"none set since: stopped without an ID", &stopReadAMI{}, "", nil,
+			append([]string{getvar, "StopMixMonitor Channel=" + uid}, unmark...)},
+		{"the read fails: stopped without an ID", &stopReadAMI{getErr: readErr}, "", nil,
+			append([]string{getvar, "StopMixMonitor Channel=" + uid}, unmark...)},
+		{"the read and the stop fail: both named", &stopReadAMI{getErr: readErr, stopErr: stopErr}, "", []error{readErr, stopErr},
+			[]string{getvar, "StopMixMonitor Channel=" + uid}},
+		{"on a picker's channel: not read", &stopReadAMI{id: "0x7f9"}, picker, nil,
+			[]string{"StopMixMonitor Channel=" + picker}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &Recorder{AMI: tt.ami, AsteriskDir: "/spool", LocalDir: t.TempDir()}
+			r := &engine.Recording{ID: "rec-1", Channel: "PJSIP/235-0000002a", Uniqueid: uid, MovedTo: tt.movedTo}
+			err := m.Stop(context.Background(), r)
+			if (err != nil) != (tt.wantErrs != nil) {
+				t.Fatalf("Stop = %v, want error %v", err, tt.wantErrs != nil)
+			}
+			for _, want := range tt.wantErrs {
+				if !errors.Is(err, want) {
+					t.Errorf("Stop = %v, want it to wrap %v", err, want)
+				}
+			}
+			if !slices.Equal(tt.ami.got, tt.want) {
+				t.Errorf("actions\n%q\nwant\n%q", tt.ami.got, tt.want)
+			}
+			if r.BackendID != "" {
+				t.Errorf("BackendID = %q, want it left unset", r.BackendID)
+			}
+		})
+	}
+}
