@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -193,41 +194,59 @@ func TestStartReadsBackAMixMonitorWhoseAnswerWasCut(t *testing.T) {
 	}
 }
 
-// stopCutAMI answers the first StopMixMonitor with first (a session cut
-// after the write, ami.ErrNoAnswer, when nil), the next with again, and a
-// Getvar with id; it keeps the MixMonitor IDs the stops named.
-type stopCutAMI struct {
-	first, again error
-	id           string
-	got, ids     []string
+// stopAMI answers a Getvar with id (or getErr), and each StopMixMonitor
+// in turn with stops (nil, or past its end: done); it keeps each action
+// with its Channel, Variable and MixMonitorID headers.
+type stopAMI struct {
+	id     string
+	getErr error
+	stops  []error
+	got    []string
 }
 
-func (s *stopCutAMI) Action(_ context.Context, action string, h ...ami.Header) (*ami.Message, error) {
-	s.got = append(s.got, action)
-	ok := ami.NewMessage(ami.Header{Key: "Response", Value: "Success"})
-	if action == "Getvar" {
-		return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}, ami.Header{Key: "Value", Value: s.id}), nil
-	}
-	if action != "StopMixMonitor" {
-		return ok, nil
-	}
-	id := ""
+func (s *stopAMI) Action(_ context.Context, action string, h ...ami.Header) (*ami.Message, error) {
+	line := action
 	for _, x := range h {
-		if x.Key == "MixMonitorID" {
-			id = x.Value
+		switch x.Key {
+		case "Channel", "Variable", "MixMonitorID":
+			line += " " + x.Key + "=" + x.Value
 		}
 	}
-	s.ids = append(s.ids, id)
-	if slices.Index(s.got, "StopMixMonitor") == len(s.got)-1 {
-		if s.first != nil {
-			return nil, s.first
+	s.got = append(s.got, line)
+	switch {
+	case action == "Getvar" && s.getErr != nil:
+		return nil, s.getErr
+	case action == "Getvar":
+		return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}, ami.Header{Key: "Value", Value: s.id}), nil
+	case action == "StopMixMonitor" && len(s.stops) > 0:
+		err := s.stops[0]
+		s.stops = s.stops[1:]
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("action StopMixMonitor: %w: %w", ami.ErrNotConnected, ami.ErrNoAnswer)
 	}
-	if s.again != nil {
-		return nil, s.again
+	return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}), nil
+}
+
+// actions are the names of the actions s received, in order.
+func (s *stopAMI) actions() []string {
+	var names []string
+	for _, l := range s.got {
+		names = append(names, strings.Fields(l)[0])
 	}
-	return ok, nil
+	return names
+}
+
+// stopIDs are the MixMonitor IDs the StopMixMonitors named ("" for none).
+func (s *stopAMI) stopIDs() []string {
+	var ids []string
+	for _, l := range s.got {
+		if strings.HasPrefix(l, "StopMixMonitor ") {
+			_, id, _ := strings.Cut(l, " MixMonitorID=")
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // TestStopSendsAgainAStopWhoseAnswerWasCut: a StopMixMonitor whose
@@ -261,7 +280,8 @@ func TestStopSendsAgainAStopWhoseAnswerWasCut(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := &stopCutAMI{first: tt.first, again: tt.again, id: tt.idSince}
+			cut := fmt.Errorf("action StopMixMonitor: %w: %w", ami.ErrNotConnected, ami.ErrNoAnswer)
+			a := &stopAMI{id: tt.idSince, stops: []error{cmp.Or(tt.first, cut), tt.again}}
 			m := &Recorder{AMI: a, AsteriskDir: "/spool", LocalDir: t.TempDir()}
 			r := &engine.Recording{ID: "rec-1", Channel: "PJSIP/235-0000002a", Uniqueid: "1764774395.81", BackendID: tt.backendID}
 			err := m.Stop(context.Background(), r)
@@ -271,46 +291,17 @@ func TestStopSendsAgainAStopWhoseAnswerWasCut(t *testing.T) {
 			if err != nil && !uncertain(err) {
 				t.Errorf("Stop = %v, want it to wrap the first copy's error", err)
 			}
-			if !slices.Equal(a.got, tt.want) {
-				t.Errorf("actions %v, want %v", a.got, tt.want)
+			if !slices.Equal(a.actions(), tt.want) {
+				t.Errorf("actions %v, want %v", a.actions(), tt.want)
 			}
 			wantID := cmp.Or(tt.backendID, tt.idSince)
-			for _, id := range a.ids {
+			for _, id := range a.stopIDs() {
 				if id != wantID {
 					t.Errorf("a stop named MixMonitor ID %q, want %q", id, wantID)
 				}
 			}
 		})
 	}
-}
-
-// stopReadAMI answers a Getvar with id (or getErr) and a StopMixMonitor
-// with stopErr; it keeps each action with its Channel, Variable and
-// MixMonitorID headers.
-type stopReadAMI struct {
-	id              string
-	getErr, stopErr error
-	got             []string
-}
-
-func (s *stopReadAMI) Action(_ context.Context, action string, h ...ami.Header) (*ami.Message, error) {
-	line := action
-	for _, x := range h {
-		switch x.Key {
-		case "Channel", "Variable", "MixMonitorID":
-			line += " " + x.Key + "=" + x.Value
-		}
-	}
-	s.got = append(s.got, line)
-	switch {
-	case action == "Getvar" && s.getErr != nil:
-		return nil, s.getErr
-	case action == "Getvar":
-		return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}, ami.Header{Key: "Value", Value: s.id}), nil
-	case action == "StopMixMonitor" && s.stopErr != nil:
-		return nil, s.stopErr
-	}
-	return ami.NewMessage(ami.Header{Key: "Response", Value: "Success"}), nil
 }
 
 // TestStopWithoutIDReadsTheIDSetSince: a recording whose MixMonitor ID is
@@ -329,20 +320,20 @@ func TestStopWithoutIDReadsTheIDSetSince(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		ami      *stopReadAMI
+		ami      *stopAMI
 		movedTo  string
 		wantErrs []error // what a failed Stop wraps; nil: Stop succeeds
 		want     []string
 	}{
-		{"the ID set since is named", &stopReadAMI{id: "0x7f1"}, "", nil,
+		{"the ID set since is named", &stopAMI{id: "0x7f1"}, "", nil,
 			append([]string{getvar, "StopMixMonitor Channel=" + uid + " MixMonitorID=0x7f1"}, unmark...)},
-		{"none set since: stopped without an ID", &stopReadAMI{}, "", nil,
+		{"none set since: stopped without an ID", &stopAMI{}, "", nil,
 			append([]string{getvar, "StopMixMonitor Channel=" + uid}, unmark...)},
-		{"the read fails: stopped without an ID", &stopReadAMI{getErr: readErr}, "", nil,
+		{"the read fails: stopped without an ID", &stopAMI{getErr: readErr}, "", nil,
 			append([]string{getvar, "StopMixMonitor Channel=" + uid}, unmark...)},
-		{"the read and the stop fail: both named", &stopReadAMI{getErr: readErr, stopErr: stopErr}, "", []error{readErr, stopErr},
+		{"the read and the stop fail: both named", &stopAMI{getErr: readErr, stops: []error{stopErr}}, "", []error{readErr, stopErr},
 			[]string{getvar, "StopMixMonitor Channel=" + uid}},
-		{"on a picker's channel: not read", &stopReadAMI{id: "0x7f9"}, picker, nil,
+		{"on a picker's channel: not read", &stopAMI{id: "0x7f9"}, picker, nil,
 			[]string{"StopMixMonitor Channel=" + picker}},
 	}
 	for _, tt := range tests {
