@@ -25,9 +25,13 @@ type fakeSnoopARI struct {
 	t   *testing.T
 	srv *httptest.Server
 
-	mu         sync.Mutex
-	conns      []*websocket.Conn
-	connects   int // event WebSockets opened
+	mu       sync.Mutex
+	conns    []*websocket.Conn
+	connects int // event WebSockets opened
+	// opening counts the event WebSockets whose handshake was accepted
+	// and that are not in conns yet: Asterisk registers the application
+	// with the handshake, so send waits for them.
+	opening    int
 	calls      []string
 	state      map[string]string // channel id → state ("" = gone)
 	snoops     map[string]string // snoop id → recorded channel
@@ -135,6 +139,7 @@ func newFakeSnoopARI(t *testing.T) *fakeSnoopARI {
 			if f.refuseEvents {
 				return errors.New("refused")
 			}
+			f.opening++
 			return nil
 		},
 		Handler: f.serveEvents,
@@ -166,10 +171,14 @@ func (f *fakeSnoopARI) config() Config {
 func (f *fakeSnoopARI) serveEvents(ws *websocket.Conn) {
 	req := ws.Request()
 	if u, p, ok := req.BasicAuth(); !ok || u != fakeUser || p != fakePassword || req.URL.Query().Get("app") != fakeSnoopApp {
+		f.mu.Lock()
+		f.opening--
+		f.mu.Unlock()
 		_ = ws.Close()
 		return
 	}
 	f.mu.Lock()
+	f.opening--
 	f.conns = append(f.conns, ws)
 	f.connects++
 	f.mu.Unlock()
@@ -202,7 +211,14 @@ func (f *fakeSnoopARI) send(typ string, fields map[string]any) {
 		f.t.Errorf("marshal event: %v", err)
 		return
 	}
+	// A WebSocket whose handshake the client has seen accepted gets the
+	// event, as from Asterisk, even if its handler has not run yet.
 	f.mu.Lock()
+	for deadline := time.Now().Add(time.Second); f.opening > 0 && time.Now().Before(deadline); {
+		f.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		f.mu.Lock()
+	}
 	conns := slices.Clone(f.conns)
 	f.mu.Unlock()
 	for _, ws := range conns {
