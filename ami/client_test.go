@@ -42,7 +42,7 @@ func handler(s *amitest.Session, a *ami.Message) {
 	case "Never":
 	case "Late":
 		go func() {
-			time.Sleep(400 * time.Millisecond)
+			time.Sleep(1500 * time.Millisecond)
 			_ = s.Reply(a, "Success", h("Echo", "late"))
 		}()
 	case "CoreShowChannels":
@@ -246,7 +246,9 @@ func TestClientActionError(t *testing.T) {
 
 func TestClientActionTimeout(t *testing.T) {
 	srv := newServer(t)
-	c, _ := startClient(t, srv, func(cfg *ami.Config) { cfg.ActionTimeout = 200 * time.Millisecond })
+	// Bounds far apart (1 s of ActionTimeout, a context of 30 ms, an
+	// answer 1.5 s late), so that a loaded machine cannot blur them.
+	c, _ := startClient(t, srv, func(cfg *ami.Config) { cfg.ActionTimeout = time.Second })
 	connected(t, c)
 
 	tests := []struct {
@@ -256,16 +258,16 @@ func TestClientActionTimeout(t *testing.T) {
 		max     time.Duration
 		timeout bool
 	}{
-		{"config timeout", "Never", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, time.Second, true},
+		{"config timeout", "Never", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, 1400 * time.Millisecond, true},
 		{"ctx deadline first", "Never", func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 30*time.Millisecond)
-		}, 150 * time.Millisecond, true},
+		}, 700 * time.Millisecond, true},
 		{"ctx cancelled", "Never", func() (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(30*time.Millisecond, cancel)
 			return ctx, cancel
-		}, 150 * time.Millisecond, false},
-		{"late response", "Late", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, time.Second, true},
+		}, 700 * time.Millisecond, false},
+		{"late response", "Late", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }, 1400 * time.Millisecond, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,7 +291,7 @@ func TestClientActionTimeout(t *testing.T) {
 	}
 	// The late answer arrives while this action waits; it must be dropped
 	// and must not satisfy it.
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(800 * time.Millisecond)
 	resp, err := c.Action(context.Background(), "Echo", h("Value", "fresh"))
 	if err != nil || resp.Get("Echo") != "fresh" {
 		t.Fatalf("after late response: %q, %v", resp, err)
@@ -443,13 +445,13 @@ func TestClientNotConnected(t *testing.T) {
 }
 
 // startPingingClient starts a client of a new fake server that pings every
-// 50 ms and waits 150 ms for an answer, once connected.
+// 100 ms and waits 500 ms for an answer, once connected.
 func startPingingClient(t *testing.T) (*amitest.Server, *ami.Client) {
 	t.Helper()
 	srv := newServer(t)
 	c, _ := startClient(t, srv, func(cfg *ami.Config) {
-		cfg.PingInterval = 50 * time.Millisecond
-		cfg.ActionTimeout = 150 * time.Millisecond
+		cfg.PingInterval = 100 * time.Millisecond
+		cfg.ActionTimeout = 500 * time.Millisecond
 	})
 	connected(t, c)
 	return srv, c
@@ -480,7 +482,7 @@ func TestClientPingDetectsDeadPeer(t *testing.T) {
 func TestClientPingBehindBusySessionKeepsIt(t *testing.T) {
 	srv, c := startPingingClient(t)
 	srv.SetPingsAnswered(false)
-	busyUntil := time.Now().Add(600 * time.Millisecond)
+	busyUntil := time.Now().Add(2 * time.Second)
 	for time.Now().Before(busyUntil) {
 		if _, err := c.Action(context.Background(), "Echo", h("Value", "busy")); err != nil {
 			t.Fatalf("action while pings go unanswered: %v", err)
@@ -644,16 +646,22 @@ func TestClientReloadDoesNotReconnect(t *testing.T) {
 func TestClientAuthFailureBackoffCapped(t *testing.T) {
 	srv := newServer(t)
 	srv.SetSecret("other")
+	start := time.Now()
 	c, _ := startClient(t, srv, func(cfg *ami.Config) {
 		cfg.MinBackoff = 20 * time.Millisecond
 		cfg.MaxBackoff = 40 * time.Millisecond
 	})
-	time.Sleep(time.Second)
-	// Capped at 40ms (at least 20ms with jitter): about 25 to 50 attempts
-	// in a second. Uncapped doubling would allow about 6.
-	fails := srv.LoginFailures()
-	if fails < 12 || fails > 60 {
-		t.Errorf("%d login attempts in 1s with backoff 20ms..40ms", fails)
+	// Capped at 40ms (at least 20ms with jitter): 12 attempts take about
+	// a quarter to half a second. Uncapped doubling would take 80 s.
+	deadline := time.Now().Add(3 * time.Second)
+	for srv.LoginFailures() < 12 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d login attempts in 3 s with backoff 20ms..40ms: the backoff is not capped", srv.LoginFailures())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Errorf("12 login attempts in %v: no backoff between them", took)
 	}
 	if err := c.LastError(); !errors.Is(err, ami.ErrAuth) {
 		t.Errorf("LastError = %v, want ErrAuth", err)

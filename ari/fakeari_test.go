@@ -26,9 +26,13 @@ type fakeARI struct {
 	t   *testing.T
 	srv *httptest.Server
 
-	mu         sync.Mutex
-	conns      []*websocket.Conn
-	connects   int
+	mu       sync.Mutex
+	conns    []*websocket.Conn
+	connects int
+	// opening counts the event WebSockets whose handshake was accepted
+	// and that are not in conns yet: Asterisk registers the application
+	// with the handshake, so send waits for them.
+	opening    int
 	calls      []string
 	channels   map[string]*fakeChannel
 	playbacks  map[string]string // playback → channel
@@ -60,8 +64,13 @@ func newFakeARI(t *testing.T) *fakeARI {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /ari/events", websocket.Server{
-		Handshake: func(*websocket.Config, *http.Request) error { return nil },
-		Handler:   f.serveEvents,
+		Handshake: func(*websocket.Config, *http.Request) error {
+			f.mu.Lock()
+			f.opening++
+			f.mu.Unlock()
+			return nil
+		},
+		Handler: f.serveEvents,
 	})
 	mux.HandleFunc("POST /ari/channels/{id}/answer", f.rest("answer", f.answer))
 	mux.HandleFunc("POST /ari/channels/{id}/play/{pb}", f.rest("play", f.play))
@@ -99,13 +108,14 @@ func (f *fakeARI) config() Config {
 
 func (f *fakeARI) serveEvents(ws *websocket.Conn) {
 	req := ws.Request()
+	f.mu.Lock()
+	f.opening--
+	refuse := f.refuseWS
+	f.mu.Unlock()
 	if u, p, ok := req.BasicAuth(); !ok || u != fakeUser || p != fakePassword || req.URL.Query().Get("app") != fakeApp {
 		_ = ws.Close()
 		return
 	}
-	f.mu.Lock()
-	refuse := f.refuseWS
-	f.mu.Unlock()
 	if refuse {
 		_ = ws.Close()
 		return
@@ -174,7 +184,14 @@ func (f *fakeARI) send(typ string, fields map[string]any) {
 		f.t.Errorf("marshal event: %v", err)
 		return
 	}
+	// A WebSocket whose handshake the client has seen accepted gets the
+	// event, as from Asterisk, even if its handler has not run yet.
 	f.mu.Lock()
+	for deadline := time.Now().Add(time.Second); f.opening > 0 && time.Now().Before(deadline); {
+		f.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		f.mu.Lock()
+	}
 	conns := slices.Clone(f.conns)
 	f.mu.Unlock()
 	for _, ws := range conns {

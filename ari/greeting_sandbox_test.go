@@ -140,6 +140,22 @@ func waitResult(t *testing.T, c *Client, cl call, timeout time.Duration) Greetin
 	}
 }
 
+// waitAnswered waits until the call's PBX channel is answered in the
+// application (Stasis), which starts the greeting at once: a test that
+// acts during the greeting counts from there, not from the Originate,
+// whose call setup a loaded machine may slow.
+func (sb *sandbox) waitAnswered(t *testing.T, cl call) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "the call answered in the application", func() bool {
+		for _, f := range sb.conciseChannels(t) {
+			if f[7] == cl.callerNum && f[4] == "Up" && f[5] == "Stasis" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // conciseChannels returns the PBX's channels as concise CLI fields.
 func (sb *sandbox) conciseChannels(t *testing.T) [][]string {
 	t.Helper()
@@ -222,7 +238,8 @@ func TestGreetingSandboxCutShort(t *testing.T) {
 	sb := needSandbox(t)
 	rc := startClient(t, sb.config(), GreetingConfig{}, 0)
 	cl := sb.placeCall(t)
-	time.Sleep(1500 * time.Millisecond) // into the 2.8 s greeting
+	sb.waitAnswered(t, cl)
+	time.Sleep(time.Second) // into the 2.8 s greeting
 	sb.hangupSim(cl)
 	r := waitResult(t, rc.Client, cl, 10*time.Second)
 	if r.Outcome != GreetingCutShort {
@@ -282,7 +299,8 @@ func TestGreetingSandboxShutdown(t *testing.T) {
 	sb := needSandbox(t)
 	rc := startClient(t, sb.config(), GreetingConfig{}, 0)
 	cl := sb.placeCall(t)
-	time.Sleep(1500 * time.Millisecond) // into the 2.8 s greeting
+	sb.waitAnswered(t, cl)
+	time.Sleep(time.Second) // into the 2.8 s greeting
 	if d := rc.stop(t); d > 3*time.Second {
 		t.Errorf("Run took %v to return after cancel", d)
 	}
@@ -322,7 +340,8 @@ func TestGreetingSandboxReconnect(t *testing.T) {
 			cfg.WebsocketURL = "ws://" + proxy.addr() + u.Path
 			rc := startClient(t, cfg, GreetingConfig{}, 0)
 			cl := sb.placeCall(t)
-			time.Sleep(1200 * time.Millisecond) // into the 2.8 s greeting
+			sb.waitAnswered(t, cl)
+			time.Sleep(700 * time.Millisecond) // into the 2.8 s greeting
 			proxy.block(tt.down > 0)
 			proxy.cut()
 			waitFor(t, 5*time.Second, "the client to see the drop", func() bool { return !rc.Connected() })

@@ -85,11 +85,12 @@ type fakeSnoopARI struct {
 	// (500) and creates nothing (the first one's channel, destroyed
 	// meanwhile, still held the ID).
 	refuseRetry bool
-	// stasisDelay: snoop channels created next enter the application so
-	// long after their creation; until then a record request on one is
-	// refused with Asterisk's 409 (notInApp).
-	stasisDelay time.Duration
-	notInApp    map[string]bool
+	// stasisGate: when set, snoop channels created next enter the
+	// application only once it is closed; until then a record request on
+	// one is refused with Asterisk's 409 (notInApp).
+	stasisGate chan struct{}
+	notInApp   map[string]bool
+	refused409 int // record requests refused so
 	// loseStops: so many stop and hangup requests next are cut on the
 	// way (the connection closed, nothing done).
 	loseStops int
@@ -345,14 +346,14 @@ func (f *fakeSnoopARI) snoop(r *http.Request) (int, any) {
 		f.dieBeforeStasis--
 		delete(f.snoops, snoopID)
 	}
-	delay := f.stasisDelay
-	if delay > 0 {
+	gate := f.stasisGate
+	if gate != nil {
 		f.notInApp[snoopID] = true
 	}
 	f.mu.Unlock()
 	start := func() {
-		if delay > 0 {
-			time.Sleep(delay)
+		if gate != nil {
+			<-gate
 			f.mu.Lock()
 			delete(f.notInApp, snoopID)
 			f.mu.Unlock()
@@ -385,6 +386,7 @@ func (f *fakeSnoopARI) record(r *http.Request) (int, any) {
 		return http.StatusNotFound, map[string]string{"message": "Channel not found"}
 	}
 	if f.notInApp[id] {
+		f.refused409++
 		return http.StatusConflict, map[string]string{"message": "Channel not in Stasis application"}
 	}
 	if f.loseRecord > 0 {
@@ -496,6 +498,13 @@ func (f *fakeSnoopARI) subscribe(r *http.Request) (int, any) {
 	}
 	f.subscribed[src] = r.Method == http.MethodPost
 	return http.StatusOK, map[string]any{"name": fakeSnoopApp}
+}
+
+// callLog returns a copy of the requests logged so far.
+func (f *fakeSnoopARI) callLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
 }
 
 // countCalls counts the requests logged that begin with prefix.
@@ -610,11 +619,11 @@ func TestSnoopRecordsWhileRingingAndTellsTheAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !f.hasCall("POST /channels/c1/snoop?app="+fakeSnoopApp+"&snoopId=snoop-r1&spy=in&whisper=none") || !f.hasCall("POST /applications/"+fakeSnoopApp+"/subscription?eventSource=channel%3Ac1") {
-		t.Fatalf("no snoop or subscription request: %q", f.calls)
+		t.Fatalf("no snoop or subscription request: %q", f.callLog())
 	}
 	waitFor(t, 5*time.Second, "record request while ringing", func() bool { return f.recording("r1") })
 	if !f.hasCall("POST /channels/snoop-r1/record?beep=false&format=wav&ifExists=fail&maxDurationSeconds=0&maxSilenceSeconds=0&name=r1&terminateOn=none") {
-		t.Errorf("record request: %q", f.calls)
+		t.Errorf("record request: %q", f.callLog())
 	}
 	tm := timesOf(s)
 	waitFor(t, 5*time.Second, "start time told", func() bool { st, _ := tm.get("r1"); return len(st) == 1 })
@@ -818,7 +827,9 @@ func TestSnoopAdopt(t *testing.T) {
 // straight away and record the call only from its next bridge.
 func TestSnoopRecordWaitsForTheReconnection(t *testing.T) {
 	f := newFakeSnoopARI(t)
-	s := runSnoop(t, f.config())
+	cfg := f.config()
+	cfg.RequestTimeout = 3 * time.Second // far above the 0.2 s down and the reconnection
+	s := runSnoop(t, cfg)
 	f.setState("c31", "Ringing", false)
 	f.mu.Lock()
 	f.refuseEvents = true
@@ -889,7 +900,10 @@ func TestSnoopRespawnsASnoopThatNeverEnteredTheApplication(t *testing.T) {
 			if tt.recording {
 				waitFor(t, 5*time.Second, "recording after the snoop channel was created again", func() bool { return f.recording(name) })
 			} else {
-				time.Sleep(300 * time.Millisecond)
+				waitFor(t, 5*time.Second, "every respawn asked for", func() bool {
+					return f.countCalls("POST /channels/"+ch+"/snoop") >= maxRespawns+1
+				})
+				time.Sleep(300 * time.Millisecond) // a respawn too many would come now
 				if f.recording(name) {
 					t.Error("recording after more than maxRespawns deaths")
 				}
@@ -986,8 +1000,9 @@ func TestSnoopRecordRefusedBeforeTheSnoopEnteredTheApplication(t *testing.T) {
 	f := newFakeSnoopARI(t)
 	s := runSnoop(t, f.config())
 	f.setState("c70", "Ringing", false)
+	gate := make(chan struct{}) // the snoop channel enters the application once the record request was refused
 	f.mu.Lock()
-	f.stasisDelay = 400 * time.Millisecond
+	f.stasisGate = gate
 	before := f.connects
 	f.mu.Unlock()
 	if err := s.Record(context.Background(), "c70", "", Snoop{ID: "snoop-r70", Name: "r70", Spy: "in"}); err != nil {
@@ -999,7 +1014,12 @@ func TestSnoopRecordRefusedBeforeTheSnoopEnteredTheApplication(t *testing.T) {
 		defer f.mu.Unlock()
 		return f.connects > before && s.Connected()
 	})
-	waitFor(t, 5*time.Second, "record request refused", func() bool { return f.hasCall("POST /channels/snoop-r70/record") })
+	waitFor(t, 5*time.Second, "record request refused", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.refused409 > 0
+	})
+	close(gate)
 	waitFor(t, 5*time.Second, "recording after the StasisStart", func() bool { return f.recording("r70") })
 	if n := f.countCalls("POST /channels/snoop-r70/record"); n != 2 {
 		t.Errorf("%d record requests, want 2 (refused, then at the StasisStart)", n)
@@ -1126,7 +1146,7 @@ func TestSnoopBothDirectionsApart(t *testing.T) {
 	}
 	if !f.hasCall("POST /channels/c9/snoop?app="+fakeSnoopApp+"&snoopId=snoop-r9.in&spy=in&whisper=none") ||
 		!f.hasCall("POST /channels/c9/snoop?app="+fakeSnoopApp+"&snoopId=snoop-r9.out&spy=out&whisper=none") {
-		t.Fatalf("snoop requests: %q", f.calls)
+		t.Fatalf("snoop requests: %q", f.callLog())
 	}
 	f.mu.Lock()
 	subs := 0
@@ -1159,7 +1179,7 @@ func TestSnoopNamesTheChannelByName(t *testing.T) {
 		"POST /channels/PJSIP%2F235-c12/snoop?",
 	} {
 		if !f.hasCall(want) {
-			t.Errorf("no request %q in %q", want, f.calls)
+			t.Errorf("no request %q in %q", want, f.callLog())
 		}
 	}
 	f.setState("c12", "Up", true)
@@ -1168,7 +1188,7 @@ func TestSnoopNamesTheChannelByName(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !f.hasCall("DELETE /channels/Snoop%2Fc12-") || f.snoopExists("snoop-r12") {
-		t.Errorf("snoop channel not hung up by its name: %q", f.calls)
+		t.Errorf("snoop channel not hung up by its name: %q", f.callLog())
 	}
 }
 

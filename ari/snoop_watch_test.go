@@ -307,10 +307,11 @@ func TestSnoopEndpointSubscriptionsFollowTheRules(t *testing.T) {
 	})
 
 	cancel()
-	if err := <-done; err != nil {
+	err := <-done
+	done <- nil // for the deferred wait, should a check below fail
+	if err != nil {
 		t.Fatal(err)
 	}
-	done <- nil
 	if eps := f.endpointIDs(); len(eps) != 0 {
 		t.Errorf("subscriptions left at stop: %v", eps)
 	}

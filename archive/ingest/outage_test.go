@@ -22,10 +22,14 @@ func TestDatabaseOutageDuringWrites(t *testing.T) {
 	const total = 1500
 	var wg sync.WaitGroup
 	errs := make(chan error, 1)
+	cut := make(chan struct{}) // the second half is written once the database is down
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for i := 0; i < total; i++ {
+			if i == total/2 {
+				<-cut
+			}
 			if err := a.AddCDR(synthCDR("outage", i)); err != nil {
 				errs <- err
 				return
@@ -47,6 +51,7 @@ func TestDatabaseOutageDuringWrites(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	pgStop(t)
+	close(cut)
 	time.Sleep(1500 * time.Millisecond) // writes go on, into the spool
 	n, _ := a.Backlog()
 	t.Logf("PostgreSQL stopped for 1.5s; %d records spooled meanwhile", n)

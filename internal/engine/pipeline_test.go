@@ -14,12 +14,14 @@ import (
 )
 
 // slowRecorder records the order of the calls it gets, each start taking
-// a while, and fails the next fail[uid] starts of a channel.
+// a while (and waiting for hold to close, when set), and fails the next
+// fail[uid] starts of a channel.
 type slowRecorder struct {
 	mu    sync.Mutex
 	calls []string
 	fail  map[string]int
 	delay time.Duration
+	hold  chan struct{}
 }
 
 func (s *slowRecorder) note(what string) {
@@ -29,6 +31,9 @@ func (s *slowRecorder) note(what string) {
 }
 
 func (s *slowRecorder) Start(_ context.Context, r *Recording) error {
+	if s.hold != nil {
+		<-s.hold
+	}
 	time.Sleep(s.delay)
 	s.note("start " + r.Uniqueid)
 	s.mu.Lock()
@@ -62,30 +67,39 @@ func (s *slowRecorder) of(uid string) []string {
 }
 
 func TestPipelineKeepsOneChannelsOrderAndNeverBlocks(t *testing.T) {
-	rec := &slowRecorder{delay: 20 * time.Millisecond, fail: map[string]int{"bad": 1}}
+	hold := make(chan struct{})
+	rec := &slowRecorder{delay: 20 * time.Millisecond, fail: map[string]int{"bad": 1}, hold: hold}
 	p := NewPipeline(rec, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 
-	// 50 channels' orders queued at once: Submit must not wait for the
-	// recorder (20 ms a start).
-	t0 := time.Now()
+	// 50 channels' orders queued at once while every worker is held in
+	// the recorder: Submit must not wait for it (no time bound: a Submit
+	// that waited would wait for ever).
 	recs := map[string]*Recording{}
-	for i := range 50 {
-		uid := string(rune('A'+i%26)) + string(rune('a'+i/26))
-		r := &Recording{Uniqueid: uid}
-		recs[uid] = r
-		p.Submit(OpStart, r)
-		p.Submit(OpStop, r)
-		p.Submit(OpFinish, r)
-	}
 	bad := &Recording{Uniqueid: "bad"}
-	p.Submit(OpStart, bad)
-	p.Submit(OpFinish, bad)
-	if took := time.Since(t0); took > 10*time.Millisecond {
-		t.Errorf("submitting 152 orders took %s; the event loop must never wait for the recorder", took)
+	submitted := make(chan struct{})
+	go func() {
+		defer close(submitted)
+		for i := range 50 {
+			uid := string(rune('A'+i%26)) + string(rune('a'+i/26))
+			r := &Recording{Uniqueid: uid}
+			recs[uid] = r
+			p.Submit(OpStart, r)
+			p.Submit(OpStop, r)
+			p.Submit(OpFinish, r)
+		}
+		p.Submit(OpStart, bad)
+		p.Submit(OpFinish, bad)
+	}()
+	select {
+	case <-submitted:
+	case <-time.After(5 * time.Second):
+		close(hold)
+		t.Fatal("submitting 152 orders waited for the recorder; the event loop must never wait for it")
 	}
+	close(hold)
 
 	outcomes := map[OpKind]int{}
 	var failed []Outcome
@@ -243,7 +257,8 @@ func TestTrackerRetriesAFailedStart(t *testing.T) {
 // and was never recorded is still a violation.
 func TestStartNotCarriedOutOnceStopped(t *testing.T) {
 	r := cityRules(t)
-	rec := &slowRecorder{delay: 300 * time.Millisecond}
+	hold := make(chan struct{}) // the first start holds the one worker until every event is handled
+	rec := &slowRecorder{hold: hold}
 	m := NewMetrics(nil)
 	p := NewPipeline(rec, 1) // one worker: the second call's start waits
 	tr := NewTracker(zerolog.Nop(), func() *rules.Rules { return r }, rec, m, p)
@@ -269,6 +284,7 @@ func TestStartNotCarriedOutOnceStopped(t *testing.T) {
 	} {
 		tr.Handle(ctx, e)
 	}
+	close(hold)
 	var skipped, gone *Outcome
 	for range 3 {
 		select {
