@@ -78,7 +78,9 @@ func dialEvents(ctx context.Context, cfg Config) (*eventConn, error) {
 			err = derr.Err
 		}
 		if errors.Is(err, websocket.ErrBadStatus) {
-			return nil, fmt.Errorf("upgrade websocket: %w (wrong credentials or URL?)", err)
+			// x/net's client keeps no status code: the hint names every
+			// cause Asterisk refuses an upgrade for, the passing one too.
+			return nil, fmt.Errorf("upgrade websocket: %w (Asterisk refused it: ari.username, its password or ari.url wrong, or ARI not loaded yet after a restart; `recpolicy doctor` tells which)", err)
 		}
 		return nil, fmt.Errorf("upgrade websocket: %w", err)
 	}
