@@ -646,14 +646,21 @@ func TestClientReloadDoesNotReconnect(t *testing.T) {
 func TestClientAuthFailureBackoffCapped(t *testing.T) {
 	srv := newServer(t)
 	srv.SetSecret("other")
-	start := time.Now()
 	c, _ := startClient(t, srv, func(cfg *ami.Config) {
 		cfg.MinBackoff = 20 * time.Millisecond
 		cfg.MaxBackoff = 40 * time.Millisecond
 	})
-	// Capped at 40ms (at least 20ms with jitter): 12 attempts take about
-	// a quarter to half a second. Uncapped doubling would take 80 s.
+	// Capped at 40ms (at least 20ms with jitter): the 11 waits between 12
+	// attempts take about a quarter to half a second. Uncapped doubling
+	// would take 20 to 41 s.
 	deadline := time.Now().Add(3 * time.Second)
+	for srv.LoginFailures() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("no login attempt in 3 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
 	for srv.LoginFailures() < 12 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d login attempts in 3 s with backoff 20ms..40ms: the backoff is not capped", srv.LoginFailures())

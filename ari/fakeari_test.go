@@ -63,15 +63,7 @@ func newFakeARI(t *testing.T) *fakeARI {
 		stop:       make(chan struct{}),
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /ari/events", websocket.Server{
-		Handshake: func(*websocket.Config, *http.Request) error {
-			f.mu.Lock()
-			f.opening++
-			f.mu.Unlock()
-			return nil
-		},
-		Handler: f.serveEvents,
-	})
+	mux.HandleFunc("GET /ari/events", eventSocket(&f.mu, &f.opening, nil, f.serveEvents))
 	mux.HandleFunc("POST /ari/channels/{id}/answer", f.rest("answer", f.answer))
 	mux.HandleFunc("POST /ari/channels/{id}/play/{pb}", f.rest("play", f.play))
 	mux.HandleFunc("POST /ari/channels/{id}/variable", f.rest("setvar", f.setVar))
@@ -109,18 +101,13 @@ func (f *fakeARI) config() Config {
 func (f *fakeARI) serveEvents(ws *websocket.Conn) {
 	req := ws.Request()
 	f.mu.Lock()
+	if u, p, ok := req.BasicAuth(); !ok || u != fakeUser || p != fakePassword || req.URL.Query().Get("app") != fakeApp || f.refuseWS {
+		f.opening--
+		f.mu.Unlock()
+		_ = ws.Close()
+		return
+	}
 	f.opening--
-	refuse := f.refuseWS
-	f.mu.Unlock()
-	if u, p, ok := req.BasicAuth(); !ok || u != fakeUser || p != fakePassword || req.URL.Query().Get("app") != fakeApp {
-		_ = ws.Close()
-		return
-	}
-	if refuse {
-		_ = ws.Close()
-		return
-	}
-	f.mu.Lock()
 	f.conns = append(f.conns, ws)
 	f.connects++
 	silent := f.silent
@@ -187,11 +174,7 @@ func (f *fakeARI) send(typ string, fields map[string]any) {
 	// A WebSocket whose handshake the client has seen accepted gets the
 	// event, as from Asterisk, even if its handler has not run yet.
 	f.mu.Lock()
-	for deadline := time.Now().Add(time.Second); f.opening > 0 && time.Now().Before(deadline); {
-		f.mu.Unlock()
-		time.Sleep(time.Millisecond)
-		f.mu.Lock()
-	}
+	awaitOpenings(&f.mu, &f.opening)
 	conns := slices.Clone(f.conns)
 	f.mu.Unlock()
 	for _, ws := range conns {

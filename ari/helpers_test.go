@@ -3,10 +3,12 @@ package ari
 import (
 	"context"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/net/websocket"
 )
 
 // testLogger logs to the test's output.
@@ -86,4 +88,51 @@ func servePing(w http.ResponseWriter, _ *http.Request) {
 // slotsFree reports whether every accept slot of rest's lanes is free.
 func slotsFree(rest *restClient) bool {
 	return len(rest.main.gate.slots) == 0 && (rest.prompt == nil || len(rest.prompt.gate.slots) == 0)
+}
+
+// eventSocket serves a fake's event WebSocket as Asterisk registers an
+// application: with the handshake. accept runs under mu at the handshake
+// and may refuse it (nil accepts). An accepted handshake counts in
+// *opening until serve takes the connection (serve must decrement it,
+// under mu, as it registers the connection or turns it away), or until
+// the upgrade fails before serve could run (the client gone mid-upgrade).
+func eventSocket(mu *sync.Mutex, opening *int, accept func() error, serve websocket.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		counted, served := false, false
+		websocket.Server{
+			Handshake: func(*websocket.Config, *http.Request) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if accept != nil {
+					if err := accept(); err != nil {
+						return err
+					}
+				}
+				*opening++
+				counted = true
+				return nil
+			},
+			Handler: func(ws *websocket.Conn) {
+				served = true
+				serve(ws)
+			},
+		}.ServeHTTP(w, r)
+		if counted && !served {
+			mu.Lock()
+			*opening--
+			mu.Unlock()
+		}
+	}
+}
+
+// awaitOpenings waits, up to a second, for the WebSockets counted in
+// *opening to be taken by their handler, so that an event goes to every
+// WebSocket whose handshake the client has seen accepted. It is called
+// with mu held and returns with it held.
+func awaitOpenings(mu *sync.Mutex, opening *int) {
+	for deadline := time.Now().Add(time.Second); *opening > 0 && time.Now().Before(deadline); {
+		mu.Unlock()
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+	}
 }

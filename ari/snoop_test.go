@@ -133,18 +133,12 @@ func newFakeSnoopARI(t *testing.T) *fakeSnoopARI {
 	f := &fakeSnoopARI{t: t, state: map[string]string{}, snoops: map[string]string{}, live: map[string]bool{}, liveOn: map[string]string{}, subscribed: map[string]bool{},
 		names: map[string]string{}, renameOnGet: map[string]string{}, snoopNames: map[string]string{}, endpointRefs: map[string]int{}, notInApp: map[string]bool{}}
 	mux := http.NewServeMux()
-	mux.Handle("GET /ari/events", websocket.Server{
-		Handshake: func(*websocket.Config, *http.Request) error {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			if f.refuseEvents {
-				return errors.New("refused")
-			}
-			f.opening++
-			return nil
-		},
-		Handler: f.serveEvents,
-	})
+	mux.HandleFunc("GET /ari/events", eventSocket(&f.mu, &f.opening, func() error {
+		if f.refuseEvents {
+			return errors.New("refused")
+		}
+		return nil
+	}, f.serveEvents))
 	mux.HandleFunc("POST /ari/channels/{id}/snoop", f.rest(f.snoop))
 	mux.HandleFunc("POST /ari/channels/{id}/record", f.rest(f.record))
 	mux.HandleFunc("GET /ari/channels/{id}", f.rest(f.channel))
@@ -215,11 +209,7 @@ func (f *fakeSnoopARI) send(typ string, fields map[string]any) {
 	// A WebSocket whose handshake the client has seen accepted gets the
 	// event, as from Asterisk, even if its handler has not run yet.
 	f.mu.Lock()
-	for deadline := time.Now().Add(time.Second); f.opening > 0 && time.Now().Before(deadline); {
-		f.mu.Unlock()
-		time.Sleep(time.Millisecond)
-		f.mu.Lock()
-	}
+	awaitOpenings(&f.mu, &f.opening)
 	conns := slices.Clone(f.conns)
 	f.mu.Unlock()
 	for _, ws := range conns {
@@ -1001,6 +991,14 @@ func TestSnoopRecordRefusedBeforeTheSnoopEnteredTheApplication(t *testing.T) {
 	s := runSnoop(t, f.config())
 	f.setState("c70", "Ringing", false)
 	gate := make(chan struct{}) // the snoop channel enters the application once the record request was refused
+	// On a failure before the test opens it, the cleanup does.
+	t.Cleanup(func() {
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+	})
 	f.mu.Lock()
 	f.stasisGate = gate
 	before := f.connects

@@ -216,7 +216,7 @@ func TestSnoopChannelNotSeenCreatedIsSubscribedTo(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("rw0") })
 	if f.subscriptionsTo("POST", "channel:"+fakeChanPrefix+"w0") != 1 {
-		t.Errorf("no subscription of its own for a channel older than its endpoint's: %q", f.calls)
+		t.Errorf("no subscription of its own for a channel older than its endpoint's: %q", f.callLog())
 	}
 
 	f.create("w1", "Ringing")
@@ -243,7 +243,7 @@ func TestSnoopChannelNotSeenCreatedIsSubscribedTo(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("rw1") })
 	if f.subscriptionsTo("POST", "channel:"+fakeChanPrefix+"w1") != 1 {
-		t.Errorf("no subscription of its own for a channel created before the reconnect: %q", f.calls)
+		t.Errorf("no subscription of its own for a channel created before the reconnect: %q", f.callLog())
 	}
 }
 
@@ -334,6 +334,6 @@ func TestSnoopDroppedEndpointNoLongerCounts(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "recording", func() bool { return f.recording("rw9") })
 	if f.subscriptionsTo("POST", "channel:"+fakeChanPrefix+"w9") != 1 {
-		t.Errorf("no subscription of its own for a channel of a dropped endpoint: %q", f.calls)
+		t.Errorf("no subscription of its own for a channel of a dropped endpoint: %q", f.callLog())
 	}
 }

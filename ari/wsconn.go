@@ -79,8 +79,8 @@ func dialEvents(ctx context.Context, cfg Config) (*eventConn, error) {
 		}
 		if errors.Is(err, websocket.ErrBadStatus) {
 			// x/net's client keeps no status code: the hint names every
-			// cause Asterisk refuses an upgrade for, the passing one too.
-			return nil, fmt.Errorf("upgrade websocket: %w (Asterisk refused it: ari.username, its password or ari.url wrong, or ARI not loaded yet after a restart; `recpolicy doctor` tells which)", err)
+			// cause Asterisk refuses an upgrade for, a transient one too.
+			return nil, fmt.Errorf("upgrade websocket: %w (Asterisk refused it: ari.username or ari.password wrong, ari.url not Asterisk's ARI, or ARI not loaded yet after a restart; `recpolicy doctor` checks the first two)", err)
 		}
 		return nil, fmt.Errorf("upgrade websocket: %w", err)
 	}
