@@ -90,7 +90,7 @@ type fakeSnoopARI struct {
 	// one is refused with Asterisk's 409 (notInApp).
 	stasisGate chan struct{}
 	notInApp   map[string]bool
-	refused409 int // record requests refused so
+	refused409 int // record requests refused with a 409 so far
 	// loseStops: so many stop and hangup requests next are cut on the
 	// way (the connection closed, nothing done).
 	loseStops int
